@@ -1,0 +1,38 @@
+# Entry points for people and CI. Each target sets up what it needs (idempotently) first.
+#   make demo   — set up, build, and run the end-to-end demo
+#   make test   — set up, build, and run every test (ctest: unit, integration, interop, contracts)
+#   make build  — set up and build only
+#   make format / make lint — clang-format / clang-tidy on changed C++ files
+PRESET ?= default
+BUILD_DIR ?= build
+
+.PHONY: all setup build test test-unit demo bench format lint clean
+
+all: build
+
+setup:
+	@scripts/setup.sh --no-build
+
+build:
+	@scripts/setup.sh --preset $(PRESET)
+
+test:
+	@scripts/test.sh
+
+test-unit: build
+	@ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j2
+
+demo:
+	@scripts/demo.sh
+
+bench: build
+	@$(BUILD_DIR)/bin/common_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+format:
+	@scripts/format.sh
+
+lint: build
+	@scripts/lint.sh $(BUILD_DIR)
+
+clean:
+	rm -rf build build-asan build-release

@@ -1,0 +1,30 @@
+// Each noun of the `veil` command line registers its verbs here; main() wires them up.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace veil::cli {
+
+// Process exit codes that scripts can rely on.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,  // the command ran and failed (bad file, unreachable peer, ...)
+  kExitUsage = 2,    // the command line itself is wrong
+};
+
+// Options every command sees.
+struct GlobalOptions {
+  std::string config_file;  // --config or VEIL_CONFIG
+  std::string output = "table";  // --output table|json|yaml on read commands
+};
+
+// A verb's body runs after parsing and returns an exit code. Registrars store it here.
+using CommandAction = std::function<int()>;
+
+void register_version_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_config_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+
+}  // namespace veil::cli

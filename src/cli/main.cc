@@ -1,0 +1,38 @@
+// `veil`: the operator's command line, in kubectl/nomad `noun verb` style.
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+#include "veil/common/log.h"
+
+int main(int argc, char** argv) {
+  using namespace veil::cli;
+  veil::log::init_from_env();
+
+  CLI::App app{"veil — confidential container orchestration across organisations", "veil"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  GlobalOptions global;
+  if (const char* file = std::getenv("VEIL_CONFIG")) global.config_file = file;
+  app.add_option("--config", global.config_file, "YAML config file (env VEIL_CONFIG)")->check(CLI::ExistingFile);
+
+  CommandAction action;
+  register_version_command(app, global, action);
+  register_config_commands(app, global, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (!action) {
+    std::cerr << "veil: that command needs a verb; see 'veil " << argv[1] << " --help'\n";
+    return kExitUsage;
+  }
+  return action();
+}

@@ -1,0 +1,62 @@
+// A fixed-size pool of worker threads for CPU-bound work (FHE bootstraps, signature checks).
+//
+// Tasks run in submission order across the workers. parallel_for() is the main entry: it
+// splits an index range across the workers *and the calling thread*, so a pool of size 1
+// still makes progress when called from inside one of its own tasks (no deadlock on nested
+// use). Exceptions thrown by a task are captured in its future.
+//
+// Thread safety: all methods may be called from any thread. The destructor finishes the
+// queued tasks, then joins the workers.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace veil {
+
+class ThreadPool {
+ public:
+  // threads == 0 means std::thread::hardware_concurrency() (at least 1).
+  explicit ThreadPool(std::size_t threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  std::size_t size() const { return workers_.size(); }
+
+  // Queues fn and returns a future for its result.
+  template <typename Fn>
+  auto submit(Fn fn) -> std::future<std::invoke_result_t<Fn>> {
+    using R = std::invoke_result_t<Fn>;
+    auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
+    std::future<R> result = task->get_future();
+    enqueue([task] { (*task)(); });
+    return result;
+  }
+
+  // Calls fn(i) for every i in [begin, end) and returns when all calls are done. The calling
+  // thread takes part. If calls throw, the first exception is rethrown after all finish.
+  void parallel_for(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>& fn);
+
+  // A process-wide pool sized to the machine, created on first use.
+  static ThreadPool& shared();
+
+ private:
+  void enqueue(std::function<void()> job);
+  void worker_loop();
+
+  std::vector<std::thread> workers_;
+  std::deque<std::function<void()>> queue_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+}  // namespace veil

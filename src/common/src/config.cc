@@ -1,0 +1,381 @@
+#include "veil/common/config.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "veil/common/bytes.h"
+
+extern char** environ;
+
+namespace veil {
+namespace {
+
+std::string validate_eth_address(std::string_view value) {
+  auto bytes = from_hex(value);
+  if (!bytes.ok() || bytes->size() != 20 || value.substr(0, 2) != "0x") {
+    return "expected a 0x-prefixed 20-byte hex address";
+  }
+  return "";
+}
+
+std::string validate_unix_socket(std::string_view value) {
+  if (value.empty() || value.front() != '/') {
+    return "expected an absolute path to a unix socket (e.g. /var/run/docker.sock)";
+  }
+  return "";
+}
+
+std::string validate_host_port(std::string_view value) {
+  auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return "expected HOST:PORT";
+  int port = 0;
+  auto digits = value.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || port < 0 || port > 65535) {
+    return "expected HOST:PORT with a port in 0..65535";
+  }
+  return "";
+}
+
+std::string validate_multiaddr(std::string_view value) {
+  if (value.empty() || value.front() != '/') return "expected a multiaddr such as /ip4/127.0.0.1/tcp/4001";
+  return "";
+}
+
+std::string validate_http_url(std::string_view value) {
+  if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+    return "expected an http:// or https:// URL";
+  }
+  return "";
+}
+
+std::string validate_peer_id(std::string_view value) {
+  // PeerIds are base58btc ("12D3Koo...") or CIDv1 base32 ("bafz..."); full checks live in p2p.
+  if (value.size() < 20) return "expected a libp2p PeerId such as 12D3KooW...";
+  return "";
+}
+
+constexpr std::string_view kReservedEnv[] = {"VEIL_LOG", "VEIL_CONFIG", "VEIL_PRESET",
+                                             "VEIL_SOURCE_DIR", "VEIL_BINARY_DIR"};
+
+std::string kind_name(ConfigKind kind) {
+  switch (kind) {
+    case ConfigKind::kString: return "a string";
+    case ConfigKind::kStringList: return "a list of strings";
+    case ConfigKind::kInteger: return "an integer";
+    case ConfigKind::kBoolean: return "a boolean";
+  }
+  return "?";
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    std::string item(text.substr(0, comma));
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Levenshtein distance, for "did you mean" suggestions on unknown keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string suggestion_for(std::string_view key) {
+  std::string_view best;
+  std::size_t best_distance = 4;  // farther than this is not a typo
+  for (const auto& field : config_schema()) {
+    std::size_t d = edit_distance(key, field.key);
+    if (d < best_distance) {
+      best_distance = d;
+      best = field.key;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + std::string(best) + "'?)";
+}
+
+Status check_value(const ConfigField& field, const std::vector<std::string>& values) {
+  for (const auto& value : values) {
+    if (field.kind == ConfigKind::kInteger) {
+      std::int64_t parsed = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+      if (ec != std::errc() || ptr != value.data() + value.size()) {
+        return invalid_argument("'" + value + "' is not an integer");
+      }
+    }
+    if (field.kind == ConfigKind::kBoolean && !parse_bool(value).ok()) {
+      return invalid_argument("'" + value + "' is not a boolean (use true or false)");
+    }
+    if (field.validate != nullptr) {
+      std::string problem = field.validate(value);
+      if (!problem.empty()) return invalid_argument("'" + value + "': " + problem);
+    }
+  }
+  return {};
+}
+
+// Formats "path:line:col: message" followed by the source line and a caret under the column.
+Status located_error(const std::filesystem::path& path, const std::string& text, const YAML::Mark& mark,
+                     const std::string& message) {
+  std::ostringstream out;
+  out << path.string();
+  if (mark.line >= 0) out << ":" << mark.line + 1 << ":" << mark.column + 1;
+  out << ": " << message;
+  if (mark.line >= 0) {
+    std::istringstream lines(text);
+    std::string line;
+    for (int i = 0; i <= mark.line && std::getline(lines, line); ++i) {
+    }
+    out << "\n  " << mark.line + 1 << " | " << line << "\n"
+        << std::string(std::to_string(mark.line + 1).size() + 5 + std::max(0, mark.column), ' ') << "^";
+  }
+  return invalid_argument(out.str());
+}
+
+struct FileLoader {
+  const std::filesystem::path& path;
+  const std::string& text;
+  std::vector<ConfigEntry>& entries;
+
+  Status walk(const YAML::Node& node, const std::string& prefix) {
+    if (!node.IsMap()) {
+      return located_error(path, text, node.Mark(),
+                           prefix.empty() ? "the top level must be a mapping of settings"
+                                          : "'" + prefix + "' must be a mapping");
+    }
+    for (const auto& item : node) {
+      const std::string name = item.first.as<std::string>();
+      const std::string key = prefix.empty() ? name : prefix + "." + name;
+      auto entry = std::find_if(entries.begin(), entries.end(),
+                                [&](const ConfigEntry& e) { return e.field->key == key; });
+      if (entry != entries.end()) {
+        VEIL_RETURN_IF_ERROR(assign(*entry, item.second));
+        continue;
+      }
+      bool is_section = std::any_of(entries.begin(), entries.end(), [&](const ConfigEntry& e) {
+        return e.field->key.rfind(key + ".", 0) == 0;
+      });
+      if (is_section) {
+        VEIL_RETURN_IF_ERROR(walk(item.second, key));
+        continue;
+      }
+      return located_error(path, text, item.first.Mark(), "unknown setting '" + key + "'" + suggestion_for(key));
+    }
+    return {};
+  }
+
+  Status assign(ConfigEntry& entry, const YAML::Node& value) {
+    const ConfigField& field = *entry.field;
+    std::vector<std::string> values;
+    if (value.IsNull()) {
+      values.clear();
+    } else if (field.kind == ConfigKind::kStringList && value.IsSequence()) {
+      for (const auto& element : value) {
+        if (!element.IsScalar()) {
+          return located_error(path, text, element.Mark(), "'" + std::string(field.key) + "' must be " + kind_name(field.kind));
+        }
+        values.push_back(element.as<std::string>());
+      }
+    } else if (value.IsScalar()) {
+      values = field.kind == ConfigKind::kStringList ? split_list(value.Scalar())
+                                                    : std::vector<std::string>{value.Scalar()};
+    } else {
+      return located_error(path, text, value.Mark(), "'" + std::string(field.key) + "' must be " + kind_name(field.kind));
+    }
+    Status valid = check_value(field, values);
+    if (!valid.ok()) return located_error(path, text, value.Mark(), std::string(field.key) + ": " + valid.message());
+    entry.values = std::move(values);
+    entry.source = "file " + path.string() + ":" + std::to_string(value.Mark().line + 1);
+    return {};
+  }
+};
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view item(*e);
+    auto eq = item.find('=');
+    if (eq != std::string_view::npos) env.emplace(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return env;
+}
+
+}  // namespace
+
+const std::vector<ConfigField>& config_schema() {
+  static const std::vector<ConfigField> kSchema = {
+      {"contract.address", ConfigKind::kString, "",
+       "Address of the cluster's VeilRegistry contract", validate_eth_address},
+      {"eth.rpc", ConfigKind::kString, "http://127.0.0.1:8545", "Ethereum JSON-RPC endpoint", validate_http_url},
+      {"eth.key_file", ConfigKind::kString, "", "File holding this operator's secp256k1 key (hex)"},
+      {"libp2p.listen", ConfigKind::kStringList, "/ip4/0.0.0.0/tcp/4001",
+       "Multiaddrs the libp2p host listens on", validate_multiaddr},
+      {"libp2p.bootstrap", ConfigKind::kStringList, "",
+       "Multiaddrs (with /p2p/PEERID) of peers to dial at start", validate_multiaddr},
+      {"node.peerid", ConfigKind::kString, "",
+       "Expected PeerId of this node; start fails if the key file disagrees", validate_peer_id},
+      {"node.key_file", ConfigKind::kString, "", "Ed25519 identity key of this node (created if absent)"},
+      {"node.data_dir", ConfigKind::kString, "./veil-data", "Directory for state (SQLite), keys and logs"},
+      {"zama.publickey_file", ConfigKind::kString, "",
+       "Cluster FHE compact public key used to encrypt telemetry"},
+      {"docker.socket", ConfigKind::kString, "/var/run/docker.sock",
+       "Docker (or Podman) Engine API unix socket", validate_unix_socket},
+      {"api.listen", ConfigKind::kString, "127.0.0.1:7600", "HOST:PORT of the local HTTP/JSON API", validate_host_port},
+      {"telemetry.interval_ms", ConfigKind::kInteger, "10000", "How often encrypted telemetry is published"},
+  };
+  return kSchema;
+}
+
+std::string config_env_name(std::string_view key) {
+  std::string name = "VEIL_";
+  for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+bool is_reserved_env_name(std::string_view name) {
+  return std::find(std::begin(kReservedEnv), std::end(kReservedEnv), name) != std::end(kReservedEnv);
+}
+
+Result<bool> parse_bool(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") return true;
+  if (lower == "false" || lower == "no" || lower == "off" || lower == "0") return false;
+  return invalid_argument("'" + std::string(text) + "' is not a boolean");
+}
+
+Config::Config() {
+  for (const auto& field : config_schema()) {
+    std::vector<std::string> values;
+    if (!field.default_value.empty()) {
+      values = field.kind == ConfigKind::kStringList ? split_list(field.default_value)
+                                                    : std::vector<std::string>{std::string(field.default_value)};
+    }
+    entries_.push_back({&field, std::move(values), "default"});
+  }
+}
+
+Result<Config> Config::load(const LoadOptions& options) {
+  Config config;
+  if (options.file) {
+    const auto& path = *options.file;
+    std::ifstream in(path);
+    if (!in) return not_found("cannot read config file " + path.string() + ": " + std::strerror(errno));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string text = buffer.str();
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      return located_error(path, text, e.mark, e.msg);
+    }
+    if (root.IsDefined() && !root.IsNull()) {
+      try {
+        FileLoader loader{path, text, config.entries_};
+        VEIL_RETURN_IF_ERROR(loader.walk(root, ""));
+      } catch (const YAML::Exception& e) {
+        return located_error(path, text, e.mark, e.msg);
+      }
+    }
+  }
+
+  const auto env = options.environment ? *options.environment : process_environment();
+  for (const auto& [name, value] : env) {
+    if (name.rfind("VEIL_", 0) != 0 || is_reserved_env_name(name)) continue;
+    auto entry = std::find_if(config.entries_.begin(), config.entries_.end(),
+                              [&](const ConfigEntry& e) { return config_env_name(e.field->key) == name; });
+    if (entry == config.entries_.end()) {
+      config.warnings_.push_back("unknown environment variable " + name + " is ignored");
+      continue;
+    }
+    Status status = config.set(entry->field->key, value, "env " + name);
+    if (!status.ok()) return status.with_context(name);
+  }
+  return config;
+}
+
+Status Config::set(std::string_view key, std::string_view value, std::string source) {
+  ConfigEntry* entry = find(key);
+  if (entry == nullptr) return invalid_argument("unknown setting '" + std::string(key) + "'" + suggestion_for(key));
+  std::vector<std::string> values = entry->field->kind == ConfigKind::kStringList
+                                        ? split_list(value)
+                                        : std::vector<std::string>{std::string(value)};
+  if (value.empty()) values.clear();
+  VEIL_RETURN_IF_ERROR(check_value(*entry->field, values));
+  entry->values = std::move(values);
+  entry->source = std::move(source);
+  return {};
+}
+
+ConfigEntry* Config::find(std::string_view key) {
+  for (auto& e : entries_) {
+    if (e.field->key == key) return &e;
+  }
+  return nullptr;
+}
+
+const ConfigEntry& Config::entry(std::string_view key, ConfigKind kind) const {
+  for (const auto& e : entries_) {
+    if (e.field->key == key) {
+      assert(e.field->kind == kind && "config setting read as the wrong kind");
+      (void)kind;
+      return e;
+    }
+  }
+  assert(false && "unknown config key");
+  std::abort();
+}
+
+std::string Config::string(std::string_view key) const {
+  const auto& e = entry(key, ConfigKind::kString);
+  return e.values.empty() ? "" : e.values.front();
+}
+
+std::vector<std::string> Config::strings(std::string_view key) const {
+  return entry(key, ConfigKind::kStringList).values;
+}
+
+std::int64_t Config::integer(std::string_view key) const {
+  const auto& e = entry(key, ConfigKind::kInteger);
+  return e.values.empty() ? 0 : std::strtoll(e.values.front().c_str(), nullptr, 10);
+}
+
+bool Config::boolean(std::string_view key) const {
+  const auto& e = entry(key, ConfigKind::kBoolean);
+  return !e.values.empty() && parse_bool(e.values.front()).value_or(false);
+}
+
+bool Config::is_set(std::string_view key) const {
+  for (const auto& e : entries_) {
+    if (e.field->key == key) return !e.values.empty();
+  }
+  return false;
+}
+
+}  // namespace veil

@@ -1,0 +1,157 @@
+#include "veil/common/config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace veil {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::filesystem::path write(const std::string& text) {
+    auto path = std::filesystem::temp_directory_path() /
+                ("veil-config-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".yaml");
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+  void TearDown() override {
+    for (auto& f : files_) std::filesystem::remove(f);
+  }
+  Result<Config> load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+    Config::LoadOptions options;
+    options.file = write(yaml);
+    options.environment = std::move(env);
+    return Config::load(options);
+  }
+
+ private:
+  int counter_ = 0;
+  std::vector<std::filesystem::path> files_;
+};
+
+TEST_F(ConfigTest, DefaultsWithoutFileOrEnvironment) {
+  Config::LoadOptions options;
+  options.environment = std::map<std::string, std::string>{};
+  auto config = Config::load(options);
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->string("docker.socket"), "/var/run/docker.sock");
+  EXPECT_EQ(config->integer("telemetry.interval_ms"), 10000);
+  EXPECT_FALSE(config->is_set("contract.address"));
+  for (const auto& e : config->entries()) EXPECT_EQ(e.source, "default");
+}
+
+TEST_F(ConfigTest, EnvNamesFollowOneRule) {
+  EXPECT_EQ(config_env_name("contract.address"), "VEIL_CONTRACT_ADDRESS");
+  EXPECT_EQ(config_env_name("libp2p.bootstrap"), "VEIL_LIBP2P_BOOTSTRAP");
+  EXPECT_EQ(config_env_name("zama.publickey_file"), "VEIL_ZAMA_PUBLICKEY_FILE");
+  EXPECT_EQ(config_env_name("node.peerid"), "VEIL_NODE_PEERID");
+  EXPECT_EQ(config_env_name("docker.socket"), "VEIL_DOCKER_SOCKET");
+}
+
+TEST_F(ConfigTest, FileOverridesDefaultsAndRecordsLine) {
+  auto config = load(
+      "docker:\n"
+      "  socket: /tmp/d.sock\n"
+      "libp2p:\n"
+      "  bootstrap:\n"
+      "    - /ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample\n"
+      "    - /ip4/127.0.0.1/tcp/4002/p2p/12D3KooWOther\n");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->string("docker.socket"), "/tmp/d.sock");
+  EXPECT_EQ(config->strings("libp2p.bootstrap").size(), 2u);
+  for (const auto& e : config->entries()) {
+    if (e.field->key == "docker.socket") { EXPECT_NE(e.source.find(".yaml:2"), std::string::npos) << e.source; }
+  }
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesFile) {
+  auto config = load("docker:\n  socket: /tmp/file.sock\n",
+                     {{"VEIL_DOCKER_SOCKET", "/tmp/env.sock"},
+                      {"VEIL_LIBP2P_BOOTSTRAP", "/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"},
+                      {"VEIL_CONTRACT_ADDRESS", "0x5FbDB2315678afecb367f032d93F642f64180aa3"}});
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->string("docker.socket"), "/tmp/env.sock");
+  EXPECT_EQ(config->strings("libp2p.bootstrap"),
+            (std::vector<std::string>{"/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2"}));
+  EXPECT_EQ(config->string("contract.address"), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+  for (const auto& e : config->entries()) {
+    if (e.field->key == "docker.socket") { EXPECT_EQ(e.source, "env VEIL_DOCKER_SOCKET"); }
+  }
+}
+
+TEST_F(ConfigTest, UnknownEnvironmentVariableWarnsReservedOnesDoNot) {
+  auto config = load("", {{"VEIL_DOCKR_SOCKET", "/x"}, {"VEIL_LOG", "debug"}, {"PATH", "/bin"}});
+  ASSERT_TRUE(config.ok());
+  ASSERT_EQ(config->warnings().size(), 1u);
+  EXPECT_NE(config->warnings()[0].find("VEIL_DOCKR_SOCKET"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SyntaxErrorNamesFileLineAndShowsTheLine) {
+  auto config = load("docker:\n  socket: /tmp/a.sock\n bad: [unclosed\n");
+  ASSERT_FALSE(config.ok());
+  const std::string m = config.status().message();
+  EXPECT_NE(m.find(".yaml:3:"), std::string::npos) << m;
+  EXPECT_NE(m.find("3 |  bad: [unclosed"), std::string::npos) << m;
+  EXPECT_NE(m.find('^'), std::string::npos) << m;
+}
+
+TEST_F(ConfigTest, UnknownKeyIsAnErrorWithSuggestion) {
+  auto config = load("docker:\n  sockt: /tmp/a.sock\n");
+  ASSERT_FALSE(config.ok());
+  const std::string m = config.status().message();
+  EXPECT_NE(m.find(".yaml:2:3: unknown setting 'docker.sockt'"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'docker.socket'"), std::string::npos) << m;
+}
+
+TEST_F(ConfigTest, WrongTypesAndInvalidValuesAreLocated) {
+  auto list_for_scalar = load("docker:\n  socket: [a, b]\n");
+  ASSERT_FALSE(list_for_scalar.ok());
+  EXPECT_NE(list_for_scalar.status().message().find("must be a string"), std::string::npos);
+
+  auto bad_address = load("contract:\n  address: 0x1234\n");
+  ASSERT_FALSE(bad_address.ok());
+  EXPECT_NE(bad_address.status().message().find(":2:"), std::string::npos);
+  EXPECT_NE(bad_address.status().message().find("20-byte hex address"), std::string::npos);
+
+  auto bad_int = load("telemetry:\n  interval_ms: often\n");
+  ASSERT_FALSE(bad_int.ok());
+  EXPECT_NE(bad_int.status().message().find("not an integer"), std::string::npos);
+
+  auto top_level_list = load("- a\n- b\n");
+  ASSERT_FALSE(top_level_list.ok());
+}
+
+TEST_F(ConfigTest, BadEnvironmentValueNamesTheVariable) {
+  auto config = load("", {{"VEIL_API_LISTEN", "localhost"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("VEIL_API_LISTEN"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MissingFileIsNotFound) {
+  Config::LoadOptions options;
+  options.file = "/nonexistent/veil.yaml";
+  options.environment = std::map<std::string, std::string>{};
+  auto config = Config::load(options);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ConfigTest, SetFromFlagValidates) {
+  auto config = load("");
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->set("api.listen", "127.0.0.1:9000", "flag --api").ok());
+  EXPECT_EQ(config->string("api.listen"), "127.0.0.1:9000");
+  EXPECT_FALSE(config->set("api.listen", "127.0.0.1:99999", "flag --api").ok());
+  EXPECT_FALSE(config->set("api.lisen", "x", "flag").ok());
+}
+
+TEST(ParseBool, AcceptsCommonSpellings) {
+  EXPECT_TRUE(*parse_bool("Yes"));
+  EXPECT_FALSE(*parse_bool("off"));
+  EXPECT_FALSE(parse_bool("maybe").ok());
+}
+
+}  // namespace
+}  // namespace veil
