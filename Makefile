@@ -2,11 +2,13 @@
 #   make demo   — set up, build, and run the end-to-end demo
 #   make test   — set up, build, and run every test (ctest: unit, integration, interop, contracts)
 #   make build  — set up and build only
+#   make fuzz   — build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make format / make lint — clang-format / clang-tidy on changed C++ files
 PRESET ?= default
 BUILD_DIR ?= build
+FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build test test-unit demo bench format lint clean
+.PHONY: all setup build test test-unit demo bench fuzz format lint clean
 
 all: build
 
@@ -27,6 +29,9 @@ demo:
 
 bench: build
 	@$(BUILD_DIR)/bin/common_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
 	@scripts/format.sh

@@ -3,6 +3,7 @@ option(VEIL_BUILD_TESTS "Build the GoogleTest suites" ON)
 option(VEIL_BUILD_BENCHMARKS "Build the Google Benchmark programs" ON)
 option(VEIL_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(VEIL_NATIVE "Tune for the build machine's CPU (-march=native); binaries may not run elsewhere" OFF)
+option(VEIL_FUZZ "Also build libFuzzer binaries (needs clang; preset fuzz)" OFF)
 option(VEIL_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
 
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)

@@ -25,7 +25,7 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 # Every part's packages are listed in one place, so a later issue adds a line, not a step.
 APT_PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy
+  build-essential cmake ninja-build ccache pkg-config git clang clang-format clang-tidy libclang-rt-14-dev
   # common
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

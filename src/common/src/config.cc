@@ -282,13 +282,18 @@ Config::Config() {
 
 Result<Config> Config::load(const LoadOptions& options) {
   Config config;
-  if (options.file) {
-    const auto& path = *options.file;
-    std::ifstream in(path);
-    if (!in) return not_found("cannot read config file " + path.string() + ": " + std::strerror(errno));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    const std::string text = buffer.str();
+  if (options.file || options.text) {
+    const std::filesystem::path path = options.file.value_or("<config>");
+    std::string text;
+    if (options.text) {
+      text = *options.text;
+    } else {
+      std::ifstream in(path);
+      if (!in) return not_found("cannot read config file " + path.string() + ": " + std::strerror(errno));
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      text = buffer.str();
+    }
     YAML::Node root;
     try {
       root = YAML::Load(text);
@@ -306,7 +311,9 @@ Result<Config> Config::load(const LoadOptions& options) {
   }
 
   const auto env = options.environment ? *options.environment : process_environment();
-  for (const auto& [name, value] : env) {
+  for (const auto& variable : env) {
+    const std::string& name = variable.first;  // not a structured binding: lambdas capture it
+    const std::string& value = variable.second;
     if (name.rfind("VEIL_", 0) != 0 || is_reserved_env_name(name)) continue;
     auto entry = std::find_if(config.entries_.begin(), config.entries_.end(),
                               [&](const ConfigEntry& e) { return config_env_name(e.field->key) == name; });

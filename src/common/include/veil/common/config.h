@@ -55,6 +55,8 @@ class Config {
  public:
   struct LoadOptions {
     std::optional<std::filesystem::path> file;  // YAML file; none means defaults + env only
+    // YAML text to use instead of reading `file` (which then only names it in messages).
+    std::optional<std::string> text;
     // The environment to read. Empty means the process environment (tests pass their own).
     std::optional<std::map<std::string, std::string>> environment;
   };
