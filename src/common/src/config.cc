@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/bytes.h"
+#include "veil/common/text_location.h"
 
 extern char** environ;
 
@@ -139,22 +140,9 @@ Status check_value(const ConfigField& field, const std::vector<std::string>& val
   return {};
 }
 
-// Formats "path:line:col: message" followed by the source line and a caret under the column.
 Status located_error(const std::filesystem::path& path, const std::string& text, const YAML::Mark& mark,
                      const std::string& message) {
-  std::ostringstream out;
-  out << path.string();
-  if (mark.line >= 0) out << ":" << mark.line + 1 << ":" << mark.column + 1;
-  out << ": " << message;
-  if (mark.line >= 0) {
-    std::istringstream lines(text);
-    std::string line;
-    for (int i = 0; i <= mark.line && std::getline(lines, line); ++i) {
-    }
-    out << "\n  " << mark.line + 1 << " | " << line << "\n"
-        << std::string(std::to_string(mark.line + 1).size() + 5 + std::max(0, mark.column), ' ') << "^";
-  }
-  return invalid_argument(out.str());
+  return invalid_argument(describe_text_location(path.string(), text, mark.line, mark.column, message));
 }
 
 struct FileLoader {

@@ -1,0 +1,384 @@
+#include "veil/sched/job_spec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "veil/common/text_location.h"
+
+namespace veil::sched {
+namespace {
+
+constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
+                                              "command", "env", "ports", "labels"};
+
+bool is_dns_label(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+  return std::all_of(s.begin(), s.end(), ok) && s.front() != '-' && s.back() != '-';
+}
+
+bool is_env_name(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s.front()))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Walks one YAML document, turning every problem into "file:line:col: field: message".
+class SpecReader {
+ public:
+  SpecReader(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+
+  Status error(const YAML::Node& at, std::string_view field, std::string_view message) const {
+    const YAML::Mark mark = at.Mark();
+    std::string text = field.empty() ? std::string(message) : std::string(field) + ": " + std::string(message);
+    return invalid_argument(describe_text_location(source_, text_, mark.line, mark.column, text));
+  }
+
+  Result<std::string> scalar(const YAML::Node& node, std::string_view field) const {
+    if (!node.IsScalar()) return error(node, field, "expected a single value");
+    return node.Scalar();
+  }
+
+  Result<std::int64_t> integer(const YAML::Node& node, std::string_view field, std::int64_t min,
+                               std::int64_t max) const {
+    VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      return error(node, field, "'" + text + "' is not an integer");
+    }
+    if (value < min || value > max) {
+      return error(node, field, std::to_string(value) + " is out of range [" + std::to_string(min) + ", " +
+                                    std::to_string(max) + "]");
+    }
+    return value;
+  }
+
+  // Kubernetes-style quantities: CPU as "500m", "0.5" or "2"; sizes as "128Mi", "1Gi",
+  // "1Ti" or a plain number of MiB.
+  Result<std::uint32_t> cpu_millicores(const YAML::Node& node, std::string_view field) const {
+    VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
+    double value = 0;
+    bool milli = !text.empty() && text.back() == 'm';
+    std::string number = milli ? text.substr(0, text.size() - 1) : text;
+    if (!parse_decimal(number, value)) return error(node, field, "'" + text + "' is not a CPU quantity (e.g. 500m, 0.5, 2)");
+    double millicores = milli ? value : value * 1000.0;
+    if (millicores < 0 || millicores > 1'000'000 || millicores != std::floor(millicores)) {
+      return error(node, field, "'" + text + "' must be a whole number of millicores between 0 and 1000 cores");
+    }
+    return static_cast<std::uint32_t>(millicores);
+  }
+
+  Result<std::uint32_t> size_mib(const YAML::Node& node, std::string_view field) const {
+    VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
+    static const std::pair<std::string_view, double> kUnits[] = {{"Ki", 1.0 / 1024}, {"Mi", 1}, {"Gi", 1024}, {"Ti", 1024 * 1024}};
+    double scale = 1;
+    std::string number = text;
+    for (auto [suffix, factor] : kUnits) {
+      if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        scale = factor;
+        number = text.substr(0, text.size() - suffix.size());
+        break;
+      }
+    }
+    double value = 0;
+    if (!parse_decimal(number, value)) return error(node, field, "'" + text + "' is not a size (e.g. 256Mi, 2Gi, or MiB as a number)");
+    double mib = std::ceil(value * scale);
+    if (mib < 0 || mib > 4294967295.0) return error(node, field, "'" + text + "' is out of range");
+    return static_cast<std::uint32_t>(mib);
+  }
+
+  Status check_keys(const YAML::Node& map, std::string_view field, std::initializer_list<std::string_view> allowed) const {
+    for (const auto& item : map) {
+      const std::string key = item.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        return error(item.first, field, "unknown key '" + key + "' (expected one of: " + list + ")");
+      }
+    }
+    return {};
+  }
+
+  Result<JobSpec> read(const YAML::Node& root) const {
+    if (!root.IsMap()) return error(root, "", "a job spec must be a mapping (name: ..., image: ...)");
+    for (const auto& item : root) {
+      const std::string key = item.first.Scalar();
+      if (std::find(std::begin(kTopLevelKeys), std::end(kTopLevelKeys), key) == std::end(kTopLevelKeys)) {
+        return error(item.first, key, "unknown field");
+      }
+    }
+    JobSpec spec;
+    if (!root["name"]) return error(root, "name", "is required");
+    VEIL_ASSIGN_OR_RETURN(spec.name, scalar(root["name"], "name"));
+    if (!is_dns_label(spec.name)) {
+      return error(root["name"], "name", "'" + spec.name + "' must be lower-case letters, digits and '-', at most 63 characters");
+    }
+    if (!root["image"]) return error(root, "image", "is required");
+    VEIL_ASSIGN_OR_RETURN(std::string image, scalar(root["image"], "image"));
+    auto ref = parse_image_ref(image);
+    if (!ref.ok()) return error(root["image"], "image", ref.status().message());
+    spec.image = *ref;
+    if (root["replicas"]) {
+      VEIL_ASSIGN_OR_RETURN(auto replicas, integer(root["replicas"], "replicas", 1, kMaxReplicas));
+      spec.replicas = static_cast<std::uint32_t>(replicas);
+    }
+    if (root["priority"]) {
+      VEIL_ASSIGN_OR_RETURN(auto priority, integer(root["priority"], "priority", 0, 100));
+      spec.priority = static_cast<std::int32_t>(priority);
+    }
+    VEIL_RETURN_IF_ERROR(read_resources(root, spec));
+    VEIL_RETURN_IF_ERROR(read_policy(root, spec));
+    VEIL_RETURN_IF_ERROR(read_command(root, spec));
+    VEIL_RETURN_IF_ERROR(read_string_map(root, "env", spec.env, /*env_names=*/true));
+    VEIL_RETURN_IF_ERROR(read_string_map(root, "labels", spec.labels, /*env_names=*/false));
+    VEIL_RETURN_IF_ERROR(read_ports(root, spec));
+    return spec;
+  }
+
+ private:
+  static bool parse_decimal(const std::string& text, double& value) {
+    if (text.empty()) return false;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && ptr == text.data() + text.size();
+  }
+
+  Status read_resources(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["resources"];
+    if (!node) return error(root, "resources", "is required (cpu, memory; disk and gpus optional)");
+    if (!node.IsMap()) return error(node, "resources", "expected a mapping");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "resources", {"cpu", "memory", "disk", "gpus"}));
+    if (!node["cpu"]) return error(node, "resources.cpu", "is required (e.g. 500m)");
+    if (!node["memory"]) return error(node, "resources.memory", "is required (e.g. 128Mi)");
+    VEIL_ASSIGN_OR_RETURN(spec.resources.cpu_millicores, cpu_millicores(node["cpu"], "resources.cpu"));
+    VEIL_ASSIGN_OR_RETURN(spec.resources.memory_mib, size_mib(node["memory"], "resources.memory"));
+    if (node["disk"]) {
+      VEIL_ASSIGN_OR_RETURN(spec.resources.disk_mib, size_mib(node["disk"], "resources.disk"));
+    }
+    if (node["gpus"]) {
+      VEIL_ASSIGN_OR_RETURN(auto gpus, integer(node["gpus"], "resources.gpus", 0, 64));
+      spec.resources.gpus = static_cast<std::uint32_t>(gpus);
+    }
+    if (spec.resources.cpu_millicores == 0 && spec.resources.memory_mib == 0) {
+      return error(node, "resources", "cpu and memory cannot both be zero");
+    }
+    return {};
+  }
+
+  Status read_policy(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["policy"];
+    if (!node) return {};  // spread with default weights
+    if (node.IsScalar()) {
+      auto kind = parse_policy_name(node.Scalar());
+      if (!kind.ok()) return error(node, "policy", kind.status().message());
+      spec.policy.kind = *kind;
+      return {};
+    }
+    if (!node.IsMap()) return error(node, "policy", "expected a policy name or {name: ..., weights: ...}");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "policy", {"name", "weights"}));
+    if (node["name"]) {
+      VEIL_ASSIGN_OR_RETURN(std::string name, scalar(node["name"], "policy.name"));
+      auto kind = parse_policy_name(name);
+      if (!kind.ok()) return error(node["name"], "policy.name", kind.status().message());
+      spec.policy.kind = *kind;
+    }
+    if (const YAML::Node weights = node["weights"]) {
+      if (!weights.IsMap()) return error(weights, "policy.weights", "expected a mapping");
+      VEIL_RETURN_IF_ERROR(check_keys(weights, "policy.weights", {"cpu", "memory", "disk", "gpu", "latency"}));
+      auto weight = [&](const char* key, std::uint32_t& out) -> Status {
+        if (!weights[key]) return {};
+        VEIL_ASSIGN_OR_RETURN(auto w, integer(weights[key], std::string("policy.weights.") + key, 0, kMaxWeight));
+        out = static_cast<std::uint32_t>(w);
+        return {};
+      };
+      PolicyWeights& w = spec.policy.weights;
+      VEIL_RETURN_IF_ERROR(weight("cpu", w.cpu));
+      VEIL_RETURN_IF_ERROR(weight("memory", w.memory));
+      VEIL_RETURN_IF_ERROR(weight("disk", w.disk));
+      VEIL_RETURN_IF_ERROR(weight("gpu", w.gpu));
+      VEIL_RETURN_IF_ERROR(weight("latency", w.latency));
+      const bool scores_resources = spec.policy.kind == PolicyKind::kSpread || spec.policy.kind == PolicyKind::kBinpack;
+      if (scores_resources && w.cpu + w.memory + w.disk + w.gpu == 0) {
+        return error(weights, "policy.weights", "at least one resource weight must be non-zero");
+      }
+    }
+    return {};
+  }
+
+  Status read_command(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["command"];
+    if (!node) return {};
+    if (node.IsScalar()) {
+      spec.command = {node.Scalar()};
+      return {};
+    }
+    if (!node.IsSequence()) return error(node, "command", "expected a list of arguments");
+    for (const auto& arg : node) {
+      VEIL_ASSIGN_OR_RETURN(std::string a, scalar(arg, "command"));
+      spec.command.push_back(std::move(a));
+    }
+    return {};
+  }
+
+  Status read_string_map(const YAML::Node& root, const char* field, std::map<std::string, std::string>& out,
+                         bool env_names) const {
+    const YAML::Node node = root[field];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, field, "expected a mapping of names to values");
+    for (const auto& item : node) {
+      const std::string key = item.first.Scalar();
+      if (env_names && !is_env_name(key)) {
+        return error(item.first, field, "'" + key + "' is not a valid environment variable name");
+      }
+      if (!env_names && (key.empty() || key.size() > 63)) return error(item.first, field, "label names must be 1-63 characters");
+      VEIL_ASSIGN_OR_RETURN(std::string value, scalar(item.second, std::string(field) + "." + key));
+      out[key] = std::move(value);
+    }
+    return {};
+  }
+
+  Status read_ports(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["ports"];
+    if (!node) return {};
+    if (!node.IsSequence()) return error(node, "ports", "expected a list of {container, host, protocol}");
+    std::set<std::pair<std::uint16_t, std::string>> seen_host_ports;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node port = node[i];
+      const std::string field = "ports[" + std::to_string(i) + "]";
+      if (!port.IsMap()) return error(port, field, "expected {container: PORT, host: PORT, protocol: tcp|udp}");
+      VEIL_RETURN_IF_ERROR(check_keys(port, field, {"container", "host", "protocol"}));
+      PortMapping mapping;
+      if (!port["container"]) return error(port, field + ".container", "is required");
+      VEIL_ASSIGN_OR_RETURN(auto container, integer(port["container"], field + ".container", 1, 65535));
+      mapping.container_port = static_cast<std::uint16_t>(container);
+      if (port["host"]) {
+        VEIL_ASSIGN_OR_RETURN(auto host, integer(port["host"], field + ".host", 0, 65535));
+        mapping.host_port = static_cast<std::uint16_t>(host);
+      }
+      if (port["protocol"]) {
+        VEIL_ASSIGN_OR_RETURN(mapping.protocol, scalar(port["protocol"], field + ".protocol"));
+        if (mapping.protocol != "tcp" && mapping.protocol != "udp") {
+          return error(port["protocol"], field + ".protocol", "must be tcp or udp");
+        }
+      }
+      if (mapping.host_port != 0 && !seen_host_ports.insert({mapping.host_port, mapping.protocol}).second) {
+        return error(port, field + ".host", "host port " + std::to_string(mapping.host_port) + " is used twice");
+      }
+      spec.ports.push_back(mapping);
+    }
+    return {};
+  }
+
+  std::string_view text_;
+  std::string_view source_;
+};
+
+}  // namespace
+
+std::string ImageRef::to_string() const {
+  return repository + (tag.empty() ? "" : ":" + tag) + "@" + digest;
+}
+
+Result<ImageRef> parse_image_ref(std::string_view text) {
+  const auto at = text.find('@');
+  if (at == std::string_view::npos) {
+    return invalid_argument("'" + std::string(text) +
+                            "' has no digest; pin the image as NAME[:TAG]@sha256:<64 hex> (see `docker inspect` RepoDigests)");
+  }
+  ImageRef ref;
+  ref.digest = std::string(text.substr(at + 1));
+  if (ref.digest.rfind("sha256:", 0) != 0 || ref.digest.size() != 7 + 64 ||
+      !std::all_of(ref.digest.begin() + 7, ref.digest.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); })) {
+    return invalid_argument("digest '" + ref.digest + "' must be sha256: followed by 64 lower-case hex digits");
+  }
+  std::string_view name = text.substr(0, at);
+  // A tag follows the last ':' that comes after the last '/', so "host:5000/app" has none.
+  const auto slash = name.rfind('/');
+  const auto colon = name.rfind(':');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    ref.tag = std::string(name.substr(colon + 1));
+    name = name.substr(0, colon);
+  }
+  if (name.empty()) return invalid_argument("image reference '" + std::string(text) + "' has no repository");
+  ref.repository = std::string(name);
+  return ref;
+}
+
+std::string_view policy_name(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::kSpread: return "spread";
+    case PolicyKind::kBinpack: return "binpack";
+    case PolicyKind::kPriorityRoundRobin: return "priority-round-robin";
+    case PolicyKind::kLatency: return "latency";
+  }
+  return "?";
+}
+
+Result<PolicyKind> parse_policy_name(std::string_view name) {
+  for (auto kind : {PolicyKind::kSpread, PolicyKind::kBinpack, PolicyKind::kPriorityRoundRobin, PolicyKind::kLatency}) {
+    if (policy_name(kind) == name) return kind;
+  }
+  return invalid_argument("unknown policy '" + std::string(name) +
+                          "' (use spread, binpack, priority-round-robin or latency)");
+}
+
+Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view source_name) {
+  SpecReader reader(yaml_text, source_name);
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml_text));
+    return reader.read(root);
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(describe_text_location(source_name, yaml_text, e.mark.line, e.mark.column, e.msg));
+  }
+}
+
+Result<JobSpec> load_job_spec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return not_found("cannot read job spec " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_job_spec(buffer.str(), path);
+}
+
+std::string to_canonical_yaml(const JobSpec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << spec.name;
+  out << YAML::Key << "image" << YAML::Value << spec.image.to_string();
+  out << YAML::Key << "replicas" << YAML::Value << spec.replicas;
+  out << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cpu" << YAML::Value << (std::to_string(spec.resources.cpu_millicores) + "m");
+  out << YAML::Key << "memory" << YAML::Value << (std::to_string(spec.resources.memory_mib) + "Mi");
+  out << YAML::Key << "disk" << YAML::Value << (std::to_string(spec.resources.disk_mib) + "Mi");
+  out << YAML::Key << "gpus" << YAML::Value << spec.resources.gpus;
+  out << YAML::EndMap;
+  const PolicyWeights& w = spec.policy.weights;
+  out << YAML::Key << "policy" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << std::string(policy_name(spec.policy.kind));
+  out << YAML::Key << "weights" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "cpu" << YAML::Value << w.cpu << YAML::Key << "memory" << YAML::Value << w.memory;
+  out << YAML::Key << "disk" << YAML::Value << w.disk << YAML::Key << "gpu" << YAML::Value << w.gpu;
+  out << YAML::Key << "latency" << YAML::Value << w.latency << YAML::EndMap;
+  out << YAML::EndMap;
+  out << YAML::Key << "priority" << YAML::Value << spec.priority;
+  out << YAML::Key << "command" << YAML::Value << YAML::Flow << spec.command;
+  out << YAML::Key << "env" << YAML::Value << spec.env;
+  out << YAML::Key << "ports" << YAML::Value << YAML::BeginSeq;
+  for (const auto& p : spec.ports) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "container" << YAML::Value << p.container_port
+        << YAML::Key << "host" << YAML::Value << p.host_port << YAML::Key << "protocol" << YAML::Value << p.protocol
+        << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "labels" << YAML::Value << spec.labels;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace veil::sched

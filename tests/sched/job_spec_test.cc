@@ -1,0 +1,124 @@
+#include "veil/sched/job_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace veil::sched {
+namespace {
+
+const std::string kDigest = "sha256:" + std::string(64, 'a');
+
+std::string valid_spec() {
+  return "name: web\n"
+         "image: 127.0.0.1:5000/web:1.0@" + kDigest + "\n"
+         "replicas: 2\n"
+         "resources:\n"
+         "  cpu: 500m\n"
+         "  memory: 128Mi\n"
+         "  disk: 1Gi\n"
+         "policy:\n"
+         "  name: binpack\n"
+         "  weights: {cpu: 2, memory: 1}\n"
+         "priority: 70\n"
+         "command: [httpd, -f, -p, '8080']\n"
+         "env: {GREETING: hello}\n"
+         "ports:\n"
+         "  - {container: 8080, host: 18080}\n"
+         "labels: {team: blue}\n";
+}
+
+TEST(JobSpec, ParsesAFullSpec) {
+  auto spec = parse_job_spec(valid_spec(), "web.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->name, "web");
+  EXPECT_EQ(spec->image.repository, "127.0.0.1:5000/web");
+  EXPECT_EQ(spec->image.tag, "1.0");
+  EXPECT_EQ(spec->image.digest, kDigest);
+  EXPECT_EQ(spec->replicas, 2u);
+  EXPECT_EQ(spec->resources.cpu_millicores, 500u);
+  EXPECT_EQ(spec->resources.memory_mib, 128u);
+  EXPECT_EQ(spec->resources.disk_mib, 1024u);
+  EXPECT_EQ(spec->policy.kind, PolicyKind::kBinpack);
+  EXPECT_EQ(spec->policy.weights.cpu, 2u);
+  EXPECT_EQ(spec->policy.weights.disk, 0u);
+  EXPECT_EQ(spec->priority, 70);
+  EXPECT_EQ(spec->command.size(), 4u);
+  EXPECT_EQ(spec->env.at("GREETING"), "hello");
+  ASSERT_EQ(spec->ports.size(), 1u);
+  EXPECT_EQ(spec->ports[0].host_port, 18080);
+  EXPECT_EQ(spec->ports[0].protocol, "tcp");
+  EXPECT_EQ(spec->labels.at("team"), "blue");
+}
+
+TEST(JobSpec, CpuAndSizeQuantities) {
+  auto parse_cpu = [](const std::string& cpu) {
+    return parse_job_spec("name: a\nimage: x@" + kDigest + "\nresources: {cpu: " + cpu + ", memory: 1}\n");
+  };
+  EXPECT_EQ(parse_cpu("2")->resources.cpu_millicores, 2000u);
+  EXPECT_EQ(parse_cpu("0.25")->resources.cpu_millicores, 250u);
+  EXPECT_EQ(parse_cpu("1500m")->resources.cpu_millicores, 1500u);
+  EXPECT_FALSE(parse_cpu("0.0001").ok());
+  EXPECT_FALSE(parse_cpu("lots").ok());
+  auto mem = parse_job_spec("name: a\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 2Gi}\n");
+  EXPECT_EQ(mem->resources.memory_mib, 2048u);
+}
+
+TEST(JobSpec, CanonicalFormRoundTrips) {
+  auto spec = parse_job_spec(valid_spec());
+  ASSERT_TRUE(spec.ok());
+  const std::string canonical = to_canonical_yaml(*spec);
+  auto again = parse_job_spec(canonical);
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << canonical;
+  EXPECT_EQ(to_canonical_yaml(*again), canonical);
+}
+
+struct BadCase {
+  std::string yaml;
+  std::string expected;  // substring of the error
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << "expects '" << c.expected << "'"; }
+
+class JobSpecErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(JobSpecErrors, NameTheFieldAndLine) {
+  auto spec = parse_job_spec(GetParam().yaml, "job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find(GetParam().expected), std::string::npos) << spec.status().message();
+}
+
+const std::string kHead = "name: web\nimage: x@" + kDigest + "\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, JobSpecErrors,
+    ::testing::Values(
+        BadCase{"image: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\n", "name: is required"},
+        BadCase{"name: Web\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\n", "job.yaml:1:7: name:"},
+        BadCase{"name: web\nimage: nginx:latest\nresources: {cpu: 1, memory: 1}\n", "job.yaml:2:8: image: 'nginx:latest' has no digest"},
+        BadCase{"name: web\nimage: x@sha256:abc\nresources: {cpu: 1, memory: 1}\n", "64 lower-case hex"},
+        BadCase{kHead + "replicas: 0\nresources: {cpu: 1, memory: 1}\n", "job.yaml:3:11: replicas: 0 is out of range"},
+        BadCase{kHead + "replicas: two\nresources: {cpu: 1, memory: 1}\n", "replicas: 'two' is not an integer"},
+        BadCase{kHead, "resources: is required"},
+        BadCase{kHead + "resources:\n  cpu: 1\n", "resources.memory: is required"},
+        BadCase{kHead + "resources:\n  cpu: 1\n  memory: 1\n  ram: 4\n", "job.yaml:6:3: resources: unknown key 'ram'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: lots}\n", "resources.memory: 'lots' is not a size"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\npolicy: fastest\n", "job.yaml:4:9: policy: unknown policy 'fastest'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\npolicy:\n  name: spread\n  weights: {cpu: 16}\n", "policy.weights.cpu: 16 is out of range"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\npolicy:\n  weights: {cpu: 0, memory: 0}\n", "at least one resource weight"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nenv: {1BAD: x}\n", "'1BAD' is not a valid environment variable name"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports:\n  - {container: 70000}\n", "ports[0].container: 70000 is out of range"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports:\n  - {container: 80, host: 8080}\n  - {container: 81, host: 8080}\n", "host port 8080 is used twice"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports:\n  - {container: 80, protocol: sctp}\n", "must be tcp or udp"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreplica: 3\n", "job.yaml:4:1: replica: unknown field"},
+        BadCase{kHead + "resources: {cpu: 1, memory: [1\n", "end of sequence flow not found"},
+        BadCase{"- a\n- b\n", "must be a mapping"}));
+
+TEST(ImageRef, TagOnlyAfterLastSlash) {
+  auto ref = parse_image_ref("127.0.0.1:5000/app@" + kDigest);
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->repository, "127.0.0.1:5000/app");
+  EXPECT_EQ(ref->tag, "");
+  EXPECT_EQ(ref->to_string(), "127.0.0.1:5000/app@" + kDigest);
+}
+
+}  // namespace
+}  // namespace veil::sched
