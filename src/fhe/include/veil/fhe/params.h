@@ -1,0 +1,105 @@
+// TFHE parameter sets, as named constants with their source.
+//
+// A parameter set fixes the lattice dimensions, the noise distributions and the
+// decomposition bases of every key and ciphertext. Ciphertexts and keys made with one set
+// cannot be combined with another's; serialized objects carry the set's `id` so a mismatch is
+// refused on load.
+//
+// Thread safety: plain constant data.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace veil::fhe {
+
+enum class NoiseKind : std::uint8_t {
+  // TUniform(b): integers in [-2^b, 2^b], each inner value with probability 2^-(b+1) and the
+  // two ends with 2^-(b+2) (TFHE-rs's `DynamicDistribution::TUniform`).
+  kTUniform = 0,
+  // Rounded centred Gaussian; `value` is the standard deviation as a fraction of the torus.
+  kGaussian = 1,
+};
+
+struct NoiseDistribution {
+  NoiseKind kind;
+  double value;  // TUniform: the bound's log2; Gaussian: std-dev / 2^64
+};
+
+struct Parameters {
+  std::uint8_t id;         // stable identifier written into every serialized object
+  std::string_view name;   // e.g. "PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128"
+  std::size_t lwe_dimension;     // n: the small key, input of blind rotation
+  std::size_t glwe_dimension;    // k
+  std::size_t polynomial_size;   // N (power of two)
+  NoiseDistribution lwe_noise;   // noise of ciphertexts under the small key (key-switching key)
+  NoiseDistribution glwe_noise;  // noise under the GLWE / big LWE key (bootstrapping key, encryption)
+  std::size_t pbs_base_log;      // gadget base of the bootstrapping key, log2
+  std::size_t pbs_level;
+  std::size_t ks_base_log;       // gadget base of the key-switching key, log2
+  std::size_t ks_level;
+  std::uint64_t message_modulus;  // values a block's message part can hold
+  std::uint64_t carry_modulus;    // values a block's carry part can hold
+  std::uint64_t max_noise_level;  // linear-combination budget before a bootstrap is required
+  double log2_p_fail;             // failure probability of one PBS claimed by the source
+  bool insecure;                  // true only for the fast test set
+
+  std::size_t big_lwe_dimension() const { return glwe_dimension * polynomial_size; }
+  std::uint64_t plaintext_modulus() const { return message_modulus * carry_modulus; }
+  // Δ: the torus scaling of a block value; one extra top bit is kept as padding.
+  std::uint64_t delta() const { return (std::uint64_t{1} << 63) / plaintext_modulus(); }
+};
+
+// TFHE-rs's default parameters for 2-bit message / 2-bit carry blocks, 128-bit security,
+// failure probability 2^-128 or less (source: TFHE-rs v0.10+ `tfhe::shortint::parameters::
+// PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128`, as listed in issue 3): keys-witch first
+// (big key -> small key) then PBS.
+inline constexpr Parameters kParamMessage2Carry2KsPbsTUniform2M128{
+    .id = 1,
+    .name = "PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128",
+    .lwe_dimension = 918,
+    .glwe_dimension = 1,
+    .polynomial_size = 2048,
+    .lwe_noise = {NoiseKind::kTUniform, 45},
+    .glwe_noise = {NoiseKind::kTUniform, 17},
+    .pbs_base_log = 23,
+    .pbs_level = 1,
+    .ks_base_log = 4,
+    .ks_level = 4,
+    .message_modulus = 4,
+    .carry_modulus = 4,
+    .max_noise_level = 5,
+    .log2_p_fail = -129.6,
+    .insecure = false,
+};
+
+// INSECURE. A small set for fast tests only (n = 128, N = 512): it offers no security at all
+// and must never protect real data. Same message/carry layout and decomposition as the default
+// so every algorithm runs the same code path. Its failure probability is governed by the
+// modulus switch (about 7 standard deviations, ~2^-37 per PBS; see docs/fhe.md).
+inline constexpr Parameters kParamInsecureTestOnly{
+    .id = 0xF0,
+    .name = "INSECURE_TEST_ONLY_MESSAGE_2_CARRY_2",
+    .lwe_dimension = 128,
+    .glwe_dimension = 1,
+    .polynomial_size = 512,
+    .lwe_noise = {NoiseKind::kTUniform, 45},
+    .glwe_noise = {NoiseKind::kTUniform, 17},
+    .pbs_base_log = 23,
+    .pbs_level = 1,
+    .ks_base_log = 4,
+    .ks_level = 4,
+    .message_modulus = 4,
+    .carry_modulus = 4,
+    .max_noise_level = 5,
+    .log2_p_fail = -37,
+    .insecure = true,
+};
+
+// The set with this id, or nullptr when none is known.
+const Parameters* params_by_id(std::uint8_t id);
+// "default" (the TFHE-rs default above), "test" (INSECURE), or a full `name`; nullptr if unknown.
+const Parameters* params_by_name(std::string_view name);
+
+}  // namespace veil::fhe

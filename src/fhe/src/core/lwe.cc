@@ -1,0 +1,173 @@
+#include "core/lwe.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace veil::fhe::core {
+
+LweSecretKey LweSecretKey::generate(std::size_t n, Csprng& secret) {
+  LweSecretKey key;
+  key.bits.resize(n);
+  for (auto& b : key.bits) b = secret.next_bit();
+  return key;
+}
+
+GlweSecretKey GlweSecretKey::from_bits(std::size_t k, std::size_t n, std::vector<Torus> bits) {
+  GlweSecretKey key;
+  key.k = k;
+  key.n = n;
+  key.bits = std::move(bits);
+  key.fft.resize(k * n);
+  const Fft& fft = fft_plan(n);
+  std::vector<std::int32_t> tmp(n);
+  for (std::size_t i = 0; i < k; ++i) {
+    for (std::size_t j = 0; j < n; ++j) tmp[j] = static_cast<std::int32_t>(key.bits[i * n + j]);
+    fft.forward_i32(tmp.data(), key.fft.data() + i * n);
+  }
+  return key;
+}
+
+GlweSecretKey GlweSecretKey::generate(std::size_t k, std::size_t n, Csprng& secret) {
+  std::vector<Torus> bits(k * n);
+  for (auto& b : bits) b = secret.next_bit();
+  return from_bits(k, n, std::move(bits));
+}
+
+Torus closest_representable(Torus x, std::size_t base_log, std::size_t level) {
+  const unsigned kept = static_cast<unsigned>(base_log * level);
+  const unsigned shift = 64 - kept;
+  const Torus rounded = ((x >> (shift - 1)) + 1) >> 1;
+  return rounded << shift;  // the carry out of the top wraps, as on the torus
+}
+
+void decompose(Torus x, std::size_t base_log, std::size_t level, std::int32_t* digits) {
+  const unsigned shift = 64 - static_cast<unsigned>(base_log * level);
+  const Torus mask = (Torus{1} << base_log) - 1;
+  const Torus half = Torus{1} << (base_log - 1);
+  Torus state = ((x >> (shift - 1)) + 1) >> 1;
+  for (std::size_t j = level; j-- > 0;) {
+    Torus digit = state & mask;
+    state >>= base_log;
+    if (digit >= half) {
+      digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - static_cast<std::int64_t>(mask + 1));
+      state += 1;
+    } else {
+      digits[j] = static_cast<std::int32_t>(digit);
+    }
+  }
+}
+
+void lwe_encrypt(LweCiphertext& out, const Torus* key, std::size_t n, Torus pt,
+                 const NoiseDistribution& dist, Csprng& mask, Csprng& noise) {
+  out.data.resize(n + 1);
+  mask.fill_u64(out.data.data(), n);
+  Torus body = pt + noise.noise(dist);
+  for (std::size_t i = 0; i < n; ++i) body += out.data[i] * key[i];
+  out.data[n] = body;
+}
+
+Torus lwe_phase(const LweCiphertext& ct, const Torus* key) {
+  Torus dot = 0;
+  const std::size_t n = ct.dimension();
+  for (std::size_t i = 0; i < n; ++i) dot += ct.data[i] * key[i];
+  return ct.body() - dot;
+}
+
+LweCiphertext lwe_trivial(std::size_t n, Torus pt) {
+  LweCiphertext ct(n);
+  ct.body() = pt;
+  return ct;
+}
+
+void lwe_add_assign(LweCiphertext& a, const LweCiphertext& b) {
+  assert(a.data.size() == b.data.size());
+  for (std::size_t i = 0; i < a.data.size(); ++i) a.data[i] += b.data[i];
+}
+void lwe_sub_assign(LweCiphertext& a, const LweCiphertext& b) {
+  assert(a.data.size() == b.data.size());
+  for (std::size_t i = 0; i < a.data.size(); ++i) a.data[i] -= b.data[i];
+}
+void lwe_neg_assign(LweCiphertext& a) {
+  for (auto& v : a.data) v = 0 - v;
+}
+void lwe_mul_scalar_assign(LweCiphertext& a, std::uint64_t scalar) {
+  for (auto& v : a.data) v *= scalar;
+}
+
+void glwe_encrypt(Torus* out, const GlweSecretKey& key, const Torus* pt, const NoiseDistribution& dist,
+                  Csprng& mask, Csprng& noise, const Fft& fft) {
+  const std::size_t k = key.k, n = key.n;
+  mask.fill_u64(out, k * n);
+  Torus* body = out + k * n;
+  for (std::size_t j = 0; j < n; ++j) body[j] = noise.noise(dist) + (pt != nullptr ? pt[j] : 0);
+  for (std::size_t i = 0; i < k; ++i) fft.mul_exact(out + i * n, key.fft.data() + i * n, body, true);
+}
+
+std::vector<Torus> glwe_phase(const Torus* ct, const GlweSecretKey& key, const Fft& fft) {
+  const std::size_t k = key.k, n = key.n;
+  std::vector<Torus> dot(n, 0);
+  for (std::size_t i = 0; i < k; ++i) fft.mul_exact(ct + i * n, key.fft.data() + i * n, dot.data(), true);
+  std::vector<Torus> phase(n);
+  for (std::size_t j = 0; j < n; ++j) phase[j] = ct[k * n + j] - dot[j];
+  return phase;
+}
+
+void poly_rotate(Torus* out, const Torus* in, std::size_t n, std::size_t t) {
+  // X^t with t >= n is -X^(t-n).
+  const bool negate = t >= n;
+  if (negate) t -= n;
+  for (std::size_t i = 0; i < n - t; ++i) out[i + t] = negate ? 0 - in[i] : in[i];
+  for (std::size_t i = n - t; i < n; ++i) out[i + t - n] = negate ? in[i] : 0 - in[i];
+}
+
+void sample_extract(LweCiphertext& out, const Torus* glwe, std::size_t k, std::size_t n, std::size_t index) {
+  out.data.resize(k * n + 1);
+  // Coefficient h of a*s (negacyclic) is sum_{t<=h} a[h-t] s[t] - sum_{t>h} a[N+h-t] s[t].
+  for (std::size_t i = 0; i < k; ++i) {
+    const Torus* a = glwe + i * n;
+    Torus* m = out.data.data() + i * n;
+    for (std::size_t t = 0; t <= index; ++t) m[t] = a[index - t];
+    for (std::size_t t = index + 1; t < n; ++t) m[t] = 0 - a[n + index - t];
+  }
+  out.data[k * n] = glwe[k * n + index];
+}
+
+KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output, std::size_t base_log,
+                          std::size_t level, const NoiseDistribution& dist, Csprng& mask, Csprng& noise) {
+  KeySwitchKey ksk;
+  ksk.input_dimension = input.dimension();
+  ksk.output_dimension = output.dimension();
+  ksk.base_log = base_log;
+  ksk.level = level;
+  const std::size_t stride = ksk.output_dimension + 1;
+  ksk.data.resize(ksk.input_dimension * level * stride);
+  LweCiphertext tmp;
+  for (std::size_t i = 0; i < ksk.input_dimension; ++i) {
+    for (std::size_t j = 0; j < level; ++j) {
+      // Level j+1 encrypts s_i * 2^(64 - (j+1) * base_log).
+      const Torus pt = input.bits[i] << (64 - (j + 1) * base_log);
+      lwe_encrypt(tmp, output.bits.data(), output.dimension(), pt, dist, mask, noise);
+      std::copy(tmp.data.begin(), tmp.data.end(), ksk.data.begin() + static_cast<std::ptrdiff_t>((i * level + j) * stride));
+    }
+  }
+  return ksk;
+}
+
+void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out) {
+  const std::size_t stride = ksk.output_dimension + 1;
+  out.data.assign(stride, 0);
+  out.data[ksk.output_dimension] = in.body();
+  Torus* acc = out.data.data();
+  std::int32_t digits[64];
+  for (std::size_t i = 0; i < ksk.input_dimension; ++i) {
+    decompose(in.data[i], ksk.base_log, ksk.level, digits);
+    for (std::size_t j = 0; j < ksk.level; ++j) {
+      if (digits[j] == 0) continue;
+      const Torus d = static_cast<Torus>(static_cast<std::int64_t>(digits[j]));
+      const Torus* row = ksk.entry(i, j);
+      for (std::size_t t = 0; t < stride; ++t) acc[t] -= d * row[t];
+    }
+  }
+}
+
+}  // namespace veil::fhe::core

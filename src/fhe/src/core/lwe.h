@@ -1,0 +1,101 @@
+// Core entities and algorithms on the torus Z/2^64 (TFHE-rs `core_crypto`): secret keys, LWE and
+// GLWE ciphertexts, gadget decomposition, encryption, key switching, modulus switching and
+// sample extraction. Every routine works on native u64 arithmetic (wrapping = mod 2^64).
+//
+// Layouts: an LWE ciphertext of dimension n is n mask words then the body. A GLWE ciphertext
+// of dimension k and size N is k mask polynomials then the body polynomial, N words each.
+//
+// Thread safety: keys and ciphertexts are values; const use from many threads is safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/csprng.h"
+#include "core/fft.h"
+#include "veil/fhe/params.h"
+
+namespace veil::fhe::core {
+
+// Binary LWE secret key (each word 0 or 1).
+struct LweSecretKey {
+  std::vector<Torus> bits;
+  std::size_t dimension() const { return bits.size(); }
+  static LweSecretKey generate(std::size_t n, Csprng& secret);
+};
+
+// Binary GLWE secret key: k polynomials of N coefficients. Read flat, it is the "big" LWE key
+// of dimension k*N under which sample extraction leaves its result.
+struct GlweSecretKey {
+  std::size_t k = 0, n = 0;  // n: polynomial size
+  std::vector<Torus> bits;   // k * n
+  std::vector<double> fft;   // k * n doubles: forward_i32 of each polynomial
+  static GlweSecretKey generate(std::size_t k, std::size_t n, Csprng& secret);
+  static GlweSecretKey from_bits(std::size_t k, std::size_t n, std::vector<Torus> bits);
+  LweSecretKey as_lwe() const { return LweSecretKey{bits}; }
+};
+
+struct LweCiphertext {
+  std::vector<Torus> data;  // mask (dimension words) then body
+  LweCiphertext() = default;
+  explicit LweCiphertext(std::size_t dimension) : data(dimension + 1, 0) {}
+  std::size_t dimension() const { return data.size() - 1; }
+  Torus& body() { return data.back(); }
+  Torus body() const { return data.back(); }
+};
+
+// ----- Gadget decomposition with rounding -----
+// The closest value to x representable with base_log * level top bits.
+Torus closest_representable(Torus x, std::size_t base_log, std::size_t level);
+// Balanced signed digits d_1..d_level in [-B/2, B/2) with sum d_j * 2^(64 - j*base_log) ==
+// closest_representable(x). digits[j-1] holds d_j.
+void decompose(Torus x, std::size_t base_log, std::size_t level, std::int32_t* digits);
+
+// ----- LWE -----
+// Encrypts the torus plaintext `pt` into out (dimension = key dimension): mask from `mask`,
+// noise from `noise`.
+void lwe_encrypt(LweCiphertext& out, const Torus* key, std::size_t n, Torus pt,
+                 const NoiseDistribution& dist, Csprng& mask, Csprng& noise);
+// body - <mask, key>: the plaintext plus noise.
+Torus lwe_phase(const LweCiphertext& ct, const Torus* key);
+// A noiseless ciphertext of pt with a zero mask (a constant, not secret).
+LweCiphertext lwe_trivial(std::size_t n, Torus pt);
+void lwe_add_assign(LweCiphertext& a, const LweCiphertext& b);
+void lwe_sub_assign(LweCiphertext& a, const LweCiphertext& b);
+void lwe_neg_assign(LweCiphertext& a);
+void lwe_mul_scalar_assign(LweCiphertext& a, std::uint64_t scalar);
+
+// ----- GLWE -----
+// out (k+1 polys): masks from `mask`, body = sum a_i s_i + pt + e (pt: N words, may be null).
+void glwe_encrypt(Torus* out, const GlweSecretKey& key, const Torus* pt, const NoiseDistribution& dist,
+                  Csprng& mask, Csprng& noise, const Fft& fft);
+// Phase polynomial of a GLWE ciphertext.
+std::vector<Torus> glwe_phase(const Torus* ct, const GlweSecretKey& key, const Fft& fft);
+// out = X^t * in mod X^N + 1, t in [0, 2N).
+void poly_rotate(Torus* out, const Torus* in, std::size_t n, std::size_t t);
+// The LWE ciphertext whose phase is coefficient `index` of the GLWE phase (dimension k*N).
+void sample_extract(LweCiphertext& out, const Torus* glwe, std::size_t k, std::size_t n, std::size_t index);
+
+// ----- Key switching (big LWE key -> small LWE key) -----
+struct KeySwitchKey {
+  std::size_t input_dimension = 0, output_dimension = 0, base_log = 0, level = 0;
+  std::vector<Torus> data;  // [input][level][output_dimension + 1]
+  const Torus* entry(std::size_t i, std::size_t j) const {
+    return data.data() + (i * level + j) * (output_dimension + 1);
+  }
+};
+// Masks come from `mask` in entry order, so a seeded mask generator reproduces them.
+KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output, std::size_t base_log,
+                          std::size_t level, const NoiseDistribution& dist, Csprng& mask, Csprng& noise);
+// out (dimension output_dimension) encrypts the same phase as in, under the output key.
+void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
+
+// ----- Modulus switching -----
+// round(x * 2N / 2^64) mod 2N.
+inline std::size_t modswitch(Torus x, std::size_t log2_2n) {
+  const unsigned shift = 64 - static_cast<unsigned>(log2_2n) - 1;
+  return static_cast<std::size_t>(((x >> shift) + 1) >> 1) & ((std::size_t{1} << log2_2n) - 1);
+}
+
+}  // namespace veil::fhe::core

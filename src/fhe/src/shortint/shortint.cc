@@ -1,0 +1,275 @@
+#include "shortint/shortint.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace veil::fhe::shortint {
+
+// ---------------- ClientKey ----------------
+
+ClientKey ClientKey::generate(const Parameters& params) {
+  core::Csprng secret(core::Csprng::os_seed());
+  auto small = core::LweSecretKey::generate(params.lwe_dimension, secret);
+  auto glwe = core::GlweSecretKey::generate(params.glwe_dimension, params.polynomial_size, secret);
+  return from_parts(params, std::move(small), std::move(glwe));
+}
+
+ClientKey ClientKey::from_parts(const Parameters& params, core::LweSecretKey small, core::GlweSecretKey glwe) {
+  ClientKey ck;
+  ck.params_ = &params;
+  ck.small_ = std::move(small);
+  ck.glwe_ = std::move(glwe);
+  ck.big_ = ck.glwe_.as_lwe();
+  return ck;
+}
+
+Ciphertext ClientKey::encrypt(std::uint64_t value) const {
+  thread_local core::Csprng noise(core::Csprng::os_seed());
+  thread_local core::Csprng mask(core::Csprng::os_seed(), 1);
+  Ciphertext out;
+  const std::uint64_t p = params_->plaintext_modulus();
+  core::lwe_encrypt(out.ct, big_.bits.data(), big_.dimension(), (value % p) * params_->delta(),
+                    params_->glwe_noise, mask, noise);
+  out.degree = value % p;
+  out.noise_level = 1;
+  return out;
+}
+
+Torus ClientKey::phase(const Ciphertext& ct) const { return core::lwe_phase(ct.ct, big_.bits.data()); }
+
+std::uint64_t ClientKey::decrypt_full(const Ciphertext& ct) const {
+  const Torus delta = params_->delta();
+  const Torus rounded = (phase(ct) + delta / 2) / delta;
+  return rounded % params_->plaintext_modulus();
+}
+
+// ---------------- ServerKey ----------------
+
+ServerKey::ServerKey(const Parameters& params, core::FourierBootstrapKey bsk, core::KeySwitchKey ksk)
+    : params_(&params), bsk_(std::move(bsk)), ksk_(std::move(ksk)), fft_(&core::fft_plan(params.polynomial_size)) {
+  identity_ = lut([](std::uint64_t x) { return x; });
+}
+
+LookupTable ServerKey::build(std::size_t count, const std::function<Torus(std::size_t, std::uint64_t)>& f) const {
+  // Box of size B = N / p per input value; region r of N / count words holds function r.
+  // Word j answers phases around j: t = j + B/2 picks region t / (N/count) and input
+  // (t mod N/count) / B. Words past N wrap negacyclically and must hold -f_0(0).
+  const std::size_t n = params_->polynomial_size;
+  const std::uint64_t p = params_->plaintext_modulus();
+  const std::size_t box = n / p;
+  const std::size_t region = n / count;
+  LookupTable lut;
+  lut.count = count;
+  lut.poly.resize(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::size_t t = j + box / 2;
+    if (t >= n) {
+      lut.poly[j] = 0 - f(0, 0);
+    } else {
+      lut.poly[j] = f(t / region, (t % region) / box);
+    }
+  }
+  return lut;
+}
+
+LookupTable ServerKey::lut(const std::function<std::uint64_t(std::uint64_t)>& f) const {
+  const std::uint64_t p = params_->plaintext_modulus();
+  const Torus delta = params_->delta();
+  LookupTable lut = build(1, [&](std::size_t, std::uint64_t x) { return (f(x) % p) * delta; });
+  lut.values.assign(1, std::vector<std::uint64_t>(p));
+  for (std::uint64_t x = 0; x < p; ++x) lut.values[0][x] = f(x) % p;
+  return lut;
+}
+
+LookupTable ServerKey::lut_torus(const std::function<Torus(std::uint64_t)>& f, std::uint64_t degree) const {
+  const std::uint64_t p = params_->plaintext_modulus();
+  LookupTable lut = build(1, [&](std::size_t, std::uint64_t x) { return f(x); });
+  lut.values.assign(1, std::vector<std::uint64_t>(p, degree));
+  return lut;
+}
+
+LookupTable ServerKey::many_lut(const std::vector<std::function<std::uint64_t(std::uint64_t)>>& fs) const {
+  const std::uint64_t p = params_->plaintext_modulus();
+  const Torus delta = params_->delta();
+  const std::size_t count = fs.size();
+  assert(count >= 1 && (count & (count - 1)) == 0 && count <= p);
+  LookupTable lut = build(count, [&](std::size_t r, std::uint64_t x) { return (fs[r](x) % p) * delta; });
+  lut.values.assign(count, std::vector<std::uint64_t>(p / count));
+  for (std::size_t r = 0; r < count; ++r) {
+    for (std::uint64_t x = 0; x < p / count; ++x) lut.values[r][x] = fs[r](x) % p;
+  }
+  return lut;
+}
+
+namespace {
+std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t in_degree) {
+  const auto& v = lut.values[r];
+  std::uint64_t d = 0;
+  for (std::uint64_t x = 0; x <= in_degree && x < v.size(); ++x) d = std::max(d, v[x]);
+  return d;
+}
+}  // namespace
+
+Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const {
+  thread_local core::LweCiphertext small;
+  core::keyswitch(ksk_, in.ct, small);
+  Ciphertext out;
+  core::programmable_bootstrap(out.ct, bsk_, small, lut.poly.data(), *fft_);
+  out.degree = degree_after(lut, 0, in.degree);
+  out.noise_level = 1;
+  return out;
+}
+
+std::vector<Ciphertext> ServerKey::apply_many(const Ciphertext& in, const LookupTable& lut) const {
+  assert(in.degree < params_->plaintext_modulus() / lut.count);
+  thread_local core::LweCiphertext small;
+  core::keyswitch(ksk_, in.ct, small);
+  std::vector<core::LweCiphertext> raw;
+  core::programmable_bootstrap_many(raw, bsk_, small, lut.poly.data(), lut.count, *fft_);
+  std::vector<Ciphertext> out(lut.count);
+  for (std::size_t r = 0; r < lut.count; ++r) {
+    out[r].ct = std::move(raw[r]);
+    out[r].degree = degree_after(lut, r, in.degree);
+    out[r].noise_level = 1;
+  }
+  return out;
+}
+
+Ciphertext ServerKey::with_noise_at_most(const Ciphertext& a, std::uint64_t budget) const {
+  if (a.noise_level <= budget) return a;
+  return clean(a);
+}
+
+Ciphertext ServerKey::bivariate(const Ciphertext& lhs, const Ciphertext& rhs,
+                                const std::function<std::uint64_t(std::uint64_t, std::uint64_t)>& f) const {
+  const std::uint64_t m = params_->message_modulus;
+  assert(rhs.degree < m && lhs.degree * m + rhs.degree < params_->plaintext_modulus());
+  // Budget: lhs counts m times. Clean lhs first (it weighs more), then rhs if still needed.
+  Ciphertext l = lhs;
+  if (l.noise_level * m + rhs.noise_level > params_->max_noise_level) l = clean(l);
+  Ciphertext r = with_noise_at_most(rhs, params_->max_noise_level - l.noise_level * m);
+  scalar_mul_assign(l, m);
+  add_assign(l, r);
+  return apply(l, lut([&](std::uint64_t x) { return f(x / m, x % m); }));
+}
+
+Ciphertext ServerKey::message_extract(const Ciphertext& ct) const {
+  const std::uint64_t m = params_->message_modulus;
+  return apply(ct, lut([m](std::uint64_t x) { return x % m; }));
+}
+
+Ciphertext ServerKey::carry_extract(const Ciphertext& ct) const {
+  const std::uint64_t m = params_->message_modulus;
+  return apply(ct, lut([m](std::uint64_t x) { return x / m; }));
+}
+
+Ciphertext ServerKey::clean(const Ciphertext& ct) const {
+  return apply(ct, identity_);
+}
+
+Ciphertext ServerKey::trivial(std::uint64_t value) const {
+  Ciphertext out;
+  const std::uint64_t p = params_->plaintext_modulus();
+  out.ct = core::lwe_trivial(params_->big_lwe_dimension(), (value % p) * params_->delta());
+  out.degree = value % p;
+  out.noise_level = 0;
+  return out;
+}
+
+void ServerKey::add_assign(Ciphertext& a, const Ciphertext& b) const {
+  core::lwe_add_assign(a.ct, b.ct);
+  a.degree += b.degree;
+  a.noise_level += b.noise_level;
+}
+
+void ServerKey::scalar_add_assign(Ciphertext& a, std::uint64_t c) const {
+  a.ct.body() += c * params_->delta();
+  a.degree += c;
+}
+
+void ServerKey::scalar_mul_assign(Ciphertext& a, std::uint64_t c) const {
+  core::lwe_mul_scalar_assign(a.ct, c);
+  a.degree *= c;
+  a.noise_level *= c;
+}
+
+Ciphertext ServerKey::scalar_sub_from(std::uint64_t c, const Ciphertext& a) const {
+  assert(a.degree <= c);
+  Ciphertext out = a;
+  core::lwe_neg_assign(out.ct);
+  out.ct.body() += c * params_->delta();
+  out.degree = c;
+  return out;
+}
+
+void ServerKey::torus_add_assign(Ciphertext& a, Torus t) const { a.ct.body() += t; }
+
+// ---------------- CompressedServerKey ----------------
+
+namespace {
+constexpr std::uint32_t kBskStream = 1;
+constexpr std::uint32_t kKskStream = 2;
+}  // namespace
+
+CompressedServerKey CompressedServerKey::generate(const ClientKey& ck) {
+  const Parameters& p = ck.params();
+  CompressedServerKey out;
+  out.params = &p;
+  out.seed = core::Csprng::os_seed();
+  core::Csprng noise(core::Csprng::os_seed());
+  {
+    core::Csprng mask(out.seed, kBskStream);
+    auto bsk = core::generate_bsk(ck.small_key(), ck.glwe_key(), p.pbs_base_log, p.pbs_level, p.glwe_noise, mask, noise);
+    const std::size_t n = p.polynomial_size, k = p.glwe_dimension;
+    const std::size_t glwes = bsk.size() / ((k + 1) * n);
+    out.bsk_bodies.resize(glwes * n);
+    for (std::size_t g = 0; g < glwes; ++g) {
+      std::copy_n(bsk.begin() + static_cast<std::ptrdiff_t>(g * (k + 1) * n + k * n), n,
+                  out.bsk_bodies.begin() + static_cast<std::ptrdiff_t>(g * n));
+    }
+  }
+  {
+    core::Csprng mask(out.seed, kKskStream);
+    auto ksk = core::generate_ksk(ck.big_key(), ck.small_key(), p.ks_base_log, p.ks_level, p.lwe_noise, mask, noise);
+    const std::size_t stride = ksk.output_dimension + 1;
+    const std::size_t entries = ksk.data.size() / stride;
+    out.ksk_bodies.resize(entries);
+    for (std::size_t e = 0; e < entries; ++e) out.ksk_bodies[e] = ksk.data[e * stride + ksk.output_dimension];
+  }
+  return out;
+}
+
+ServerKey CompressedServerKey::decompress() const {
+  const Parameters& p = *params;
+  const std::size_t n = p.polynomial_size, k = p.glwe_dimension;
+  core::GgswShape shape{k, n, p.pbs_base_log, p.pbs_level};
+  // Regenerate the masks in the order generate() drew them, then put the bodies back.
+  std::vector<Torus> bsk(p.lwe_dimension * shape.standard_words());
+  {
+    core::Csprng mask(seed, kBskStream);
+    const std::size_t glwes = bsk.size() / ((k + 1) * n);
+    for (std::size_t g = 0; g < glwes; ++g) {
+      Torus* glwe = bsk.data() + g * (k + 1) * n;
+      mask.fill_u64(glwe, k * n);
+      std::copy_n(bsk_bodies.begin() + static_cast<std::ptrdiff_t>(g * n), n, glwe + k * n);
+    }
+  }
+  core::KeySwitchKey ksk;
+  ksk.input_dimension = p.big_lwe_dimension();
+  ksk.output_dimension = p.lwe_dimension;
+  ksk.base_log = p.ks_base_log;
+  ksk.level = p.ks_level;
+  {
+    core::Csprng mask(seed, kKskStream);
+    const std::size_t stride = ksk.output_dimension + 1;
+    const std::size_t entries = ksk.input_dimension * ksk.level;
+    ksk.data.resize(entries * stride);
+    for (std::size_t e = 0; e < entries; ++e) {
+      mask.fill_u64(ksk.data.data() + e * stride, ksk.output_dimension);
+      ksk.data[e * stride + ksk.output_dimension] = ksk_bodies[e];
+    }
+  }
+  return ServerKey(p, core::bsk_to_fourier(bsk, p.lwe_dimension, shape), std::move(ksk));
+}
+
+}  // namespace veil::fhe::shortint

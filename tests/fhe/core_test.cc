@@ -1,0 +1,230 @@
+// Core TFHE algorithms: FFT exactness, decomposition, LWE/GLWE/GGSW, key switching, PBS.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+
+#include "core/bootstrap.h"
+#include "core/fft.h"
+#include "core/lwe.h"
+#include "test_keys.h"
+
+namespace veil::fhe {
+namespace {
+
+using core::Torus;
+using testing::rng;
+
+std::vector<Torus> schoolbook(const std::vector<Torus>& a, const std::vector<std::int64_t>& b) {
+  const std::size_t n = a.size();
+  std::vector<Torus> out(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const Torus prod = a[i] * static_cast<Torus>(b[j]);
+      if (i + j < n) out[i + j] += prod; else out[i + j - n] -= prod;
+    }
+  }
+  return out;
+}
+
+double max_error_bits(const std::vector<Torus>& x, const std::vector<Torus>& y) {
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const auto diff = static_cast<std::int64_t>(x[i] - y[i]);
+    worst = std::max(worst, std::fabs(static_cast<double>(diff)));
+  }
+  return worst == 0 ? 0 : std::log2(worst);
+}
+
+std::vector<const core::FftKernels*> all_kernels() {
+  std::vector<const core::FftKernels*> out{&core::portable_fft_kernels()};
+  if (core::avx2_fft_kernels() != nullptr) out.push_back(core::avx2_fft_kernels());
+  return out;
+}
+
+// Torus x digit products as in the external product: the error after rounding must stay far
+// below the PBS noise (docs/fhe.md bounds it by ~2^42 for N=2048, digits < 2^22).
+TEST(FhePolyFft, TorusTimesDigitsErrorIsSmall) {
+  for (const auto* kernels : all_kernels()) {
+    for (std::size_t n : {512u, 2048u}) {
+      core::Fft fft(n, *kernels);
+      std::vector<Torus> a(n);
+      std::vector<std::int64_t> d(n);
+      std::vector<std::int32_t> d32(n);
+      for (auto& v : a) v = rng()();
+      for (std::size_t i = 0; i < n; ++i) {
+        d[i] = static_cast<std::int64_t>(rng()() % (1u << 23)) - (1 << 22);
+        d32[i] = static_cast<std::int32_t>(d[i]);
+      }
+      std::vector<double> fa(n), fd(n), acc(n, 0.0);
+      fft.forward_u64(a.data(), fa.data());
+      fft.forward_i32(d32.data(), fd.data());
+      fft.mul_acc(acc.data(), fa.data(), fd.data());
+      std::vector<Torus> got(n);
+      fft.backward(acc.data(), got.data(), false);
+      const double bits = max_error_bits(got, schoolbook(a, d));
+      EXPECT_LT(bits, 44.0) << kernels->name << " N=" << n;
+    }
+  }
+}
+
+TEST(FhePolyFft, ExactMultiplicationByBinaryPolynomial) {
+  for (const auto* kernels : all_kernels()) {
+    const std::size_t n = 1024;
+    core::Fft fft(n, *kernels);
+    std::vector<Torus> a(n);
+    std::vector<std::int64_t> s(n);
+    std::vector<std::int32_t> s32(n);
+    for (auto& v : a) v = rng()();
+    for (std::size_t i = 0; i < n; ++i) s32[i] = static_cast<std::int32_t>(s[i] = static_cast<std::int64_t>(rng()() & 1));
+    std::vector<double> fs(n);
+    fft.forward_i32(s32.data(), fs.data());
+    std::vector<Torus> got(n);
+    fft.mul_exact(a.data(), fs.data(), got.data(), false);
+    EXPECT_EQ(got, schoolbook(a, s)) << kernels->name;
+  }
+}
+
+TEST(FheDecomposition, DigitsRecomposeToClosestRepresentable) {
+  for (auto [base_log, level] : {std::pair<std::size_t, std::size_t>{23, 1}, {4, 4}, {8, 3}, {15, 2}}) {
+    for (int i = 0; i < 2000; ++i) {
+      const Torus x = i < 4 ? std::array<Torus, 4>{0, ~Torus{0}, Torus{1} << 63, (Torus{1} << 63) - 1}[i] : rng()();
+      std::int32_t digits[8];
+      core::decompose(x, base_log, level, digits);
+      Torus sum = 0;
+      for (std::size_t j = 0; j < level; ++j) {
+        EXPECT_GE(digits[j], -(1 << (base_log - 1)));
+        EXPECT_LT(digits[j], 1 << (base_log - 1));
+        sum += static_cast<Torus>(static_cast<std::int64_t>(digits[j])) << (64 - (j + 1) * base_log);
+      }
+      ASSERT_EQ(sum, core::closest_representable(x, base_log, level));
+      const auto err = static_cast<std::int64_t>(x - sum);
+      EXPECT_LE(std::llabs(err), std::int64_t{1} << (63 - base_log * level));
+    }
+  }
+}
+
+TEST(FheLwe, EncryptDecryptAndKeySwitch) {
+  const auto& params = kParamInsecureTestOnly;
+  const auto& keys = testing::keys_for(params);
+  const Torus delta = params.delta();
+  for (int i = 0; i < 200; ++i) {
+    const std::uint64_t m = rng()() % 16;
+    auto ct = keys.client.encrypt(m);
+    EXPECT_EQ(keys.client.decrypt_full(ct), m);
+    core::LweCiphertext small;
+    core::keyswitch(keys.server.ksk(), ct.ct, small);
+    const Torus phase = core::lwe_phase(small, keys.client.small_key().bits.data());
+    const auto err = static_cast<std::int64_t>(phase - m * delta);
+    EXPECT_LT(std::llabs(err), std::int64_t{1} << 56) << "key-switch noise too large";
+  }
+}
+
+TEST(FheGlwe, EncryptPhaseAndExternalProduct) {
+  const auto& params = kParamInsecureTestOnly;
+  const auto& ck = testing::keys_for(params).client;
+  const std::size_t n = params.polynomial_size, k = params.glwe_dimension;
+  const auto& fft = core::fft_plan(n);
+  core::Csprng mask(core::Csprng::os_seed()), noise(core::Csprng::os_seed());
+  std::vector<Torus> pt(n), ct((k + 1) * n);
+  for (auto& v : pt) v = (rng()() % 16) * params.delta();
+  core::glwe_encrypt(ct.data(), ck.glwe_key(), pt.data(), params.glwe_noise, mask, noise, fft);
+  auto phase = core::glwe_phase(ct.data(), ck.glwe_key(), fft);
+  for (std::size_t j = 0; j < n; ++j) EXPECT_LT(std::llabs(static_cast<std::int64_t>(phase[j] - pt[j])), 1 << 20);
+
+  core::GgswShape shape{k, n, params.pbs_base_log, params.pbs_level};
+  for (Torus bit : {Torus{0}, Torus{1}}) {
+    std::vector<Torus> ggsw(shape.standard_words());
+    core::ggsw_encrypt(ggsw.data(), shape, ck.glwe_key(), bit, params.glwe_noise, mask, noise, fft);
+    std::vector<double> fggsw(shape.fourier_doubles());
+    core::ggsw_to_fourier(fggsw.data(), ggsw.data(), shape, fft);
+    // CMUX with a rotation of 3: selects X^3 * m when the bit is 1.
+    auto acc = ct;
+    core::cmux_rotate(acc.data(), fggsw.data(), shape, 3, fft);
+    auto got = core::glwe_phase(acc.data(), ck.glwe_key(), fft);
+    std::vector<Torus> want(n);
+    if (bit == 1) core::poly_rotate(want.data(), pt.data(), n, 3); else want = pt;
+    for (std::size_t j = 0; j < n; ++j) {
+      EXPECT_LT(std::llabs(static_cast<std::int64_t>(got[j] - want[j])), std::int64_t{1} << 52) << "bit " << bit;
+    }
+  }
+}
+
+TEST(FheSampleExtract, MatchesEveryCoefficient) {
+  const auto& params = kParamInsecureTestOnly;
+  const auto& ck = testing::keys_for(params).client;
+  const std::size_t n = params.polynomial_size, k = params.glwe_dimension;
+  const auto& fft = core::fft_plan(n);
+  core::Csprng mask(core::Csprng::os_seed()), noise(core::Csprng::os_seed());
+  std::vector<Torus> pt(n), ct((k + 1) * n);
+  for (auto& v : pt) v = (rng()() % 16) * params.delta();
+  core::glwe_encrypt(ct.data(), ck.glwe_key(), pt.data(), params.glwe_noise, mask, noise, fft);
+  for (std::size_t idx : {std::size_t{0}, std::size_t{1}, n / 2, n - 1}) {
+    core::LweCiphertext lwe;
+    core::sample_extract(lwe, ct.data(), k, n, idx);
+    const Torus phase = core::lwe_phase(lwe, ck.big_key().bits.data());
+    EXPECT_LT(std::llabs(static_cast<std::int64_t>(phase - pt[idx])), 1 << 20);
+  }
+}
+
+void pbs_property(const Parameters& params, int cases) {
+  const auto& keys = testing::keys_for(params);
+  const std::uint64_t p = params.plaintext_modulus();
+  for (int i = 0; i < cases; ++i) {
+    // A random table each few cases; random inputs including the edges 0 and p-1.
+    std::vector<std::uint64_t> table(p);
+    for (auto& v : table) v = rng()() % p;
+    auto lut = keys.server.lut([&](std::uint64_t x) { return table[x]; });
+    const std::uint64_t m = i == 0 ? 0 : i == 1 ? p - 1 : rng()() % p;
+    auto ct = keys.client.encrypt(m);
+    auto out = keys.server.apply(ct, lut);
+    ASSERT_EQ(keys.client.decrypt_full(out), table[m]) << "input " << m << " case " << i;
+    // And again on the PBS output (noise level 1 from a bootstrap, not a fresh encryption).
+    auto again = keys.server.apply(out, lut);
+    ASSERT_EQ(keys.client.decrypt_full(again), table[table[m]]);
+  }
+}
+
+TEST(FhePbs, RandomLutsTestParams) { pbs_property(kParamInsecureTestOnly, 300); }
+
+TEST(FhePbs, RandomLutsDefaultParams) { pbs_property(kParamMessage2Carry2KsPbsTUniform2M128, 4); }
+
+TEST(FhePbs, ManyLutEvaluatesEveryFunction) {
+  const auto& params = kParamInsecureTestOnly;
+  const auto& keys = testing::keys_for(params);
+  for (std::size_t count : {2u, 4u}) {
+    std::vector<std::function<std::uint64_t(std::uint64_t)>> fs;
+    for (std::size_t r = 0; r < count; ++r) fs.push_back([r](std::uint64_t x) { return (x * (r + 1) + r) % 16; });
+    auto lut = keys.server.many_lut(fs);
+    for (int i = 0; i < 60; ++i) {
+      const std::uint64_t m = rng()() % (16 / count);
+      auto outs = keys.server.apply_many(keys.client.encrypt(m), lut);
+      ASSERT_EQ(outs.size(), count);
+      for (std::size_t r = 0; r < count; ++r) ASSERT_EQ(keys.client.decrypt_full(outs[r]), fs[r](m)) << r;
+    }
+  }
+}
+
+TEST(FhePbs, PortableAndAvx2KernelsDecryptIdentically) {
+  const auto* fast = core::avx2_fft_kernels();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
+  const auto& params = kParamInsecureTestOnly;
+  const auto& keys = testing::keys_for(params);
+  core::Fft portable(params.polynomial_size, core::portable_fft_kernels());
+  core::Fft avx(params.polynomial_size, *fast);
+  auto lut = keys.server.lut([](std::uint64_t x) { return (x * 7 + 3) % 16; });
+  for (int i = 0; i < 50; ++i) {
+    const std::uint64_t m = rng()() % 16;
+    auto ct = keys.client.encrypt(m);
+    core::LweCiphertext small, out_p, out_a;
+    core::keyswitch(keys.server.ksk(), ct.ct, small);
+    core::programmable_bootstrap(out_p, keys.server.bsk(), small, lut.poly.data(), portable);
+    core::programmable_bootstrap(out_a, keys.server.bsk(), small, lut.poly.data(), avx);
+    shortint::Ciphertext a{out_p, 15, 1}, b{out_a, 15, 1};
+    EXPECT_EQ(keys.client.decrypt_full(a), (m * 7 + 3) % 16);
+    EXPECT_EQ(keys.client.decrypt_full(b), keys.client.decrypt_full(a));
+  }
+}
+
+}  // namespace
+}  // namespace veil::fhe
