@@ -56,5 +56,16 @@ expect "unknown env var is warned about" $(echo "$err" | grep -q "warning: unkno
 "$VEIL" --config "$WORK/none.yaml" config show >/dev/null 2>&1; rc=$?
 expect "missing config file is rejected (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
 
+# job validate: canonical form on success, located error on a bad spec
+digest=$(printf 'b%.0s' $(seq 64))
+printf 'name: web\nimage: 127.0.0.1:5000/web@sha256:%s\nresources: {cpu: 250m, memory: 64Mi}\n' "$digest" > "$WORK/job.yaml"
+out=$("$VEIL" job validate "$WORK/job.yaml" --output json); rc=$?
+expect "job validate exits 0" $rc
+expect "job validate quantises cpu (250m -> 25 units)" $(echo "$out" | grep -q '"cpu":25'; echo $?)
+printf 'name: web\nimage: nginx:latest\nresources: {cpu: 1, memory: 1}\n' > "$WORK/bad-job.yaml"
+err=$("$VEIL" job validate "$WORK/bad-job.yaml" 2>&1 >/dev/null); rc=$?
+expect "bad job exits 1" $([[ $rc -eq 1 ]]; echo $?)
+expect "bad job names file:line:col and field" $(echo "$err" | grep -q "bad-job.yaml:2:8: image:"; echo $?)
+
 echo "$pass passed, $failures failed"
 [[ $failures -eq 0 ]]
