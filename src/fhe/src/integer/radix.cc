@@ -477,6 +477,11 @@ RadixCiphertext ServerKey::select_scaled(const Ciphertext& cond8, const RadixCip
   RadixCiphertext out;
   out.blocks.resize(nb);
   parallel(nb, [&](std::size_t i) {
+    // Two equal public constants (argmax's unused index blocks) need no bootstrap.
+    if (a.blocks[i].noise_level == 0 && b.blocks[i].noise_level == 0 && a.blocks[i].ct.data == b.blocks[i].ct.data) {
+      out.blocks[i] = b.blocks[i];
+      return;
+    }
     Ciphertext x = a.blocks[i];
     Ciphertext y = b.blocks[i];
     fit_noise(*key_, x, y, budget);

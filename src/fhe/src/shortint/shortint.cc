@@ -30,7 +30,8 @@ Ciphertext ClientKey::encrypt(std::uint64_t value) const {
   const std::uint64_t p = params_->plaintext_modulus();
   core::lwe_encrypt(out.ct, big_.bits.data(), big_.dimension(), (value % p) * params_->delta(),
                     params_->glwe_noise, mask, noise);
-  out.degree = value % p;
+  // The degree is public metadata: never the value itself.
+  out.degree = value % p < params_->message_modulus ? params_->message_modulus - 1 : p - 1;
   out.noise_level = 1;
   return out;
 }

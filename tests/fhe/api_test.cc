@@ -1,0 +1,206 @@
+// High-level API, compact public-key encryption, compressed keys and serialization.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "deserialize_fuzz.h"
+#include "veil/fhe/fhe.h"
+
+namespace veil::fhe {
+namespace {
+
+struct ApiKeys {
+  ClientKey client;
+  ServerKey server;
+  CompactPublicKey public_key;
+};
+
+const ApiKeys& keys() {
+  static ApiKeys* k = [] {
+    auto ck = ClientKey::generate(kParamInsecureTestOnly);
+    auto sk = ServerKey::generate(ck);
+    auto pk = CompactPublicKey::generate(ck);
+    return new ApiKeys{ck, sk, pk};
+  }();
+  return *k;
+}
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 r(std::random_device{}());
+  return r;
+}
+
+TEST(FheApi, IssueExampleWithThreadKey) {
+  const auto& k = keys();
+  set_server_key(k.server);
+  auto a = FheUint16::encrypt(42, k.public_key);
+  auto b = FheUint16::encrypt(7, k.client);
+  FheBool c = a.ge(b);
+  FheUint16 m = c.select(a, b);
+  EXPECT_TRUE(c.decrypt(k.client));
+  EXPECT_EQ(m.decrypt(k.client), 42u);
+  EXPECT_EQ((a + b).decrypt(k.client), 49u);
+  EXPECT_EQ((b - a).decrypt(k.client), (7u - 42u) & 0xffff);
+  EXPECT_EQ((a * 3).decrypt(k.client), 126u);
+  EXPECT_EQ((a ^ b).decrypt(k.client), 42u ^ 7u);
+  EXPECT_EQ((~a).decrypt(k.client), 0xffffu ^ 42u);
+  EXPECT_FALSE(a.lt(7).decrypt(k.client));
+  EXPECT_TRUE((c & !a.eq(b)).decrypt(k.client));
+  unset_server_key();
+  EXPECT_EQ(current_server_key(), nullptr);
+}
+
+TEST(FheApi, NoThreadKeyAborts) {
+  const auto& k = keys();
+  auto a = FheUint8::encrypt(1, k.client);
+  EXPECT_DEATH((void)(a + a), "no server key set");
+}
+
+TEST(FheApi, PublicKeyEncryptionDecrypts) {
+  const auto& k = keys();
+  for (int i = 0; i < 100; ++i) {
+    const std::uint64_t v = i == 0 ? 0 : i == 1 ? 0xffffffff : rng()() & 0xffffffff;
+    EXPECT_EQ(FheUint32::encrypt(v, k.public_key).decrypt(k.client), v);
+    EXPECT_EQ(FheUint8::encrypt(v, k.public_key).decrypt(k.client), v & 0xff);
+  }
+  EXPECT_TRUE(FheBool::encrypt(true, k.public_key).decrypt(k.client));
+  EXPECT_FALSE(FheBool::encrypt(false, k.public_key).decrypt(k.client));
+  // Public-key ciphertexts go through bootstraps like any other.
+  auto x = FheUint16::encrypt(1000, k.public_key), y = FheUint16::encrypt(999, k.public_key);
+  EXPECT_EQ(x.max(y, k.server).decrypt(k.client), 1000u);
+  EXPECT_EQ(x.sub(y, k.server).decrypt(k.client), 1u);
+}
+
+TEST(FheApi, ArgmaxThroughApi) {
+  const auto& k = keys();
+  std::vector<std::uint64_t> xs{5, 9, 1, 9, 0};
+  std::vector<FheUint8> cts;
+  for (auto x : xs) cts.push_back(FheUint8::encrypt(x, k.client));
+  auto [imax, vmax] = argmax<8>(cts, k.server);
+  auto [imin, vmin] = argmin<8>(cts, k.server);
+  EXPECT_EQ(imax.decrypt(k.client), 1u);
+  EXPECT_EQ(vmax.decrypt(k.client), 9u);
+  EXPECT_EQ(imin.decrypt(k.client), 4u);
+  EXPECT_EQ(vmin.decrypt(k.client), 0u);
+}
+
+TEST(FheSerialization, RoundTripsEveryKind) {
+  const auto& k = keys();
+  auto ck = ClientKey::deserialize(k.client.serialize());
+  ASSERT_TRUE(ck.ok()) << ck.status().to_string();
+  auto pk = CompactPublicKey::deserialize(k.public_key.serialize());
+  ASSERT_TRUE(pk.ok()) << pk.status().to_string();
+  auto sk = ServerKey::deserialize(k.server.serialize());
+  ASSERT_TRUE(sk.ok()) << sk.status().to_string();
+  auto a = FheUint16::deserialize(FheUint16::encrypt(1234, *pk).serialize());
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  auto b = FheUint16::deserialize(FheUint16::encrypt(4321, k.client).serialize());
+  ASSERT_TRUE(b.ok());
+  auto c = FheBool::deserialize(a->lt(*b, *sk).serialize());
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->decrypt(*ck));
+  EXPECT_EQ(c->select(*a, *b, *sk).decrypt(*ck), 1234u);
+  for (auto v : {0ull, 255ull}) {
+    auto x = FheUint8::deserialize(FheUint8::encrypt(v, *pk).serialize());
+    ASSERT_TRUE(x.ok());
+    EXPECT_EQ(x->decrypt(k.client), v);
+  }
+  auto w = FheUint32::deserialize(FheUint32::encrypt(0xdeadbeef, k.client).serialize());
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->decrypt(k.client), 0xdeadbeefu);
+}
+
+TEST(FheSerialization, CompressedServerKeyDecompressesToAWorkingKey) {
+  const auto& k = keys();
+  auto compressed = CompressedServerKey::generate(k.client);
+  const Bytes bytes = compressed.serialize();
+  EXPECT_LT(bytes.size(), k.server.serialize().size() / 2);
+  auto loaded = CompressedServerKey::deserialize(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  ServerKey sk = loaded->decompress();
+  auto a = FheUint8::encrypt(200, k.client), b = FheUint8::encrypt(100, k.client);
+  EXPECT_EQ(a.add(b, sk).decrypt(k.client), 44u);
+  EXPECT_TRUE(a.gt(b, sk).decrypt(k.client));
+}
+
+TEST(FheSerialization, RejectsBadInputWithClearErrors) {
+  const auto& k = keys();
+  const Bytes good = FheUint16::encrypt(7, k.client).serialize();
+  ASSERT_TRUE(FheUint16::deserialize(good).ok());
+
+  Bytes truncated(good.begin(), good.end() - 100);
+  auto r1 = FheUint16::deserialize(truncated);
+  EXPECT_EQ(r1.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r1.status().message().find("truncated"), std::string::npos) << r1.status().message();
+
+  Bytes corrupted = good;
+  corrupted[good.size() / 2] ^= 0x10;
+  auto r2 = FheUint16::deserialize(corrupted);
+  EXPECT_EQ(r2.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r2.status().message().find("checksum"), std::string::npos);
+
+  auto r3 = FheUint8::deserialize(good);  // wrong width
+  EXPECT_EQ(r3.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r3.status().message().find("expected a FheUint8"), std::string::npos) << r3.status().message();
+
+  DeserializeOptions other;
+  other.expected_params = &kParamMessage2Carry2KsPbsTUniform2M128;
+  auto r4 = FheUint16::deserialize(good, other);
+  EXPECT_EQ(r4.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r4.status().message().find("parameter set"), std::string::npos);
+
+  DeserializeOptions small;
+  small.size_limit = 1000;
+  EXPECT_EQ(FheUint16::deserialize(good, small).status().code(), StatusCode::kOutOfRange);
+
+  Bytes bad_magic = good;
+  bad_magic[0] = 'X';
+  EXPECT_NE(FheUint16::deserialize(bad_magic).status().message().find("magic"), std::string::npos);
+
+  Bytes longer = good;
+  longer.push_back(0);
+  EXPECT_EQ(FheUint16::deserialize(longer).status().code(), StatusCode::kDataLoss);
+
+  // A well-framed payload that lies about its contents (block count) is refused too.
+  Bytes payload(good.begin() + detail::kHeaderSize, good.end() - detail::kChecksumSize);
+  payload[0] = 9;
+  auto r5 = FheUint16::deserialize(detail::frame(detail::Kind::kUint16, kParamInsecureTestOnly, payload));
+  EXPECT_EQ(r5.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ClientKey::deserialize(good).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The fuzz entry point over random bytes and mutations of valid objects (framed and raw).
+TEST(FheSerialization, FuzzEntryPointSurvivesRandomAndMutatedInput) {
+  const auto& k = keys();
+  std::vector<Bytes> seeds{FheUint8::encrypt(3, k.client).serialize(), FheBool::encrypt(true, k.client).serialize(),
+                           k.public_key.serialize()};
+  std::mt19937_64 r(12345);
+  for (int i = 0; i < 3000; ++i) {
+    Bytes input;
+    if (i % 3 == 0) {
+      input.resize(r() % 300);
+      for (auto& b : input) b = static_cast<std::uint8_t>(r());
+    } else {
+      const Bytes& seed = seeds[r() % seeds.size()];
+      if (i % 3 == 1) {  // payload mode: mutate the payload, let the entry point re-frame it
+        input.push_back(static_cast<std::uint8_t>(0x80 | (r() % 8)));
+        input.insert(input.end(), seed.begin() + detail::kHeaderSize, seed.end() - detail::kChecksumSize);
+      } else {
+        input = seed;
+        input[0] &= 0x7f;
+      }
+      for (int m = 0, n = 1 + static_cast<int>(r() % 4); m < n && !input.empty(); ++m) {
+        const std::size_t pos = r() % input.size();
+        switch (r() % 3) {
+          case 0: input[pos] ^= static_cast<std::uint8_t>(1u << (r() % 8)); break;
+          case 1: input.resize(pos); break;
+          default: input[pos] = static_cast<std::uint8_t>(std::array<int, 4>{0, 0xff, 0x7f, 0x80}[r() % 4]); break;
+        }
+      }
+    }
+    fuzz::fuzz_one(input.data(), input.size());
+  }
+}
+
+}  // namespace
+}  // namespace veil::fhe
