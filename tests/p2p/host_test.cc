@@ -1,0 +1,156 @@
+// Two or three hosts in one process talking over loopback TCP.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "veil/p2p/host.h"
+#include "veil/p2p/protocols.h"
+
+namespace veil::p2p {
+namespace {
+
+namespace asio = boost::asio;
+
+// Runs `body` on `io` to completion (or fails the test after 20 s).
+template <typename F>
+void run(asio::io_context& io, F body) {
+  bool finished = false;
+  asio::co_spawn(io, [&]() -> Task<void> {
+    co_await body();
+    finished = true;
+  }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!finished && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(finished) << "test body timed out";
+}
+
+Task<void> sleep_ms(int ms) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+Multiaddr loopback() { return *Multiaddr::parse("/ip4/127.0.0.1/tcp/0"); }
+Multiaddr dial_addr(Host& h) { return h.listen_addrs().front().with_peer_id(h.id()); }
+
+TEST(Host, PingEchoAndIdentifyOverLoopback) {
+  asio::io_context io;
+  HostConfig ca;
+  ca.agent_version = "veil-test-a/1";
+  Host a(io, ca);
+  Host b(io);
+  enable_ping(a);
+  enable_echo(a);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  std::optional<PeerInfo> b_learned;
+  b.add_listener({.identified = [&](const PeerInfo& info) { b_learned = info; }});
+  run(io, [&]() -> Task<void> {
+    auto peer = co_await b.connect(dial_addr(a));
+    EXPECT_TRUE(peer.ok()) << peer.status().to_string();
+    if (!peer.ok()) co_return;
+    EXPECT_EQ(*peer, a.id());
+    auto rtt = co_await ping(b, a.id());
+    EXPECT_TRUE(rtt.ok()) << rtt.status().to_string();
+    Bytes data(3 * 1024 * 1024 + 17);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + (i >> 12));
+    auto back = co_await echo(b, a.id(), data);
+    EXPECT_TRUE(back.ok()) << back.status().to_string();
+    if (back.ok()) {
+      EXPECT_TRUE(*back == data);
+    }
+    for (int i = 0; i < 100 && !b_learned; ++i) co_await sleep_ms(10);
+  });
+  ASSERT_TRUE(b_learned.has_value());
+  EXPECT_EQ(b_learned->agent_version, "veil-test-a/1");
+  auto has = [&](std::string_view p) {
+    return std::find(b_learned->protocols.begin(), b_learned->protocols.end(), p) != b_learned->protocols.end();
+  };
+  EXPECT_TRUE(has(kPingProtocol));
+  EXPECT_TRUE(has(kEchoProtocol));
+  EXPECT_TRUE(has("/ipfs/id/1.0.0"));
+  a.close();
+  b.close();
+  io.run_for(std::chrono::milliseconds(200));
+}
+
+TEST(Host, UnsupportedProtocolIsNotFound) {
+  asio::io_context io;
+  Host a(io), b(io);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  run(io, [&]() -> Task<void> {
+    auto peer = co_await b.connect(dial_addr(a));
+    EXPECT_TRUE(peer.ok());
+    std::vector<std::string> protos{"/no/such/1.0.0"};
+    auto s = co_await b.new_stream(a.id(), protos);
+    EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
+    // The connection survives a refused protocol.
+    EXPECT_TRUE(b.is_connected(a.id()));
+  });
+}
+
+TEST(Host, DialingTheWrongPeerIdIsRejected) {
+  asio::io_context io;
+  Host a(io), b(io);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  PeerId impostor = PeerId::from_public_key(KeyPair::generate().public_key());
+  run(io, [&]() -> Task<void> {
+    auto r = co_await b.connect(a.listen_addrs().front().with_peer_id(impostor));
+    EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status().to_string();
+    EXPECT_FALSE(b.is_connected(a.id()));
+    EXPECT_FALSE(b.is_connected(impostor));
+    // A second try within the backoff window fails fast.
+    auto again = co_await b.connect(a.listen_addrs().front().with_peer_id(impostor));
+    EXPECT_EQ(again.status().code(), StatusCode::kUnavailable);
+  });
+}
+
+TEST(Host, GaterRefusalClosesTheConnectionBeforeAnyProtocol) {
+  asio::io_context io;
+  Host a(io), b(io);
+  int protocol_runs = 0;
+  int connected_events = 0;
+  a.set_handler("/count/1.0.0", [&](StreamPtr) -> Task<void> { ++protocol_runs; co_return; });
+  a.add_listener({.connected = [&](const PeerId&, Direction) { ++connected_events; }});
+  std::vector<PeerId> asked;
+  a.set_gater([&](const PeerId& p, Direction d) {
+    asked.push_back(p);
+    EXPECT_EQ(d, Direction::kInbound);
+    return p != b.id();
+  });
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  std::optional<PeerInfo> b_identified;
+  b.add_listener({.identified = [&](const PeerInfo& i) { b_identified = i; }});
+  run(io, [&]() -> Task<void> {
+    auto r = co_await b.connect(dial_addr(a));
+    EXPECT_FALSE(r.ok());
+    co_await sleep_ms(100);
+    EXPECT_FALSE(b.is_connected(a.id()));
+  });
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], b.id());  // the gater saw the proven PeerId
+  EXPECT_EQ(protocol_runs, 0);
+  EXPECT_EQ(connected_events, 0);
+  EXPECT_FALSE(b_identified.has_value());  // not even Identify ran
+}
+
+TEST(Host, GracefulShutdownDisconnectsPeers) {
+  asio::io_context io;
+  Host a(io), b(io);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  bool b_saw_disconnect = false;
+  b.add_listener({.disconnected = [&](const PeerId& p) { b_saw_disconnect = p == a.id(); }});
+  run(io, [&]() -> Task<void> {
+    auto r = co_await b.connect(dial_addr(a));
+    EXPECT_TRUE(r.ok());
+    a.close();
+    for (int i = 0; i < 100 && !b_saw_disconnect; ++i) co_await sleep_ms(10);
+  });
+  EXPECT_TRUE(b_saw_disconnect);
+  b.close();
+  io.run_for(std::chrono::milliseconds(100));
+}
+
+}  // namespace
+}  // namespace veil::p2p
