@@ -27,5 +27,6 @@ using CommandAction = std::function<int()>;
 void register_version_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_config_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 
 }  // namespace veil::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   register_version_command(app, global, action);
   register_config_commands(app, global, action);
   register_job_commands(app, global, action);
+  register_sim_commands(app, global, action);
 
   try {
     app.parse(argc, argv);
