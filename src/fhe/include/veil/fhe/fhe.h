@@ -5,3 +5,4 @@
 #include "veil/fhe/keys.h"
 #include "veil/fhe/params.h"
 #include "veil/fhe/types.h"
+#include "veil/fhe/diagnostics.h"

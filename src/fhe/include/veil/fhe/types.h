@@ -50,6 +50,8 @@ RadixPtr radix_not(const ServerKey& key, const Radix& a);
 BlockPtr radix_compare(const ServerKey& key, Cmp op, const Radix& a, const Radix& b);
 BlockPtr radix_scalar_compare(const ServerKey& key, Cmp op, const Radix& a, std::uint64_t c);
 RadixPtr radix_select(const ServerKey& key, const Block& cond, const Radix& a, const Radix& b);
+RadixPtr radix_cast(const ServerKey& key, const Radix& value, unsigned bits);
+RadixPtr bool_to_radix(const ServerKey& key, const Block& value, unsigned bits);
 std::pair<RadixPtr, RadixPtr> radix_arg_extreme(const ServerKey& key, std::span<const Radix* const> values, bool max);
 Bytes radix_serialize(const Radix& value, unsigned bits);
 Result<RadixPtr> radix_deserialize(ByteView bytes, unsigned bits, const DeserializeOptions& options);
@@ -223,6 +225,18 @@ VEIL_FHE_CMP_(ge, detail::Cmp::kGe)
 VEIL_FHE_CMP_(lt, detail::Cmp::kLt)
 VEIL_FHE_CMP_(le, detail::Cmp::kLe)
 #undef VEIL_FHE_CMP_
+
+// Zero-extends to a wider type or keeps the low bits for a narrower one (value mod 2^To).
+// Costs no bootstrap: blocks are carry-free between operations.
+template <unsigned To, unsigned From>
+FheUint<To> cast(const FheUint<From>& value, const ServerKey& k) {
+  return FheUint<To>(detail::radix_cast(k, value.raw(), To));
+}
+// An encrypted boolean as the integer 0 or 1. Costs no bootstrap.
+template <unsigned To>
+FheUint<To> cast(const FheBool& value, const ServerKey& k) {
+  return FheUint<To>(detail::bool_to_radix(k, value.raw(), To));
+}
 
 // Index (FheUint16, of the first maximum/minimum; ties pick the lowest index) and value over
 // a non-empty vector (at most 65536 entries).

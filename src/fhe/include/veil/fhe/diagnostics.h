@@ -1,0 +1,33 @@
+// Correctness and timing probes of the engine, for `veil fhe validate` and `veil fhe bench`.
+//
+// Thread safety: reentrant; check_bootstraps() uses ThreadPool::shared().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "veil/fhe/keys.h"
+
+namespace veil::fhe {
+
+struct BootstrapCheck {
+  std::size_t bootstraps = 0;
+  std::size_t failures = 0;        // outputs that decrypted to a wrong value
+  double max_abs_error_log2 = 0;   // largest |phase - expected| seen, log2 (torus 2^64)
+  double error_std_log2 = 0;       // standard deviation of the output error, log2
+  double seconds = 0;
+};
+
+// Runs `count` key-switch + PBS operations with random inputs and random lookup tables on all
+// threads, and compares every decryption with the table. Each bootstrap's output is measured,
+// so the result also gives the empirical noise after a PBS.
+BootstrapCheck check_bootstraps(const ClientKey& client, const ServerKey& server, std::size_t count);
+
+// One key-switch + PBS (identity table) of a fresh encryption of `value`, on the calling
+// thread; returns the decrypted output. For timing a single bootstrap.
+std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, std::uint64_t value);
+
+// Name of the FFT kernels in use ("avx2-fma" or "portable").
+const char* fft_backend_name();
+
+}  // namespace veil::fhe

@@ -1,0 +1,64 @@
+#include "veil/fhe/diagnostics.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <random>
+
+#include "api/impl.h"
+#include "veil/common/thread_pool.h"
+
+namespace veil::fhe {
+
+BootstrapCheck check_bootstraps(const ClientKey& client, const ServerKey& server, std::size_t count) {
+  const auto& ck = client.impl().key;
+  const auto& sk = server.impl().key;
+  const Parameters& p = ck.params();
+  const std::uint64_t pm = p.plaintext_modulus();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr std::size_t kBatch = 64;  // one random table per batch
+  const std::size_t batches = (count + kBatch - 1) / kBatch;
+  std::atomic<std::size_t> failures{0};
+  std::mutex mutex;
+  double max_err = 0, sum_sq = 0;
+  std::size_t samples = 0;
+  ThreadPool::shared().parallel_for(0, batches, [&](std::size_t batch) {
+    std::mt19937_64 rng(std::random_device{}() ^ (batch * 0x9E3779B97F4A7C15ull));
+    std::vector<std::uint64_t> table(pm);
+    for (auto& v : table) v = rng() % pm;
+    auto lut = sk.lut([&](std::uint64_t x) { return table[x]; });
+    double local_max = 0, local_sq = 0;
+    std::size_t local_n = 0;
+    for (std::size_t i = batch * kBatch; i < std::min(count, (batch + 1) * kBatch); ++i) {
+      const std::uint64_t m = rng() % pm;
+      auto out = sk.apply(ck.encrypt(m), lut);
+      if (ck.decrypt_full(out) != table[m]) failures.fetch_add(1);
+      const auto err = static_cast<double>(static_cast<std::int64_t>(ck.phase(out) - table[m] * p.delta()));
+      local_max = std::max(local_max, std::fabs(err));
+      local_sq += err * err;
+      ++local_n;
+    }
+    std::lock_guard lock(mutex);
+    max_err = std::max(max_err, local_max);
+    sum_sq += local_sq;
+    samples += local_n;
+  });
+  BootstrapCheck out;
+  out.bootstraps = count;
+  out.failures = failures.load();
+  out.max_abs_error_log2 = max_err > 0 ? std::log2(max_err) : 0;
+  out.error_std_log2 = samples > 0 && sum_sq > 0 ? 0.5 * std::log2(sum_sq / static_cast<double>(samples)) : 0;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, std::uint64_t value) {
+  const auto& ck = client.impl().key;
+  const auto& sk = server.impl().key;
+  return ck.decrypt_full(sk.clean(ck.encrypt(value)));
+}
+
+const char* fft_backend_name() { return core::default_fft_kernels().name; }
+
+}  // namespace veil::fhe
