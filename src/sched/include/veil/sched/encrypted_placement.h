@@ -1,0 +1,74 @@
+// Placement on ciphertexts: the policies of placement.h evaluated as FHE circuits.
+//
+// A scheduler holds only the server (evaluation) key. It receives every node's telemetry
+// encrypted under the cluster's compact public key and computes, without decrypting
+// anything, for each replica an encrypted node index and an encrypted "found" flag:
+//
+//   fits_i   = AND_r ( free_{r,i} >= request_r )            scalar comparisons
+//   score_i  = Σ_r c_r·free_{r,i} (+ latency term)          score_plan() coefficients, 32 bits
+//   masked_i = fits_i ? score_i + 1 : 0       (maximise)    so a node that does not fit never wins
+//            = fits_i ? score_i : 2^32 - 1    (minimise)
+//   index    = first argmax/argmin of masked; found = masked[index] is not the sentinel
+//   replicas: fits_i &= NOT (index == i AND found), then repeat
+//   reservation: free_{r,i} -= (chosen_i ? request_r : 0)   the next job sees the new capacity
+//
+// The integers are exactly those of place_plaintext(), so the decrypted decision equals the
+// plaintext reference on the same inputs (ties to the lowest index included). Evaluation is
+// deterministic: the same inputs and server key give bit-identical outputs on any machine, which
+// is what lets k schedulers agree on a decision hash.
+//
+// Thread safety: functions are reentrant; bootstraps run on veil::ThreadPool::shared().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "veil/common/bytes.h"
+#include "veil/fhe/fhe.h"
+#include "veil/sched/placement.h"
+
+namespace veil::sched {
+
+// One node's telemetry as the scheduler sees it.
+struct EncryptedTelemetry {
+  std::array<fhe::FheUint16, kResourceCount> free;
+  fhe::FheUint16 latency;
+};
+
+// Encrypts quantised telemetry with the cluster's compact public key (what a node does).
+EncryptedTelemetry encrypt_telemetry(const QuantizedTelemetry& telemetry, const fhe::CompactPublicKey& key);
+// The same with the secret key, for tests and benchmarks only.
+EncryptedTelemetry encrypt_telemetry(const QuantizedTelemetry& telemetry, const fhe::ClientKey& key);
+
+struct EncryptedReplicaChoice {
+  fhe::FheUint16 node_index;  // meaningful only when `found` decrypts to true
+  fhe::FheBool found;
+};
+
+struct EncryptedPlacement {
+  std::vector<EncryptedReplicaChoice> replicas;
+  // Every node's free capacity after the reservation of this job's replicas.
+  std::vector<EncryptedTelemetry> nodes_after;
+};
+
+struct EncryptedPlacementInput {
+  std::vector<EncryptedTelemetry> nodes;  // in PeerId order
+  QuantizedRequest request;
+  PlacementPolicy policy;
+  std::uint32_t replicas = 1;
+  std::uint32_t round_robin_offset = 0;
+};
+
+// Evaluates the policy on ciphertexts. `nodes` must be non-empty and at most 65535.
+EncryptedPlacement place_encrypted(const EncryptedPlacementInput& input, const fhe::ServerKey& key);
+
+// What the committee reveals: the plaintext placement (for tests, the CLI and the committee).
+Placement decrypt_placement(const EncryptedPlacement& placement, const fhe::ClientKey& key);
+std::vector<QuantizedTelemetry> decrypt_telemetry(const std::vector<EncryptedTelemetry>& nodes,
+                                                  const fhe::ClientKey& key);
+
+// The serialized outputs of a placement (replica choices, then nodes_after), in a fixed order.
+Bytes serialize_placement_outputs(const EncryptedPlacement& placement);
+
+}  // namespace veil::sched

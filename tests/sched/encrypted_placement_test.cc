@@ -1,0 +1,119 @@
+// The encrypted policies must decide exactly what the plaintext reference decides.
+#include "veil/sched/encrypted_placement.h"
+
+#include <cstdlib>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace veil::sched {
+namespace {
+
+// One key set for the whole suite: INSECURE test parameters, fast enough for many cases.
+class EncryptedPlacementTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    client_ = new fhe::ClientKey(fhe::ClientKey::generate(fhe::kParamInsecureTestOnly));
+    server_ = new fhe::ServerKey(fhe::ServerKey::generate(*client_));
+    public_ = new fhe::CompactPublicKey(fhe::CompactPublicKey::generate(*client_));
+  }
+  static void TearDownTestSuite() {
+    delete client_;
+    delete server_;
+    delete public_;
+  }
+
+  static int cases(int fallback) {
+    const char* env = std::getenv("VEIL_SCHED_CASES");
+    return env ? std::atoi(env) : fallback;
+  }
+
+  // Small random clusters with many near-ties, tight fits and misfits.
+  static PlacementInput random_cluster(std::mt19937& rng) {
+    PlacementInput in;
+    const std::size_t n = 2 + rng() % 4;
+    for (std::size_t i = 0; i < n; ++i) {
+      QuantizedTelemetry t;
+      for (auto& f : t.free) f = static_cast<std::uint16_t>(rng() % 12);
+      t.latency = static_cast<std::uint16_t>(rng() % 8);
+      if (rng() % 4 == 0 && i > 0) t = in.nodes[rng() % i];  // an exact tie
+      in.nodes.push_back(t);
+    }
+    for (auto& a : in.request.amount) a = static_cast<std::uint16_t>(rng() % 6);
+    in.policy.kind = static_cast<PolicyKind>(rng() % 4);
+    in.policy.weights = {static_cast<std::uint32_t>(rng() % 16), 1 + static_cast<std::uint32_t>(rng() % 15),
+                         static_cast<std::uint32_t>(rng() % 3), static_cast<std::uint32_t>(rng() % 3),
+                         static_cast<std::uint32_t>(rng() % 16)};
+    in.replicas = 1 + rng() % 3;
+    in.round_robin_offset = rng() % 10;
+    return in;
+  }
+
+  static EncryptedPlacementInput encrypt(const PlacementInput& in) {
+    EncryptedPlacementInput enc;
+    for (const auto& t : in.nodes) enc.nodes.push_back(encrypt_telemetry(t, *public_));
+    enc.request = in.request;
+    enc.policy = in.policy;
+    enc.replicas = in.replicas;
+    enc.round_robin_offset = in.round_robin_offset;
+    return enc;
+  }
+
+  static fhe::ClientKey* client_;
+  static fhe::ServerKey* server_;
+  static fhe::CompactPublicKey* public_;
+};
+
+fhe::ClientKey* EncryptedPlacementTest::client_ = nullptr;
+fhe::ServerKey* EncryptedPlacementTest::server_ = nullptr;
+fhe::CompactPublicKey* EncryptedPlacementTest::public_ = nullptr;
+
+TEST_F(EncryptedPlacementTest, RandomClustersMatchThePlaintextReference) {
+  std::mt19937 rng(2026);
+  const int trials = cases(24);  // VEIL_SCHED_CASES=300 for a longer run
+  for (int trial = 0; trial < trials; ++trial) {
+    PlacementInput in = random_cluster(rng);
+    EncryptedPlacement enc = place_encrypted(encrypt(in), *server_);
+    Placement expected = place_plaintext(in);
+    ASSERT_EQ(decrypt_placement(enc, *client_), expected)
+        << "trial " << trial << " policy " << policy_name(in.policy.kind) << " nodes " << in.nodes.size();
+    ASSERT_EQ(decrypt_telemetry(enc.nodes_after, *client_), reserve(in.nodes, in.request, expected)) << "trial " << trial;
+  }
+}
+
+TEST_F(EncryptedPlacementTest, EveryPolicyHandlesNoFitAndTies) {
+  for (int k = 0; k < 4; ++k) {
+    PlacementInput in;
+    QuantizedTelemetry same;
+    same.free = {10, 10, 10, 1};
+    same.latency = 3;
+    in.nodes = {same, same, same};
+    in.policy.kind = static_cast<PolicyKind>(k);
+    in.request.amount = {5, 5, 0, 0};
+    in.replicas = 2;
+    // All tied: replicas land on the lowest indices (round robin: rotation from offset 0).
+    EXPECT_EQ(decrypt_placement(place_encrypted(encrypt(in), *server_), *client_), place_plaintext(in))
+        << policy_name(in.policy.kind);
+    in.request.amount = {11, 1, 0, 0};  // nobody fits
+    Placement none = decrypt_placement(place_encrypted(encrypt(in), *server_), *client_);
+    ASSERT_EQ(none.replicas.size(), 2u);
+    EXPECT_FALSE(none.replicas[0].has_value()) << policy_name(in.policy.kind);
+    EXPECT_FALSE(none.replicas[1].has_value()) << policy_name(in.policy.kind);
+  }
+}
+
+TEST_F(EncryptedPlacementTest, EvaluationIsDeterministic) {
+  std::mt19937 rng(7);
+  PlacementInput in = random_cluster(rng);
+  in.policy.kind = PolicyKind::kSpread;
+  EncryptedPlacementInput enc = encrypt(in);
+  // Two evaluations, the second with a different thread pool schedule (a round-tripped key).
+  Bytes first = serialize_placement_outputs(place_encrypted(enc, *server_));
+  auto key_copy = fhe::ServerKey::deserialize(server_->serialize());
+  ASSERT_TRUE(key_copy.ok());
+  Bytes second = serialize_placement_outputs(place_encrypted(enc, *key_copy));
+  EXPECT_EQ(first, second);
+}
+
+}  // namespace
+}  // namespace veil::sched
