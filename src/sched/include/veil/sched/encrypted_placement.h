@@ -68,6 +68,9 @@ Placement decrypt_placement(const EncryptedPlacement& placement, const fhe::Clie
 std::vector<QuantizedTelemetry> decrypt_telemetry(const std::vector<EncryptedTelemetry>& nodes,
                                                   const fhe::ClientKey& key);
 
+// SHA-256 of a node's telemetry ciphertexts: the "input ciphertext hash" of decision records.
+std::array<std::uint8_t, 32> telemetry_hash(const EncryptedTelemetry& telemetry);
+
 // The serialized outputs of a placement (replica choices, then nodes_after), in a fixed order.
 Bytes serialize_placement_outputs(const EncryptedPlacement& placement);
 
