@@ -53,6 +53,7 @@ nlohmann::json to_json(const swim::SimReport& r, const SimSwimFlags& f) {
       {"full_detection_p99_periods", num(r.full_detection_p99_periods)},
       {"false_positives", r.false_positives},
       {"false_positives_partition", r.false_positives_partition},
+      {"false_positives_slow", r.false_positives_slow},
       {"false_positive_events", r.false_positive_events},
       {"msgs_per_member_per_period", r.msgs_per_member_per_period},
       {"bytes_per_member_per_period", r.bytes_per_member_per_period},

@@ -316,6 +316,22 @@ TEST_F(SwimNode, IndependentConfirmationsShrinkTheTimeoutToTheMinimum) {
   EXPECT_EQ(events_about(c).size(), 1u);  // confirmations are not new events
 }
 
+TEST_F(SwimNode, SuspicionOfANewerIncarnationRestartsTheTimer) {
+  make();
+  const std::int64_t min = suspicion_timeout_min_ms(4, 5, 1000);
+  deliver_updates(b, {{Update::Kind::kSuspect, c, 0, b, {}}});
+  const std::int64_t first = node->suspicion_deadline_ms(c);
+  // c refuted (we missed it) and is suspected again at incarnation 1, 3 s later.
+  now += 3000;
+  deliver_updates(d, {{Update::Kind::kSuspect, c, 1, d, {}}});
+  EXPECT_EQ(node->incarnation_of(c), 1u);
+  EXPECT_EQ(node->suspicion_deadline_ms(c), now + 6 * min);
+  // The old deadline passes without a death.
+  node->tick(first);
+  EXPECT_EQ(node->state_of(c), MemberState::kSuspect);
+  EXPECT_EQ(events_about(c).size(), 1u);
+}
+
 TEST_F(SwimNode, WithoutLifeguardTheSuspicionTimeoutIsTheFixedMinimum) {
   make(quiet(Config::lan().without_lifeguard()));
   deliver_updates(b, {{Update::Kind::kSuspect, c, 0, b, {}}});

@@ -500,6 +500,14 @@ void Node::on_suspect(const Update& u, std::int64_t now) {
   }
   if (v.state == MemberState::kDead || v.state == MemberState::kLeft) return;
   if (v.state == MemberState::kSuspect) {
+    if (u.incarnation > v.incarnation) {
+      // The member refuted the suspicion we hold (it could not be at this incarnation
+      // otherwise) and is suspected anew: the old timer is void, a fresh one starts.
+      set_state(u.member, MemberState::kSuspect, u.incarnation);
+      start_suspicion(u.member, u.incarnation, u.from, now);
+      enqueue(u);
+      return;
+    }
     // Another member's independent suspicion shortens the timeout (Lifeguard §IV-B); pass the
     // confirmation on only when it is new to us.
     if (confirm_suspicion(u.member, u.from)) enqueue(u);

@@ -418,6 +418,7 @@ Result<SimReport> run_simulation(const SimOptions& o) {
   report.full_detection_p99_periods = percentile(full_detection, 0.99);
   for (std::size_t i = 0; i < n; ++i) {
     report.false_positives += false_dead[i] ? 1 : 0;
+    report.false_positives_slow += false_dead[i] && slow[i] ? 1 : 0;
     report.false_positives_partition += false_dead_partition[i] && !false_dead[i] ? 1 : 0;
   }
   double member_periods = static_cast<double>(net.member_running_ms()) / static_cast<double>(period);

@@ -165,6 +165,7 @@ struct SimReport {
   double full_detection_p50_periods = 0, full_detection_p99_periods = 0;
   int false_positives = 0;                    // distinct healthy members declared dead
   int false_positives_partition = 0;          // ... of which caused by the partition
+  int false_positives_slow = 0;               // ... of false_positives, how many were slow members
   std::uint64_t false_positive_events = 0;    // (observer, member) dead events about healthy members
   double msgs_per_member_per_period = 0;
   double bytes_per_member_per_period = 0;
