@@ -62,17 +62,12 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
   for (std::size_t c = 0; c <= k; ++c) {
     const Torus* poly = in + c * n;
     if (level == 1) {
-      // Inline single-level decomposition (the default parameters): rounded top bits, then
-      // the balanced digit in [-B/2, B/2). Vectorises.
-      std::int32_t* __restrict d = s.digits.data();
-      const unsigned shift = 64 - static_cast<unsigned>(shape.base_log);
-      const Torus mask = (Torus{1} << shape.base_log) - 1;
-      const Torus half = Torus{1} << (shape.base_log - 1);
-      for (std::size_t t = 0; t < n; ++t) {
-        const Torus digit = (((poly[t] >> (shift - 1)) + 1) >> 1) & mask;
-        d[t] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - (digit >= half ? static_cast<std::int64_t>(mask + 1) : 0));
-      }
-    } else {
+      fft.forward_decomposed(poly, static_cast<unsigned>(shape.base_log), s.fourier.data());
+      const double* row = ggsw + c * (k + 1) * n;
+      for (std::size_t o = 0; o <= k; ++o) fft.mul_acc(s.acc.data() + o * n, s.fourier.data(), row + o * n);
+      continue;
+    }
+    {
       for (std::size_t t = 0; t < n; ++t) {
         decompose(poly[t], shape.base_log, level, s.coef_digits.data());
         for (std::size_t j = 0; j < level; ++j) s.digits[j * n + t] = s.coef_digits[j];

@@ -20,7 +20,7 @@ const FftKernels& default_fft_kernels() {
 }
 
 Fft::Fft(std::size_t n, const FftKernels& kernels) : n_(n), kernels_(&kernels) {
-  if (n < 16 || (n & (n - 1)) != 0) throw std::invalid_argument("FFT size must be a power of two >= 16");
+  if (n < 32 || (n & (n - 1)) != 0) throw std::invalid_argument("FFT size must be a power of two >= 32");
   const std::size_t m = n / 2;
   twist_re_.resize(m);
   twist_im_.resize(m);

@@ -38,6 +38,10 @@ struct FftKernels {
   void (*forward_i32)(const FftTables&, const std::int32_t* in, double* re, double* im);
   // in: N torus elements, read as signed 64-bit integers.
   void (*forward_u64)(const FftTables&, const std::uint64_t* in, double* re, double* im);
+  // in: N torus elements, each replaced by its single-level balanced gadget digit (rounded
+  // top base_log bits, in [-B/2, B/2)) before the transform. Fuses the decomposition of the
+  // external product with the twist.
+  void (*forward_decomposed)(const FftTables&, const std::uint64_t* in, unsigned base_log, double* re, double* im);
   // Inverse transform; rounds every coefficient to an integer mod 2^64 and stores (or adds)
   // it into out[0..N). Destroys re/im.
   void (*backward)(const FftTables&, double* re, double* im, std::uint64_t* out, bool accumulate);
@@ -54,7 +58,7 @@ const FftKernels& default_fft_kernels();
 
 class Fft {
  public:
-  // n: polynomial size, a power of two >= 16.
+  // n: polynomial size, a power of two >= 32.
   explicit Fft(std::size_t n, const FftKernels& kernels = default_fft_kernels());
 
   std::size_t n() const { return n_; }
@@ -68,6 +72,9 @@ class Fft {
   }
   void forward_u64(const std::uint64_t* in, double* out) const {
     kernels_->forward_u64(tables_, in, out, out + m());
+  }
+  void forward_decomposed(const std::uint64_t* in, unsigned base_log, double* out) const {
+    kernels_->forward_decomposed(tables_, in, base_log, out, out + m());
   }
   void backward(double* in, std::uint64_t* out, bool accumulate) const {
     kernels_->backward(tables_, in, in + m(), out, accumulate);

@@ -6,13 +6,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include <immintrin.h>
+
 namespace veil::fhe::core {
 namespace avx2 {
 #include "core/fft_kernels.inc"
 }  // namespace avx2
 
 const FftKernels* avx2_fft_kernels() {
-  static const FftKernels kernels{"avx2-fma", avx2::forward_i32, avx2::forward_u64, avx2::backward,
+  static const FftKernels kernels{"avx2-fma", avx2::forward_i32, avx2::forward_u64, avx2::forward_decomposed, avx2::backward,
                                   avx2::mul_acc};
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kernels;

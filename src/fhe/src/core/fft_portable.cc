@@ -10,7 +10,7 @@ namespace portable {
 }  // namespace portable
 
 const FftKernels& portable_fft_kernels() {
-  static const FftKernels kernels{"portable", portable::forward_i32, portable::forward_u64,
+  static const FftKernels kernels{"portable", portable::forward_i32, portable::forward_u64, portable::forward_decomposed,
                                   portable::backward, portable::mul_acc};
   return kernels;
 }
