@@ -9,12 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>  // environ
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/bytes.h"
 #include "veil/common/text_location.h"
-
-extern char** environ;
 
 namespace veil {
 namespace {

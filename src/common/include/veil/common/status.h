@@ -113,6 +113,7 @@ class [[nodiscard]] Result {
     if (!veil_status_.ok()) return veil_status_; \
   } while (0)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` may be a declaration such as `auto x`.
 #define VEIL_CONCAT_INNER_(a, b) a##b
 #define VEIL_CONCAT_(a, b) VEIL_CONCAT_INNER_(a, b)
 #define VEIL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -123,3 +124,4 @@ class [[nodiscard]] Result {
 // `VEIL_ASSIGN_OR_RETURN(auto key, load_key(path));` binds the value or returns the error.
 #define VEIL_ASSIGN_OR_RETURN(lhs, expr) \
   VEIL_ASSIGN_OR_RETURN_IMPL_(VEIL_CONCAT_(veil_result_, __LINE__), lhs, expr)
+// NOLINTEND(bugprone-macro-parentheses)
