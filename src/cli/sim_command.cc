@@ -55,6 +55,7 @@ nlohmann::json to_json(const swim::SimReport& r, const SimSwimFlags& f) {
       {"false_positives_partition", r.false_positives_partition},
       {"false_positives_slow", r.false_positives_slow},
       {"false_positive_events", r.false_positive_events},
+      {"false_positive_events_by_slow", r.false_positive_events_by_slow},
       {"msgs_per_member_per_period", r.msgs_per_member_per_period},
       {"bytes_per_member_per_period", r.bytes_per_member_per_period},
       {"push_pull_bytes_per_member_per_period", r.push_pull_bytes_per_member_per_period},

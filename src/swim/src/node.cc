@@ -493,7 +493,10 @@ void Node::accept_alive(const Update& u, std::int64_t now, bool gossip) {
 void Node::on_suspect(const Update& u, std::int64_t now) {
   View& v = view(u.member);
   if (v.state == MemberState::kUnknown) return;
-  if (u.incarnation < v.incarnation) return;  // refuted already: a late, old accusation
+  if (u.incarnation < v.incarnation) {  // refuted already: a late, old accusation
+    correct_stale(u.member);
+    return;
+  }
   if (u.member == self_) {
     if (!left_) refute(u.incarnation);
     return;
@@ -523,7 +526,10 @@ void Node::on_suspect(const Update& u, std::int64_t now) {
 void Node::on_dead(const Update& u, std::int64_t now) {
   View& v = view(u.member);
   if (v.state == MemberState::kUnknown) return;
-  if (u.incarnation < v.incarnation) return;
+  if (u.incarnation < v.incarnation) {
+    correct_stale(u.member);
+    return;
+  }
   if (u.member == self_) {
     if (!left_) refute(u.incarnation);
     return;
@@ -573,6 +579,21 @@ void Node::merge_state(MemberId sender, const std::vector<StateEntry>& entries, 
         break;
     }
   }
+}
+
+void Node::correct_stale(MemberId member) {
+  // Someone still circulates an accusation the member has already refuted: that someone missed
+  // the refutation (gossip is probabilistic, packets get lost) and would declare a live member
+  // dead when its timer runs out, since nobody else repeats the old accusation back to the
+  // member. Re-gossip the newer alive we hold, once, unless news about it is already queued.
+  // With authentication on we hold no signature of the member's alive to repeat, so we don't.
+  const View& v = views_[member];
+  if (v.state != MemberState::kAlive || auth_.verify) return;
+  for (const auto& q : broadcasts_) {
+    if (q.update.member == member) return;
+  }
+  if (member == self_ && left_) return;
+  enqueue(Update{Update::Kind::kAlive, member, v.incarnation, member, {}});
 }
 
 void Node::refute(std::uint32_t accused_incarnation) {

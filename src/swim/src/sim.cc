@@ -311,6 +311,7 @@ Result<SimReport> run_simulation(const SimOptions& o) {
         }
       } else if (e.kind == Event::Kind::kDead) {
         ++report.false_positive_events;
+        if (slow[observer]) ++report.false_positive_events_by_slow;
         bool by_partition = partitioned && net.now() >= part_start &&
                             (net.now() <= part_end || (e.by < n && side[e.by] != side[m]) || side[observer] != side[m]);
         if (by_partition) {

@@ -180,6 +180,7 @@ class Node {
   void on_dead(const Update& u, std::int64_t now);
   void merge_state(MemberId sender, const std::vector<StateEntry>& entries, std::int64_t now);
   void refute(std::uint32_t accused_incarnation);
+  void correct_stale(MemberId member);
   void originate(Update::Kind kind, MemberId member, std::uint32_t incarnation, std::int64_t now);
   void enqueue(const Update& update);
   void start_suspicion(MemberId member, std::uint32_t incarnation, MemberId accuser, std::int64_t now);

@@ -167,6 +167,7 @@ struct SimReport {
   int false_positives_partition = 0;          // ... of which caused by the partition
   int false_positives_slow = 0;               // ... of false_positives, how many were slow members
   std::uint64_t false_positive_events = 0;    // (observer, member) dead events about healthy members
+  std::uint64_t false_positive_events_by_slow = 0;  // ... of which declared by a slow observer
   double msgs_per_member_per_period = 0;
   double bytes_per_member_per_period = 0;
   double push_pull_bytes_per_member_per_period = 0;
