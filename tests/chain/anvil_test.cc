@@ -1,0 +1,331 @@
+// The chain client against a real anvil started by the test: the VeilRegistry lifecycle
+// (deploy, three operators' nodes, a governance round, anchoring read back from its event, a
+// dispute opened and resolved), reverts decoded by name, RPC failures, nonce-manager
+// consistency, confirmation depth and reorg-safe log reading.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "anvil.h"
+#include "veil/chain/keccak.h"
+#include "veil/chain/log_cursor.h"
+#include "veil/chain/veil_registry.h"
+
+namespace veil::chain {
+namespace {
+
+using testing::Anvil;
+using testing::kAnvilKeys;
+
+Hash32 h(std::string_view s) { return keccak256(as_bytes(s)); }
+
+class AnvilTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // No assertion here: gtest reports tests after a failed SetUpTestSuite as skipped, which
+    // would hide a missing anvil. SetUp() fails each test instead.
+    anvil_ = Anvil::start(start_error_).release();
+  }
+  static void TearDownTestSuite() {
+    delete anvil_;
+    anvil_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(anvil_, nullptr) << start_error_;
+    auto c = EthClient::connect(anvil_->url());
+    ASSERT_TRUE(c.ok());
+    client_ = std::make_unique<EthClient>(std::move(c).value());
+    for (const char* k : kAnvilKeys) keys_.push_back(std::move(PrivateKey::from_hex(k)).value());
+    for (auto& k : keys_) {
+      auto t = Transactor::create(*client_, k);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      senders_.push_back(std::move(t).value());
+    }
+  }
+
+  VeilRegistry deploy(std::uint64_t quorum = 2) {
+    VeilRegistry::DeployParams p;
+    p.cluster_name = "anvil-cluster";
+    p.operators = {keys_[0].address(), keys_[1].address(), keys_[2].address()};
+    p.quorum = quorum;
+    p.execution_delay_s = 0;
+    p.dispute_window_s = 3600;
+    auto reg = VeilRegistry::deploy(*senders_[0], p);
+    EXPECT_TRUE(reg.ok()) << reg.status().message();
+    return std::move(reg).value();
+  }
+
+  // The same registry as seen (and signed for) by operator i.
+  VeilRegistry as(const VeilRegistry& reg, int i) { return VeilRegistry(*client_, reg.address(), senders_[i].get()); }
+
+  static Anvil* anvil_;
+  static std::string start_error_;
+  std::unique_ptr<EthClient> client_;
+  std::vector<PrivateKey> keys_;
+  std::vector<std::unique_ptr<Transactor>> senders_;
+};
+
+Anvil* AnvilTest::anvil_ = nullptr;
+std::string AnvilTest::start_error_;
+
+TEST_F(AnvilTest, RegistryLifecycle) {
+  VeilRegistry reg = deploy();
+  EXPECT_EQ(*reg.cluster_name(), "anvil-cluster");
+  EXPECT_EQ(reg.operators()->size(), 3u);
+
+  // Three nodes registered by three operators.
+  for (int i = 0; i < 3; ++i) {
+    auto r = as(reg, i).register_node(h("peer-" + std::to_string(i)), keys_[i].address());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+  auto nodes = reg.nodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto n = reg.node(h("peer-" + std::to_string(i)));
+    EXPECT_EQ(n->operator_address, keys_[i].address());
+    EXPECT_TRUE(n->active);
+  }
+
+  // A governance round that allows an image.
+  Hash32 image = *parse_image_digest("sha256:" + to_hex(h("busybox:1.36")));
+  auto id = as(reg, 0).propose(VeilRegistry::ProposalKind::kAllowImage, VeilRegistry::image_payload(image));
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_FALSE(*reg.is_image_allowed(image));
+  ASSERT_TRUE(as(reg, 0).vote(*id, true).ok());
+  auto early = as(reg, 2).execute(*id);
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.status().message().find("QuorumNotReached"), std::string::npos) << early.status().message();
+  ASSERT_TRUE(as(reg, 1).vote(*id, true).ok());
+  auto executed = as(reg, 2).execute(*id);
+  ASSERT_TRUE(executed.ok()) << executed.status().message();
+  EXPECT_TRUE(*reg.is_image_allowed(image));
+  EXPECT_EQ(*reg.allowed_images(), std::vector<Hash32>{image});
+  auto p = reg.proposal(*id);
+  EXPECT_TRUE(p->executed);
+  EXPECT_EQ(p->yes_votes, 2u);
+  EXPECT_EQ(p->kind, VeilRegistry::ProposalKind::kAllowImage);
+
+  // A policy change through governance, read back through the seed's getClusterPolicy().
+  Bytes params = {1, 2, 3};
+  auto pid = as(reg, 1).propose(VeilRegistry::ProposalKind::kSetPolicy, VeilRegistry::policy_payload(h("binpack"), params));
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(as(reg, 1).vote(*pid, true).ok());
+  ASSERT_TRUE(as(reg, 2).vote(*pid, true).ok());
+  ASSERT_TRUE(as(reg, 0).execute(*pid).ok());
+  EXPECT_EQ(*reg.cluster_policy(), VeilRegistry::policy_payload(h("binpack"), params));
+
+  // An anchored deployment, read back from its event.
+  std::uint64_t from = *client_->block_number();
+  VeilRegistry::Commitment c{h("job-42"), h("decision"), h("inputs-root"), {h("sched-a"), h("sched-b"), h("sched-c")}};
+  auto anchored = as(reg, 1).anchor_commitment(c);
+  ASSERT_TRUE(anchored.ok()) << anchored.status().message();
+  EXPECT_EQ(*anchored, VeilRegistry::commitment_hash(c));
+  EXPECT_EQ(*reg.commitment_on_chain(c), *anchored);
+  auto events = reg.anchored_events(from, 0, h("job-42"));
+  ASSERT_TRUE(events.ok()) << events.status().message();
+  ASSERT_EQ(events->size(), 1u);
+  const auto& ev = (*events)[0];
+  EXPECT_EQ(ev.assignment_hash, *anchored);
+  EXPECT_EQ(ev.anchored_by, keys_[1].address());
+  EXPECT_EQ(ev.commitment.decision_hash, c.decision_hash);
+  EXPECT_EQ(ev.commitment.inputs_root, c.inputs_root);
+  EXPECT_EQ(ev.commitment.schedulers, c.schedulers);
+  EXPECT_EQ(VeilRegistry::commitment_hash(ev.commitment), ev.assignment_hash);
+  EXPECT_TRUE(reg.anchored_events(from, 0, h("other-job"))->empty());
+  EXPECT_EQ(reg.deployment(*anchored)->status, VeilRegistry::DeploymentStatus::kAnchored);
+
+  // A dispute opened by another operator and upheld by governance.
+  auto dispute = as(reg, 2).open_dispute(*anchored, h("evidence"));
+  ASSERT_TRUE(dispute.ok()) << dispute.status().message();
+  EXPECT_EQ(reg.deployment(*anchored)->status, VeilRegistry::DeploymentStatus::kDisputed);
+  auto rid = as(reg, 2).propose(VeilRegistry::ProposalKind::kResolveDispute, VeilRegistry::resolve_dispute_payload(*dispute, true));
+  ASSERT_TRUE(rid.ok()) << rid.status().message();
+  ASSERT_TRUE(as(reg, 0).vote(*rid, true).ok());
+  ASSERT_TRUE(as(reg, 2).vote(*rid, true).ok());
+  ASSERT_TRUE(as(reg, 1).execute(*rid).ok());
+  auto d = reg.dispute(*dispute);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->resolved);
+  EXPECT_TRUE(d->upheld);
+  EXPECT_EQ(d->challenger, keys_[2].address());
+  EXPECT_EQ(reg.deployment(*anchored)->status, VeilRegistry::DeploymentStatus::kUpheld);
+}
+
+TEST_F(AnvilTest, RevertsAreDecodedByName) {
+  VeilRegistry reg = deploy();
+  // Estimation catches it: no nonce is used.
+  auto before = *client_->transaction_count(keys_[3].address());
+  auto r = as(reg, 3).register_node(h("intruder"), keys_[3].address());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("NotOperator(caller=" + keys_[3].address().to_checksum() + ")"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(*client_->transaction_count(keys_[3].address()), before);
+
+  // A reverted transaction that was mined (gas given, so no estimation): the receipt says
+  // failure and the replay names the error.
+  ASSERT_TRUE(as(reg, 0).anchor_deployment(h("once")).ok());
+  auto data = VeilRegistry::abi().encode_call("anchorDeployment", {AbiValue(h("once"))});
+  TxCall call{reg.address(), *data, U256(0), 200000};
+  auto mined = senders_[1]->send_and_wait(call, &VeilRegistry::decode_revert);
+  ASSERT_FALSE(mined.ok());
+  EXPECT_NE(mined.status().message().find("AlreadyAnchored(assignmentHash=" + to_hex_prefixed(h("once")) + ")"),
+            std::string::npos)
+      << mined.status().message();
+
+  // Views revert by name too.
+  auto missing = reg.proposal(99);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("UnknownProposal(id=99)"), std::string::npos) << missing.status().message();
+}
+
+TEST_F(AnvilTest, RpcErrorsAreClear) {
+  auto unknown = client_->rpc().call("eth_noSuchMethod", nlohmann::json::array());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(unknown.status().message().find("eth_noSuchMethod"), std::string::npos);
+
+  int port = testing::free_port();
+  auto dead = EthClient::connect("http://127.0.0.1:" + std::to_string(port),
+                                 RpcOptions{3, std::chrono::milliseconds(5), std::chrono::seconds(2)});
+  ASSERT_TRUE(dead.ok());
+  auto id = dead->chain_id();
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(id.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos) << id.status().message();
+  EXPECT_NE(id.status().message().find("after 3 attempts"), std::string::npos) << id.status().message();
+
+  EXPECT_EQ(EthClient::connect("ftp://x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EthClient::connect("https://x").status().code(), StatusCode::kUnimplemented);
+  // A wrong contract address is an error, not garbage.
+  VeilRegistry nowhere(*client_, keys_[3].address());
+  EXPECT_FALSE(nowhere.cluster_name().ok());
+}
+
+TxCall transfer(std::uint64_t gas = 21000) {
+  return TxCall{*Address::parse("0x000000000000000000000000000000000000dEaD"), {}, U256(1), gas};
+}
+
+TEST_F(AnvilTest, NonceManagerStaysInStepAfterFailedSends) {
+  Transactor& s = *senders_[3];
+  const Address me = s.address();
+  ASSERT_TRUE(s.send_and_wait(transfer()).ok());
+  std::uint64_t chain_nonce = *client_->transaction_count(me);
+  EXPECT_EQ(s.nonces().cached_next(), chain_nonce);
+
+  // The node refuses a transaction (gas below the intrinsic 21000): the nonce is not consumed.
+  auto refused = s.send(transfer(1000));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(s.nonces().cached_next(), chain_nonce);
+  ASSERT_TRUE(s.send_and_wait(transfer()).ok());
+  EXPECT_EQ(*client_->transaction_count(me), chain_nonce + 1);
+
+  // Someone else used the account's next nonce behind the manager's back: the next send is
+  // refused ("nonce too low"), the manager resynchronises, and the one after succeeds.
+  PrivateKey same = std::move(PrivateKey::from_hex(kAnvilKeys[3])).value();
+  auto other = Transactor::create(*client_, same);
+  ASSERT_TRUE((*other)->send_and_wait(transfer()).ok());
+  auto stale = s.send(transfer());
+  ASSERT_FALSE(stale.ok());
+  EXPECT_FALSE(s.nonces().cached_next().has_value());
+  ASSERT_TRUE(s.send_and_wait(transfer()).ok()) << "manager did not resynchronise";
+  EXPECT_EQ(s.nonces().cached_next(), *client_->transaction_count(me));
+}
+
+TEST_F(AnvilTest, ConcurrentSendsGetDistinctConsecutiveNonces) {
+  Transactor& s = *senders_[2];
+  std::uint64_t start = *client_->transaction_count(s.address());
+  constexpr int kThreads = 6, kEach = 4;
+  std::mutex mu;
+  std::set<std::string> hashes;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto hash = s.send(transfer());
+        if (!hash.ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        hashes.insert(hash_hex(*hash));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(hashes.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(*client_->transaction_count(s.address(), "pending"), start + kThreads * kEach);
+  std::set<std::uint64_t> nonces;
+  for (const auto& hh : hashes) {
+    auto r = client_->wait_for_receipt(*parse_hash(hh));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    auto tx = client_->rpc().call("eth_getTransactionByHash", nlohmann::json::array({hh}));
+    nonces.insert(parse_quantity((*tx)["nonce"])->low_u64());
+  }
+  EXPECT_EQ(nonces.size(), hashes.size());
+  EXPECT_EQ(*nonces.begin(), start);
+  EXPECT_EQ(*nonces.rbegin(), start + kThreads * kEach - 1);
+}
+
+TEST_F(AnvilTest, ReceiptWaitsForConfirmationDepth) {
+  Transactor& s = *senders_[1];
+  auto hash = s.send(transfer());
+  ASSERT_TRUE(hash.ok());
+  auto too_deep = client_->wait_for_receipt(*hash, 3, std::chrono::milliseconds(300));
+  EXPECT_EQ(too_deep.status().code(), StatusCode::kDeadlineExceeded);
+  std::thread miner([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (void)client_->rpc().call("anvil_mine", nlohmann::json::array({"0x2"}));
+  });
+  auto r = client_->wait_for_receipt(*hash, 3, std::chrono::seconds(10));
+  miner.join();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_GE(*client_->block_number() + 1, r->block_number + 3);
+}
+
+TEST_F(AnvilTest, LogCursorSurvivesReorg) {
+  VeilRegistry reg = deploy();
+  VeilRegistry op = as(reg, 0);
+  LogFilter filter;
+  filter.address = reg.address();
+  filter.topics.push_back({(*VeilRegistry::abi().event("DeploymentAnchored"))->topic});
+  LogCursor cursor(*client_, filter, *client_->block_number(), LogCursorOptions{3, 0, 256});
+
+  ASSERT_TRUE(op.anchor_deployment(h("before-fork")).ok());
+  auto first = cursor.poll();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->added.size(), 1u);
+
+  auto snapshot = client_->rpc().call("evm_snapshot", nlohmann::json::array());
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_TRUE(op.anchor_deployment(h("orphaned")).ok());
+  auto second = cursor.poll();
+  ASSERT_EQ(second->added.size(), 1u);
+  Hash32 orphaned_block = second->added[0].block_hash;
+
+  // Reorg: roll the chain back and build a different block at the same height. The nonce
+  // manager must resynchronise too, since the reverted transaction's nonce is free again.
+  ASSERT_TRUE(client_->rpc().call("evm_revert", nlohmann::json::array({*snapshot})).ok());
+  senders_[0]->nonces().reset();
+  ASSERT_TRUE(op.anchor_deployment(h("replacement")).ok());
+  auto third = cursor.poll();
+  ASSERT_TRUE(third.ok()) << third.status().message();
+  ASSERT_EQ(third->removed.size(), 1u);
+  EXPECT_TRUE(third->removed[0].removed);
+  EXPECT_EQ(third->removed[0].block_hash, orphaned_block);
+  EXPECT_EQ(third->removed[0].topics[1], h("orphaned"));
+  ASSERT_EQ(third->added.size(), 1u);
+  EXPECT_EQ(third->added[0].topics[1], h("replacement"));
+  EXPECT_GE(third->reorg_depth, 1u);
+  auto quiet = cursor.poll();
+  EXPECT_TRUE(quiet->added.empty() && quiet->removed.empty());
+}
+
+}  // namespace
+}  // namespace veil::chain
