@@ -26,6 +26,7 @@ using CommandAction = std::function<int()>;
 
 void register_version_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_config_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_fhe_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   CommandAction action;
   register_version_command(app, global, action);
   register_config_commands(app, global, action);
+  register_p2p_commands(app, global, action);
   register_fhe_commands(app, global, action);
   register_job_commands(app, global, action);
   register_sim_commands(app, global, action);
