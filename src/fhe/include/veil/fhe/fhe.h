@@ -6,3 +6,4 @@
 #include "veil/fhe/params.h"
 #include "veil/fhe/types.h"
 #include "veil/fhe/diagnostics.h"
+#include "veil/fhe/threshold.h"

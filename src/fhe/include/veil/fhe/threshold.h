@@ -1,0 +1,206 @@
+// Threshold decryption: a committee of n members, any t of whom can decrypt together, replaces
+// the single holder of the FHE secret key. See docs/fhe.md ("Threshold decryption") for the
+// scheme, its noise budget and its limits, and docs/threat-model.md for the dealer's trust.
+//
+//   Dealer (key ceremony):  deal(client_key, t, members) -> Committee + one KeyShare per member,
+//                           then the client key is dropped (CLI: wiped from memory).
+//   Member:                 partial_decrypt(share, member_key, request, value) -> DecryptionShare
+//   Anyone (combiner):      combine(committee, request, shares) -> plaintext, or the members
+//                           whose shares are wrong.
+//
+// Secret sharing: Shamir over the Galois ring GR(2^128, 4) = Z_{2^128}[X]/(X^4 + X + 1). Member
+// i (1..15) evaluates at the ring element whose coefficients are the bits of i; differences of
+// these points are units, so Lagrange interpolation works although 2^128 is not prime. Each bit
+// of the big LWE key is shared as a constant of the ring. Limit: n <= 15 (GF(16) has 15 non-zero
+// points).
+//
+// Partial decryption: the ciphertext's blocks are switched up to the modulus 2^128 (x -> x*2^64),
+// which keeps the 64-bit noise but opens 64 low bits of room. For every t-subset S of the
+// committee that contains member i, the member publishes the constant coefficient of
+// lambda_{i,S} * (b - <a, share_i>) plus pairwise masks that cancel inside S plus fresh uniform
+// flooding noise in [-2^flood_log2, 2^flood_log2]. The sum of S's partials is b - <a, s> + noise:
+// the phase, so the combiner never learns more than one flooded decryption per subset, and a
+// single partial is uniformly masked.
+//
+// Robust combination: each t-subset of the valid shares decodes on its own. The largest set of
+// members all of whose t-subsets decode to the same value, with residual noise inside the
+// predicted bound, wins; the members outside it are named. A malicious member that signs a
+// deliberately shifted partial is named when m >= t + 2f shares arrive (f wrong ones); random
+// corruption, forged or mis-signed shares are named whenever at least t honest shares arrive.
+//
+// Thread safety: every type is a value; functions are reentrant.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "veil/common/bytes.h"
+#include "veil/common/status.h"
+#include "veil/fhe/keys.h"
+#include "veil/fhe/types.h"
+
+namespace veil::fhe::threshold {
+
+inline constexpr std::size_t kMaxMembers = 15;
+using Hash = std::array<std::uint8_t, 32>;  // SHA-256
+
+// A committee member's public identity: Ed25519 (signs decryption shares) and X25519 (receives
+// the sealed key share; derives pairwise masks with the other members).
+struct MemberPublicKey {
+  std::array<std::uint8_t, 32> sign{};
+  std::array<std::uint8_t, 32> box{};
+
+  // Text form for `member.pub`: "veil-member-v1 <hex sign> <hex box>\n".
+  std::string to_text() const;
+  // Parses to_text()'s form; kInvalidArgument on anything else.
+  static Result<MemberPublicKey> from_text(std::string_view text);
+  bool operator==(const MemberPublicKey&) const = default;
+};
+
+// The member's secret half. Wiped on destruction.
+class MemberSecretKey {
+ public:
+  // Fresh keys from the OS's randomness.
+  static MemberSecretKey generate();
+  const MemberPublicKey& public_key() const { return public_; }
+  // 64-byte Ed25519 secret, 32-byte X25519 secret, then the public key: 160 bytes.
+  Bytes serialize() const;
+  static Result<MemberSecretKey> deserialize(ByteView bytes);
+  ~MemberSecretKey();
+  MemberSecretKey(const MemberSecretKey&) = default;
+  MemberSecretKey& operator=(const MemberSecretKey&) = default;
+
+  const std::array<std::uint8_t, 64>& sign_secret() const { return sign_sk_; }
+  const std::array<std::uint8_t, 32>& box_secret() const { return box_sk_; }
+
+ private:
+  MemberSecretKey() = default;
+  std::array<std::uint8_t, 64> sign_sk_{};
+  std::array<std::uint8_t, 32> box_sk_{};
+  MemberPublicKey public_;
+};
+
+// The committee's public description, written by the ceremony (committee.bin) and needed by
+// combiners. Member ids are 1..n in the order of `members`.
+struct Committee {
+  const Parameters* params = nullptr;
+  std::uint8_t threshold = 0;
+  std::vector<MemberPublicKey> members;
+  Hash public_key_hash{};  // SHA-256 of the serialized CompactPublicKey
+  Hash server_key_hash{};  // SHA-256 of the serialized (compressed) server key
+  std::vector<Hash> share_hashes;  // SHA-256 of each member's serialized KeyShare (before sealing)
+
+  std::size_t size() const { return members.size(); }
+  Bytes serialize() const;
+  static Result<Committee> deserialize(ByteView bytes, std::size_t size_limit = 1 << 20);
+  Hash hash() const;
+};
+
+// Flooding bound (log2) used for a committee of threshold t: 2^(120 - ceil(log2 t)), so that t
+// floods together stay below 2^120, leaving room for the ciphertext's own noise (at most
+// Delta/16 = 2^119 once switched up) under the decoding radius Delta/2 = 2^122 of the 2^128
+// modulus (4-bit blocks, Delta = 2^123). A combined residual beyond 2^119 + t 2^b marks a
+// subset as wrong.
+unsigned flood_log2(unsigned threshold);
+
+// One member's secret: the Shamir shares of every big-key bit plus the committee it belongs to.
+struct KeyShare {
+  Committee committee;
+  std::uint8_t member = 0;  // 1..n
+  // dimension * 4 words of 128 bits, stored as (lo, hi) pairs: the ring element f_j(alpha_i).
+  std::vector<std::uint64_t> values;
+
+  Bytes serialize() const;
+  static Result<KeyShare> deserialize(ByteView bytes, std::size_t size_limit = 64 << 20);
+  void wipe();
+};
+
+struct Ceremony {
+  Committee committee;
+  std::vector<KeyShare> shares;  // shares[i] belongs to committee.members[i]
+};
+
+// Splits `key`'s big LWE key into n = members.size() shares, any `threshold` of which decrypt.
+// public_key / server_key are the serialized public material whose hashes the committee records.
+// kInvalidArgument unless 1 <= threshold <= n <= kMaxMembers and members are distinct.
+Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vector<MemberPublicKey>& members,
+                      ByteView public_key, ByteView server_key);
+
+// A ciphertext to decrypt: its kind and its blocks (64-bit LWE under the big key).
+enum class ValueKind : std::uint8_t { kUint8 = 5, kUint16 = 6, kUint32 = 7, kBool = 8 };
+const char* value_kind_name(ValueKind kind);
+
+struct EncryptedValue {
+  ValueKind kind = ValueKind::kBool;
+  const Parameters* params = nullptr;
+  Bytes serialized;  // the engine's serialization; its SHA-256 identifies the value
+  std::vector<std::vector<std::uint64_t>> blocks;  // mask then body, least significant block first
+
+  Hash hash() const;
+  // Parses any serialized FheBool / FheUint8/16/32.
+  static Result<EncryptedValue> parse(ByteView bytes, const DeserializeOptions& options = {});
+  static EncryptedValue of(const FheBool& v);
+  static EncryptedValue of(const FheUint8& v);
+  static EncryptedValue of(const FheUint16& v);
+  static EncryptedValue of(const FheUint32& v);
+};
+
+struct DecryptionRequest {
+  const Parameters* params = nullptr;
+  Hash ciphertext_hash{};
+  ValueKind kind = ValueKind::kBool;
+  std::string purpose;    // at most 256 bytes, e.g. "decision 17"
+  std::string requester;  // at most 256 bytes
+  std::array<std::uint8_t, 16> nonce{};  // makes two requests for the same ciphertext distinct
+
+  // A request for `value` with a random nonce.
+  static DecryptionRequest for_value(const EncryptedValue& value, std::string purpose, std::string requester);
+  Bytes serialize() const;
+  static Result<DecryptionRequest> deserialize(ByteView bytes, std::size_t size_limit = 1 << 16);
+  Hash hash() const;  // SHA-256 of serialize()
+};
+
+struct DecryptionShare {
+  const Parameters* params = nullptr;
+  std::uint8_t member = 0;
+  Hash request_hash{};
+  ValueKind kind = ValueKind::kBool;
+  std::uint32_t blocks = 0;
+  std::vector<std::uint16_t> subsets;  // bit (id-1) set per member; every t-subset holding `member`
+  std::vector<std::uint64_t> partials;  // [subset][block] 128-bit values as (lo, hi)
+  std::array<std::uint8_t, 64> signature{};  // Ed25519 over the serialization without it
+
+  Bytes serialize() const;
+  static Result<DecryptionShare> deserialize(ByteView bytes, std::size_t size_limit = 8 << 20);
+  // What the signature covers: a domain tag, the parameter set and every field but the signature.
+  Bytes signed_bytes() const;
+};
+
+// The member's partial decryption of `value` for `request`. kInvalidArgument when the request
+// does not name this ciphertext, the parameter sets differ, or `member_key` is not the share's
+// member.
+Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                        const DecryptionRequest& request, const EncryptedValue& value);
+
+struct CombineResult {
+  std::uint64_t value = 0;  // the plaintext (0/1 for FheBool)
+  std::vector<std::uint8_t> used;   // members whose shares agree
+  struct Wrong {
+    std::uint8_t member;
+    std::string reason;
+  };
+  std::vector<Wrong> wrong;  // members named as wrong, with why
+  // Per block, the largest |residual noise| / 2^64 seen over the agreeing subsets (log2).
+  double max_noise_log2 = 0;
+};
+
+// Combines shares for `request`. Returns the plaintext and names wrong members. Errors:
+// kFailedPrecondition when fewer than t valid shares remain or the valid shares are
+// inconsistent in a way that cannot be attributed (the message names the suspects).
+Result<CombineResult> combine(const Committee& committee, const DecryptionRequest& request,
+                              const std::vector<DecryptionShare>& shares);
+
+}  // namespace veil::fhe::threshold
