@@ -56,9 +56,19 @@ inline void xor_byte(std::array<std::uint64_t, 25>& s, std::size_t pos, std::uin
 Keccak256::Keccak256() = default;
 
 void Keccak256::update(ByteView data) {
-  for (std::uint8_t byte : data) {
-    xor_byte(state_, offset_, byte);
-    if (++offset_ == kRate) {
+  std::size_t i = 0;
+  while (i < data.size()) {
+    if (offset_ % 8 == 0 && data.size() - i >= 8) {
+      // Whole little-endian lanes at a time: the common case for long inputs.
+      std::uint64_t lane = 0;
+      for (int b = 7; b >= 0; --b) lane = (lane << 8) | data[i + b];
+      state_[offset_ / 8] ^= lane;
+      offset_ += 8;
+      i += 8;
+    } else {
+      xor_byte(state_, offset_++, data[i++]);
+    }
+    if (offset_ == kRate) {
       keccak_f(state_);
       offset_ = 0;
     }

@@ -307,6 +307,8 @@ Result<Hash32> parse_image_digest(std::string_view text) {
   return *h;
 }
 
+Hash32 peer_id_hash(std::string_view peer_id_text) { return keccak256(as_bytes(peer_id_text)); }
+
 std::string format_image_digest(const Hash32& digest) { return "sha256:" + to_hex(digest); }
 
 namespace {

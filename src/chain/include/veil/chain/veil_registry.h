@@ -167,6 +167,10 @@ class VeilRegistry {
   Transactor* sender_;
 };
 
+// The on-chain key of a node: keccak256 of its libp2p PeerId in canonical text form
+// ("12D3Koo..."). Every part that looks nodes up on chain must use this.
+Hash32 peer_id_hash(std::string_view peer_id_text);
+
 // "sha256:<64 hex>" <-> 32 bytes. Fails with kInvalidArgument for anything else.
 Result<Hash32> parse_image_digest(std::string_view text);
 std::string format_image_digest(const Hash32& digest);

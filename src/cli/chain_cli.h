@@ -1,0 +1,47 @@
+// Shared plumbing of the chain-facing commands (chain, node register, gov, image, audit):
+// endpoint/key/contract options with config and environment fallbacks, and an open session.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "veil/chain/veil_registry.h"
+
+namespace veil::cli {
+
+// --rpc / --key-file / --contract; empty means "take it from the config file or VEIL_ETH_RPC,
+// VEIL_ETH_KEY_FILE, VEIL_CONTRACT_ADDRESS" (the config schema's eth.rpc, eth.key_file,
+// contract.address).
+struct ChainOptions {
+  std::string rpc;
+  std::string key_file;
+  std::string contract;
+  std::uint64_t confirmations = 1;
+};
+
+void add_chain_options(CLI::App* cmd, ChainOptions& options, bool with_key, bool with_contract);
+
+// An open connection: client, optional signer and the registry handle. Not thread-safe.
+struct ChainSession {
+  std::unique_ptr<chain::EthClient> client;
+  std::optional<chain::PrivateKey> key;
+  std::unique_ptr<chain::Transactor> sender;
+  std::optional<chain::VeilRegistry> registry;
+};
+
+// Resolves the options (flag > env > config file > default) and connects. `need_key` loads the
+// key file; `need_contract` requires a contract address. Errors say which setting is missing.
+Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& global, const ChainOptions& options,
+                                                         bool need_key, bool need_contract);
+
+// Prints "veil: error: MESSAGE" to stderr and returns kExitFailure.
+int chain_fail(const Status& status);
+
+// A 32-byte value from 0x-hex, or keccak256 of any other text (job ids, policy names).
+chain::Hash32 hash_arg(const std::string& text);
+
+}  // namespace veil::cli

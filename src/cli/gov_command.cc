@@ -1,0 +1,344 @@
+// `veil gov propose|vote|execute|show`, `veil image allow|revoke`, `veil node register` and
+// `veil audit JOB`: the governance, image, node and audit verbs that act on VeilRegistry.
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "chain_cli.h"
+
+namespace veil::cli {
+namespace {
+
+using chain::Hash32;
+using chain::VeilRegistry;
+using Kind = VeilRegistry::ProposalKind;
+
+Result<std::uint64_t> parse_u64(const std::string& s, const char* what) {
+  auto v = chain::U256::parse(s);
+  if (!v.ok() || !v->fits_u64()) return invalid_argument(std::string(what) + " must be a non-negative integer, got '" + s + "'");
+  return v->low_u64();
+}
+
+Status want_args(const std::vector<std::string>& args, std::size_t n, const char* usage) {
+  if (args.size() != n) return invalid_argument(std::string("expected: ") + usage);
+  return {};
+}
+
+// Builds a proposal payload from the command-line words that follow its kind.
+Result<Bytes> build_payload(Kind kind, const std::vector<std::string>& args) {
+  switch (kind) {
+    case Kind::kAddOperator:
+    case Kind::kRemoveOperator: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 1, "ADDRESS"));
+      VEIL_ASSIGN_OR_RETURN(chain::Address a, chain::Address::parse(args[0]));
+      return VeilRegistry::operator_payload(a);
+    }
+    case Kind::kAllowImage:
+    case Kind::kRevokeImage: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 1, "sha256:DIGEST"));
+      VEIL_ASSIGN_OR_RETURN(Hash32 d, chain::parse_image_digest(args[0]));
+      return VeilRegistry::image_payload(d);
+    }
+    case Kind::kSetPolicy: {
+      if (args.empty() || args.size() > 2) return invalid_argument("expected: POLICY_ID [PARAMS_HEX]");
+      Bytes params;
+      if (args.size() == 2) {
+        VEIL_ASSIGN_OR_RETURN(params, from_hex(args[1]));
+      }
+      return VeilRegistry::policy_payload(hash_arg(args[0]), params);
+    }
+    case Kind::kSetClusterKeys: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 2, "PUBLIC_KEY_HASH SERVER_KEY_HASH"));
+      VEIL_ASSIGN_OR_RETURN(Hash32 pk, chain::parse_hash(args[0]));
+      VEIL_ASSIGN_OR_RETURN(Hash32 sk, chain::parse_hash(args[1]));
+      return VeilRegistry::cluster_keys_payload(pk, sk);
+    }
+    case Kind::kSetGovernance: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 3, "QUORUM EXECUTION_DELAY_S DISPUTE_WINDOW_S"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t q, parse_u64(args[0], "quorum"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t d, parse_u64(args[1], "delay"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t w, parse_u64(args[2], "window"));
+      return VeilRegistry::governance_payload(q, d, w);
+    }
+    case Kind::kResolveDispute: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 2, "DISPUTE_ID upheld|rejected"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t id, parse_u64(args[0], "dispute id"));
+      if (args[1] != "upheld" && args[1] != "rejected") return invalid_argument("verdict must be 'upheld' or 'rejected'");
+      return VeilRegistry::resolve_dispute_payload(id, args[1] == "upheld");
+    }
+    case Kind::kSetCommittee: {
+      if (args.size() < 2) return invalid_argument("expected: THRESHOLD ADDRESS=X25519_KEY_HEX...");
+      VeilRegistry::Committee c;
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t t, parse_u64(args[0], "threshold"));
+      if (t > 255) return invalid_argument("threshold must be at most 255");
+      c.threshold = static_cast<std::uint8_t>(t);
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        auto eq = args[i].find('=');
+        if (eq == std::string::npos) return invalid_argument("committee member '" + args[i] + "' must be ADDRESS=X25519_KEY_HEX");
+        VEIL_ASSIGN_OR_RETURN(chain::Address a, chain::Address::parse(args[i].substr(0, eq)));
+        VEIL_ASSIGN_OR_RETURN(Hash32 k, chain::parse_hash(args[i].substr(eq + 1)));
+        c.members.push_back(a);
+        c.x25519_keys.push_back(k);
+      }
+      return VeilRegistry::committee_payload(c);
+    }
+  }
+  return invalid_argument("unknown proposal kind");
+}
+
+// Proposes, votes yes as the proposer and, when that reaches the quorum with no delay,
+// executes: a single-operator cluster changes in one command; others see the proposal id.
+int propose_flow(VeilRegistry& reg, Kind kind, const Bytes& payload, bool vote_yes, bool execute) {
+  auto id = reg.propose(kind, payload);
+  if (!id.ok()) return chain_fail(id.status());
+  std::cerr << "proposal " << *id << " (" << chain::proposal_kind_name(kind) << ") created\n";
+  if (vote_yes) {
+    auto v = reg.vote(*id, true);
+    if (!v.ok()) return chain_fail(v.status());
+    auto g = reg.governance();
+    auto p = reg.proposal(*id);
+    if (execute && g.ok() && p.ok() && p->yes_votes >= g->quorum && g->execution_delay_s == 0) {
+      auto e = reg.execute(*id);
+      if (!e.ok()) return chain_fail(e.status());
+      std::cerr << "proposal " << *id << " executed\n";
+    } else if (g.ok() && p.ok()) {
+      std::cerr << "proposal " << *id << " has " << p->yes_votes << "/" << g->quorum << " yes votes; others vote with 'veil gov vote "
+                << *id << " yes'\n";
+    }
+  }
+  std::cout << *id << "\n";
+  return kExitOk;
+}
+
+Result<std::unique_ptr<ChainSession>> writer(const GlobalOptions& g, const ChainOptions& o) {
+  return open_chain_session(g, o, /*need_key=*/true, /*need_contract=*/true);
+}
+
+struct GovArgs {
+  ChainOptions chain;
+  std::string kind;
+  std::vector<std::string> values;
+  std::uint64_t id = 0;
+  std::string choice;
+  bool no_vote = false;
+};
+
+struct AuditArgs {
+  ChainOptions chain;
+  std::string job;
+  std::string decision_hash, inputs_root;
+  std::vector<std::string> schedulers;
+  std::uint64_t from_block = 0;
+};
+
+int run_audit(const GlobalOptions& global, const AuditArgs& a) {
+  auto session = open_chain_session(global, a.chain, false, true);
+  if (!session.ok()) return chain_fail(session.status());
+  VeilRegistry& reg = *(*session)->registry;
+  Hash32 job = hash_arg(a.job);
+  auto events = reg.anchored_events(a.from_block, 0, job);
+  if (!events.ok()) return chain_fail(events.status());
+  // What the auditor expects, when given; otherwise only the chain's internal consistency.
+  std::optional<VeilRegistry::Commitment> expected;
+  if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
+    VeilRegistry::Commitment c;
+    c.job_id = job;
+    c.decision_hash = hash_arg(a.decision_hash);
+    c.inputs_root = hash_arg(a.inputs_root);
+    for (const auto& s : a.schedulers) c.schedulers.push_back(hash_arg(s));
+    expected = c;
+  }
+  nlohmann::json report = {{"job_id", chain::hash_hex(job)}, {"deployments", nlohmann::json::array()}};
+  bool all_ok = !events->empty();
+  for (const auto& ev : *events) {
+    Hash32 recomputed = VeilRegistry::commitment_hash(ev.commitment);
+    bool consistent = recomputed == ev.assignment_hash;
+    bool matches = !expected || VeilRegistry::commitment_hash(*expected) == ev.assignment_hash;
+    auto d = reg.deployment(ev.assignment_hash);
+    std::string status = d.ok() ? std::string(chain::deployment_status_name(d->status)) : "unknown";
+    bool ok = consistent && matches && d.ok() && d->status != VeilRegistry::DeploymentStatus::kUpheld;
+    all_ok = all_ok && ok;
+    report["deployments"].push_back({{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
+                                     {"recomputed", chain::hash_hex(recomputed)},
+                                     {"commitment_consistent", consistent},
+                                     {"matches_expected", expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
+                                     {"status", status},
+                                     {"anchored_by", ev.anchored_by.to_checksum()},
+                                     {"block", ev.block_number},
+                                     {"transaction", chain::hash_hex(ev.transaction_hash)},
+                                     {"ok", ok}});
+  }
+  report["ok"] = all_ok;
+  if (global.output == "json") {
+    std::cout << report.dump(2) << "\n";
+  } else if (events->empty()) {
+    std::cout << "job " << a.job << ": no anchored deployment found on chain\n";
+  } else {
+    for (const auto& d : report["deployments"]) {
+      std::cout << "job " << a.job << "  commitment " << d["assignment_hash"].get<std::string>() << "  block " << d["block"]
+                << "  status " << d["status"].get<std::string>() << "\n"
+                << "  recomputed from the event: " << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
+      if (expected) std::cout << "  expected decision/inputs/schedulers: " << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
+    }
+    std::cout << (all_ok ? "audit OK" : "audit FAILED") << "\n";
+  }
+  return all_ok ? kExitOk : kExitFailure;
+}
+
+CLI::App* get_or_add(CLI::App& app, const std::string& name, const std::string& description) {
+  try {
+    return app.get_subcommand(name);
+  } catch (const CLI::OptionNotFound&) {
+    return app.add_subcommand(name, description);
+  }
+}
+
+}  // namespace
+
+void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
+  // ---- veil gov
+  auto* gov = app.add_subcommand("gov", "Governance of the cluster: proposals, votes, execution");
+  gov->require_subcommand(1);
+  auto pa = std::make_shared<GovArgs>();
+  auto* propose = gov->add_subcommand(
+      "propose",
+      "Create a proposal and vote yes on it (executed at once when that meets the quorum and there is no delay). KIND: "
+      "add-operator ADDRESS | remove-operator ADDRESS | allow-image sha256:DIGEST | revoke-image sha256:DIGEST | set-policy "
+      "POLICY_ID [PARAMS_HEX] | set-cluster-keys PK_HASH SK_HASH | set-governance QUORUM DELAY_S WINDOW_S | set-committee "
+      "THRESHOLD ADDRESS=X25519_HEX... | resolve-dispute ID upheld|rejected. Prints the proposal id.");
+  add_chain_options(propose, pa->chain, true, true);
+  propose->add_option("kind", pa->kind, "Proposal kind")->required();
+  propose->add_option("values", pa->values, "The kind's arguments");
+  propose->add_flag("--no-vote", pa->no_vote, "Only create the proposal");
+  propose->callback([&global, &action, pa] {
+    action = [&global, pa] {
+      auto kind = chain::parse_proposal_kind(pa->kind);
+      if (!kind.ok()) {
+        std::cerr << "veil: error: " << kind.status().message() << "; see 'veil gov propose --help'\n";
+        return static_cast<int>(kExitUsage);
+      }
+      auto payload = build_payload(*kind, pa->values);
+      if (!payload.ok()) {
+        std::cerr << "veil: error: " << pa->kind << ": " << payload.status().message() << "\n";
+        return static_cast<int>(kExitUsage);
+      }
+      auto s = writer(global, pa->chain);
+      if (!s.ok()) return chain_fail(s.status());
+      return propose_flow(*(*s)->registry, *kind, *payload, !pa->no_vote, true);
+    };
+  });
+
+  auto va = std::make_shared<GovArgs>();
+  auto* vote = gov->add_subcommand("vote", "Vote on a proposal");
+  add_chain_options(vote, va->chain, true, true);
+  vote->add_option("id", va->id, "Proposal id")->required();
+  vote->add_option("choice", va->choice, "yes or no")->required()->check(CLI::IsMember({"yes", "no"}));
+  vote->callback([&global, &action, va] {
+    action = [&global, va] {
+      auto s = writer(global, va->chain);
+      if (!s.ok()) return chain_fail(s.status());
+      auto r = (*s)->registry->vote(va->id, va->choice == "yes");
+      if (!r.ok()) return chain_fail(r.status());
+      auto p = (*s)->registry->proposal(va->id);
+      if (p.ok()) std::cout << "proposal " << va->id << ": " << p->yes_votes << " yes, " << p->no_votes << " no\n";
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  auto ea = std::make_shared<GovArgs>();
+  auto* exec = gov->add_subcommand("execute", "Execute a proposal that reached the quorum and waited its delay");
+  add_chain_options(exec, ea->chain, true, true);
+  exec->add_option("id", ea->id, "Proposal id")->required();
+  exec->callback([&global, &action, ea] {
+    action = [&global, ea] {
+      auto s = writer(global, ea->chain);
+      if (!s.ok()) return chain_fail(s.status());
+      auto r = (*s)->registry->execute(ea->id);
+      if (!r.ok()) return chain_fail(r.status());
+      std::cout << "proposal " << ea->id << " executed in block " << r->block_number << "\n";
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  auto sa = std::make_shared<GovArgs>();
+  auto* show = gov->add_subcommand("show", "Show a proposal");
+  add_chain_options(show, sa->chain, false, true);
+  show->add_option("id", sa->id, "Proposal id")->required();
+  show->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  show->callback([&global, &action, sa] {
+    action = [&global, sa] {
+      auto s = open_chain_session(global, sa->chain, false, true);
+      if (!s.ok()) return chain_fail(s.status());
+      auto p = (*s)->registry->proposal(sa->id);
+      if (!p.ok()) return chain_fail(p.status());
+      nlohmann::json j = {{"id", p->id}, {"kind", chain::proposal_kind_name(p->kind)}, {"proposer", p->proposer.to_checksum()},
+                          {"yes", p->yes_votes}, {"no", p->no_votes}, {"executed", p->executed},
+                          {"created_at", p->created_at}, {"epoch", p->epoch}, {"data", to_hex_prefixed(p->data)}};
+      if (global.output == "json") {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        for (auto it = j.begin(); it != j.end(); ++it) std::cout << it.key() << ": " << it.value() << "\n";
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  // ---- veil image allow|revoke
+  auto* image = app.add_subcommand("image", "The cluster's allowed-image list (by sha256 digest, through governance)");
+  image->require_subcommand(1);
+  for (const auto& [verb, kind, help] :
+       {std::tuple{"allow", Kind::kAllowImage, "Propose allowing an image digest (and vote yes; executes when that meets the quorum)"},
+        std::tuple{"revoke", Kind::kRevokeImage, "Propose revoking an image digest (and vote yes; executes when that meets the quorum)"}}) {
+    auto ia = std::make_shared<GovArgs>();
+    auto* cmd = image->add_subcommand(verb, help);
+    add_chain_options(cmd, ia->chain, true, true);
+    cmd->add_option("digest", ia->kind, "sha256:<64 hex digits>")->required();
+    Kind k = kind;
+    cmd->callback([&global, &action, ia, k] {
+      action = [&global, ia, k] {
+        auto digest = chain::parse_image_digest(ia->kind);
+        if (!digest.ok()) {
+          std::cerr << "veil: error: " << digest.status().message() << "\n";
+          return static_cast<int>(kExitUsage);
+        }
+        auto s = writer(global, ia->chain);
+        if (!s.ok()) return chain_fail(s.status());
+        return propose_flow(*(*s)->registry, k, VeilRegistry::image_payload(*digest), true, true);
+      };
+    });
+  }
+
+  // ---- veil node register (the node noun may also carry other parts' verbs)
+  auto* node = get_or_add(app, "node", "Cluster nodes");
+  auto na = std::make_shared<GovArgs>();
+  auto* reg = node->add_subcommand("register", "Bind a node (its libp2p PeerId) to this operator on chain");
+  add_chain_options(reg, na->chain, true, true);
+  reg->add_option("peer_id", na->kind, "The node's libp2p PeerId (12D3Koo...), or its 0x-hash")->required();
+  reg->callback([&global, &action, na] {
+    action = [&global, na] {
+      auto s = writer(global, na->chain);
+      if (!s.ok()) return chain_fail(s.status());
+      Hash32 peer = na->kind.starts_with("0x") && na->kind.size() == 66 ? hash_arg(na->kind) : chain::peer_id_hash(na->kind);
+      auto r = (*s)->registry->register_node(peer, (*s)->key->address());
+      if (!r.ok()) return chain_fail(r.status());
+      std::cout << "node " << na->kind << " (" << chain::hash_hex(peer) << ") registered to " << (*s)->key->address().to_checksum()
+                << " in block " << r->block_number << "\n";
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  // ---- veil audit JOB
+  auto aa = std::make_shared<AuditArgs>();
+  auto* audit = app.add_subcommand("audit", "Recompute a job's deployment commitment and compare it with the chain");
+  add_chain_options(audit, aa->chain, false, true);
+  audit->add_option("job", aa->job, "Job id (0x + 64 hex, or text that is hashed with keccak256)")->required();
+  audit->add_option("--decision-hash", aa->decision_hash, "Expected decision hash");
+  audit->add_option("--inputs-root", aa->inputs_root, "Expected root of the input-ciphertext hashes");
+  audit->add_option("--scheduler", aa->schedulers, "Expected scheduler (repeat, in order)");
+  audit->add_option("--from-block", aa->from_block, "First block to search (default 0)");
+  audit->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  audit->callback([&global, &action, aa] { action = [&global, aa] { return run_audit(global, *aa); }; });
+}
+
+}  // namespace veil::cli
