@@ -480,6 +480,17 @@ TEST(ThresholdDefaultParams, ThreeOfFiveDecryptsAndNoiseBudgetHolds) {
   }
 }
 
+TEST(ThresholdSharing, DealerWipeZeroesTheKey) {
+  auto ck = ClientKey::generate(kParamInsecureTestOnly);
+  auto copy = ck;
+  const auto& bits = copy.impl().key.big_key().bits;
+  ASSERT_TRUE(std::any_of(bits.begin(), bits.end(), [](auto b) { return b != 0; }));
+  wipe_client_key(ck);
+  EXPECT_TRUE(std::all_of(bits.begin(), bits.end(), [](auto b) { return b == 0; }));
+  const auto& small = copy.impl().key.small_key().bits;
+  EXPECT_TRUE(std::all_of(small.begin(), small.end(), [](auto b) { return b == 0; }));
+}
+
 // ---------------- wire types ----------------
 
 TEST(ThresholdWire, RoundTripsAndRefusesTampering) {

@@ -59,6 +59,8 @@ std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, s
   return ck.decrypt_full(sk.clean(ck.encrypt(value)));
 }
 
+std::uint64_t bootstrap_count() { return shortint::bootstrap_count(); }
+
 const char* fft_backend_name() { return core::default_fft_kernels().name; }
 
 }  // namespace veil::fhe

@@ -143,6 +143,22 @@ void blind_rotate(Torus* acc, const FourierBootstrapKey& bsk, const LweCiphertex
   }
 }
 
+void blind_rotate_batch(Torus* const* accs, const FourierBootstrapKey& bsk, const LweCiphertext* const* inputs,
+                        const Torus* const* luts, std::size_t count, const Fft& fft) {
+  const std::size_t k = bsk.shape.k, n = bsk.shape.n;
+  const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
+  for (std::size_t c = 0; c < count; ++c) {
+    std::fill(accs[c], accs[c] + k * n, 0);
+    const std::size_t b = modswitch(inputs[c]->body(), log2_2n);
+    poly_rotate(accs[c] + k * n, luts[c], n, (2 * n - b) % (2 * n));
+  }
+  for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
+    for (std::size_t c = 0; c < count; ++c) {
+      cmux_rotate(accs[c], bsk.ggsw(i), bsk.shape, modswitch(inputs[c]->data[i], log2_2n), fft);
+    }
+  }
+}
+
 void programmable_bootstrap(LweCiphertext& out, const FourierBootstrapKey& bsk, const LweCiphertext& input,
                             const Torus* lut, const Fft& fft) {
   thread_local std::vector<Torus> acc;

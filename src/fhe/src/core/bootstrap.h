@@ -59,6 +59,12 @@ FourierBootstrapKey bsk_to_fourier(const std::vector<Torus>& standard, std::size
 void blind_rotate(Torus* acc, const FourierBootstrapKey& bsk, const LweCiphertext& input, const Torus* lut,
                   const Fft& fft);
 
+// Blind rotation of several inputs at once: the loop over the key is outermost, so each GGSW
+// is read from memory once for the whole batch (the bootstrapping key is 60 MB with the
+// default parameters; streaming it per ciphertext dominates when bootstraps run in parallel).
+void blind_rotate_batch(Torus* const* accs, const FourierBootstrapKey& bsk, const LweCiphertext* const* inputs,
+                        const Torus* const* luts, std::size_t count, const Fft& fft);
+
 // Full PBS: out = sample_extract(blind_rotate(input, lut), 0), under the flat GLWE key.
 void programmable_bootstrap(LweCiphertext& out, const FourierBootstrapKey& bsk, const LweCiphertext& input,
                             const Torus* lut, const Fft& fft);

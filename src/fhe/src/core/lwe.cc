@@ -170,4 +170,34 @@ void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& 
   }
 }
 
+void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits) {
+  std::int32_t tmp[64];
+  for (std::size_t i = 0; i < ksk.input_dimension; ++i) {
+    decompose(in.data[i], ksk.base_log, ksk.level, tmp);
+    for (std::size_t j = 0; j < ksk.level; ++j) digits[i * ksk.level + j] = static_cast<std::int8_t>(tmp[j]);
+  }
+}
+
+void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, LweCiphertext* const* outs,
+                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
+  const std::size_t out_dim = ksk.output_dimension;
+  const std::size_t per_input = ksk.input_dimension * ksk.level;
+  for (std::size_t c = 0; c < count; ++c) {
+    Torus* acc = outs[c]->data.data();
+    for (std::size_t t = col_begin; t < col_end; ++t) acc[t] = t == out_dim ? ins[c]->body() : 0;
+  }
+  for (std::size_t i = 0; i < ksk.input_dimension; ++i) {
+    for (std::size_t j = 0; j < ksk.level; ++j) {
+      const Torus* row = ksk.entry(i, j);
+      for (std::size_t c = 0; c < count; ++c) {
+        const std::int8_t d8 = digits[c * per_input + i * ksk.level + j];
+        if (d8 == 0) continue;
+        const Torus d = static_cast<Torus>(static_cast<std::int64_t>(d8));
+        Torus* acc = outs[c]->data.data();
+        for (std::size_t t = col_begin; t < col_end; ++t) acc[t] -= d * row[t];
+      }
+    }
+  }
+}
+
 }  // namespace veil::fhe::core

@@ -91,6 +91,14 @@ KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output,
 // out (dimension output_dimension) encrypts the same phase as in, under the output key.
 void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
 
+// Key-switches outs[c] = keyswitch(ins[c]) for count inputs, reading the key once: the
+// output columns [col_begin, col_end) only, so callers may split the columns across threads.
+// outs must be sized output_dimension + 1; the body column is set from the input's body.
+void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, LweCiphertext* const* outs,
+                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end);
+// digits[(c * input_dimension + i) * level + j]: the decomposition of every input coefficient.
+void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits);
+
 // ----- Modulus switching -----
 // round(x * 2N / 2^64) mod 2N.
 inline std::size_t modswitch(Torus x, std::size_t log2_2n) {

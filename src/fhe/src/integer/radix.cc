@@ -117,10 +117,16 @@ void ServerKey::parallel(std::size_t count, const std::function<void(std::size_t
   pool_->parallel_for(0, count, fn);
 }
 
+std::vector<std::vector<Ciphertext>> ServerKey::run(const std::vector<Ciphertext>& inputs,
+                                                    const std::vector<const shortint::LookupTable*>& luts) const {
+  return key_->apply_batch(inputs, luts, *pool_);
+}
+
 std::vector<Ciphertext> ServerKey::apply_all(const std::vector<Ciphertext>& inputs,
                                              const std::vector<const shortint::LookupTable*>& luts) const {
+  auto results = run(inputs, luts);
   std::vector<Ciphertext> out(inputs.size());
-  parallel(inputs.size(), [&](std::size_t i) { out[i] = key_->apply(inputs[i], *luts[i]); });
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::move(results[i][0]);
   return out;
 }
 
@@ -173,8 +179,7 @@ RadixCiphertext ServerKey::propagate_sequential(std::vector<Ciphertext> blocks) 
       out.blocks[i] = std::move(parts[0]);
       carry = std::move(parts[1]);
     } else {
-      std::vector<Ciphertext> in{cur, cur};
-      auto parts = apply_all(in, {&msg_lut_, &carry_lut_});
+      auto parts = apply_all({cur, cur}, {&msg_lut_, &carry_lut_});
       out.blocks[i] = std::move(parts[0]);
       carry = std::move(parts[1]);
     }
@@ -187,37 +192,38 @@ RadixCiphertext ServerKey::propagate_parallel(std::vector<Ciphertext> blocks) co
   // incoming one (sum == m - 1) or neither. combine(cur, prev) = cur == propagate ? prev : cur
   // is associative, so log2(nb) levels of bivariate bootstraps resolve every carry.
   const std::size_t nb = blocks.size();
+  std::vector<const shortint::LookupTable*> luts(nb, &state_many_);
+  luts[0] = &msg_carry_many_;
+  luts[nb - 1] = &msg_lut_;
+  auto first = run(blocks, luts);
   std::vector<Ciphertext> msg(nb), state(nb);
-  parallel(nb, [&](std::size_t i) {
-    if (i + 1 == nb) {
-      msg[i] = key_->apply(blocks[i], msg_lut_);
-      return;
-    }
-    auto parts = key_->apply_many(blocks[i], i == 0 ? msg_carry_many_ : state_many_);
-    msg[i] = std::move(parts[0]);
-    state[i] = std::move(parts[1]);
-  });
+  for (std::size_t i = 0; i < nb; ++i) {
+    msg[i] = std::move(first[i][0]);
+    if (i + 1 < nb) state[i] = std::move(first[i][1]);
+  }
   const std::uint64_t m = params().message_modulus;
   for (std::size_t d = 1; d + 1 < nb; d *= 2) {
-    std::vector<Ciphertext> next(state.begin(), state.end());
-    parallel(nb - 1 - d, [&](std::size_t k) {
-      const std::size_t i = k + d;
-      Ciphertext packed = state[i];
-      key_->scalar_mul_assign(packed, m);
-      key_->add_assign(packed, state[i - d]);
-      next[i] = key_->apply(packed, prefix_lut_);
-    });
-    state = std::move(next);
+    std::vector<Ciphertext> packed;
+    for (std::size_t i = d; i + 1 < nb; ++i) {
+      Ciphertext p = state[i];
+      key_->scalar_mul_assign(p, m);
+      key_->add_assign(p, state[i - d]);
+      packed.push_back(std::move(p));
+    }
+    auto next = apply_all(packed, std::vector<const shortint::LookupTable*>(packed.size(), &prefix_lut_));
+    for (std::size_t i = d; i + 1 < nb; ++i) state[i] = std::move(next[i - d]);
   }
   RadixCiphertext out;
   out.blocks.resize(nb);
   out.blocks[0] = std::move(msg[0]);
-  parallel(nb - 1, [&](std::size_t k) {
-    const std::size_t i = k + 1;
+  std::vector<Ciphertext> sums;
+  for (std::size_t i = 1; i < nb; ++i) {
     Ciphertext sum = msg[i];
     key_->add_assign(sum, state[i - 1]);
-    out.blocks[i] = key_->apply(sum, msg_lut_);
-  });
+    sums.push_back(std::move(sum));
+  }
+  auto finals = apply_all(sums, std::vector<const shortint::LookupTable*>(sums.size(), &msg_lut_));
+  for (std::size_t i = 1; i < nb; ++i) out.blocks[i] = std::move(finals[i - 1]);
   return out;
 }
 
@@ -308,8 +314,13 @@ RadixCiphertext ServerKey::scalar_mul(const RadixCiphertext& a, std::uint64_t c)
     luts[f] = key_->many_lut({[m, f](std::uint64_t x) { return (x * f) % m; },
                               [m, f](std::uint64_t x) { return (x * f) / m; }});
   }
-  std::vector<std::vector<Ciphertext>> parts(jobs.size());
-  parallel(jobs.size(), [&](std::size_t k) { parts[k] = key_->apply_many(a.blocks[jobs[k].block], luts[jobs[k].factor]); });
+  std::vector<Ciphertext> job_inputs;
+  std::vector<const shortint::LookupTable*> job_luts;
+  for (const auto& job : jobs) {
+    job_inputs.push_back(a.blocks[job.block]);
+    job_luts.push_back(&luts[job.factor]);
+  }
+  auto parts = run(job_inputs, job_luts);
   for (std::size_t k = 0; k < jobs.size(); ++k) {
     columns[jobs[k].column].push_back(std::move(parts[k][0]));
     if (jobs[k].column + 1 < nb) columns[jobs[k].column + 1].push_back(std::move(parts[k][1]));
@@ -358,15 +369,29 @@ RadixCiphertext ServerKey::scalar_mul(const RadixCiphertext& a, std::uint64_t c)
       columns = std::move(next);
       break;
     }
-    std::vector<std::vector<Ciphertext>> split(groups.size());
-    parallel(groups.size(), [&](std::size_t g) {
-      const Ciphertext& s = groups[g].sum;
-      if (s.degree < half) {
-        split[g] = key_->apply_many(s, msg_carry_many_);
-      } else {
-        split[g] = {key_->apply(s, msg_lut_), key_->apply(s, carry_lut_)};
+    std::vector<Ciphertext> split_in;
+    std::vector<const shortint::LookupTable*> split_luts;
+    for (const auto& g : groups) {
+      if (g.sum.degree < half) {
+        split_in.push_back(g.sum);
+        split_luts.push_back(&msg_carry_many_);
+      } else {  // too large for the two-function LUT: two bootstraps
+        split_in.push_back(g.sum);
+        split_luts.push_back(&msg_lut_);
+        split_in.push_back(g.sum);
+        split_luts.push_back(&carry_lut_);
       }
-    });
+    }
+    auto raw = run(split_in, split_luts);
+    std::vector<std::vector<Ciphertext>> split(groups.size());
+    for (std::size_t g = 0, r = 0; g < groups.size(); ++g) {
+      if (split_luts[r] == &msg_carry_many_) {
+        split[g] = std::move(raw[r++]);
+      } else {
+        split[g] = {std::move(raw[r][0]), std::move(raw[r + 1][0])};
+        r += 2;
+      }
+    }
     for (std::size_t g = 0; g < groups.size(); ++g) {
       next[groups[g].column].push_back(std::move(split[g][0]));
       if (groups[g].column + 1 < nb && split[g][1].degree > 0) next[groups[g].column + 1].push_back(std::move(split[g][1]));
@@ -384,79 +409,97 @@ RadixCiphertext ServerKey::scalar_mul(const RadixCiphertext& a, std::uint64_t c)
 
 Ciphertext ServerKey::compare_impl(const RadixCiphertext& a, const RadixCiphertext* b, std::uint64_t scalar,
                                    Comparison op, std::uint64_t scale) const {
+  return compare_many({&a}, {b}, scalar, op, scale)[0];
+}
+
+std::vector<Ciphertext> ServerKey::compare_many(const std::vector<const RadixCiphertext*>& as,
+                                                const std::vector<const RadixCiphertext*>& bs, std::uint64_t scalar,
+                                                Comparison op, std::uint64_t scale) const {
   const std::uint64_t m = params().message_modulus;
   const std::uint64_t max_noise = params().max_noise_level;
-  const std::size_t nb = a.blocks.size();
+  const std::size_t pairs = as.size();
+  const std::size_t nb = as[0]->blocks.size();
   // d_i = a_i - b_i + m in [1, 2m - 1]: its sign relative to m orders the blocks.
-  std::vector<Ciphertext> diffs(nb);
-  for (std::size_t i = 0; i < nb; ++i) {
-    if (b == nullptr) {
-      diffs[i] = key_->with_noise_at_most(a.blocks[i], max_noise);
-      key_->scalar_add_assign(diffs[i], m);
-      diffs[i].ct.body() -= digit(scalar, m, i) * params().delta();
-      diffs[i].degree = 2 * m - 1;
-      continue;
+  std::vector<Ciphertext> diffs(pairs * nb);
+  for (std::size_t p = 0; p < pairs; ++p) {
+    for (std::size_t i = 0; i < nb; ++i) {
+      Ciphertext& d = diffs[p * nb + i];
+      if (bs[p] == nullptr) {
+        d = key_->with_noise_at_most(as[p]->blocks[i], max_noise);
+        key_->scalar_add_assign(d, m);
+        d.ct.body() -= digit(scalar, m, i) * params().delta();
+      } else {
+        Ciphertext x = as[p]->blocks[i];
+        Ciphertext y = bs[p]->blocks[i];
+        fit_noise(*key_, x, y, max_noise);
+        key_->add_assign(x, key_->scalar_sub_from(m, y));
+        d = std::move(x);
+      }
+      d.degree = 2 * m - 1;
     }
-    Ciphertext x = a.blocks[i];
-    Ciphertext y = b->blocks[i];
-    fit_noise(*key_, x, y, max_noise);
-    Ciphertext neg = key_->scalar_sub_from(m, y);
-    key_->add_assign(x, neg);
-    x.degree = 2 * m - 1;
-    diffs[i] = std::move(x);
   }
   const bool equality = op == Comparison::kEq || op == Comparison::kNe;
   auto final_lut_for = [&](const std::function<bool(std::uint64_t)>& pred) {
     return key_->lut([&](std::uint64_t x) -> std::uint64_t { return pred(x) ? scale : 0; });
   };
   if (nb == 1) {
-    auto lut = final_lut_for([&](std::uint64_t d) {
-      return final_map(op, d < m ? kLess : d == m ? kEqual : kGreater);
-    });
-    return key_->apply(diffs[0], lut);
+    auto lut = final_lut_for([&](std::uint64_t d) { return final_map(op, d < m ? kLess : d == m ? kEqual : kGreater); });
+    return apply_all(diffs, std::vector<const shortint::LookupTable*>(diffs.size(), &lut));
   }
   if (equality) {
-    // ne_i in {0,1}; sums of up to max_noise of them are reduced until one remains.
-    std::vector<const shortint::LookupTable*> luts(nb, &ne_lut_);
-    std::vector<Ciphertext> flags = apply_all(diffs, luts);
+    // ne_i in {0,1}; sums of up to max_noise of them are reduced until one remains per pair.
+    std::vector<Ciphertext> flags = apply_all(diffs, std::vector<const shortint::LookupTable*>(diffs.size(), &ne_lut_));
+    std::size_t per_pair = nb;
     const std::size_t group = std::min<std::uint64_t>(max_noise, params().plaintext_modulus() - 1);
+    const auto final_lut = final_lut_for([&](std::uint64_t s) { return op == Comparison::kEq ? s == 0 : s != 0; });
     for (;;) {
-      const std::size_t count = (flags.size() + group - 1) / group;
-      std::vector<Ciphertext> sums(count);
-      for (std::size_t g = 0; g < count; ++g) {
-        sums[g] = flags[g * group];
-        for (std::size_t k = g * group + 1; k < std::min(flags.size(), (g + 1) * group); ++k) key_->add_assign(sums[g], flags[k]);
+      const std::size_t count = (per_pair + group - 1) / group;
+      std::vector<Ciphertext> sums(pairs * count);
+      for (std::size_t p = 0; p < pairs; ++p) {
+        for (std::size_t g = 0; g < count; ++g) {
+          Ciphertext& sum = sums[p * count + g];
+          sum = flags[p * per_pair + g * group];
+          for (std::size_t k = g * group + 1; k < std::min(per_pair, (g + 1) * group); ++k) {
+            key_->add_assign(sum, flags[p * per_pair + k]);
+          }
+        }
       }
-      if (count == 1) {
-        auto lut = final_lut_for([&](std::uint64_t s) { return op == Comparison::kEq ? s == 0 : s != 0; });
-        return key_->apply(sums[0], lut);
-      }
-      std::vector<const shortint::LookupTable*> any(count, &any_lut_);
-      flags = apply_all(sums, any);
+      const bool last = count == 1;
+      flags = apply_all(sums, std::vector<const shortint::LookupTable*>(sums.size(), last ? &final_lut : &any_lut_));
+      per_pair = count;
+      if (last) return flags;
     }
   }
-  std::vector<const shortint::LookupTable*> luts(nb, &sign_lut_);
-  std::vector<Ciphertext> signs = apply_all(diffs, luts);
+  std::vector<Ciphertext> signs = apply_all(diffs, std::vector<const shortint::LookupTable*>(diffs.size(), &sign_lut_));
   const auto combine = [m](std::uint64_t x) {
     const std::uint64_t hi = x / m, lo = x % m;
     return hi == kEqual ? lo : hi;
   };
   const auto final_lut = final_lut_for([&](std::uint64_t x) { return final_map(op, combine(x)); });
   const auto combine_lut = key_->lut(combine);
-  while (signs.size() > 1) {
-    const std::size_t pairs = signs.size() / 2;
-    const bool last = signs.size() == 2;
-    std::vector<Ciphertext> next(pairs + signs.size() % 2);
-    parallel(pairs, [&](std::size_t j) {
-      Ciphertext packed = signs[2 * j + 1];
-      key_->scalar_mul_assign(packed, m);
-      key_->add_assign(packed, signs[2 * j]);
-      next[j] = key_->apply(packed, last ? final_lut : combine_lut);
-    });
-    if (signs.size() % 2 == 1) next.back() = std::move(signs.back());
+  std::size_t per_pair = nb;
+  while (per_pair > 1) {
+    const std::size_t halves = per_pair / 2, next_count = halves + per_pair % 2;
+    const bool last = per_pair == 2;
+    std::vector<Ciphertext> packed;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      for (std::size_t j = 0; j < halves; ++j) {
+        Ciphertext hi = signs[p * per_pair + 2 * j + 1];
+        key_->scalar_mul_assign(hi, m);
+        key_->add_assign(hi, signs[p * per_pair + 2 * j]);
+        packed.push_back(std::move(hi));
+      }
+    }
+    auto combined = apply_all(packed, std::vector<const shortint::LookupTable*>(packed.size(), last ? &final_lut : &combine_lut));
+    std::vector<Ciphertext> next(pairs * next_count);
+    for (std::size_t p = 0; p < pairs; ++p) {
+      for (std::size_t j = 0; j < halves; ++j) next[p * next_count + j] = std::move(combined[p * halves + j]);
+      if (per_pair % 2 == 1) next[p * next_count + halves] = std::move(signs[p * per_pair + per_pair - 1]);
+    }
     signs = std::move(next);
+    per_pair = next_count;
   }
-  return signs[0];
+  return signs;
 }
 
 BoolCiphertext ServerKey::compare(const RadixCiphertext& a, const RadixCiphertext& b, Comparison op) const {
@@ -471,33 +514,52 @@ BoolCiphertext ServerKey::scalar_compare(const RadixCiphertext& a, std::uint64_t
 
 RadixCiphertext ServerKey::select_scaled(const Ciphertext& cond8, const RadixCiphertext& a,
                                          const RadixCiphertext& b) const {
+  return std::move(select_scaled_many({&cond8}, {&a}, {&b})[0]);
+}
+
+std::vector<RadixCiphertext> ServerKey::select_scaled_many(const std::vector<const Ciphertext*>& conds8,
+                                                           const std::vector<const RadixCiphertext*>& as,
+                                                           const std::vector<const RadixCiphertext*>& bs) const {
   const std::uint64_t m = params().message_modulus;
-  const std::uint64_t budget = params().max_noise_level - cond8.noise_level;
-  const std::size_t nb = a.blocks.size();
-  RadixCiphertext out;
-  out.blocks.resize(nb);
-  parallel(nb, [&](std::size_t i) {
-    // Two equal public constants (argmax's unused index blocks) need no bootstrap.
-    if (a.blocks[i].noise_level == 0 && b.blocks[i].noise_level == 0 && a.blocks[i].ct.data == b.blocks[i].ct.data) {
-      out.blocks[i] = b.blocks[i];
-      return;
+  std::vector<RadixCiphertext> out(as.size());
+  std::vector<Ciphertext> packed;
+  struct Slot {
+    std::size_t pair, block;
+    Ciphertext base;  // b_i, to which the LUT's signed difference is added
+    std::uint64_t degree;
+  };
+  std::vector<Slot> slots;
+  for (std::size_t p = 0; p < as.size(); ++p) {
+    const std::uint64_t budget = params().max_noise_level - conds8[p]->noise_level;
+    out[p].blocks.resize(as[p]->blocks.size());
+    for (std::size_t i = 0; i < as[p]->blocks.size(); ++i) {
+      const Ciphertext& ai = as[p]->blocks[i];
+      const Ciphertext& bi = bs[p]->blocks[i];
+      // Two equal public constants (argmax's unused index blocks) need no bootstrap.
+      if (ai.noise_level == 0 && bi.noise_level == 0 && ai.ct.data == bi.ct.data) {
+        out[p].blocks[i] = bi;
+        continue;
+      }
+      Ciphertext x = ai;
+      Ciphertext y = bi;
+      fit_noise(*key_, x, y, budget);
+      const std::uint64_t degree = std::max(x.degree, y.degree);
+      key_->add_assign(x, key_->scalar_sub_from(m, y));
+      key_->add_assign(x, *conds8[p]);
+      x.degree = 4 * m - 1;
+      packed.push_back(std::move(x));
+      slots.push_back({p, i, std::move(y), degree});
     }
-    Ciphertext x = a.blocks[i];
-    Ciphertext y = b.blocks[i];
-    fit_noise(*key_, x, y, budget);
-    const std::uint64_t out_degree = std::max(x.degree, y.degree);
-    Ciphertext packed = x;
-    key_->add_assign(packed, key_->scalar_sub_from(m, y));
-    key_->add_assign(packed, cond8);
-    packed.degree = 4 * m - 1;
-    Ciphertext delta = key_->apply(packed, select_lut_);
+  }
+  auto deltas = apply_all(packed, std::vector<const shortint::LookupTable*>(packed.size(), &select_lut_));
+  for (std::size_t k = 0; k < slots.size(); ++k) {
     // b + (cond ? a - b : 0); the LUT output is a signed multiple of Delta.
-    Ciphertext result = y;
-    core::lwe_add_assign(result.ct, delta.ct);
+    Ciphertext result = std::move(slots[k].base);
+    core::lwe_add_assign(result.ct, deltas[k].ct);
     result.noise_level += 1;
-    result.degree = out_degree;
-    out.blocks[i] = std::move(result);
-  });
+    result.degree = slots[k].degree;
+    out[slots[k].pair].blocks[slots[k].block] = std::move(result);
+  }
   return out;
 }
 
@@ -511,23 +573,25 @@ RadixCiphertext ServerKey::select(const BoolCiphertext& cond, const RadixCiphert
   }
   if (!unscaled_fits) return select_scaled(key_->apply(cond, bool_scale8_lut_), a, b);
   const std::size_t nb = a.blocks.size();
+  std::vector<Ciphertext> packed(nb);
+  for (std::size_t i = 0; i < nb; ++i) {
+    Ciphertext x = a.blocks[i];
+    key_->add_assign(x, key_->scalar_sub_from(m, b.blocks[i]));
+    key_->scalar_mul_assign(x, 2);
+    key_->add_assign(x, cond);
+    x.degree = 4 * m - 1;
+    packed[i] = std::move(x);
+  }
+  auto deltas = apply_all(packed, std::vector<const shortint::LookupTable*>(nb, &select_lut_unscaled_));
   RadixCiphertext out;
   out.blocks.resize(nb);
-  parallel(nb, [&](std::size_t i) {
-    const Ciphertext& x = a.blocks[i];
-    const Ciphertext& y = b.blocks[i];
-    Ciphertext packed = x;
-    key_->add_assign(packed, key_->scalar_sub_from(m, y));
-    key_->scalar_mul_assign(packed, 2);
-    key_->add_assign(packed, cond);
-    packed.degree = 4 * m - 1;
-    Ciphertext delta = key_->apply(packed, select_lut_unscaled_);
-    Ciphertext result = y;
-    core::lwe_add_assign(result.ct, delta.ct);
+  for (std::size_t i = 0; i < nb; ++i) {
+    Ciphertext result = b.blocks[i];
+    core::lwe_add_assign(result.ct, deltas[i].ct);
     result.noise_level += 1;
-    result.degree = std::max(x.degree, y.degree);
+    result.degree = std::max(a.blocks[i].degree, b.blocks[i].degree);
     out.blocks[i] = std::move(result);
-  });
+  }
   return out;
 }
 
@@ -559,20 +623,36 @@ std::pair<RadixCiphertext, RadixCiphertext> ServerKey::arg_extreme(std::span<con
   // Tournament: the right candidate (higher indices) wins only when strictly better, so ties
   // keep the lowest index.
   while (round.size() > 1) {
+    const std::size_t pairs = round.size() / 2;
+    std::vector<const RadixCiphertext*> rights, lefts;
+    for (std::size_t j = 0; j < pairs; ++j) {
+      rights.push_back(&round[2 * j + 1].value);
+      lefts.push_back(&round[2 * j].value);
+    }
+    // All comparisons of this round in one batch, then all selections (value and index
+    // blocks together) in another.
+    std::vector<Ciphertext> conds = compare_many(rights, lefts, 0, op, scale);
+    std::vector<RadixCiphertext> both_right(pairs), both_left(pairs);
+    std::vector<const Ciphertext*> cond_ptrs;
+    std::vector<const RadixCiphertext*> rp, lp;
+    for (std::size_t j = 0; j < pairs; ++j) {
+      both_right[j] = round[2 * j + 1].value;
+      both_left[j] = round[2 * j].value;
+      both_right[j].blocks.insert(both_right[j].blocks.end(), round[2 * j + 1].index.blocks.begin(),
+                                  round[2 * j + 1].index.blocks.end());
+      both_left[j].blocks.insert(both_left[j].blocks.end(), round[2 * j].index.blocks.begin(),
+                                 round[2 * j].index.blocks.end());
+      cond_ptrs.push_back(&conds[j]);
+      rp.push_back(&both_right[j]);
+      lp.push_back(&both_left[j]);
+    }
+    std::vector<RadixCiphertext> chosen = select_scaled_many(cond_ptrs, rp, lp);
     std::vector<Candidate> next((round.size() + 1) / 2);
-    parallel(round.size() / 2, [&](std::size_t j) {
-      const Candidate& left = round[2 * j];
-      const Candidate& right = round[2 * j + 1];
-      Ciphertext cond = compare_impl(right.value, &left.value, 0, op, scale);
-      // One select over value and index blocks together, so all their bootstraps run at once.
-      RadixCiphertext both_right = right.value, both_left = left.value;
-      both_right.blocks.insert(both_right.blocks.end(), right.index.blocks.begin(), right.index.blocks.end());
-      both_left.blocks.insert(both_left.blocks.end(), left.index.blocks.begin(), left.index.blocks.end());
-      RadixCiphertext chosen = select_scaled(cond, both_right, both_left);
-      const std::size_t vb = left.value.blocks.size();
-      next[j].value.blocks.assign(chosen.blocks.begin(), chosen.blocks.begin() + static_cast<std::ptrdiff_t>(vb));
-      next[j].index.blocks.assign(chosen.blocks.begin() + static_cast<std::ptrdiff_t>(vb), chosen.blocks.end());
-    });
+    const std::size_t vb = round[0].value.blocks.size();
+    for (std::size_t j = 0; j < pairs; ++j) {
+      next[j].value.blocks.assign(chosen[j].blocks.begin(), chosen[j].blocks.begin() + static_cast<std::ptrdiff_t>(vb));
+      next[j].index.blocks.assign(chosen[j].blocks.begin() + static_cast<std::ptrdiff_t>(vb), chosen[j].blocks.end());
+    }
     if (round.size() % 2 == 1) next.back() = std::move(round.back());
     round = std::move(next);
   }
@@ -602,11 +682,11 @@ std::uint64_t bit_op(ServerKey::Bitwise op, std::uint64_t x, std::uint64_t y) {
 }  // namespace
 
 RadixCiphertext ServerKey::bitwise(const RadixCiphertext& a, const RadixCiphertext& b, Bitwise op) const {
+  const auto lut = key_->bivariate_lut([op](std::uint64_t x, std::uint64_t y) { return bit_op(op, x, y); });
+  std::vector<Ciphertext> packed;
+  for (std::size_t i = 0; i < a.blocks.size(); ++i) packed.push_back(key_->pack_bivariate(a.blocks[i], b.blocks[i]));
   RadixCiphertext out;
-  out.blocks.resize(a.blocks.size());
-  parallel(a.blocks.size(), [&](std::size_t i) {
-    out.blocks[i] = key_->bivariate(a.blocks[i], b.blocks[i], [op](std::uint64_t x, std::uint64_t y) { return bit_op(op, x, y); });
-  });
+  out.blocks = apply_all(packed, std::vector<const shortint::LookupTable*>(packed.size(), &lut));
   return out;
 }
 

@@ -97,8 +97,19 @@ class ServerKey {
   // select trick).
   Ciphertext compare_impl(const RadixCiphertext& a, const RadixCiphertext* b, std::uint64_t scalar,
                           Comparison op, std::uint64_t scale) const;
+  // The same for several independent pairs at once (bs[i] == nullptr: compare with scalar);
+  // every level of every pair's reduction goes into one batch.
+  std::vector<Ciphertext> compare_many(const std::vector<const RadixCiphertext*>& as,
+                                       const std::vector<const RadixCiphertext*>& bs, std::uint64_t scalar,
+                                       Comparison op, std::uint64_t scale) const;
   // cond8 holds 8 * cond.
   RadixCiphertext select_scaled(const Ciphertext& cond8, const RadixCiphertext& a, const RadixCiphertext& b) const;
+  std::vector<RadixCiphertext> select_scaled_many(const std::vector<const Ciphertext*>& conds8,
+                                                  const std::vector<const RadixCiphertext*>& as,
+                                                  const std::vector<const RadixCiphertext*>& bs) const;
+  // One batch of bootstraps: luts[i] applied to inputs[i].
+  std::vector<std::vector<Ciphertext>> run(const std::vector<Ciphertext>& inputs,
+                                           const std::vector<const shortint::LookupTable*>& luts) const;
   std::pair<RadixCiphertext, RadixCiphertext> arg_extreme(std::span<const RadixCiphertext> values,
                                                           std::size_t index_blocks, Comparison op) const;
   // Applies luts[i] to inputs[i] for all i in parallel.

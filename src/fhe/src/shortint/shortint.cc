@@ -1,7 +1,9 @@
 #include "shortint/shortint.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
+#include <thread>
 
 namespace veil::fhe::shortint {
 
@@ -103,6 +105,9 @@ LookupTable ServerKey::many_lut(const std::vector<std::function<std::uint64_t(st
 }
 
 namespace {
+// Counts programmable bootstraps process-wide, for benchmarks (veil::fhe::bootstrap_count()).
+std::atomic<std::uint64_t> g_bootstraps{0};
+
 std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t in_degree) {
   const auto& v = lut.values[r];
   std::uint64_t d = 0;
@@ -111,11 +116,14 @@ std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t 
 }
 }  // namespace
 
+std::uint64_t bootstrap_count() { return g_bootstraps.load(std::memory_order_relaxed); }
+
 Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const {
   thread_local core::LweCiphertext small;
   core::keyswitch(ksk_, in.ct, small);
   Ciphertext out;
   core::programmable_bootstrap(out.ct, bsk_, small, lut.poly.data(), *fft_);
+  g_bootstraps.fetch_add(1, std::memory_order_relaxed);
   out.degree = degree_after(lut, 0, in.degree);
   out.noise_level = 1;
   return out;
@@ -127,6 +135,7 @@ std::vector<Ciphertext> ServerKey::apply_many(const Ciphertext& in, const Lookup
   core::keyswitch(ksk_, in.ct, small);
   std::vector<core::LweCiphertext> raw;
   core::programmable_bootstrap_many(raw, bsk_, small, lut.poly.data(), lut.count, *fft_);
+  g_bootstraps.fetch_add(1, std::memory_order_relaxed);  // one blind rotation serves every table
   std::vector<Ciphertext> out(lut.count);
   for (std::size_t r = 0; r < lut.count; ++r) {
     out[r].ct = std::move(raw[r]);
@@ -152,6 +161,81 @@ Ciphertext ServerKey::bivariate(const Ciphertext& lhs, const Ciphertext& rhs,
   scalar_mul_assign(l, m);
   add_assign(l, r);
   return apply(l, lut([&](std::uint64_t x) { return f(x / m, x % m); }));
+}
+
+Ciphertext ServerKey::pack_bivariate(const Ciphertext& lhs, const Ciphertext& rhs) const {
+  const std::uint64_t m = params_->message_modulus;
+  Ciphertext l = lhs;
+  if (l.noise_level * m + rhs.noise_level > params_->max_noise_level) l = clean(l);
+  Ciphertext r = with_noise_at_most(rhs, params_->max_noise_level - l.noise_level * m);
+  scalar_mul_assign(l, m);
+  add_assign(l, r);
+  return l;
+}
+
+LookupTable ServerKey::bivariate_lut(const std::function<std::uint64_t(std::uint64_t, std::uint64_t)>& f) const {
+  const std::uint64_t m = params_->message_modulus;
+  return lut([&](std::uint64_t x) { return f(x / m, x % m); });
+}
+
+std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ciphertext>& inputs,
+                                                            const std::vector<const LookupTable*>& luts,
+                                                            ThreadPool& pool) const {
+  const std::size_t count = inputs.size();
+  std::vector<std::vector<Ciphertext>> out(count);
+  if (count == 0) return out;
+  if (count == 1) {
+    out[0] = luts[0]->count == 1 ? std::vector<Ciphertext>{apply(inputs[0], *luts[0])} : apply_many(inputs[0], *luts[0]);
+    return out;
+  }
+  const std::size_t threads = std::max<std::size_t>(
+      1, std::min<std::size_t>(pool.size() + 1, std::max(1u, std::thread::hardware_concurrency())));
+  // 1. Key switching, the key read once; output columns split across threads.
+  const std::size_t per_input = ksk_.input_dimension * ksk_.level;
+  std::vector<std::int8_t> digits(count * per_input);
+  std::vector<core::LweCiphertext> small(count, core::LweCiphertext(ksk_.output_dimension));
+  std::vector<const core::LweCiphertext*> in_ptrs(count);
+  std::vector<core::LweCiphertext*> small_ptrs(count);
+  for (std::size_t c = 0; c < count; ++c) {
+    in_ptrs[c] = &inputs[c].ct;
+    small_ptrs[c] = &small[c];
+  }
+  pool.parallel_for(0, count, [&](std::size_t c) { core::keyswitch_digits(ksk_, inputs[c].ct, digits.data() + c * per_input); });
+  const std::size_t cols = ksk_.output_dimension + 1;
+  const std::size_t chunk = (cols + threads - 1) / threads;
+  pool.parallel_for(0, threads, [&](std::size_t t) {
+    const std::size_t begin = t * chunk, end = std::min(cols, begin + chunk);
+    if (begin < end) core::keyswitch_batch_columns(ksk_, in_ptrs.data(), small_ptrs.data(), count, digits.data(), begin, end);
+  });
+  // 2. Blind rotations, one contiguous chunk of the batch per thread.
+  const std::size_t acc_words = (params_->glwe_dimension + 1) * params_->polynomial_size;
+  std::vector<Torus> accs(count * acc_words);
+  const std::size_t groups = std::min(threads, count);
+  pool.parallel_for(0, groups, [&](std::size_t g) {
+    const std::size_t begin = g * count / groups, end = (g + 1) * count / groups;
+    std::vector<Torus*> acc_ptrs;
+    std::vector<const core::LweCiphertext*> ins;
+    std::vector<const Torus*> polys;
+    for (std::size_t c = begin; c < end; ++c) {
+      acc_ptrs.push_back(accs.data() + c * acc_words);
+      ins.push_back(&small[c]);
+      polys.push_back(luts[c]->poly.data());
+    }
+    core::blind_rotate_batch(acc_ptrs.data(), bsk_, ins.data(), polys.data(), end - begin, *fft_);
+  });
+  // 3. Sample extraction.
+  for (std::size_t c = 0; c < count; ++c) {
+    const LookupTable& lut = *luts[c];
+    out[c].resize(lut.count);
+    const std::size_t stride = params_->polynomial_size / lut.count;
+    for (std::size_t r = 0; r < lut.count; ++r) {
+      core::sample_extract(out[c][r].ct, accs.data() + c * acc_words, params_->glwe_dimension, params_->polynomial_size,
+                           r * stride);
+      out[c][r].degree = degree_after(lut, r, inputs[c].degree);
+      out[c][r].noise_level = 1;
+    }
+  }
+  return out;
 }
 
 Ciphertext ServerKey::message_extract(const Ciphertext& ct) const {

@@ -21,6 +21,7 @@
 
 #include "core/bootstrap.h"
 #include "core/lwe.h"
+#include "veil/common/thread_pool.h"
 #include "veil/fhe/params.h"
 
 namespace veil::fhe::shortint {
@@ -89,6 +90,17 @@ class ServerKey {
   Ciphertext apply(const Ciphertext& in, const LookupTable& lut) const;
   std::vector<Ciphertext> apply_many(const Ciphertext& in, const LookupTable& lut) const;
 
+  // Applies luts[c] to inputs[c] for every c (many-LUTs give lut.count outputs) as one batch:
+  // the key-switching key is read once (columns split over the pool) and the blind rotations
+  // share each read of the bootstrapping key (batch split into one chunk per thread).
+  std::vector<std::vector<Ciphertext>> apply_batch(const std::vector<Ciphertext>& inputs,
+                                                   const std::vector<const LookupTable*>& luts, ThreadPool& pool) const;
+
+  // The packed block lhs * message_modulus + rhs for a bivariate LUT, cleaning operands whose
+  // noise would overflow the budget.
+  Ciphertext pack_bivariate(const Ciphertext& lhs, const Ciphertext& rhs) const;
+  LookupTable bivariate_lut(const std::function<std::uint64_t(std::uint64_t, std::uint64_t)>& f) const;
+
   // f(lhs, rhs) on messages: packs lhs * message_modulus + rhs (cleaning operands whose noise
   // would overflow the budget) and bootstraps.
   Ciphertext bivariate(const Ciphertext& lhs, const Ciphertext& rhs,
@@ -132,5 +144,8 @@ struct CompressedServerKey {
   static CompressedServerKey generate(const ClientKey& ck);
   ServerKey decompress() const;
 };
+
+// Programmable bootstraps run by this process so far (all threads).
+std::uint64_t bootstrap_count();
 
 }  // namespace veil::fhe::shortint

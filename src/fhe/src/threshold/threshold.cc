@@ -329,6 +329,21 @@ Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vecto
   return out;
 }
 
+void wipe_client_key(const ClientKey& key) {
+  // The key's impl was created mutable and is only exposed as const; zeroing it in place is
+  // the point (every handle shares it).
+  auto& k = const_cast<shortint::ClientKey&>(key.impl().key);
+  auto wipe_words = [](const std::vector<core::Torus>& v) {
+    auto& w = const_cast<std::vector<core::Torus>&>(v);
+    if (!w.empty()) sodium_memzero(w.data(), w.size() * sizeof(core::Torus));
+  };
+  wipe_words(k.small_key().bits);
+  wipe_words(k.big_key().bits);
+  wipe_words(k.glwe_key().bits);
+  auto& fft = const_cast<std::vector<double>&>(k.glwe_key().fft);
+  if (!fft.empty()) sodium_memzero(fft.data(), fft.size() * sizeof(double));
+}
+
 // ---------------- values and requests ----------------
 
 const char* value_kind_name(ValueKind kind) {
@@ -561,13 +576,20 @@ Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecre
 
 Result<CombineResult> combine(const Committee& committee, const DecryptionRequest& request,
                               const std::vector<DecryptionShare>& shares) {
-  const Parameters& params = *committee.params;
-  if (request.params == nullptr || request.params->id != params.id) {
+  if (request.params == nullptr || request.params->id != committee.params->id) {
     return invalid_argument("the request and the committee use different parameter sets");
   }
+  return combine(committee, request.hash(), request.kind, shares);
+}
+
+Result<CombineResult> combine(const Committee& committee, const Hash& rh, ValueKind kind,
+                              const std::vector<DecryptionShare>& shares) {
+  const Parameters& params = *committee.params;
   const unsigned t = committee.threshold, n = static_cast<unsigned>(committee.size());
-  const std::size_t blocks = block_count(request.kind, params);
-  const Hash rh = request.hash();
+  const std::size_t blocks = block_count(kind, params);
+  struct {
+    ValueKind kind;
+  } request{kind};
   CombineResult result;
   auto name = [&](unsigned member, std::string why) {
     for (const auto& w : result.wrong) {

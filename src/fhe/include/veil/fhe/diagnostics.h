@@ -27,6 +27,10 @@ BootstrapCheck check_bootstraps(const ClientKey& client, const ServerKey& server
 // thread; returns the decrypted output. For timing a single bootstrap.
 std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, std::uint64_t value);
 
+// Programmable bootstraps run by this process so far, on all threads (a many-LUT bootstrap
+// counts once). Benchmarks take differences of it around an operation.
+std::uint64_t bootstrap_count();
+
 // Name of the FFT kernels in use ("avx2-fma" or "portable").
 const char* fft_backend_name();
 

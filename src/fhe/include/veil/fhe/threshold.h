@@ -129,6 +129,10 @@ struct Ceremony {
 Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vector<MemberPublicKey>& members,
                       ByteView public_key, ByteView server_key);
 
+// Overwrites the secret material of `key` (and of every copy: the handles share it) with zeros,
+// for the dealer once the shares are out. The key decrypts nothing afterwards.
+void wipe_client_key(const ClientKey& key);
+
 // A ciphertext to decrypt: its kind and its blocks (64-bit LWE under the big key).
 enum class ValueKind : std::uint8_t { kUint8 = 5, kUint16 = 6, kUint32 = 7, kBool = 8 };
 const char* value_kind_name(ValueKind kind);
@@ -201,6 +205,9 @@ struct CombineResult {
 // kFailedPrecondition when fewer than t valid shares remain or the valid shares are
 // inconsistent in a way that cannot be attributed (the message names the suspects).
 Result<CombineResult> combine(const Committee& committee, const DecryptionRequest& request,
+                              const std::vector<DecryptionShare>& shares);
+// The same for a request known only by its hash and value kind (as the shares carry them).
+Result<CombineResult> combine(const Committee& committee, const Hash& request_hash, ValueKind kind,
                               const std::vector<DecryptionShare>& shares);
 
 }  // namespace veil::fhe::threshold
