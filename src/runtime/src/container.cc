@@ -1,0 +1,165 @@
+#include "veil/runtime/container.h"
+
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <cmath>
+
+#include "sha256.h"
+
+namespace veil::runtime {
+
+std::string_view container_state_name(ContainerState state) {
+  switch (state) {
+    case ContainerState::kCreated: return "created";
+    case ContainerState::kRunning: return "running";
+    case ContainerState::kPaused: return "paused";
+    case ContainerState::kRestarting: return "restarting";
+    case ContainerState::kExited: return "exited";
+    case ContainerState::kDead: return "dead";
+    case ContainerState::kRemoving: return "removing";
+    case ContainerState::kUnknown: break;
+  }
+  return "unknown";
+}
+
+ContainerState parse_container_state(std::string_view name) {
+  for (auto s : {ContainerState::kCreated, ContainerState::kRunning, ContainerState::kPaused,
+                 ContainerState::kRestarting, ContainerState::kExited, ContainerState::kDead,
+                 ContainerState::kRemoving}) {
+    if (container_state_name(s) == name) return s;
+  }
+  return ContainerState::kUnknown;
+}
+
+std::string_view health_status_name(HealthStatus status) {
+  switch (status) {
+    case HealthStatus::kStarting: return "starting";
+    case HealthStatus::kHealthy: return "healthy";
+    case HealthStatus::kUnhealthy: return "unhealthy";
+    case HealthStatus::kNone: break;
+  }
+  return "none";
+}
+
+Result<std::int64_t> parse_memory_size(std::string_view text) {
+  if (text.empty()) return invalid_argument("memory size is empty; use e.g. 128M");
+  std::int64_t multiplier = 1;
+  std::string_view digits = text;
+  char last = static_cast<char>(std::tolower(static_cast<unsigned char>(text.back())));
+  if (last == 'b' && text.size() > 1) {  // accept "128MB", "128mb"
+    digits.remove_suffix(1);
+    last = static_cast<char>(std::tolower(static_cast<unsigned char>(digits.back())));
+  }
+  switch (last) {
+    case 'k': multiplier = 1LL << 10; break;
+    case 'm': multiplier = 1LL << 20; break;
+    case 'g': multiplier = 1LL << 30; break;
+    case 't': multiplier = 1LL << 40; break;
+    default: break;
+  }
+  if (multiplier != 1) digits.remove_suffix(1);
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || value <= 0) {
+    return invalid_argument("bad memory size '" + std::string(text) + "'; use e.g. 128M, 1G or bytes");
+  }
+  if (value > (std::int64_t{1} << 62) / multiplier) {
+    return out_of_range("memory size '" + std::string(text) + "' is too large");
+  }
+  return value * multiplier;
+}
+
+Result<std::int64_t> parse_cpus(std::string_view text) {
+  std::string copy(text);
+  char* end = nullptr;
+  double cpus = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(cpus) || cpus <= 0 ||
+      cpus > 4096) {
+    return invalid_argument("bad CPU amount '" + copy + "'; use e.g. 0.5 or 2");
+  }
+  return static_cast<std::int64_t>(std::llround(cpus * 1e9));
+}
+
+Result<PortBinding> parse_port_binding(std::string_view text) {
+  PortBinding binding;
+  std::string_view rest = text;
+  if (auto slash = rest.rfind('/'); slash != std::string_view::npos) {
+    binding.protocol = std::string(rest.substr(slash + 1));
+    rest = rest.substr(0, slash);
+    if (binding.protocol != "tcp" && binding.protocol != "udp") {
+      return invalid_argument("bad port protocol in '" + std::string(text) + "'; use tcp or udp");
+    }
+  }
+  auto parse_port = [&](std::string_view p, std::uint16_t& out) -> Status {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+    if (ec != std::errc() || end != p.data() + p.size() || value == 0 || value > 65535) {
+      return invalid_argument("bad port '" + std::string(p) + "' in '" + std::string(text) +
+                              "'; use HOSTPORT:CONTAINERPORT");
+    }
+    out = static_cast<std::uint16_t>(value);
+    return {};
+  };
+  auto last_colon = rest.rfind(':');
+  if (last_colon == std::string_view::npos) {
+    return invalid_argument("bad port binding '" + std::string(text) + "'; use HOSTPORT:CONTAINERPORT");
+  }
+  VEIL_RETURN_IF_ERROR(parse_port(rest.substr(last_colon + 1), binding.container_port));
+  std::string_view host = rest.substr(0, last_colon);
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    binding.host_ip = std::string(host.substr(0, colon));
+    host = host.substr(colon + 1);
+  }
+  VEIL_RETURN_IF_ERROR(parse_port(host, binding.host_port));
+  return binding;
+}
+
+std::string spec_hash(const ContainerSpec& spec) {
+  // A length-prefixed canonical encoding, so that no two different specs collide by
+  // concatenation ("a","bc" vs "ab","c").
+  std::string canon;
+  auto put = [&canon](std::string_view field) {
+    canon += std::to_string(field.size());
+    canon += ':';
+    canon += field;
+  };
+  put(spec.image);
+  put(std::to_string(spec.command.size()));
+  for (const auto& arg : spec.command) put(arg);
+  for (const auto& [k, v] : spec.env) { put(k); put(v); }
+  put("labels");
+  for (const auto& [k, v] : spec.labels) {
+    if (k == kLabelSpecHash) continue;
+    put(k);
+    put(v);
+  }
+  put("ports");
+  for (const auto& p : spec.ports) {
+    put(p.host_ip);
+    put(std::to_string(p.host_port));
+    put(std::to_string(p.container_port));
+    put(p.protocol);
+  }
+  put(std::to_string(spec.nano_cpus));
+  put(std::to_string(spec.memory_bytes));
+  put(spec.working_dir);
+  return sha256_hex(canon).substr(0, 16);
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace veil::runtime

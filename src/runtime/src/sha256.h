@@ -1,0 +1,17 @@
+// Private: SHA-256 helpers over OpenSSL.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "veil/common/status.h"
+
+namespace veil::runtime {
+
+// Lower-case hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+// Lower-case hex SHA-256 of a file's contents; not_found / permission_denied on open errors.
+Result<std::string> sha256_file_hex(const std::string& path);
+
+}  // namespace veil::runtime
