@@ -142,6 +142,10 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   // What the auditor expects, when given; otherwise only the chain's internal consistency.
   std::optional<VeilRegistry::Commitment> expected;
   if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
+    if (a.decision_hash.empty() || a.inputs_root.empty()) {
+      std::cerr << "veil: error: an expected commitment needs --decision-hash and --inputs-root (and its --scheduler list)\n";
+      return kExitUsage;
+    }
     VeilRegistry::Commitment c;
     c.job_id = job;
     c.decision_hash = hash_arg(a.decision_hash);

@@ -273,6 +273,21 @@ TEST_F(AnvilTest, ConcurrentSendsGetDistinctConsecutiveNonces) {
   EXPECT_EQ(*nonces.rbegin(), start + kThreads * kEach - 1);
 }
 
+TEST_F(AnvilTest, LegacyEip155TransactionsAreMined) {
+  TransactorOptions legacy;
+  legacy.type = TxType::kLegacy;
+  auto s = Transactor::create(*client_, keys_[1], legacy);
+  ASSERT_TRUE(s.ok());
+  auto r = (*s)->send_and_wait(transfer());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->success);
+  auto tx = client_->rpc().call("eth_getTransactionByHash", nlohmann::json::array({hash_hex(r->transaction_hash)}));
+  ASSERT_TRUE(tx.ok());
+  EXPECT_EQ((*tx)["type"].get<std::string>(), "0x0");
+  EXPECT_EQ(parse_quantity((*tx)["chainId"])->low_u64(), 31337u);
+  EXPECT_EQ(Address::parse((*tx)["from"].get<std::string>()).value(), keys_[1].address());
+}
+
 TEST_F(AnvilTest, ReceiptWaitsForConfirmationDepth) {
   Transactor& s = *senders_[1];
   auto hash = s.send(transfer());

@@ -32,10 +32,17 @@ Result<Hash32> Transactor::send(const TxCall& call, const RevertDecoder& decoder
     tx.gas_limit = *gas + *gas * options_.gas_margin_percent / 100;
   }
   if (tx.type == TxType::kEip1559) {
-    VEIL_ASSIGN_OR_RETURN(FeeSuggestion fees, client_.suggest_fees());
-    tx.max_priority_fee_per_gas = fees.max_priority_fee_per_gas;
-    tx.max_fee_per_gas = fees.max_fee_per_gas;
-  } else {
+    auto fees = client_.suggest_fees();
+    if (!fees.ok() && fees.status().code() == StatusCode::kFailedPrecondition) {
+      tx.type = TxType::kLegacy;  // a pre-London chain: no base fee, so EIP-155 legacy pricing
+    } else if (!fees.ok()) {
+      return fees.status();
+    } else {
+      tx.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
+      tx.max_fee_per_gas = fees->max_fee_per_gas;
+    }
+  }
+  if (tx.type == TxType::kLegacy) {
     VEIL_ASSIGN_OR_RETURN(tx.gas_price, client_.gas_price());
   }
   return nonces_.submit([&](std::uint64_t nonce) -> Result<Hash32> {

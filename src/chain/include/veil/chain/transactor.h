@@ -14,7 +14,7 @@
 namespace veil::chain {
 
 struct TransactorOptions {
-  TxType type = TxType::kEip1559;  // legacy (EIP-155) when the chain has no base fee
+  TxType type = TxType::kEip1559;  // falls back to legacy (EIP-155) when the chain has no base fee
   std::uint64_t confirmations = 1;
   std::chrono::milliseconds receipt_timeout = std::chrono::seconds(60);
   // Gas limit = estimate * (100 + margin) / 100.
