@@ -29,6 +29,7 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
 void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_fhe_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_bench_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // chain, gov, image, audit, node register

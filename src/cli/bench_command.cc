@@ -1,0 +1,135 @@
+// `veil bench schedule`: one encrypted placement decision on synthetic telemetry, timed, and
+// checked against the plaintext reference.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "veil/common/thread_pool.h"
+#include "veil/fhe/fhe.h"
+#include "veil/sched/encrypted_placement.h"
+
+namespace veil::cli {
+namespace {
+
+struct ScheduleBenchOptions {
+  std::size_t nodes = 16;
+  std::string policy = "spread";
+  std::uint32_t replicas = 1;
+  std::string params = "default";
+  std::size_t repetitions = 3;
+  std::uint64_t seed = 1;
+  bool json = false;
+};
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Telemetry of plausible machines: 2-64 cores, 4-256 GiB, 50 GiB-2 TiB disk, 0-2 GPUs, 0.1-20 ms.
+sched::QuantizedTelemetry random_node(std::mt19937_64& rng) {
+  sched::FreeCapacity free;
+  free.cpu_millicores = 2000 + rng() % 62000;
+  free.memory_mib = 4096 + rng() % (252 * 1024);
+  free.disk_mib = 50 * 1024 + rng() % (2 * 1024 * 1024);
+  free.gpus = rng() % 3;
+  free.latency_us = 100 + rng() % 20000;
+  return sched::quantize_telemetry(free);
+}
+
+int run_schedule_bench(const ScheduleBenchOptions& options) {
+  const fhe::Parameters* params = fhe::params_by_name(options.params);
+  if (params == nullptr) {
+    std::cerr << "veil: unknown parameter set '" << options.params << "' (use default or test)\n";
+    return kExitUsage;
+  }
+  auto kind = sched::parse_policy_name(options.policy);
+  if (!kind.ok()) {
+    std::cerr << "veil: " << kind.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto progress = [&](const std::string& what) {
+    if (!options.json) std::cerr << "[bench] " << what << "\n";
+  };
+
+  progress("generating keys (" + std::string(params->name) + ")");
+  auto start = std::chrono::steady_clock::now();
+  const auto client = fhe::ClientKey::generate(*params);
+  const auto server = fhe::ServerKey::generate(client);
+  const auto public_key = fhe::CompactPublicKey::generate(client);
+  const double keygen_ms = elapsed_ms(start);
+
+  std::mt19937_64 rng(options.seed);
+  sched::PlacementInput plain;
+  for (std::size_t i = 0; i < options.nodes; ++i) plain.nodes.push_back(random_node(rng));
+  plain.request = *sched::quantize_request({.cpu_millicores = 4000, .memory_mib = 16 * 1024, .disk_mib = 100 * 1024});
+  plain.policy.kind = *kind;
+  plain.policy.weights.disk = 1;
+  plain.replicas = options.replicas;
+  plain.round_robin_offset = static_cast<std::uint32_t>(rng() % options.nodes);
+
+  progress("encrypting telemetry of " + std::to_string(options.nodes) + " nodes with the compact public key");
+  sched::EncryptedPlacementInput input;
+  for (const auto& node : plain.nodes) input.nodes.push_back(sched::encrypt_telemetry(node, public_key));
+  input.request = plain.request;
+  input.policy = plain.policy;
+  input.replicas = plain.replicas;
+  input.round_robin_offset = plain.round_robin_offset;
+
+  const sched::Placement expected = sched::place_plaintext(plain);
+  std::vector<double> times;
+  bool matches = true;
+  std::uint64_t bootstraps = 0;
+  for (std::size_t rep = 0; rep < options.repetitions; ++rep) {
+    const std::uint64_t before = fhe::bootstrap_count();
+    start = std::chrono::steady_clock::now();
+    sched::EncryptedPlacement placement = sched::place_encrypted(input, server);
+    times.push_back(elapsed_ms(start));
+    bootstraps = fhe::bootstrap_count() - before;
+    matches = matches && sched::decrypt_placement(placement, client) == expected;
+    progress("decision " + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + ": " +
+             std::to_string(static_cast<long>(times.back())) + " ms, " + std::to_string(bootstraps) + " bootstraps");
+  }
+
+  nlohmann::json out = {{"decision_ms", median(times)},
+                        {"bootstraps", bootstraps},
+                        {"nodes", options.nodes},
+                        {"policy", options.policy},
+                        {"replicas", options.replicas},
+                        {"matches_plaintext", matches},
+                        {"params", params->name},
+                        {"threads", ThreadPool::shared().size()},
+                        {"repetitions", options.repetitions},
+                        {"keygen_ms", keygen_ms}};
+  std::cout << (options.json ? out.dump() : out.dump(2)) << "\n";
+  return matches ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAction& action) {
+  auto options = std::make_shared<ScheduleBenchOptions>();
+  auto* noun = app.add_subcommand("bench", "Benchmarks of whole features (see also `veil fhe bench`)");
+  noun->require_subcommand(1);
+  auto* schedule = noun->add_subcommand(
+      "schedule", "Time one encrypted placement decision on synthetic telemetry and check it against plaintext");
+  schedule->add_option("--nodes", options->nodes, "Number of nodes")->check(CLI::Range(1, 4096));
+  schedule->add_option("--policy", options->policy, "spread, binpack, priority-round-robin or latency");
+  schedule->add_option("--replicas", options->replicas, "Replicas to place")->check(CLI::Range(1, 64));
+  schedule->add_option("--params", options->params, "FHE parameters: default, or test (INSECURE, fast)");
+  schedule->add_option("--repetitions", options->repetitions, "Decisions to time; the median is reported")
+      ->check(CLI::Range(1, 100));
+  schedule->add_option("--seed", options->seed, "Seed of the synthetic telemetry");
+  schedule->add_flag("--json", options->json, "Print one JSON line and no progress");
+  schedule->callback([options, &action] { action = [options] { return run_schedule_bench(*options); }; });
+}
+
+}  // namespace veil::cli
