@@ -21,25 +21,38 @@ constexpr std::array<std::uint64_t, 24> kRoundConstants = {
 constexpr std::array<int, 25> kRotations = {0,  1,  62, 28, 27, 36, 44, 6,  55, 20, 3,  10, 43,
                                             25, 39, 41, 45, 15, 21, 8,  18, 2,  61, 56, 14};
 
+// Destination lane of lane i under rho-pi: (x, y) -> (y, 2x + 3y), i = x + 5y.
+constexpr std::array<int, 25> kPi = [] {
+  std::array<int, 25> pi{};
+  for (int x = 0; x < 5; ++x) {
+    for (int y = 0; y < 5; ++y) pi[x + 5 * y] = y + 5 * ((2 * x + 3 * y) % 5);
+  }
+  return pi;
+}();
+
 void keccak_f(std::array<std::uint64_t, 25>& a) {
+  std::array<std::uint64_t, 25> b;
   for (std::uint64_t rc : kRoundConstants) {
     // theta
     std::uint64_t c[5], d[5];
     for (int x = 0; x < 5; ++x) c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
-    for (int x = 0; x < 5; ++x) d[x] = c[(x + 4) % 5] ^ std::rotl(c[(x + 1) % 5], 1);
-    for (int i = 0; i < 25; ++i) a[i] ^= d[i % 5];
-    // rho and pi: B[y][2x+3y] = rot(A[x][y], r[x][y])
-    std::array<std::uint64_t, 25> b;
-    for (int x = 0; x < 5; ++x) {
-      for (int y = 0; y < 5; ++y) {
-        b[y + 5 * ((2 * x + 3 * y) % 5)] = std::rotl(a[x + 5 * y], kRotations[x + 5 * y]);
-      }
+    d[0] = c[4] ^ std::rotl(c[1], 1);
+    d[1] = c[0] ^ std::rotl(c[2], 1);
+    d[2] = c[1] ^ std::rotl(c[3], 1);
+    d[3] = c[2] ^ std::rotl(c[4], 1);
+    d[4] = c[3] ^ std::rotl(c[0], 1);
+    for (int y = 0; y < 25; y += 5) {
+      for (int x = 0; x < 5; ++x) a[y + x] ^= d[x];
     }
+    // rho and pi
+    for (int i = 0; i < 25; ++i) b[kPi[i]] = std::rotl(a[i], kRotations[i]);
     // chi
-    for (int y = 0; y < 5; ++y) {
-      for (int x = 0; x < 5; ++x) {
-        a[x + 5 * y] = b[x + 5 * y] ^ (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]);
-      }
+    for (int y = 0; y < 25; y += 5) {
+      a[y + 0] = b[y + 0] ^ (~b[y + 1] & b[y + 2]);
+      a[y + 1] = b[y + 1] ^ (~b[y + 2] & b[y + 3]);
+      a[y + 2] = b[y + 2] ^ (~b[y + 3] & b[y + 4]);
+      a[y + 3] = b[y + 3] ^ (~b[y + 4] & b[y + 0]);
+      a[y + 4] = b[y + 4] ^ (~b[y + 0] & b[y + 1]);
     }
     // iota
     a[0] ^= rc;
