@@ -235,6 +235,7 @@ struct FheOptions {
   std::size_t pbs = 20000;
   int samples = 0;
   bool json = false;
+  bool client_ops = false;
 };
 
 int cmd_keygen(const FheOptions& o) {
@@ -381,10 +382,28 @@ int cmd_validate(const FheOptions& o) {
   return r.failures == 0 ? kExitOk : kExitFailure;
 }
 
+// The client-side operations that node-tfhe also has (bench/compare-node-tfhe), single thread.
+int cmd_bench_client_ops(const Parameters& params, int samples) {
+  nlohmann::json j;
+  j["params"] = std::string(params.name);
+  std::optional<ClientKey> ck;
+  j["keygen_client_ms"] = time_ms(std::min(samples, 3), [&] { ck = ClientKey::generate(params); });
+  j["keygen_compressed_server_ms"] = time_ms(1, [&] { (void)CompressedServerKey::generate(*ck); });
+  auto pk = CompactPublicKey::generate(*ck);
+  std::optional<FheUint16> a;
+  j["encrypt_pk_u16_ms"] = time_ms(samples * 4, [&] { a = FheUint16::encrypt(51234, pk); });
+  volatile std::uint64_t sink = 0;
+  j["decrypt_u16_ms"] = time_ms(samples * 4, [&] { sink = a->decrypt(*ck); });
+  if (sink != 51234) return fail("decryption check failed");
+  std::cout << j.dump() << "\n";
+  return kExitOk;
+}
+
 int cmd_bench(const FheOptions& o) {
   const Parameters* params = params_or_null(o.params);
   if (params == nullptr) return usage("--params must be default or test");
   const int samples = o.samples > 0 ? o.samples : 5;
+  if (o.client_ops) return cmd_bench_client_ops(*params, samples);
   const int key_samples = std::max(1, std::min(samples, 3));
   nlohmann::json j;
   j["params"] = std::string(params->name);
@@ -480,6 +499,8 @@ void register_fhe_commands(CLI::App& app, GlobalOptions& /*global*/, CommandActi
   auto* bench = noun->add_subcommand("bench", "Measure key generation, encryption and operations (medians, ms)");
   bench->add_flag("--json", options->json, "Print one JSON object");
   bench->add_option("--samples", options->samples, "Samples per operation (default 5)");
+  bench->add_flag("--client-ops", options->client_ops,
+                  "Only the client-side operations node-tfhe also has (JSON; used by bench/compare-node-tfhe)");
   params_opt(bench);
   bench->callback([options, &action] { action = [options] { return cmd_bench(*options); }; });
 }
