@@ -75,6 +75,26 @@ TEST(Host, PingEchoAndIdentifyOverLoopback) {
   io.run_for(std::chrono::milliseconds(200));
 }
 
+TEST(Host, NewHandlersReachConnectedPeersByIdentifyPush) {
+  asio::io_context io;
+  Host a(io), b(io);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  std::vector<PeerInfo> seen;
+  b.add_listener({.identified = [&](const PeerInfo& info) { seen.push_back(info); }});
+  auto has_new = [&] {
+    return !seen.empty() && std::count(seen.back().protocols.begin(), seen.back().protocols.end(), "/new/1.0.0") == 1;
+  };
+  run(io, [&]() -> Task<void> {
+    EXPECT_TRUE((co_await b.connect(dial_addr(a))).ok());
+    for (int i = 0; i < 100 && seen.empty(); ++i) co_await sleep_ms(10);
+    EXPECT_FALSE(has_new());
+    a.set_handler("/new/1.0.0", [](StreamPtr) -> Task<void> { co_return; });
+    for (int i = 0; i < 100 && !has_new(); ++i) co_await sleep_ms(10);
+  });
+  EXPECT_TRUE(has_new());
+  EXPECT_GE(seen.size(), 2u);
+}
+
 TEST(Host, UnsupportedProtocolIsNotFound) {
   asio::io_context io;
   Host a(io), b(io);

@@ -157,10 +157,16 @@ TEST(Noise, RejectsABadSignature) {
   EXPECT_EQ(run_handshake(init2, resp2).code(), StatusCode::kPermissionDenied);
 }
 
-// Two yamux sessions wired back to back.
+yamux::Config four_mib_window() {
+  yamux::Config c;
+  c.receive_window = 4 * 1024 * 1024;
+  return c;
+}
+
+// Two yamux sessions wired back to back, each granting a 4 MiB window.
 struct YamuxPair {
-  yamux::Session client{yamux::Role::kClient};
-  yamux::Session server{yamux::Role::kServer};
+  yamux::Session client{yamux::Role::kClient, four_mib_window()};
+  yamux::Session server{yamux::Role::kServer, four_mib_window()};
   std::vector<yamux::Event> client_events, server_events;
   void pump() {
     for (int i = 0; i < 16; ++i) {
@@ -230,7 +236,7 @@ TEST(Yamux, StreamDataFlowControlAndFin) {
 }
 
 TEST(Yamux, PeerExceedingTheWindowIsReset) {
-  yamux::Session server(yamux::Role::kServer);
+  yamux::Session server(yamux::Role::kServer, four_mib_window());
   Bytes frames;
   // A misbehaving client opens stream 1 and ignores the 256 KiB initial window... but the
   // server granted 4 MiB on ACK; the client sends 4 MiB + 1 without waiting for updates.

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -105,6 +106,8 @@ struct Host::Impl : std::enable_shared_from_this<Host::Impl> {
   };
   std::map<std::string, Backoff> backoff;
   bool closed = false;
+  bool push_scheduled = false;
+  void schedule_identify_push();
 
   std::size_t connection_count() const {
     std::size_t n = 0;
@@ -383,16 +386,21 @@ Task<void> Connection::read_loop() {
 Task<void> Connection::write_loop() {
   auto self = shared_from_this();
   Bytes wire;
+  // Seal and send in pieces of at most 1 MiB so the remote can start decrypting while we
+  // still encrypt (a whole 16 MiB window at once would serialise the two ends).
+  constexpr std::size_t kPiece = 1 << 20;
   while (mux_.has_output() && !terminated_) {
     Bytes plain = mux_.take_output();
-    wire.clear();
-    secure_.seal(plain, &wire);
-    error_code ec;
-    co_await asio::async_write(*sock_, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      writing_ = false;
-      terminate();
-      co_return;
+    for (std::size_t pos = 0; pos < plain.size() && !terminated_; pos += kPiece) {
+      wire.clear();
+      secure_.seal(ByteView(plain).subspan(pos, std::min(kPiece, plain.size() - pos)), &wire);
+      error_code ec;
+      co_await asio::async_write(*sock_, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        writing_ = false;
+        terminate();
+        co_return;
+      }
     }
   }
   writing_ = false;
@@ -834,8 +842,38 @@ Status Host::listen(const Multiaddr& addr) {
 
 std::vector<Multiaddr> Host::listen_addrs() const { return impl_->listen_addrs; }
 
-void Host::set_handler(std::string protocol, Handler handler) { impl_->handlers[std::move(protocol)] = std::move(handler); }
-void Host::remove_handler(const std::string& protocol) { impl_->handlers.erase(protocol); }
+void Host::set_handler(std::string protocol, Handler handler) {
+  bool is_new = impl_->handlers.find(protocol) == impl_->handlers.end();
+  impl_->handlers[std::move(protocol)] = std::move(handler);
+  if (is_new) impl_->schedule_identify_push();
+}
+void Host::remove_handler(const std::string& protocol) {
+  if (impl_->handlers.erase(protocol) > 0) impl_->schedule_identify_push();
+}
+
+// Our protocol list changed: tell connected peers with Identify Push. Changes made in one
+// go (several set_handler calls) are coalesced into one push per peer.
+void Host::Impl::schedule_identify_push() {
+  if (push_scheduled || connections.empty() || closed) return;
+  push_scheduled = true;
+  auto self = shared_from_this();
+  asio::post(io, [self] {
+    self->push_scheduled = false;
+    for (const auto& [peer, list] : self->connections) {
+      if (list.empty()) continue;
+      std::weak_ptr<detail::Connection> weak = list.front();
+      asio::co_spawn(self->io, [self, weak]() -> Task<void> {
+        auto conn = weak.lock();
+        if (!conn) co_return;
+        std::vector<std::string> protocols{std::string(identify::kPushProtocolId)};
+        auto stream = co_await conn->open_stream(std::move(protocols));
+        if (!stream.ok()) co_return;  // peers need not support push
+        (void)co_await (*stream)->write_message(self->identify_message(conn->remote_addr()));
+        (void)(*stream)->close_write();
+      }, asio::detached);
+    }
+  });
+}
 std::vector<std::string> Host::protocols() const {
   std::vector<std::string> out;
   for (const auto& [p, _] : impl_->handlers) out.push_back(p);

@@ -157,7 +157,8 @@ class Host {
   // The bound addresses with their actual ports, without /p2p.
   std::vector<Multiaddr> listen_addrs() const;
 
-  // Registers (or replaces) the handler for `protocol`; it is advertised by Identify.
+  // Registers (or replaces) the handler for `protocol`; it is advertised by Identify, and a
+  // new protocol (or a removed one) is announced to connected peers with Identify Push.
   void set_handler(std::string protocol, Handler handler);
   void remove_handler(const std::string& protocol);
   std::vector<std::string> protocols() const;

@@ -7,7 +7,7 @@
 //
 // Flow control: each side may send at most the receive window the other granted (256 KiB at
 // stream start, raised by window updates). This implementation grants `receive_window`
-// (default 4 MiB) by sending the extra delta with its SYN/ACK, and tops the window up once
+// (default 16 MiB) by sending the extra delta with its SYN/ACK, and tops the window up once
 // the application has consumed half of it. A peer that sends more than the window allows has
 // that stream reset (RST) and the excess dropped. Malformed frames end the session with
 // GoAway(protocol error).
@@ -46,7 +46,10 @@ void encode_header(const FrameHeader& h, Bytes* out);
 Result<FrameHeader> decode_header(ByteView twelve_bytes);
 
 struct Config {
-  std::uint32_t receive_window = 4 * 1024 * 1024;  // per stream, granted to the remote
+  // Per stream, granted to the remote. 16 MiB (go-yamux's and js-yamux's maximum) keeps a
+  // loopback or LAN stream from stalling on window updates; memory is only used if the
+  // application stops reading while the remote keeps sending.
+  std::uint32_t receive_window = 16 * 1024 * 1024;
   std::size_t max_streams = 512;                    // open streams, both directions together
   std::uint32_t max_frame_payload = 16 * 1024 * 1024;  // larger data frames are a protocol error
 };
