@@ -204,7 +204,6 @@ class Node {
   std::uint32_t next_seq_ = 1;
   std::uint64_t next_order_ = 0;
   std::uint64_t rejected_updates_ = 0;
-  MemberId current_sender_ = kNoMember;  // sender of the message being handled
 
   std::vector<View> views_;  // indexed by MemberId; kUnknown beyond what we have heard of
   std::vector<MemberId> probe_list_;
