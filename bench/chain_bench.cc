@@ -57,7 +57,8 @@ void BM_DecodeAnchoredLog(benchmark::State& state) {
   Log log;
   log.topics = {ev->topic, Hash32{}, Hash32{}, Hash32{}};
   std::vector<AbiValue> sched(5, AbiValue(Hash32{}));
-  log.data = *abi_encode(*parse_abi_types("bytes32,bytes32,bytes32[]"), {Hash32{}, Hash32{}, AbiValue(sched)});
+  log.data =
+      *abi_encode(*parse_abi_types("bytes32,bytes32,bytes32[]"), {Hash32{}, Hash32{}, AbiValue(sched)});
   for (auto _ : state) benchmark::DoNotOptimize(abi.decode_log(log));
 }
 BENCHMARK(BM_DecodeAnchoredLog);

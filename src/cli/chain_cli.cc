@@ -9,9 +9,13 @@ namespace veil::cli {
 
 void add_chain_options(CLI::App* cmd, ChainOptions& o, bool with_key, bool with_contract) {
   cmd->add_option("--rpc", o.rpc, "Ethereum JSON-RPC endpoint (env VEIL_ETH_RPC, config eth.rpc)");
-  if (with_key) cmd->add_option("--key-file", o.key_file, "File holding the operator's secp256k1 key as hex (env VEIL_ETH_KEY_FILE)");
-  if (with_contract) cmd->add_option("--contract", o.contract, "VeilRegistry address (env VEIL_CONTRACT_ADDRESS)");
-  if (with_key) cmd->add_option("--confirmations", o.confirmations, "Blocks to wait for after mining (default 1)");
+  if (with_key)
+    cmd->add_option("--key-file", o.key_file,
+                    "File holding the operator's secp256k1 key as hex (env VEIL_ETH_KEY_FILE)");
+  if (with_contract)
+    cmd->add_option("--contract", o.contract, "VeilRegistry address (env VEIL_CONTRACT_ADDRESS)");
+  if (with_key)
+    cmd->add_option("--confirmations", o.confirmations, "Blocks to wait for after mining (default 1)");
 }
 
 int chain_fail(const Status& status) {
@@ -42,7 +46,8 @@ Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& gl
   session->client = std::make_unique<chain::EthClient>(std::move(client));
   if (need_key) {
     std::string path = config.string("eth.key_file");
-    if (path.empty()) return invalid_argument("no signing key: pass --key-file or set VEIL_ETH_KEY_FILE (eth.key_file)");
+    if (path.empty())
+      return invalid_argument("no signing key: pass --key-file or set VEIL_ETH_KEY_FILE (eth.key_file)");
     VEIL_ASSIGN_OR_RETURN(chain::PrivateKey key, chain::PrivateKey::load_file(path));
     session->key.emplace(std::move(key));
     chain::TransactorOptions topts;
@@ -51,7 +56,8 @@ Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& gl
   }
   if (need_contract) {
     std::string address = config.string("contract.address");
-    if (address.empty()) return invalid_argument("no contract: pass --contract or set VEIL_CONTRACT_ADDRESS (contract.address)");
+    if (address.empty())
+      return invalid_argument("no contract: pass --contract or set VEIL_CONTRACT_ADDRESS (contract.address)");
     VEIL_ASSIGN_OR_RETURN(chain::Address a, chain::Address::parse(address));
     session->registry.emplace(*session->client, a, session->sender.get());
   }

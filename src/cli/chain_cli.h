@@ -2,11 +2,10 @@
 // endpoint/key/contract options with config and environment fallbacks, and an open session.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "veil/chain/veil_registry.h"
@@ -35,8 +34,9 @@ struct ChainSession {
 
 // Resolves the options (flag > env > config file > default) and connects. `need_key` loads the
 // key file; `need_contract` requires a contract address. Errors say which setting is missing.
-Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& global, const ChainOptions& options,
-                                                         bool need_key, bool need_contract);
+Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& global,
+                                                         const ChainOptions& options, bool need_key,
+                                                         bool need_contract);
 
 // Prints "veil: error: MESSAGE" to stderr and returns kExitFailure.
 int chain_fail(const Status& status);

@@ -1,9 +1,8 @@
 // `veil gov propose|vote|execute|show`, `veil image allow|revoke`, `veil node register` and
 // `veil audit JOB`: the governance, image, node and audit verbs that act on VeilRegistry.
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "chain_cli.h"
 
@@ -16,7 +15,8 @@ using Kind = VeilRegistry::ProposalKind;
 
 Result<std::uint64_t> parse_u64(const std::string& s, const char* what) {
   auto v = chain::U256::parse(s);
-  if (!v.ok() || !v->fits_u64()) return invalid_argument(std::string(what) + " must be a non-negative integer, got '" + s + "'");
+  if (!v.ok() || !v->fits_u64())
+    return invalid_argument(std::string(what) + " must be a non-negative integer, got '" + s + "'");
   return v->low_u64();
 }
 
@@ -64,7 +64,8 @@ Result<Bytes> build_payload(Kind kind, const std::vector<std::string>& args) {
     case Kind::kResolveDispute: {
       VEIL_RETURN_IF_ERROR(want_args(args, 2, "DISPUTE_ID upheld|rejected"));
       VEIL_ASSIGN_OR_RETURN(std::uint64_t id, parse_u64(args[0], "dispute id"));
-      if (args[1] != "upheld" && args[1] != "rejected") return invalid_argument("verdict must be 'upheld' or 'rejected'");
+      if (args[1] != "upheld" && args[1] != "rejected")
+        return invalid_argument("verdict must be 'upheld' or 'rejected'");
       return VeilRegistry::resolve_dispute_payload(id, args[1] == "upheld");
     }
     case Kind::kSetCommittee: {
@@ -75,7 +76,8 @@ Result<Bytes> build_payload(Kind kind, const std::vector<std::string>& args) {
       c.threshold = static_cast<std::uint8_t>(t);
       for (std::size_t i = 1; i < args.size(); ++i) {
         auto eq = args[i].find('=');
-        if (eq == std::string::npos) return invalid_argument("committee member '" + args[i] + "' must be ADDRESS=X25519_KEY_HEX");
+        if (eq == std::string::npos)
+          return invalid_argument("committee member '" + args[i] + "' must be ADDRESS=X25519_KEY_HEX");
         VEIL_ASSIGN_OR_RETURN(chain::Address a, chain::Address::parse(args[i].substr(0, eq)));
         VEIL_ASSIGN_OR_RETURN(Hash32 k, chain::parse_hash(args[i].substr(eq + 1)));
         c.members.push_back(a);
@@ -103,8 +105,8 @@ int propose_flow(VeilRegistry& reg, Kind kind, const Bytes& payload, bool vote_y
       if (!e.ok()) return chain_fail(e.status());
       std::cerr << "proposal " << *id << " executed\n";
     } else if (g.ok() && p.ok()) {
-      std::cerr << "proposal " << *id << " has " << p->yes_votes << "/" << g->quorum << " yes votes; others vote with 'veil gov vote "
-                << *id << " yes'\n";
+      std::cerr << "proposal " << *id << " has " << p->yes_votes << "/" << g->quorum
+                << " yes votes; others vote with 'veil gov vote " << *id << " yes'\n";
     }
   }
   std::cout << *id << "\n";
@@ -143,7 +145,8 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   std::optional<VeilRegistry::Commitment> expected;
   if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
     if (a.decision_hash.empty() || a.inputs_root.empty()) {
-      std::cerr << "veil: error: an expected commitment needs --decision-hash and --inputs-root (and its --scheduler list)\n";
+      std::cerr << "veil: error: an expected commitment needs --decision-hash and --inputs-root (and its "
+                   "--scheduler list)\n";
       return kExitUsage;
     }
     VeilRegistry::Commitment c;
@@ -163,15 +166,16 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
     std::string status = d.ok() ? std::string(chain::deployment_status_name(d->status)) : "unknown";
     bool ok = consistent && matches && d.ok() && d->status != VeilRegistry::DeploymentStatus::kUpheld;
     all_ok = all_ok && ok;
-    report["deployments"].push_back({{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
-                                     {"recomputed", chain::hash_hex(recomputed)},
-                                     {"commitment_consistent", consistent},
-                                     {"matches_expected", expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
-                                     {"status", status},
-                                     {"anchored_by", ev.anchored_by.to_checksum()},
-                                     {"block", ev.block_number},
-                                     {"transaction", chain::hash_hex(ev.transaction_hash)},
-                                     {"ok", ok}});
+    report["deployments"].push_back(
+        {{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
+         {"recomputed", chain::hash_hex(recomputed)},
+         {"commitment_consistent", consistent},
+         {"matches_expected", expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
+         {"status", status},
+         {"anchored_by", ev.anchored_by.to_checksum()},
+         {"block", ev.block_number},
+         {"transaction", chain::hash_hex(ev.transaction_hash)},
+         {"ok", ok}});
   }
   report["ok"] = all_ok;
   if (global.output == "json") {
@@ -180,10 +184,13 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
     std::cout << "job " << a.job << ": no anchored deployment found on chain\n";
   } else {
     for (const auto& d : report["deployments"]) {
-      std::cout << "job " << a.job << "  commitment " << d["assignment_hash"].get<std::string>() << "  block " << d["block"]
-                << "  status " << d["status"].get<std::string>() << "\n"
-                << "  recomputed from the event: " << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
-      if (expected) std::cout << "  expected decision/inputs/schedulers: " << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
+      std::cout << "job " << a.job << "  commitment " << d["assignment_hash"].get<std::string>() << "  block "
+                << d["block"] << "  status " << d["status"].get<std::string>() << "\n"
+                << "  recomputed from the event: "
+                << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
+      if (expected)
+        std::cout << "  expected decision/inputs/schedulers: "
+                  << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
     }
     std::cout << (all_ok ? "audit OK" : "audit FAILED") << "\n";
   }
@@ -207,9 +214,12 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   auto pa = std::make_shared<GovArgs>();
   auto* propose = gov->add_subcommand(
       "propose",
-      "Create a proposal and vote yes on it (executed at once when that meets the quorum and there is no delay). KIND: "
-      "add-operator ADDRESS | remove-operator ADDRESS | allow-image sha256:DIGEST | revoke-image sha256:DIGEST | set-policy "
-      "POLICY_ID [PARAMS_HEX] | set-cluster-keys PK_HASH SK_HASH | set-governance QUORUM DELAY_S WINDOW_S | set-committee "
+      "Create a proposal and vote yes on it (executed at once when that meets the quorum and there is no "
+      "delay). KIND: "
+      "add-operator ADDRESS | remove-operator ADDRESS | allow-image sha256:DIGEST | revoke-image "
+      "sha256:DIGEST | set-policy "
+      "POLICY_ID [PARAMS_HEX] | set-cluster-keys PK_HASH SK_HASH | set-governance QUORUM DELAY_S WINDOW_S | "
+      "set-committee "
       "THRESHOLD ADDRESS=X25519_HEX... | resolve-dispute ID upheld|rejected. Prints the proposal id.");
   add_chain_options(propose, pa->chain, true, true);
   propose->add_option("kind", pa->kind, "Proposal kind")->required();
@@ -245,13 +255,15 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
       auto r = (*s)->registry->vote(va->id, va->choice == "yes");
       if (!r.ok()) return chain_fail(r.status());
       auto p = (*s)->registry->proposal(va->id);
-      if (p.ok()) std::cout << "proposal " << va->id << ": " << p->yes_votes << " yes, " << p->no_votes << " no\n";
+      if (p.ok())
+        std::cout << "proposal " << va->id << ": " << p->yes_votes << " yes, " << p->no_votes << " no\n";
       return static_cast<int>(kExitOk);
     };
   });
 
   auto ea = std::make_shared<GovArgs>();
-  auto* exec = gov->add_subcommand("execute", "Execute a proposal that reached the quorum and waited its delay");
+  auto* exec =
+      gov->add_subcommand("execute", "Execute a proposal that reached the quorum and waited its delay");
   add_chain_options(exec, ea->chain, true, true);
   exec->add_option("id", ea->id, "Proposal id")->required();
   exec->callback([&global, &action, ea] {
@@ -269,16 +281,23 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   auto* show = gov->add_subcommand("show", "Show a proposal");
   add_chain_options(show, sa->chain, false, true);
   show->add_option("id", sa->id, "Proposal id")->required();
-  show->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  show->add_option("-o,--output", global.output, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   show->callback([&global, &action, sa] {
     action = [&global, sa] {
       auto s = open_chain_session(global, sa->chain, false, true);
       if (!s.ok()) return chain_fail(s.status());
       auto p = (*s)->registry->proposal(sa->id);
       if (!p.ok()) return chain_fail(p.status());
-      nlohmann::json j = {{"id", p->id}, {"kind", chain::proposal_kind_name(p->kind)}, {"proposer", p->proposer.to_checksum()},
-                          {"yes", p->yes_votes}, {"no", p->no_votes}, {"executed", p->executed},
-                          {"created_at", p->created_at}, {"epoch", p->epoch}, {"data", to_hex_prefixed(p->data)}};
+      nlohmann::json j = {{"id", p->id},
+                          {"kind", chain::proposal_kind_name(p->kind)},
+                          {"proposer", p->proposer.to_checksum()},
+                          {"yes", p->yes_votes},
+                          {"no", p->no_votes},
+                          {"executed", p->executed},
+                          {"created_at", p->created_at},
+                          {"epoch", p->epoch},
+                          {"data", to_hex_prefixed(p->data)}};
       if (global.output == "json") {
         std::cout << j.dump(2) << "\n";
       } else {
@@ -289,11 +308,14 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   });
 
   // ---- veil image allow|revoke
-  auto* image = app.add_subcommand("image", "The cluster's allowed-image list (by sha256 digest, through governance)");
+  auto* image =
+      app.add_subcommand("image", "The cluster's allowed-image list (by sha256 digest, through governance)");
   image->require_subcommand(1);
   for (const auto& [verb, kind, help] :
-       {std::tuple{"allow", Kind::kAllowImage, "Propose allowing an image digest (and vote yes; executes when that meets the quorum)"},
-        std::tuple{"revoke", Kind::kRevokeImage, "Propose revoking an image digest (and vote yes; executes when that meets the quorum)"}}) {
+       {std::tuple{"allow", Kind::kAllowImage,
+                   "Propose allowing an image digest (and vote yes; executes when that meets the quorum)"},
+        std::tuple{"revoke", Kind::kRevokeImage,
+                   "Propose revoking an image digest (and vote yes; executes when that meets the quorum)"}}) {
     auto ia = std::make_shared<GovArgs>();
     auto* cmd = image->add_subcommand(verb, help);
     add_chain_options(cmd, ia->chain, true, true);
@@ -323,25 +345,29 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
     action = [&global, na] {
       auto s = writer(global, na->chain);
       if (!s.ok()) return chain_fail(s.status());
-      Hash32 peer = na->kind.starts_with("0x") && na->kind.size() == 66 ? hash_arg(na->kind) : chain::peer_id_hash(na->kind);
+      Hash32 peer = na->kind.starts_with("0x") && na->kind.size() == 66 ? hash_arg(na->kind)
+                                                                        : chain::peer_id_hash(na->kind);
       auto r = (*s)->registry->register_node(peer, (*s)->key->address());
       if (!r.ok()) return chain_fail(r.status());
-      std::cout << "node " << na->kind << " (" << chain::hash_hex(peer) << ") registered to " << (*s)->key->address().to_checksum()
-                << " in block " << r->block_number << "\n";
+      std::cout << "node " << na->kind << " (" << chain::hash_hex(peer) << ") registered to "
+                << (*s)->key->address().to_checksum() << " in block " << r->block_number << "\n";
       return static_cast<int>(kExitOk);
     };
   });
 
   // ---- veil audit JOB
   auto aa = std::make_shared<AuditArgs>();
-  auto* audit = app.add_subcommand("audit", "Recompute a job's deployment commitment and compare it with the chain");
+  auto* audit =
+      app.add_subcommand("audit", "Recompute a job's deployment commitment and compare it with the chain");
   add_chain_options(audit, aa->chain, false, true);
-  audit->add_option("job", aa->job, "Job id (0x + 64 hex, or text that is hashed with keccak256)")->required();
+  audit->add_option("job", aa->job, "Job id (0x + 64 hex, or text that is hashed with keccak256)")
+      ->required();
   audit->add_option("--decision-hash", aa->decision_hash, "Expected decision hash");
   audit->add_option("--inputs-root", aa->inputs_root, "Expected root of the input-ciphertext hashes");
   audit->add_option("--scheduler", aa->schedulers, "Expected scheduler (repeat, in order)");
   audit->add_option("--from-block", aa->from_block, "First block to search (default 0)");
-  audit->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  audit->add_option("-o,--output", global.output, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   audit->callback([&global, &action, aa] { action = [&global, aa] { return run_audit(global, *aa); }; });
 }
 

@@ -9,8 +9,16 @@
 
 namespace {
 const char* kTypeLists[] = {
-    "uint256",  "bytes",  "string,uint8",  "uint256[]",  "bytes32[],address",  "(uint64,bytes)[]",
-    "bool,int16,bytes4",  "address[],bytes32[],uint8",  "(string,(bytes,uint256[2]))",  "uint8[][]",
+    "uint256",
+    "bytes",
+    "string,uint8",
+    "uint256[]",
+    "bytes32[],address",
+    "(uint64,bytes)[]",
+    "bool,int16,bytes4",
+    "address[],bytes32[],uint8",
+    "(string,(bytes,uint256[2]))",
+    "uint8[][]",
 };
 }
 

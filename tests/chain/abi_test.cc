@@ -1,10 +1,11 @@
 // ABI encoding/decoding against the Solidity specification's worked examples, round trips of
 // random values, and rejection of malformed data.
+#include "veil/chain/abi.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "veil/chain/abi.h"
 #include "veil/chain/contract.h"
 #include "veil/chain/veil_registry.h"
 
@@ -15,14 +16,15 @@ std::vector<AbiType> types(std::string_view list) { return parse_abi_types(list)
 std::string word(std::uint64_t v) { return to_hex(U256(v).to_be32()); }
 
 TEST(AbiType, ParsesCanonicalForms) {
-  for (const char* t : {"uint256", "int8", "address", "bool", "bytes32", "bytes", "string", "uint64[]", "bytes32[3]",
-                        "(address,uint8[2])[]", "((uint256,string),bool)"}) {
+  for (const char* t : {"uint256", "int8", "address", "bool", "bytes32", "bytes", "string", "uint64[]",
+                        "bytes32[3]", "(address,uint8[2])[]", "((uint256,string),bool)"}) {
     auto parsed = AbiType::parse(t);
     ASSERT_TRUE(parsed.ok()) << t;
     EXPECT_EQ(parsed->canonical(), t);
   }
   EXPECT_EQ(AbiType::parse("uint")->canonical(), "uint256");
-  for (const char* bad : {"uint7", "uint264", "bytes33", "bytes0", "foo", "(uint256", "uint256[0]", "uint256]"}) {
+  for (const char* bad :
+       {"uint7", "uint264", "bytes33", "bytes0", "foo", "(uint256", "uint256[0]", "uint256]"}) {
     EXPECT_FALSE(AbiType::parse(bad).ok()) << bad;
   }
   EXPECT_TRUE(AbiType::parse("uint256[]")->is_dynamic());
@@ -46,7 +48,8 @@ TEST(Abi, SpecExampleSam) {
                         {Bytes{'d', 'a', 'v', 'e'}, true, std::vector<AbiValue>{U256(1), U256(2), U256(3)}});
   ASSERT_TRUE(enc.ok());
   std::string dave = "6461766500000000000000000000000000000000000000000000000000000000";
-  EXPECT_EQ(to_hex(*enc), word(0x60) + word(1) + word(0xa0) + word(4) + dave + word(3) + word(1) + word(2) + word(3));
+  EXPECT_EQ(to_hex(*enc),
+            word(0x60) + word(1) + word(0xa0) + word(4) + dave + word(3) + word(1) + word(2) + word(3));
   auto dec = abi_decode(types("bytes,bool,uint256[]"), *enc);
   ASSERT_TRUE(dec.ok());
   EXPECT_EQ((*dec)[0].as_bytes(), (Bytes{'d', 'a', 'v', 'e'}));
@@ -58,13 +61,14 @@ TEST(Abi, SpecExampleDynamicMix) {
   EXPECT_EQ(to_hex(function_selector("f(uint256,uint32[],bytes10,bytes)")), "8be65246");
   Bytes b10(std::begin("1234567890"), std::end("1234567890") - 1);
   std::string hello = "Hello, world!";
-  auto enc = abi_encode(types("uint256,uint32[],bytes10,bytes"),
-                        {U256(0x123), std::vector<AbiValue>{U256(0x456), U256(0x789)}, b10, Bytes(hello.begin(), hello.end())});
+  auto enc = abi_encode(
+      types("uint256,uint32[],bytes10,bytes"),
+      {U256(0x123), std::vector<AbiValue>{U256(0x456), U256(0x789)}, b10, Bytes(hello.begin(), hello.end())});
   ASSERT_TRUE(enc.ok());
-  EXPECT_EQ(to_hex(*enc),
-            word(0x123) + word(0x80) + "3132333435363738393000000000000000000000000000000000000000000000" + word(0xe0) +
-                word(2) + word(0x456) + word(0x789) + word(13) +
-                "48656c6c6f2c20776f726c642100000000000000000000000000000000000000");
+  EXPECT_EQ(to_hex(*enc), word(0x123) + word(0x80) +
+                              "3132333435363738393000000000000000000000000000000000000000000000" +
+                              word(0xe0) + word(2) + word(0x456) + word(0x789) + word(13) +
+                              "48656c6c6f2c20776f726c642100000000000000000000000000000000000000");
 }
 
 TEST(Abi, SignedIntegers) {
@@ -81,7 +85,8 @@ TEST(Abi, SignedIntegers) {
 
 // Random values of random types survive encode -> decode.
 AbiType random_type(std::mt19937_64& rng, int depth) {
-  static const char* leaves[] = {"uint256", "uint8", "uint64", "int16", "int256", "address", "bool", "bytes32", "bytes4", "bytes", "string"};
+  static const char* leaves[] = {"uint256", "uint8",   "uint64", "int16", "int256", "address",
+                                 "bool",    "bytes32", "bytes4", "bytes", "string"};
   int pick = static_cast<int>(rng() % (depth < 2 ? 14 : 11));
   if (pick < 11) return *AbiType::parse(leaves[pick]);
   AbiType inner = random_type(rng, depth + 1);
@@ -115,9 +120,12 @@ AbiValue random_value(const AbiType& t, std::mt19937_64& rng) {
       std::copy(b.begin(), b.end(), a.bytes.begin());
       return a;
     }
-    case K::kBool: return static_cast<bool>(rng() & 1);
-    case K::kFixedBytes: return random_bytes(t.size);
-    case K::kBytes: return random_bytes(rng() % 70);
+    case K::kBool:
+      return static_cast<bool>(rng() & 1);
+    case K::kFixedBytes:
+      return random_bytes(t.size);
+    case K::kBytes:
+      return random_bytes(rng() % 70);
     case K::kString: {
       std::string s;
       for (std::size_t i = rng() % 40; i > 0; --i) s.push_back(static_cast<char>('a' + rng() % 26));
@@ -208,7 +216,8 @@ TEST(VeilRegistryAbi, EmbeddedArtifactHasSeedInterface) {
   std::copy(sel.begin(), sel.end(), data.begin());
   Bytes arg = *abi_encode(types("address"), {*Address::parse("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")});
   data.insert(data.end(), arg.begin(), arg.end());
-  EXPECT_EQ(VeilRegistry::decode_revert(data), "NotOperator(caller=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed)");
+  EXPECT_EQ(VeilRegistry::decode_revert(data),
+            "NotOperator(caller=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed)");
   EXPECT_EQ(VeilRegistry::decode_revert(Bytes{1, 2}), "");
 }
 

@@ -68,7 +68,8 @@ class Anvil {
     auto anvil = std::unique_ptr<Anvil>(new Anvil());
     anvil->port_ = free_port();
     std::string bin = tool_path("anvil");
-    std::vector<std::string> args = {bin, "--host", "127.0.0.1", "--port", std::to_string(anvil->port_), "--silent"};
+    std::vector<std::string> args = {bin,       "--host", "127.0.0.1", "--port", std::to_string(anvil->port_),
+                                     "--silent"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -84,7 +85,8 @@ class Anvil {
       error = "cannot start " + bin + " (run scripts/setup.sh)";
       return nullptr;
     }
-    auto client = EthClient::connect(anvil->url(), RpcOptions{1, std::chrono::milliseconds(10), std::chrono::seconds(2)});
+    auto client = EthClient::connect(anvil->url(),
+                                     RpcOptions{1, std::chrono::milliseconds(10), std::chrono::seconds(2)});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       if (client->chain_id().ok()) return anvil;

@@ -2,13 +2,14 @@
 // (deploy, three operators' nodes, a governance round, anchoring read back from its event, a
 // dispute opened and resolved), reverts decoded by name, RPC failures, nonce-manager
 // consistency, confirmation depth and reorg-safe log reading.
+#include "anvil.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <set>
 #include <thread>
 
-#include "anvil.h"
 #include "veil/chain/keccak.h"
 #include "veil/chain/log_cursor.h"
 #include "veil/chain/veil_registry.h"
@@ -59,7 +60,9 @@ class AnvilTest : public ::testing::Test {
   }
 
   // The same registry as seen (and signed for) by operator i.
-  VeilRegistry as(const VeilRegistry& reg, int i) { return VeilRegistry(*client_, reg.address(), senders_[i].get()); }
+  VeilRegistry as(const VeilRegistry& reg, int i) {
+    return VeilRegistry(*client_, reg.address(), senders_[i].get());
+  }
 
   static Anvil* anvil_;
   static std::string start_error_;
@@ -111,7 +114,8 @@ TEST_F(AnvilTest, RegistryLifecycle) {
 
   // A policy change through governance, read back through the seed's getClusterPolicy().
   Bytes params = {1, 2, 3};
-  auto pid = as(reg, 1).propose(VeilRegistry::ProposalKind::kSetPolicy, VeilRegistry::policy_payload(h("binpack"), params));
+  auto pid = as(reg, 1).propose(VeilRegistry::ProposalKind::kSetPolicy,
+                                VeilRegistry::policy_payload(h("binpack"), params));
   ASSERT_TRUE(pid.ok());
   ASSERT_TRUE(as(reg, 1).vote(*pid, true).ok());
   ASSERT_TRUE(as(reg, 2).vote(*pid, true).ok());
@@ -120,7 +124,8 @@ TEST_F(AnvilTest, RegistryLifecycle) {
 
   // An anchored deployment, read back from its event.
   std::uint64_t from = *client_->block_number();
-  VeilRegistry::Commitment c{h("job-42"), h("decision"), h("inputs-root"), {h("sched-a"), h("sched-b"), h("sched-c")}};
+  VeilRegistry::Commitment c{
+      h("job-42"), h("decision"), h("inputs-root"), {h("sched-a"), h("sched-b"), h("sched-c")}};
   auto anchored = as(reg, 1).anchor_commitment(c);
   ASSERT_TRUE(anchored.ok()) << anchored.status().message();
   EXPECT_EQ(*anchored, VeilRegistry::commitment_hash(c));
@@ -142,7 +147,8 @@ TEST_F(AnvilTest, RegistryLifecycle) {
   auto dispute = as(reg, 2).open_dispute(*anchored, h("evidence"));
   ASSERT_TRUE(dispute.ok()) << dispute.status().message();
   EXPECT_EQ(reg.deployment(*anchored)->status, VeilRegistry::DeploymentStatus::kDisputed);
-  auto rid = as(reg, 2).propose(VeilRegistry::ProposalKind::kResolveDispute, VeilRegistry::resolve_dispute_payload(*dispute, true));
+  auto rid = as(reg, 2).propose(VeilRegistry::ProposalKind::kResolveDispute,
+                                VeilRegistry::resolve_dispute_payload(*dispute, true));
   ASSERT_TRUE(rid.ok()) << rid.status().message();
   ASSERT_TRUE(as(reg, 0).vote(*rid, true).ok());
   ASSERT_TRUE(as(reg, 2).vote(*rid, true).ok());
@@ -162,7 +168,8 @@ TEST_F(AnvilTest, RevertsAreDecodedByName) {
   auto r = as(reg, 3).register_node(h("intruder"), keys_[3].address());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("NotOperator(caller=" + keys_[3].address().to_checksum() + ")"), std::string::npos)
+  EXPECT_NE(r.status().message().find("NotOperator(caller=" + keys_[3].address().to_checksum() + ")"),
+            std::string::npos)
       << r.status().message();
   EXPECT_EQ(*client_->transaction_count(keys_[3].address()), before);
 
@@ -173,14 +180,16 @@ TEST_F(AnvilTest, RevertsAreDecodedByName) {
   TxCall call{reg.address(), *data, U256(0), 200000};
   auto mined = senders_[1]->send_and_wait(call, &VeilRegistry::decode_revert);
   ASSERT_FALSE(mined.ok());
-  EXPECT_NE(mined.status().message().find("AlreadyAnchored(assignmentHash=" + to_hex_prefixed(h("once")) + ")"),
-            std::string::npos)
+  EXPECT_NE(
+      mined.status().message().find("AlreadyAnchored(assignmentHash=" + to_hex_prefixed(h("once")) + ")"),
+      std::string::npos)
       << mined.status().message();
 
   // Views revert by name too.
   auto missing = reg.proposal(99);
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("UnknownProposal(id=99)"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("UnknownProposal(id=99)"), std::string::npos)
+      << missing.status().message();
 }
 
 TEST_F(AnvilTest, RpcErrorsAreClear) {
@@ -196,7 +205,8 @@ TEST_F(AnvilTest, RpcErrorsAreClear) {
   auto id = dead->chain_id();
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(id.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos) << id.status().message();
+  EXPECT_NE(id.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << id.status().message();
   EXPECT_NE(id.status().message().find("after 3 attempts"), std::string::npos) << id.status().message();
 
   EXPECT_EQ(EthClient::connect("ftp://x").status().code(), StatusCode::kInvalidArgument);
@@ -281,7 +291,8 @@ TEST_F(AnvilTest, LegacyEip155TransactionsAreMined) {
   auto r = (*s)->send_and_wait(transfer());
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->success);
-  auto tx = client_->rpc().call("eth_getTransactionByHash", nlohmann::json::array({hash_hex(r->transaction_hash)}));
+  auto tx =
+      client_->rpc().call("eth_getTransactionByHash", nlohmann::json::array({hash_hex(r->transaction_hash)}));
   ASSERT_TRUE(tx.ok());
   EXPECT_EQ((*tx)["type"].get<std::string>(), "0x0");
   EXPECT_EQ(parse_quantity((*tx)["chainId"])->low_u64(), 31337u);

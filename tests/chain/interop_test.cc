@@ -5,9 +5,8 @@
 
 #include <cstdio>
 #include <fstream>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "anvil.h"
 #include "veil/chain/abi.h"
@@ -72,7 +71,8 @@ TEST(Interop, EthersDecodesOurTransactionsAndRecoversTheSender) {
   std::string in_path = ::testing::TempDir() + "/veil_chain_txs.txt";
   std::ofstream(in_path) << input;
   int rc = 0;
-  std::string out = run("node " + quote(source_dir() + "/tests/interop/chain-decode-tx.cjs") + " < " + quote(in_path), rc);
+  std::string out =
+      run("node " + quote(source_dir() + "/tests/interop/chain-decode-tx.cjs") + " < " + quote(in_path), rc);
   ASSERT_EQ(rc, 0) << out;
   std::istringstream lines(out);
   std::string line;
@@ -105,7 +105,8 @@ TEST(Interop, EthersDecodesOurTransactionsAndRecoversTheSender) {
 
 // Random types without strings inside compound values (cast's array syntax would need quoting).
 AbiType random_type(std::mt19937_64& rng, int depth) {
-  static const char* leaves[] = {"uint256", "uint8", "uint64", "int16", "int256", "address", "bool", "bytes32", "bytes4", "bytes"};
+  static const char* leaves[] = {"uint256", "uint8", "uint64",  "int16",  "int256",
+                                 "address", "bool",  "bytes32", "bytes4", "bytes"};
   int pick = static_cast<int>(rng() % (depth < 2 ? 13 : 10));
   if (pick < 10) return *AbiType::parse(leaves[pick]);
   AbiType inner = random_type(rng, depth + 1);
@@ -122,7 +123,8 @@ AbiValue random_value(const AbiType& t, std::mt19937_64& rng) {
     return b;
   };
   switch (t.kind) {
-    case K::kUint: return *U256::from_be_bytes(bytes(t.size / 8));
+    case K::kUint:
+      return *U256::from_be_bytes(bytes(t.size / 8));
     case K::kInt: {
       Bytes b = bytes(32);
       bool negative = b[32 - t.size / 8] & 0x80;
@@ -135,10 +137,14 @@ AbiValue random_value(const AbiType& t, std::mt19937_64& rng) {
       std::copy(b.begin(), b.end(), a.bytes.begin());
       return a;
     }
-    case K::kBool: return static_cast<bool>(rng() & 1);
-    case K::kFixedBytes: return bytes(t.size);
-    case K::kBytes: return bytes(rng() % 50);
-    case K::kString: return std::string("veil");
+    case K::kBool:
+      return static_cast<bool>(rng() & 1);
+    case K::kFixedBytes:
+      return bytes(t.size);
+    case K::kBytes:
+      return bytes(rng() % 50);
+    case K::kString:
+      return std::string("veil");
     case K::kArray:
     case K::kFixedArray: {
       std::vector<AbiValue> items;
@@ -162,7 +168,8 @@ std::string cast_arg(const AbiType& t, const AbiValue& v) {
     bool tuple = t.kind == K::kTuple;
     std::string out = tuple ? "(" : "[";
     const auto& items = v.as_list();
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + cast_arg(tuple ? t.children[i] : t.children[0], items[i]);
+    for (std::size_t i = 0; i < items.size(); ++i)
+      out += (i ? "," : "") + cast_arg(tuple ? t.children[i] : t.children[0], items[i]);
     return out + (tuple ? ")" : "]");
   }
   return abi_value_to_string(t, v);
@@ -185,7 +192,8 @@ TEST(Interop, AbiEncodingEqualsCastAbiEncode) {
     auto ours = abi_encode(types, values);
     ASSERT_TRUE(ours.ok()) << ours.status().message();
     int rc = 0;
-    std::string theirs = trim(run(quote(cast) + " abi-encode " + quote(signature) + " --" + args + " 2>&1", rc));
+    std::string theirs =
+        trim(run(quote(cast) + " abi-encode " + quote(signature) + " --" + args + " 2>&1", rc));
     ASSERT_EQ(rc, 0) << signature << args << "\n" << theirs;
     EXPECT_EQ(to_hex_prefixed(*ours), theirs) << signature << args;
   }

@@ -9,7 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   veil::ByteView input(data, size);
   auto item = veil::chain::rlp_decode(input);
-  if (item.ok() && veil::chain::rlp_encode(*item) != veil::Bytes(input.begin(), input.end())) __builtin_trap();
+  if (item.ok() && veil::chain::rlp_encode(*item) != veil::Bytes(input.begin(), input.end()))
+    __builtin_trap();
   (void)veil::chain::decode_transaction(input);
   return 0;
 }

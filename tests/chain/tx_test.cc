@@ -73,8 +73,10 @@ TEST(Transaction, Eip155WorkedExample) {
   auto signed_tx = sign_transaction(tx, *key);
   ASSERT_TRUE(signed_tx.ok());
   EXPECT_EQ(to_hex(signed_tx->raw),
-            "f86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195"
-            "fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83");
+            "f86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61"
+            "340bd939bc2195"
+            "fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b29"
+            "7fb1966a3b6d83");
   auto decoded = decode_transaction(signed_tx->raw);
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
   EXPECT_EQ(decoded->from, key->address());

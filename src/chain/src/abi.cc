@@ -25,7 +25,8 @@ std::size_t padded(std::size_t n) { return (n + 31) / 32 * 32; }
 Result<int> parse_int(std::string_view s) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return invalid_argument("bad number '" + std::string(s) + "'");
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    return invalid_argument("bad number '" + std::string(s) + "'");
   return v;
 }
 
@@ -55,7 +56,8 @@ Result<AbiType> AbiType::parse(std::string_view text) {
   // Array suffixes bind last: "T[2][]" is a dynamic array of T[2].
   if (!text.empty() && text.back() == ']') {
     std::size_t open = text.rfind('[');
-    if (open == std::string_view::npos) return invalid_argument("ABI type '" + std::string(text) + "': ']' without '['");
+    if (open == std::string_view::npos)
+      return invalid_argument("ABI type '" + std::string(text) + "': ']' without '['");
     auto inner = AbiType::parse(text.substr(0, open));
     if (!inner.ok()) return inner.status();
     std::string_view len = text.substr(open + 1, text.size() - open - 2);
@@ -63,7 +65,8 @@ Result<AbiType> AbiType::parse(std::string_view text) {
       t.kind = Kind::kArray;
     } else {
       auto n = parse_int(len);
-      if (!n.ok() || *n <= 0) return invalid_argument("ABI type '" + std::string(text) + "': bad array length");
+      if (!n.ok() || *n <= 0)
+        return invalid_argument("ABI type '" + std::string(text) + "': bad array length");
       t.kind = Kind::kFixedArray;
       t.length = static_cast<std::size_t>(*n);
     }
@@ -71,7 +74,8 @@ Result<AbiType> AbiType::parse(std::string_view text) {
     return t;
   }
   if (!text.empty() && text.front() == '(') {
-    if (text.back() != ')') return invalid_argument("ABI type '" + std::string(text) + "': unterminated tuple");
+    if (text.back() != ')')
+      return invalid_argument("ABI type '" + std::string(text) + "': unterminated tuple");
     auto parts = split_top(text.substr(1, text.size() - 2));
     if (!parts.ok()) return parts.status();
     t.kind = Kind::kTuple;
@@ -82,7 +86,8 @@ Result<AbiType> AbiType::parse(std::string_view text) {
     }
     return t;
   }
-  auto sized = [&](std::string_view prefix, Kind kind, int dflt, int lo, int hi, int step) -> Result<AbiType> {
+  auto sized = [&](std::string_view prefix, Kind kind, int dflt, int lo, int hi,
+                   int step) -> Result<AbiType> {
     t.kind = kind;
     std::string_view rest = text.substr(prefix.size());
     if (rest.empty()) {
@@ -91,7 +96,8 @@ Result<AbiType> AbiType::parse(std::string_view text) {
       return t;
     }
     auto n = parse_int(rest);
-    if (!n.ok() || *n < lo || *n > hi || *n % step != 0) return invalid_argument("ABI type '" + std::string(text) + "': bad size");
+    if (!n.ok() || *n < lo || *n > hi || *n % step != 0)
+      return invalid_argument("ABI type '" + std::string(text) + "': bad size");
     t.size = *n;
     return t;
   };
@@ -107,15 +113,24 @@ Result<AbiType> AbiType::parse(std::string_view text) {
 
 std::string AbiType::canonical() const {
   switch (kind) {
-    case Kind::kUint: return "uint" + std::to_string(size);
-    case Kind::kInt: return "int" + std::to_string(size);
-    case Kind::kAddress: return "address";
-    case Kind::kBool: return "bool";
-    case Kind::kFixedBytes: return "bytes" + std::to_string(size);
-    case Kind::kBytes: return "bytes";
-    case Kind::kString: return "string";
-    case Kind::kArray: return children[0].canonical() + "[]";
-    case Kind::kFixedArray: return children[0].canonical() + "[" + std::to_string(length) + "]";
+    case Kind::kUint:
+      return "uint" + std::to_string(size);
+    case Kind::kInt:
+      return "int" + std::to_string(size);
+    case Kind::kAddress:
+      return "address";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kFixedBytes:
+      return "bytes" + std::to_string(size);
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kString:
+      return "string";
+    case Kind::kArray:
+      return children[0].canonical() + "[]";
+    case Kind::kFixedArray:
+      return children[0].canonical() + "[" + std::to_string(length) + "]";
     case Kind::kTuple: {
       std::string out = "(";
       for (std::size_t i = 0; i < children.size(); ++i) out += (i ? "," : "") + children[i].canonical();
@@ -129,14 +144,17 @@ bool AbiType::is_dynamic() const {
   switch (kind) {
     case Kind::kBytes:
     case Kind::kString:
-    case Kind::kArray: return true;
-    case Kind::kFixedArray: return children[0].is_dynamic();
+    case Kind::kArray:
+      return true;
+    case Kind::kFixedArray:
+      return children[0].is_dynamic();
     case Kind::kTuple:
       for (const auto& c : children) {
         if (c.is_dynamic()) return true;
       }
       return false;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -216,7 +234,9 @@ Status encode_value(const AbiType& t, const AbiValue& value, Bytes& out) {
     case Kind::kFixedBytes: {
       if (!std::holds_alternative<Bytes>(value.v)) return type_error(t, "expected bytes");
       const Bytes& b = value.as_bytes();
-      if (b.size() != static_cast<std::size_t>(t.size)) return type_error(t, "expected " + std::to_string(t.size) + " bytes, got " + std::to_string(b.size()));
+      if (b.size() != static_cast<std::size_t>(t.size))
+        return type_error(t,
+                          "expected " + std::to_string(t.size) + " bytes, got " + std::to_string(b.size()));
       Hash32 w{};
       std::copy(b.begin(), b.end(), w.begin());
       put_word(out, w);
@@ -242,7 +262,8 @@ Status encode_value(const AbiType& t, const AbiValue& value, Bytes& out) {
       if (!std::holds_alternative<std::vector<AbiValue>>(value.v)) return type_error(t, "expected a list");
       const auto& items = value.as_list();
       if (t.kind == Kind::kFixedArray && items.size() != t.length) {
-        return type_error(t, "expected " + std::to_string(t.length) + " elements, got " + std::to_string(items.size()));
+        return type_error(
+            t, "expected " + std::to_string(t.length) + " elements, got " + std::to_string(items.size()));
       }
       if (t.kind == Kind::kArray) put_word(out, U256(items.size()).to_be32());
       std::vector<AbiType> types(items.size(), t.children[0]);
@@ -258,7 +279,8 @@ Status encode_value(const AbiType& t, const AbiValue& value, Bytes& out) {
 
 Status encode_tuple(const std::vector<AbiType>& types, const std::vector<AbiValue>& values, Bytes& out) {
   if (types.size() != values.size()) {
-    return invalid_argument("ABI: " + std::to_string(types.size()) + " types but " + std::to_string(values.size()) + " values");
+    return invalid_argument("ABI: " + std::to_string(types.size()) + " types but " +
+                            std::to_string(values.size()) + " values");
   }
   std::size_t head_len = 0;
   for (const auto& t : types) head_len += t.head_size();
@@ -283,8 +305,10 @@ class AbiDecoder {
   AbiDecoder(ByteView data, AbiLimits limits) : data_(data), limits_(limits) {}
 
   // Decodes a tuple whose head starts at `base`.
-  Result<std::vector<AbiValue>> tuple(const std::vector<AbiType>& types, std::size_t base, std::size_t depth) {
-    if (depth > limits_.max_depth) return decode_error(base, "nested deeper than " + std::to_string(limits_.max_depth));
+  Result<std::vector<AbiValue>> tuple(const std::vector<AbiType>& types, std::size_t base,
+                                      std::size_t depth) {
+    if (depth > limits_.max_depth)
+      return decode_error(base, "nested deeper than " + std::to_string(limits_.max_depth));
     if (base > data_.size()) return decode_error(base, "tuple starts past the end");
     std::vector<AbiValue> out;
     out.reserve(types.size());
@@ -308,7 +332,8 @@ class AbiDecoder {
 
  private:
   Result<ByteView> word(std::size_t pos) {
-    if (pos > data_.size() || data_.size() - pos < 32) return decode_error(pos, "need 32 bytes, data ends at " + std::to_string(data_.size()));
+    if (pos > data_.size() || data_.size() - pos < 32)
+      return decode_error(pos, "need 32 bytes, data ends at " + std::to_string(data_.size()));
     return data_.subspan(pos, 32);
   }
   Result<U256> word_uint(std::size_t pos) {
@@ -349,7 +374,8 @@ class AbiDecoder {
       case Kind::kString: {
         VEIL_ASSIGN_OR_RETURN(U256 len, word_uint(pos));
         std::size_t start = pos + 32;
-        if (!len.fits_u64() || len.low_u64() > data_.size() - start) return decode_error(pos, "length " + len.to_dec() + " runs past the end");
+        if (!len.fits_u64() || len.low_u64() > data_.size() - start)
+          return decode_error(pos, "length " + len.to_dec() + " runs past the end");
         auto bytes = data_.subspan(start, len.low_u64());
         if (t.kind == Kind::kString) return AbiValue(veil::to_string(bytes));
         return AbiValue(Bytes(bytes.begin(), bytes.end()));
@@ -362,11 +388,13 @@ class AbiDecoder {
           VEIL_ASSIGN_OR_RETURN(U256 len, word_uint(pos));
           base = pos + 32;
           // Each element needs at least 32 bytes of head, which bounds any honest length.
-          if (!len.fits_u64() || len.low_u64() > (data_.size() - base) / 32) return decode_error(pos, "array length " + len.to_dec() + " exceeds the data");
+          if (!len.fits_u64() || len.low_u64() > (data_.size() - base) / 32)
+            return decode_error(pos, "array length " + len.to_dec() + " exceeds the data");
           count = len.low_u64();
         }
         elements_ += count;
-        if (elements_ > limits_.max_elements) return decode_error(pos, "more than " + std::to_string(limits_.max_elements) + " array elements");
+        if (elements_ > limits_.max_elements)
+          return decode_error(pos, "more than " + std::to_string(limits_.max_elements) + " array elements");
         std::vector<AbiType> types(count, t.children[0]);
         VEIL_ASSIGN_OR_RETURN(auto items, tuple(types, base, depth + 1));
         return AbiValue(std::move(items));
@@ -406,7 +434,8 @@ Hash32 event_topic(std::string_view signature) { return keccak256(veil::as_bytes
 
 Result<Hash32> indexed_topic(const AbiType& type, const AbiValue& value) {
   if (type.kind == Kind::kBytes && std::holds_alternative<Bytes>(value.v)) return keccak256(value.as_bytes());
-  if (type.kind == Kind::kString && std::holds_alternative<std::string>(value.v)) return keccak256(veil::as_bytes(value.as_string()));
+  if (type.kind == Kind::kString && std::holds_alternative<std::string>(value.v))
+    return keccak256(veil::as_bytes(value.as_string()));
   if (type.is_dynamic() || type.kind == Kind::kTuple || type.kind == Kind::kFixedArray) {
     return unimplemented("indexed topics of " + type.canonical() + " are not supported");
   }
@@ -418,17 +447,22 @@ Result<Hash32> indexed_topic(const AbiType& type, const AbiValue& value) {
 
 std::string abi_value_to_string(const AbiType& t, const AbiValue& value) {
   switch (t.kind) {
-    case Kind::kUint: return value.as_uint().to_dec();
+    case Kind::kUint:
+      return value.as_uint().to_dec();
     case Kind::kInt: {
       const U256& v = value.as_uint();
       if (!v.bit(255)) return v.to_dec();
       return "-" + (~v + U256(1)).to_dec();
     }
-    case Kind::kAddress: return value.as_address().to_checksum();
-    case Kind::kBool: return value.as_bool() ? "true" : "false";
+    case Kind::kAddress:
+      return value.as_address().to_checksum();
+    case Kind::kBool:
+      return value.as_bool() ? "true" : "false";
     case Kind::kFixedBytes:
-    case Kind::kBytes: return to_hex_prefixed(value.as_bytes());
-    case Kind::kString: return "\"" + value.as_string() + "\"";
+    case Kind::kBytes:
+      return to_hex_prefixed(value.as_bytes());
+    case Kind::kString:
+      return "\"" + value.as_string() + "\"";
     case Kind::kArray:
     case Kind::kFixedArray:
     case Kind::kTuple: {

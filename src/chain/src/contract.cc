@@ -1,7 +1,6 @@
 #include "veil/chain/contract.h"
 
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 namespace veil::chain {
@@ -113,7 +112,8 @@ Result<const AbiEvent*> ContractAbi::event(std::string_view name) const {
   return not_found("the contract ABI has no event '" + std::string(name) + "'");
 }
 
-Result<Bytes> ContractAbi::encode_call(std::string_view function_name, const std::vector<AbiValue>& args) const {
+Result<Bytes> ContractAbi::encode_call(std::string_view function_name,
+                                       const std::vector<AbiValue>& args) const {
   VEIL_ASSIGN_OR_RETURN(const AbiFunction* f, function(function_name));
   auto encoded = abi_encode(types_of(f->inputs), args);
   if (!encoded.ok()) return invalid_argument(f->signature + ": " + encoded.status().message());
@@ -122,10 +122,12 @@ Result<Bytes> ContractAbi::encode_call(std::string_view function_name, const std
   return out;
 }
 
-Result<std::vector<AbiValue>> ContractAbi::decode_output(std::string_view function_name, ByteView data) const {
+Result<std::vector<AbiValue>> ContractAbi::decode_output(std::string_view function_name,
+                                                         ByteView data) const {
   VEIL_ASSIGN_OR_RETURN(const AbiFunction* f, function(function_name));
   auto values = abi_decode(types_of(f->outputs), data);
-  if (!values.ok()) return data_loss(f->signature + " returned undecodable data: " + values.status().message());
+  if (!values.ok())
+    return data_loss(f->signature + " returned undecodable data: " + values.status().message());
   return values;
 }
 
@@ -140,10 +142,14 @@ Result<DecodedEvent> ContractAbi::decode_log(const Log& log) const {
     std::vector<AbiType> data_types;
     std::size_t indexed = 0;
     for (const auto& p : e.inputs) {
-      if (p.indexed) ++indexed;
-      else data_types.push_back(p.type);
+      if (p.indexed)
+        ++indexed;
+      else
+        data_types.push_back(p.type);
     }
-    if (log.topics.size() != indexed + 1) return invalid_argument("log of " + e.name + " has " + std::to_string(log.topics.size()) + " topics, expected " + std::to_string(indexed + 1));
+    if (log.topics.size() != indexed + 1)
+      return invalid_argument("log of " + e.name + " has " + std::to_string(log.topics.size()) +
+                              " topics, expected " + std::to_string(indexed + 1));
     auto data = abi_decode(data_types, log.data);
     if (!data.ok()) return invalid_argument("log of " + e.name + ": " + data.status().message());
     DecodedEvent out;
@@ -155,11 +161,13 @@ Result<DecodedEvent> ContractAbi::decode_log(const Log& log) const {
         continue;
       }
       const Hash32& t = log.topics[topic++];
-      if (p.type.is_dynamic() || p.type.kind == AbiType::Kind::kTuple || p.type.kind == AbiType::Kind::kFixedArray) {
+      if (p.type.is_dynamic() || p.type.kind == AbiType::Kind::kTuple ||
+          p.type.kind == AbiType::Kind::kFixedArray) {
         out.values.emplace_back(t);  // only the hash is on chain
       } else {
         auto v = abi_decode({p.type}, t);
-        if (!v.ok()) return invalid_argument("log of " + e.name + ", topic " + p.name + ": " + v.status().message());
+        if (!v.ok())
+          return invalid_argument("log of " + e.name + ", topic " + p.name + ": " + v.status().message());
         out.values.push_back((*v)[0]);
       }
     }
@@ -175,7 +183,8 @@ std::string ContractAbi::decode_revert(ByteView data) const {
     if (!values.ok()) return "<undecodable arguments>";
     std::string out;
     for (std::size_t i = 0; i < ps.size(); ++i) {
-      out += (i ? ", " : "") + (ps[i].name.empty() ? "" : ps[i].name + "=") + abi_value_to_string(ps[i].type, (*values)[i]);
+      out += (i ? ", " : "") + (ps[i].name.empty() ? "" : ps[i].name + "=") +
+             abi_value_to_string(ps[i].type, (*values)[i]);
     }
     return out;
   };
@@ -185,7 +194,8 @@ std::string ContractAbi::decode_revert(ByteView data) const {
   if (function_selector("Error(string)") == std::array<std::uint8_t, 4>{data[0], data[1], data[2], data[3]}) {
     return "Error(" + args_of({AbiParam{"", AbiType::parse("string").value(), false}}) + ")";
   }
-  if (function_selector("Panic(uint256)") == std::array<std::uint8_t, 4>{data[0], data[1], data[2], data[3]}) {
+  if (function_selector("Panic(uint256)") ==
+      std::array<std::uint8_t, 4>{data[0], data[1], data[2], data[3]}) {
     return "Panic(" + args_of({AbiParam{"code", AbiType::parse("uint256").value(), false}}) + ")";
   }
   return {};

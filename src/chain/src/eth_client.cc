@@ -46,9 +46,7 @@ Bytes revert_data(const RpcError& e) {
   return bytes.ok() ? *bytes : Bytes{};
 }
 
-bool is_revert(const RpcError& e) {
-  return e.code == 3 || e.message.find("revert") != std::string::npos;
-}
+bool is_revert(const RpcError& e) { return e.code == 3 || e.message.find("revert") != std::string::npos; }
 
 Result<Receipt> parse_receipt(const json& r) {
   Receipt out;
@@ -130,7 +128,8 @@ Result<std::uint64_t> EthClient::block_number() {
 }
 
 Result<Hash32> EthClient::block_hash(std::uint64_t number) {
-  VEIL_ASSIGN_OR_RETURN(json r, rpc_.call("eth_getBlockByNumber", json::array({U256(number).to_hex_quantity(), false})));
+  VEIL_ASSIGN_OR_RETURN(
+      json r, rpc_.call("eth_getBlockByNumber", json::array({U256(number).to_hex_quantity(), false})));
   if (r.is_null()) return not_found("block " + std::to_string(number) + " does not exist yet");
   return to_hash(r["hash"], "block.hash");
 }
@@ -141,7 +140,8 @@ Result<U256> EthClient::balance(const Address& account) {
 }
 
 Result<std::uint64_t> EthClient::transaction_count(const Address& account, std::string_view block_tag) {
-  VEIL_ASSIGN_OR_RETURN(json r, rpc_.call("eth_getTransactionCount", json::array({account.to_hex(), block_tag})));
+  VEIL_ASSIGN_OR_RETURN(json r,
+                        rpc_.call("eth_getTransactionCount", json::array({account.to_hex(), block_tag})));
   return to_u64(r, "eth_getTransactionCount");
 }
 
@@ -157,21 +157,25 @@ Result<U256> EthClient::gas_price() {
 
 Result<FeeSuggestion> EthClient::suggest_fees() {
   VEIL_ASSIGN_OR_RETURN(json block, rpc_.call("eth_getBlockByNumber", json::array({"latest", false})));
-  if (!block.is_object() || !block.contains("baseFeePerGas")) return failed_precondition("the chain has no EIP-1559 base fee");
+  if (!block.is_object() || !block.contains("baseFeePerGas"))
+    return failed_precondition("the chain has no EIP-1559 base fee");
   FeeSuggestion fees;
   VEIL_ASSIGN_OR_RETURN(fees.base_fee, parse_quantity(block["baseFeePerGas"]));
   auto tip = rpc_.call("eth_maxPriorityFeePerGas", json::array());
-  fees.max_priority_fee_per_gas = tip.ok() ? parse_quantity(*tip).value_or(U256(1'000'000'000)) : U256(1'000'000'000);
+  fees.max_priority_fee_per_gas =
+      tip.ok() ? parse_quantity(*tip).value_or(U256(1'000'000'000)) : U256(1'000'000'000);
   fees.max_fee_per_gas = fees.base_fee * U256(2) + fees.max_priority_fee_per_gas;
   return fees;
 }
 
 Result<CallOutcome> EthClient::call(const CallRequest& request, std::string_view block_tag) {
-  VEIL_ASSIGN_OR_RETURN(RpcReply reply, rpc_.request("eth_call", json::array({call_json(request), block_tag})));
+  VEIL_ASSIGN_OR_RETURN(RpcReply reply,
+                        rpc_.request("eth_call", json::array({call_json(request), block_tag})));
   CallOutcome out;
   if (reply.error) {
     if (!is_revert(*reply.error)) {
-      return failed_precondition("eth_call: " + reply.error->message + " (code " + std::to_string(reply.error->code) + ")");
+      return failed_precondition("eth_call: " + reply.error->message + " (code " +
+                                 std::to_string(reply.error->code) + ")");
     }
     out.reverted = true;
     out.data = revert_data(*reply.error);
@@ -190,7 +194,8 @@ Result<std::uint64_t> EthClient::estimate_gas(const CallRequest& request, CallOu
       revert->data = revert_data(*reply.error);
       revert->node_message = reply.error->message;
     }
-    return failed_precondition("eth_estimateGas: " + reply.error->message + " (code " + std::to_string(reply.error->code) + ")");
+    return failed_precondition("eth_estimateGas: " + reply.error->message + " (code " +
+                               std::to_string(reply.error->code) + ")");
   }
   return to_u64(reply.result, "eth_estimateGas");
 }
@@ -207,7 +212,8 @@ Result<Receipt> EthClient::receipt(const Hash32& tx_hash) {
 }
 
 Result<Receipt> EthClient::wait_for_receipt(const Hash32& tx_hash, std::uint64_t confirmations,
-                                            std::chrono::milliseconds timeout, std::chrono::milliseconds poll) {
+                                            std::chrono::milliseconds timeout,
+                                            std::chrono::milliseconds poll) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   if (confirmations == 0) confirmations = 1;
   for (;;) {
@@ -223,15 +229,16 @@ Result<Receipt> EthClient::wait_for_receipt(const Hash32& tx_hash, std::uint64_t
       return r.status();
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return deadline_exceeded("transaction " + hash_hex(tx_hash) + " not mined with " + std::to_string(confirmations) +
-                               " confirmation(s) within " + std::to_string(timeout.count()) + " ms");
+      return deadline_exceeded("transaction " + hash_hex(tx_hash) + " not mined with " +
+                               std::to_string(confirmations) + " confirmation(s) within " +
+                               std::to_string(timeout.count()) + " ms");
     }
     std::this_thread::sleep_for(poll);
   }
 }
 
-Result<std::vector<Log>> EthClient::logs(const LogFilter& filter, std::uint64_t from_block, std::uint64_t to_block,
-                                         std::uint64_t max_range) {
+Result<std::vector<Log>> EthClient::logs(const LogFilter& filter, std::uint64_t from_block,
+                                         std::uint64_t to_block, std::uint64_t max_range) {
   std::vector<Log> out;
   if (max_range == 0) max_range = 1;
   json topics = json::array();
@@ -246,7 +253,9 @@ Result<std::vector<Log>> EthClient::logs(const LogFilter& filter, std::uint64_t 
   }
   for (std::uint64_t start = from_block; start <= to_block;) {
     std::uint64_t end = std::min(to_block, start + max_range - 1);
-    json params = {{"fromBlock", U256(start).to_hex_quantity()}, {"toBlock", U256(end).to_hex_quantity()}, {"topics", topics}};
+    json params = {{"fromBlock", U256(start).to_hex_quantity()},
+                   {"toBlock", U256(end).to_hex_quantity()},
+                   {"topics", topics}};
     if (filter.address) params["address"] = filter.address->to_hex();
     VEIL_ASSIGN_OR_RETURN(json r, rpc_.call("eth_getLogs", json::array({params})));
     if (!r.is_array()) return data_loss("eth_getLogs did not return an array");

@@ -93,7 +93,8 @@ Hash32 Keccak256::finish() {
   xor_byte(state_, kRate - 1, 0x80);
   keccak_f(state_);
   Hash32 out;
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(state_[i / 8] >> (8 * (i % 8)));
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<std::uint8_t>(state_[i / 8] >> (8 * (i % 8)));
   return out;
 }
 

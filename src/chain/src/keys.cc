@@ -40,12 +40,15 @@ Address address_from_public_key(const std::array<std::uint8_t, 64>& public_key) 
 }
 
 Result<PrivateKey> PrivateKey::from_bytes(ByteView secret) {
-  if (secret.size() != 32) return invalid_argument("private key must be 32 bytes, got " + std::to_string(secret.size()));
-  if (!secp256k1_ec_seckey_verify(context(), secret.data())) return invalid_argument("private key is zero or not below the curve order");
+  if (secret.size() != 32)
+    return invalid_argument("private key must be 32 bytes, got " + std::to_string(secret.size()));
+  if (!secp256k1_ec_seckey_verify(context(), secret.data()))
+    return invalid_argument("private key is zero or not below the curve order");
   PrivateKey key;
   std::copy(secret.begin(), secret.end(), key.secret_.begin());
   secp256k1_pubkey pub;
-  if (!secp256k1_ec_pubkey_create(context(), &pub, key.secret_.data())) return internal_error("secp256k1_ec_pubkey_create failed");
+  if (!secp256k1_ec_pubkey_create(context(), &pub, key.secret_.data()))
+    return internal_error("secp256k1_ec_pubkey_create failed");
   std::array<std::uint8_t, 65> serialized{};
   std::size_t len = serialized.size();
   secp256k1_ec_pubkey_serialize(context(), serialized.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED);
@@ -126,11 +129,13 @@ Result<Address> recover_address(const Hash32& digest, const Signature& signature
   std::copy(signature.r.begin(), signature.r.end(), compact.begin());
   std::copy(signature.s.begin(), signature.s.end(), compact.begin() + 32);
   secp256k1_ecdsa_recoverable_signature sig;
-  if (!secp256k1_ecdsa_recoverable_signature_parse_compact(context(), &sig, compact.data(), signature.recovery_id)) {
+  if (!secp256k1_ecdsa_recoverable_signature_parse_compact(context(), &sig, compact.data(),
+                                                           signature.recovery_id)) {
     return invalid_argument("signature r or s out of range");
   }
   secp256k1_pubkey pub;
-  if (!secp256k1_ecdsa_recover(context(), &pub, &sig, digest.data())) return invalid_argument("signature does not recover to a public key");
+  if (!secp256k1_ecdsa_recover(context(), &pub, &sig, digest.data()))
+    return invalid_argument("signature does not recover to a public key");
   std::array<std::uint8_t, 65> serialized{};
   std::size_t len = serialized.size();
   secp256k1_ec_pubkey_serialize(context(), serialized.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED);

@@ -13,7 +13,8 @@ bool send_outcome_unknown(const Status& status) {
   }
   const std::string& m = status.message();
   return m.find("nonce too low") != std::string::npos || m.find("already known") != std::string::npos ||
-         m.find("nonce too high") != std::string::npos || m.find("replacement transaction") != std::string::npos;
+         m.find("nonce too high") != std::string::npos ||
+         m.find("replacement transaction") != std::string::npos;
 }
 
 Result<Hash32> NonceManager::submit(const std::function<Result<Hash32>(std::uint64_t nonce)>& send) {

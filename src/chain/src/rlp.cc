@@ -52,12 +52,15 @@ class Decoder {
       length = prefix - base;
     } else {
       std::size_t len_of_len = prefix - base - 55;
-      if (len_of_len > 8 || len_of_len > end - pos) return error(header, "length of length runs past the end");
+      if (len_of_len > 8 || len_of_len > end - pos)
+        return error(header, "length of length runs past the end");
       if (data_[pos] == 0) return error(header, "non-canonical length (leading zero)");
       for (std::size_t i = 0; i < len_of_len; ++i) length = (length << 8) | data_[pos++];
-      if (length <= 55) return error(header, "non-canonical long form for a payload of " + std::to_string(length) + " bytes");
+      if (length <= 55)
+        return error(header, "non-canonical long form for a payload of " + std::to_string(length) + " bytes");
     }
-    if (length > end - pos) return error(header, "payload of " + std::to_string(length) + " bytes runs past the end");
+    if (length > end - pos)
+      return error(header, "payload of " + std::to_string(length) + " bytes runs past the end");
     std::size_t payload_end = pos + length;
     if (!is_list) {
       if (length == 1 && data_[pos] < 0x80) return error(header, "non-canonical single byte below 0x80");
@@ -65,7 +68,8 @@ class Decoder {
       pos = payload_end;
       return out;
     }
-    if (depth + 1 > limits_.max_depth) return error(header, "lists nested deeper than " + std::to_string(limits_.max_depth));
+    if (depth + 1 > limits_.max_depth)
+      return error(header, "lists nested deeper than " + std::to_string(limits_.max_depth));
     std::vector<RlpItem> children;
     while (pos < payload_end) {
       auto child = item(pos, payload_end, depth + 1);
@@ -98,7 +102,8 @@ Result<RlpItem> rlp_decode(ByteView data, RlpLimits limits) {
   auto item = decoder.item(pos, data.size(), 0);
   if (!item.ok()) return item.status();
   if (pos != data.size()) {
-    return invalid_argument("malformed RLP: " + std::to_string(data.size() - pos) + " trailing bytes after the item");
+    return invalid_argument("malformed RLP: " + std::to_string(data.size() - pos) +
+                            " trailing bytes after the item");
   }
   return item;
 }

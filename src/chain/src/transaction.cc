@@ -8,7 +8,8 @@ namespace {
 
 // Half the secp256k1 group order: signatures with s above it are malleable (EIP-2).
 const U256& half_order() {
-  static const U256 v = U256::parse("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0").value();
+  static const U256 v =
+      U256::parse("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0").value();
   return v;
 }
 
@@ -18,8 +19,8 @@ RlpItem to_item(const std::optional<Address>& to) {
 
 std::vector<RlpItem> unsigned_fields(const TxRequest& tx) {
   if (tx.type == TxType::kLegacy) {
-    return {RlpItem::uint(tx.nonce), RlpItem::uint(tx.gas_price), RlpItem::uint(tx.gas_limit), to_item(tx.to),
-            RlpItem::uint(tx.value), RlpItem::bytes(tx.data)};
+    return {RlpItem::uint(tx.nonce), RlpItem::uint(tx.gas_price), RlpItem::uint(tx.gas_limit),
+            to_item(tx.to),          RlpItem::uint(tx.value),     RlpItem::bytes(tx.data)};
   }
   return {RlpItem::uint(tx.chain_id),
           RlpItem::uint(tx.nonce),
@@ -54,7 +55,8 @@ Hash32 signing_hash(const TxRequest& tx) {
 }
 
 Result<SignedTx> sign_transaction(const TxRequest& tx, const PrivateKey& key) {
-  if (tx.type == TxType::kLegacy && tx.chain_id > (UINT64_MAX - 36) / 2) return invalid_argument("chain id too large for EIP-155");
+  if (tx.type == TxType::kLegacy && tx.chain_id > (UINT64_MAX - 36) / 2)
+    return invalid_argument("chain id too large for EIP-155");
   Signature sig = key.sign(signing_hash(tx));
   auto fields = unsigned_fields(tx);
   if (tx.type == TxType::kLegacy) {
@@ -76,12 +78,15 @@ Result<DecodedTx> decode_transaction(ByteView raw) {
   if (raw.empty()) return invalid_argument("empty transaction");
   DecodedTx out;
   bool legacy = raw[0] >= 0xc0;
-  if (!legacy && raw[0] != 0x02) return invalid_argument("unsupported transaction type 0x" + to_hex(raw.subspan(0, 1)));
+  if (!legacy && raw[0] != 0x02)
+    return invalid_argument("unsupported transaction type 0x" + to_hex(raw.subspan(0, 1)));
   VEIL_ASSIGN_OR_RETURN(RlpItem item, rlp_decode(legacy ? raw : raw.subspan(1)));
   if (!item.is_list()) return invalid_argument("transaction is not an RLP list");
   const auto& f = item.as_list();
   std::size_t expected = legacy ? 9 : 12;
-  if (f.size() != expected) return invalid_argument("transaction has " + std::to_string(f.size()) + " fields, expected " + std::to_string(expected));
+  if (f.size() != expected)
+    return invalid_argument("transaction has " + std::to_string(f.size()) + " fields, expected " +
+                            std::to_string(expected));
   auto u64 = [](const RlpItem& i, const char* name) -> Result<std::uint64_t> {
     VEIL_ASSIGN_OR_RETURN(U256 v, rlp_to_uint(i));
     if (!v.fits_u64()) return invalid_argument(std::string(name) + " does not fit 64 bits");

@@ -8,7 +8,8 @@ std::string describe_revert(ByteView data, const RevertDecoder& decoder) {
   return "reverted: " + reason;
 }
 
-Result<std::unique_ptr<Transactor>> Transactor::create(EthClient& client, const PrivateKey& key, TransactorOptions options) {
+Result<std::unique_ptr<Transactor>> Transactor::create(EthClient& client, const PrivateKey& key,
+                                                       TransactorOptions options) {
   VEIL_ASSIGN_OR_RETURN(std::uint64_t chain_id, client.chain_id());
   return std::unique_ptr<Transactor>(new Transactor(client, key, options, chain_id));
 }
@@ -50,17 +51,20 @@ Result<Hash32> Transactor::send(const TxCall& call, const RevertDecoder& decoder
     VEIL_ASSIGN_OR_RETURN(SignedTx signed_tx, sign_transaction(tx, key_));
     auto hash = client_.send_raw_transaction(signed_tx.raw);
     // The node may answer "already known" to a retried submission it did receive.
-    if (!hash.ok() && hash.status().message().find("already known") != std::string::npos) return signed_tx.hash;
+    if (!hash.ok() && hash.status().message().find("already known") != std::string::npos)
+      return signed_tx.hash;
     return hash;
   });
 }
 
 Result<Receipt> Transactor::wait(const Hash32& tx_hash, const TxCall& call, const RevertDecoder& decoder) {
-  VEIL_ASSIGN_OR_RETURN(Receipt receipt, client_.wait_for_receipt(tx_hash, options_.confirmations, options_.receipt_timeout));
+  VEIL_ASSIGN_OR_RETURN(Receipt receipt,
+                        client_.wait_for_receipt(tx_hash, options_.confirmations, options_.receipt_timeout));
   if (!receipt.success) {
     // Replay on the state before its block to learn why: receipts carry no revert data.
-    auto replay = client_.call(CallRequest{key_.address(), call.to, call.data, call.value},
-                               U256(receipt.block_number == 0 ? 0 : receipt.block_number - 1).to_hex_quantity());
+    auto replay =
+        client_.call(CallRequest{key_.address(), call.to, call.data, call.value},
+                     U256(receipt.block_number == 0 ? 0 : receipt.block_number - 1).to_hex_quantity());
     Bytes data = replay.ok() && replay->reverted ? replay->data : Bytes{};
     return failed_precondition("transaction " + hash_hex(tx_hash) + " " + describe_revert(data, decoder));
   }

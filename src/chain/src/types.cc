@@ -19,14 +19,18 @@ Result<U256> U256::parse(std::string_view text) {
     while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);
     if (text.size() > 64) return out_of_range("hex integer wider than 256 bits");
     for (char c : text) {
-      int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      int v = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
       if (v < 0) return invalid_argument("bad hex digit in integer '" + std::string(text) + "'");
       out = (out << 4) + U256(static_cast<std::uint64_t>(v));
     }
     return out;
   }
   for (char c : text) {
-    if (c < '0' || c > '9') return invalid_argument("bad decimal digit in integer '" + std::string(text) + "'");
+    if (c < '0' || c > '9')
+      return invalid_argument("bad decimal digit in integer '" + std::string(text) + "'");
     U256 next = out * U256(10) + U256(static_cast<std::uint64_t>(c - '0'));
     // Overflow check: the product wrapped iff dividing back does not give the old value.
     std::uint32_t rem = 0;
@@ -145,7 +149,8 @@ Result<Address> Address::parse(std::string_view text) {
     return invalid_argument("address must be 0x followed by 40 hex digits, got '" + std::string(text) + "'");
   }
   auto bytes = fixed_from_hex<20>(text.substr(2));
-  if (!bytes.ok()) return invalid_argument("address '" + std::string(text) + "': " + bytes.status().message());
+  if (!bytes.ok())
+    return invalid_argument("address '" + std::string(text) + "': " + bytes.status().message());
   Address a{*bytes};
   std::string_view digits = text.substr(2);
   bool has_lower = std::any_of(digits.begin(), digits.end(), [](char c) { return c >= 'a' && c <= 'f'; });

@@ -54,8 +54,9 @@ std::string VeilRegistry::decode_revert(ByteView data) { return abi().decode_rev
 Result<VeilRegistry> VeilRegistry::deploy(Transactor& sender, const DeployParams& p) {
   std::vector<AbiValue> ops;
   for (const auto& a : p.operators) ops.emplace_back(a);
-  VEIL_ASSIGN_OR_RETURN(Bytes args, abi().encode_constructor({AbiValue(p.cluster_name), AbiValue(std::move(ops)),
-                                                               u(p.quorum), u(p.execution_delay_s), u(p.dispute_window_s)}));
+  VEIL_ASSIGN_OR_RETURN(
+      Bytes args, abi().encode_constructor({AbiValue(p.cluster_name), AbiValue(std::move(ops)), u(p.quorum),
+                                            u(p.execution_delay_s), u(p.dispute_window_s)}));
   VEIL_ASSIGN_OR_RETURN(Bytes code, from_hex(creation_bytecode_hex()));
   code.insert(code.end(), args.begin(), args.end());
   TxCall call{std::nullopt, std::move(code), U256(0), std::nullopt};
@@ -64,18 +65,24 @@ Result<VeilRegistry> VeilRegistry::deploy(Transactor& sender, const DeployParams
   return VeilRegistry(sender.client(), *receipt.contract_address, &sender);
 }
 
-Result<std::vector<AbiValue>> VeilRegistry::view(std::string_view function, const std::vector<AbiValue>& args) {
+Result<std::vector<AbiValue>> VeilRegistry::view(std::string_view function,
+                                                 const std::vector<AbiValue>& args) {
   VEIL_ASSIGN_OR_RETURN(Bytes data, abi().encode_call(function, args));
-  VEIL_ASSIGN_OR_RETURN(CallOutcome out, client_->call(CallRequest{std::nullopt, address_, std::move(data), U256(0)}));
+  VEIL_ASSIGN_OR_RETURN(CallOutcome out,
+                        client_->call(CallRequest{std::nullopt, address_, std::move(data), U256(0)}));
   if (out.reverted) {
-    return failed_precondition("VeilRegistry." + std::string(function) + " " + describe_revert(out.data, &VeilRegistry::decode_revert));
+    return failed_precondition("VeilRegistry." + std::string(function) + " " +
+                               describe_revert(out.data, &VeilRegistry::decode_revert));
   }
-  if (out.data.empty()) return failed_precondition("no VeilRegistry contract at " + address_.to_checksum() + " (empty answer to " + std::string(function) + ")");
+  if (out.data.empty())
+    return failed_precondition("no VeilRegistry contract at " + address_.to_checksum() +
+                               " (empty answer to " + std::string(function) + ")");
   return abi().decode_output(function, out.data);
 }
 
 Result<Receipt> VeilRegistry::transact(std::string_view function, const std::vector<AbiValue>& args) {
-  if (sender_ == nullptr) return failed_precondition("VeilRegistry." + std::string(function) + " needs a signing key");
+  if (sender_ == nullptr)
+    return failed_precondition("VeilRegistry." + std::string(function) + " needs a signing key");
   VEIL_ASSIGN_OR_RETURN(Bytes data, abi().encode_call(function, args));
   TxCall call{address_, std::move(data), U256(0), std::nullopt};
   auto receipt = sender_->send_and_wait(call, &VeilRegistry::decode_revert);
@@ -89,7 +96,8 @@ Result<DecodedEvent> VeilRegistry::find_event(const Receipt& receipt, std::strin
     auto decoded = abi().decode_log(log);
     if (decoded.ok() && decoded->event->name == event_name) return decoded;
   }
-  return data_loss("receipt " + hash_hex(receipt.transaction_hash) + " lacks a " + std::string(event_name) + " event");
+  return data_loss("receipt " + hash_hex(receipt.transaction_hash) + " lacks a " + std::string(event_name) +
+                   " event");
 }
 
 // ---------------------------------------------------------------- writes
@@ -97,9 +105,15 @@ Result<DecodedEvent> VeilRegistry::find_event(const Receipt& receipt, std::strin
 Result<Receipt> VeilRegistry::register_node(const Hash32& peer_id, const Address& op) {
   return transact("registerNode", {h32(peer_id), AbiValue(op)});
 }
-Result<Receipt> VeilRegistry::deactivate_node(const Hash32& peer_id) { return transact("deactivateNode", {h32(peer_id)}); }
-Result<Receipt> VeilRegistry::reactivate_node(const Hash32& peer_id) { return transact("reactivateNode", {h32(peer_id)}); }
-Result<Receipt> VeilRegistry::exit_node(const Hash32& peer_id) { return transact("exitNode", {h32(peer_id)}); }
+Result<Receipt> VeilRegistry::deactivate_node(const Hash32& peer_id) {
+  return transact("deactivateNode", {h32(peer_id)});
+}
+Result<Receipt> VeilRegistry::reactivate_node(const Hash32& peer_id) {
+  return transact("reactivateNode", {h32(peer_id)});
+}
+Result<Receipt> VeilRegistry::exit_node(const Hash32& peer_id) {
+  return transact("exitNode", {h32(peer_id)});
+}
 Result<Receipt> VeilRegistry::set_operator_image_acl(const Hash32& digest, bool denied) {
   return transact("setOperatorImageAcl", {h32(digest), AbiValue(denied)});
 }
@@ -111,13 +125,18 @@ Result<std::uint64_t> VeilRegistry::propose(ProposalKind kind, const Bytes& data
   return as_u64(id);
 }
 
-Result<Receipt> VeilRegistry::vote(std::uint64_t id, bool support) { return transact("vote", {u(id), AbiValue(support)}); }
+Result<Receipt> VeilRegistry::vote(std::uint64_t id, bool support) {
+  return transact("vote", {u(id), AbiValue(support)});
+}
 Result<Receipt> VeilRegistry::execute(std::uint64_t id) { return transact("execute", {u(id)}); }
-Result<Receipt> VeilRegistry::anchor_deployment(const Hash32& h) { return transact("anchorDeployment", {h32(h)}); }
+Result<Receipt> VeilRegistry::anchor_deployment(const Hash32& h) {
+  return transact("anchorDeployment", {h32(h)});
+}
 
 Result<Hash32> VeilRegistry::anchor_commitment(const Commitment& c) {
-  VEIL_ASSIGN_OR_RETURN(Receipt r, transact("anchorCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
-                                                                 AbiValue(hash_list(c.schedulers))}));
+  VEIL_ASSIGN_OR_RETURN(Receipt r,
+                        transact("anchorCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
+                                                      AbiValue(hash_list(c.schedulers))}));
   VEIL_ASSIGN_OR_RETURN(DecodedEvent e, find_event(r, "DeploymentAnchored"));
   VEIL_ASSIGN_OR_RETURN(AbiValue h, e.get("assignmentHash"));
   return h.as_bytes32();
@@ -140,13 +159,18 @@ Bytes VeilRegistry::policy_payload(const Hash32& policy_id, const Bytes& params)
 Bytes VeilRegistry::committee_payload(const Committee& c) {
   std::vector<AbiValue> members;
   for (const auto& m : c.members) members.emplace_back(m);
-  return encode("address[],bytes32[],uint8", {AbiValue(std::move(members)), AbiValue(hash_list(c.x25519_keys)), u(c.threshold)});
+  return encode("address[],bytes32[],uint8",
+                {AbiValue(std::move(members)), AbiValue(hash_list(c.x25519_keys)), u(c.threshold)});
 }
-Bytes VeilRegistry::cluster_keys_payload(const Hash32& pk, const Hash32& sk) { return encode("bytes32,bytes32", {h32(pk), h32(sk)}); }
+Bytes VeilRegistry::cluster_keys_payload(const Hash32& pk, const Hash32& sk) {
+  return encode("bytes32,bytes32", {h32(pk), h32(sk)});
+}
 Bytes VeilRegistry::governance_payload(std::uint64_t q, std::uint64_t d, std::uint64_t w) {
   return encode("uint64,uint64,uint64", {u(q), u(d), u(w)});
 }
-Bytes VeilRegistry::resolve_dispute_payload(std::uint64_t id, bool upheld) { return encode("uint256,bool", {u(id), AbiValue(upheld)}); }
+Bytes VeilRegistry::resolve_dispute_payload(std::uint64_t id, bool upheld) {
+  return encode("uint256,bool", {u(id), AbiValue(upheld)});
+}
 
 // ---------------------------------------------------------------- reads
 
@@ -248,26 +272,31 @@ Result<VeilRegistry::ProposalInfo> VeilRegistry::proposal(std::uint64_t id) {
 
 Result<VeilRegistry::DeploymentInfo> VeilRegistry::deployment(const Hash32& h) {
   VEIL_ASSIGN_OR_RETURN(auto v, view("getDeployment", {h32(h)}));
-  return DeploymentInfo{static_cast<DeploymentStatus>(as_u64(v[0])), v[1].as_address(), as_u64(v[2]), v[3].as_bytes32()};
+  return DeploymentInfo{static_cast<DeploymentStatus>(as_u64(v[0])), v[1].as_address(), as_u64(v[2]),
+                        v[3].as_bytes32()};
 }
 
 Result<VeilRegistry::DisputeInfo> VeilRegistry::dispute(std::uint64_t id) {
   VEIL_ASSIGN_OR_RETURN(auto v, view("getDispute", {u(id)}));
-  return DisputeInfo{id, v[0].as_bytes32(), v[1].as_bytes32(), v[2].as_address(), as_u64(v[3]), v[4].as_bool(), v[5].as_bool()};
+  return DisputeInfo{id,           v[0].as_bytes32(), v[1].as_bytes32(), v[2].as_address(),
+                     as_u64(v[3]), v[4].as_bool(),    v[5].as_bool()};
 }
 
 Result<Hash32> VeilRegistry::commitment_on_chain(const Commitment& c) {
-  VEIL_ASSIGN_OR_RETURN(auto v, view("deploymentCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
-                                                              AbiValue(hash_list(c.schedulers))}));
+  VEIL_ASSIGN_OR_RETURN(auto v,
+                        view("deploymentCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
+                                                      AbiValue(hash_list(c.schedulers))}));
   return v[0].as_bytes32();
 }
 
 Hash32 VeilRegistry::commitment_hash(const Commitment& c) {
-  return keccak256(encode("bytes32,bytes32,bytes32,bytes32[]",
-                          {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
+  return keccak256(
+      encode("bytes32,bytes32,bytes32,bytes32[]",
+             {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
 }
 
-Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(std::uint64_t from_block, std::uint64_t to_block,
+Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(std::uint64_t from_block,
+                                                                               std::uint64_t to_block,
                                                                                std::optional<Hash32> job_id) {
   VEIL_ASSIGN_OR_RETURN(const AbiEvent* ev, abi().event("DeploymentAnchored"));
   if (to_block == 0) {
@@ -301,7 +330,9 @@ Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(s
 // ---------------------------------------------------------------- names
 
 Result<Hash32> parse_image_digest(std::string_view text) {
-  if (!text.starts_with("sha256:")) return invalid_argument("image digest must look like sha256:<64 hex digits>, got '" + std::string(text) + "'");
+  if (!text.starts_with("sha256:"))
+    return invalid_argument("image digest must look like sha256:<64 hex digits>, got '" + std::string(text) +
+                            "'");
   auto h = fixed_from_hex<32>(text.substr(7));
   if (!h.ok()) return invalid_argument("image digest '" + std::string(text) + "': " + h.status().message());
   return *h;
@@ -312,8 +343,9 @@ Hash32 peer_id_hash(std::string_view peer_id_text) { return keccak256(as_bytes(p
 std::string format_image_digest(const Hash32& digest) { return "sha256:" + to_hex(digest); }
 
 namespace {
-constexpr std::string_view kKindNames[] = {"add-operator", "remove-operator", "set-policy", "allow-image", "revoke-image",
-                                           "set-committee", "set-cluster-keys", "set-governance", "resolve-dispute"};
+constexpr std::string_view kKindNames[] = {"add-operator",     "remove-operator", "set-policy",
+                                           "allow-image",      "revoke-image",    "set-committee",
+                                           "set-cluster-keys", "set-governance",  "resolve-dispute"};
 constexpr std::string_view kStatusNames[] = {"none", "anchored", "disputed", "upheld", "cleared"};
 }  // namespace
 

@@ -19,9 +19,9 @@ struct AbiType {
   enum class Kind { kUint, kInt, kAddress, kBool, kFixedBytes, kBytes, kString, kArray, kFixedArray, kTuple };
 
   Kind kind = Kind::kUint;
-  int size = 256;                  // bits for uint/int, bytes for bytesN
-  std::size_t length = 0;          // element count of a fixed array T[k]
-  std::vector<AbiType> children;   // element type of arrays; components of a tuple
+  int size = 256;                 // bits for uint/int, bytes for bytesN
+  std::size_t length = 0;         // element count of a fixed array T[k]
+  std::vector<AbiType> children;  // element type of arrays; components of a tuple
 
   // Parses a canonical type such as "uint256", "bytes32[]", "(address,uint8[2])[]".
   // Aliases "uint"/"int" mean 256 bits. Fails with kInvalidArgument naming the bad part.
@@ -39,13 +39,13 @@ struct AbiValue {
   std::variant<bool, U256, Address, Bytes, std::string, std::vector<AbiValue>> v;
 
   AbiValue() : v(false) {}
-  AbiValue(bool b) : v(b) {}                  // NOLINT
-  AbiValue(U256 u) : v(u) {}                  // NOLINT
-  AbiValue(Address a) : v(a) {}               // NOLINT
-  AbiValue(Bytes b) : v(std::move(b)) {}      // NOLINT
+  AbiValue(bool b) : v(b) {}                                   // NOLINT
+  AbiValue(U256 u) : v(u) {}                                   // NOLINT
+  AbiValue(Address a) : v(a) {}                                // NOLINT
+  AbiValue(Bytes b) : v(std::move(b)) {}                       // NOLINT
   AbiValue(const Hash32& h) : v(Bytes(h.begin(), h.end())) {}  // NOLINT: bytes32
-  AbiValue(std::string s) : v(std::move(s)) {}  // NOLINT
-  AbiValue(std::vector<AbiValue> l) : v(std::move(l)) {}  // NOLINT
+  AbiValue(std::string s) : v(std::move(s)) {}                 // NOLINT
+  AbiValue(std::vector<AbiValue> l) : v(std::move(l)) {}       // NOLINT
 
   bool as_bool() const { return std::get<bool>(v); }
   const U256& as_uint() const { return std::get<U256>(v); }
@@ -68,7 +68,7 @@ Result<Bytes> abi_encode(const std::vector<AbiType>& types, const std::vector<Ab
 
 // Limits applied while decoding untrusted input.
 struct AbiLimits {
-  std::size_t max_depth = 32;         // nesting of arrays/tuples
+  std::size_t max_depth = 32;          // nesting of arrays/tuples
   std::size_t max_elements = 1 << 20;  // total elements of all dynamic arrays
 };
 
@@ -76,7 +76,8 @@ struct AbiLimits {
 // integers must fit their width, addresses and booleans must be clean, bytesN padding must be
 // zero. Errors are kInvalidArgument with the offending offset. Trailing data is allowed (as in
 // Solidity's abi.decode).
-Result<std::vector<AbiValue>> abi_decode(const std::vector<AbiType>& types, ByteView data, AbiLimits limits = {});
+Result<std::vector<AbiValue>> abi_decode(const std::vector<AbiType>& types, ByteView data,
+                                         AbiLimits limits = {});
 
 // Parses a comma-separated list of types, e.g. "address,uint256[]" ("" gives an empty list).
 Result<std::vector<AbiType>> parse_abi_types(std::string_view list);

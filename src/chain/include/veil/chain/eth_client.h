@@ -48,7 +48,7 @@ struct CallRequest {
 // The result of eth_call: the return data, or the revert data when the call reverted.
 struct CallOutcome {
   bool reverted = false;
-  Bytes data;  // return data, or revert data (may be empty)
+  Bytes data;                // return data, or revert data (may be empty)
   std::string node_message;  // the node's text for a revert, e.g. "execution reverted"
 };
 

@@ -10,8 +10,8 @@
 namespace veil::chain {
 
 struct LogCursorOptions {
-  std::uint64_t max_range = 2000;    // blocks per eth_getLogs request
-  std::uint64_t confirmations = 0;   // stay this many blocks behind the head
+  std::uint64_t max_range = 2000;        // blocks per eth_getLogs request
+  std::uint64_t confirmations = 0;       // stay this many blocks behind the head
   std::size_t max_tracked_blocks = 256;  // reorgs deeper than the tracked blocks are an error
 };
 
@@ -29,7 +29,11 @@ struct LogBatch {
 class LogCursor {
  public:
   LogCursor(EthClient& client, LogFilter filter, std::uint64_t from_block, LogCursorOptions options = {})
-      : client_(client), filter_(std::move(filter)), next_block_(from_block), start_block_(from_block), options_(options) {}
+      : client_(client),
+        filter_(std::move(filter)),
+        next_block_(from_block),
+        start_block_(from_block),
+        options_(options) {}
 
   // Reads from the last position up to head - confirmations. Errors: transport errors, or
   // kDataLoss when a reorg went deeper than every tracked block.

@@ -4,11 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "veil/common/status.h"
 
@@ -63,7 +62,11 @@ class JsonRpcClient {
 
  private:
   JsonRpcClient(std::string url, std::string host, std::string port, std::string target, RpcOptions options)
-      : url_(std::move(url)), host_(std::move(host)), port_(std::move(port)), target_(std::move(target)), options_(options) {}
+      : url_(std::move(url)),
+        host_(std::move(host)),
+        port_(std::move(port)),
+        target_(std::move(target)),
+        options_(options) {}
 
   // One HTTP round trip; `retryable` tells whether the failure may succeed on a retry.
   Result<std::string> post_once(const std::string& body, bool& retryable);

@@ -23,8 +23,15 @@ class VeilRegistry {
  public:
   // Mirrors VeilRegistry.ProposalKind (same order).
   enum class ProposalKind : std::uint8_t {
-    kAddOperator, kRemoveOperator, kSetPolicy, kAllowImage, kRevokeImage,
-    kSetCommittee, kSetClusterKeys, kSetGovernance, kResolveDispute,
+    kAddOperator,
+    kRemoveOperator,
+    kSetPolicy,
+    kAllowImage,
+    kRevokeImage,
+    kSetCommittee,
+    kSetClusterKeys,
+    kSetGovernance,
+    kResolveDispute,
   };
   // Mirrors VeilRegistry.DeploymentStatus.
   enum class DeploymentStatus : std::uint8_t { kNone, kAnchored, kDisputed, kUpheld, kCleared };
@@ -48,7 +55,8 @@ class VeilRegistry {
     std::uint8_t threshold = 0;
   };
   struct Governance {
-    std::uint64_t quorum = 0, execution_delay_s = 0, dispute_window_s = 0, operator_epoch = 0, proposal_count = 0;
+    std::uint64_t quorum = 0, execution_delay_s = 0, dispute_window_s = 0, operator_epoch = 0,
+                  proposal_count = 0;
   };
   struct ProposalInfo {
     std::uint64_t id = 0;
@@ -138,7 +146,7 @@ class VeilRegistry {
   Result<std::vector<Hash32>> allowed_images();
   Result<bool> is_image_allowed(const Hash32& digest);
   Result<bool> is_image_allowed_for(const Hash32& digest, const Address& operator_address);
-  Result<Bytes> cluster_policy();  // abi.encode(policyId, params)
+  Result<Bytes> cluster_policy();                    // abi.encode(policyId, params)
   Result<std::pair<Hash32, Hash32>> cluster_keys();  // (compact public key hash, server key hash)
   Result<Committee> committee();
   Result<Governance> governance();
