@@ -2,6 +2,7 @@
 // a bootstrap correctness run and the engine's benchmark.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -377,7 +378,8 @@ int cmd_validate(const FheOptions& o) {
   } else {
     std::cout << "params " << ck->params().name << "\nbootstraps " << r.bootstraps << "\nfailures " << r.failures
               << "\noutput error: max 2^" << r.max_abs_error_log2 << ", std-dev 2^" << r.error_std_log2
-              << " (decoding fails beyond 2^" << 63 - 4 << ")\nseconds " << r.seconds << "\n";
+              << " (decoding fails beyond Delta/2 = 2^" << std::log2(static_cast<double>(ck->params().delta())) - 1
+              << ")\nseconds " << r.seconds << "\n";
   }
   return r.failures == 0 ? kExitOk : kExitFailure;
 }
