@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   register_config_commands(app, global, action);
   register_p2p_commands(app, global, action);
   register_fhe_commands(app, global, action);
+  register_keys_commands(app, global, action);
   register_job_commands(app, global, action);
   register_bench_commands(app, global, action);
   register_sim_commands(app, global, action);
