@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import path from 'node:path'
+import { existsSync } from 'node:fs'
 
 // js-libp2p 3.x needs Promise.withResolvers, which Node 20 lacks.
 Promise.withResolvers ??= () => {
@@ -24,7 +25,9 @@ export const ECHO = '/veil/echo/1.0.0'
 
 export function veilBinary () {
   const dir = process.env.VEIL_BINARY_DIR ?? path.resolve(import.meta.dirname, '../../build')
-  return path.join(dir, 'bin', 'veil')
+  const bin = path.join(dir, 'bin', 'veil')
+  if (!existsSync(bin)) throw new Error(`veil binary not found at ${bin}: build the 'veil' target (VEIL_BINARY_DIR picks the build tree)`)
+  return bin
 }
 
 const cleanups = []
