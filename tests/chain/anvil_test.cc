@@ -161,6 +161,49 @@ TEST_F(AnvilTest, RegistryLifecycle) {
   EXPECT_EQ(reg.deployment(*anchored)->status, VeilRegistry::DeploymentStatus::kUpheld);
 }
 
+// Every ProposalKind of the C++ mirror has the effect the contract gives that enum value.
+TEST_F(AnvilTest, EveryProposalKindMatchesTheContractEnum) {
+  VeilRegistry reg = deploy(/*quorum=*/1);
+  VeilRegistry op = as(reg, 0);
+  auto pass = [&](VeilRegistry::ProposalKind kind, const Bytes& payload) {
+    auto id = op.propose(kind, payload);
+    ASSERT_TRUE(id.ok()) << proposal_kind_name(kind) << ": " << id.status().message();
+    ASSERT_TRUE(op.vote(*id, true).ok());
+    auto r = op.execute(*id);
+    ASSERT_TRUE(r.ok()) << proposal_kind_name(kind) << ": " << r.status().message();
+    EXPECT_EQ(reg.proposal(*id)->kind, kind);
+  };
+  Address extra = keys_[3].address();
+  pass(VeilRegistry::ProposalKind::kAddOperator, VeilRegistry::operator_payload(extra));
+  EXPECT_TRUE(*reg.is_operator(extra));
+  pass(VeilRegistry::ProposalKind::kRemoveOperator, VeilRegistry::operator_payload(extra));
+  EXPECT_FALSE(*reg.is_operator(extra));
+  pass(VeilRegistry::ProposalKind::kSetPolicy, VeilRegistry::policy_payload(h("p"), Bytes{9}));
+  EXPECT_EQ(*reg.cluster_policy(), VeilRegistry::policy_payload(h("p"), Bytes{9}));
+  pass(VeilRegistry::ProposalKind::kAllowImage, VeilRegistry::image_payload(h("img")));
+  EXPECT_TRUE(*reg.is_image_allowed(h("img")));
+  pass(VeilRegistry::ProposalKind::kRevokeImage, VeilRegistry::image_payload(h("img")));
+  EXPECT_FALSE(*reg.is_image_allowed(h("img")));
+  VeilRegistry::Committee committee{{keys_[0].address(), keys_[1].address()}, {h("x0"), h("x1")}, 2};
+  pass(VeilRegistry::ProposalKind::kSetCommittee, VeilRegistry::committee_payload(committee));
+  auto got = reg.committee();
+  EXPECT_EQ(got->members, committee.members);
+  EXPECT_EQ(got->x25519_keys, committee.x25519_keys);
+  EXPECT_EQ(got->threshold, 2);
+  pass(VeilRegistry::ProposalKind::kSetClusterKeys, VeilRegistry::cluster_keys_payload(h("pk"), h("sk")));
+  EXPECT_EQ(*reg.cluster_keys(), std::make_pair(h("pk"), h("sk")));
+  ASSERT_TRUE(op.anchor_deployment(h("d")).ok());
+  auto dispute = as(reg, 1).open_dispute(h("d"), h("e"));
+  ASSERT_TRUE(dispute.ok());
+  pass(VeilRegistry::ProposalKind::kResolveDispute, VeilRegistry::resolve_dispute_payload(*dispute, false));
+  EXPECT_EQ(reg.deployment(h("d"))->status, VeilRegistry::DeploymentStatus::kCleared);
+  pass(VeilRegistry::ProposalKind::kSetGovernance, VeilRegistry::governance_payload(2, 5, 7));
+  auto g = reg.governance();
+  EXPECT_EQ(g->quorum, 2u);
+  EXPECT_EQ(g->execution_delay_s, 5u);
+  EXPECT_EQ(g->dispute_window_s, 7u);
+}
+
 TEST_F(AnvilTest, RevertsAreDecodedByName) {
   VeilRegistry reg = deploy();
   // Estimation catches it: no nonce is used.
