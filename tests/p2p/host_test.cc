@@ -3,6 +3,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -153,6 +154,37 @@ TEST(Host, GaterRefusalClosesTheConnectionBeforeAnyProtocol) {
   EXPECT_EQ(protocol_runs, 0);
   EXPECT_EQ(connected_events, 0);
   EXPECT_FALSE(b_identified.has_value());  // not even Identify ran
+}
+
+TEST(Host, DialToASilentListenerTimesOut) {
+  asio::io_context io;
+  // A TCP listener that accepts and then never speaks (the kernel completes the handshake).
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  HostConfig c;
+  c.dial_timeout = std::chrono::milliseconds(300);
+  Host b(io, c);
+  PeerId someone = PeerId::from_public_key(KeyPair::generate().public_key());
+  auto addr = Multiaddr::from_ip_port("127.0.0.1", silent.local_endpoint().port())->with_peer_id(someone);
+  run(io, [&]() -> Task<void> {
+    auto start = std::chrono::steady_clock::now();
+    auto r = co_await b.connect(addr);
+    EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  });
+}
+
+TEST(Host, ConnectionLimitClosesExtraInboundConnections) {
+  asio::io_context io;
+  HostConfig c;
+  c.max_connections = 1;
+  Host a(io, c), b(io), d(io);
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  run(io, [&]() -> Task<void> {
+    EXPECT_TRUE((co_await b.connect(dial_addr(a))).ok());
+    auto r = co_await d.connect(dial_addr(a));
+    EXPECT_FALSE(r.ok());
+    EXPECT_TRUE(b.is_connected(a.id()));
+  });
 }
 
 TEST(Host, GracefulShutdownDisconnectsPeers) {
