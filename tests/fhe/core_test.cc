@@ -228,3 +228,22 @@ TEST(FhePbs, PortableAndAvx2KernelsDecryptIdentically) {
 
 }  // namespace
 }  // namespace veil::fhe
+
+namespace veil::fhe {
+namespace {
+
+TEST(FheSeeded, CompressedCiphertextDecompressesAndBootstraps) {
+  const auto& keys = testing::keys_for(kParamInsecureTestOnly);
+  auto lut = keys.server.lut([](std::uint64_t x) { return (x + 5) % 16; });
+  for (std::uint64_t m = 0; m < 16; ++m) {
+    const auto compressed = keys.client.encrypt_compressed(m);
+    const auto ct = compressed.decompress(kParamInsecureTestOnly);
+    EXPECT_EQ(keys.client.decrypt_full(ct), m);
+    EXPECT_EQ(keys.client.decrypt_full(keys.server.apply(ct, lut)), (m + 5) % 16);
+    // Same seed, same mask: decompression is deterministic.
+    EXPECT_EQ(compressed.decompress(kParamInsecureTestOnly).ct.data, ct.ct.data);
+  }
+}
+
+}  // namespace
+}  // namespace veil::fhe

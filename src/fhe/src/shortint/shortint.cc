@@ -38,6 +38,36 @@ Ciphertext ClientKey::encrypt(std::uint64_t value) const {
   return out;
 }
 
+namespace {
+constexpr std::uint32_t kCiphertextMaskStream = 4;
+}  // namespace
+
+CompressedCiphertext ClientKey::encrypt_compressed(std::uint64_t value) const {
+  thread_local core::Csprng noise(core::Csprng::os_seed());
+  CompressedCiphertext out;
+  out.seed = core::Csprng::os_seed();
+  core::Csprng mask(out.seed, kCiphertextMaskStream);
+  core::LweCiphertext ct;
+  const std::uint64_t p = params_->plaintext_modulus();
+  core::lwe_encrypt(ct, big_.bits.data(), big_.dimension(), (value % p) * params_->delta(), params_->glwe_noise,
+                    mask, noise);
+  out.body = ct.body();
+  out.degree = value % p < params_->message_modulus ? params_->message_modulus - 1 : p - 1;
+  return out;
+}
+
+Ciphertext CompressedCiphertext::decompress(const Parameters& params) const {
+  Ciphertext out;
+  const std::size_t n = params.big_lwe_dimension();
+  out.ct = core::LweCiphertext(n);
+  core::Csprng mask(seed, kCiphertextMaskStream);
+  mask.fill_u64(out.ct.data.data(), n);
+  out.ct.body() = body;
+  out.degree = degree;
+  out.noise_level = 1;
+  return out;
+}
+
 Torus ClientKey::phase(const Ciphertext& ct) const { return core::lwe_phase(ct.ct, big_.bits.data()); }
 
 std::uint64_t ClientKey::decrypt_full(const Ciphertext& ct) const {

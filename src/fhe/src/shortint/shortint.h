@@ -34,6 +34,16 @@ struct Ciphertext {
   std::uint64_t noise_level = 0;
 };
 
+// A block whose mask is replaced by the 32-byte seed it was drawn from (TFHE-rs's seeded /
+// compressed ciphertexts): 40 bytes plus metadata instead of 8 * (k*N + 1).
+struct CompressedCiphertext {
+  core::Seed seed{};
+  Torus body = 0;
+  std::uint64_t degree = 0;
+  // Regenerates the mask (dimension = big LWE dimension of params).
+  Ciphertext decompress(const Parameters& params) const;
+};
+
 class ClientKey {
  public:
   static ClientKey generate(const Parameters& params);
@@ -42,6 +52,8 @@ class ClientKey {
   const Parameters& params() const { return *params_; }
   // Encrypts value (< p) under the big key with the GLWE noise.
   Ciphertext encrypt(std::uint64_t value) const;
+  // Seeded encryption: the mask comes from a fresh public seed kept in the result.
+  CompressedCiphertext encrypt_compressed(std::uint64_t value) const;
   // The block's full value (message and carry) mod p.
   std::uint64_t decrypt_full(const Ciphertext& ct) const;
   // The message part only: decrypt_full % message_modulus.
