@@ -31,6 +31,7 @@ for n in $SIZES; do
 done
 # 4. First detection with many samples.
 run "detect n=1000" --members 1000 --kill 100 --periods 60 --seed 2
+run "detect-no-lifeguard n=1000" --members 1000 --kill 100 --periods 60 --seed 2 --no-lifeguard
 # 5. Lifeguard on/off under 5% loss and 10% slow members.
 for seed in 1 2; do
   run "lifeguard-on seed=$seed" --members 1000 --loss 0.05 --slow 0.1 --slow-delay-ms 3000 --kill 10 --periods 120 --seed "$seed"
