@@ -435,6 +435,20 @@ TEST(ThresholdFlooding, PartialDecryptionsRevealNothingAboutAShare) {
   }
 }
 
+// Answering the same request twice gives the same share (re-asking cannot average the flood
+// away); another request for the same ciphertext gets other noise.
+TEST(ThresholdFlooding, SameRequestSameShareNewRequestNewNoise) {
+  const auto& k = keys(kParamInsecureTestOnly);
+  auto c = make_committee(kParamInsecureTestOnly, 2, 3);
+  const auto value = bootstrapped(ValueKind::kUint8, 42, k);
+  const auto req = DecryptionRequest::for_value(value, "a", "b");
+  const auto first = partial_decrypt(c.ceremony.shares[0], c.members[0], req, value).value();
+  const auto again = partial_decrypt(c.ceremony.shares[0], c.members[0], req, value).value();
+  EXPECT_EQ(first.serialize(), again.serialize());
+  const auto other = partial_decrypt(c.ceremony.shares[0], c.members[0], DecryptionRequest::for_value(value, "a", "b"), value).value();
+  EXPECT_NE(first.partials, other.partials);
+}
+
 // The noise budget of docs/fhe.md: a bootstrapped block's 64-bit noise e, switched up to 2^128,
 // plus t floods of 2^b must stay under the decoding radius 2^122. Measures e and the combined
 // residual and checks them against the prediction; prints the statistical hiding it implies.

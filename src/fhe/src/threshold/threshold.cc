@@ -127,10 +127,28 @@ u128 pair_mask(const std::array<std::uint8_t, 32>& key, const Hash& request, std
   return load128(out);
 }
 
-// Uniform in [-2^b, 2^b) as a 128-bit two's-complement value (fresh OS randomness).
-u128 flood_noise(unsigned b) {
+// The member's flooding key: BLAKE2b keyed with its Ed25519 seed (secret), domain-separated.
+std::array<std::uint8_t, 32> flood_key(const MemberSecretKey& member) {
+  static constexpr char kTag[] = "veil-thr-flood-key-v1";
+  std::array<std::uint8_t, 32> key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(kTag), sizeof kTag - 1,
+                     member.sign_secret().data(), 32);
+  return key;
+}
+
+// Uniform in [-2^b, 2^b) as a 128-bit two's-complement value, pseudo-random per (request,
+// subset, block) under the member's secret flooding key: fresh for every request (requests
+// carry a nonce), and identical if the member answers the same request twice, so re-asking
+// cannot average the flood away.
+u128 flood_noise(const std::array<std::uint8_t, 32>& key, const Hash& request, std::uint16_t subset,
+                 std::uint32_t block, unsigned b) {
+  std::uint8_t msg[17 + 32 + 2 + 4];
+  std::memcpy(msg, "veil-thr-flood-v1", 17);
+  std::memcpy(msg + 17, request.data(), 32);
+  std::memcpy(msg + 49, &subset, 2);
+  std::memcpy(msg + 51, &block, 4);
   std::uint64_t r[2];
-  randombytes_buf(r, sizeof r);
+  crypto_generichash(reinterpret_cast<unsigned char*>(r), 16, msg, sizeof msg, key.data(), key.size());
   const u128 span = static_cast<u128>(1) << (b + 1);
   return (load128(r) & (span - 1)) - (static_cast<u128>(1) << b);
 }
@@ -542,6 +560,7 @@ Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecre
   }
   const Hash rh = request.hash();
   const unsigned b = flood_log2(t);
+  auto fkey = flood_key(member_key);
 
   DecryptionShare out;
   out.params = &params;
@@ -561,11 +580,12 @@ Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecre
         const u128 m = pair_mask(keys[j], rh, mask, static_cast<std::uint32_t>(k));
         y = i < j ? y + m : y - m;
       }
-      y += flood_noise(b);
+      y += flood_noise(fkey, rh, mask, static_cast<std::uint32_t>(k), b);
       store128(out.partials.data() + (si * blocks + k) * 2, y);
     }
   }
   for (auto& k : keys) sodium_memzero(k.data(), k.size());
+  sodium_memzero(fkey.data(), fkey.size());
   sodium_memzero(g.data(), g.size() * sizeof(Elem));
   const Bytes msg = out.signed_bytes();
   crypto_sign_detached(out.signature.data(), nullptr, msg.data(), msg.size(), member_key.sign_secret().data());

@@ -17,8 +17,9 @@
 // Partial decryption: the ciphertext's blocks are switched up to the modulus 2^128 (x -> x*2^64),
 // which keeps the 64-bit noise but opens 64 low bits of room. For every t-subset S of the
 // committee that contains member i, the member publishes the constant coefficient of
-// lambda_{i,S} * (b - <a, share_i>) plus pairwise masks that cancel inside S plus fresh uniform
-// flooding noise in [-2^flood_log2, 2^flood_log2]. The sum of S's partials is b - <a, s> + noise:
+// lambda_{i,S} * (b - <a, share_i>) plus pairwise masks that cancel inside S plus uniform
+// flooding noise in [-2^flood_log2, 2^flood_log2), pseudo-random under a key derived from the
+// member's secret: fresh for each request, the same if one request is answered twice. The sum of S's partials is b - <a, s> + noise:
 // the phase, so the combiner never learns more than one flooded decryption per subset, and a
 // single partial is uniformly masked.
 //
