@@ -187,7 +187,8 @@ void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandActi
 
   auto* ps = noun->add_subcommand("ps", "List containers");
   ps->add_flag("-a,--all", options->all, "Include stopped containers");
-  ps->add_option("-l,--label", options->labels, "Only containers with KEY=VALUE (repeatable)");
+  ps->add_option("-l,--label", options->labels, "Only containers with KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);  // one value per flag, so `--` still starts the command
   ps->add_option("-o,--output", global.output, "table or json")->check(CLI::IsMember({"table", "json"}));
   ps->callback([options, &global, &action] { action = [options, &global]() -> int { return do_ps(*options, global); }; });
 
@@ -202,9 +203,12 @@ void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandActi
   run->add_option("--name", options->name, "Container name");
   run->add_option("--cpu", options->cpu, "CPUs, e.g. 0.5");
   run->add_option("--memory", options->memory, "Memory limit, e.g. 128M");
-  run->add_option("--port", options->ports, "HOSTPORT:CONTAINERPORT or IP:HOSTPORT:CONTAINERPORT (repeatable)");
-  run->add_option("-e,--env", options->env, "KEY=VALUE (repeatable)");
-  run->add_option("-l,--label", options->labels, "KEY=VALUE (repeatable)");
+  run->add_option("--port", options->ports, "HOSTPORT:CONTAINERPORT or IP:HOSTPORT:CONTAINERPORT (repeatable)")
+      ->allow_extra_args(false);  // one value per flag, so `--` still starts the command
+  run->add_option("-e,--env", options->env, "KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);  // one value per flag, so `--` still starts the command
+  run->add_option("-l,--label", options->labels, "KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);  // one value per flag, so `--` still starts the command
   run->add_flag("--pull", options->pull, "Pull the image first");
   run->add_option("--digest", options->digest, "Expected image digest sha256:...; pulls and verifies");
   run->add_option("command", options->command, "Command and arguments (after --)");

@@ -4,7 +4,10 @@
 // failure instead.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 
 #include "lifecycle_cases.h"
 #include "test_support.h"
@@ -145,6 +148,39 @@ TEST_F(DockerDriverTest, ReconcilerRestartsAndAdopts) {
                    options);
   // The docker CLI agrees that nothing of ours is left.
   EXPECT_EQ(env_->docker("ps -aq --filter label=veil.job=api").output, "");
+}
+
+// `veil runtime` against the private engine: run (pulls the missing image by itself) an
+// HTTP server on a port, ps --output json, logs, stop, rm.
+TEST_F(DockerDriverTest, CliRunPsLogsStopRm) {
+  // The veil binary sits beside this test binary (CMAKE_RUNTIME_OUTPUT_DIRECTORY).
+  std::string veil = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "veil").string();
+  if (::access(veil.c_str(), X_OK) != 0) GTEST_SKIP() << veil << " is not built";
+  std::string r = veil + " runtime --driver docker --docker-socket " + env_->socket() + " ";
+  std::uint16_t port = free_port();
+  auto run = run_shell(r + "run --image " + image() + " --digest " + env_->digest() + " --name cli-web --memory 64M " +
+                       "--cpu 0.5 --port " + std::to_string(port) + ":80 -l veil.job=cli -- httpd -f -v -p 80 -h /www 2>" + (env_->dir() / "cli-run.err").string());
+  if (run.exit_code != 0) run.output += run_shell("cat " + (env_->dir() / "cli-run.err").string()).output;
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::string id = run.output.substr(0, run.output.find('\n'));
+  ASSERT_EQ(id.size(), 64u) << run.output;
+  auto reply = http_get_until_ok(port, "/index.html", std::chrono::seconds(10));
+  EXPECT_EQ(reply.body, "hello from veil\n");
+  auto ps = run_shell(r + "ps -o json -l veil.job=cli 2>/dev/null");
+  ASSERT_EQ(ps.exit_code, 0) << ps.output;
+  EXPECT_NE(ps.output.find("\"id\": \"" + id + "\""), std::string::npos) << ps.output;
+  EXPECT_NE(ps.output.find("\"state\": \"running\""), std::string::npos) << ps.output;
+  EXPECT_NE(ps.output.find("\"host_port\": " + std::to_string(port)), std::string::npos) << ps.output;
+  std::string logs;
+  wait_for([&] {
+    logs = run_shell(r + "logs " + id + " 2>&1").output;
+    return logs.find("response:200") != std::string::npos;
+  }, std::chrono::seconds(5));
+  EXPECT_NE(logs.find("response:200"), std::string::npos) << logs;
+  EXPECT_EQ(run_shell(r + "stop -t 2 " + id + " >/dev/null 2>&1").exit_code, 0);
+  EXPECT_EQ(run_shell(r + "rm " + id + " >/dev/null 2>&1").exit_code, 0);
+  EXPECT_EQ(run_shell(r + "rm " + id + " >/dev/null 2>&1").exit_code, 1) << "removing twice must fail";
+  EXPECT_EQ(env_->docker("ps -aq").output, "");
 }
 
 }  // namespace

@@ -749,6 +749,14 @@ class ProcessDriver final : public Driver {
       ::sigprocmask(SIG_SETMASK, &all, nullptr);  // only SIGKILL stops the shim
       ::close(info_pipe[0]);
       ::close(exec_pipe[0]);
+      // Let go of the caller's stdio: a shell reading `$(veil runtime run ...)` waits for
+      // every holder of its pipe, and the shim lives as long as the container.
+      if (int null = ::open("/dev/null", O_RDWR); null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        if (null > 2) ::close(null);
+      }
       pid_t workload = ::fork();
       if (workload == 0) {
         ::setpgid(0, 0);
