@@ -253,6 +253,7 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
     }
     core::blind_rotate_batch(acc_ptrs.data(), bsk_, ins.data(), polys.data(), end - begin, *fft_);
   });
+  g_bootstraps.fetch_add(count, std::memory_order_relaxed);
   // 3. Sample extraction.
   for (std::size_t c = 0; c < count; ++c) {
     const LookupTable& lut = *luts[c];
