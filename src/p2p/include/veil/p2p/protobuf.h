@@ -3,8 +3,8 @@
 // Choice: libp2p's wire messages are small and few (keys, Noise payload, Identify,
 // GossipSub RPC), so a hand-written codec is used instead of protoc-generated classes: no
 // code generation step, no exceptions, every length bounded and checked, and the fuzzers see
-// exactly the code that parses network bytes. The .proto schemas live beside the protocols
-// in src/p2p/proto/ as documentation of the field numbers used here.
+// exactly the code that parses network bytes. Each protocol's header lists the field
+// numbers of its messages (from the libp2p specs' .proto definitions).
 //
 // Writers emit fields in the order called (callers call them in field-number order, the
 // canonical encoding that signatures over re-encoded messages rely on).
