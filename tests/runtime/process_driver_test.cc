@@ -133,8 +133,9 @@ TEST_F(ProcessDriverTest, ReconcilerRestartsAndAdopts) {
                    [](const ContainerInfo& c) { ASSERT_EQ(::kill(c.pid, SIGKILL), 0); }, {});
 }
 
-// Disabled: the event-driven pass did not fire within 10 s in the last run; not yet
-// diagnosed (the periodic pass and reconcile() itself are covered above).
+// Disabled: run_until's event-triggered pass does not happen with the process driver (only
+// the first pass runs; VEIL_DEBUG_LOOP=1 prints the passes). Not yet diagnosed; reconcile()
+// itself, the process driver's events and the periodic path are covered by other tests.
 TEST_F(ProcessDriverTest, DISABLED_ReconcilerLoopRestartsOnDieEvent) {
   ReconcilerOptions options{.cluster = "loop-" + unique_suffix(), .backoff_initial = std::chrono::milliseconds(50)};
   Reconciler r(*driver_, options);
@@ -149,6 +150,11 @@ TEST_F(ProcessDriverTest, DISABLED_ReconcilerLoopRestartsOnDieEvent) {
     r.run_until(stop, std::chrono::seconds(60), [&](const Result<ReconcileReport>& report) {
       std::lock_guard lock(mu);
       ++passes;
+      if (std::getenv("VEIL_DEBUG_LOOP") && report.ok()) {
+        std::fprintf(stderr, "pass %d created %zu restarted %zu errors %zu backing %zu\n", passes, report->created.size(),
+                     report->restarted.size(), report->errors.size(), report->backing_off.size());
+        for (auto& e : report->errors) std::fprintf(stderr, "  %s\n", e.c_str());
+      }
       if (report.ok()) restarted.insert(restarted.end(), report->restarted.begin(), report->restarted.end());
     });
   });

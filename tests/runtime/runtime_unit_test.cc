@@ -223,8 +223,14 @@ TEST(DockerErrors, NonEngineSocketIsUnavailable) {
   ASSERT_EQ(::listen(fd, 4), 0);
   std::thread server([fd] {
     int c = ::accept(fd, nullptr, nullptr);
+    // Read the whole request first, so our answer never races the client's write.
+    std::string request;
     char buf[1024];
-    (void)::recv(c, buf, sizeof buf, 0);
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      request.append(buf, static_cast<std::size_t>(n));
+    }
     std::string answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno";
     (void)::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
     ::close(c);

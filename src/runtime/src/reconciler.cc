@@ -182,7 +182,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
 void Reconciler::run_until(std::stop_token stop, std::chrono::milliseconds interval,
                            const std::function<void(const Result<ReconcileReport>&)>& on_pass) {
   std::mutex mu;
-  std::condition_variable_any cv;
+  std::condition_variable cv;
   bool poke = false;
   // Events only shorten the wait; the periodic pass is what guarantees convergence, so a
   // failed subscription is logged and otherwise ignored.
@@ -197,8 +197,13 @@ void Reconciler::run_until(std::stop_token stop, std::chrono::milliseconds inter
   while (!stop.stop_requested()) {
     auto report = reconcile();
     if (on_pass) on_pass(report);
+    // Short slices instead of condition_variable_any's stop_token wait, which did not wake
+    // on our notify with this libstdc++.
     std::unique_lock lock(mu);
-    cv.wait_for(lock, stop, interval, [&] { return poke; });
+    auto deadline = Clock::now() + interval;
+    while (!poke && !stop.stop_requested() && Clock::now() < deadline) {
+      cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
     poke = false;
   }
 }
