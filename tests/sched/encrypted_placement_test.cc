@@ -9,11 +9,18 @@
 namespace veil::sched {
 namespace {
 
-// One key set for the whole suite: INSECURE test parameters, fast enough for many cases.
+// One key set for the whole suite: INSECURE test parameters by default, fast enough for many cases.
 class EncryptedPlacementTest : public ::testing::Test {
  protected:
+  // VEIL_SCHED_PARAMS=default runs the same cases on the real parameters (minutes per case).
+  static const fhe::Parameters& params() {
+    const char* name = std::getenv("VEIL_SCHED_PARAMS");
+    const fhe::Parameters* chosen = name ? fhe::params_by_name(name) : nullptr;
+    return chosen ? *chosen : fhe::kParamInsecureTestOnly;
+  }
+
   static void SetUpTestSuite() {
-    client_ = new fhe::ClientKey(fhe::ClientKey::generate(fhe::kParamInsecureTestOnly));
+    client_ = new fhe::ClientKey(fhe::ClientKey::generate(params()));
     server_ = new fhe::ServerKey(fhe::ServerKey::generate(*client_));
     public_ = new fhe::CompactPublicKey(fhe::CompactPublicKey::generate(*client_));
   }
