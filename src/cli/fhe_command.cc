@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/thread_pool.h"
 #include "veil/fhe/fhe.h"
@@ -26,43 +27,6 @@ using AnyCiphertext = std::variant<FheUint8, FheUint16, FheUint32, FheBool>;
 using Operand = std::variant<AnyCiphertext, std::uint64_t>;
 
 constexpr std::size_t kCiphertextLimit = std::size_t{64} << 20;
-
-int fail(const std::string& message) {
-  std::cerr << "veil: error: " << message << "\n";
-  return kExitFailure;
-}
-
-int usage(const std::string& message) {
-  std::cerr << "veil: " << message << "\n";
-  return kExitUsage;
-}
-
-Result<Bytes> read_file(const fs::path& path, std::size_t limit) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return not_found(path.string() + ": " + ec.message());
-  if (size > limit) return out_of_range(path.string() + ": " + std::to_string(size) + " bytes exceed the limit of " + std::to_string(limit));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path.string() + ": cannot open");
-  Bytes out(size);
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in) return data_loss(path.string() + ": short read");
-  return out;
-}
-
-Status write_file(const fs::path& path, const Bytes& bytes) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return permission_denied(path.string() + ": cannot write");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return data_loss(path.string() + ": short write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // all or nothing: a failed run never leaves half a file
-  if (ec) return permission_denied(path.string() + ": " + ec.message());
-  return {};
-}
 
 template <typename T>
 Result<T> load(const fs::path& path, std::size_t limit = std::size_t{1} << 30) {

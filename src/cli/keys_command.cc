@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/fhe/fhe.h"
 
@@ -31,46 +32,6 @@ using namespace veil::fhe::threshold;
 
 constexpr std::size_t kCiphertextLimit = std::size_t{64} << 20;
 constexpr std::size_t kShareLimit = std::size_t{64} << 20;
-
-int fail(const std::string& message) {
-  std::cerr << "veil: error: " << message << "\n";
-  return kExitFailure;
-}
-
-int usage(const std::string& message) {
-  std::cerr << "veil: " << message << "\n";
-  return kExitUsage;
-}
-
-Result<Bytes> read_file(const fs::path& path, std::size_t limit) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return not_found(path.string() + ": " + ec.message());
-  if (size > limit) return out_of_range(path.string() + ": " + std::to_string(size) + " bytes exceed the limit of " + std::to_string(limit));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path.string() + ": cannot open");
-  Bytes out(size);
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in) return data_loss(path.string() + ": short read");
-  return out;
-}
-
-// Writes through a temporary file and a rename, so a failed run never leaves half a file.
-// `secret` files are created with mode 0600.
-Status write_file(const fs::path& path, ByteView bytes, bool secret = false) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return permission_denied(path.string() + ": cannot write");
-    if (secret) ::chmod(tmp.c_str(), 0600);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return data_loss(path.string() + ": short write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return permission_denied(path.string() + ": " + ec.message());
-  return {};
-}
 
 std::string hex(const Hash& h) { return to_hex(ByteView(h.data(), h.size())); }
 Hash sha256(ByteView b) {
