@@ -15,6 +15,18 @@ using fhe::FheUint32;
 
 constexpr std::uint64_t kMinimiseSentinel = std::numeric_limits<std::uint32_t>::max();
 
+// fn(i) for i in [0, n) on the shared pool, collected in order. Ciphertext handles have no
+// default value, hence the optional slots.
+template <typename T, typename Fn>
+std::vector<T> parallel_map(std::size_t n, Fn fn) {
+  std::vector<std::optional<T>> slots(n);
+  ThreadPool::shared().parallel_for(0, n, [&](std::size_t i) { slots[i].emplace(fn(i)); });
+  std::vector<T> out;
+  out.reserve(n);
+  for (auto& slot : slots) out.push_back(std::move(*slot));
+  return out;
+}
+
 template <typename Key>
 EncryptedTelemetry encrypt_with(const QuantizedTelemetry& t, const Key& key) {
   auto enc = [&](std::uint16_t v) { return FheUint16::encrypt(v, key); };
@@ -24,25 +36,20 @@ EncryptedTelemetry encrypt_with(const QuantizedTelemetry& t, const Key& key) {
 // fits_i for every node, each an AND of scalar comparisons; nodes run in parallel.
 std::vector<FheBool> evaluate_fits(const std::vector<EncryptedTelemetry>& nodes, const QuantizedRequest& request,
                                    const fhe::ServerKey& key) {
-  std::vector<std::optional<FheBool>> fits(nodes.size());
-  ThreadPool::shared().parallel_for(0, nodes.size(), [&](std::size_t i) {
+  return parallel_map<FheBool>(nodes.size(), [&](std::size_t i) {
     std::optional<FheBool> all;
     for (std::size_t r = 0; r < kResourceCount; ++r) {
       FheBool enough = nodes[i].free[r].ge(request.amount[r], key);
       all = all ? all->bit_and(enough, key) : enough;
     }
-    fits[i] = std::move(all);
+    return std::move(*all);
   });
-  std::vector<FheBool> out;
-  for (auto& f : fits) out.push_back(std::move(*f));
-  return out;
 }
 
 // score_i of a resource policy (32 bits), from the same coefficients as the plaintext score().
 std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& nodes, const ScorePlan& plan,
                                        const fhe::ServerKey& key) {
-  std::vector<std::optional<FheUint32>> scores(nodes.size());
-  ThreadPool::shared().parallel_for(0, nodes.size(), [&](std::size_t i) {
+  return parallel_map<FheUint32>(nodes.size(), [&](std::size_t i) {
     std::optional<FheUint32> total;
     auto accumulate = [&](const FheUint16& value, std::uint32_t coefficient, bool complement) {
       if (coefficient == 0) return;
@@ -54,11 +61,8 @@ std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& no
     for (std::size_t r = 0; r < kResourceCount; ++r) {
       accumulate(nodes[i].free[r], plan.resource_coefficient[r], plan.complement_free);
     }
-    scores[i] = total ? std::move(*total) : FheUint32::trivial(0, key);
+    return total ? std::move(*total) : FheUint32::trivial(0, key);
   });
-  std::vector<FheUint32> out;
-  for (auto& s : scores) out.push_back(std::move(*s));
-  return out;
 }
 
 // Public round-robin ranks as trivial ciphertexts: node_count − ((i − offset) mod node_count).
@@ -74,16 +78,13 @@ std::vector<FheUint32> round_robin_scores(std::size_t node_count, std::uint32_t 
 // fitting node was found.
 EncryptedReplicaChoice choose_one(const std::vector<FheUint32>& scores, const std::vector<FheBool>& fits,
                                   const ScorePlan& plan, const fhe::ServerKey& key) {
-  std::vector<std::optional<FheUint32>> masked(scores.size());
   const FheUint32 sentinel = FheUint32::trivial(plan.maximise ? 0 : kMinimiseSentinel, key);
-  ThreadPool::shared().parallel_for(0, scores.size(), [&](std::size_t i) {
-    // Scores stay below 2^31 (placement_test checks the bound), so +1 cannot wrap and no
-    // real score equals the minimising sentinel.
+  // Scores stay below 2^31 (placement_test checks the bound), so +1 cannot wrap and no real
+  // score equals the minimising sentinel.
+  std::vector<FheUint32> values = parallel_map<FheUint32>(scores.size(), [&](std::size_t i) {
     FheUint32 candidate = plan.maximise ? scores[i].add(1, key) : scores[i];
-    masked[i] = fits[i].select(candidate, sentinel, key);
+    return fits[i].select(candidate, sentinel, key);
   });
-  std::vector<FheUint32> values;
-  for (auto& m : masked) values.push_back(std::move(*m));
   auto [index, best] = plan.maximise ? fhe::argmax<32>(values, key) : fhe::argmin<32>(values, key);
   FheBool found = best.ne(plan.maximise ? 0 : kMinimiseSentinel, key);
   return {std::move(index), std::move(found)};
@@ -91,13 +92,9 @@ EncryptedReplicaChoice choose_one(const std::vector<FheUint32>& scores, const st
 
 // chosen_i = (index == i) AND found, for every node.
 std::vector<FheBool> one_hot(const EncryptedReplicaChoice& choice, std::size_t node_count, const fhe::ServerKey& key) {
-  std::vector<std::optional<FheBool>> hot(node_count);
-  ThreadPool::shared().parallel_for(0, node_count, [&](std::size_t i) {
-    hot[i] = choice.node_index.eq(i, key).bit_and(choice.found, key);
+  return parallel_map<FheBool>(node_count, [&](std::size_t i) {
+    return choice.node_index.eq(i, key).bit_and(choice.found, key);
   });
-  std::vector<FheBool> out;
-  for (auto& h : hot) out.push_back(std::move(*h));
-  return out;
 }
 
 }  // namespace
