@@ -29,6 +29,19 @@ class Sha256 {
 
 }  // namespace
 
+Hash256 telemetry_hash(const EncryptedTelemetry& telemetry) {
+  Sha256 h;
+  auto add = [&](const fhe::FheUint16& value) {
+    const Bytes ct = value.serialize();
+    Bytes length;
+    append_u32_be(length, static_cast<std::uint32_t>(ct.size()));
+    h.update(length).update(ct);
+  };
+  for (const auto& free : telemetry.free) add(free);
+  add(telemetry.latency);
+  return h.finish();
+}
+
 Hash256 job_id(const JobSpec& spec) { return Sha256().update(as_bytes(to_canonical_yaml(spec))).finish(); }
 
 std::string policy_descriptor(const PlacementPolicy& policy, std::uint32_t replicas, std::uint32_t round_robin_offset) {

@@ -115,21 +115,6 @@ Result<TelemetryRecord> parse_telemetry_record(ByteView bytes, const fhe::Parame
   return record;
 }
 
-std::array<std::uint8_t, 32> telemetry_hash(const EncryptedTelemetry& telemetry) {
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  for (std::size_t i = 0; i < kFieldCount; ++i) {
-    Bytes ct = field(telemetry, i).serialize();
-    Bytes length;
-    append_u32_be(length, static_cast<std::uint32_t>(ct.size()));
-    crypto_hash_sha256_update(&state, length.data(), length.size());
-    crypto_hash_sha256_update(&state, ct.data(), ct.size());
-  }
-  std::array<std::uint8_t, 32> out{};
-  crypto_hash_sha256_final(&state, out.data());
-  return out;
-}
-
 Result<TelemetryRecord> TelemetryValidator::accept(ByteView bytes, std::uint64_t now_ms) {
   VEIL_ASSIGN_OR_RETURN(TelemetryRecord record, parse_telemetry_record(bytes, *params_));
   auto key = keys_.find(record.node_id);
