@@ -1,0 +1,121 @@
+// The node's local HTTP/JSON API: a small HTTP/1.1 server (Boost.Beast) that routes requests
+// to handlers the daemon registers, checks the bearer token and serves the dashboard's files.
+//
+// Contract of the wire (docs/node-api.md has the endpoints the daemon serves):
+//  - every path under /v1 needs `Authorization: Bearer <token>` when a token is configured;
+//    a missing or wrong token gets 401 before any routing, so an unauthenticated client
+//    cannot tell which routes exist. The comparison takes the same time for every token
+//    of the configured length;
+//  - every other routed path (/metrics, /healthz) is served without authentication;
+//  - a GET of any other path is answered from `static_dir` (the dashboard) when it is set;
+//  - errors are JSON: {"error":{"code":"not_found","message":"..."}} with 400 (malformed
+//    request, connection then closed), 401, 404, 405 (with an Allow header), 413 (body over
+//    max_body_bytes, connection then closed), 500 (a handler threw);
+//  - connections are kept alive between requests; each request must arrive, and each
+//    response be taken, within `io_timeout`, so a slow or silent client only holds its own
+//    connection and is then dropped.
+//
+// Threading: the server runs on the io_context given to it, normally run by one thread.
+// Handlers run on that thread, one at a time, so they must not block for long. route(),
+// start() and stop() must be called either before that thread runs the io_context, or from
+// handlers/completions on it; port() may be called from any thread once start() returned.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "veil/common/status.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace veil::node {
+
+// One request as a handler sees it. Values in `params` and `query` are percent-decoded.
+struct ApiRequest {
+  std::string method;                              // "GET", "POST", "DELETE", ...
+  std::string path;                                // "/v1/jobs/abc/logs", without the query
+  std::map<std::string, std::string> params;       // from {name} segments of the pattern
+  std::map<std::string, std::string> query;        // ?tail=100&follow=1 ; a repeated key keeps the last
+  std::string body;                                // raw request body (JSON for POSTs)
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+
+  // `j` serialised as the body.
+  static ApiResponse json(const nlohmann::json& j, int status = 200);
+  // {"error":{"code":code,"message":message}} with the given HTTP status.
+  static ApiResponse error(int status, std::string_view code, std::string_view message);
+  // The error response matching a Status: invalid_argument → 400, not_found → 404,
+  // already_exists → 409, permission_denied → 403, failed_precondition → 409,
+  // out_of_range → 400, unavailable → 503, deadline_exceeded → 504, unimplemented → 501,
+  // others → 500. The code string is the status code's name with '_' ("not_found").
+  static ApiResponse from_status(const Status& status);
+};
+
+struct ApiServerConfig {
+  std::string listen_host = "127.0.0.1";  // a numeric address; the API is local by default
+  std::uint16_t port = 0;                 // 0: the system picks one (see ApiServer::port())
+  std::string token;                      // bearer token for /v1; empty = no authentication
+  std::string static_dir;                 // dashboard files served at / without auth; empty = none
+  std::size_t max_body_bytes = 1 << 20;   // larger request bodies get 413
+  std::size_t max_connections = 256;      // further connections are accepted and closed at once
+  std::chrono::milliseconds io_timeout{15000};  // per request read and per response write
+};
+
+class ApiServer {
+ public:
+  // Returns the response for one request. Runs on the io thread. An exception escaping a
+  // handler is caught, logged and answered with 500.
+  using Handler = std::function<ApiResponse(const ApiRequest&)>;
+
+  // Nothing is bound until start(). `io` must outlive the server.
+  ApiServer(boost::asio::io_context& io, ApiServerConfig config);
+  // Calls stop().
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Registers `handler` for `method` (upper case) and `pattern`, a path whose segments are
+  // literals or `{name}` placeholders matching one non-empty segment: "/v1/jobs/{id}/logs".
+  // Registering the same method and pattern again replaces the handler. Literal segments win
+  // over placeholders when both match. GET /healthz is registered by default ({"ok":true}).
+  void route(std::string method, std::string pattern, Handler handler);
+
+  // Binds listen_host:port and starts accepting. Returns unavailable naming the address if
+  // it cannot be bound (port taken), invalid_argument if listen_host is not an IP address,
+  // failed_precondition if already started.
+  Status start();
+
+  // The bound port (the chosen one when config.port was 0); 0 before start().
+  std::uint16_t port() const;
+
+  // Stops accepting and closes every open connection. Idempotent. In-flight handlers have
+  // already run (they are synchronous); their responses are dropped.
+  void stop();
+
+  // Parses `raw` as the bytes of one or more pipelined HTTP/1.1 requests, exactly as a
+  // connection does, and returns the bytes the server would write back (responses in order,
+  // ending after a response that closes the connection). Touches no socket: used by the
+  // fuzzer and by tests of the parsing and routing path.
+  std::string respond_to_bytes(std::string_view raw);
+
+  struct State;  // shared with the connections, which may outlive the server object briefly
+
+ private:
+  boost::asio::io_context& io_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace veil::node
