@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <string_view>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -219,8 +220,9 @@ int cmd_keygen(const FheOptions& o) {
                                                  {"server.compressed.key", compressed.serialize()},
                                                  {"public.key", pk.serialize()}};
   for (const auto& [name, bytes] : files) {
-    if (auto st = write_file(fs::path(o.out) / name, bytes); !st.ok()) return fail(st.to_string());
-    if (std::string(name) == "client.key") fs::permissions(fs::path(o.out) / name, fs::perms::owner_read | fs::perms::owner_write, ec);
+    // The secret key is created 0600 before any byte is written (no window where it is readable).
+    const bool secret = std::string_view(name) == "client.key";
+    if (auto st = write_file(fs::path(o.out) / name, bytes, secret); !st.ok()) return fail(st.to_string());
     std::cout << (fs::path(o.out) / name).string() << "\t" << bytes.size() << " bytes\n";
   }
   return kExitOk;

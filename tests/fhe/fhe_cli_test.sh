@@ -7,7 +7,9 @@ VEIL=${1:?usage: fhe_cli_test.sh path/to/veil}
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 K="$DIR/keys"
-"$VEIL" fhe keygen --out "$K" --params test >/dev/null 2>&1
+(umask 000; "$VEIL" fhe keygen --out "$K" --params test >/dev/null 2>&1)
+# The client key is secret: owner read/write only, even under a permissive umask.
+mode=$(stat -c %a "$K/client.key"); [[ "$mode" == 600 ]] || { echo "FAIL: client.key has mode $mode, want 600"; exit 1; }
 "$VEIL" fhe encrypt --keys "$K" --type u16 40000 --out "$DIR/a"
 "$VEIL" fhe encrypt --keys "$K" --type u16 1234 --out "$DIR/b"
 "$VEIL" fhe encrypt --keys "$K" --type bool 1 --out "$DIR/t"
