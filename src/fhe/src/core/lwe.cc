@@ -112,24 +112,11 @@ std::vector<Torus> glwe_phase(const Torus* ct, const GlweSecretKey& key, const F
   return phase;
 }
 
-void poly_rotate(Torus* out, const Torus* in, std::size_t n, std::size_t t) {
-  // X^t with t >= n is -X^(t-n).
-  const bool negate = t >= n;
-  if (negate) t -= n;
-  for (std::size_t i = 0; i < n - t; ++i) out[i + t] = negate ? 0 - in[i] : in[i];
-  for (std::size_t i = n - t; i < n; ++i) out[i + t - n] = negate ? in[i] : 0 - in[i];
-}
+void poly_rotate(Torus* out, const Torus* in, std::size_t n, std::size_t t) { negacyclic_rotate(out, in, n, t); }
 
 void sample_extract(LweCiphertext& out, const Torus* glwe, std::size_t k, std::size_t n, std::size_t index) {
   out.data.resize(k * n + 1);
-  // Coefficient h of a*s (negacyclic) is sum_{t<=h} a[h-t] s[t] - sum_{t>h} a[N+h-t] s[t].
-  for (std::size_t i = 0; i < k; ++i) {
-    const Torus* a = glwe + i * n;
-    Torus* m = out.data.data() + i * n;
-    for (std::size_t t = 0; t <= index; ++t) m[t] = a[index - t];
-    for (std::size_t t = index + 1; t < n; ++t) m[t] = 0 - a[n + index - t];
-  }
-  out.data[k * n] = glwe[k * n + index];
+  extract_coefficient(out.data.data(), glwe, k, n, index);
 }
 
 KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output, std::size_t base_log,

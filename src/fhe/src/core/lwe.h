@@ -74,6 +74,29 @@ void glwe_encrypt(Torus* out, const GlweSecretKey& key, const Torus* pt, const N
 std::vector<Torus> glwe_phase(const Torus* ct, const GlweSecretKey& key, const Fft& fft);
 // out = X^t * in mod X^N + 1, t in [0, 2N).
 void poly_rotate(Torus* out, const Torus* in, std::size_t n, std::size_t t);
+
+// Word-generic forms of poly_rotate and sample_extract, shared with the 128-bit squashing
+// bootstrap (core/squash.h). W is an unsigned integer type (wrapping arithmetic).
+template <class W>
+void negacyclic_rotate(W* out, const W* in, std::size_t n, std::size_t t) {
+  // X^t with t >= n is -X^(t-n).
+  const bool negate = t >= n;
+  if (negate) t -= n;
+  for (std::size_t i = 0; i < n - t; ++i) out[i + t] = negate ? W{0} - in[i] : in[i];
+  for (std::size_t i = n - t; i < n; ++i) out[i + t - n] = negate ? in[i] : W{0} - in[i];
+}
+// out[k*n + 1]: the LWE ciphertext (flat key) whose phase is coefficient `index` of the GLWE
+// phase. Coefficient h of a*s (negacyclic) is sum_{t<=h} a[h-t] s[t] - sum_{t>h} a[N+h-t] s[t].
+template <class W>
+void extract_coefficient(W* out, const W* glwe, std::size_t k, std::size_t n, std::size_t index) {
+  for (std::size_t i = 0; i < k; ++i) {
+    const W* a = glwe + i * n;
+    W* m = out + i * n;
+    for (std::size_t t = 0; t <= index; ++t) m[t] = a[index - t];
+    for (std::size_t t = index + 1; t < n; ++t) m[t] = W{0} - a[n + index - t];
+  }
+  out[k * n] = glwe[k * n + index];
+}
 // The LWE ciphertext whose phase is coefficient `index` of the GLWE phase (dimension k*N).
 void sample_extract(LweCiphertext& out, const Torus* glwe, std::size_t k, std::size_t n, std::size_t index);
 

@@ -97,6 +97,30 @@ inline constexpr Parameters kParamInsecureTestOnly{
     .insecure = true,
 };
 
+// The noise-squashing bootstrap that precedes threshold decryption (docs/fhe-threshold.md):
+// a 64-bit block is bootstrapped into an LWE ciphertext modulo 2^128, under the flat key of a
+// binary GLWE key of dimension k * N, with noise around 2^65 instead of 2^64 * 2^50.
+struct NoiseSquashingParameters {
+  std::size_t glwe_dimension;   // k
+  std::size_t polynomial_size;  // N (power of two)
+  unsigned glwe_noise_log2;     // TUniform bound of the squashing key's noise, at 2^128
+  std::size_t base_log;         // gadget base of the squashing key, log2
+  std::size_t level;
+  std::size_t output_dimension() const { return glwe_dimension * polynomial_size; }
+};
+
+// TFHE-rs's noise-squashing parameters for the default set (as listed in issue 10):
+// GLWE dimension 2, N = 2048, TUniform(30), base_log 24, level 3, ciphertext modulus 2^128.
+inline constexpr NoiseSquashingParameters kNoiseSquashing2M128{
+    .glwe_dimension = 2, .polynomial_size = 2048, .glwe_noise_log2 = 30, .base_log = 24, .level = 3};
+// INSECURE, tests only: the same decomposition and noise with k = 1, N = 512 (the test set's N).
+inline constexpr NoiseSquashingParameters kNoiseSquashingInsecureTestOnly{
+    .glwe_dimension = 1, .polynomial_size = 512, .glwe_noise_log2 = 30, .base_log = 24, .level = 3};
+// The squashing set that goes with `params` (the test set gets the insecure one).
+inline const NoiseSquashingParameters& noise_squashing_for(const Parameters& params) {
+  return params.insecure ? kNoiseSquashingInsecureTestOnly : kNoiseSquashing2M128;
+}
+
 // The set with this id, or nullptr when none is known.
 const Parameters* params_by_id(std::uint8_t id);
 // "default" (the TFHE-rs default above), "test" (INSECURE), or a full `name`; nullptr if unknown.

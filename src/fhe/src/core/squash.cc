@@ -1,0 +1,308 @@
+#include "core/squash.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+
+#include "veil/common/thread_pool.h"
+
+namespace veil::fhe::core {
+namespace {
+
+// Mask streams of the squashing key's seed: the KSK draws from one stream in entry order; GGSW
+// i of the bootstrapping key from its own stream, so GGSWs can be generated in parallel.
+constexpr std::uint32_t kKskStream = 0x5100;
+constexpr std::uint32_t kBskStreamBase = 0x10000;
+
+u128 sign_extend(Torus x) { return static_cast<u128>(static_cast<i128>(static_cast<std::int64_t>(x))); }
+
+void fill_u128(Csprng& g, u128* out, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t lo = g.next_u64();
+    const std::uint64_t hi = g.next_u64();
+    out[i] = (static_cast<u128>(hi) << 64) | lo;
+  }
+}
+
+struct Scratch128 {
+  std::vector<u128> diff;
+  std::vector<std::int32_t> digits;  // level * N
+  std::vector<std::int32_t> coef;    // level
+  std::vector<std::uint64_t> fdig;   // Ntt128 words
+  std::vector<u128> acc;             // (k+1) * words
+};
+
+Scratch128& scratch() {
+  thread_local Scratch128 s;
+  return s;
+}
+
+}  // namespace
+
+GlweSecretKey128 GlweSecretKey128::from_bits(std::size_t k, std::size_t n, std::vector<Torus> bits) {
+  GlweSecretKey128 key;
+  key.k = k;
+  key.n = n;
+  key.bits = std::move(bits);
+  const Ntt128& ntt = ntt128_plan(n);
+  key.ntt.resize(k * ntt.words());
+  std::vector<std::int32_t> tmp(n);
+  for (std::size_t i = 0; i < k; ++i) {
+    for (std::size_t j = 0; j < n; ++j) tmp[j] = static_cast<std::int32_t>(key.bits[i * n + j]);
+    ntt.forward_i32(tmp.data(), key.ntt.data() + i * ntt.words());
+    ntt.to_montgomery(key.ntt.data() + i * ntt.words());
+  }
+  sodium_memzero(tmp.data(), tmp.size() * sizeof(std::int32_t));
+  return key;
+}
+
+GlweSecretKey128 GlweSecretKey128::generate(std::size_t k, std::size_t n, Csprng& secret) {
+  std::vector<Torus> bits(k * n);
+  for (auto& b : bits) b = secret.next_bit();
+  return from_bits(k, n, std::move(bits));
+}
+
+void GlweSecretKey128::wipe() {
+  if (!bits.empty()) sodium_memzero(bits.data(), bits.size() * sizeof(Torus));
+  if (!ntt.empty()) sodium_memzero(ntt.data(), ntt.size() * sizeof(std::uint64_t));
+}
+
+void glwe128_encrypt(u128* out, const GlweSecretKey128& key, const u128* pt, unsigned noise_log2, Csprng& mask,
+                     Csprng& noise) {
+  const std::size_t k = key.k, n = key.n;
+  const Ntt128& ntt = ntt128_plan(n);
+  fill_u128(mask, out, k * n);
+  u128* body = out + k * n;
+  for (std::size_t j = 0; j < n; ++j) body[j] = sign_extend(noise.tuniform(noise_log2)) + (pt != nullptr ? pt[j] : 0);
+  std::vector<std::uint64_t> fa(ntt.words());
+  std::vector<u128> acc(ntt.words(), 0);
+  for (std::size_t i = 0; i < k; ++i) {
+    ntt.forward_u128(out + i * n, fa.data());
+    ntt.mul_acc(acc.data(), fa.data(), key.ntt.data() + i * ntt.words());
+  }
+  ntt.backward(acc.data(), body, true);
+}
+
+std::vector<u128> glwe128_phase(const u128* ct, const GlweSecretKey128& key) {
+  const std::size_t k = key.k, n = key.n;
+  const Ntt128& ntt = ntt128_plan(n);
+  std::vector<std::uint64_t> fa(ntt.words());
+  std::vector<u128> acc(ntt.words(), 0), dot(n, 0);
+  for (std::size_t i = 0; i < k; ++i) {
+    ntt.forward_u128(ct + i * n, fa.data());
+    ntt.mul_acc(acc.data(), fa.data(), key.ntt.data() + i * ntt.words());
+  }
+  ntt.backward(acc.data(), dot.data(), false);
+  std::vector<u128> phase(n);
+  for (std::size_t j = 0; j < n; ++j) phase[j] = ct[k * n + j] - dot[j];
+  return phase;
+}
+
+u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits) {
+  u128 dot = 0;
+  for (std::size_t i = 0; i < ct.dimension(); ++i) dot += key_bits[i] ? ct.data[i] : 0;
+  return ct.body() - dot;
+}
+
+void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits) {
+  const unsigned shift = 128 - static_cast<unsigned>(base_log * level);
+  const u128 mask = (static_cast<u128>(1) << base_log) - 1;
+  const u128 half = static_cast<u128>(1) << (base_log - 1);
+  u128 state = ((x >> (shift - 1)) + 1) >> 1;  // round to the kept bits
+  for (std::size_t j = level; j-- > 0;) {
+    const u128 digit = state & mask;
+    state >>= base_log;
+    if (digit >= half) {
+      digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - (static_cast<std::int64_t>(1) << base_log));
+      state += 1;
+    } else {
+      digits[j] = static_cast<std::int32_t>(digit);
+    }
+  }
+}
+
+void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t) { negacyclic_rotate(out, in, n, t); }
+
+void sample_extract128(Lwe128& out, const u128* glwe, std::size_t k, std::size_t n, std::size_t index) {
+  out.data.resize(k * n + 1);
+  extract_coefficient(out.data.data(), glwe, k, n, index);
+}
+
+std::size_t SquashBootstrapKey::ggsw_words() const {
+  return shape.rows() * (shape.k + 1) * ntt128_plan(shape.n).words();
+}
+
+void ggsw128_encrypt(u128* out, const GgswShape& shape, const GlweSecretKey128& key, Torus mu, unsigned noise_log2,
+                     Csprng& mask, Csprng& noise) {
+  const std::size_t k = shape.k, n = shape.n;
+  std::vector<u128> pt(n);
+  for (std::size_t c = 0; c <= k; ++c) {
+    for (std::size_t j = 1; j <= shape.level; ++j) {
+      const u128 scaled = static_cast<u128>(mu) << (128 - j * shape.base_log);
+      if (c < k) {
+        for (std::size_t t = 0; t < n; ++t) pt[t] = key.bits[c * n + t] ? 0 - scaled : 0;
+      } else {
+        std::fill(pt.begin(), pt.end(), 0);
+        pt[0] = scaled;
+      }
+      const std::size_t row = c * shape.level + (j - 1);
+      glwe128_encrypt(out + row * (k + 1) * n, key, pt.data(), noise_log2, mask, noise);
+    }
+  }
+}
+
+void ggsw128_to_ntt(std::uint64_t* out, const u128* standard, const GgswShape& shape) {
+  const Ntt128& ntt = ntt128_plan(shape.n);
+  const std::size_t polys = shape.rows() * (shape.k + 1);
+  for (std::size_t p = 0; p < polys; ++p) {
+    ntt.forward_u128(standard + p * shape.n, out + p * ntt.words());
+    ntt.to_montgomery(out + p * ntt.words());
+  }
+}
+
+void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t) {
+  if (t == 0) return;
+  const std::size_t k = shape.k, n = shape.n, level = shape.level;
+  const Ntt128& ntt = ntt128_plan(n);
+  const std::size_t w = ntt.words();
+  Scratch128& s = scratch();
+  s.diff.resize((k + 1) * n);
+  s.digits.resize(level * n);
+  s.coef.resize(level);
+  s.fdig.resize(w);
+  s.acc.assign((k + 1) * w, 0);
+  for (std::size_t c = 0; c <= k; ++c) {
+    u128* d = s.diff.data() + c * n;
+    poly128_rotate(d, acc + c * n, n, t);
+    for (std::size_t i = 0; i < n; ++i) d[i] -= acc[c * n + i];
+  }
+  // Rows (k+1) * level <= Ntt128::kMaxAccumulate: one reduction per output at the end.
+  assert((k + 1) * level <= Ntt128::kMaxAccumulate);
+  for (std::size_t c = 0; c <= k; ++c) {
+    const u128* poly = s.diff.data() + c * n;
+    for (std::size_t i = 0; i < n; ++i) {
+      decompose128(poly[i], shape.base_log, level, s.coef.data());
+      for (std::size_t j = 0; j < level; ++j) s.digits[j * n + i] = s.coef[j];
+    }
+    for (std::size_t j = 0; j < level; ++j) {
+      ntt.forward_i32(s.digits.data() + j * n, s.fdig.data());
+      const std::uint64_t* row = ggsw + (c * level + j) * (k + 1) * w;
+      for (std::size_t o = 0; o <= k; ++o) ntt.mul_acc(s.acc.data() + o * w, s.fdig.data(), row + o * w);
+    }
+  }
+  for (std::size_t o = 0; o <= k; ++o) ntt.backward(s.acc.data() + o * w, acc + o * n, true);
+}
+
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
+  const std::size_t k = bsk.shape.k, n = bsk.shape.n;
+  const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
+  std::fill(acc, acc + k * n, 0);
+  const std::size_t b = modswitch(input.body(), log2_2n);
+  poly128_rotate(acc + k * n, lut, n, (2 * n - b) % (2 * n));
+  for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
+    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, modswitch(input.data[i], log2_2n));
+  }
+}
+
+u128 NoiseSquashingKey::delta() const { return (static_cast<u128>(1) << 127) / params->plaintext_modulus(); }
+
+NoiseSquashingKey NoiseSquashingKey::generate(const Parameters& params, const LweSecretKey& small,
+                                              const LweSecretKey& big, const GlweSecretKey128& out) {
+  NoiseSquashingKey key;
+  key.params = &params;
+  key.squashing = noise_squashing_for(params);
+  key.seed = Csprng::os_seed();
+  const GgswShape shape{key.squashing.glwe_dimension, key.squashing.polynomial_size, key.squashing.base_log, key.squashing.level};
+  {
+    Csprng noise(Csprng::os_seed());
+    Csprng mask(key.seed, kKskStream);
+    key.ksk = generate_ksk(big, small, params.ks_base_log, params.ks_level, params.lwe_noise, mask, noise);
+    const std::size_t stride = key.ksk.output_dimension + 1;
+    const std::size_t entries = key.ksk.data.size() / stride;
+    key.ksk_bodies.resize(entries);
+    for (std::size_t e = 0; e < entries; ++e) key.ksk_bodies[e] = key.ksk.data[e * stride + key.ksk.output_dimension];
+  }
+  const std::size_t dim = small.dimension(), n = shape.n, k = shape.k;
+  key.bsk.input_lwe_dimension = dim;
+  key.bsk.shape = shape;
+  const std::size_t gw = key.bsk.ggsw_words();
+  key.bsk.data.resize(dim * gw);
+  key.bsk_bodies.resize(dim * shape.rows() * n);
+  ThreadPool::shared().parallel_for(0, dim, [&](std::size_t i) {
+    std::vector<u128> standard(shape.standard_words());
+    Csprng mask(key.seed, kBskStreamBase + static_cast<std::uint32_t>(i));
+    Csprng noise(Csprng::os_seed());
+    ggsw128_encrypt(standard.data(), shape, out, small.bits[i], key.squashing.glwe_noise_log2, mask, noise);
+    for (std::size_t r = 0; r < shape.rows(); ++r) {
+      std::copy_n(standard.data() + (r * (k + 1) + k) * n, n, key.bsk_bodies.data() + (i * shape.rows() + r) * n);
+    }
+    ggsw128_to_ntt(key.bsk.data.data() + i * gw, standard.data(), shape);
+  });
+  return key;
+}
+
+NoiseSquashingKey NoiseSquashingKey::expand(const Parameters& params, const Seed& seed, std::vector<Torus> ksk_bodies,
+                                            std::vector<u128> bsk_bodies) {
+  NoiseSquashingKey key;
+  key.params = &params;
+  key.squashing = noise_squashing_for(params);
+  key.seed = seed;
+  key.ksk_bodies = std::move(ksk_bodies);
+  key.bsk_bodies = std::move(bsk_bodies);
+  key.ksk.input_dimension = params.big_lwe_dimension();
+  key.ksk.output_dimension = params.lwe_dimension;
+  key.ksk.base_log = params.ks_base_log;
+  key.ksk.level = params.ks_level;
+  {
+    Csprng mask(seed, kKskStream);
+    const std::size_t stride = key.ksk.output_dimension + 1;
+    const std::size_t entries = key.ksk.input_dimension * key.ksk.level;
+    key.ksk.data.resize(entries * stride);
+    for (std::size_t e = 0; e < entries; ++e) {
+      mask.fill_u64(key.ksk.data.data() + e * stride, key.ksk.output_dimension);
+      key.ksk.data[e * stride + key.ksk.output_dimension] = key.ksk_bodies[e];
+    }
+  }
+  const GgswShape shape{key.squashing.glwe_dimension, key.squashing.polynomial_size, key.squashing.base_log, key.squashing.level};
+  const std::size_t dim = params.lwe_dimension, n = shape.n, k = shape.k;
+  key.bsk.input_lwe_dimension = dim;
+  key.bsk.shape = shape;
+  const std::size_t gw = key.bsk.ggsw_words();
+  key.bsk.data.resize(dim * gw);
+  ThreadPool::shared().parallel_for(0, dim, [&](std::size_t i) {
+    std::vector<u128> standard(shape.standard_words());
+    Csprng mask(seed, kBskStreamBase + static_cast<std::uint32_t>(i));
+    for (std::size_t r = 0; r < shape.rows(); ++r) {
+      u128* glwe = standard.data() + r * (k + 1) * n;
+      fill_u128(mask, glwe, k * n);
+      std::copy_n(key.bsk_bodies.data() + (i * shape.rows() + r) * n, n, glwe + k * n);
+    }
+    ggsw128_to_ntt(key.bsk.data.data() + i * gw, standard.data(), shape);
+  });
+  return key;
+}
+
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
+  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
+  const std::uint64_t p = params->plaintext_modulus();
+  const u128 d = delta();
+  // Identity table over the block's full value (message and carry), boxes of N / p words
+  // centred on each value as in shortint's builder; words past N wrap to -f(0) = 0.
+  std::vector<u128> lut(n, 0);
+  const std::size_t box = n / p;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::size_t t = j + box / 2;
+    if (t < n) lut[j] = static_cast<u128>(t / box) * d;
+  }
+  LweCiphertext small;
+  keyswitch(ksk, block, small);
+  std::vector<u128> acc((k + 1) * n);
+  blind_rotate128(acc.data(), bsk, small, lut.data());
+  Lwe128 out;
+  sample_extract128(out, acc.data(), k, n, 0);
+  return out;
+}
+
+}  // namespace veil::fhe::core
