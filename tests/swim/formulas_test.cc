@@ -92,5 +92,14 @@ TEST(SwimFormulas, ExpectedFirstDetectionTendsToEOverEMinusOne) {
   EXPECT_LT(expected_first_detection_periods(10), e / (e - 1));
 }
 
+TEST(SwimFormulas, DetectionBound) {
+  // n = 5, 1 s period, lan multipliers: 9 periods to a failed probe, 4 s..24 s suspicion, 2 more.
+  EXPECT_EQ(detection_bound_ms(5, 1000, 4, 6), 9000 + 24000 + 2000);
+  // The suspicion part grows with log10(n): n = 100 doubles it.
+  EXPECT_EQ(detection_bound_ms(100, 1000, 4, 1, 0), 199000 + 8000);
+  // A cluster of one still has a finite bound (treated as two members).
+  EXPECT_EQ(detection_bound_ms(1, 200, 3, 2, 1), 3 * 200 + 1200 + 200);
+}
+
 }  // namespace
 }  // namespace veil::swim

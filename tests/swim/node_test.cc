@@ -638,5 +638,27 @@ TEST_F(SwimNode, RejectedSignaturesNeverTouchTheView) {
   }
 }
 
+TEST_F(SwimNode, WithAuthenticationUnsignedAliveStateEntriesAreIgnored) {
+  UpdateAuth auth;
+  auth.sign = [](const Update&) { return Bytes{0x5a}; };
+  auth.verify = [](const Update& u) { return u.signature == Bytes{0x5a}; };
+  make(quiet(), {b, c}, auth);
+  MemberId stranger = dir.intern("stranger");
+  deliver_updates(b, {{Update::Kind::kDead, c, 0, b, Bytes{0x5a}}});
+  ASSERT_EQ(node->state_of(c), MemberState::kDead);
+  // A push-pull cannot vouch for members by itself: neither revive c at a higher incarnation
+  // nor introduce a member nobody signed for. (The libp2p binding attaches signed alives.)
+  Message pp = msg(MessageType::kPushPull);
+  pp.state = {{c, 9, MemberState::kAlive}, {stranger, 0, MemberState::kAlive}, {b, 0, MemberState::kAlive}};
+  node->handle(b, pp, now);
+  EXPECT_EQ(node->state_of(c), MemberState::kDead);
+  EXPECT_EQ(node->state_of(stranger), MemberState::kUnknown);
+  // The same entry with a signed alive piggybacked is accepted.
+  pp.updates = {{Update::Kind::kAlive, c, 9, c, Bytes{0x5a}}};
+  node->handle(b, pp, now);
+  EXPECT_EQ(node->state_of(c), MemberState::kAlive);
+  EXPECT_EQ(node->incarnation_of(c), 9u);
+}
+
 }  // namespace
 }  // namespace veil::swim

@@ -55,4 +55,13 @@ double expected_first_detection_periods(int n) {
   return 1.0 / (1.0 - std::pow(1.0 - 1.0 / others, others));
 }
 
+std::int64_t detection_bound_ms(int n, std::int64_t probe_interval_ms, int suspicion_mult,
+                                int max_timeout_mult, int dissemination_periods) {
+  int members = std::max(2, n);
+  std::int64_t min_ms = suspicion_timeout_min_ms(suspicion_mult, members, probe_interval_ms);
+  std::int64_t max_ms = suspicion_timeout_max_ms(max_timeout_mult, min_ms);
+  std::int64_t first_probe = (2 * (members - 1) + 1) * probe_interval_ms;
+  return first_probe + max_ms + std::max(0, dissemination_periods) * probe_interval_ms;
+}
+
 }  // namespace veil::swim

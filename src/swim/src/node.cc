@@ -547,6 +547,10 @@ void Node::merge_state(MemberId sender, const std::vector<StateEntry>& entries, 
   for (const auto& e : entries) {
     switch (e.state) {
       case MemberState::kAlive: {
+        // With authentication on, aliveness is learned only from signed alive updates (the
+        // libp2p binding attaches the ones it holds to every push-pull): an unsigned entry
+        // would let any member revive a dead member, or pin one at a forged incarnation.
+        if (auth_.verify) break;
         // Not re-gossiped: the sender already knows, and everyone else gets the same state by
         // their own anti-entropy; re-gossiping a whole membership would flood the queue.
         Update u{Update::Kind::kAlive, e.member, e.incarnation, e.member, {}};

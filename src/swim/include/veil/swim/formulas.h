@@ -42,4 +42,18 @@ std::int64_t push_pull_interval_ms(std::int64_t base_ms, int n);
 // e / (e - 1) ~= 1.582 as n grows. Returns 1 for n <= 2.
 double expected_first_detection_periods(int n);
 
+// Worst-case time, for healthy observers (local health score 0), from a member's failure until
+// every other member has declared it dead:
+//   (2(n-1) + 1) * probe_interval       some observer probes it (each pass over a shuffled
+//                                       round-robin list probes every member once, so two
+//                                       probes of one member are at most 2(n-1)-1 periods
+//                                       apart) and that probe fails by the end of its period;
+//   + suspicion_timeout_max(n)          the suspicion runs out even with no confirmation;
+//   + dissemination_periods * interval  the dead declaration reaches everyone else (each
+//                                       other observer's own suspicion, started by the gossip,
+//                                       would run out no later than this either).
+// The real-network test (tests/swim/netns_test.sh) holds the binding to this bound.
+std::int64_t detection_bound_ms(int n, std::int64_t probe_interval_ms, int suspicion_mult,
+                                int max_timeout_mult, int dissemination_periods = 2);
+
 }  // namespace veil::swim
