@@ -39,6 +39,8 @@ class io_context;
 
 namespace veil::node {
 
+class MetricsRegistry;
+
 // One request as a handler sees it. Values in `params` and `query` are percent-decoded.
 struct ApiRequest {
   std::string method;                              // "GET", "POST", "DELETE", ...
@@ -72,6 +74,10 @@ struct ApiServerConfig {
   std::size_t max_body_bytes = 1 << 20;   // larger request bodies get 413
   std::size_t max_connections = 256;      // further connections are accepted and closed at once
   std::chrono::milliseconds io_timeout{15000};  // per request read and per response write
+  // When set (not owned; must outlive the server), every answered request is counted in
+  // veil_api_requests_total{route,code} and timed in veil_api_request_duration_seconds{route},
+  // where route is the matched pattern ("/v1/jobs/{id}"), "static" or "unmatched".
+  MetricsRegistry* metrics = nullptr;
 };
 
 class ApiServer {

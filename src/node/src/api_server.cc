@@ -1,0 +1,448 @@
+#include "veil/node/api_server.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "veil/common/bytes.h"
+#include "veil/common/log.h"
+#include "http_target.h"
+#include "veil/node/metrics.h"
+
+namespace veil::node {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+// Large enough for any request line and headers the dashboard or CLI send; bigger ones are
+// malformed for this API (Beast's own default is 8 KiB).
+constexpr std::uint32_t kMaxHeaderBytes = 16 * 1024;
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;  // "{id}" marks a placeholder
+  ApiServer::Handler handler;
+};
+
+bool is_placeholder(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Fills `params` and returns true when every segment matches.
+bool match_route(const Route& route, const std::vector<std::string>& segments,
+                 std::map<std::string, std::string>& params) {
+  if (route.segments.size() != segments.size()) return false;
+  std::map<std::string, std::string> captured;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (is_placeholder(want)) {
+      if (segments[i].empty()) return false;
+      captured[want.substr(1, want.size() - 2)] = segments[i];
+    } else if (want != segments[i]) {
+      return false;
+    }
+  }
+  params = std::move(captured);
+  return true;
+}
+
+// True when `a` is more specific than `b`: at the first segment where one is a literal and
+// the other a placeholder, the literal wins.
+bool more_specific(const Route& a, const Route& b) {
+  for (std::size_t i = 0; i < a.segments.size() && i < b.segments.size(); ++i) {
+    bool pa = is_placeholder(a.segments[i]), pb = is_placeholder(b.segments[i]);
+    if (pa != pb) return !pa;
+  }
+  return false;
+}
+
+bool needs_token(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
+
+std::string_view content_type_for(std::string_view path) {
+  auto ends = [&](std::string_view ext) { return path.ends_with(ext); };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js") || ends(".mjs")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".json")) return "application/json";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".png")) return "image/png";
+  if (ends(".ico")) return "image/x-icon";
+  if (ends(".txt") || ends(".md")) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+}  // namespace
+
+struct ApiServer::State {
+  explicit State(ApiServerConfig c) : config(std::move(c)) {}
+
+  ApiServerConfig config;
+  std::vector<Route> routes;
+  std::optional<tcp::acceptor> acceptor;
+  std::atomic<std::uint16_t> port{0};
+  std::unordered_set<beast::tcp_stream*> connections;  // touched on the io thread only
+  std::shared_ptr<spdlog::logger> log = veil::log::get("api");
+
+  struct Reply {
+    HttpResponse response;
+    bool close = false;
+  };
+  Reply reply_to(const HttpRequest& request);
+  Reply reply_to_parse_error(const beast::error_code& ec);
+
+ private:
+  ApiResponse dispatch(const HttpRequest& request, HttpTarget target, std::string* allow, std::string* route);
+  std::optional<ApiResponse> serve_static(const std::vector<std::string>& segments);
+  bool authorized(const HttpRequest& request) const;
+};
+
+ApiResponse ApiResponse::json(const nlohmann::json& j, int status) {
+  ApiResponse r;
+  r.status = status;
+  // Paths and messages may carry bytes that are not UTF-8; replace them rather than throw.
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+ApiResponse ApiResponse::error(int status, std::string_view code, std::string_view message) {
+  return json({{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}}, status);
+}
+
+ApiResponse ApiResponse::from_status(const Status& status) {
+  int http_status = 500;
+  switch (status.code()) {
+    case StatusCode::kOk: return json(nlohmann::json::object());
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: http_status = 400; break;
+    case StatusCode::kNotFound: http_status = 404; break;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition: http_status = 409; break;
+    case StatusCode::kPermissionDenied: http_status = 403; break;
+    case StatusCode::kUnavailable: http_status = 503; break;
+    case StatusCode::kDeadlineExceeded: http_status = 504; break;
+    case StatusCode::kUnimplemented: http_status = 501; break;
+    default: break;
+  }
+  std::string code(status_code_name(status.code()));
+  std::replace(code.begin(), code.end(), ' ', '_');
+  return error(http_status, code, status.message());
+}
+
+bool ApiServer::State::authorized(const HttpRequest& request) const {
+  if (config.token.empty()) return true;
+  auto header = request.find(http::field::authorization);
+  if (header == request.end()) return false;
+  std::string_view value(header->value().data(), header->value().size());
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return false;
+  value.remove_prefix(kScheme.size());
+  auto bytes = [](std::string_view s) {
+    return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  return constant_time_equal(bytes(value), bytes(config.token));
+}
+
+std::optional<ApiResponse> ApiServer::State::serve_static(const std::vector<std::string>& segments) {
+  if (config.static_dir.empty()) return std::nullopt;
+  if (segments == std::vector<std::string>{""}) return serve_static({"index.html"});
+  // Only plain names below static_dir: no "..", no hidden files, no NULs, slashes or
+  // backslashes smuggled in as escapes.
+  std::string rel;
+  for (const std::string& segment : segments) {
+    if (segment.empty() || segment.front() == '.' ||
+        segment.find_first_of(std::string_view("/\\\0", 3)) != std::string::npos)
+      return std::nullopt;
+    rel += "/" + segment;
+  }
+  std::string file = config.static_dir + rel;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream data;
+  data << in.rdbuf();
+  if (!in) return std::nullopt;
+  ApiResponse r;
+  r.content_type = std::string(content_type_for(rel));
+  r.body = std::move(data).str();
+  return r;
+}
+
+ApiResponse ApiServer::State::dispatch(const HttpRequest& request, HttpTarget target,
+                                       std::string* allow, std::string* route) {
+  std::string method(request.method_string());
+  const std::string& path = target.path;
+  const std::vector<std::string>& segments = target.segments;
+  const Route* best = nullptr;
+  std::map<std::string, std::string> best_params;
+  std::vector<std::string> allowed;
+  for (const Route& route : routes) {
+    std::map<std::string, std::string> params;
+    if (!match_route(route, segments, params)) continue;
+    if (route.method != method) {
+      if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end())
+        allowed.push_back(route.method);
+      continue;
+    }
+    if (best == nullptr || more_specific(route, *best)) {
+      best = &route;
+      best_params = std::move(params);
+    }
+  }
+  if (best == nullptr) {
+    if (!needs_token(path) && (method == "GET" || method == "HEAD") && allowed.empty()) {
+      if (auto file = serve_static(segments)) {
+        *route = "static";
+        return *file;
+      }
+    }
+    if (allowed.empty()) return ApiResponse::error(404, "not_found", "no such endpoint: " + path);
+    for (const std::string& m : allowed) *allow += (allow->empty() ? "" : ", ") + m;
+    return ApiResponse::error(405, "method_not_allowed",
+                              method + " is not allowed on " + path + " (allowed: " + *allow + ")");
+  }
+  *route = best->pattern;
+  ApiRequest api_request{method, path, std::move(best_params), std::move(target.query),
+                         request.body()};
+  try {
+    return best->handler(api_request);
+  } catch (const std::exception& e) {
+    log->error("{} {}: handler threw: {}", method, path, e.what());
+    return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
+  } catch (...) {
+    log->error("{} {}: handler threw a non-standard exception", method, path);
+    return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
+  }
+}
+
+ApiServer::State::Reply ApiServer::State::reply_to(const HttpRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  std::string allow;
+  std::string route = "unmatched";
+  ApiResponse api;
+  std::string_view target(request.target().data(), request.target().size());
+  auto parsed = parse_target(target);
+  if (!parsed.ok()) {
+    api = ApiResponse::error(400, "bad_request", parsed.status().message());
+  } else if (needs_token(parsed->path) && !authorized(request)) {
+    api = ApiResponse::error(401, "unauthenticated",
+                             "missing or wrong API token: send 'Authorization: Bearer <token>'");
+  } else {
+    api = dispatch(request, std::move(parsed).value(), &allow, &route);
+  }
+  Reply reply;
+  HttpResponse& res = reply.response;
+  res.version(request.version());
+  res.result(static_cast<unsigned>(api.status));
+  res.set(http::field::server, "veil-node");
+  res.set(http::field::content_type, api.content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (api.content_type.starts_with("text/html"))
+    res.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+  if (api.status == 401) res.set(http::field::www_authenticate, "Bearer");
+  if (!allow.empty()) res.set(http::field::allow, allow);
+  res.keep_alive(request.keep_alive());
+  if (request.method() != http::verb::head) res.body() = std::move(api.body);
+  res.prepare_payload();
+  if (request.method() == http::verb::head) res.content_length(api.body.size());
+  reply.close = !res.keep_alive();
+  log->debug("{} {} {}", std::string(request.method_string()), target, api.status);
+  if (config.metrics != nullptr) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    config.metrics->counter("veil_api_requests_total", "API requests answered, by route pattern and HTTP status.",
+                            {"route", "code"})
+        .with({route, std::to_string(api.status)})
+        .inc();
+    config.metrics->histogram("veil_api_request_duration_seconds", "Time to answer an API request.", {"route"},
+                              {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1})
+        .with({route})
+        .observe(took.count());
+  }
+  return reply;
+}
+
+ApiServer::State::Reply ApiServer::State::reply_to_parse_error(const beast::error_code& ec) {
+  ApiResponse api =
+      ec == http::error::body_limit
+          ? ApiResponse::error(413, "payload_too_large",
+                               "request body exceeds " + std::to_string(config.max_body_bytes) + " bytes")
+          : ApiResponse::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+  Reply reply;
+  reply.response.version(11);
+  reply.response.result(static_cast<unsigned>(api.status));
+  reply.response.set(http::field::server, "veil-node");
+  reply.response.set(http::field::content_type, api.content_type);
+  reply.response.keep_alive(false);
+  reply.response.body() = std::move(api.body);
+  reply.response.prepare_payload();
+  reply.close = true;
+  return reply;
+}
+
+namespace {
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+void limit_parser(http::request_parser<http::string_body>& parser, std::size_t max_body) {
+  parser.header_limit(kMaxHeaderBytes);
+  parser.body_limit(max_body);
+}
+
+// One connection: read a request, answer it, repeat while the client keeps it alive. Each
+// read and each write has its own deadline, so a slow client is dropped, never waited on.
+asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
+                                       std::shared_ptr<beast::tcp_stream> stream) {
+  state->connections.insert(stream.get());
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    limit_parser(parser, state->config.max_body_bytes);
+    beast::error_code ec;
+    stream->expires_after(state->config.io_timeout);
+    co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    ApiServer::State::Reply reply;
+    if (!ec) {
+      reply = state->reply_to(parser.get());
+    } else if (is_http_parse_error(ec) && ec != http::error::end_of_stream &&
+               ec != http::error::partial_message) {
+      reply = state->reply_to_parse_error(ec);
+    } else {
+      break;  // closed, timed out, reset or stopped: nobody to answer
+    }
+    stream->expires_after(state->config.io_timeout);
+    co_await http::async_write(*stream, reply.response, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || reply.close) break;
+  }
+  beast::error_code ignored;
+  stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream->close();
+  state->connections.erase(stream.get());
+}
+
+asio::awaitable<void> accept_connections(std::shared_ptr<ApiServer::State> state) {
+  auto executor = co_await asio::this_coro::executor;
+  while (state->acceptor && state->acceptor->is_open()) {
+    tcp::socket socket(executor);
+    beast::error_code ec;
+    co_await state->acceptor->async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !state->acceptor || !state->acceptor->is_open()) break;
+    if (ec) {
+      // Out of descriptors and the like: wait a little instead of spinning.
+      state->log->warn("API accept failed: {}", ec.message());
+      asio::steady_timer pause(executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (state->connections.size() >= state->config.max_connections) {
+      socket.close(ec);
+      continue;
+    }
+    asio::co_spawn(executor,
+                   serve_connection(state, std::make_shared<beast::tcp_stream>(std::move(socket))),
+                   asio::detached);
+  }
+}
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& io, ApiServerConfig config)
+    : io_(io), state_(std::make_shared<State>(std::move(config))) {
+  while (state_->config.static_dir.size() > 1 && state_->config.static_dir.back() == '/')
+    state_->config.static_dir.pop_back();
+  route("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::route(std::string method, std::string pattern, Handler handler) {
+  Route r{std::move(method), std::move(pattern), {}, std::move(handler)};
+  r.segments = split_path(r.pattern);
+  for (Route& existing : state_->routes) {
+    if (existing.method == r.method && existing.segments == r.segments) {
+      existing = std::move(r);
+      return;
+    }
+  }
+  state_->routes.push_back(std::move(r));
+}
+
+Status ApiServer::start() {
+  if (state_->acceptor) return failed_precondition("the API server is already started");
+  beast::error_code ec;
+  auto address = asio::ip::make_address(state_->config.listen_host, ec);
+  if (ec) return invalid_argument("API listen address '" + state_->config.listen_host + "' is not an IP address");
+  tcp::endpoint endpoint(address, state_->config.port);
+  std::string where = state_->config.listen_host + ":" + std::to_string(state_->config.port);
+  tcp::acceptor acceptor(io_);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return unavailable("cannot listen for the API on " + where + ": " + ec.message());
+  state_->port = acceptor.local_endpoint().port();
+  state_->acceptor.emplace(std::move(acceptor));
+  asio::co_spawn(io_, accept_connections(state_), asio::detached);
+  state_->log->info("API listening on http://{}:{}{}", state_->config.listen_host, state_->port.load(),
+                    state_->config.token.empty() ? " (no token: unauthenticated)" : "");
+  return {};
+}
+
+std::uint16_t ApiServer::port() const { return state_->port; }
+
+void ApiServer::stop() {
+  beast::error_code ec;
+  if (state_->acceptor) state_->acceptor->close(ec);
+  for (beast::tcp_stream* stream : state_->connections) stream->socket().close(ec);
+}
+
+std::string ApiServer::respond_to_bytes(std::string_view raw) {
+  std::string out;
+  while (!raw.empty()) {
+    http::request_parser<http::string_body> parser;
+    limit_parser(parser, state_->config.max_body_bytes);
+    parser.eager(true);
+    beast::error_code ec;
+    while (!raw.empty() && !parser.is_done()) {
+      std::size_t used = parser.put(asio::buffer(raw.data(), raw.size()), ec);
+      raw.remove_prefix(used);
+      if (ec || used == 0) break;
+    }
+    // An incomplete request at the end of input: a connection would wait (then time out).
+    if (ec == http::error::need_more || (!ec && !parser.is_done())) break;
+    State::Reply reply = ec ? state_->reply_to_parse_error(ec) : state_->reply_to(parser.get());
+    std::ostringstream bytes;
+    bytes << reply.response;
+    out += bytes.str();
+    if (reply.close) break;
+  }
+  return out;
+}
+
+}  // namespace veil::node

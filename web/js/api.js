@@ -1,0 +1,54 @@
+// Talking to the node's API (docs/node-api.md): the bearer token and JSON fetches.
+//
+// The token arrives in the URL fragment (#token=...), which the browser never sends to a
+// server; it is moved into sessionStorage (this tab only) and the fragment is removed from
+// the address bar so it is not bookmarked or shared by accident.
+
+const TOKEN_KEY = 'veil.api.token';
+
+export function takeTokenFromLocation() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
+  const token = params.get('token');
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// An error the API answered with ({"error":{"code","message"}}) or a network failure.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;  // 0 when the node could not be reached
+    this.code = code;
+  }
+}
+
+export async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, {
+      headers: { 'Authorization': 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || ''), 'Accept': 'application/json' },
+      cache: 'no-store',
+    });
+  } catch (e) {
+    throw new ApiError(0, 'unreachable', 'the node does not answer (' + e.message + ')');
+  }
+  const text = await response.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+  if (!response.ok) {
+    const err = body && body.error ? body.error : { code: 'http_' + response.status, message: text.slice(0, 200) };
+    throw new ApiError(response.status, err.code, err.message);
+  }
+  return body;
+}
