@@ -173,6 +173,21 @@ TEST_F(DashboardTest, ShowsNodesJobsPlacementAnchorAndTheLyingScheduler) {
   EXPECT_EQ(dom.find("the API token was refused"), std::string::npos);
 }
 
+TEST_F(DashboardTest, AJobInTheFragmentShowsItsDecisionsWithTheLiarMarked) {
+  std::string dom = render(std::string("#token=") + kToken + "&job=9f2c4e");
+  std::size_t at = dom.find("id=\"decisions\"");
+  ASSERT_NE(at, std::string::npos) << dom;
+  std::string decisions = dom.substr(at, dom.find("</table>", at) - at);
+  // Three rows: two agreed, the liar's marked as differing.
+  std::size_t liar_row = decisions.find(kLiar);
+  ASSERT_NE(liar_row, std::string::npos) << decisions;
+  EXPECT_NE(decisions.find("DIFFERS: ignored", liar_row), std::string::npos) << decisions;
+  EXPECT_EQ(decisions.find("DIFFERS: ignored"), decisions.rfind("DIFFERS: ignored")) << "only the liar differs";
+  EXPECT_NE(decisions.find(kPeerB), std::string::npos);
+  EXPECT_NE(dom.find("anchored</li>"), std::string::npos) << "events missing";
+  EXPECT_EQ(dom.find("<section class=\"card\" id=\"job-detail\" hidden"), std::string::npos);
+}
+
 TEST_F(DashboardTest, AWrongTokenShowsTheTokenForm) {
   std::string dom = render("#token=not-the-token");
   EXPECT_NE(dom.find("the API token was refused"), std::string::npos) << dom;

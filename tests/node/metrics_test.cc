@@ -2,10 +2,14 @@
 #include "veil/node/metrics.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace veil::node {
 namespace {
@@ -124,6 +128,31 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   auto snap = hist.with({}).snapshot();
   EXPECT_EQ(snap.cumulative.back(), static_cast<std::uint64_t>(kThreads * kEach));
   EXPECT_EQ(snap.sum, kThreads * kEach / 2);
+}
+
+// Prometheus's own parser and linter (promtool, from Debian's prometheus package) accepts
+// the text, special values and escapes included.
+TEST(MetricsTest, PromtoolAcceptsTheText) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "promtool is not installed (scripts/setup.sh installs Debian's prometheus package)";
+  MetricsRegistry registry;
+  registry.counter("veil_api_requests_total", "API requests answered.", {"route", "code"})
+      .with({"/v1/jobs/{id}", "200"})
+      .inc(3);
+  registry.gauge("veil_x", "Line one\nback\\slash \"q\".", {"path"}).with({"a\"b\\c\nd"}).set(-0.001);
+  registry.gauge("veil_inf", "An infinite gauge.").with({}).set(INFINITY);
+  registry.gauge("veil_nan", "A NaN gauge.").with({}).set(NAN);
+  auto& latency = registry.histogram("veil_api_request_duration_seconds", "Time to answer.", {"route"});
+  latency.with({"static"}).observe(0.003);
+  latency.with({"static"}).observe(12);
+  registry.counter("veil_empty_total", "A family without series.");
+  std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("veil-metrics-" + std::to_string(::getpid()) + ".txt");
+  std::ofstream(file) << registry.render();
+  std::string command = "promtool check metrics < " + file.string() + " 2>&1";
+  int rc = std::system(command.c_str());
+  std::filesystem::remove(file);
+  EXPECT_EQ(rc, 0) << "promtool rejected:\n" << registry.render();
 }
 
 TEST(MetricsDeathTest, MisuseAbortsNamingTheMetric) {

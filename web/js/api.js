@@ -6,14 +6,18 @@
 
 const TOKEN_KEY = 'veil.api.token';
 
+// Returns {token, job}: the token (from the fragment, else this tab's storage) and the job
+// named by `#job=ID`, if any. Only the token is removed from the fragment.
 export function takeTokenFromLocation() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
   const token = params.get('token');
   if (token) {
     sessionStorage.setItem(TOKEN_KEY, token);
-    history.replaceState(null, '', window.location.pathname + window.location.search);
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', window.location.pathname + window.location.search + (rest ? '#' + rest : ''));
   }
-  return sessionStorage.getItem(TOKEN_KEY);
+  return { token: sessionStorage.getItem(TOKEN_KEY), job: params.get('job') };
 }
 
 export function setToken(token) {

@@ -82,7 +82,9 @@ function start() {
     clearTimeout(timer);
     refresh();
   });
-  if (!takeTokenFromLocation()) {
+  const { token, job } = takeTokenFromLocation();
+  selectedJob = job;  // #job=ID opens that job's decisions and events
+  if (!token) {
     showLogin('no API token');
     return;
   }
