@@ -14,11 +14,12 @@ for m in 1 2 3; do "$VEIL" keys member-keygen --out "m$m" >/dev/null; done
 "$VEIL" keys member-keygen --out m1 >/dev/null 2>&1 && fail "member-keygen overwrote a key"
 "$VEIL" keys ceremony --threshold 2 --member m1/member.pub --member m2/member.pub --member m3/member.pub \
   --out keys --params test >ceremony.txt
-for f in public.key server.compressed.key committee.bin share-1.sealed share-2.sealed share-3.sealed hashes.json; do
+for f in public.key server.compressed.key squash.key committee.bin share-1.sealed share-2.sealed share-3.sealed hashes.json; do
   [ -s "keys/$f" ] || fail "keys/$f missing"
 done
 [ -e keys/client.key ] && fail "the dealer wrote a client key"
 grep -q '"share-2.sealed"' keys/hashes.json || fail "hashes.json lacks the share hashes"
+grep -q '"squash.key"' keys/hashes.json || fail "hashes.json lacks the squashing key's hash"
 
 "$VEIL" fhe encrypt --keys keys --type u16 1234 --out a.ct >/dev/null
 "$VEIL" fhe encrypt --keys keys --type u16 4321 --out b.ct >/dev/null
@@ -37,6 +38,12 @@ done
 # The wrong member's key cannot open a share.
 "$VEIL" keys partial-decrypt --member-key m1 --share keys/share-2.sealed --ct sum.ct --out x.share 2>err.txt && fail "opened another member's share"
 grep -q "cannot open the sealed share" err.txt || fail "unclear error: $(cat err.txt)"
+
+# A squashing key from another ceremony is refused (it would squash under a key nobody shares).
+"$VEIL" keys ceremony --threshold 2 --member m1/member.pub --member m2/member.pub --out other --params test >/dev/null
+"$VEIL" keys partial-decrypt --member-key m1 --share keys/share-1.sealed --squash-key other/squash.key --ct sum.ct \
+  --out x.share 2>err.txt && fail "accepted another ceremony's squashing key"
+grep -q "not the squashing key this committee was dealt with" err.txt || fail "unclear error: $(cat err.txt)"
 
 # A share for another ciphertext, passed as member 2's: named, and the rest still decrypt.
 out=$("$VEIL" keys combine --keys keys --ct sum.ct p1.share g2.share p3.share 2>err.txt)

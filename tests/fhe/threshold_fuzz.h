@@ -1,5 +1,5 @@
 // Fuzz entry point over every threshold-decryption parser: committee, key share, decryption
-// request, decryption share, member public key (text) and member secret key.
+// request, decryption share, member public key (text), member secret key and squashing key.
 //
 // Random bytes almost never pass the frame's BLAKE2b checksum, so the entry point first
 // repairs the length field and the checksum of anything that starts with the "VFHE" magic:
@@ -38,6 +38,7 @@ inline int fuzz_one(const std::uint8_t* data, std::size_t size) {
     require(MemberPublicKey::from_text(p->to_text()).ok());
   }
   if (auto k = MemberSecretKey::deserialize(view); k.ok()) require(k->serialize() == in);
+  if (auto k = SquashingKey::deserialize(view); k.ok()) require(k->serialize() == in);
   return 0;
 }
 

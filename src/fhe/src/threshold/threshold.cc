@@ -12,6 +12,8 @@
 
 #include "api/impl.h"
 #include "threshold/galois_ring.h"
+#include "threshold/internal.h"
+#include "veil/common/thread_pool.h"
 
 namespace veil::fhe::threshold {
 
@@ -20,11 +22,15 @@ using gr::u128;
 
 namespace {
 
-// Object kinds of the threshold layer inside the engine's "VFHE" framing.
-constexpr auto kKindCommittee = static_cast<detail::Kind>(0x30);
-constexpr auto kKindKeyShare = static_cast<detail::Kind>(0x31);
-constexpr auto kKindRequest = static_cast<detail::Kind>(0x32);
-constexpr auto kKindShare = static_cast<detail::Kind>(0x33);
+// Object kinds of the threshold layer inside the engine's "VFHE" framing. Format 2 (noise
+// squashing: shares of the 128-bit squashing key, partials of squashed blocks) took new kinds;
+// the format-1 kinds are recognised only to refuse them with a clear message.
+constexpr auto kKindCommittee = static_cast<detail::Kind>(0x34);
+constexpr auto kKindKeyShare = static_cast<detail::Kind>(0x35);
+constexpr auto kKindRequest = static_cast<detail::Kind>(0x32);  // unchanged by format 2
+constexpr auto kKindSquashingKey = static_cast<detail::Kind>(0x36);
+constexpr auto kKindShare = static_cast<detail::Kind>(0x37);
+constexpr std::uint8_t kKindCommitteeV1 = 0x30, kKindKeyShareV1 = 0x31, kKindShareV1 = 0x33;
 constexpr std::size_t kMaxText = 256;
 
 Hash sha256(ByteView bytes) {
@@ -34,6 +40,15 @@ Hash sha256(ByteView bytes) {
 }
 
 Result<detail::Unframed> unframe_as(ByteView bytes, detail::Kind kind, const char* name, std::size_t limit) {
+  if (bytes.size() > 7 && std::memcmp(bytes.data(), "VFHE", 4) == 0) {
+    const std::uint8_t k = bytes[6];
+    if (k == kKindCommitteeV1 || k == kKindKeyShareV1 || k == kKindShareV1) {
+      return invalid_argument(std::string(name) +
+                              ": threshold format 1 (made before noise squashing) is no longer accepted; " +
+                              (k == kKindShareV1 ? "partial-decrypt again with this version"
+                                                 : "run `veil keys ceremony` again for format 2"));
+    }
+  }
   if (bytes.size() > 7 && std::memcmp(bytes.data(), "VFHE", 4) == 0 && bytes[6] != static_cast<std::uint8_t>(kind)) {
     return invalid_argument(std::string("expected a ") + name + ", got object kind " + std::to_string(bytes[6]));
   }
@@ -87,7 +102,7 @@ std::vector<std::uint16_t> subsets_with(unsigned member, unsigned t, unsigned n)
 Hash share_hash(std::uint8_t member, const std::vector<std::uint64_t>& values) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
-  static constexpr char kTag[] = "veil-keyshare-v1";
+  static constexpr char kTag[] = "veil-keyshare-v2";
   crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(kTag), sizeof kTag - 1);
   crypto_hash_sha256_update(&st, &member, 1);
   crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(values.data()), values.size() * 8);
@@ -229,6 +244,7 @@ Bytes Committee::serialize() const {
   }
   write_fixed(w, public_key_hash);
   write_fixed(w, server_key_hash);
+  write_fixed(w, squashing_key_hash);
   for (const auto& h : share_hashes) write_fixed(w, h);
   return detail::frame(kKindCommittee, *params, w.take());
 }
@@ -252,6 +268,7 @@ Result<Committee> Committee::deserialize(ByteView bytes, std::size_t size_limit)
   }
   VEIL_RETURN_IF_ERROR(r.raw(c.public_key_hash.data(), 32));
   VEIL_RETURN_IF_ERROR(r.raw(c.server_key_hash.data(), 32));
+  VEIL_RETURN_IF_ERROR(r.raw(c.squashing_key_hash.data(), 32));
   c.share_hashes.resize(n);
   for (auto& h : c.share_hashes) VEIL_RETURN_IF_ERROR(r.raw(h.data(), 32));
   VEIL_RETURN_IF_ERROR(r.finish());
@@ -286,7 +303,8 @@ Result<KeyShare> KeyShare::deserialize(ByteView bytes, std::size_t size_limit) {
   if (s.committee.params != un.params) return invalid_argument("key share: committee of another parameter set");
   VEIL_RETURN_IF_ERROR(r.u8(s.member));
   if (s.member == 0 || s.member > s.committee.size()) return invalid_argument("key share: member id out of range");
-  VEIL_RETURN_IF_ERROR(r.words(s.values, un.params->big_lwe_dimension() * 2 * gr::kDegree, "share values"));
+  VEIL_RETURN_IF_ERROR(
+      r.words(s.values, noise_squashing_for(*un.params).output_dimension() * 2 * gr::kDegree, "share values"));
   VEIL_RETURN_IF_ERROR(r.finish());
   if (share_hash(s.member, s.values) != s.committee.share_hashes[s.member - 1]) {
     return invalid_argument("key share: values do not match the committee's recorded hash for member " +
@@ -301,6 +319,17 @@ void KeyShare::wipe() {
 
 Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vector<MemberPublicKey>& members,
                       ByteView public_key, ByteView server_key) {
+  const auto& sq = noise_squashing_for(key.params());
+  core::Csprng secret(core::Csprng::os_seed());
+  auto squash_key = core::GlweSecretKey128::generate(sq.glwe_dimension, sq.polynomial_size, secret);
+  auto out = deal_with_squash_key(key, squash_key, threshold, members, public_key, server_key);
+  squash_key.wipe();
+  return out;
+}
+
+Result<Ceremony> deal_with_squash_key(const ClientKey& key, const core::GlweSecretKey128& squash_key, unsigned threshold,
+                                      const std::vector<MemberPublicKey>& members, ByteView public_key,
+                                      ByteView server_key) {
   const std::size_t n = members.size();
   if (n == 0 || n > kMaxMembers) return invalid_argument("a committee has 1 to 15 members, got " + std::to_string(n));
   if (threshold == 0 || threshold > n) {
@@ -313,14 +342,25 @@ Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vecto
       }
     }
   }
-  const auto& bits = key.impl().key.big_key().bits;
+  const auto& ck = key.impl().key;
+  if (squash_key.bits.size() != noise_squashing_for(key.params()).output_dimension()) {
+    return invalid_argument("squashing key of the wrong dimension for these parameters");
+  }
+  const auto& bits = squash_key.bits;
   const std::size_t dim = bits.size();
   Ceremony out;
+  {
+    auto impl = std::make_shared<SquashingKeyImpl>();
+    impl->key = core::NoiseSquashingKey::generate(key.params(), ck.small_key(), ck.big_key(), squash_key);
+    out.squashing_key.impl_ = impl;
+    impl->hash = sha256(out.squashing_key.serialize());
+  }
   out.committee.params = &key.params();
   out.committee.threshold = static_cast<std::uint8_t>(threshold);
   out.committee.members = members;
   out.committee.public_key_hash = sha256(public_key);
   out.committee.server_key_hash = sha256(server_key);
+  out.committee.squashing_key_hash = out.squashing_key.hash();
   out.shares.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     out.shares[i].member = static_cast<std::uint8_t>(i + 1);
@@ -343,7 +383,82 @@ Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vecto
   for (std::size_t i = 0; i < n; ++i) {
     out.committee.share_hashes.push_back(share_hash(static_cast<std::uint8_t>(i + 1), out.shares[i].values));
   }
-  for (auto& s : out.shares) s.committee = out.committee;
+  for (auto& s : out.shares) {
+    s.committee = out.committee;
+    s.squashing_key = out.squashing_key;
+  }
+  return out;
+}
+
+// ---------------- the squashing key ----------------
+
+const Parameters* SquashingKey::params() const { return impl_ ? impl_->key.params : nullptr; }
+
+Bytes SquashingKey::serialize() const {
+  if (!impl_) return {};
+  static_assert(std::endian::native == std::endian::little, "the 128-bit bodies are written in memory order");
+  const auto& k = impl_->key;
+  detail::Writer w;
+  w.raw(k.seed.data(), k.seed.size());
+  w.words(k.ksk_bodies);
+  w.u64(k.bsk_bodies.size());
+  w.raw(reinterpret_cast<const std::uint8_t*>(k.bsk_bodies.data()), k.bsk_bodies.size() * sizeof(u128));
+  return detail::frame(kKindSquashingKey, *k.params, w.take());
+}
+
+Result<SquashingKey> SquashingKey::deserialize(ByteView bytes, std::size_t size_limit) {
+  VEIL_ASSIGN_OR_RETURN(auto un, unframe_as(bytes, kKindSquashingKey, "squashing key", size_limit));
+  const Parameters& p = *un.params;
+  const auto& sq = noise_squashing_for(p);
+  detail::Reader r(un.payload);
+  core::Seed seed{};
+  VEIL_RETURN_IF_ERROR(r.raw(seed.data(), seed.size()));
+  std::vector<std::uint64_t> ksk;
+  VEIL_RETURN_IF_ERROR(r.words(ksk, p.big_lwe_dimension() * p.ks_level, "key-switching bodies"));
+  std::uint64_t count = 0;
+  VEIL_RETURN_IF_ERROR(r.u64(count));
+  const std::size_t want = p.lwe_dimension * (sq.glwe_dimension + 1) * sq.level * sq.polynomial_size;
+  if (count != want) {
+    return invalid_argument("squashing key: " + std::to_string(count) + " bootstrapping bodies, expected " +
+                            std::to_string(want));
+  }
+  std::vector<u128> bsk(want);
+  VEIL_RETURN_IF_ERROR(r.raw(reinterpret_cast<std::uint8_t*>(bsk.data()), want * sizeof(u128)));
+  VEIL_RETURN_IF_ERROR(r.finish());
+  auto impl = std::make_shared<SquashingKeyImpl>();
+  impl->key = core::NoiseSquashingKey::expand(p, seed, std::move(ksk), std::move(bsk));
+  impl->hash = sha256(bytes);
+  SquashingKey out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+Hash SquashingKey::hash() const { return impl_ ? impl_->hash : Hash{}; }
+
+Result<SquashedValue> squash(const SquashingKey& key, const EncryptedValue& value) {
+  if (key.empty()) return invalid_argument("no squashing key");
+  const auto& k = key.impl_->key;
+  if (value.params == nullptr || value.params->id != k.params->id) {
+    return invalid_argument("the value and the squashing key use different parameter sets");
+  }
+  const std::size_t dim = value.params->big_lwe_dimension();
+  for (const auto& b : value.blocks) {
+    if (b.size() != dim + 1) return invalid_argument("a block is not under the big key");
+  }
+  SquashedValue out;
+  out.params = value.params;
+  out.value_hash = value.hash();
+  out.squashing_key_hash = key.hash();
+  out.kind = value.kind;
+  out.blocks.resize(value.blocks.size());
+  ThreadPool::shared().parallel_for(0, value.blocks.size(), [&](std::size_t i) {
+    core::LweCiphertext in;
+    in.data = value.blocks[i];
+    const core::Lwe128 sq = k.squash(in);
+    auto& dst = out.blocks[i];
+    dst.resize(sq.data.size() * 2);
+    for (std::size_t j = 0; j < sq.data.size(); ++j) store128(dst.data() + 2 * j, sq.data[j]);
+  });
   return out;
 }
 
@@ -476,7 +591,7 @@ void write_share_body(detail::Writer& w, const DecryptionShare& s) {
 
 Bytes DecryptionShare::signed_bytes() const {
   detail::Writer w;
-  static constexpr char kTag[] = "veil-decryption-share-v1";
+  static constexpr char kTag[] = "veil-decryption-share-v2";
   w.raw(reinterpret_cast<const std::uint8_t*>(kTag), sizeof kTag - 1);
   w.u8(params->id);
   write_share_body(w, *this);
@@ -521,36 +636,51 @@ Result<DecryptionShare> DecryptionShare::deserialize(ByteView bytes, std::size_t
 
 Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
                                         const DecryptionRequest& request, const EncryptedValue& value) {
+  if (share.squashing_key.empty()) {
+    return failed_precondition("the key share has no squashing key attached (load the ceremony's squash.key)");
+  }
+  if (share.squashing_key.hash() != share.committee.squashing_key_hash) {
+    return invalid_argument("the attached squashing key is not the committee's");
+  }
+  VEIL_ASSIGN_OR_RETURN(auto squashed, squash(share.squashing_key, value));
+  return partial_decrypt(share, member_key, request, squashed);
+}
+
+Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                        const DecryptionRequest& request, const SquashedValue& value) {
   const Committee& com = share.committee;
   const Parameters& params = *com.params;
   if (value.params == nullptr || value.params->id != params.id || request.params == nullptr || request.params->id != params.id) {
     return invalid_argument("the ciphertext, the request and the key share use different parameter sets");
   }
-  if (request.ciphertext_hash != value.hash()) return invalid_argument("the request names another ciphertext");
+  if (value.squashing_key_hash != com.squashing_key_hash) {
+    return invalid_argument("the value was squashed with another squashing key than the committee's");
+  }
+  if (request.ciphertext_hash != value.value_hash) return invalid_argument("the request names another ciphertext");
   if (request.kind != value.kind) return invalid_argument("the request names another value kind");
   const unsigned i = share.member, t = com.threshold, n = static_cast<unsigned>(com.size());
   if (i == 0 || i > n || !(member_key.public_key() == com.members[i - 1])) {
     return invalid_argument("this member key does not belong to the key share's member");
   }
-  const std::size_t dim = params.big_lwe_dimension();
+  const std::size_t dim = noise_squashing_for(params).output_dimension();
   if (share.values.size() != dim * 2 * gr::kDegree) return invalid_argument("key share has the wrong size");
   const std::size_t blocks = block_count(value.kind, params);
   if (value.blocks.size() != blocks) return invalid_argument("the value has the wrong number of blocks");
   for (const auto& b : value.blocks) {
-    if (b.size() != dim + 1) return invalid_argument("a block is not under the big key");
+    if (b.size() != (dim + 1) * 2) return invalid_argument("a block is not a squashed ciphertext");
   }
 
-  // g = b - <a, share> in GR(2^128, 4), after switching the block up to the modulus 2^128.
+  // g = b - <a, share> in GR(2^128, 4), on the squashed block (modulus 2^128).
   std::vector<Elem> g(blocks);
   for (std::size_t k = 0; k < blocks; ++k) {
     const auto& ct = value.blocks[k];
     Elem acc;
     for (std::size_t j = 0; j < dim; ++j) {
-      const u128 a = static_cast<u128>(ct[j]) << 64;
+      const u128 a = load128(ct.data() + 2 * j);
       const std::uint64_t* sh = share.values.data() + j * 2 * gr::kDegree;
       for (int c = 0; c < gr::kDegree; ++c) acc.c[c] += a * load128(sh + 2 * c);
     }
-    g[k] = Elem::constant(static_cast<u128>(ct[dim]) << 64) - acc;
+    g[k] = Elem::constant(load128(ct.data() + 2 * dim)) - acc;
   }
 
   std::vector<std::array<std::uint8_t, 32>> keys(n + 1);
@@ -669,8 +799,8 @@ Result<CombineResult> combine(const Committee& committee, const Hash& rh, ValueK
   }
   const int shift = std::countr_zero(params.delta()) + 64;  // log2 of Delta at 2^128
   const u128 delta = static_cast<u128>(1) << shift;
-  // Honest residual: |e| 2^64 + t floods, with |e| < Delta / 16 = 2^55 for the 4-bit blocks
-  // (a bootstrapped block's noise is about 2^49 with the default parameters; docs/fhe.md).
+  // Honest residual: squashed noise (~2^65, far below the Delta / 16 = 2^119 allowed here) plus
+  // t floods (docs/fhe-threshold.md).
   const u128 bound = (delta >> 4) + static_cast<u128>(t) * (static_cast<u128>(1) << flood_log2(t));
   std::vector<std::vector<std::uint64_t>> labels;  // distinct decoded block vectors
   std::unordered_map<std::uint16_t, int> label_of;  // subset -> label index, -1 when out of bound

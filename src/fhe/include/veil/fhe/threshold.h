@@ -11,11 +11,17 @@
 // Secret sharing: Shamir over the Galois ring GR(2^128, 4) = Z_{2^128}[X]/(X^4 + X + 1). Member
 // i (1..15) evaluates at the ring element whose coefficients are the bits of i; differences of
 // these points are units, so Lagrange interpolation works although 2^128 is not prime. Each bit
-// of the big LWE key is shared as a constant of the ring. Limit: n <= 15 (GF(16) has 15 non-zero
-// points).
+// of the squashing key (below) is shared as a constant of the ring. Limit: n <= 15 (GF(16) has
+// 15 non-zero points).
 //
-// Partial decryption: the ciphertext's blocks are switched up to the modulus 2^128 (x -> x*2^64),
-// which keeps the 64-bit noise but opens 64 low bits of room. For every t-subset S of the
+// Noise squashing: each 64-bit block is first bootstrapped into an LWE ciphertext modulo 2^128
+// under the flat key of a binary GLWE key of dimension k*N (k = 2, N = 2048: 4096 bits), with
+// noise ~2^65 at that scale instead of the block's ~2^50 * 2^64. The dealer generates that
+// key, publishes the SquashingKey (its encryption of the small LWE key) and shares the
+// 128-bit key's bits; the 64-bit key is not shared. The flood (2^118 for t = 3) then hides the
+// noise by ~50 bits (docs/fhe-threshold.md).
+//
+// Partial decryption: on the squashed blocks. For every t-subset S of the
 // committee that contains member i, the member publishes the constant coefficient of
 // lambda_{i,S} * (b - <a, share_i>) plus pairwise masks that cancel inside S plus uniform
 // flooding noise in [-2^flood_log2, 2^flood_log2), pseudo-random under a key derived from the
@@ -35,6 +41,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,6 +91,27 @@ class MemberSecretKey {
   MemberPublicKey public_;
 };
 
+// The public noise-squashing key of a ceremony (KEYS/squash.key): a key-switching key and a
+// bootstrapping key (GGSW encryptions modulo 2^128 of the small LWE key bits), masks drawn
+// from a seed so the serialized form holds only bodies (default parameters: ~270 MB on the
+// wire, ~1.2 GB expanded in memory; test parameters: ~1.6 MB). Immutable; copies share it.
+struct SquashingKeyImpl;
+class SquashingKey {
+ public:
+  SquashingKey() = default;
+  bool empty() const { return impl_ == nullptr; }
+  const Parameters* params() const;
+  // "VFHE" framing, kind 0x36: seed, key-switching bodies, bootstrapping bodies.
+  Bytes serialize() const;
+  // Parses and expands (seconds for the default parameters). kInvalidArgument / kDataLoss on
+  // a malformed object.
+  static Result<SquashingKey> deserialize(ByteView bytes, std::size_t size_limit = std::size_t{1} << 30);
+  // SHA-256 of serialize(), computed once.
+  Hash hash() const;
+
+  std::shared_ptr<const SquashingKeyImpl> impl_;
+};
+
 // The committee's public description, written by the ceremony (committee.bin) and needed by
 // combiners. Member ids are 1..n in the order of `members`.
 struct Committee {
@@ -92,28 +120,37 @@ struct Committee {
   std::vector<MemberPublicKey> members;
   Hash public_key_hash{};  // SHA-256 of the serialized CompactPublicKey
   Hash server_key_hash{};  // SHA-256 of the serialized (compressed) server key
+  Hash squashing_key_hash{};  // SHA-256 of the serialized SquashingKey
   std::vector<Hash> share_hashes;  // SHA-256 of each member's serialized KeyShare (before sealing)
 
   std::size_t size() const { return members.size(); }
+  // Format 2 (kind 0x34). Format 1 (kind 0x30, before noise squashing) is refused with a
+  // message saying to run the ceremony again.
   Bytes serialize() const;
   static Result<Committee> deserialize(ByteView bytes, std::size_t size_limit = 1 << 20);
   Hash hash() const;
 };
 
 // Flooding bound (log2) used for a committee of threshold t: 2^(120 - ceil(log2 t)), so that t
-// floods together stay below 2^120, leaving room for the ciphertext's own noise (at most
-// Delta/16 = 2^119 once switched up) under the decoding radius Delta/2 = 2^122 of the 2^128
+// floods together stay below 2^120, leaving room for the ciphertext's own noise (~2^65 after
+// squashing; the combiner allows up to Delta/16 = 2^119) under the decoding radius Delta/2 = 2^122 of the 2^128
 // modulus (4-bit blocks, Delta = 2^123). A combined residual beyond 2^119 + t 2^b marks a
 // subset as wrong.
 unsigned flood_log2(unsigned threshold);
 
-// One member's secret: the Shamir shares of every big-key bit plus the committee it belongs to.
+// One member's secret: the Shamir shares of every squashing-key bit plus the committee it
+// belongs to.
 struct KeyShare {
   Committee committee;
   std::uint8_t member = 0;  // 1..n
-  // dimension * 4 words of 128 bits, stored as (lo, hi) pairs: the ring element f_j(alpha_i).
+  // k*N (squashing) * 4 words of 128 bits, stored as (lo, hi) pairs: the ring element f_j(alpha_i).
   std::vector<std::uint64_t> values;
+  // The public squashing key, attached in memory (not serialized): deal() sets it; after
+  // deserialize() the caller attaches SquashingKey::deserialize(KEYS/squash.key) so that the
+  // four-argument partial_decrypt can squash. Its hash must match the committee's.
+  SquashingKey squashing_key;
 
+  // Format 2 (kind 0x35); format 1 (kind 0x31) is refused with a clear message.
   Bytes serialize() const;
   static Result<KeyShare> deserialize(ByteView bytes, std::size_t size_limit = 64 << 20);
   void wipe();
@@ -122,9 +159,12 @@ struct KeyShare {
 struct Ceremony {
   Committee committee;
   std::vector<KeyShare> shares;  // shares[i] belongs to committee.members[i]
+  SquashingKey squashing_key;    // public: written next to the committee (squash.key)
 };
 
-// Splits `key`'s big LWE key into n = members.size() shares, any `threshold` of which decrypt.
+// Generates a fresh 128-bit squashing key (k*N binary coefficients), the public SquashingKey
+// that bootstraps `key`'s blocks under it, and splits the squashing key into n =
+// members.size() shares, any `threshold` of which decrypt; the 128-bit secret is wiped.
 // public_key / server_key are the serialized public material whose hashes the committee records.
 // kInvalidArgument unless 1 <= threshold <= n <= kMaxMembers and members are distinct.
 Result<Ceremony> deal(const ClientKey& key, unsigned threshold, const std::vector<MemberPublicKey>& members,
@@ -178,15 +218,35 @@ struct DecryptionShare {
   std::vector<std::uint64_t> partials;  // [subset][block] 128-bit values as (lo, hi)
   std::array<std::uint8_t, 64> signature{};  // Ed25519 over the serialization without it
 
+  // Format 2 (kind 0x37: partials of squashed blocks); format 1 (kind 0x33) is refused.
   Bytes serialize() const;
   static Result<DecryptionShare> deserialize(ByteView bytes, std::size_t size_limit = 8 << 20);
   // What the signature covers: a domain tag, the parameter set and every field but the signature.
   Bytes signed_bytes() const;
 };
 
-// The member's partial decryption of `value` for `request`. kInvalidArgument when the request
-// does not name this ciphertext, the parameter sets differ, or `member_key` is not the share's
+// A value's blocks after the noise-squashing bootstrap: LWE ciphertexts modulo 2^128 of
+// dimension k*N under the squashing key. Deterministic given the key and the value, so every
+// member computes the same (or one party computes it and members that trust it reuse it).
+struct SquashedValue {
+  const Parameters* params = nullptr;
+  Hash value_hash{};  // EncryptedValue::hash() of the input
+  Hash squashing_key_hash{};
+  ValueKind kind = ValueKind::kBool;
+  std::vector<std::vector<std::uint64_t>> blocks;  // (k*N + 1) words of 128 bits as (lo, hi)
+};
+// One bootstrap per block (in parallel on the shared thread pool). kInvalidArgument when the
+// key is empty, or the parameter sets or shapes differ.
+Result<SquashedValue> squash(const SquashingKey& key, const EncryptedValue& value);
+
+// The member's partial decryption of `value` (squashed) for `request`. kInvalidArgument when
+// the request does not name this ciphertext, the parameter sets differ, the squashed value
+// was made with another squashing key than the committee's, or `member_key` is not the share's
 // member.
+Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                        const DecryptionRequest& request, const SquashedValue& value);
+// The same, squashing `value` first with share.squashing_key (kFailedPrecondition when none is
+// attached).
 Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
                                         const DecryptionRequest& request, const EncryptedValue& value);
 
