@@ -1,6 +1,8 @@
 // High-level API, compact public-key encryption, compressed keys and serialization.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <random>
 
 #include "deserialize_fuzz.h"
@@ -199,6 +201,135 @@ TEST(FheSerialization, FuzzEntryPointSurvivesRandomAndMutatedInput) {
       }
     }
     fuzz::fuzz_one(input.data(), input.size());
+  }
+}
+
+// ---- batched kernels (all_at_least, dot_products, pick_extremes, sub_where) ----
+
+// A 16-bit value near `anchor` at a random scale, so comparisons and carries cross blocks.
+std::uint64_t near(std::uint64_t anchor, std::mt19937_64& r) {
+  const std::int64_t delta = static_cast<std::int64_t>(r() % (std::uint64_t{1} << (r() % 17)));
+  const std::int64_t v = static_cast<std::int64_t>(anchor) + (r() % 2 ? delta : -delta);
+  return static_cast<std::uint64_t>(std::clamp<std::int64_t>(v, 0, 0xffff));
+}
+
+// Encrypted, or (one time in five) a public trivial value, which the kernels treat apart.
+FheUint16 value16(std::uint64_t v, std::mt19937_64& r) {
+  return r() % 5 == 0 ? FheUint16::trivial(v, keys().server) : FheUint16::encrypt(v, keys().client);
+}
+
+TEST(FheBatchedKernels, AllAtLeastMatchesPlaintext) {
+  const auto& k = keys();
+  auto& r = rng();
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<std::uint64_t> bounds(3);
+    for (auto& b : bounds) b = r() % 3 == 0 ? 0 : r() % 0x10000;
+    std::vector<std::vector<std::uint64_t>> plain(6, std::vector<std::uint64_t>(3));
+    std::vector<std::vector<FheUint16>> rows;
+    for (auto& row : plain) {
+      rows.emplace_back();
+      for (std::size_t j = 0; j < 3; ++j) {
+        row[j] = r() % 4 == 0 ? bounds[j] : near(bounds[j], r);
+        rows.back().push_back(value16(row[j], r));
+      }
+    }
+    auto out = all_at_least<16>(rows, bounds, k.server);
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      bool expected = true;
+      for (std::size_t j = 0; j < 3; ++j) expected = expected && plain[i][j] >= bounds[j];
+      EXPECT_EQ(out[i].decrypt(k.client), expected) << "trial " << trial << " item " << i;
+    }
+  }
+  // A bound no 16-bit value reaches.
+  std::vector<std::vector<FheUint16>> one{{FheUint16::encrypt(0xffff, k.client)}};
+  std::vector<std::uint64_t> huge{0x10000};
+  EXPECT_FALSE(all_at_least<16>(one, huge, k.server)[0].decrypt(k.client));
+}
+
+TEST(FheBatchedKernels, DotProductsMatchPlaintext) {
+  const auto& k = keys();
+  auto& r = rng();
+  const std::uint64_t pool[] = {0, 1, 2, 3, 10, 16, 150, 1024, 15360, 0xffff, 0x12345};
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<std::uint64_t> coefficients(1 + r() % 4);
+    for (auto& c : coefficients) c = pool[r() % std::size(pool)];
+    const std::uint64_t constant = r() % 3 == 0 ? 0 : r() % 0x100000;
+    std::vector<std::vector<std::uint64_t>> plain(5, std::vector<std::uint64_t>(coefficients.size()));
+    std::vector<std::vector<FheUint16>> rows;
+    for (auto& row : plain) {
+      rows.emplace_back();
+      for (auto& v : row) {
+        v = r() % 0x10000;
+        rows.back().push_back(value16(v, r));
+      }
+    }
+    auto wide = dot_products<32>(rows, coefficients, constant, k.server);
+    auto narrow = dot_products<16>(rows, coefficients, constant, k.server);
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      std::uint64_t expected = constant;
+      for (std::size_t j = 0; j < coefficients.size(); ++j) expected += coefficients[j] * plain[i][j];
+      EXPECT_EQ(wide[i].decrypt(k.client), expected & 0xffffffffu) << "trial " << trial << " item " << i;
+      EXPECT_EQ(narrow[i].decrypt(k.client), expected & 0xffffu) << "trial " << trial << " item " << i;
+    }
+  }
+}
+
+TEST(FheBatchedKernels, PickExtremesMatchPlaintext) {
+  const auto& k = keys();
+  auto& r = rng();
+  const std::size_t sizes[] = {1, 2, 3, 5, 8, 17};
+  for (std::size_t n : sizes) {
+    const bool maximise = r() % 2 == 0;
+    const std::size_t rounds = 1 + r() % 3;
+    const bool wide = r() % 2 == 0;
+    std::vector<std::uint64_t> plain(n);
+    std::vector<bool> eligible(n);
+    std::vector<FheUint32> values;
+    std::vector<FheBool> flags;
+    for (std::size_t i = 0; i < n; ++i) {
+      plain[i] = wide ? r() % 0x100000000ull : r() % 4;  // narrow: many ties
+      if (i > 0 && r() % 4 == 0) plain[i] = plain[r() % i];
+      eligible[i] = r() % 4 != 0;
+      values.push_back(r() % 6 == 0 ? FheUint32::trivial(plain[i], k.server) : FheUint32::encrypt(plain[i], k.client));
+      flags.push_back(FheBool::encrypt(eligible[i], k.client));
+    }
+    Picks picks = pick_extremes<32>(values, flags, rounds, maximise, k.server);
+    ASSERT_EQ(picks.picks.size(), rounds);
+    std::vector<bool> taken(n, false);
+    for (std::size_t round = 0; round < rounds; ++round) {
+      std::optional<std::size_t> best;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!eligible[i] || taken[i]) continue;
+        if (!best || (maximise ? plain[i] > plain[*best] : plain[i] < plain[*best])) best = i;
+      }
+      const bool found = picks.picks[round].found.decrypt(k.client);
+      ASSERT_EQ(found, best.has_value()) << "n " << n << " round " << round;
+      if (best) {
+        EXPECT_EQ(picks.picks[round].index.decrypt(k.client), *best) << "n " << n << " round " << round;
+        taken[*best] = true;
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(picks.chosen[i].decrypt(k.client), taken[i]) << "n " << n << " node " << i;
+  }
+}
+
+TEST(FheBatchedKernels, SubWhereMatchesPlaintext) {
+  const auto& k = keys();
+  auto& r = rng();
+  std::vector<std::uint64_t> plain, amounts;
+  std::vector<bool> conds;
+  std::vector<FheUint16> values;
+  std::vector<FheBool> flags;
+  for (int i = 0; i < 12; ++i) {
+    amounts.push_back(i % 5 == 0 ? 0 : r() % 0x10000);
+    plain.push_back(i % 3 == 0 ? amounts.back() : near(amounts.back(), r));  // some below: wraps
+    conds.push_back(r() % 2 == 0);
+    values.push_back(value16(plain.back(), r));
+    flags.push_back(FheBool::encrypt(conds.back(), k.client));
+  }
+  auto out = sub_where<16>(values, flags, amounts, k.server);
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(out[i].decrypt(k.client), (plain[i] - (conds[i] ? amounts[i] : 0)) & 0xffff) << "item " << i;
   }
 }
 

@@ -1,6 +1,7 @@
 // The encrypted policies must decide exactly what the plaintext reference decides.
 #include "veil/sched/encrypted_placement.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -35,22 +36,38 @@ class EncryptedPlacementTest : public ::testing::Test {
     return env ? std::atoi(env) : fallback;
   }
 
-  // Small random clusters with many near-ties, tight fits and misfits.
-  static PlacementInput random_cluster(std::mt19937& rng) {
+  // Random clusters with many near-ties, tight fits and misfits. Odd trials use the full
+  // 16-bit range, with free capacities near the request at every scale, so comparisons and
+  // carries cross every block; every eighth trial has 6-19 nodes (deeper tournaments).
+  static PlacementInput random_cluster(std::mt19937& rng, int trial = 0) {
     PlacementInput in;
-    const std::size_t n = 2 + rng() % 4;
+    const bool wide = trial % 2 == 1;
+    const std::size_t n = trial % 8 == 7 ? 6 + rng() % 14 : 2 + rng() % 4;
+    for (auto& a : in.request.amount) {
+      a = static_cast<std::uint16_t>(wide ? (rng() % 3 == 0 ? 0 : rng() % 0x10000) : rng() % 6);
+    }
+    auto near = [&](std::uint16_t anchor) {
+      const std::int64_t delta = static_cast<std::int64_t>(rng() % (1u << (rng() % 17)));
+      const std::int64_t v = anchor + (rng() % 2 ? delta : -delta);
+      return static_cast<std::uint16_t>(std::clamp<std::int64_t>(v, 0, 0xffff));
+    };
     for (std::size_t i = 0; i < n; ++i) {
       QuantizedTelemetry t;
-      for (auto& f : t.free) f = static_cast<std::uint16_t>(rng() % 12);
-      t.latency = static_cast<std::uint16_t>(rng() % 8);
+      for (std::size_t r = 0; r < kResourceCount; ++r) {
+        t.free[r] = wide ? (rng() % 5 == 0 ? in.request.amount[r] : near(in.request.amount[r]))
+                         : static_cast<std::uint16_t>(rng() % 12);
+      }
+      t.latency = static_cast<std::uint16_t>(wide ? rng() % 0x10000 : rng() % 8);
       if (rng() % 4 == 0 && i > 0) t = in.nodes[rng() % i];  // an exact tie
       in.nodes.push_back(t);
     }
-    for (auto& a : in.request.amount) a = static_cast<std::uint16_t>(rng() % 6);
     in.policy.kind = static_cast<PolicyKind>(rng() % 4);
     in.policy.weights = {static_cast<std::uint32_t>(rng() % 16), 1 + static_cast<std::uint32_t>(rng() % 15),
                          static_cast<std::uint32_t>(rng() % 3), static_cast<std::uint32_t>(rng() % 3),
                          static_cast<std::uint32_t>(rng() % 16)};
+    if (wide && rng() % 2 == 0) {
+      for (auto* w : {&in.policy.weights.disk, &in.policy.weights.gpu}) *w = static_cast<std::uint32_t>(rng() % 16);
+    }
     in.replicas = 1 + rng() % 3;
     in.round_robin_offset = rng() % 10;
     return in;
@@ -79,7 +96,7 @@ TEST_F(EncryptedPlacementTest, RandomClustersMatchThePlaintextReference) {
   std::mt19937 rng(2026);
   const int trials = cases(24);  // VEIL_SCHED_CASES=300 for a longer run
   for (int trial = 0; trial < trials; ++trial) {
-    PlacementInput in = random_cluster(rng);
+    PlacementInput in = random_cluster(rng, trial);
     EncryptedPlacement enc = place_encrypted(encrypt(in), *server_);
     Placement expected = place_plaintext(in);
     ASSERT_EQ(decrypt_placement(enc, *client_), expected)

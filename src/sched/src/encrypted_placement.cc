@@ -1,10 +1,7 @@
 #include "veil/sched/encrypted_placement.h"
 
 #include <cassert>
-#include <limits>
-#include <optional>
-
-#include "veil/common/thread_pool.h"
+#include <utility>
 
 namespace veil::sched {
 namespace {
@@ -13,56 +10,32 @@ using fhe::FheBool;
 using fhe::FheUint16;
 using fhe::FheUint32;
 
-constexpr std::uint64_t kMinimiseSentinel = std::numeric_limits<std::uint32_t>::max();
-
-// fn(i) for i in [0, n) on the shared pool, collected in order. Ciphertext handles have no
-// default value, hence the optional slots.
-template <typename T, typename Fn>
-std::vector<T> parallel_map(std::size_t n, Fn fn) {
-  std::vector<std::optional<T>> slots(n);
-  ThreadPool::shared().parallel_for(0, n, [&](std::size_t i) { slots[i].emplace(fn(i)); });
-  std::vector<T> out;
-  out.reserve(n);
-  for (auto& slot : slots) out.push_back(std::move(*slot));
-  return out;
-}
-
 template <typename Key>
 EncryptedTelemetry encrypt_with(const QuantizedTelemetry& t, const Key& key) {
   auto enc = [&](std::uint16_t v) { return FheUint16::encrypt(v, key); };
   return {{enc(t.free[0]), enc(t.free[1]), enc(t.free[2]), enc(t.free[3])}, enc(t.latency)};
 }
 
-// fits_i for every node, each an AND of scalar comparisons; nodes run in parallel.
-std::vector<FheBool> evaluate_fits(const std::vector<EncryptedTelemetry>& nodes, const QuantizedRequest& request,
-                                   const fhe::ServerKey& key) {
-  return parallel_map<FheBool>(nodes.size(), [&](std::size_t i) {
-    std::optional<FheBool> all;
-    for (std::size_t r = 0; r < kResourceCount; ++r) {
-      FheBool enough = nodes[i].free[r].ge(request.amount[r], key);
-      all = all ? all->bit_and(enough, key) : enough;
-    }
-    return std::move(*all);
-  });
-}
-
-// score_i of a resource policy (32 bits), from the same coefficients as the plaintext score().
+// The score of every node as a batched dot product with score_plan()'s coefficients:
+// Σ c_r·term_r + c_lat·latency, term_r = free_r or its complement 65535 − free_r (a
+// bootstrap-free NOT). Scores stay below 2^31 (placement_test checks the bound).
 std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& nodes, const ScorePlan& plan,
                                        const fhe::ServerKey& key) {
-  return parallel_map<FheUint32>(nodes.size(), [&](std::size_t i) {
-    std::optional<FheUint32> total;
-    auto accumulate = [&](const FheUint16& value, std::uint32_t coefficient, bool complement) {
-      if (coefficient == 0) return;
-      FheUint16 term = complement ? value.bit_not(key) : value;
-      FheUint32 scaled = fhe::cast<32>(term, key).mul(coefficient, key);
-      total = total ? total->add(scaled, key) : scaled;
-    };
-    accumulate(nodes[i].latency, plan.latency_coefficient, false);
-    for (std::size_t r = 0; r < kResourceCount; ++r) {
-      accumulate(nodes[i].free[r], plan.resource_coefficient[r], plan.complement_free);
+  std::vector<std::uint64_t> coefficients;
+  std::vector<std::vector<FheUint16>> rows(nodes.size());
+  for (std::size_t r = 0; r < kResourceCount; ++r) {
+    if (plan.resource_coefficient[r] == 0) continue;
+    coefficients.push_back(plan.resource_coefficient[r]);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      rows[i].push_back(plan.complement_free ? nodes[i].free[r].bit_not(key) : nodes[i].free[r]);
     }
-    return total ? std::move(*total) : FheUint32::trivial(0, key);
-  });
+  }
+  if (plan.latency_coefficient != 0) {
+    coefficients.push_back(plan.latency_coefficient);
+    for (std::size_t i = 0; i < nodes.size(); ++i) rows[i].push_back(nodes[i].latency);
+  }
+  if (coefficients.empty()) return std::vector<FheUint32>(nodes.size(), FheUint32::trivial(0, key));
+  return fhe::dot_products<32>(rows, coefficients, 0, key);
 }
 
 // Public round-robin ranks as trivial ciphertexts: node_count − ((i − offset) mod node_count).
@@ -72,29 +45,6 @@ std::vector<FheUint32> round_robin_scores(std::size_t node_count, std::uint32_t 
   QuantizedTelemetry unused;
   for (std::size_t i = 0; i < node_count; ++i) out.push_back(FheUint32::trivial(score(plan, unused, i, node_count, offset), key));
   return out;
-}
-
-// One replica: masks the scores with the fit flags, takes the first best, and says whether a
-// fitting node was found.
-EncryptedReplicaChoice choose_one(const std::vector<FheUint32>& scores, const std::vector<FheBool>& fits,
-                                  const ScorePlan& plan, const fhe::ServerKey& key) {
-  const FheUint32 sentinel = FheUint32::trivial(plan.maximise ? 0 : kMinimiseSentinel, key);
-  // Scores stay below 2^31 (placement_test checks the bound), so +1 cannot wrap and no real
-  // score equals the minimising sentinel.
-  std::vector<FheUint32> values = parallel_map<FheUint32>(scores.size(), [&](std::size_t i) {
-    FheUint32 candidate = plan.maximise ? scores[i].add(1, key) : scores[i];
-    return fits[i].select(candidate, sentinel, key);
-  });
-  auto [index, best] = plan.maximise ? fhe::argmax<32>(values, key) : fhe::argmin<32>(values, key);
-  FheBool found = best.ne(plan.maximise ? 0 : kMinimiseSentinel, key);
-  return {std::move(index), std::move(found)};
-}
-
-// chosen_i = (index == i) AND found, for every node.
-std::vector<FheBool> one_hot(const EncryptedReplicaChoice& choice, std::size_t node_count, const fhe::ServerKey& key) {
-  return parallel_map<FheBool>(node_count, [&](std::size_t i) {
-    return choice.node_index.eq(i, key).bit_and(choice.found, key);
-  });
 }
 
 }  // namespace
@@ -112,33 +62,39 @@ EncryptedPlacement place_encrypted(const EncryptedPlacementInput& input, const f
   const ScorePlan plan = score_plan(input.policy);
   const std::size_t n = input.nodes.size();
 
-  std::vector<FheBool> fits = evaluate_fits(input.nodes, input.request, key);
+  // Filter: every node's requested resources compared at once.
+  std::vector<std::vector<FheUint16>> free(n);
+  for (std::size_t i = 0; i < n; ++i) free[i].assign(input.nodes[i].free.begin(), input.nodes[i].free.end());
+  const std::vector<std::uint64_t> request(input.request.amount.begin(), input.request.amount.end());
+  std::vector<FheBool> fits = fhe::all_at_least<16>(free, request, key);
+  // Score, then choose: a tournament over (fits, score) keys that also yields each node's
+  // one-hot "chosen" bit, repeated per replica with the chosen nodes excluded.
   std::vector<FheUint32> scores = plan.kind == PolicyKind::kPriorityRoundRobin
                                       ? round_robin_scores(n, input.round_robin_offset, plan, key)
                                       : evaluate_scores(input.nodes, plan, key);
 
   EncryptedPlacement placement;
-  std::vector<std::optional<FheBool>> chosen(n);
-  for (std::uint32_t replica = 0; replica < input.replicas; ++replica) {
-    EncryptedReplicaChoice choice = choose_one(scores, fits, plan, key);
-    std::vector<FheBool> hot = one_hot(choice, n, key);
-    ThreadPool::shared().parallel_for(0, n, [&](std::size_t i) {
-      fits[i] = fits[i].bit_and(hot[i].bit_not(key), key);
-      chosen[i] = chosen[i] ? chosen[i]->bit_or(hot[i], key) : hot[i];
-    });
-    placement.replicas.push_back(std::move(choice));
-  }
+  placement.nodes_after = input.nodes;
+  if (input.replicas == 0) return placement;
+  fhe::Picks picks = fhe::pick_extremes<32>(scores, fits, input.replicas, plan.maximise, key);
+  for (auto& pick : picks.picks) placement.replicas.push_back({std::move(pick.index), std::move(pick.found)});
 
   // Homomorphic reservation: subtract the request from each chosen node's free capacity.
-  placement.nodes_after = input.nodes;
-  if (input.replicas > 0) {
-    ThreadPool::shared().parallel_for(0, n * kResourceCount, [&](std::size_t job) {
-      const std::size_t i = job / kResourceCount, r = job % kResourceCount;
-      if (input.request.amount[r] == 0) return;
-      const FheUint16& free = input.nodes[i].free[r];
-      placement.nodes_after[i].free[r] = chosen[i]->select(free.sub(input.request.amount[r], key), free, key);
-    });
+  std::vector<FheUint16> values;
+  std::vector<FheBool> conds;
+  std::vector<std::uint64_t> amounts;
+  std::vector<std::pair<std::size_t, std::size_t>> where;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t r = 0; r < kResourceCount; ++r) {
+      if (input.request.amount[r] == 0) continue;
+      values.push_back(input.nodes[i].free[r]);
+      conds.push_back(picks.chosen[i]);
+      amounts.push_back(input.request.amount[r]);
+      where.emplace_back(i, r);
+    }
   }
+  std::vector<FheUint16> after = fhe::sub_where<16>(values, conds, amounts, key);
+  for (std::size_t k = 0; k < where.size(); ++k) placement.nodes_after[where[k].first].free[where[k].second] = std::move(after[k]);
   return placement;
 }
 

@@ -186,6 +186,90 @@ std::pair<RadixPtr, RadixPtr> radix_arg_extreme(const ServerKey& key, std::span<
   return {wrap(values[0]->params, std::move(index)), wrap(values[0]->params, std::move(value))};
 }
 
+namespace {
+// The ciphertexts of rows of `width` values each, checked against the key.
+std::vector<std::vector<const integer::RadixCiphertext*>> row_cts(const ServerKey& key,
+                                                                  const std::vector<std::vector<const Radix*>>& rows,
+                                                                  std::size_t width, const char* length_error) {
+  std::vector<std::vector<const integer::RadixCiphertext*>> cts;
+  for (const auto& row : rows) {
+    if (row.size() != width) die(length_error);
+    cts.emplace_back();
+    for (const Radix* v : row) {
+      check(key, v->params);
+      cts.back().push_back(&v->ct);
+    }
+  }
+  return cts;
+}
+}  // namespace
+
+std::vector<BlockPtr> batch_all_at_least(const ServerKey& key, const std::vector<std::vector<const Radix*>>& rows,
+                                         std::span<const std::uint64_t> bounds) {
+  const auto cts = row_cts(key, rows, bounds.size(), "all_at_least: a row's length differs from the bounds'");
+  std::vector<BlockPtr> out;
+  for (auto& b : ik(key).all_at_least(cts, std::vector<std::uint64_t>(bounds.begin(), bounds.end()))) {
+    out.push_back(wrap(&key.params(), std::move(b)));
+  }
+  return out;
+}
+
+std::vector<RadixPtr> batch_dot_products(const ServerKey& key, const std::vector<std::vector<const Radix*>>& rows,
+                                         std::span<const std::uint64_t> coefficients, std::uint64_t constant,
+                                         unsigned bits) {
+  const auto cts = row_cts(key, rows, coefficients.size(), "dot_products: a row's length differs from the coefficients'");
+  const std::size_t blocks = integer::blocks_for_bits(key.params(), bits);
+  std::vector<RadixPtr> out;
+  for (auto& r : ik(key).dot_products(cts, std::vector<std::uint64_t>(coefficients.begin(), coefficients.end()),
+                                      constant, blocks)) {
+    out.push_back(wrap(&key.params(), std::move(r)));
+  }
+  return out;
+}
+
+std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const ServerKey& key,
+                                                                          std::span<const Radix* const> values,
+                                                                          std::span<const Block* const> eligible,
+                                                                          std::size_t rounds, bool maximise) {
+  if (values.empty() || values.size() != eligible.size()) die("pick_extremes: needs one eligibility flag per value");
+  if (values.size() > 65536) die("pick_extremes over more than 65536 values");
+  std::vector<const integer::RadixCiphertext*> cts;
+  std::vector<const integer::BoolCiphertext*> flags;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    check(key, values[i]->params);
+    check_same(*values[0], *values[i]);
+    check(key, eligible[i]->params);
+    cts.push_back(&values[i]->ct);
+    flags.push_back(&eligible[i]->ct);
+  }
+  const std::size_t index_blocks = integer::blocks_for_bits(key.params(), 16);
+  auto picks = ik(key).pick_extremes(cts, flags, rounds, maximise, index_blocks);
+  std::pair<std::vector<RawPick>, std::vector<BlockPtr>> out;
+  for (auto& p : picks.picks) {
+    out.first.push_back({wrap(&key.params(), std::move(p.index)), wrap(&key.params(), std::move(p.found))});
+  }
+  for (auto& c : picks.chosen) out.second.push_back(wrap(&key.params(), std::move(c)));
+  return out;
+}
+
+std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radix* const> values,
+                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts) {
+  if (values.size() != conds.size() || values.size() != amounts.size()) die("sub_where: lengths differ");
+  std::vector<const integer::RadixCiphertext*> cts;
+  std::vector<const integer::BoolCiphertext*> flags;
+  std::vector<std::uint64_t> scalars;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    check(key, values[i]->params);
+    check(key, conds[i]->params);
+    cts.push_back(&values[i]->ct);
+    flags.push_back(&conds[i]->ct);
+    scalars.push_back(amounts[i] & mask_for(*values[i]));
+  }
+  std::vector<RadixPtr> out;
+  for (auto& r : ik(key).sub_where(cts, flags, scalars)) out.push_back(wrap(&key.params(), std::move(r)));
+  return out;
+}
+
 BlockPtr bool_encrypt(bool value, const ClientKey& key) {
   auto ct = key.impl().key.encrypt(value ? 1 : 0);
   ct.degree = 1;

@@ -91,6 +91,48 @@ class ServerKey {
   // Runs fn(i) for i in [0, count) on the pool.
   void parallel(std::size_t count, const std::function<void(std::size_t)>& fn) const;
 
+  // ---------------- batched kernels ----------------
+  // Each kernel evaluates many independent items together: every level of bootstraps of all
+  // items is one batch (the keys are streamed once per level, and the batch keeps every
+  // thread busy). Blocks whose value is public (trivial, noise level 0) cost no bootstrap.
+  // Inputs must satisfy the radix invariant (carry-free blocks); outputs do too.
+
+  // out[i] = AND_r (rows[i][r] >= bounds[r]) as a boolean block. Each row holds bounds.size()
+  // radix values (any widths). Per value: one bootstrap per pair of blocks from the lowest
+  // non-zero pair of the bound up, then a tree of sign merges; then one AND per <= 5 values.
+  std::vector<BoolCiphertext> all_at_least(const std::vector<std::vector<const RadixCiphertext*>>& rows,
+                                           const std::vector<std::uint64_t>& bounds) const;
+
+  // out[i] = (sum_r coefficients[r] * rows[i][r] + constant) mod m^out_blocks. Partial
+  // products go into per-digit columns without propagating carries; each column is compacted
+  // only as far as one final ripple needs (one or two bootstraps per output block). Output
+  // blocks that cannot be non-zero (degree tracking) are public zeros.
+  std::vector<RadixCiphertext> dot_products(const std::vector<std::vector<const RadixCiphertext*>>& rows,
+                                            const std::vector<std::uint64_t>& coefficients, std::uint64_t constant,
+                                            std::size_t out_blocks) const;
+
+  struct Pick {
+    RadixCiphertext index;  // `index_blocks` blocks; meaningful when found is 1
+    BoolCiphertext found;
+  };
+  struct Picks {
+    std::vector<Pick> picks;              // one per round
+    std::vector<BoolCiphertext> chosen;   // per candidate: 1 iff some round picked it
+  };
+  // `rounds` times: among the candidates whose `eligible` block is 1 and that no earlier round
+  // picked, the first (lowest index) maximum (maximise) or minimum of `values`; found is 0
+  // when no candidate is left. A tournament over (eligible, value) keys: n - 1 comparisons
+  // and selections per round, the comparison bits give the one-hot `chosen` directly.
+  Picks pick_extremes(const std::vector<const RadixCiphertext*>& values,
+                      const std::vector<const BoolCiphertext*>& eligible, std::size_t rounds, bool maximise,
+                      std::size_t index_blocks) const;
+
+  // out[i] = (values[i] - (conds[i] ? amounts[i] : 0)) mod m^nb, conds boolean blocks: one
+  // borrow ripple from the lowest non-zero digit of the amount (one bootstrap per block).
+  std::vector<RadixCiphertext> sub_where(const std::vector<const RadixCiphertext*>& values,
+                                         const std::vector<const BoolCiphertext*>& conds,
+                                         const std::vector<std::uint64_t>& amounts) const;
+
  private:
   RadixCiphertext propagate(std::vector<Ciphertext> blocks) const;
   // Comparison result as a block whose value is scale * bool (scale 1 for FheBool, 8 for the
@@ -112,6 +154,17 @@ class ServerKey {
                                            const std::vector<const shortint::LookupTable*>& luts) const;
   std::pair<RadixCiphertext, RadixCiphertext> arg_extreme(std::span<const RadixCiphertext> values,
                                                           std::size_t index_blocks, Comparison op) const;
+  // run(), except that a public input (noise level 0) of a table made by lut()/many_lut() is
+  // evaluated in the clear: no bootstrap, public outputs.
+  std::vector<std::vector<Ciphertext>> run_public_aware(const std::vector<Ciphertext>& inputs,
+                                                        const std::vector<const shortint::LookupTable*>& luts) const;
+  // Public value of a trivial block whose value is in [0, p), or -1.
+  std::int64_t public_value(const Ciphertext& c) const;
+  // Identity bootstraps of the given blocks (each once), in one batch: noise level 1.
+  void clean_many(std::vector<Ciphertext*> targets) const;
+  // Cleans, in one batch, whichever of each pair's blocks is noisier until
+  // noise(a) + noise(b) <= budget for every pair.
+  void fit_noise_many(std::vector<std::pair<Ciphertext*, Ciphertext*>>& pairs, std::uint64_t budget) const;
   // Applies luts[i] to inputs[i] for all i in parallel.
   std::vector<Ciphertext> apply_all(const std::vector<Ciphertext>& inputs,
                                     const std::vector<const shortint::LookupTable*>& luts) const;

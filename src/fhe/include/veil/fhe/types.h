@@ -53,6 +53,21 @@ RadixPtr radix_select(const ServerKey& key, const Block& cond, const Radix& a, c
 RadixPtr radix_cast(const ServerKey& key, const Radix& value, unsigned bits);
 RadixPtr bool_to_radix(const ServerKey& key, const Block& value, unsigned bits);
 std::pair<RadixPtr, RadixPtr> radix_arg_extreme(const ServerKey& key, std::span<const Radix* const> values, bool max);
+std::vector<BlockPtr> batch_all_at_least(const ServerKey& key, const std::vector<std::vector<const Radix*>>& rows,
+                                         std::span<const std::uint64_t> bounds);
+std::vector<RadixPtr> batch_dot_products(const ServerKey& key, const std::vector<std::vector<const Radix*>>& rows,
+                                         std::span<const std::uint64_t> coefficients, std::uint64_t constant,
+                                         unsigned bits);
+struct RawPick {
+  RadixPtr index;
+  BlockPtr found;
+};
+std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const ServerKey& key,
+                                                                          std::span<const Radix* const> values,
+                                                                          std::span<const Block* const> eligible,
+                                                                          std::size_t rounds, bool maximise);
+std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radix* const> values,
+                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts);
 Bytes radix_serialize(const Radix& value, unsigned bits);
 Result<RadixPtr> radix_deserialize(ByteView bytes, unsigned bits, const DeserializeOptions& options);
 
@@ -253,6 +268,87 @@ std::pair<FheUint16, FheUint<Bits>> argmin(std::span<const FheUint<Bits>> values
   for (const auto& v : values) raw.push_back(&v.raw());
   auto [index, value] = detail::radix_arg_extreme(k, raw, false);
   return {FheUint16(std::move(index)), FheUint<Bits>(std::move(value))};
+}
+
+// ---------------- batched kernels ----------------
+// Vectorised circuits (encrypted scheduling evaluates one per node): each call evaluates many
+// independent items level by level, every level of bootstraps of all items in one batch, and
+// spends no bootstrap on public (trivial) blocks. They cost far fewer bootstraps than the
+// same result built from the element-wise operations above (costs in docs/sched.md). All are
+// deterministic. Inputs must come from `k`'s key set; mismatched lengths abort.
+
+// out[i] = AND_r (rows[i][r] >= bounds[r]); every row has bounds.size() values. A bound of
+// zero is always met.
+namespace detail {
+template <unsigned Bits>
+std::vector<std::vector<const Radix*>> raw_rows(const std::vector<std::vector<FheUint<Bits>>>& rows) {
+  std::vector<std::vector<const Radix*>> raw;
+  for (const auto& row : rows) {
+    raw.emplace_back();
+    for (const auto& v : row) raw.back().push_back(&v.raw());
+  }
+  return raw;
+}
+}  // namespace detail
+
+template <unsigned Bits>
+std::vector<FheBool> all_at_least(const std::vector<std::vector<FheUint<Bits>>>& rows,
+                                  std::span<const std::uint64_t> bounds, const ServerKey& k) {
+  std::vector<FheBool> out;
+  for (auto& b : detail::batch_all_at_least(k, detail::raw_rows(rows), bounds)) out.emplace_back(std::move(b));
+  return out;
+}
+
+// out[i] = (sum_r coefficients[r] * rows[i][r] + constant) mod 2^To, every row having
+// coefficients.size() values; carries are propagated once, at the end.
+template <unsigned To, unsigned Bits>
+std::vector<FheUint<To>> dot_products(const std::vector<std::vector<FheUint<Bits>>>& rows,
+                                      std::span<const std::uint64_t> coefficients, std::uint64_t constant,
+                                      const ServerKey& k) {
+  std::vector<FheUint<To>> out;
+  for (auto& r : detail::batch_dot_products(k, detail::raw_rows(rows), coefficients, constant, To)) {
+    out.emplace_back(std::move(r));
+  }
+  return out;
+}
+
+struct Pick {
+  FheUint16 index;  // meaningful only when `found` decrypts to true
+  FheBool found;
+};
+struct Picks {
+  std::vector<Pick> picks;      // one per round
+  std::vector<FheBool> chosen;  // per candidate: true iff some round picked it
+};
+
+// `rounds` times in a row: among the candidates whose `eligible` flag is true and that no
+// earlier round picked, the first (lowest index) maximum (maximise) or minimum of `values`;
+// `found` is false when no such candidate is left. Non-empty, at most 65536 candidates.
+template <unsigned Bits>
+Picks pick_extremes(std::span<const FheUint<Bits>> values, std::span<const FheBool> eligible, std::size_t rounds,
+                    bool maximise, const ServerKey& k) {
+  std::vector<const detail::Radix*> raw;
+  std::vector<const detail::Block*> flags;
+  for (const auto& v : values) raw.push_back(&v.raw());
+  for (const auto& e : eligible) flags.push_back(&e.raw());
+  auto [picks, chosen] = detail::batch_pick_extremes(k, raw, flags, rounds, maximise);
+  Picks out;
+  for (auto& p : picks) out.picks.push_back({FheUint16(std::move(p.index)), FheBool(std::move(p.found))});
+  for (auto& c : chosen) out.chosen.emplace_back(std::move(c));
+  return out;
+}
+
+// out[i] = values[i] - (conds[i] ? amounts[i] : 0) mod 2^Bits.
+template <unsigned Bits>
+std::vector<FheUint<Bits>> sub_where(std::span<const FheUint<Bits>> values, std::span<const FheBool> conds,
+                                     std::span<const std::uint64_t> amounts, const ServerKey& k) {
+  std::vector<const detail::Radix*> raw;
+  std::vector<const detail::Block*> flags;
+  for (const auto& v : values) raw.push_back(&v.raw());
+  for (const auto& c : conds) flags.push_back(&c.raw());
+  std::vector<FheUint<Bits>> out;
+  for (auto& r : detail::batch_sub_where(k, raw, flags, amounts)) out.emplace_back(std::move(r));
+  return out;
 }
 
 }  // namespace veil::fhe

@@ -4,13 +4,14 @@
 // encrypted under the cluster's compact public key and computes, without decrypting
 // anything, for each replica an encrypted node index and an encrypted "found" flag:
 //
-//   fits_i   = AND_r ( free_{r,i} >= request_r )            scalar comparisons
-//   score_i  = Σ_r c_r·free_{r,i} (+ latency term)          score_plan() coefficients, 32 bits
-//   masked_i = fits_i ? score_i + 1 : 0       (maximise)    so a node that does not fit never wins
-//            = fits_i ? score_i : 2^32 - 1    (minimise)
-//   index    = first argmax/argmin of masked; found = masked[index] is not the sentinel
-//   replicas: fits_i &= NOT (index == i AND found), then repeat
-//   reservation: free_{r,i} -= (chosen_i ? request_r : 0)   the next job sees the new capacity
+//   fits_i   = AND_r ( free_{r,i} >= request_r )            fhe::all_at_least, all nodes at once
+//   score_i  = Σ_r c_r·free_{r,i} (+ latency term)          fhe::dot_products, score_plan() coefficients
+//   choice   = first argmax/argmin of the keys (fits_i, score_i) over the nodes: a node that
+//              does not fit never beats one that does; found = fits of the winner
+//              (fhe::pick_extremes, a tournament whose comparison bits also give the one-hot
+//              chosen_i of every node)
+//   replicas: the chosen node is excluded and the tournament repeated
+//   reservation: free_{r,i} -= (chosen_i ? request_r : 0)   fhe::sub_where; the next job sees it
 //
 // The integers are exactly those of place_plaintext(), so the decrypted decision equals the
 // plaintext reference on the same inputs (ties to the lowest index included). Evaluation is
