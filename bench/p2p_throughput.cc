@@ -4,7 +4,9 @@
 //
 // Usage: p2p_throughput [--mib N] [--js-mib N] [--reps N] [--no-js]
 // Each side runs on its own thread (two io_contexts), as two processes would. The JS pair
-// runs as two node processes (bench/p2p_js_throughput.mjs). Output: one JSON object.
+// runs as two node processes (bench/p2p_js_throughput.mjs). Output: one JSON object, which also
+// gives the C++ sender's and receiver's thread CPU seconds per GiB (medians): on a shared
+// machine those say more about the code than the wall-clock rate.
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <future>
 #include <iostream>
 #include <string>
@@ -34,6 +37,20 @@ namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::string_view kSink = "/veil/bench/sink/1.0.0";
+
+// CPU time of the calling thread: with the machine shared, seconds of CPU per GiB on each
+// side say more about the code than wall-clock rates do.
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Libp2pRun {
+  double mib_s = 0;
+  double send_cpu_s_per_gib = 0;  // sender thread: Yamux framing, sealing, socket writes
+  double recv_cpu_s_per_gib = 0;  // receiver thread: socket reads, opening, Yamux, the copy out
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -69,29 +86,32 @@ double raw_tcp_mib_s(std::size_t bytes) {
   return static_cast<double>(bytes) / (1 << 20) / secs;
 }
 
-double libp2p_mib_s(std::size_t bytes) {
+Libp2pRun libp2p_run(std::size_t bytes) {
   using namespace veil::p2p;
   asio::io_context io_a, io_b;
   Host receiver(io_a);
-  receiver.set_handler(std::string(kSink), [bytes](StreamPtr s) -> Task<void> {
+  Libp2pRun run;
+  double gib = static_cast<double>(bytes) / (1 << 30);
+  receiver.set_handler(std::string(kSink), [bytes, gib, &run](StreamPtr s) -> Task<void> {
     std::vector<std::uint8_t> buf(kChunk);
+    double cpu0 = thread_cpu_s();
     std::size_t got = 0;
     while (got < bytes) {
       auto n = co_await s->read_some(buf);
       if (!n.ok() || *n == 0) break;
       got += *n;
     }
+    run.recv_cpu_s_per_gib = (thread_cpu_s() - cpu0) / gib;
     std::uint8_t ack = 'k';
     (void)co_await s->write(veil::ByteView(&ack, 1));
     (void)s->close_write();
   });
-  if (!receiver.listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0")).ok()) return 0;
+  if (!receiver.listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0")).ok()) return run;
   Multiaddr addr = receiver.listen_addrs().front().with_peer_id(receiver.id());
   auto work_a = asio::make_work_guard(io_a);
   std::thread thread_a([&] { io_a.run(); });
 
   Host sender(io_b);
-  double result = 0;
   asio::co_spawn(io_b, [&]() -> Task<void> {
     auto peer = co_await sender.connect(addr);
     if (!peer.ok()) co_return;
@@ -100,13 +120,15 @@ double libp2p_mib_s(std::size_t bytes) {
     if (!s.ok()) co_return;
     std::vector<std::uint8_t> buf(kChunk, 0x5a);
     auto start = Clock::now();
+    double cpu0 = thread_cpu_s();
     for (std::size_t sent = 0; sent < bytes; sent += kChunk) {
       if (!(co_await (*s)->write(veil::ByteView(buf.data(), std::min(kChunk, bytes - sent)))).ok()) co_return;
     }
     std::uint8_t ack = 0;
     if (!(co_await (*s)->read_exact(std::span<std::uint8_t>(&ack, 1))).ok()) co_return;
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    result = static_cast<double>(bytes) / (1 << 20) / secs;
+    run.send_cpu_s_per_gib = (thread_cpu_s() - cpu0) / gib;
+    run.mib_s = static_cast<double>(bytes) / (1 << 20) / secs;
     sender.close();
   }, asio::detached);
   io_b.run();
@@ -114,7 +136,7 @@ double libp2p_mib_s(std::size_t bytes) {
   work_a.reset();
   io_a.stop();
   thread_a.join();
-  return result;
+  return run;
 }
 
 double js_mib_s(std::size_t bytes, const std::string& script) {
@@ -148,15 +170,20 @@ int main(int argc, char** argv) {
     }
   }
   std::string script = std::string(VEIL_SOURCE_DIR) + "/bench/p2p_js_throughput.mjs";
-  std::vector<double> raw, cpp, jsv;
+  std::vector<double> raw, cpp, jsv, send_cpu, recv_cpu;
   for (int r = 0; r < reps; ++r) {
     raw.push_back(raw_tcp_mib_s(mib << 20));
-    cpp.push_back(libp2p_mib_s(mib << 20));
+    Libp2pRun run = libp2p_run(mib << 20);
+    cpp.push_back(run.mib_s);
+    send_cpu.push_back(run.send_cpu_s_per_gib);
+    recv_cpu.push_back(run.recv_cpu_s_per_gib);
     if (js) jsv.push_back(js_mib_s(js_mib << 20, script));
   }
   double m_raw = median(raw), m_cpp = median(cpp), m_js = js ? median(jsv) : 0;
   std::printf("{\"reps\":%d,\"mib\":%zu,\"js_mib\":%zu,\"raw_tcp_mib_s\":%.1f,\"cpp_libp2p_mib_s\":%.1f,"
-              "\"js_libp2p_mib_s\":%.1f,\"cpp_over_raw\":%.3f,\"cpp_over_js\":%.2f}\n",
-              reps, mib, js_mib, m_raw, m_cpp, m_js, m_cpp / m_raw, m_js > 0 ? m_cpp / m_js : 0.0);
+              "\"js_libp2p_mib_s\":%.1f,\"cpp_over_raw\":%.3f,\"cpp_over_js\":%.2f,"
+              "\"cpp_send_cpu_s_per_gib\":%.3f,\"cpp_recv_cpu_s_per_gib\":%.3f}\n",
+              reps, mib, js_mib, m_raw, m_cpp, m_js, m_cpp / m_raw, m_js > 0 ? m_cpp / m_js : 0.0,
+              median(send_cpu), median(recv_cpu));
   return 0;
 }

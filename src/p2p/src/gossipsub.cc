@@ -25,42 +25,35 @@ Bytes encode_message(const PubsubMessage& m, bool with_signature) {
 
 Result<PubsubMessage> decode_message(ByteView bytes) {
   PubsubMessage m;
-  pb::Reader r(bytes);
-  pb::Field f;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool more, r.next(&f));
-    if (!more) break;
-    if (f.type != pb::kLengthDelimited) continue;
-    switch (f.number) {
+  Status st = pb::for_each_bytes_field(bytes, [&m](std::uint32_t number, ByteView payload) -> Status {
+    switch (number) {
       case 1: {
-        auto id = PeerId::from_bytes(f.payload);
+        auto id = PeerId::from_bytes(payload);
         if (!id.ok()) return id.status().with_context("pubsub message from");
         m.from = std::move(*id);
         break;
       }
-      case 2: m.data.assign(f.payload.begin(), f.payload.end()); m.has_data = true; break;
-      case 3: m.seqno.assign(f.payload.begin(), f.payload.end()); break;
-      case 4: m.topic = to_string(f.payload); break;
-      case 5: m.signature.assign(f.payload.begin(), f.payload.end()); break;
-      case 6: m.key.assign(f.payload.begin(), f.payload.end()); break;
+      case 2: m.data.assign(payload.begin(), payload.end()); m.has_data = true; break;
+      case 3: m.seqno.assign(payload.begin(), payload.end()); break;
+      case 4: m.topic = to_string(payload); break;
+      case 5: m.signature.assign(payload.begin(), payload.end()); break;
+      case 6: m.key.assign(payload.begin(), payload.end()); break;
       default: break;
     }
-  }
+    return {};
+  });
+  if (!st.ok()) return st;
   return m;
 }
 
-// Iterates the length-delimited fields numbered `number` of a sub-message.
+// Iterates the fields of an RPC or a sub-message, refusing more than kMaxEntries of them.
 template <typename F>
 Status for_each_field(ByteView bytes, F&& f) {
-  pb::Reader r(bytes);
-  pb::Field field;
   std::size_t count = 0;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool more, r.next(&field));
-    if (!more) return {};
+  return pb::for_each_field(bytes, [&count, &f](const pb::Field& field) -> Status {
     if (++count > kMaxEntries) return out_of_range("pubsub: too many entries in one RPC");
-    VEIL_RETURN_IF_ERROR(f(field));
-  }
+    return f(field);
+  });
 }
 
 }  // namespace

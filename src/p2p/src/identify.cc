@@ -18,34 +18,31 @@ Bytes encode(const Message& m) {
 Result<Message> decode(ByteView bytes) {
   constexpr std::size_t kMaxEntries = 1024;
   Message m;
-  pb::Reader r(bytes);
-  pb::Field f;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool more, r.next(&f));
-    if (!more) break;
-    if (f.type != pb::kLengthDelimited) continue;
-    switch (f.number) {
-      case 1: m.public_key.assign(f.payload.begin(), f.payload.end()); break;
+  Status st = pb::for_each_bytes_field(bytes, [&m](std::uint32_t number, ByteView payload) -> Status {
+    switch (number) {
+      case 1: m.public_key.assign(payload.begin(), payload.end()); break;
       case 2: {
         if (m.listen_addrs.size() >= kMaxEntries) return out_of_range("identify: too many addresses");
-        auto a = Multiaddr::from_bytes(f.payload);  // unknown transports (quic, ws) are skipped
+        auto a = Multiaddr::from_bytes(payload);  // unknown transports (quic, ws) are skipped
         if (a.ok()) m.listen_addrs.push_back(std::move(*a));
         break;
       }
       case 3:
         if (m.protocols.size() >= kMaxEntries) return out_of_range("identify: too many protocols");
-        m.protocols.push_back(to_string(f.payload));
+        m.protocols.push_back(to_string(payload));
         break;
       case 4: {
-        auto a = Multiaddr::from_bytes(f.payload);
+        auto a = Multiaddr::from_bytes(payload);
         if (a.ok()) m.observed_addr = std::move(*a);
         break;
       }
-      case 5: m.protocol_version = to_string(f.payload); break;
-      case 6: m.agent_version = to_string(f.payload); break;
+      case 5: m.protocol_version = to_string(payload); break;
+      case 6: m.agent_version = to_string(payload); break;
       default: break;
     }
-  }
+    return {};
+  });
+  if (!st.ok()) return st;
   return m;
 }
 

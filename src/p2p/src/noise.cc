@@ -1,8 +1,11 @@
 #include "veil/p2p/noise.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "veil/p2p/protobuf.h"
 
@@ -65,25 +68,17 @@ Bytes encode_payload(const HandshakePayload& payload) {
 
 Result<HandshakePayload> decode_payload(ByteView bytes) {
   HandshakePayload out;
-  pb::Reader r(bytes);
-  pb::Field f;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool more, r.next(&f));
-    if (!more) break;
-    if (f.type != pb::kLengthDelimited) continue;
-    if (f.number == 1) out.identity_key.assign(f.payload.begin(), f.payload.end());
-    if (f.number == 2) out.identity_sig.assign(f.payload.begin(), f.payload.end());
-    if (f.number == 4) {
-      pb::Reader er(f.payload);
-      pb::Field ef;
-      while (true) {
-        VEIL_ASSIGN_OR_RETURN(bool emore, er.next(&ef));
-        if (!emore) break;
-        if (ef.number == 2 && ef.type == pb::kLengthDelimited) out.stream_muxers.push_back(to_string(ef.payload));
-        if (out.stream_muxers.size() > 16) return invalid_argument("noise payload: too many stream muxers");
-      }
-    }
-  }
+  Status st = pb::for_each_bytes_field(bytes, [&out](std::uint32_t number, ByteView payload) -> Status {
+    if (number == 1) out.identity_key.assign(payload.begin(), payload.end());
+    if (number == 2) out.identity_sig.assign(payload.begin(), payload.end());
+    if (number != 4) return {};
+    return pb::for_each_bytes_field(payload, [&out](std::uint32_t ext_number, ByteView ext) -> Status {
+      if (ext_number == 2) out.stream_muxers.push_back(to_string(ext));
+      if (out.stream_muxers.size() > 16) return invalid_argument("noise payload: too many stream muxers");
+      return {};
+    });
+  });
+  if (!st.ok()) return st;
   return out;
 }
 
@@ -98,55 +93,170 @@ Result<PeerId> verify_payload(const HandshakePayload& payload, ByteView remote_s
   return PeerId::from_public_key(*key);
 }
 
-void CipherState::encrypt(ByteView ad, ByteView plaintext, Bytes* out) {
-  if (!has_key_) {
-    out->insert(out->end(), plaintext.begin(), plaintext.end());
-    return;
+CipherState::CipherState() = default;
+CipherState::CipherState(const std::array<std::uint8_t, 32>& key) : key_(key), has_key_(true) {}
+CipherState::~CipherState() { secure_wipe(key_.data(), key_.size()); }
+CipherState::CipherState(const CipherState& other) : key_(other.key_), nonce_(other.nonce_), has_key_(other.has_key_) {}
+CipherState& CipherState::operator=(const CipherState& other) {
+  if (this != &other) {
+    key_ = other.key_;
+    nonce_ = other.nonce_;
+    has_key_ = other.has_key_;
+    ctx_mode_ = -1;  // the context holds the old key schedule
+  }
+  return *this;
+}
+
+void CipherState::CtxDeleter::operator()(evp_cipher_ctx_st* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+
+// A context keyed for this message's nonce. The cipher is only (re)selected when the
+// direction changes; later messages just reset key and IV, which is cheap.
+evp_cipher_ctx_st* CipherState::context(bool encrypt) {
+  if (!ctx_) {
+    ctx_.reset(EVP_CIPHER_CTX_new());
+    if (!ctx_) throw std::bad_alloc();
+    ctx_mode_ = -1;
   }
   std::uint8_t nonce[12] = {};
   for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(nonce_ >> (8 * i));
-  std::size_t at = out->size();
-  out->resize(at + plaintext.size() + kTagSize);
-  unsigned long long clen = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out->data() + at, &clen, plaintext.data(), plaintext.size(),
-                                            ad.data(), ad.size(), nullptr, nonce, key_.data());
+  int mode = encrypt ? 1 : 0;
+  const EVP_CIPHER* cipher = ctx_mode_ == mode ? nullptr : EVP_chacha20_poly1305();
+  if (EVP_CipherInit_ex(ctx_.get(), cipher, nullptr, key_.data(), nonce, mode) != 1) std::abort();
+  ctx_mode_ = mode;
+  return ctx_.get();
+}
+
+void CipherState::encrypt_to(ByteView ad, ByteView plaintext, std::uint8_t* out) {
+  if (!has_key_) {
+    if (!plaintext.empty() && out != plaintext.data()) std::memmove(out, plaintext.data(), plaintext.size());
+    return;
+  }
+  EVP_CIPHER_CTX* ctx = context(true);
+  int len = 0;
+  bool ok = ad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1;
+  ok = ok && EVP_EncryptUpdate(ctx, out, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1;
+  ok = ok && EVP_EncryptFinal_ex(ctx, out + len, &len) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), out + plaintext.size()) == 1;
+  if (!ok) std::abort();  // only on misuse or allocation failure inside OpenSSL
   ++nonce_;
 }
 
-Status CipherState::decrypt(ByteView ad, ByteView ciphertext, Bytes* out) {
+Status CipherState::decrypt_to(ByteView ad, ByteView ciphertext, std::uint8_t* out) {
   if (!has_key_) {
-    out->insert(out->end(), ciphertext.begin(), ciphertext.end());
+    if (!ciphertext.empty() && out != ciphertext.data()) std::memmove(out, ciphertext.data(), ciphertext.size());
     return {};
   }
   if (ciphertext.size() < kTagSize) return data_loss("noise: ciphertext shorter than its tag");
-  std::uint8_t nonce[12] = {};
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(nonce_ >> (8 * i));
-  std::size_t at = out->size();
-  out->resize(at + ciphertext.size() - kTagSize);
-  unsigned long long plen = 0;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(out->data() + at, &plen, nullptr, ciphertext.data(),
-                                                ciphertext.size(), ad.data(), ad.size(), nonce, key_.data()) != 0) {
-    out->resize(at);
-    return data_loss("noise: message failed authentication");
-  }
+  std::size_t n = ciphertext.size() - kTagSize;
+  // The tag is copied out first: an in-place decryption may overwrite nothing past n, but
+  // OpenSSL wants a mutable pointer.
+  std::uint8_t tag[kTagSize];
+  std::memcpy(tag, ciphertext.data() + n, kTagSize);
+  EVP_CIPHER_CTX* ctx = context(false);
+  int len = 0;
+  bool ok = ad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1;
+  ok = ok && EVP_DecryptUpdate(ctx, out, &len, ciphertext.data(), static_cast<int>(n)) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize), tag) == 1;
+  ok = ok && EVP_DecryptFinal_ex(ctx, out + len, &len) == 1;
+  if (!ok) return data_loss("noise: message failed authentication");
   ++nonce_;
   return {};
+}
+
+void CipherState::begin_message(ByteView ad) {
+  EVP_CIPHER_CTX* ctx = context(true);
+  int len = 0;
+  if (!ad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1) std::abort();
+}
+
+void CipherState::encrypt_piece(ByteView plaintext, std::uint8_t* out) {
+  int len = 0;
+  if (EVP_EncryptUpdate(ctx_.get(), out, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+      static_cast<std::size_t>(len) != plaintext.size()) {
+    std::abort();  // ChaCha20 is a stream cipher: OpenSSL writes every byte at once
+  }
+}
+
+void CipherState::end_message(std::uint8_t* tag) {
+  int len = 0;
+  std::uint8_t none[1];
+  bool ok = EVP_EncryptFinal_ex(ctx_.get(), none, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), tag) == 1;
+  if (!ok) std::abort();
+  ++nonce_;
+}
+
+void CipherState::encrypt(ByteView ad, ByteView plaintext, Bytes* out) {
+  std::size_t at = out->size();
+  out->resize(at + plaintext.size() + (has_key_ ? kTagSize : 0));
+  encrypt_to(ad, plaintext, out->data() + at);
+}
+
+Status CipherState::decrypt(ByteView ad, ByteView ciphertext, Bytes* out) {
+  if (has_key_ && ciphertext.size() < kTagSize) return data_loss("noise: ciphertext shorter than its tag");
+  std::size_t at = out->size();
+  out->resize(at + ciphertext.size() - (has_key_ ? kTagSize : 0));
+  Status st = decrypt_to(ad, ciphertext, out->data() + at);
+  if (!st.ok()) out->resize(at);
+  return st;
 }
 
 Session::Session(CipherState send, CipherState recv, PeerId remote, Bytes leftover)
     : send_(std::move(send)), recv_(std::move(recv)), remote_(std::move(remote)), inbox_(std::move(leftover)) {}
 
-void Session::seal(ByteView plaintext, Bytes* out) {
-  out->reserve(out->size() + plaintext.size() + (plaintext.size() / kMaxPlaintext + 1) * (kTagSize + 2));
+void Session::seal_to(ByteView plaintext, std::uint8_t* out) {
   std::size_t pos = 0;
   do {
     std::size_t n = std::min(kMaxPlaintext, plaintext.size() - pos);
     std::size_t len = n + kTagSize;
-    out->push_back(static_cast<std::uint8_t>(len >> 8));
-    out->push_back(static_cast<std::uint8_t>(len));
-    send_.encrypt({}, plaintext.subspan(pos, n), out);
+    out[0] = static_cast<std::uint8_t>(len >> 8);
+    out[1] = static_cast<std::uint8_t>(len);
+    send_.encrypt_to({}, plaintext.subspan(pos, n), out + 2);
+    out += 2 + len;
     pos += n;
   } while (pos < plaintext.size());
+}
+
+void Session::seal_to(std::span<const ByteView> parts, std::uint8_t* out) {
+  if (parts.size() == 1 || !send_.has_key()) {
+    // One part, or no key (tests only): the plain form.
+    Bytes joined;
+    if (parts.size() != 1) for (ByteView p : parts) joined.insert(joined.end(), p.begin(), p.end());
+    seal_to(parts.size() == 1 ? parts[0] : ByteView(joined), out);
+    return;
+  }
+  std::size_t total = 0;
+  for (ByteView p : parts) total += p.size();
+  std::size_t part = 0, offset = 0;  // read position in parts
+  std::size_t done = 0;
+  do {
+    std::size_t n = std::min(kMaxPlaintext, total - done);
+    std::size_t len = n + kTagSize;
+    out[0] = static_cast<std::uint8_t>(len >> 8);
+    out[1] = static_cast<std::uint8_t>(len);
+    std::uint8_t* body = out + 2;
+    send_.begin_message({});
+    for (std::size_t left = n; left > 0;) {
+      while (offset == parts[part].size()) {
+        ++part;
+        offset = 0;
+      }
+      std::size_t k = std::min(left, parts[part].size() - offset);
+      send_.encrypt_piece(parts[part].subspan(offset, k), body);
+      body += k;
+      offset += k;
+      left -= k;
+    }
+    send_.end_message(body);
+    out += 2 + len;
+    done += n;
+  } while (done < total);
+}
+
+void Session::seal(ByteView plaintext, Bytes* out) {
+  std::size_t at = out->size();
+  out->resize(at + sealed_size(plaintext.size()));
+  seal_to(plaintext, out->data() + at);
 }
 
 Status Session::open(ByteView received, Bytes* plaintext) {
@@ -157,6 +267,21 @@ Status Session::open(ByteView received, Bytes* plaintext) {
   }
   inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(pos));
   return {};
+}
+
+Result<std::size_t> Session::open_in_place(std::span<std::uint8_t> buffer,
+                                           const std::function<Status(ByteView)>& on_plaintext) {
+  std::size_t pos = 0;
+  while (buffer.size() - pos >= 2) {
+    std::size_t len = (static_cast<std::size_t>(buffer[pos]) << 8) | buffer[pos + 1];
+    if (buffer.size() - pos - 2 < len) break;
+    std::uint8_t* body = buffer.data() + pos + 2;
+    VEIL_RETURN_IF_ERROR(recv_.decrypt_to({}, ByteView(body, len), body));
+    pos += 2 + len;
+    std::size_t plain = len - (recv_.has_key() ? kTagSize : 0);
+    if (plain > 0) VEIL_RETURN_IF_ERROR(on_plaintext(ByteView(body, plain)));
+  }
+  return pos;
 }
 
 Handshake::Handshake(const KeyPair& identity, Role role, std::optional<PeerId> expected_remote)

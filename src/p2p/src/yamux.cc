@@ -1,5 +1,8 @@
 #include "veil/p2p/yamux.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "veil/common/log.h"
 
 namespace veil::p2p::yamux {
@@ -45,33 +48,81 @@ Status Session::protocol_error(std::string why) {
 
 std::vector<Event> Session::take_events() { return std::exchange(events_, {}); }
 Bytes Session::take_output() { return std::exchange(output_, {}); }
+void Session::take_output(Bytes* out) {
+  out->clear();
+  std::swap(*out, output_);
+}
 
 Status Session::on_bytes(ByteView received) {
   if (failed_) return failed_precondition("yamux: session failed");
-  inbox_.insert(inbox_.end(), received.begin(), received.end());
-  while (inbox_.size() - inbox_pos_ >= kHeaderSize) {
-    auto h = decode_header(ByteView(inbox_).subspan(inbox_pos_, kHeaderSize));
-    if (!h.ok()) return protocol_error(h.status().message());
-    std::size_t payload_len = 0;
-    if (h->type == FrameType::kData) {
-      if (h->length > config_.max_frame_payload) return protocol_error("data frame too large");
-      payload_len = h->length;
+  std::size_t pos = 0;
+  while (pos < received.size()) {
+    if (data_left_ > 0) {
+      std::size_t n = std::min<std::size_t>(data_left_, received.size() - pos);
+      deliver(received.subspan(pos, n));
+      pos += n;
+      data_left_ -= static_cast<std::uint32_t>(n);
+      if (data_left_ == 0) end_data_frame();
+      continue;
     }
-    if (inbox_.size() - inbox_pos_ - kHeaderSize < payload_len) break;
-    ByteView payload = ByteView(inbox_).subspan(inbox_pos_ + kHeaderSize, payload_len);
-    Status st = handle_frame(*h, payload);
-    inbox_pos_ += kHeaderSize + payload_len;
-    if (!st.ok()) return st;
-  }
-  // Compact once the consumed prefix dominates, keeping appends amortised O(1).
-  if (inbox_pos_ > 0 && inbox_pos_ * 2 >= inbox_.size()) {
-    inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(inbox_pos_));
-    inbox_pos_ = 0;
+    std::size_t n = std::min(kHeaderSize - header_len_, received.size() - pos);
+    std::memcpy(header_ + header_len_, received.data() + pos, n);
+    header_len_ += n;
+    pos += n;
+    if (header_len_ < kHeaderSize) break;
+    header_len_ = 0;
+    auto h = decode_header(ByteView(header_, kHeaderSize));
+    if (!h.ok()) return protocol_error(h.status().message());
+    VEIL_RETURN_IF_ERROR(begin_frame(*h));
   }
   return {};
 }
 
-Status Session::handle_frame(const FrameHeader& h, ByteView payload) {
+// Hands a piece of the current data frame's payload to its stream, unless the stream is
+// gone (reset meanwhile, or refused): then the bytes are dropped as the spec allows.
+void Session::deliver(ByteView piece) {
+  if (data_stream_ == 0 || streams_.find(data_stream_) == streams_.end()) return;
+  Bytes data;
+  if (!spare_.empty()) {
+    data = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  data.assign(piece.begin(), piece.end());
+  events_.push_back({Event::Type::kData, data_stream_, std::move(data), 0});
+}
+
+void Session::recycle(Bytes buffer) {
+  // Enough for a read's worth of pieces in flight; beyond that, memory goes back to malloc.
+  constexpr std::size_t kMaxSpare = 32;
+  if (spare_.size() < kMaxSpare && buffer.capacity() > 0) {
+    buffer.clear();
+    spare_.push_back(std::move(buffer));
+  }
+}
+
+void Session::end_data_frame() {
+  if (data_fin_) remote_fin(data_stream_);
+  data_stream_ = 0;
+  data_fin_ = false;
+}
+
+void Session::remote_fin(std::uint32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.remote_fin) return;
+  it->second.remote_fin = true;
+  events_.push_back({Event::Type::kRemoteFin, id, {}, 0});
+  maybe_forget(id);
+}
+
+Status Session::begin_frame(const FrameHeader& h) {
+  // A data frame's payload follows its header whatever we decide about the frame; by default
+  // it is dropped (data_stream_ = 0).
+  if (h.type == FrameType::kData) {
+    if (h.length > config_.max_frame_payload) return protocol_error("data frame too large");
+    data_left_ = h.length;
+    data_stream_ = 0;
+    data_fin_ = false;
+  }
   if (h.type == FrameType::kPing) {
     if (h.stream_id != 0) return protocol_error("ping on a stream");
     if (h.flags & kSyn) send_frame(FrameType::kPing, kAck, 0, h.length);
@@ -117,24 +168,22 @@ Status Session::handle_frame(const FrameHeader& h, ByteView payload) {
     std::uint64_t w = static_cast<std::uint64_t>(s.send_window) + h.length;
     s.send_window = static_cast<std::uint32_t>(std::min<std::uint64_t>(w, 0xffffffffu));
     if (h.length > 0) events_.push_back({Event::Type::kWritable, h.stream_id, {}, 0});
-  } else if (!payload.empty()) {
+  } else if (h.length > 0) {
     if (s.remote_fin) return protocol_error("data after FIN");
-    if (payload.size() > s.recv_window) {
+    if (h.length > s.recv_window) {
       log::get("p2p")->debug("yamux: stream {} exceeded its receive window ({} > {}); resetting",
-                             h.stream_id, payload.size(), s.recv_window);
+                             h.stream_id, h.length, s.recv_window);
       send_frame(FrameType::kWindowUpdate, kRst, h.stream_id, 0);
       streams_.erase(it);
       events_.push_back({Event::Type::kReset, h.stream_id, {}, 0});
       return {};
     }
-    s.recv_window -= static_cast<std::uint32_t>(payload.size());
-    events_.push_back({Event::Type::kData, h.stream_id, Bytes(payload.begin(), payload.end()), 0});
+    s.recv_window -= h.length;
+    data_stream_ = h.stream_id;
+    if (h.flags & kFin) data_fin_ = true;  // after the payload
+    return {};
   }
-  if ((h.flags & kFin) && !s.remote_fin) {
-    s.remote_fin = true;
-    events_.push_back({Event::Type::kRemoteFin, h.stream_id, {}, 0});
-    maybe_forget(h.stream_id);
-  }
+  if (h.flags & kFin) remote_fin(h.stream_id);
   return {};
 }
 
@@ -179,6 +228,18 @@ Result<std::size_t> Session::write(std::uint32_t stream, ByteView data) {
     send_frame(FrameType::kData, open_flags(s), stream, static_cast<std::uint32_t>(chunk), data.subspan(pos, chunk));
     pos += chunk;
   }
+  s.send_window -= static_cast<std::uint32_t>(n);
+  return n;
+}
+
+Result<std::size_t> Session::write_header(std::uint32_t stream, std::size_t size, Bytes* header) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return failed_precondition("yamux: stream " + std::to_string(stream) + " is closed or reset");
+  Stream& s = it->second;
+  if (s.local_fin) return failed_precondition("yamux: stream already closed for writing");
+  std::size_t n = std::min<std::size_t>({size, s.send_window, kInitialWindow});
+  if (n == 0) return std::size_t{0};
+  encode_header({0, FrameType::kData, open_flags(s), stream, static_cast<std::uint32_t>(n)}, header);
   s.send_window -= static_cast<std::uint32_t>(n);
   return n;
 }

@@ -54,4 +54,29 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+// Calls `f(field)` (returning Status) for each field of `message`, in order. Returns the
+// reader's error for malformed input, or the first error `f` returns; fields before the bad
+// one have been seen by `f`.
+template <typename F>
+Status for_each_field(ByteView message, F&& f) {
+  Reader r(message);
+  Field field;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool more, r.next(&field));
+    if (!more) return {};
+    VEIL_RETURN_IF_ERROR(f(field));
+  }
+}
+
+// The same, restricted to length-delimited fields (the bytes, strings and sub-messages that
+// libp2p's messages are made of): calls `f(number, payload)`; fields of other wire types are
+// skipped.
+template <typename F>
+Status for_each_bytes_field(ByteView message, F&& f) {
+  return for_each_field(message, [&f](const Field& field) -> Status {
+    if (field.type != kLengthDelimited) return {};
+    return f(field.number, field.payload);
+  });
+}
+
 }  // namespace veil::p2p::pb

@@ -12,6 +12,11 @@
 // that stream reset (RST) and the excess dropped. Malformed frames end the session with
 // GoAway(protocol error).
 //
+// Data frames are delivered as their bytes arrive (one kData event per piece), not held back
+// until the whole frame is in: the receive path then copies each byte once, into the event.
+// The window check and the FIN of a data frame apply to the frame as a whole (checked on its
+// header, reported after its last byte).
+//
 // Use: feed received bytes to on_bytes(), act on take_events(), send take_output().
 // Thread safety: none; one object per connection, driven from one strand.
 #pragma once
@@ -82,7 +87,11 @@ class Session {
   std::vector<Event> take_events();
   // Bytes to write to the connection (frames queued by any call).
   Bytes take_output();
+  // The same into *out (cleared first); *out's old buffer is kept for later output, so a
+  // caller that passes the same buffer each time makes no allocations in steady state.
+  void take_output(Bytes* out);
   bool has_output() const { return !output_.empty(); }
+  std::size_t output_size() const { return output_.size(); }
 
   // Opens an outbound stream. Fails when the remote sent GoAway, we did, or the limit is hit.
   Result<std::uint32_t> open_stream();
@@ -90,10 +99,20 @@ class Session {
   // taken (0 when the window is closed: wait for kWritable). Fails if the stream cannot
   // send (closed for writing, reset, unknown).
   Result<std::size_t> write(std::uint32_t stream, ByteView data);
+  // Zero-copy form of write(): takes up to `size` bytes for one data frame (at most the send
+  // window and 256 KiB) and appends only that frame's 12-byte header to *header; returns the
+  // byte count, as write() does. The caller must send the header and then that many payload
+  // bytes before anything this session outputs later, so call it only with no output
+  // pending (has_output() false).
+  Result<std::size_t> write_header(std::uint32_t stream, std::size_t size, Bytes* header);
   // Half-closes our direction (FIN). Idempotent.
   void close(std::uint32_t stream);
   // Aborts the stream in both directions (RST) and forgets it.
   void reset(std::uint32_t stream);
+  // Gives back the buffer of a kData event whose bytes were used up, for later events to
+  // reuse (its contents are discarded). Optional; it saves an allocation, and the page faults
+  // of fresh memory, per delivered piece.
+  void recycle(Bytes buffer);
   // The application consumed `n` received bytes of `stream`; may queue a window update.
   void consumed(std::uint32_t stream, std::size_t n);
   void ping(std::uint32_t value);
@@ -117,7 +136,11 @@ class Session {
   void send_frame(FrameType type, std::uint16_t flags, std::uint32_t stream, std::uint32_t length, ByteView payload = {});
   std::uint16_t open_flags(Stream& s);
   Status protocol_error(std::string why);
-  Status handle_frame(const FrameHeader& h, ByteView payload);
+  // Acts on a frame header; for a data frame, sets up the delivery of its payload.
+  Status begin_frame(const FrameHeader& h);
+  void deliver(ByteView piece);
+  void end_data_frame();
+  void remote_fin(std::uint32_t id);
   void maybe_forget(std::uint32_t id);
 
   Role role_;
@@ -126,8 +149,13 @@ class Session {
   std::map<std::uint32_t, Stream> streams_;
   std::vector<Event> events_;
   Bytes output_;
-  Bytes inbox_;
-  std::size_t inbox_pos_ = 0;
+  // Receive state: a header split across on_bytes() calls, and the data frame being read.
+  std::uint8_t header_[kHeaderSize] = {};
+  std::size_t header_len_ = 0;
+  std::uint32_t data_left_ = 0;        // payload bytes of the current data frame still to come
+  std::uint32_t data_stream_ = 0;      // its stream; 0 = the payload is dropped
+  bool data_fin_ = false;              // the frame carried FIN: apply after its last byte
+  std::vector<Bytes> spare_;           // recycled event buffers
   bool local_go_away_ = false;
   bool remote_go_away_ = false;
   bool failed_ = false;
