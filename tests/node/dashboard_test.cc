@@ -140,6 +140,7 @@ class DashboardTest : public ::testing::Test {
     std::string dom = run(command);
     if (dom.empty()) ADD_FAILURE() << "chromium printed nothing; its log: " << run("cat " + profile_.string() + ".log");
     std::filesystem::remove(profile_.string() + ".log");
+    // VEIL_DASHBOARD_DUMP=1 prints the rendered DOM, to see what the browser saw.
     if (std::getenv("VEIL_DASHBOARD_DUMP")) std::fprintf(stderr, "%s\n", dom.c_str());
     return dom;
   }
