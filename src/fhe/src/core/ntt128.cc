@@ -60,6 +60,12 @@ inline std::uint64_t mul_shoup(std::uint64_t x, std::uint64_t w, std::uint64_t w
   return r >= p ? r - p : r;
 }
 
+// x * w mod p up to one extra p: in [0, 2p) (Harvey's lazy form).
+inline std::uint64_t mul_shoup_lazy(std::uint64_t x, std::uint64_t w, std::uint64_t ws, std::uint64_t p) {
+  const std::uint64_t q = static_cast<std::uint64_t>((static_cast<u128>(x) * ws) >> 64);
+  return x * w - q * p;
+}
+
 // Montgomery reduction of t < p 2^64: t 2^-64 mod p, in [0, p).
 inline std::uint64_t redc(u128 t, std::uint64_t p, std::uint64_t pinv_neg) {
   const std::uint64_t m = static_cast<std::uint64_t>(t) * pinv_neg;
@@ -125,8 +131,9 @@ Ntt128::Ntt128(std::size_t n) : n_(n) {
 
 void Ntt128::forward_inplace(std::size_t prime, std::uint64_t* a) const {
   // Cooley-Tukey with the negacyclic twist merged into the twiddles (psi powers in
-  // bit-reversed order); output in bit-reversed order.
-  const std::uint64_t p = p_[prime];
+  // bit-reversed order); output in bit-reversed order. Harvey's lazy butterflies keep values
+  // in [0, 4p) (p < 2^60, so no overflow) and one pass at the end reduces to [0, p).
+  const std::uint64_t p = p_[prime], two_p = 2 * p;
   const std::uint64_t* w = psi_[prime].data();
   const std::uint64_t* ws = psi_shoup_[prime].data();
   std::size_t t = n_;
@@ -137,19 +144,25 @@ void Ntt128::forward_inplace(std::size_t prime, std::uint64_t* a) const {
       std::uint64_t* y = x + t;
       const std::uint64_t wi = w[m + i], wsi = ws[m + i];
       for (std::size_t j = 0; j < t; ++j) {
-        const std::uint64_t u = x[j];
-        const std::uint64_t v = mul_shoup(y[j], wi, wsi, p);
-        const std::uint64_t s = u + v;
-        x[j] = s >= p ? s - p : s;
-        y[j] = u >= v ? u - v : u + p - v;
+        std::uint64_t u = x[j];
+        u = u >= two_p ? u - two_p : u;
+        const std::uint64_t v = mul_shoup_lazy(y[j], wi, wsi, p);
+        x[j] = u + v;
+        y[j] = u - v + two_p;
       }
     }
+  }
+  for (std::size_t j = 0; j < n_; ++j) {
+    std::uint64_t v = a[j];
+    v = v >= two_p ? v - two_p : v;
+    a[j] = v >= p ? v - p : v;
   }
 }
 
 void Ntt128::backward_inplace(std::size_t prime, std::uint64_t* a) const {
-  // Gentleman-Sande, bit-reversed input, natural output; the factor n^-1 is applied later.
-  const std::uint64_t p = p_[prime];
+  // Gentleman-Sande, bit-reversed input, natural output, lazy: values stay in [0, 2p); the
+  // factor n^-1 (and the final reduction) is applied by the caller.
+  const std::uint64_t p = p_[prime], two_p = 2 * p;
   const std::uint64_t* w = ipsi_[prime].data();
   const std::uint64_t* ws = ipsi_shoup_[prime].data();
   std::size_t t = 1;
@@ -162,8 +175,8 @@ void Ntt128::backward_inplace(std::size_t prime, std::uint64_t* a) const {
       for (std::size_t j = 0; j < t; ++j) {
         const std::uint64_t u = x[j], v = y[j];
         const std::uint64_t s = u + v;
-        x[j] = s >= p ? s - p : s;
-        y[j] = mul_shoup(u >= v ? u - v : u + p - v, wi, wsi, p);
+        x[j] = s >= two_p ? s - two_p : s;
+        y[j] = mul_shoup_lazy(u - v + two_p, wi, wsi, p);
       }
     }
     t <<= 1;

@@ -27,10 +27,8 @@ void fill_u128(Csprng& g, u128* out, std::size_t count) {
 }
 
 struct Scratch128 {
-  std::vector<u128> diff;
-  std::vector<std::int32_t> digits;  // level * N
-  std::vector<std::int32_t> coef;    // level
-  std::vector<std::uint64_t> fdig;   // Ntt128 words
+  std::vector<u128> diff;            // (k+1) * N
+  std::vector<std::uint64_t> fdig;   // (k+1) * level transforms
   std::vector<u128> acc;             // (k+1) * words
 };
 
@@ -167,32 +165,40 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   const std::size_t k = shape.k, n = shape.n, level = shape.level;
   const Ntt128& ntt = ntt128_plan(n);
   const std::size_t w = ntt.words();
+  // Rows (k+1) * level <= Ntt128::kMaxAccumulate: one reduction per output at the end.
+  assert((k + 1) * level <= Ntt128::kMaxAccumulate);
   Scratch128& s = scratch();
   s.diff.resize((k + 1) * n);
-  s.digits.resize(level * n);
-  s.coef.resize(level);
-  s.fdig.resize(w);
-  s.acc.assign((k + 1) * w, 0);
+  s.fdig.resize((k + 1) * level * w);
+  s.acc.resize((k + 1) * w);
   for (std::size_t c = 0; c <= k; ++c) {
     u128* d = s.diff.data() + c * n;
     poly128_rotate(d, acc + c * n, n, t);
     for (std::size_t i = 0; i < n; ++i) d[i] -= acc[c * n + i];
   }
-  // Rows (k+1) * level <= Ntt128::kMaxAccumulate: one reduction per output at the end.
-  assert((k + 1) * level <= Ntt128::kMaxAccumulate);
-  for (std::size_t c = 0; c <= k; ++c) {
-    const u128* poly = s.diff.data() + c * n;
+  // One squash of a single block (a decision) would use one core: the k+1 decompositions and
+  // transforms, then the k+1 outputs, run on the shared pool (inline when it is busy).
+  u128* diff = s.diff.data();
+  std::uint64_t* fdig = s.fdig.data();
+  u128* sums = s.acc.data();
+  ThreadPool& pool = ThreadPool::shared();
+  pool.parallel_for(0, k + 1, [&](std::size_t c) {
+    thread_local std::vector<std::int32_t> digits;
+    digits.resize(level * n);
+    std::int32_t coef[16];
+    const u128* poly = diff + c * n;
     for (std::size_t i = 0; i < n; ++i) {
-      decompose128(poly[i], shape.base_log, level, s.coef.data());
-      for (std::size_t j = 0; j < level; ++j) s.digits[j * n + i] = s.coef[j];
+      decompose128(poly[i], shape.base_log, level, coef);
+      for (std::size_t j = 0; j < level; ++j) digits[j * n + i] = coef[j];
     }
-    for (std::size_t j = 0; j < level; ++j) {
-      ntt.forward_i32(s.digits.data() + j * n, s.fdig.data());
-      const std::uint64_t* row = ggsw + (c * level + j) * (k + 1) * w;
-      for (std::size_t o = 0; o <= k; ++o) ntt.mul_acc(s.acc.data() + o * w, s.fdig.data(), row + o * w);
-    }
-  }
-  for (std::size_t o = 0; o <= k; ++o) ntt.backward(s.acc.data() + o * w, acc + o * n, true);
+    for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
+  });
+  pool.parallel_for(0, k + 1, [&](std::size_t o) {
+    u128* sum = sums + o * w;
+    std::fill(sum, sum + w, 0);
+    for (std::size_t r = 0; r < (k + 1) * level; ++r) ntt.mul_acc(sum, fdig + r * w, ggsw + (r * (k + 1) + o) * w);
+    ntt.backward(sum, acc + o * n, true);
+  });
 }
 
 void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
