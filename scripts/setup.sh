@@ -36,6 +36,7 @@ APT_PACKAGES=(
   docker.io docker-registry busybox-static iproute2
   # node: a headless browser renders the dashboard (web/); promtool checks the /metrics text
   chromium prometheus
+  iptables  # swim netns test: random packet loss where the kernel lacks sch_netem
 )
 
 install_apt() {

@@ -32,6 +32,7 @@ void register_keys_commands(CLI::App& app, GlobalOptions& global, CommandAction&
 void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_bench_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_swim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // chain, gov, image, audit, node register
 

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   register_job_commands(app, global, action);
   register_bench_commands(app, global, action);
   register_sim_commands(app, global, action);
+  register_swim_commands(app, global, action);
   register_runtime_commands(app, global, action);
   register_chain_commands(app, global, action);  // keep last: adds `register` to a `node` noun if one exists
 

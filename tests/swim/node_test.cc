@@ -660,5 +660,42 @@ TEST_F(SwimNode, WithAuthenticationUnsignedAliveStateEntriesAreIgnored) {
   EXPECT_EQ(node->incarnation_of(c), 9u);
 }
 
+TEST_F(SwimNode, WithAuthenticationAStaleAccusationIsAnsweredWithTheKeptSignedAlive) {
+  UpdateAuth auth;
+  auth.sign = [](const Update&) { return Bytes{0x5a}; };
+  auth.verify = [](const Update& u) { return !u.signature.empty(); };
+  std::vector<std::pair<MemberId, std::uint32_t>> asked;
+  auth.signed_alive = [&](MemberId m, std::uint32_t inc) -> std::optional<Update> {
+    asked.emplace_back(m, inc);
+    if (m != c) return std::nullopt;
+    return Update{Update::Kind::kAlive, m, inc, m, Bytes{0x77}};
+  };
+  make(quiet(), {b, c, d}, auth);
+  deliver_updates(b, {{Update::Kind::kAlive, c, 3, c, Bytes{0x77}}, {Update::Kind::kAlive, d, 2, d, Bytes{0x66}}});
+  drain();
+  for (int i = 0; i < 100 && node->pending_broadcasts() > 0; ++i) {  // retransmits run out
+    node->handle(b, msg(MessageType::kPing, 1, a), now);
+    drain();
+  }
+  // Late accusations at the refuted incarnations: c's kept alive (its signature, not ours) is
+  // repeated; d's is not, since the binding kept none.
+  deliver_updates(b, {{Update::Kind::kSuspect, c, 2, b, Bytes{0x5a}}, {Update::Kind::kSuspect, d, 1, b, Bytes{0x5a}}});
+  node->handle(b, msg(MessageType::kPing, 2, a), now);
+  auto out = drain();
+  ASSERT_FALSE(out.empty());
+  bool repeated_c = false, repeated_d = false;
+  for (const auto& u : out[0].message.updates) {
+    if (u.kind == Update::Kind::kAlive && u.member == c && u.incarnation == 3) {
+      repeated_c = true;
+      EXPECT_EQ(u.signature, Bytes{0x77});
+    }
+    repeated_d |= u.kind == Update::Kind::kAlive && u.member == d;
+  }
+  EXPECT_TRUE(repeated_c);
+  EXPECT_FALSE(repeated_d);
+  EXPECT_EQ(node->state_of(c), MemberState::kAlive);
+  ASSERT_EQ(asked.size(), 2u);
+}
+
 }  // namespace
 }  // namespace veil::swim

@@ -393,6 +393,13 @@ Libp2pMembership::Libp2pMembership(asio::io_context& io, p2p::Host& host, Config
     auto self_ref = weak.lock();
     return self_ref && self_ref->verify(u);
   };
+  auth.signed_alive = [weak](MemberId member, std::uint32_t incarnation) -> std::optional<Update> {
+    auto self_ref = weak.lock();
+    if (!self_ref) return std::nullopt;
+    auto it = self_ref->alives.find(member);
+    if (it == self_ref->alives.end() || it->second.update.incarnation != incarnation) return std::nullopt;
+    return it->second.update;
+  };
   Config c = config;
   // Different members must not make the same random choices.
   for (auto b : host.id().bytes()) c.seed = c.seed * 1099511628211ull ^ b;
@@ -464,8 +471,8 @@ void Libp2pMembership::leave(std::function<void()> done) {
   auto delay = std::chrono::milliseconds(
       std::max(impl.config.probe_interval_ms, 4 * impl.config.gossip_interval_ms));
   impl.leave_timer.expires_after(delay);
-  impl.leave_timer.async_wait([done = std::move(done)](const boost::system::error_code&) {
-    if (done) done();
+  impl.leave_timer.async_wait([done = std::move(done)](const boost::system::error_code& ec) {
+    if (!ec && done) done();  // cancelled by stop(): the caller has moved on
   });
 }
 
@@ -475,6 +482,7 @@ void Libp2pMembership::stop() {
   impl.running = false;
   impl.timer.cancel();
   impl.join_timer.cancel();
+  impl.leave_timer.cancel();
   impl.host.remove_handler(kLibp2pProtocol);
   for (auto& [peer, pio] : impl.peers) {
     if (pio->stream) (void)pio->stream->close_write();

@@ -591,8 +591,8 @@ void Node::correct_stale(MemberId member) {
   // dead when its timer runs out, since nobody else repeats an old accusation back to the
   // member. Re-gossip the newer alive we hold, unless news about it is already queued.
   // (Replying to the sender directly as well was tried: no fewer false positives, and three
-  // times the messages under 10% slow members.) With authentication on we hold no signature
-  // of another member's alive to repeat, so we don't; our own we can sign.
+  // times the messages under 10% slow members.) With authentication on, another member's
+  // alive can only be repeated with its own signature, if the binding kept it; ours we sign.
   const View& v = views_[member];
   if (v.state != MemberState::kAlive || (member == self_ && left_)) return;
   for (const auto& q : broadcasts_) {
@@ -600,8 +600,14 @@ void Node::correct_stale(MemberId member) {
   }
   Update alive{Update::Kind::kAlive, member, v.incarnation, member, {}};
   if (auth_.verify) {
-    if (member != self_ || !auth_.sign) return;
-    alive.signature = auth_.sign(alive);
+    if (member == self_) {
+      if (!auth_.sign) return;
+      alive.signature = auth_.sign(alive);
+    } else {
+      auto kept = auth_.signed_alive ? auth_.signed_alive(member, v.incarnation) : std::nullopt;
+      if (!kept || kept->kind != Update::Kind::kAlive || kept->member != member) return;
+      alive = *kept;
+    }
   }
   enqueue(alive);
 }

@@ -87,7 +87,8 @@ class Libp2pMembership {  // all calls on the host's io_context thread
   // already started.
   Status start(std::vector<p2p::Multiaddr> seeds);
   // Graceful leave, done() after the propagation delay (a few gossip intervals, at least one
-  // probe interval). The member keeps answering until stop(). done may be empty.
+  // probe interval). The member keeps answering until stop(). done may be empty; a stop()
+  // (or destruction) before then cancels it and done is never called.
   void leave(std::function<void()> done);
   // Stops the timer, removes the protocol handler and closes our outbound streams. Idempotent;
   // also done by the destructor. The Host is left running.

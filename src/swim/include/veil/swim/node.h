@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <span>
 #include <unordered_map>
@@ -59,6 +60,10 @@ struct UpdateAuth {
   // True if `update.signature` is a valid signature by `update.from`. Updates that fail are
   // dropped before they touch the membership view.
   std::function<bool(const Update&)> verify;
+  // Optional: the signed alive of `member` at exactly `incarnation` that the binding kept
+  // (nullopt if it has none). Lets a member repeat another's refutation to whoever still
+  // circulates an older accusation, which it otherwise cannot do since it cannot sign for it.
+  std::function<std::optional<Update>(MemberId member, std::uint32_t incarnation)> signed_alive;
 };
 
 class Node {
