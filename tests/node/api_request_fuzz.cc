@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 #include "veil/node/api_server.h"
 
@@ -16,14 +19,29 @@ namespace {
 
 bool g_secret_handler_ran = false;
 
+// A small dashboard-like tree (removed at exit), so static-file lookups are fuzzed wherever
+// the binary runs; a file beside it must never be served.
+std::string make_static_dir() {
+  static const std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("veil-api-fuzz-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root / "www" / "js");
+  std::ofstream(root / "www" / "index.html") << "<!doctype html><title>fuzz</title>";
+  std::ofstream(root / "www" / "js" / "app.js") << "export {};";
+  std::ofstream(root / "outside.txt") << "OUTSIDE-THE-STATIC-ROOT";
+  std::atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(root, ignored);
+  });
+  return (root / "www").string();
+}
+
 veil::node::ApiServer& server() {
   static boost::asio::io_context io;
   static veil::node::ApiServer* instance = [] {
     veil::node::ApiServerConfig config;
     config.token = "fuzz-token";
     config.max_body_bytes = 4096;
-    // The repository's web/ when the replay runs from the source root; absent is fine.
-    if (std::filesystem::is_directory("web")) config.static_dir = "web";
+    config.static_dir = make_static_dir();
     auto* s = new veil::node::ApiServer(io, config);
     s->route("GET", "/v1/jobs/{id}/logs", [](const veil::node::ApiRequest& r) {
       return veil::node::ApiResponse::json({{"id", r.params.at("id")}, {"query", r.query}});
@@ -50,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   g_secret_handler_ran = false;
   std::string out = server().respond_to_bytes(raw);
   if (!out.empty() && !out.starts_with("HTTP/1.")) __builtin_trap();
+  if (out.find("OUTSIDE-THE-STATIC-ROOT") != std::string::npos) __builtin_trap();
   // The fuzzer may find the token by mutation only if it appears in the input.
   if (g_secret_handler_ran && raw.find("fuzz-token") == std::string_view::npos) __builtin_trap();
   return 0;
