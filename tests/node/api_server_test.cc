@@ -295,6 +295,10 @@ TEST_F(ApiServerTest, ServesStaticFilesWithoutTokenAndNothingOutsideTheDirectory
   EXPECT_NE(index.find("Content-Type: text/html"), std::string::npos);
   EXPECT_NE(index.find("Content-Security-Policy: default-src 'self'"), std::string::npos);
   EXPECT_EQ(body_of(index), "<!doctype html><title>veil</title>");
+  std::string head = ask("HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(head), 200) << head;
+  EXPECT_NE(head.find("Content-Length: 34\r\n"), std::string::npos) << head;
+  EXPECT_EQ(body_of(head), "");
   std::string js = ask_get("/js/app.js", "");
   EXPECT_EQ(status_of(js), 200);
   EXPECT_NE(js.find("Content-Type: text/javascript"), std::string::npos);
