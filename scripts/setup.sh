@@ -34,8 +34,8 @@ APT_PACKAGES=(
   libsqlite3-dev protobuf-compiler libprotobuf-dev
   # runtime integration tests: a real dockerd, a local registry, an image without pulling
   docker.io docker-registry busybox-static iproute2
-  # node: a headless browser renders the dashboard (web/); promtool checks the /metrics text
-  chromium prometheus
+  # node dashboard integration test: a headless browser renders web/
+  chromium
   iptables  # swim netns test: random packet loss where the kernel lacks sch_netem
 )
 
