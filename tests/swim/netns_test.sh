@@ -26,6 +26,9 @@ LOSS_PERIODS=${SWIM_NETNS_LOSS_PERIODS:-300}
 TUNING=(--preset lan --probe-interval-ms "$PERIOD_MS" --probe-timeout-ms "$TIMEOUT_MS"
         --gossip-interval-ms "$GOSSIP_MS" --push-pull-interval-ms $((PERIOD_MS * 15))
         --reconnect-interval-ms $((PERIOD_MS * 5)))
+# Extra member flags for experiments, e.g. SWIM_NETNS_FLAGS=--no-lifeguard.
+read -r -a EXTRA <<<"${SWIM_NETNS_FLAGS:-}"
+TUNING+=("${EXTRA[@]}")
 
 say() { echo "netns_test: $*"; }
 skip() { say "SKIPPED: $*"; exit $SKIP; }
@@ -114,16 +117,20 @@ table() {
   grep '"event":"members"' "$WORK/m$i.out" | tail -n1
 }
 alive_count() { table "$1" | grep -o '"state":"alive"' | wc -l; }
+# Waits up to 15 s until every member's table shows all N alive; returns 0 when they do.
+wait_all_alive() {
+  for _ in $(seq 150); do
+    local ok=1 i
+    for i in $(seq 1 $N); do [ "$(alive_count "$i")" -eq $N ] || { ok=0; break; }; done
+    [ $ok -eq 1 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 # --- 1. convergence ------------------------------------------------------------------------
 t0=$(now_ms)
-converged=1
-for _ in $(seq 150); do
-  ok=1
-  for i in $(seq 1 $N); do [ "$(alive_count "$i")" -eq $N ] || { ok=0; break; }; done
-  [ $ok -eq 1 ] && { converged=0; break; }
-  sleep 0.1
-done
+wait_all_alive; converged=$?
 check $converged "all $N members see $N alive after $(( $(now_ms) - t0 )) ms"
 if [ $converged -ne 0 ]; then
   for i in $(seq 1 $N); do table "$i"; tail -n3 "$WORK/m$i.err"; done
@@ -186,13 +193,7 @@ REJOIN_MS=$(( $(now_ms) - restore_at ))
 check $rejoined "member $V rejoined: alive again at an incarnation above $dead_inc in every other member's view after ${REJOIN_MS} ms"
 self_inc=$(table "$V" | sed -n 's/.*"health":[0-9]*,"incarnation":\([0-9]*\).*/\1/p')
 [ -n "$self_inc" ] && [ "$self_inc" -gt "$dead_inc" ]; check $? "member $V refuted: its own incarnation is now ${self_inc:-?}"
-converged=1
-for _ in $(seq 150); do
-  ok=1
-  for i in $(seq 1 $N); do [ "$(alive_count "$i")" -eq $N ] || { ok=0; break; }; done
-  [ $ok -eq 1 ] && { converged=0; break; }
-  sleep 0.1
-done
+wait_all_alive; converged=$?
 check $converged "all $N members see $N alive again"
 
 # --- 4. 10% loss on every link, no false positive ---------------------------------------------------
