@@ -2,6 +2,7 @@
 // checked against the plaintext reference.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <random>
 
@@ -27,6 +28,14 @@ struct ScheduleBenchOptions {
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+// CPU time of the whole process (every thread), in ms: on a shared machine it moves far less
+// with other users' load than the wall time does.
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 double median(std::vector<double> v) {
@@ -85,21 +94,27 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   input.round_robin_offset = plain.round_robin_offset;
 
   const sched::Placement expected = sched::place_plaintext(plain);
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   bool matches = true;
   std::uint64_t bootstraps = 0;
   for (std::size_t rep = 0; rep < options.repetitions; ++rep) {
     const std::uint64_t before = fhe::bootstrap_count();
+    const double cpu_before = process_cpu_ms();
     start = std::chrono::steady_clock::now();
     sched::EncryptedPlacement placement = sched::place_encrypted(input, server);
     times.push_back(elapsed_ms(start));
+    cpu_times.push_back(process_cpu_ms() - cpu_before);
     bootstraps = fhe::bootstrap_count() - before;
-    matches = matches && sched::decrypt_placement(placement, client) == expected;
+    // The decision and the post-reservation capacities must both equal the reference's.
+    matches = matches && sched::decrypt_placement(placement, client) == expected &&
+              sched::decrypt_telemetry(placement.nodes_after, client) ==
+                  sched::reserve(plain.nodes, plain.request, expected);
     progress("decision " + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + ": " +
              std::to_string(static_cast<long>(times.back())) + " ms, " + std::to_string(bootstraps) + " bootstraps");
   }
 
   nlohmann::json out = {{"decision_ms", median(times)},
+                        {"decision_cpu_ms", median(cpu_times)},
                         {"bootstraps", bootstraps},
                         {"nodes", options.nodes},
                         {"policy", options.policy},
