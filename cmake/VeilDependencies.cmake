@@ -1,6 +1,8 @@
 # System dependencies, all from Debian packages (scripts/setup.sh installs them).
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
+# Boost 1.74 enables co_await on clang only with libc++'s <experimental/coroutine>; clang 14 has <coroutine> from libstdc++ 12.
+add_compile_definitions($<$<CXX_COMPILER_ID:Clang>:BOOST_ASIO_HAS_CO_AWAIT=1> $<$<CXX_COMPILER_ID:Clang>:BOOST_ASIO_HAS_STD_COROUTINE=1>)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
@@ -9,6 +11,7 @@ find_package(CLI11 REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 if(VEIL_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

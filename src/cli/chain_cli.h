@@ -41,6 +41,12 @@ Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& gl
 // Prints "veil: error: MESSAGE" to stderr and returns kExitFailure.
 int chain_fail(const Status& status);
 
+// The job id and the commitments a job's coordinating node says it anchored, recomputed from its
+// records (decision hash, input telemetry hashes, agreeing schedulers): `veil audit --from-node`.
+// Defined in node_command.cc.
+Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_from_node(
+    const GlobalOptions& global, const std::string& job, const std::string& api, const std::string& token);
+
 // A 32-byte value from 0x-hex, or keccak256 of any other text (job ids, policy names).
 chain::Hash32 hash_arg(const std::string& text);
 

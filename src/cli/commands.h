@@ -34,6 +34,8 @@ void register_bench_commands(CLI::App& app, GlobalOptions& global, CommandAction
 void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_swim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);     // node run|ls, job run|ls|status|logs|stop
+void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // cluster init
 void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // chain, gov, image, audit, node register
 
 }  // namespace veil::cli

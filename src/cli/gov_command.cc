@@ -132,6 +132,8 @@ struct AuditArgs {
   std::string decision_hash, inputs_root;
   std::vector<std::string> schedulers;
   std::uint64_t from_block = 0;
+  bool from_node = false;  // expected commitments from the coordinating node's records
+  std::string api, token;
 };
 
 int run_audit(const GlobalOptions& global, const AuditArgs& a) {
@@ -139,9 +141,16 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   if (!session.ok()) return chain_fail(session.status());
   VeilRegistry& reg = *(*session)->registry;
   Hash32 job = hash_arg(a.job);
+  // What the auditor expects, when given; otherwise only the chain's internal consistency.
+  std::vector<VeilRegistry::Commitment> expected_list;
+  if (a.from_node) {
+    auto from_node = commitments_from_node(global, a.job, a.api, a.token);
+    if (!from_node.ok()) return chain_fail(from_node.status());
+    job = from_node->first;
+    expected_list = from_node->second;
+  }
   auto events = reg.anchored_events(a.from_block, 0, job);
   if (!events.ok()) return chain_fail(events.status());
-  // What the auditor expects, when given; otherwise only the chain's internal consistency.
   std::optional<VeilRegistry::Commitment> expected;
   if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
     if (a.decision_hash.empty() || a.inputs_root.empty()) {
@@ -162,6 +171,10 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
     Hash32 recomputed = VeilRegistry::commitment_hash(ev.commitment);
     bool consistent = recomputed == ev.assignment_hash;
     bool matches = !expected || VeilRegistry::commitment_hash(*expected) == ev.assignment_hash;
+    if (a.from_node) {
+      matches = false;
+      for (const auto& c : expected_list) matches = matches || VeilRegistry::commitment_hash(c) == ev.assignment_hash;
+    }
     auto d = reg.deployment(ev.assignment_hash);
     std::string status = d.ok() ? std::string(chain::deployment_status_name(d->status)) : "unknown";
     bool ok = consistent && matches && d.ok() && d->status != VeilRegistry::DeploymentStatus::kUpheld;
@@ -170,7 +183,7 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
         {{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
          {"recomputed", chain::hash_hex(recomputed)},
          {"commitment_consistent", consistent},
-         {"matches_expected", expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
+         {"matches_expected", expected || a.from_node ? nlohmann::json(matches) : nlohmann::json(nullptr)},
          {"status", status},
          {"anchored_by", ev.anchored_by.to_checksum()},
          {"block", ev.block_number},
@@ -188,7 +201,7 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
                 << d["block"] << "  status " << d["status"].get<std::string>() << "\n"
                 << "  recomputed from the event: "
                 << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
-      if (expected)
+      if (expected || a.from_node)
         std::cout << "  expected decision/inputs/schedulers: "
                   << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
     }
@@ -366,6 +379,10 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   audit->add_option("--inputs-root", aa->inputs_root, "Expected root of the input-ciphertext hashes");
   audit->add_option("--scheduler", aa->schedulers, "Expected scheduler (repeat, in order)");
   audit->add_option("--from-block", aa->from_block, "First block to search (default 0)");
+  audit->add_flag("--from-node", aa->from_node,
+                  "Recompute the expected commitments from the coordinating node's records (its API: --api/--token)");
+  audit->add_option("--api", aa->api, "With --from-node: the node's API HOST:PORT (env VEIL_API_ADDR, config api.listen)");
+  audit->add_option("--token", aa->token, "With --from-node: API token (env VEIL_API_TOKEN, else <node.data_dir>/api.token)");
   audit->add_option("-o,--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   audit->callback([&global, &action, aa] { action = [&global, aa] { return run_audit(global, *aa); }; });

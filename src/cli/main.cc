@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   register_sim_commands(app, global, action);
   register_swim_commands(app, global, action);
   register_runtime_commands(app, global, action);
+  register_node_commands(app, global, action);
+  register_cluster_commands(app, global, action);
   register_chain_commands(app, global, action);  // keep last: adds `register` to a `node` noun if one exists
 
   try {

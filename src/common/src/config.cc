@@ -234,6 +234,22 @@ const std::vector<ConfigField>& config_schema() {
        "Docker (or Podman) Engine API unix socket", validate_unix_socket},
       {"api.listen", ConfigKind::kString, "127.0.0.1:7600", "HOST:PORT of the local HTTP/JSON API", validate_host_port},
       {"telemetry.interval_ms", ConfigKind::kInteger, "10000", "How often encrypted telemetry is published"},
+      {"telemetry.cap_cpu_millicores", ConfigKind::kInteger, "0", "Declared CPU offered to the cluster (0: all measured)"},
+      {"telemetry.cap_memory_mib", ConfigKind::kInteger, "0", "Declared memory offered to the cluster (0: all measured)"},
+      {"telemetry.cap_disk_mib", ConfigKind::kInteger, "0", "Declared disk offered to the cluster (0: all measured)"},
+      {"telemetry.cap_gpus", ConfigKind::kInteger, "-1", "Declared GPUs offered to the cluster (-1: all found)"},
+      {"cluster.dir", ConfigKind::kString, "",
+       "Directory of the cluster's public FHE material (public.key, server.compressed.key, committee.bin, committee.json)"},
+      {"committee.member_key", ConfigKind::kString, "", "This operator's committee member key (member.key); empty: not a member"},
+      {"committee.share_file", ConfigKind::kString, "", "This member's sealed threshold key share"},
+      {"runtime.driver", ConfigKind::kString, "auto", "Container driver: auto (Docker, else processes), docker or process"},
+      {"sched.schedulers", ConfigKind::kInteger, "3", "Schedulers that evaluate each job (k)"},
+      {"swim.preset", ConfigKind::kString, "lan", "SWIM timing preset: lan, local or wan"},
+      {"debug.tamper_decisions", ConfigKind::kBoolean, "false",
+       "TESTING ONLY: publish corrupted scheduling decisions (to show the cluster names a lying scheduler)"},
+      {"debug.fixed_telemetry", ConfigKind::kBoolean, "false",
+       "TESTING ONLY: report the declared capacity (telemetry.cap_*) as free, instead of measuring"},
+      {"debug.wire_dump", ConfigKind::kString, "", "TESTING ONLY: append every application message sent or received to this file"},
   };
   return kSchema;
 }

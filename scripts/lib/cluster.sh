@@ -1,0 +1,185 @@
+# Shared by `make demo` (scripts/demo.d/90-cluster.sh) and the cluster integration test
+# (tests/node/cluster_test.sh): start the services a local Veil cluster needs on loopback —
+# anvil, a dockerd of our own with a local registry holding a busybox image, three nodes — and
+# stop everything on exit. Source it, then call the functions; every function fails loudly.
+#
+# Needs: $VEIL (the binary), $CLUSTER_WORK (a scratch directory), $ROOT (the checkout).
+
+CLUSTER_PIDS=()
+CLUSTER_BRIDGE=""
+DOCKERD_PID=""
+REGISTRY_PID=""
+ANVIL_PID=""
+
+cluster_log() { printf '[cluster] %s\n' "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# anvil on a free port; exports VEIL_ETH_RPC and writes three operator keys (anvil's dev keys).
+start_anvil() {
+  local anvil="$ROOT/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+  [[ -x "$anvil" ]] || { echo "anvil is missing: run scripts/setup.sh" >&2; return 1; }
+  local port; port=$(free_port)
+  "$anvil" --host 127.0.0.1 --port "$port" --silent >"$CLUSTER_WORK/anvil.log" 2>&1 &
+  ANVIL_PID=$!
+  export VEIL_ETH_RPC="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    curl -sf -X POST -H 'content-type: application/json' --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' \
+      "$VEIL_ETH_RPC" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 >"$CLUSTER_WORK/operator-1.key"
+  echo 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d >"$CLUSTER_WORK/operator-2.key"
+  echo 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a >"$CLUSTER_WORK/operator-3.key"
+  chmod 600 "$CLUSTER_WORK"/operator-*.key
+  cluster_log "anvil at $VEIL_ETH_RPC"
+}
+
+# Why Docker cannot run here, or nothing when it can.
+docker_unavailable_reason() {
+  command -v dockerd >/dev/null || { echo "dockerd is not installed"; return; }
+  command -v docker-registry >/dev/null || { echo "docker-registry is not installed"; return; }
+  [[ -x /bin/busybox || -x /usr/bin/busybox ]] || { echo "busybox-static is not installed"; return; }
+  [[ $(id -u) -eq 0 ]] || { echo "dockerd needs root"; return; }
+}
+
+# A dockerd of our own (own bridge, no firewall changes) and a registry on loopback with a
+# busybox image; exports VEIL_DOCKER_SOCKET, IMAGE_REPO and IMAGE_DIGEST.
+start_docker_and_registry() {
+  local dir="$CLUSTER_WORK/docker" docker=/usr/bin/docker
+  [[ -x $docker ]] || docker=docker
+  mkdir -p "$dir"
+  local subnet
+  for _ in $(seq 20); do
+    CLUSTER_BRIDGE="vcl$$-$((RANDOM % 4096))"; CLUSTER_BRIDGE=${CLUSTER_BRIDGE:0:15}
+    subnet="10.$((100 + RANDOM % 100)).$((1 + RANDOM % 250))"
+    ip -4 addr | grep -q " $subnet\." && continue
+    ip link add "$CLUSTER_BRIDGE" type bridge && ip addr add "$subnet.1/24" dev "$CLUSTER_BRIDGE" && ip link set "$CLUSTER_BRIDGE" up && break
+    ip link del "$CLUSTER_BRIDGE" 2>/dev/null; CLUSTER_BRIDGE=""
+  done
+  [[ -n $CLUSTER_BRIDGE ]] || { echo "cannot create a bridge for dockerd" >&2; return 1; }
+  export VEIL_DOCKER_SOCKET="$dir/docker.sock"
+  dockerd --host "unix://$VEIL_DOCKER_SOCKET" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+    --bridge "$CLUSTER_BRIDGE" --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=true \
+    --log-level warn >"$dir/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 600); do $docker -H "unix://$VEIL_DOCKER_SOCKET" version >/dev/null 2>&1 && break; sleep 0.1; done
+  $docker -H "unix://$VEIL_DOCKER_SOCKET" version >/dev/null || { tail -5 "$dir/dockerd.log" >&2; return 1; }
+
+  local port; port=$(free_port)
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$dir/registry" "$port" >"$dir/registry.yml"
+  docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
+
+  # An image from busybox-static: an HTTP server that says which node serves it.
+  local rootfs="$dir/rootfs" busybox=/bin/busybox
+  [[ -x $busybox ]] || busybox=/usr/bin/busybox
+  mkdir -p "$rootfs/bin" "$rootfs/www" "$rootfs/tmp"
+  cp "$busybox" "$rootfs/bin/busybox"
+  for applet in sh httpd echo cat sleep hostname; do ln -sf busybox "$rootfs/bin/$applet"; done
+  echo "hello from a veil replica" >"$rootfs/www/index.html"
+  tar -C "$rootfs" -cf "$dir/img.tar" .
+  $docker -H "unix://$VEIL_DOCKER_SOCKET" import "$dir/img.tar" veil-web:1 >/dev/null
+  export IMAGE_REPO="127.0.0.1:$port/veil-web"
+  $docker -H "unix://$VEIL_DOCKER_SOCKET" tag veil-web:1 "$IMAGE_REPO:1"
+  local pushed
+  pushed=$($docker -H "unix://$VEIL_DOCKER_SOCKET" push "$IMAGE_REPO:1")
+  IMAGE_DIGEST=$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$pushed" | cut -d' ' -f2)
+  export IMAGE_DIGEST
+  $docker -H "unix://$VEIL_DOCKER_SOCKET" rmi "$IMAGE_REPO:1" veil-web:1 >/dev/null
+  cluster_log "dockerd at $VEIL_DOCKER_SOCKET; image $IMAGE_REPO@$IMAGE_DIGEST"
+}
+
+# veil cluster init with the three anvil operators; extra arguments are passed on.
+init_cluster() {
+  local params="${VEIL_CLUSTER_PARAMS:-test}"
+  "$VEIL" cluster init --out "$CLUSTER_WORK/cluster" --rpc "$VEIL_ETH_RPC" \
+    --operator-key "$CLUSTER_WORK/operator-1.key" --operator-key "$CLUSTER_WORK/operator-2.key" \
+    --operator-key "$CLUSTER_WORK/operator-3.key" --threshold 2 --params "$params" \
+    --p2p-base-port "${P2P_BASE:-$(($(free_port) / 10 * 10 % 50000 + 10000))}" \
+    --api-base-port "${API_BASE:-$(($(free_port) / 10 * 10 % 50000 + 10000))}" \
+    --telemetry-interval-ms 1000 -o json "$@" >"$CLUSTER_WORK/cluster.json"
+  export VEIL_CONTRACT_ADDRESS
+  VEIL_CONTRACT_ADDRESS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$CLUSTER_WORK/cluster.json")
+}
+
+node_field() {  # node_field N KEY
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][int(sys.argv[2])-1][sys.argv[3]])' \
+    "$CLUSTER_WORK/cluster.json" "$1" "$2"
+}
+
+# start_node N [ENV=VALUE...]: runs node N in the background, its log in $CLUSTER_WORK/node-N.log.
+start_node() {
+  local n=$1; shift
+  local config="$CLUSTER_WORK/cluster/node-$n/node.yaml"
+  env "$@" VEIL_WEB_DIR="$ROOT/web" "$VEIL" --config "$config" node run >>"$CLUSTER_WORK/node-$n.log" 2>&1 &
+  eval "NODE_PID_$n=$!"
+  CLUSTER_PIDS+=("$!")
+}
+
+node_pid() { eval "echo \${NODE_PID_$1:-}"; }
+
+# veil against node N's API.
+veil_at() {
+  local n=$1; shift
+  "$VEIL" --config "$CLUSTER_WORK/cluster/node-$n/node.yaml" "$@"
+}
+
+wait_for_api() {  # wait_for_api N
+  for _ in $(seq 600); do
+    veil_at "$1" node ls -o json >/dev/null 2>&1 && return 0
+    kill -0 "$(node_pid "$1")" 2>/dev/null || { tail -20 "$CLUSTER_WORK/node-$1.log" >&2; return 1; }
+    sleep 0.2
+  done
+  return 1
+}
+
+# Waits until node N sees COUNT alive members.
+wait_for_members() {
+  local n=$1 count=$2
+  for _ in $(seq 300); do
+    [[ $(veil_at "$n" node ls -o json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m["state"]=="alive"))' 2>/dev/null) == "$count" ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+stop_cluster() {
+  local pid
+  for pid in "${CLUSTER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${CLUSTER_PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [[ -n $DOCKERD_PID ]]; then
+    /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps -aq 2>/dev/null | xargs -r /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" rm -f >/dev/null 2>&1 || true
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    for _ in $(seq 200); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  [[ -n $REGISTRY_PID ]] && kill "$REGISTRY_PID" 2>/dev/null
+  [[ -n $ANVIL_PID ]] && kill "$ANVIL_PID" 2>/dev/null
+  [[ -n $CLUSTER_BRIDGE ]] && ip link del "$CLUSTER_BRIDGE" 2>/dev/null
+  # dockerd leaves mounts under its data root.
+  grep -o " $CLUSTER_WORK/docker[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  return 0
+}
+
+# The job spec of the demo: two replicas of an HTTP server on busybox.
+write_web_job() {  # write_web_job FILE [NAME]
+  cat >"$1" <<YAML
+name: ${2:-web}
+image: $IMAGE_REPO:1@$IMAGE_DIGEST
+replicas: 2
+resources:
+  cpu: 100m
+  memory: 32Mi
+policy: spread
+command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+ports:
+  - container: 8080
+YAML
+}

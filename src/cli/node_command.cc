@@ -1,0 +1,317 @@
+// `veil node run|ls` and `veil job run|ls|status|logs|stop`: the daemon and the operator's view
+// of it through the node's local API (docs/node-api.md).
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "chain_cli.h"
+#include "cli_io.h"
+#include "commands.h"
+#include "veil/common/config.h"
+#include "veil/node/api_client.h"
+#include "veil/node/daemon.h"
+#include "veil/node/protocol.h"
+
+namespace veil::cli {
+namespace {
+
+using nlohmann::json;
+
+struct ApiOptions {
+  std::string api;    // --api HOST:PORT
+  std::string token;  // --token
+};
+
+void add_api_options(CLI::App* cmd, ApiOptions& o, GlobalOptions& global) {
+  cmd->add_option("--api", o.api, "The node's API address HOST:PORT (env VEIL_API_ADDR, config api.listen)");
+  cmd->add_option("--token", o.token, "API token (env VEIL_API_TOKEN, else <node.data_dir>/api.token)");
+  cmd->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+}
+
+Result<Config> load_config(const GlobalOptions& global) {
+  Config::LoadOptions load;
+  if (!global.config_file.empty()) load.file = global.config_file;
+  return Config::load(load);
+}
+
+Result<node::ApiClient> open_api(const GlobalOptions& global, const ApiOptions& o) {
+  VEIL_ASSIGN_OR_RETURN(Config config, load_config(global));
+  std::string api = o.api;
+  if (api.empty()) {
+    const char* env = std::getenv("VEIL_API_ADDR");
+    api = env != nullptr ? env : config.string("api.listen");
+  }
+  std::string token = o.token;
+  if (token.empty()) {
+    if (const char* env = std::getenv("VEIL_API_TOKEN")) token = env;
+  }
+  if (token.empty()) {
+    VEIL_ASSIGN_OR_RETURN(token, node::load_api_token(config.string("node.data_dir")));
+  }
+  return node::ApiClient(api, token, std::chrono::seconds(30));
+}
+
+std::string short_peer(const std::string& peer) { return peer.size() > 12 ? "…" + peer.substr(peer.size() - 8) : peer; }
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      std::cout << std::left << std::setw(static_cast<int>(i + 1 == row.size() ? 0 : width[i] + 2)) << row[i];
+    }
+    std::cout << "\n";
+  }
+}
+
+std::string text(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+int cmd_node_run(const GlobalOptions& global) {
+  auto config = load_config(global);
+  if (!config.ok()) return fail(config.status().message());
+  auto daemon = node::Daemon::start(*config);
+  if (!daemon.ok()) return fail(daemon.status().message());
+  auto st = (*daemon)->run();
+  if (!st.ok()) return fail(st.message());
+  return kExitOk;
+}
+
+int cmd_node_ls(const GlobalOptions& global, const ApiOptions& o) {
+  auto api = open_api(global, o);
+  if (!api.ok()) return fail(api.status().message());
+  auto nodes = api->get("/v1/nodes");
+  if (!nodes.ok()) return fail(nodes.status().message());
+  if (global.output == "json") {
+    std::cout << nodes->dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"PEER ID", "STATE", "INC", "REGISTERED", "OPERATOR", "ADDRESS"}};
+  for (const auto& n : *nodes) {
+    std::string addr = n["addrs"].empty() ? "" : n["addrs"][0].get<std::string>();
+    rows.push_back({text(n, "peer_id") + (n.value("self", false) ? " (this node)" : ""), text(n, "state"), text(n, "incarnation"),
+                    n.value("registered", false) ? "yes" : "NO", text(n, "operator"), addr});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+struct JobArgs {
+  ApiOptions api;
+  std::string spec_file;
+  std::string job;
+  bool wait = false;
+  int timeout_s = 600;
+  int tail = 200;
+};
+
+void print_job(const json& j) {
+  std::cout << "job " << text(j, "name") << "  id " << text(j, "id") << "\n"
+            << "  image      " << text(j, "image") << "\n"
+            << "  state      " << text(j, "state") << " (round " << text(j, "round") << ")\n";
+  std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "ENDPOINT"}};
+  for (const auto& p : j["placement"]) {
+    rows.push_back({"  " + text(p, "replica"), text(p, "node").empty() ? "-" : text(p, "node"), text(p, "state"),
+                    text(p, "endpoint")});
+  }
+  print_table(rows);
+  if (j.contains("anchor") && !j["anchor"].is_null()) {
+    std::cout << "  anchored   tx " << text(j["anchor"], "tx") << " in block " << text(j["anchor"], "block") << "\n";
+  } else {
+    std::cout << "  anchored   not yet\n";
+  }
+  if (j.contains("decisions")) {
+    for (const auto& d : j["decisions"]) {
+      std::cout << "  scheduler  " << text(d, "scheduler") << "  " << text(d, "hash").substr(0, 16)
+                << (d.value("agreed", false) ? "  agreed" : "  DISAGREED") << "\n";
+    }
+  }
+  for (const auto& w : j["warnings"]) std::cout << "  WARNING    " << w.get<std::string>() << "\n";
+  if (j.contains("events")) {
+    std::cout << "  events:\n";
+    for (const auto& e : j["events"]) std::cout << "    " << e["at"].get<std::int64_t>() << "  " << text(e, "message") << "\n";
+  }
+}
+
+int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
+  auto spec = read_file(a.spec_file, 1 << 20);
+  if (!spec.ok()) return fail(spec.status().message());
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status().message());
+  auto job = api->post("/v1/jobs", json{{"spec", to_string(*spec)}});
+  if (!job.ok()) return fail(job.status().message());
+  const std::string id = text(*job, "id");
+  if (!a.wait) {
+    if (global.output == "json") std::cout << job->dump(2) << "\n";
+    else std::cout << "job " << text(*job, "name") << " submitted: " << id << " (veil job status " << id.substr(0, 12) << ")\n";
+    return kExitOk;
+  }
+  // --wait: follow the job's events until its replicas run (or it fails), as `kubectl rollout status`.
+  std::cerr << "job " << text(*job, "name") << " submitted: " << id << "\n";
+  std::size_t shown = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s);
+  for (;;) {
+    auto status = api->get("/v1/jobs/" + id);
+    if (!status.ok()) return fail(status.status().message());
+    const auto& events = (*status)["events"];
+    for (; shown < events.size(); ++shown) std::cerr << "  " << text(events[shown], "message") << "\n";
+    const std::string state = text(*status, "state");
+    const bool anchored = !(*status)["anchor"].is_null();
+    if ((state == "running" && anchored) || state == "failed" || state == "stopped") {
+      if (global.output == "json") std::cout << status->dump(2) << "\n";
+      else print_job(*status);
+      return state == "running" ? kExitOk : kExitFailure;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return fail("job " + id + " is still " + state + " after " + std::to_string(a.timeout_s) + " s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int cmd_job_ls(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status().message());
+  auto jobs = api->get("/v1/jobs");
+  if (!jobs.ok()) return fail(jobs.status().message());
+  if (global.output == "json") {
+    std::cout << jobs->dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "STATE", "REPLICAS", "NODES", "ANCHORED"}};
+  for (const auto& j : *jobs) {
+    int running = 0;
+    std::string nodes;
+    for (const auto& p : j["placement"]) {
+      if (text(p, "state") == "running") ++running;
+      if (!text(p, "node").empty()) nodes += (nodes.empty() ? "" : ",") + short_peer(text(p, "node"));
+    }
+    rows.push_back({text(j, "id").substr(0, 12), text(j, "name"), text(j, "state"),
+                    std::to_string(running) + "/" + text(j, "replicas"), nodes, j["anchor"].is_null() ? "no" : "yes"});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int cmd_job_status(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status().message());
+  auto job = api->get("/v1/jobs/" + a.job);
+  if (!job.ok()) return fail(job.status().message());
+  if (global.output == "json") std::cout << job->dump(2) << "\n";
+  else print_job(*job);
+  return kExitOk;
+}
+
+int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status().message());
+  auto logs = api->get("/v1/jobs/" + a.job + "/logs?tail=" + std::to_string(a.tail));
+  if (!logs.ok()) return fail(logs.status().message());
+  if (global.output == "json") {
+    std::cout << logs->dump(2) << "\n";
+    return kExitOk;
+  }
+  if (logs->empty()) {
+    std::cerr << "no replica of " << a.job << " runs on this node; ask the node that runs it (veil job status shows where)\n";
+    return kExitFailure;
+  }
+  for (const auto& l : *logs) {
+    std::cout << "==> replica " << text(l, "replica") << " on " << text(l, "node") << " <==\n" << text(l, "logs");
+  }
+  return kExitOk;
+}
+
+int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status().message());
+  auto job = api->del("/v1/jobs/" + a.job);
+  if (!job.ok()) return fail(job.status().message());
+  if (global.output == "json") std::cout << job->dump(2) << "\n";
+  else std::cout << "job " << text(*job, "name") << " stopped\n";
+  return kExitOk;
+}
+
+CLI::App* get_or_add(CLI::App& app, const std::string& name, const std::string& description) {
+  try {
+    return app.get_subcommand(name);
+  } catch (const CLI::OptionNotFound&) {
+    return app.add_subcommand(name, description);
+  }
+}
+
+}  // namespace
+
+Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_from_node(
+    const GlobalOptions& global, const std::string& job, const std::string& api_addr, const std::string& token) {
+  VEIL_ASSIGN_OR_RETURN(auto api, open_api(global, ApiOptions{api_addr, token}));
+  VEIL_ASSIGN_OR_RETURN(json j, api.get("/v1/jobs/" + job));
+  VEIL_ASSIGN_OR_RETURN(chain::Hash32 id, node::parse_hash_hex(j.at("id").get<std::string>()));
+  std::vector<chain::VeilRegistry::Commitment> out;
+  for (const auto& round : j.at("rounds")) {
+    if (round.value("agreed", "").empty()) continue;
+    chain::VeilRegistry::Commitment c;
+    c.job_id = id;
+    VEIL_ASSIGN_OR_RETURN(c.decision_hash, node::parse_hash_hex(round["agreed"].get<std::string>()));
+    std::vector<node::Hash32> inputs;
+    for (const auto& n : round["nodes"]) {
+      VEIL_ASSIGN_OR_RETURN(auto h, node::parse_hash_hex(n["telemetry_hash"].get<std::string>()));
+      inputs.push_back(h);
+    }
+    c.inputs_root = node::inputs_root(inputs);
+    for (const auto& s : round["agreeing"]) c.schedulers.push_back(chain::peer_id_hash(s.get<std::string>()));
+    out.push_back(c);
+  }
+  return std::make_pair(id, out);
+}
+
+void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
+  auto* node = get_or_add(app, "node", "Cluster nodes");
+  auto* run = node->add_subcommand("run", "Run this machine's node until SIGTERM (settings: --config file and VEIL_* env)");
+  run->callback([&global, &action] { action = [&global] { return cmd_node_run(global); }; });
+
+  auto api = std::make_shared<ApiOptions>();
+  auto* ls = node->add_subcommand("ls", "Cluster members as this node sees them (SWIM state and chain registration)");
+  add_api_options(ls, *api, global);
+  ls->callback([&global, &action, api] { action = [&global, api] { return cmd_node_ls(global, *api); }; });
+
+  auto* job = get_or_add(app, "job", "Submit and inspect jobs");
+  auto args = std::make_shared<JobArgs>();
+  auto* jrun = job->add_subcommand("run", "Submit a job spec to a node; it is placed on encrypted telemetry");
+  jrun->add_option("spec", args->spec_file, "Job spec YAML (docs/jobspec.md)")->required()->check(CLI::ExistingFile);
+  jrun->add_flag("--wait", args->wait, "Follow the job's events until its replicas run and the deployment is anchored");
+  jrun->add_option("--timeout", args->timeout_s, "Seconds to wait with --wait (default 600)");
+  add_api_options(jrun, args->api, global);
+  jrun->callback([&global, &action, args] { action = [&global, args] { return cmd_job_run(global, *args); }; });
+
+  auto* jls = job->add_subcommand("ls", "Jobs this node coordinates");
+  add_api_options(jls, args->api, global);
+  jls->callback([&global, &action, args] { action = [&global, args] { return cmd_job_ls(global, *args); }; });
+
+  auto* jstatus = job->add_subcommand("status", "Placement, container states, decisions and the anchor of a job");
+  jstatus->add_option("job", args->job, "Job name, id or id prefix")->required();
+  add_api_options(jstatus, args->api, global);
+  jstatus->callback([&global, &action, args] { action = [&global, args] { return cmd_job_status(global, *args); }; });
+
+  auto* jlogs = job->add_subcommand("logs", "Output of the job's replicas that run on this node");
+  jlogs->add_option("job", args->job, "Job name, id or id prefix")->required();
+  jlogs->add_option("--tail", args->tail, "Last lines per replica (default 200)");
+  add_api_options(jlogs, args->api, global);
+  jlogs->callback([&global, &action, args] { action = [&global, args] { return cmd_job_logs(global, *args); }; });
+
+  auto* jstop = job->add_subcommand("stop", "Stop a job: its replicas are stopped and removed");
+  jstop->add_option("job", args->job, "Job name, id or id prefix")->required();
+  add_api_options(jstop, args->api, global);
+  jstop->callback([&global, &action, args] { action = [&global, args] { return cmd_job_stop(global, *args); }; });
+}
+
+}  // namespace veil::cli

@@ -1,0 +1,213 @@
+// The node's HTTP/JSON API routes (docs/node-api.md is the contract the CLI and the dashboard
+// rely on). Handlers run on the io thread and only read state, or start asynchronous work.
+#include "daemon_impl.h"
+#include "veil/common/version.h"
+
+namespace veil::node {
+namespace {
+
+using nlohmann::json;
+
+std::string state_name(swim::MemberState state) { return std::string(swim::member_state_name(state)); }
+
+}  // namespace
+
+json Daemon::Impl::job_json(const JobState& job, bool detail) {
+  json placement = json::array();
+  for (std::size_t i = 0; i < job.replicas.size(); ++i) {
+    const auto& r = job.replicas[i];
+    placement.push_back({{"replica", i}, {"node", r.node}, {"state", r.state}, {"endpoint", r.endpoint}, {"detail", r.detail},
+                         {"round", r.round}});
+  }
+  json anchor = nullptr;
+  for (const auto& a : job.anchors) {
+    if (a.state == "anchored") anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+  }
+  json j = {{"id", hash_hex(job.id)},
+            {"name", job.spec.name},
+            {"image", job.spec.image.to_string()},
+            {"replicas", job.spec.replicas},
+            {"state", job.state},
+            {"submitted_at", job.submitted_ms},
+            {"round", job.round},
+            {"placement", placement},
+            {"anchor", anchor},
+            {"warnings", job.warnings},
+            {"coordinator", self_text_}};
+  if (!detail) return j;
+  json decisions = json::array();
+  json rounds = json::array();
+  for (const auto& rr : job.rounds) {
+    json nodes = json::array();
+    for (const auto& n : rr.nodes) nodes.push_back({{"peer", n.peer}, {"telemetry_hash", hash_hex(n.telemetry_hash)}});
+    json agreeing = json::array();  // in scheduler order: what the anchored commitment binds
+    for (const auto& s : rr.schedulers) {
+      auto it = rr.announced.find(s);
+      if (!rr.agreed.empty() && it != rr.announced.end() && it->second == rr.agreed) agreeing.push_back(s);
+    }
+    rounds.push_back({{"round", rr.round},
+                      {"slots", rr.slots},
+                      {"schedulers", rr.schedulers},
+                      {"nodes", nodes},
+                      {"agreed", rr.agreed},
+                      {"liars", rr.liars},
+                      {"agreeing", agreeing},
+                      {"outcome", rr.outcome}});
+    if (&rr != &job.rounds.back()) continue;
+    for (const auto& s : rr.schedulers) {
+      auto it = rr.announced.find(s);
+      const std::string hash = it == rr.announced.end() ? "" : it->second;
+      decisions.push_back({{"scheduler", s}, {"hash", hash}, {"agreed", !rr.agreed.empty() && hash == rr.agreed}});
+    }
+  }
+  json anchors = json::array();
+  for (const auto& a : job.anchors) {
+    anchors.push_back({{"round", a.round}, {"state", a.state}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
+                       {"error", a.error}});
+  }
+  json events = json::array();
+  if (auto stored = store_->events(hash_hex(job.id)); stored.ok()) {
+    for (const auto& e : *stored) events.push_back({{"at", e.at_ms}, {"message", e.message}});
+  }
+  j["decisions"] = decisions;
+  j["rounds"] = rounds;
+  j["anchors"] = anchors;
+  j["events"] = events;
+  j["spec"] = job.spec_yaml;
+  return j;
+}
+
+void Daemon::Impl::register_routes() {
+  api_->route("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
+  api_->route("GET", "/metrics", [this](const ApiRequest&) {
+    ApiResponse r;
+    r.content_type = std::string(MetricsRegistry::kContentType);
+    r.body = metrics_.render();
+    return r;
+  });
+  metrics_.on_collect([this] {
+    auto& members = metrics_.gauge("veil_swim_members", "Members by SWIM state, as this node sees them.", {"state"});
+    std::map<std::string, int> counts = {{"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+    for (const auto& m : members_->members()) ++counts[state_name(m.state)];
+    for (const auto& [state, n] : counts) members.with({state}).set(n);
+    auto& jobs = metrics_.gauge("veil_jobs", "Jobs this node coordinates, by state.", {"state"});
+    std::map<std::string, int> by_state;
+    for (const auto& [id, job] : jobs_) ++by_state[job.state];
+    for (const auto& [state, n] : by_state) jobs.with({state}).set(n);
+    metrics_.gauge("veil_local_replicas", "Replicas assigned to this node.").with({}).set(static_cast<double>(local_.size()));
+  });
+
+  api_->route("GET", "/v1/status", [this](const ApiRequest&) {
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_).count();
+    json addrs = json::array();
+    for (const auto& a : host_->listen_addrs()) addrs.push_back(a.to_string() + "/p2p/" + self_text_);
+    return ApiResponse::json(
+        {{"node",
+          {{"peer_id", self_text_},
+           {"operator", operator_address_},
+           {"version", std::string(veil::version())},
+           {"uptime_s", uptime},
+           {"driver", driver_->name()},
+           {"driver_reason", driver_reason_},
+           {"addrs", addrs},
+           {"committee_member", keys_.share ? int(keys_.share->member) : 0}}},
+         {"cluster",
+          {{"contract", settings_.contract},
+           {"chain_id", chain_id_},
+           {"fhe_parameters", std::string(keys_.public_key.params().name)},
+           {"allowed_policies", allowed_policies_},
+           {"committee", {{"threshold", keys_.committee.threshold}, {"members", keys_.member_peers}}}}}});
+  });
+
+  api_->route("GET", "/v1/nodes", [this](const ApiRequest&) {
+    json nodes = json::array();
+    for (const auto& m : members_->members()) {
+      const std::string id = m.peer.to_string();
+      json addrs = json::array();
+      for (const auto& a : m.addrs) addrs.push_back(a.to_string());
+      auto op = registered_by_hash_.find(chain::peer_id_hash(id));
+      auto t = latest_telemetry(id);
+      nodes.push_back({{"peer_id", id},
+                       {"state", state_name(m.state)},
+                       {"incarnation", m.incarnation},
+                       {"registered", op != registered_by_hash_.end()},
+                       {"operator", op != registered_by_hash_.end() ? op->second : ""},
+                       {"addrs", addrs},
+                       {"self", id == self_text_},
+                       {"telemetry_at", t ? t->timestamp_ms : 0}});
+    }
+    return ApiResponse::json(nodes);
+  });
+
+  api_->route("GET", "/v1/jobs", [this](const ApiRequest&) {
+    json jobs = json::array();
+    for (const auto& [id, job] : jobs_) jobs.push_back(job_json(job, false));
+    return ApiResponse::json(jobs);
+  });
+
+  api_->route("POST", "/v1/jobs", [this](const ApiRequest& request) {
+    auto body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("spec") || !body["spec"].is_string()) {
+      return ApiResponse::error(400, "invalid_argument", "expected {\"spec\": \"<job spec YAML>\"}");
+    }
+    auto job = submit_job(body["spec"].get<std::string>());
+    if (!job.ok()) return ApiResponse::from_status(job.status());
+    return ApiResponse::json(job_json(**job, false), 202);
+  });
+
+  api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
+    JobState* job = find_job(request.params.at("id"));
+    if (job == nullptr) return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
+    return ApiResponse::json(job_json(*job, true));
+  });
+
+  api_->route("DELETE", "/v1/jobs/{id}", [this](const ApiRequest& request) {
+    JobState* job = find_job(request.params.at("id"));
+    if (job == nullptr) return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
+    (void)stop_job(*job);
+    return ApiResponse::json(job_json(*job, false));
+  });
+
+  // This node's own telemetry in plaintext, for its operator (never sent anywhere else).
+  api_->route("GET", "/v1/telemetry", [this](const ApiRequest&) {
+    json records = json::array();
+    for (const auto& r : own_records_) {
+      records.push_back({{"hash", hash_hex(r.hash)},
+                         {"timestamp_ms", r.timestamp_ms},
+                         {"cpu", r.values.free[sched::kCpu]},
+                         {"memory", r.values.free[sched::kMemory]},
+                         {"disk", r.values.free[sched::kDisk]},
+                         {"gpu", r.values.free[sched::kGpu]},
+                         {"latency", r.values.latency}});
+    }
+    return ApiResponse::json(records);
+  });
+
+  // Logs of the replicas of a job that run on this node (the CLI asks each replica's node).
+  api_->route("GET", "/v1/jobs/{id}/logs", [this](const ApiRequest& request) {
+    const std::string& wanted = request.params.at("id");
+    int tail = 200;
+    if (auto t = request.query.find("tail"); t != request.query.end()) tail = std::atoi(t->second.c_str());
+    json out = json::array();
+    for (const auto& [key, replica] : local_) {
+      const std::string hex = hash_hex(key.first);
+      if (hex != wanted && replica.spec.name != wanted && !(wanted.size() >= 6 && hex.starts_with(wanted))) continue;
+      std::string text;
+      runtime::LabelSelector selector = {{std::string(runtime::kLabelJob), hex.substr(0, 32)},
+                                         {std::string(runtime::kLabelReplica), std::to_string(key.second)}};
+      auto containers = driver_->list(selector, true);
+      if (containers.ok() && !containers->empty()) {
+        runtime::LogOptions options;
+        options.tail = tail;
+        (void)driver_->logs(containers->front().id, options, [&text](runtime::LogStream, std::string_view bytes) {
+          text.append(bytes);
+          return text.size() < (1 << 20);
+        });
+      }
+      out.push_back({{"job", hex}, {"replica", key.second}, {"node", self_text_}, {"logs", text}});
+    }
+    return ApiResponse::json(out);
+  });
+}
+
+}  // namespace veil::node

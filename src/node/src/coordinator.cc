@@ -1,0 +1,658 @@
+// The coordinator role: for each job submitted to this node, run scheduling rounds, decide
+// which decision a quorum of schedulers agrees on (naming those that disagree), gather the
+// committee's shares, assign the replicas, anchor the deployment, and reschedule replicas
+// whose node died or drained.
+#include <boost/asio/steady_timer.hpp>
+
+#include "daemon_impl.h"
+
+namespace veil::node {
+namespace {
+
+namespace asio = boost::asio;
+using fhe::threshold::DecryptionShare;
+
+auto logger() { return log::get("coordinator"); }
+
+std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
+
+std::chrono::seconds round_timeout(const fhe::Parameters& params) {
+  // Evaluation on the real parameters takes minutes on a small machine (bench/README.md).
+  return std::string_view(params.name).find("test") != std::string_view::npos ? std::chrono::seconds(120)
+                                                                              : std::chrono::seconds(900);
+}
+
+bool replica_active(const ReplicaSlot& r) {
+  return !r.node.empty() && r.state != "lost" && r.state != "stopped" && r.state != "drained" && r.state != "no-fit" &&
+         r.state != "failed";
+}
+
+}  // namespace
+
+// ---- submission and rounds --------------------------------------------------------------------
+
+Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
+  VEIL_ASSIGN_OR_RETURN(auto spec, sched::parse_job_spec(spec_yaml, "spec"));
+  VEIL_RETURN_IF_ERROR(sched::quantize_request(spec.resources).status());
+  const Hash32 id = sched::job_id(spec);
+  auto existing = jobs_.find(id);
+  if (existing != jobs_.end() && existing->second.state != "stopped") return &existing->second;
+  JobState job;
+  job.id = id;
+  job.spec = spec;
+  job.spec_yaml = sched::to_canonical_yaml(spec);
+  job.submitted_ms = static_cast<std::uint64_t>(now_ms());
+  job.replicas.resize(spec.replicas);
+  if (existing != jobs_.end()) {
+    job.rounds = existing->second.rounds;
+    job.round = existing->second.round;
+    job.anchors = existing->second.anchors;
+  }
+  auto& stored = jobs_[id] = std::move(job);
+  add_job_event(id, "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")");
+  std::vector<std::uint32_t> slots;
+  for (std::uint32_t i = 0; i < spec.replicas; ++i) slots.push_back(i);
+  start_round(stored, slots, {});
+  return &stored;
+}
+
+void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, std::set<std::string> exclude) {
+  const Hash32 id = job.id;
+  const auto candidates = live_members();
+  // Inputs: every live node outside `exclude` with a fresh record.
+  const auto freshness = static_cast<std::uint64_t>(3 * settings_.telemetry_interval.count() + 30'000);
+  std::vector<TelemetryRef> nodes;
+  for (const auto& peer : candidates) {
+    if (exclude.count(peer) > 0) continue;
+    auto t = latest_telemetry(peer);
+    if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(now_ms())) nodes.push_back({peer, t->hash});
+  }
+  if (nodes.empty()) {
+    job.state = "pending";
+    save(job);
+    add_job_event(id, "no live node has published telemetry yet; retrying in 3 s");
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(3));
+    timer->async_wait([this, timer, id, slots, exclude](const boost::system::error_code& ec) {
+      auto it = jobs_.find(id);
+      if (!ec && !stopping_ && it != jobs_.end() && it->second.state == "pending") start_round(it->second, slots, exclude);
+    });
+    return;
+  }
+  ScheduleRequest request;
+  request.job_id = id;
+  request.round = ++job.round;
+  request.coordinator = self_text_;
+  request.spec_yaml = job.spec_yaml;
+  request.candidates = candidates;
+  request.schedulers = select_schedulers(id, request.round, candidates, std::min(settings_.schedulers, candidates.size()));
+  request.nodes = nodes;
+  request.replicas = static_cast<std::uint32_t>(slots.size());
+  request.created_ms = static_cast<std::uint64_t>(now_ms());
+
+  RoundRecord record;
+  record.round = request.round;
+  record.slots = slots;
+  record.schedulers = request.schedulers;
+  record.nodes = nodes;
+  record.started_ms = request.created_ms;
+  job.rounds.push_back(record);
+  job.state = "scheduling";
+  save(job);
+  std::string names;
+  for (const auto& s : request.schedulers) names += (names.empty() ? "" : ", ") + s;
+  add_job_event(id, "round " + std::to_string(request.round) + ": " + std::to_string(slots.size()) + " replica(s) over " +
+                        std::to_string(nodes.size()) + " nodes; schedulers " + names);
+
+  auto& progress = progress_[id];
+  progress = RoundProgress{};
+  progress.deadline = std::make_unique<asio::steady_timer>(io_, round_timeout(keys_.public_key.params()));
+  const std::uint32_t round = request.round;
+  progress.deadline->async_wait([this, id, round](const boost::system::error_code& ec) {
+    auto it = jobs_.find(id);
+    if (ec || stopping_ || it == jobs_.end() || it->second.round != round || progress_[id].decided) return;
+    auto& job = it->second;
+    auto& rr = job.rounds.back();
+    rr.outcome = "timeout";
+    std::string silent;
+    for (const auto& s : rr.schedulers) {
+      if (rr.announced.count(s) == 0) silent += " " + s;
+    }
+    add_job_event(id, "round " + std::to_string(round) + " timed out" + (silent.empty() ? "" : "; no decision from" + silent));
+    std::set<std::string> exclude;
+    for (const auto& r : job.replicas) {
+      if (replica_active(r)) exclude.insert(r.node);
+    }
+    start_round(job, rr.slots, exclude);
+  });
+
+  const Bytes bytes = encode(request);
+  publish(topics_.jobs, bytes);
+  p2p::PubsubMessage own;
+  own.from = host_->id();
+  own.topic = topics_.jobs;
+  own.data = bytes;
+  on_schedule_request(own);
+}
+
+// ---- collecting decisions ---------------------------------------------------------------------
+
+void Daemon::Impl::handle_decision_submission(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+  auto submission = decode_decision_submission(message);
+  AssignmentAck ack;
+  auto it = submission.ok() ? jobs_.find(submission->job_id) : jobs_.end();
+  if (!submission.ok()) {
+    ack.error = submission.status().message();
+  } else if (it == jobs_.end() || it->second.round != submission->round) {
+    ack.error = "not the current round of a job this node coordinates";
+  } else {
+    const auto& schedulers = it->second.rounds.back().schedulers;
+    if (std::find(schedulers.begin(), schedulers.end(), peer) == schedulers.end()) {
+      ack.error = peer + " is not a scheduler of this round";
+    } else {
+      // Kept by hash: only a record whose hash the quorum announced is ever used.
+      progress_[submission->job_id].records[hash_hex(sched::decision_hash(submission->record))] = submission->record;
+    }
+  }
+  reply(encode(ack));
+  if (ack.error.empty()) consider_round(submission->job_id);
+}
+
+void Daemon::Impl::consider_round(const Hash32& job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.rounds.empty()) return;
+  auto& job = it->second;
+  auto& rr = job.rounds.back();
+  auto& progress = progress_[job_id];
+  const auto& announced = announcements_[{job_id, rr.round}];
+  std::map<std::string, std::size_t> votes;
+  for (const auto& scheduler : rr.schedulers) {
+    auto a = announced.find(scheduler);
+    if (a == announced.end()) continue;
+    rr.announced[scheduler] = a->second.error.empty() ? hash_hex(a->second.decision_hash) : "error: " + a->second.error;
+    if (a->second.error.empty()) ++votes[hash_hex(a->second.decision_hash)];
+  }
+  const std::size_t quorum = agreement_quorum(rr.schedulers.size());
+  if (rr.agreed.empty()) {
+    for (const auto& [hash, count] : votes) {
+      if (count >= quorum) rr.agreed = hash;
+    }
+  }
+  if (!rr.agreed.empty()) {
+    // Anyone who announced something else is named, once.
+    for (const auto& [scheduler, what] : rr.announced) {
+      if (what == rr.agreed || std::find(rr.liars.begin(), rr.liars.end(), scheduler) != rr.liars.end()) continue;
+      rr.liars.push_back(scheduler);
+      const std::string warning = "scheduler " + scheduler + " published decision " + what.substr(0, 16) +
+                                  " which disagrees with the quorum's " + rr.agreed.substr(0, 16) + "; ignored";
+      job.warnings.push_back(warning);
+      logger()->error("job {}: {}", short_id(job_id), warning);
+      add_job_event(job_id, warning);
+      metrics_.counter("veil_sched_disagreements_total", "Decisions that disagreed with the quorum.", {"scheduler"})
+          .with({scheduler})
+          .inc();
+    }
+    save(job);
+    if (!progress.decrypting && progress.records.count(rr.agreed) > 0) request_shares(job);
+    return;
+  }
+  if (rr.announced.size() == rr.schedulers.size()) {
+    std::size_t best = 0;
+    for (const auto& [hash, count] : votes) best = std::max(best, count);
+    if (best < quorum && rr.outcome.empty()) {
+      rr.outcome = "no-quorum";
+      add_job_event(job_id, "round " + std::to_string(rr.round) + ": the schedulers do not agree; starting another round");
+      std::set<std::string> exclude;
+      for (const auto& r : job.replicas) {
+        if (replica_active(r)) exclude.insert(r.node);
+      }
+      progress.decided = true;
+      start_round(job, rr.slots, exclude);
+    }
+  }
+  save(job);
+}
+
+// ---- threshold decryption ---------------------------------------------------------------------
+
+void Daemon::Impl::request_shares(JobState& job) {
+  auto& rr = job.rounds.back();
+  auto& progress = progress_[job.id];
+  const auto& record = progress.records.at(rr.agreed);
+  auto values = decision_values(record, static_cast<std::uint32_t>(rr.slots.size()), keys_.public_key.params());
+  if (!values.ok()) {
+    add_job_event(job.id, "the agreed decision is malformed: " + values.status().message());
+    return;
+  }
+  progress.decrypting = true;
+  progress.values = std::move(*values);
+  job.state = "decrypting";
+  save(job);
+  add_job_event(job.id, "decision " + rr.agreed.substr(0, 16) + " agreed by a quorum; asking the committee (" +
+                            std::to_string(int(keys_.committee.threshold)) + " of " + std::to_string(keys_.committee.size()) +
+                            ")");
+  const DecryptRequest request{job.id, rr.round, record};
+  const Hash32 id = job.id;
+  const std::uint32_t round = rr.round;
+  for (const auto& member : keys_.member_peers) {
+    if (member == self_text_) {
+      // Our own share: the same checks as for anyone else's request.
+      handle_decrypt_request(self_text_, encode(request), [this, id, round](Bytes reply) {
+        asio::post(io_, [this, id, round, reply = std::move(reply)]() mutable { on_shares(id, round, self_text_, std::move(reply)); });
+      });
+      continue;
+    }
+    this->request(member, kDecryptProtocol, encode(request),
+                  [this, id, round, member](Result<Bytes> reply) { on_shares(id, round, member, std::move(reply)); });
+  }
+}
+
+void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.round != round) return;
+  auto& job = it->second;
+  auto& progress = progress_[job_id];
+  if (progress.decided) return;
+  DecryptResponse response;
+  if (!reply.ok()) {
+    response.error = "unreachable: " + reply.status().message();
+  } else if (auto decoded = decode_decrypt_response(*reply); decoded.ok()) {
+    response = std::move(*decoded);
+  } else {
+    response.error = "malformed answer: " + decoded.status().message();
+  }
+  if (!response.error.empty()) add_job_event(job_id, "committee member " + member + " gave no shares: " + response.error);
+  progress.responses[member] = response;
+
+  // Shares per decision value from every member that answered.
+  std::vector<std::vector<DecryptionShare>> shares(progress.values.size());
+  std::size_t answered = 0;
+  for (const auto& [peer, r] : progress.responses) {
+    if (!r.error.empty() || r.shares.size() != progress.values.size()) continue;
+    bool ok = true;
+    std::vector<DecryptionShare> parsed;
+    for (const auto& bytes : r.shares) {
+      auto share = DecryptionShare::deserialize(bytes);
+      if (!share.ok()) {
+        ok = false;
+        break;
+      }
+      parsed.push_back(std::move(*share));
+    }
+    if (!ok) continue;
+    ++answered;
+    for (std::size_t v = 0; v < parsed.size(); ++v) shares[v].push_back(std::move(parsed[v]));
+  }
+  const bool everyone_answered = progress.responses.size() == keys_.member_peers.size();
+  if (answered < keys_.committee.threshold) {
+    if (everyone_answered) {
+      job.rounds.back().outcome = "decrypt-failed";
+      add_job_event(job_id, "fewer than " + std::to_string(int(keys_.committee.threshold)) +
+                                " committee members gave shares; the job waits for a new round");
+      progress.decided = true;
+      job.state = "failed";
+      save(job);
+    }
+    return;
+  }
+  // Enough shares: every value must combine (the combiner names members whose shares are wrong).
+  for (std::size_t v = 0; v < shares.size(); ++v) {
+    auto combined = fhe::threshold::combine(keys_.committee, decision_request(job_id, round, v, progress.values[v]), shares[v]);
+    if (!combined.ok()) {
+      if (everyone_answered) add_job_event(job_id, "decryption failed: " + combined.status().message());
+      return;
+    }
+    for (const auto& wrong : combined->wrong) {
+      job.warnings.push_back("committee member " + std::to_string(int(wrong.member)) + " gave a wrong share: " + wrong.reason);
+    }
+  }
+  progress.decided = true;
+  place(job, shares);
+}
+
+// ---- placement and assignment -----------------------------------------------------------------
+
+void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares) {
+  auto& rr = job.rounds.back();
+  auto& progress = progress_[job.id];
+  const auto& record = progress.records.at(rr.agreed);
+  std::vector<std::vector<Bytes>> share_bytes;
+  for (const auto& per_value : shares) {
+    std::vector<Bytes> list;
+    for (const auto& s : per_value) list.push_back(s.serialize());
+    share_bytes.push_back(std::move(list));
+  }
+  rr.outcome = "placed";
+  job.state = "placing";
+  for (std::uint32_t choice = 0; choice < rr.slots.size(); ++choice) {
+    const auto index = fhe::threshold::combine(keys_.committee, decision_request(job.id, rr.round, 2 * choice, progress.values[2 * choice]),
+                                               shares[2 * choice]);
+    const auto found = fhe::threshold::combine(keys_.committee,
+                                               decision_request(job.id, rr.round, 2 * choice + 1, progress.values[2 * choice + 1]),
+                                               shares[2 * choice + 1]);
+    auto& slot = job.replicas[rr.slots[choice]];
+    slot.round = rr.round;
+    if (!index.ok() || !found.ok() || found->value == 0 || index->value >= rr.nodes.size()) {
+      slot = ReplicaSlot{};
+      slot.state = "no-fit";
+      slot.round = rr.round;
+      add_job_event(job.id, "replica " + std::to_string(rr.slots[choice]) + ": no node fits");
+      continue;
+    }
+    slot.node = rr.nodes[index->value].peer;
+    slot.state = "assigned";
+    slot.endpoint.clear();
+    slot.detail.clear();
+    add_job_event(job.id, "replica " + std::to_string(rr.slots[choice]) + " placed on " + slot.node);
+    Assignment assignment;
+    assignment.job_id = job.id;
+    assignment.round = rr.round;
+    assignment.replica = rr.slots[choice];
+    assignment.choice = choice;
+    assignment.record = record;
+    // Only this replica's two values: the node learns where it runs, not where the others do.
+    assignment.shares.resize(share_bytes.size());
+    assignment.shares[2 * choice] = share_bytes[2 * choice];
+    assignment.shares[2 * choice + 1] = share_bytes[2 * choice + 1];
+    const Hash32 id = job.id;
+    const std::uint32_t replica = rr.slots[choice];
+    auto on_ack = [this, id, replica](Result<Bytes> reply) {
+      auto it = jobs_.find(id);
+      if (it == jobs_.end()) return;
+      std::string error = reply.ok() ? "" : reply.status().message();
+      if (reply.ok()) {
+        auto ack = decode_assignment_ack(*reply);
+        error = ack.ok() ? ack->error : ack.status().message();
+      }
+      if (error.empty()) return;
+      auto& slot = it->second.replicas[replica];
+      slot.state = "failed";
+      slot.detail = error;
+      add_job_event(id, "replica " + std::to_string(replica) + " refused by " + slot.node + ": " + error);
+      save(it->second);
+    };
+    if (slot.node == self_text_) {
+      handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
+        asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
+      });
+    } else {
+      request(slot.node, kAssignProtocol, encode(assignment), on_ack);
+    }
+  }
+  progress.deadline.reset();
+  metrics_.counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
+  save(job);
+}
+
+void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+  auto report = decode_replica_report(message);
+  AssignmentAck ack;
+  auto it = report.ok() ? jobs_.find(report->job_id) : jobs_.end();
+  if (!report.ok()) ack.error = report.status().message();
+  else if (it == jobs_.end() || report->replica >= it->second.replicas.size()) ack.error = "unknown job or replica";
+  else if (it->second.replicas[report->replica].node != peer) ack.error = peer + " does not hold this replica";
+  reply(encode(ack));
+  if (!ack.error.empty()) return;
+  auto& job = it->second;
+  auto& slot = job.replicas[report->replica];
+  if (job.state == "stopped") return;
+  if (slot.state != report->state || slot.endpoint != report->endpoint) {
+    add_job_event(job.id, "replica " + std::to_string(report->replica) + " on " + peer + ": " + report->state +
+                              (report->endpoint.empty() ? "" : " at " + report->endpoint) +
+                              (report->detail.empty() ? "" : " (" + report->detail + ")"));
+  }
+  slot.state = report->state;
+  slot.endpoint = report->endpoint;
+  slot.detail = report->detail;
+  if (report->state == "drained") {
+    slot.state = "lost";
+    std::set<std::string> exclude = {peer};
+    for (const auto& r : job.replicas) {
+      if (replica_active(r)) exclude.insert(r.node);
+    }
+    start_round(job, {report->replica}, exclude);
+    return;
+  }
+  bool all_running = true;
+  for (const auto& r : job.replicas) {
+    if (r.state != "running" && r.state != "no-fit") all_running = false;
+  }
+  if (all_running && job.state != "running") {
+    job.state = "running";
+    add_job_event(job.id, "all placed replicas are running");
+  }
+  save(job);
+  maybe_anchor(job);
+}
+
+// ---- anchoring --------------------------------------------------------------------------------
+
+void Daemon::Impl::maybe_anchor(JobState& job) {
+  for (const auto& rr : job.rounds) {
+    if (rr.outcome != "placed") continue;
+    bool anchored = false;
+    for (const auto& a : job.anchors) anchored = anchored || a.round == rr.round;
+    if (anchored) continue;
+    bool running = true;
+    for (auto slot : rr.slots) {
+      const auto& r = job.replicas[slot];
+      if (r.round == rr.round && r.state != "running" && r.state != "no-fit") running = false;
+    }
+    if (!running) continue;
+    AnchorInfo anchor;
+    anchor.round = rr.round;
+    anchor.state = "pending";
+    job.anchors.push_back(anchor);
+    save(job);  // durable before the transaction: a restart resends it (resume_anchors)
+    resume_anchors();
+  }
+}
+
+void Daemon::Impl::resume_anchors() {
+  for (auto& [id, job] : jobs_) {
+    for (auto& anchor : job.anchors) {
+      if (anchor.state != "pending") continue;
+      const RoundRecord* rr = nullptr;
+      for (const auto& r : job.rounds) {
+        if (r.round == anchor.round) rr = &r;
+      }
+      if (rr == nullptr || rr->agreed.empty()) continue;
+      chain::VeilRegistry::Commitment commitment;
+      commitment.job_id = id;
+      commitment.decision_hash = *parse_hash_hex(rr->agreed);
+      std::vector<Hash32> inputs;
+      for (const auto& n : rr->nodes) inputs.push_back(n.telemetry_hash);
+      commitment.inputs_root = inputs_root(inputs);
+      for (const auto& s : rr->schedulers) {
+        auto it = rr->announced.find(s);
+        if (it != rr->announced.end() && it->second == rr->agreed) commitment.schedulers.push_back(chain::peer_id_hash(s));
+      }
+      anchor.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
+      anchor.state = "sending";
+      const std::uint32_t round = anchor.round;
+      blocking_->post([this, id = id, round, commitment] {
+        AnchorInfo result;
+        result.round = round;
+        result.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
+        if (!sender_) {
+          result.state = "failed";
+          result.error = "no eth.key_file: this node cannot anchor deployments";
+        } else {
+          auto existing = registry_->deployment(chain::VeilRegistry::commitment_hash(commitment));
+          Status status;
+          if (!existing.ok() || existing->status == chain::VeilRegistry::DeploymentStatus::kNone) {
+            status = registry_->anchor_commitment(commitment).status();
+          }
+          auto events = registry_->anchored_events(0, 0, commitment.job_id);
+          if (!status.ok()) {
+            result.state = "failed";
+            result.error = status.message();
+          } else if (events.ok()) {
+            result.state = "pending-event";
+            for (const auto& e : *events) {
+              if (e.assignment_hash == chain::VeilRegistry::commitment_hash(commitment)) {
+                result.state = "anchored";
+                result.tx = to_hex_prefixed(e.transaction_hash);
+                result.block = e.block_number;
+              }
+            }
+          }
+        }
+        asio::post(io_, [this, id, result] {
+          auto it = jobs_.find(id);
+          if (it == jobs_.end()) return;
+          for (auto& a : it->second.anchors) {
+            if (a.round != result.round) continue;
+            a = result;
+            if (a.state == "pending-event") a.state = "pending";
+          }
+          add_job_event(id, result.state == "anchored"
+                                ? "deployment anchored: commitment " + result.commitment + " in tx " + result.tx + " (block " +
+                                      std::to_string(result.block) + ")"
+                                : "anchoring failed: " + result.error);
+          save(it->second);
+        });
+      });
+    }
+  }
+}
+
+// ---- failures and stops -----------------------------------------------------------------------
+
+void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& why) {
+  for (auto& [id, job] : jobs_) {
+    if (job.state == "stopped") continue;
+    std::vector<std::uint32_t> lost;
+    std::set<std::string> exclude = {peer};
+    for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+      auto& r = job.replicas[i];
+      if (r.node == peer && replica_active(r)) {
+        r.state = "lost";
+        lost.push_back(i);
+      } else if (replica_active(r)) {
+        exclude.insert(r.node);
+      }
+    }
+    if (lost.empty()) continue;
+    add_job_event(id, std::to_string(lost.size()) + " replica(s) lost: node " + peer + " is " + why + "; rescheduling");
+    metrics_.counter("veil_replicas_rescheduled_total", "Replicas rescheduled after their node died or drained.").with({}).inc(
+        static_cast<double>(lost.size()));
+    start_round(job, lost, exclude);
+  }
+}
+
+Status Daemon::Impl::stop_job(JobState& job) {
+  job.state = "stopped";
+  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+    auto& r = job.replicas[i];
+    if (r.node.empty() || r.state == "lost" || r.state == "stopped") continue;
+    Assignment stop;
+    stop.job_id = job.id;
+    stop.replica = i;
+    stop.stop = true;
+    r.state = "stopped";
+    if (r.node == self_text_) {
+      handle_assignment(self_text_, encode(stop), [](Bytes) {});
+    } else {
+      request(r.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
+    }
+  }
+  progress_.erase(job.id);
+  add_job_event(job.id, "stopped by the operator");
+  save(job);
+  return {};
+}
+
+void Daemon::Impl::save(const JobState& job) {
+  if (auto st = store_->put(kJobDoc, hash_hex(job.id), to_json(job)); !st.ok()) {
+    logger()->error("state: cannot save job {}: {}", short_id(job.id), st.to_string());
+  }
+}
+
+JobState* Daemon::Impl::find_job(const std::string& id_or_name) {
+  JobState* match = nullptr;
+  for (auto& [id, job] : jobs_) {
+    if (job.spec.name == id_or_name || hash_hex(id) == id_or_name) return &job;
+    if (id_or_name.size() >= 6 && hash_hex(id).starts_with(id_or_name)) match = &job;
+  }
+  return match;
+}
+
+// ---- persistence ------------------------------------------------------------------------------
+
+nlohmann::json to_json(const JobState& job) {
+  using nlohmann::json;
+  json replicas = json::array();
+  for (const auto& r : job.replicas) {
+    replicas.push_back({{"node", r.node}, {"state", r.state}, {"endpoint", r.endpoint}, {"detail", r.detail}, {"round", r.round}});
+  }
+  json rounds = json::array();
+  for (const auto& r : job.rounds) {
+    json nodes = json::array();
+    for (const auto& n : r.nodes) nodes.push_back({{"peer", n.peer}, {"telemetry", hash_hex(n.telemetry_hash)}});
+    rounds.push_back({{"round", r.round},
+                      {"slots", r.slots},
+                      {"schedulers", r.schedulers},
+                      {"nodes", nodes},
+                      {"announced", r.announced},
+                      {"agreed", r.agreed},
+                      {"liars", r.liars},
+                      {"outcome", r.outcome},
+                      {"started_ms", r.started_ms}});
+  }
+  json anchors = json::array();
+  for (const auto& a : job.anchors) {
+    anchors.push_back({{"round", a.round}, {"state", a.state}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
+                       {"error", a.error}});
+  }
+  return {{"id", hash_hex(job.id)}, {"spec", job.spec_yaml},       {"state", job.state},   {"submitted_ms", job.submitted_ms},
+          {"round", job.round},     {"replicas", replicas},        {"rounds", rounds},     {"anchors", anchors},
+          {"warnings", job.warnings}};
+}
+
+Result<JobState> job_from_json(const nlohmann::json& j) {
+  try {
+    JobState job;
+    VEIL_ASSIGN_OR_RETURN(job.id, parse_hash_hex(j.at("id").get<std::string>()));
+    job.spec_yaml = j.at("spec").get<std::string>();
+    VEIL_ASSIGN_OR_RETURN(job.spec, sched::parse_job_spec(job.spec_yaml, "stored job"));
+    job.state = j.at("state").get<std::string>();
+    job.submitted_ms = j.at("submitted_ms").get<std::uint64_t>();
+    job.round = j.at("round").get<std::uint32_t>();
+    for (const auto& r : j.at("replicas")) {
+      job.replicas.push_back({r.at("node"), r.at("state"), r.at("endpoint"), r.at("detail"), r.at("round")});
+    }
+    for (const auto& r : j.at("rounds")) {
+      RoundRecord rr;
+      rr.round = r.at("round");
+      rr.slots = r.at("slots").get<std::vector<std::uint32_t>>();
+      rr.schedulers = r.at("schedulers").get<std::vector<std::string>>();
+      for (const auto& n : r.at("nodes")) {
+        VEIL_ASSIGN_OR_RETURN(auto h, parse_hash_hex(n.at("telemetry").get<std::string>()));
+        rr.nodes.push_back({n.at("peer").get<std::string>(), h});
+      }
+      rr.announced = r.at("announced").get<std::map<std::string, std::string>>();
+      rr.agreed = r.at("agreed");
+      rr.liars = r.at("liars").get<std::vector<std::string>>();
+      rr.outcome = r.at("outcome");
+      rr.started_ms = r.at("started_ms");
+      job.rounds.push_back(std::move(rr));
+    }
+    for (const auto& a : j.at("anchors")) {
+      AnchorInfo info;
+      info.round = a.at("round");
+      info.state = a.at("state");
+      if (info.state == "sending") info.state = "pending";  // the process died while sending
+      info.commitment = a.at("commitment");
+      info.tx = a.at("tx");
+      info.block = a.at("block");
+      info.error = a.at("error");
+      job.anchors.push_back(info);
+    }
+    job.warnings = j.at("warnings").get<std::vector<std::string>>();
+    return job;
+  } catch (const nlohmann::json::exception& e) {
+    return data_loss(std::string("stored job is malformed: ") + e.what());
+  }
+}
+
+}  // namespace veil::node

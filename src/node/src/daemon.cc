@@ -1,0 +1,639 @@
+// Start-up, wiring and shut-down of the daemon; the small plumbing every role uses.
+#include <utility>  // Boost 1.74 asio needs std::exchange declared first
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "daemon_impl.h"
+#include "veil/chain/abi.h"
+#include "veil/node/api_token.h"
+#include "veil/p2p/protocols.h"
+
+namespace veil::node {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+auto logger() { return log::get("node"); }
+
+Result<Bytes> read_whole_file(const fs::path& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("cannot read " + path.string());
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<std::size_t>(in.tellg());
+  if (size > limit) return out_of_range(path.string() + " is larger than " + std::to_string(limit) + " bytes");
+  in.seekg(0);
+  Bytes data(size);
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
+  if (!in) return data_loss("short read of " + path.string());
+  return data;
+}
+
+fhe::threshold::Hash sha256(ByteView b) {
+  fhe::threshold::Hash h;
+  crypto_hash_sha256(h.data(), b.data(), b.size());
+  return h;
+}
+
+// The committee.json written by `veil cluster init`: member i's PeerId, in committee order.
+Result<std::vector<std::string>> load_member_peers(const fs::path& file) {
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_whole_file(file, 1 << 20));
+  auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (j.is_discarded() || !j.contains("members") || !j["members"].is_array()) {
+    return invalid_argument(file.string() + ": expected {\"members\":[{\"peer_id\":...}, ...]}");
+  }
+  std::vector<std::string> peers;
+  for (const auto& m : j["members"]) {
+    if (!m.contains("peer_id") || !m["peer_id"].is_string()) return invalid_argument(file.string() + ": a member lacks peer_id");
+    peers.push_back(m["peer_id"].get<std::string>());
+  }
+  return peers;
+}
+
+}  // namespace
+
+// ---- Worker ----------------------------------------------------------------------------------
+
+Worker::Worker(std::string name) : name_(std::move(name)), thread_([this] { loop(); }) {}
+
+Worker::~Worker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+std::size_t Worker::pending() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void Worker::loop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      task();
+    } catch (const std::exception& e) {
+      logger()->error("{} worker: task failed: {}", name_, e.what());
+    }
+  }
+}
+
+// ---- Settings --------------------------------------------------------------------------------
+
+Result<Settings> load_settings(const Config& config) {
+  Settings s;
+  s.data_dir = config.string("node.data_dir");
+  s.key_file = config.string("node.key_file");
+  if (s.key_file.empty()) s.key_file = s.data_dir / "node.key";
+  s.cluster_dir = config.string("cluster.dir");
+  if (s.cluster_dir.empty()) return invalid_argument("cluster.dir (VEIL_CLUSTER_DIR) is not set: the node needs the cluster's public FHE material");
+  s.member_key_file = config.string("committee.member_key");
+  s.share_file = config.string("committee.share_file");
+  s.eth_key_file = config.string("eth.key_file");
+  for (const auto& text : config.strings("libp2p.listen")) {
+    VEIL_ASSIGN_OR_RETURN(auto addr, p2p::Multiaddr::parse(text));
+    s.listen.push_back(addr);
+  }
+  for (const auto& text : config.strings("libp2p.bootstrap")) {
+    if (text.empty()) continue;
+    VEIL_ASSIGN_OR_RETURN(auto addr, p2p::Multiaddr::parse(text));
+    if (!addr.peer_id()) return invalid_argument("libp2p.bootstrap: " + text + " lacks /p2p/<PeerId>");
+    s.bootstrap.push_back(addr);
+  }
+  s.rpc = config.string("eth.rpc");
+  s.contract = config.string("contract.address");
+  if (s.contract.empty()) return invalid_argument("contract.address (VEIL_CONTRACT_ADDRESS) is not set");
+  const std::string api = config.string("api.listen");
+  const auto colon = api.rfind(':');
+  s.api_host = api.substr(0, colon);
+  s.api_port = static_cast<std::uint16_t>(std::stoi(api.substr(colon + 1)));
+  s.telemetry_interval = std::chrono::milliseconds(std::max<std::int64_t>(200, config.integer("telemetry.interval_ms")));
+  auto cap = [&](const char* key, std::optional<std::uint64_t>& out, std::int64_t unset) {
+    const auto v = config.integer(key);
+    if (v != unset && v >= 0) out = static_cast<std::uint64_t>(v);
+  };
+  cap("telemetry.cap_cpu_millicores", s.cap.cpu_millicores, 0);
+  cap("telemetry.cap_memory_mib", s.cap.memory_mib, 0);
+  cap("telemetry.cap_disk_mib", s.cap.disk_mib, 0);
+  cap("telemetry.cap_gpus", s.cap.gpus, -1);
+  VEIL_ASSIGN_OR_RETURN(s.driver, runtime::parse_driver_kind(config.string("runtime.driver")));
+  s.docker_socket = config.string("docker.socket");
+  const auto k = config.integer("sched.schedulers");
+  if (k < 1 || k > 15) return invalid_argument("sched.schedulers must be between 1 and 15");
+  s.schedulers = static_cast<std::size_t>(k);
+  s.swim_preset = config.string("swim.preset");
+  if (s.swim_preset != "lan" && s.swim_preset != "local" && s.swim_preset != "wan") {
+    return invalid_argument("swim.preset must be lan, local or wan");
+  }
+  s.tamper_decisions = config.boolean("debug.tamper_decisions");
+  s.fixed_telemetry = config.boolean("debug.fixed_telemetry");
+  s.wire_dump = config.string("debug.wire_dump");
+  return s;
+}
+
+// ---- Daemon ----------------------------------------------------------------------------------
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() = default;
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
+  VEIL_ASSIGN_OR_RETURN(Settings settings, load_settings(config));
+  auto impl = std::make_unique<Impl>(std::move(settings));
+  VEIL_RETURN_IF_ERROR(impl->start());
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Status Daemon::run() { return impl_->run(); }
+void Daemon::stop() { impl_->request_stop(); }
+
+Daemon::Impl::Impl(Settings settings)
+    : settings_(std::move(settings)),
+      started_at_(std::chrono::steady_clock::now()),
+      blocking_(std::make_unique<Worker>("blocking")),
+      fhe_(std::make_unique<Worker>("fhe")) {}
+
+Daemon::Impl::~Impl() {
+  blocking_.reset();
+  fhe_.reset();
+}
+
+std::int64_t Daemon::Impl::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Daemon::Impl::start() {
+  auto log = logger();
+  std::error_code ec;
+  fs::create_directories(settings_.data_dir, ec);
+  if (ec) return unavailable("cannot create node.data_dir " + settings_.data_dir.string() + ": " + ec.message());
+  ::chmod(settings_.data_dir.c_str(), 0700);
+
+  // Identity.
+  VEIL_ASSIGN_OR_RETURN(p2p::KeyPair identity, p2p::load_or_create_key_file(settings_.key_file));
+  const p2p::PeerId self = p2p::PeerId::from_public_key(identity.public_key());
+  self_text_ = self.to_string();
+  {
+    // The libp2p PrivateKey protobuf of an Ed25519 key is 08 01 12 40 || seed || public.
+    Bytes encoded = identity.encode_private();
+    if (encoded.size() != 68 || encoded[0] != 0x08 || encoded[1] != 0x01 || encoded[2] != 0x12 || encoded[3] != 0x40) {
+      return invalid_argument(settings_.key_file.string() + ": not an Ed25519 libp2p key");
+    }
+    std::copy(encoded.begin() + 4, encoded.end(), telemetry_signing_key_.begin());
+    secure_wipe(encoded);
+  }
+  topics_ = Topics::for_cluster(settings_.contract);
+  log->info("node {} starting (data in {})", self_text_, settings_.data_dir.string());
+
+  // State.
+  VEIL_ASSIGN_OR_RETURN(store_, StateStore::open(settings_.data_dir / "state.db"));
+
+  // Cluster key material, checked against the chain below.
+  const fs::path dir = settings_.cluster_dir;
+  {
+    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_whole_file(dir / "public.key", 1 << 30));
+    VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
+    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
+    log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
+    VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
+    keys_.server_key = compressed.decompress();
+    VEIL_ASSIGN_OR_RETURN(Bytes committee, read_whole_file(dir / "committee.bin", 1 << 20));
+    VEIL_ASSIGN_OR_RETURN(keys_.committee, fhe::threshold::Committee::deserialize(committee));
+    VEIL_ASSIGN_OR_RETURN(keys_.member_peers, load_member_peers(dir / "committee.json"));
+    if (keys_.member_peers.size() != keys_.committee.size()) {
+      return invalid_argument((dir / "committee.json").string() + " names " + std::to_string(keys_.member_peers.size()) +
+                              " members, committee.bin has " + std::to_string(keys_.committee.size()));
+    }
+    if (keys_.committee.public_key_hash != sha256(pk)) {
+      return failed_precondition("public.key is not the key the committee was dealt for");
+    }
+  }
+  if (!settings_.member_key_file.empty()) {
+    VEIL_ASSIGN_OR_RETURN(Bytes mk, read_whole_file(settings_.member_key_file, 4096));
+    auto member = fhe::threshold::MemberSecretKey::deserialize(mk);
+    secure_wipe(mk);
+    if (!member.ok()) return member.status().with_context(settings_.member_key_file.string());
+    VEIL_ASSIGN_OR_RETURN(Bytes sealed, read_whole_file(settings_.share_file, std::size_t{64} << 20));
+    if (sealed.size() < crypto_box_SEALBYTES) return data_loss(settings_.share_file.string() + ": too short");
+    Bytes plain(sealed.size() - crypto_box_SEALBYTES);
+    if (crypto_box_seal_open(plain.data(), sealed.data(), sealed.size(), member->public_key().box.data(),
+                             member->box_secret().data()) != 0) {
+      return permission_denied(settings_.share_file.string() + ": cannot open this share with committee.member_key");
+    }
+    auto share = fhe::threshold::KeyShare::deserialize(plain);
+    secure_wipe(plain);
+    if (!share.ok()) return share.status().with_context(settings_.share_file.string());
+    if (share->committee.hash() != keys_.committee.hash()) {
+      return failed_precondition(settings_.share_file.string() + " belongs to another committee");
+    }
+    // The public noise-squashing key: partial decryptions are made on squashed blocks.
+    VEIL_ASSIGN_OR_RETURN(Bytes squash, read_whole_file(dir / "squash.key", std::size_t{4} << 30));
+    VEIL_ASSIGN_OR_RETURN(auto squashing, fhe::threshold::SquashingKey::deserialize(squash));
+    if (squashing.hash() != keys_.committee.squashing_key_hash) {
+      return failed_precondition((dir / "squash.key").string() + " is not the squashing key this committee was dealt with");
+    }
+    share->squashing_key = squashing;
+    keys_.member_key.emplace(std::move(*member));
+    keys_.share.emplace(std::move(*share));
+    log->info("committee member {} of {} (threshold {})", int(keys_.share->member), keys_.committee.size(),
+              int(keys_.committee.threshold));
+  }
+  telemetry_validator_ = std::make_unique<sched::TelemetryValidator>(keys_.public_key.params(),
+                                                                     5 * settings_.telemetry_interval.count() + 60'000);
+
+  // Chain: the registry must know this node and hold the keys we were given.
+  {
+    VEIL_ASSIGN_OR_RETURN(auto client, chain::EthClient::connect(settings_.rpc));
+    eth_ = std::make_unique<chain::EthClient>(std::move(client));
+    VEIL_ASSIGN_OR_RETURN(chain_id_, eth_->chain_id());
+    VEIL_ASSIGN_OR_RETURN(auto address, chain::Address::parse(settings_.contract));
+    if (!settings_.eth_key_file.empty()) {
+      VEIL_ASSIGN_OR_RETURN(auto key, chain::PrivateKey::load_file(settings_.eth_key_file.string()));
+      eth_key_.emplace(std::move(key));
+      VEIL_ASSIGN_OR_RETURN(sender_, chain::Transactor::create(*eth_, *eth_key_));
+      operator_address_ = eth_key_->address().to_checksum();
+    }
+    registry_.emplace(*eth_, address, sender_.get());
+    VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
+    Bytes server_compressed;
+    VEIL_ASSIGN_OR_RETURN(server_compressed, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
+    if (keys.first != keys_.committee.public_key_hash || keys.second != sha256(server_compressed)) {
+      return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
+                                 settings_.contract);
+    }
+    VEIL_ASSIGN_OR_RETURN(auto me, registry_->node(chain::peer_id_hash(self_text_)));
+    if (!me.active) {
+      return failed_precondition("node " + self_text_ + " is not registered (or not active) on chain at " + settings_.contract +
+                                 ": run `veil node register` with its operator's key");
+    }
+    if (operator_address_.empty()) operator_address_ = me.operator_address.to_checksum();
+    apply_chain_view(registry_->nodes(), registry_->cluster_policy());
+  }
+
+  // Container driver.
+  {
+    runtime::DriverOptions options;
+    options.kind = settings_.driver;
+    options.docker_socket = settings_.docker_socket;
+    options.process_state_dir = (settings_.data_dir / "processes").string();
+    VEIL_ASSIGN_OR_RETURN(auto selection, runtime::open_driver(options));
+    driver_ = std::move(selection.driver);
+    driver_reason_ = selection.reason;
+    log->info("container driver: {} ({})", driver_->name(), driver_reason_);
+    runtime::ReconcilerOptions ropts;
+    ropts.cluster = settings_.contract.substr(2, 8) + "-" + self_text_.substr(self_text_.size() - 6);
+    ropts.pull_missing_images = true;
+    ropts.stop_grace = std::chrono::seconds(3);
+    reconciler_ = std::make_unique<runtime::Reconciler>(*driver_, ropts);
+  }
+  SystemProbe::Options popts;
+  popts.disk_path = settings_.data_dir;
+  popts.cap = settings_.cap;
+  probe_ = std::make_unique<SystemProbe>(popts);
+
+  // libp2p host, gated by the chain's registry.
+  p2p::HostConfig hc{.identity = identity};
+  hc.agent_version = "veil-node/0.1.0";
+  hc.backoff_max = std::chrono::milliseconds(2000);
+  host_ = std::make_unique<p2p::Host>(io_, hc);
+  host_->set_gater([this](const p2p::PeerId& peer, p2p::Direction) {
+    const bool ok = registered_by_hash_.count(chain::peer_id_hash(peer.to_string())) > 0;
+    if (!ok) logger()->warn("refused connection from {}: not a registered node of {}", peer.to_string(), settings_.contract);
+    return ok;
+  });
+  for (const auto& addr : settings_.listen) VEIL_RETURN_IF_ERROR(host_->listen(addr));
+  p2p::enable_ping(*host_);
+  for (const auto& addr : host_->listen_addrs()) log->info("listening on {}/p2p/{}", addr.to_string(), self_text_);
+
+  pubsub_ = std::make_unique<p2p::GossipSub>(io_, *host_, p2p::GossipSubParams::fast());
+  pubsub_->on_message([this](const p2p::PubsubMessage& m) {
+    wire_dump("in", "gossip " + m.topic, m.from.to_string(), m.data);
+    if (m.topic == topics_.telemetry) on_telemetry(m);
+    else if (m.topic == topics_.jobs) on_schedule_request(m);
+    else if (m.topic == topics_.decisions) on_decision_announcement(m);
+  });
+  for (const auto* topic : {&topics_.telemetry, &topics_.jobs, &topics_.decisions}) pubsub_->subscribe(*topic);
+  pubsub_->start();
+
+  swim::Config sc = settings_.swim_preset == "local" ? swim::Config::local()
+                    : settings_.swim_preset == "wan"  ? swim::Config::wan()
+                                                      : swim::Config::lan();
+  members_ = std::make_unique<swim::Libp2pMembership>(io_, *host_, sc);
+  members_->subscribe([this](const swim::MemberEvent& e) { on_member_event(e); });
+  VEIL_RETURN_IF_ERROR(members_->start(settings_.bootstrap));
+
+  serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decision_submission(p, std::move(m), reply); });
+  serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
+  serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_assignment(p, std::move(m), reply); });
+  serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
+
+  // Local API.
+  {
+    VEIL_ASSIGN_OR_RETURN(std::string token, ensure_api_token(settings_.data_dir.string()));
+    ApiServerConfig ac;
+    ac.listen_host = settings_.api_host;
+    ac.port = settings_.api_port;
+    ac.token = token;
+    const char* web = std::getenv("VEIL_WEB_DIR");
+    ac.static_dir = web != nullptr ? web : "";
+    api_ = std::make_unique<ApiServer>(io_, ac);
+    register_routes();
+    VEIL_RETURN_IF_ERROR(api_->start());
+    log->info("API on http://{}:{} (token in {}/api.token)", settings_.api_host, api_->port(), settings_.data_dir.string());
+  }
+
+  // Restore what the state database holds, then start the periodic work.
+  VEIL_ASSIGN_OR_RETURN(auto job_docs, store_->all(kJobDoc));
+  auto restored = std::make_shared<std::map<Hash32, std::uint32_t>>();  // job -> round at start
+  for (const auto& doc : job_docs) {
+    auto job = job_from_json(doc);
+    if (!job.ok()) {
+      log->error("state: skipping a job document: {}", job.status().to_string());
+      continue;
+    }
+    (*restored)[job->id] = job->round;
+    jobs_[job->id] = std::move(*job);
+  }
+  start_executor();
+  start_telemetry();
+  chain_timer_ = std::make_unique<asio::steady_timer>(io_);
+  asio::co_spawn(io_, [this]() -> p2p::Task<void> {
+    for (;;) {
+      chain_timer_->expires_after(std::chrono::seconds(5));
+      boost::system::error_code ec;
+      co_await chain_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || stopping_) co_return;
+      refresh_chain_view();
+    }
+  }, asio::detached);
+  // Jobs that were mid-round when the node stopped get a new round once members are known.
+  auto resume = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(3));
+  resume->async_wait([this, resume, restored](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (auto& [id, job] : jobs_) {
+      // Only jobs read from the database whose round has not moved on since.
+      auto it = restored->find(id);
+      if (it == restored->end() || it->second != job.round) continue;
+      if (job.state == "scheduling" || job.state == "decrypting" || job.state == "placing") {
+        add_job_event(id, "resuming after a restart: starting a new round");
+        std::vector<std::uint32_t> slots;
+        std::set<std::string> exclude;
+        for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+          if (job.replicas[i].node.empty() || job.replicas[i].state == "lost") slots.push_back(i);
+          else exclude.insert(job.replicas[i].node);
+        }
+        if (!slots.empty()) start_round(job, slots, exclude);
+      }
+    }
+    resume_anchors();
+  });
+  return {};
+}
+
+Status Daemon::Impl::run() {
+  asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    logger()->info("signal {}: draining and leaving", signal);
+    shutdown_gracefully();
+  });
+  io_.run();
+  logger()->info("node {} stopped", self_text_);
+  return {};
+}
+
+void Daemon::Impl::request_stop() {
+  asio::post(io_, [this] { shutdown_gracefully(); });
+}
+
+void Daemon::Impl::shutdown_gracefully() {
+  if (stopping_.exchange(true)) return;
+  drain_local_replicas([this] {
+    members_->leave([this] {
+      if (telemetry_timer_) telemetry_timer_->cancel();
+      if (chain_timer_) chain_timer_->cancel();
+      if (reconcile_timer_) reconcile_timer_->cancel();
+      members_->stop();
+      pubsub_->stop();
+      api_->stop();
+      host_->close();
+      // Work queued on the workers may still post back; stop the loop once they are idle.
+      auto wait = std::make_shared<asio::steady_timer>(io_);
+      auto poll = std::make_shared<std::function<void()>>();
+      *poll = [this, wait, poll] {
+        if (blocking_->pending() == 0 && fhe_->pending() == 0) {
+          io_.stop();
+          return;
+        }
+        wait->expires_after(std::chrono::milliseconds(100));
+        wait->async_wait([poll](const boost::system::error_code&) { (*poll)(); });
+      };
+      (*poll)();
+    });
+  });
+}
+
+// ---- plumbing --------------------------------------------------------------------------------
+
+void Daemon::Impl::publish(const std::string& topic, const Bytes& data) {
+  wire_dump("out", "gossip " + topic, "*", data);
+  auto result = pubsub_->publish(topic, data);
+  if (!result.ok()) logger()->warn("publish on {} failed: {}", topic, result.status().to_string());
+}
+
+void Daemon::Impl::wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data) {
+  if (settings_.wire_dump.empty()) return;
+  std::lock_guard lock(dump_mutex_);
+  std::ofstream out(settings_.wire_dump, std::ios::binary | std::ios::app);
+  const std::string header = std::string(direction) + " " + std::string(kind) + " " + peer + " " + std::to_string(data.size()) + "\n";
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  out.put('\n');
+}
+
+void Daemon::Impl::request(const std::string& peer, std::string_view protocol, Bytes message,
+                           std::function<void(Result<Bytes>)> on_reply) {
+  auto id = p2p::PeerId::parse(peer);
+  if (!id.ok()) return on_reply(id.status());
+  wire_dump("out", protocol, peer, message);
+  asio::co_spawn(
+      io_,
+      [this, id = *id, peer, proto = std::string(protocol), message = std::move(message),
+       on_reply = std::move(on_reply)]() -> p2p::Task<void> {
+        std::vector<std::string> protocols{proto};
+        auto stream = co_await host_->new_stream(id, protocols);
+        if (!stream.ok()) {
+          on_reply(stream.status().with_context(proto + " to " + peer));
+          co_return;
+        }
+        if (auto st = co_await (*stream)->write_message(message); !st.ok()) {
+          on_reply(st.with_context(proto + " to " + peer));
+          co_return;
+        }
+        (void)(*stream)->close_write();
+        auto reply = co_await (*stream)->read_message(kMaxProtocolMessage);
+        if (reply.ok()) wire_dump("in", proto, peer, *reply);
+        on_reply(std::move(reply));
+      },
+      asio::detached);
+}
+
+void Daemon::Impl::serve(std::string_view protocol,
+                         std::function<void(const std::string&, Bytes, std::function<void(Bytes)>)> handler) {
+  host_->set_handler(std::string(protocol), [this, proto = std::string(protocol), handler](p2p::StreamPtr stream) -> p2p::Task<void> {
+    auto message = co_await stream->read_message(kMaxProtocolMessage);
+    if (!message.ok()) {
+      stream->reset();
+      co_return;
+    }
+    const std::string peer = stream->remote_peer().to_string();
+    wire_dump("in", proto, peer, *message);
+    // The handler may answer later (after FHE work); wait for it on a timer it cancels.
+    struct Pending {
+      explicit Pending(asio::io_context& io) : wake(io) {}
+      asio::steady_timer wake;
+      std::optional<Bytes> reply;
+    };
+    auto pending = std::make_shared<Pending>(io_);
+    pending->wake.expires_after(std::chrono::minutes(30));
+    handler(peer, std::move(*message), [this, pending](Bytes reply) {
+      asio::post(io_, [pending, reply = std::move(reply)]() mutable {
+        pending->reply = std::move(reply);
+        pending->wake.cancel();
+      });
+    });
+    boost::system::error_code ec;
+    if (!pending->reply) co_await pending->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!pending->reply) {
+      stream->reset();
+      co_return;
+    }
+    wire_dump("out", proto, peer, *pending->reply);
+    (void)co_await stream->write_message(*pending->reply);
+    (void)stream->close_write();
+  });
+}
+
+bool Daemon::Impl::is_live(const std::string& peer) const {
+  for (const auto& m : members_->members()) {
+    if (m.peer.to_string() == peer) return m.state == swim::MemberState::kAlive || m.state == swim::MemberState::kSuspect;
+  }
+  return false;
+}
+
+std::vector<std::string> Daemon::Impl::live_members() const {
+  std::vector<std::string> out;
+  for (const auto& m : members_->members()) {
+    const std::string id = m.peer.to_string();
+    const bool live = m.state == swim::MemberState::kAlive || m.state == swim::MemberState::kSuspect;
+    if (live && registered_by_hash_.count(chain::peer_id_hash(id)) > 0) {
+      out.push_back(id);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Daemon::Impl::on_member_event(const swim::MemberEvent& event) {
+  const std::string peer = event.peer.to_string();
+  const auto kind = swim::event_kind_name(event.kind);
+  logger()->info("member {} {} (incarnation {})", peer, kind, event.incarnation);
+  if (event.kind == swim::Event::Kind::kJoined || event.kind == swim::Event::Kind::kAlive) {
+    if (!host_->is_connected(event.peer)) {
+      for (const auto& m : members_->members()) {
+        if (m.peer == event.peer) host_->peerstore().add_addrs(m.peer, m.addrs);
+      }
+      asio::co_spawn(io_, [this, id = event.peer]() -> p2p::Task<void> {
+        std::vector<std::string> none;
+        auto info = host_->peerstore().get(id);
+        if (info && !info->addrs.empty()) (void)co_await host_->connect(info->addrs.front().with_peer_id(id));
+      }, asio::detached);
+    }
+  }
+  if (event.kind == swim::Event::Kind::kDead || event.kind == swim::Event::Kind::kLeft) {
+    reschedule_lost(peer, std::string(kind));
+  }
+}
+
+void Daemon::Impl::refresh_chain_view() {
+  blocking_->post([this] {
+    auto nodes = registry_->nodes();
+    auto policy = registry_->cluster_policy();
+    asio::post(io_, [this, nodes = std::move(nodes), policy = std::move(policy)] { apply_chain_view(nodes, policy); });
+  });
+}
+
+void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes,
+                                    const Result<Bytes>& policy) {
+  if (!nodes.ok()) {
+    logger()->warn("chain: cannot read the node registry: {}", nodes.status().to_string());
+    return;
+  }
+  std::map<chain::Hash32, std::string> active;
+  for (const auto& n : *nodes) {
+    if (n.active) active[n.peer_id] = n.operator_address.to_checksum();
+  }
+  // The registry holds keccak(PeerId); name the ones we know.
+  std::set<std::string> known = {self_text_};
+  if (host_) {
+    for (const auto& p : host_->peerstore().peers()) known.insert(p.to_string());
+  }
+  if (members_) {
+    for (const auto& m : members_->members()) known.insert(m.peer.to_string());
+  }
+  for (const auto& b : settings_.bootstrap) known.insert(b.peer_id()->to_string());
+  for (const auto& p : keys_.member_peers) known.insert(p);
+  std::map<std::string, std::string> registered;
+  for (const auto& c : known) {
+    auto it = active.find(chain::peer_id_hash(c));
+    if (it != active.end()) registered[c] = it->second;
+  }
+  registered_ = std::move(registered);
+  registered_by_hash_ = std::move(active);
+  if (!policy.ok()) return;
+  auto decoded = chain::abi_decode({*chain::AbiType::parse("bytes32"), *chain::AbiType::parse("bytes")}, *policy);
+  if (!decoded.ok() || decoded->size() != 2) return;
+  std::vector<std::string> names;
+  std::string current;
+  for (auto b : (*decoded)[1].as_bytes()) {
+    if (b == ',') names.push_back(std::exchange(current, {}));
+    else current.push_back(static_cast<char>(b));
+  }
+  if (!current.empty()) names.push_back(current);
+  allowed_policies_ = names;
+}
+
+void Daemon::Impl::add_job_event(const Hash32& job, const std::string& message) {
+  logger()->info("job {}: {}", hash_hex(job).substr(0, 12), message);
+  (void)store_->add_event(hash_hex(job), now_ms(), message);
+}
+
+}  // namespace veil::node

@@ -1,0 +1,313 @@
+// The executor role: accept an assignment only after checking, on its own, that the
+// committee's shares decrypt the agreed decision to this node and that the chain allows the
+// image; then converge the container driver to the replicas assigned here and report their
+// state to each job's coordinator.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "daemon_impl.h"
+
+namespace veil::node {
+namespace {
+
+namespace asio = boost::asio;
+using fhe::threshold::DecryptionShare;
+
+auto logger() { return log::get("executor"); }
+
+std::string replica_key(const Hash32& job, std::uint32_t replica) { return hash_hex(job) + "/" + std::to_string(replica); }
+
+// A free TCP port on 127.0.0.1 right now; chosen once per replica and then kept.
+std::uint16_t pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+nlohmann::json replica_json(const LocalReplica& r) {
+  return {{"job", hash_hex(r.job)}, {"replica", r.replica}, {"coordinator", r.coordinator}, {"spec", r.spec_yaml},
+          {"host_port", r.host_port}};
+}
+
+Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
+  try {
+    LocalReplica r;
+    VEIL_ASSIGN_OR_RETURN(r.job, parse_hash_hex(j.at("job").get<std::string>()));
+    r.replica = j.at("replica");
+    r.coordinator = j.at("coordinator");
+    r.spec_yaml = j.at("spec");
+    r.host_port = j.at("host_port");
+    VEIL_ASSIGN_OR_RETURN(r.spec, sched::parse_job_spec(r.spec_yaml, "stored replica"));
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return data_loss(std::string("stored replica is malformed: ") + e.what());
+  }
+}
+
+}  // namespace
+
+void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+  auto answer = [reply](const std::string& error) { reply(encode(AssignmentAck{error})); };
+  auto assignment = decode_assignment(message);
+  if (!assignment.ok()) return answer(assignment.status().message());
+  const auto key = std::make_pair(assignment->job_id, assignment->replica);
+  if (assignment->stop) {
+    auto it = local_.find(key);
+    if (it == local_.end()) return answer("");
+    if (it->second.coordinator != peer) return answer("only the job's coordinator may stop it");
+    local_.erase(it);
+    (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+    logger()->info("replica {} of job {} stopped by its coordinator", key.second, hash_hex(key.first).substr(0, 12));
+    answer("");
+    reconcile_now();
+    return;
+  }
+  // The round and the schedulers' announcements arrive by gossip, maybe after the assignment.
+  auto attempt = std::make_shared<int>(0);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, peer, assignment = std::move(*assignment), answer, attempt, check, key] {
+    auto round = rounds_seen_.find({assignment.job_id, assignment.round});
+    Result<std::string> agreed = failed_precondition("this node has not seen the round");
+    if (round != rounds_seen_.end()) {
+      agreed = round->second.coordinator == peer
+                   ? check_agreed_decision(round->second, assignment.record)
+                   : Result<std::string>(permission_denied(peer + " is not the coordinator of this round"));
+    }
+    if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition && ++*attempt < 40) {
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
+      timer->async_wait([timer, check](const boost::system::error_code& ec) {
+        if (!ec) (*check)();
+      });
+      return;
+    }
+    if (!agreed.ok()) return answer(agreed.status().message());
+    const auto& request = round->second;
+    auto values = decision_values(assignment.record, request.replicas, keys_.public_key.params());
+    if (!values.ok()) return answer(values.status().message());
+    const std::size_t c = assignment.choice;
+    if (2 * c + 1 >= values->size() || assignment.shares.size() != values->size()) return answer("assignment names no replica choice");
+    auto combine = [&](std::size_t v) -> Result<std::uint64_t> {
+      std::vector<DecryptionShare> shares;
+      for (const auto& bytes : assignment.shares[v]) {
+        VEIL_ASSIGN_OR_RETURN(auto s, DecryptionShare::deserialize(bytes));
+        shares.push_back(std::move(s));
+      }
+      VEIL_ASSIGN_OR_RETURN(auto r, fhe::threshold::combine(keys_.committee,
+                                                            decision_request(assignment.job_id, assignment.round, v, (*values)[v]),
+                                                            shares));
+      return r.value;
+    };
+    auto index = combine(2 * c);
+    auto found = combine(2 * c + 1);
+    if (!index.ok() || !found.ok()) return answer("the shares do not decrypt the decision");
+    if (*found != 1 || *index >= request.nodes.size() || request.nodes[*index].peer != self_text_) {
+      return answer("the decision does not place this replica on this node");
+    }
+    auto spec = sched::parse_job_spec(request.spec_yaml, "job");
+    if (!spec.ok()) return answer(spec.status().message());
+    auto digest = chain::parse_image_digest(spec->image.digest);
+    if (!digest.ok()) return answer(digest.status().message());
+    // The chain decides whether this image may run here: a blocking call, off the io thread.
+    blocking_->post([this, peer, answer, key, spec = *spec, spec_yaml = request.spec_yaml, digest = *digest] {
+      auto operator_address = chain::Address::parse(operator_address_);
+      auto allowed = operator_address.ok() ? registry_->is_image_allowed_for(digest, *operator_address)
+                                           : registry_->is_image_allowed(digest);
+      asio::post(io_, [this, peer, answer, key, spec, spec_yaml, allowed] {
+        if (!allowed.ok()) return answer("cannot check the image on chain: " + allowed.status().message());
+        if (!*allowed) {
+          logger()->warn("refused job {}: image {} is not allowed on chain", hash_hex(key.first).substr(0, 12),
+                         spec.image.to_string());
+          return answer("image " + spec.image.digest + " is not allowed on chain");
+        }
+        LocalReplica replica;
+        replica.job = key.first;
+        replica.replica = key.second;
+        replica.coordinator = peer;
+        replica.spec_yaml = spec_yaml;
+        replica.spec = spec;
+        if (auto existing = local_.find(key); existing != local_.end()) replica.host_port = existing->second.host_port;
+        if (replica.host_port == 0 && !spec.ports.empty()) {
+          replica.host_port = spec.ports.front().host_port != 0 ? spec.ports.front().host_port : pick_free_port();
+        }
+        if (auto st = store_->put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica)); !st.ok()) {
+          return answer("cannot record the replica: " + st.message());
+        }
+        local_[key] = replica;
+        logger()->info("accepted replica {} of job {} ({})", key.second, hash_hex(key.first).substr(0, 12), spec.image.to_string());
+        answer("");
+        reconcile_now();
+      });
+    });
+  };
+  (*check)();
+}
+
+void Daemon::Impl::start_executor() {
+  auto docs = store_->all(kReplicaDoc);
+  if (docs.ok()) {
+    for (const auto& doc : *docs) {
+      auto r = replica_from_json(doc);
+      if (r.ok()) local_[{r->job, r->replica}] = std::move(*r);
+      else logger()->error("state: skipping a replica: {}", r.status().to_string());
+    }
+  }
+  reconcile_timer_ = std::make_unique<asio::steady_timer>(io_);
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, tick] {
+    reconcile_timer_->expires_after(std::chrono::seconds(2));
+    reconcile_timer_->async_wait([this, tick](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      reconcile_now();
+      (*tick)();
+    });
+  };
+  reconcile_now();
+  (*tick)();
+}
+
+runtime::ContainerSpec Daemon::Impl::container_spec(const LocalReplica& r) const {
+  runtime::ContainerSpec c;
+  const auto& spec = r.spec;
+  const bool processes = driver_->name() == "process";
+  // By digest alone: the tag is informational, the digest is what the chain allowed.
+  c.image = spec.image.repository + "@" + spec.image.digest;
+  c.command = spec.command;
+  c.env = spec.env;
+  c.env["VEIL_JOB"] = hash_hex(r.job);
+  c.env["VEIL_REPLICA"] = std::to_string(r.replica);
+  c.labels = spec.labels;
+  c.labels[std::string(runtime::kLabelJob)] = hash_hex(r.job).substr(0, 32);
+  c.labels[std::string(runtime::kLabelReplica)] = std::to_string(r.replica);
+  for (std::size_t i = 0; i < spec.ports.size(); ++i) {
+    runtime::PortBinding p;
+    p.container_port = spec.ports[i].container_port;
+    p.host_port = i == 0 ? r.host_port : spec.ports[i].host_port;
+    p.protocol = spec.ports[i].protocol;
+    c.ports.push_back(p);
+  }
+  c.nano_cpus = static_cast<std::int64_t>(spec.resources.cpu_millicores) * 1'000'000;
+  c.memory_bytes = static_cast<std::int64_t>(spec.resources.memory_mib) << 20;
+  if (processes) {
+    // No images without an engine: the command's first word is the executable, and a process
+    // binds the host port itself (the driver cannot translate ports).
+    if (!c.command.empty()) c.image = c.command.front();
+    for (auto& arg : c.command) {
+      for (const auto& p : c.ports) {
+        const std::string port = std::to_string(p.container_port);
+        if (arg == port) arg = std::to_string(p.host_port);
+        else if (arg.ends_with(":" + port)) arg = arg.substr(0, arg.size() - port.size()) + std::to_string(p.host_port);
+      }
+    }
+  }
+  return c;
+}
+
+void Daemon::Impl::reconcile_now() {
+  if (reconcile_running_) return;
+  reconcile_running_ = true;
+  std::vector<runtime::DesiredContainer> desired;
+  for (const auto& [key, replica] : local_) desired.push_back({container_spec(replica)});
+  blocking_->post([this, desired = std::move(desired)]() mutable {
+    std::vector<runtime::ContainerInfo> containers;
+    if (auto st = reconciler_->set_desired(std::move(desired)); !st.ok()) {
+      logger()->error("reconcile: {}", st.to_string());
+    } else if (auto report = reconciler_->reconcile(); !report.ok()) {
+      logger()->warn("reconcile: {}", report.status().to_string());
+    } else {
+      for (const auto& e : report->errors) logger()->warn("reconcile: {}", e);
+      auto listed = driver_->list({}, true);
+      if (listed.ok()) containers = std::move(*listed);
+    }
+    asio::post(io_, [this, containers = std::move(containers)] {
+      reconcile_running_ = false;
+      report_replicas(containers);
+    });
+  });
+}
+
+void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& containers) {
+  for (auto& [key, replica] : local_) {
+    const std::string job_label = hash_hex(key.first).substr(0, 32);
+    std::string state = "starting", detail;
+    for (const auto& c : containers) {
+      auto job = c.labels.find(std::string(runtime::kLabelJob));
+      auto rep = c.labels.find(std::string(runtime::kLabelReplica));
+      if (job == c.labels.end() || rep == c.labels.end() || job->second != job_label || rep->second != std::to_string(key.second)) {
+        continue;
+      }
+      state = c.running() ? "running" : c.state == runtime::ContainerState::kExited ? "exited" : "starting";
+      detail = c.id.substr(0, 12);
+      if (!c.error.empty()) detail = c.error;
+    }
+    const std::string endpoint = replica.host_port != 0 ? "127.0.0.1:" + std::to_string(replica.host_port) : "";
+    if (state == replica.last_reported) continue;
+    replica.last_reported = state;
+    ReplicaReport report{key.first, key.second, state, endpoint, detail, static_cast<std::uint64_t>(now_ms())};
+    if (replica.coordinator == self_text_) {
+      handle_report(self_text_, encode(report), [](Bytes) {});
+    } else {
+      request(replica.coordinator, kReportProtocol, encode(report), [this, key](Result<Bytes> reply) {
+        auto it = local_.find(key);
+        if (it == local_.end()) return;
+        if (!reply.ok()) {
+          it->second.last_reported.clear();  // not delivered: report again on the next pass
+          return;
+        }
+        auto ack = decode_assignment_ack(*reply);
+        if (ack.ok() && !ack->error.empty()) {
+          // The coordinator moved this replica elsewhere while we were away (restart, partition).
+          logger()->info("replica {} of job {} is no longer ours ({}); removing it", key.second,
+                         hash_hex(key.first).substr(0, 12), ack->error);
+          (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+          local_.erase(it);
+          reconcile_now();
+        }
+      });
+    }
+  }
+}
+
+void Daemon::Impl::drain_local_replicas(std::function<void()> done) {
+  if (local_.empty()) return done();
+  logger()->info("draining {} replica(s) before leaving", local_.size());
+  std::vector<std::pair<std::string, ReplicaReport>> reports;
+  for (const auto& [key, replica] : local_) {
+    reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, "drained", "", "node leaving",
+                                                            static_cast<std::uint64_t>(now_ms())});
+    (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+  }
+  local_.clear();
+  blocking_->post([this, reports, done] {
+    (void)reconciler_->set_desired({});
+    (void)reconciler_->reconcile();
+    asio::post(io_, [this, reports, done] {
+      auto remaining = std::make_shared<std::size_t>(reports.size());
+      for (const auto& [coordinator, report] : reports) {
+        auto finish = [remaining, done](auto&&...) {
+          if (--*remaining == 0) done();
+        };
+        if (coordinator == self_text_) {
+          handle_report(self_text_, encode(report), [](Bytes) {});
+          finish();
+        } else {
+          request(coordinator, kReportProtocol, encode(report), finish);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace veil::node

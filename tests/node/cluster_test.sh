@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The whole product on one machine: anvil, a dockerd of our own with a local registry, and three
+# `veil node run` processes on loopback (docs/node.md). Asserts, step by step:
+#   1. a two-replica job is placed, runs, answers HTTP and is anchored on chain;
+#   2. the placement equals the plaintext reference decision on the same telemetry records;
+#   3. node 3 tampers with its decisions: it is named, and the job is placed correctly anyway;
+#   4. the anchored commitment equals the one recomputed from the node's records (veil audit);
+#   5. confidentiality: no node's plaintext telemetry appears in the application traffic of any
+#      node (wire dumps), nor in another node's log or database;
+#   6. a node holding a replica is killed (SIGKILL): SWIM declares it dead and the replica is
+#      rescheduled through the same encrypted flow, onto a live node;
+#   7. the coordinator is killed with SIGKILL while a job is being placed and restarted: the job
+#      and its decisions are still there and it completes.
+# Usage: cluster_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
+# VEIL_REQUIRE_DOCKER=1, where that is a failure.
+set -euo pipefail
+VEIL="$(realpath "$1")"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CLUSTER_WORK="$(mktemp -d -t veil-cluster-test.XXXXXX)"
+# shellcheck source=../../scripts/lib/cluster.sh
+source "$ROOT/scripts/lib/cluster.sh"
+finish() {
+  local rc=$?
+  stop_cluster
+  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+    echo "--- logs kept in $CLUSTER_WORK; last lines of each node:" >&2
+    for n in 1 2 3; do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
+  else
+    rm -rf "$CLUSTER_WORK"
+  fi
+  exit $rc
+}
+trap finish EXIT
+fail() { echo "cluster_test: FAIL: $*" >&2; exit 1; }
+pass() { echo "cluster_test: ok: $*"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+why=$(docker_unavailable_reason)
+if [[ -n $why ]]; then
+  [[ ${VEIL_REQUIRE_DOCKER:-0} == 1 ]] && fail "Docker is required here but: $why"
+  echo "cluster_test: SKIP: $why"; exit 77
+fi
+
+start_anvil
+start_docker_and_registry
+init_cluster --allow-image "$IMAGE_DIGEST"
+pass "cluster initialised: registry $VEIL_CONTRACT_ADDRESS"
+
+# Distinctive declared capacities (reported as they are) so that a leak would be recognisable.
+CPU=(0 431570 387210 412930)      # millicores -> 43157, 38721, 41293 units
+MEM=(0 837104 775472 802416)      # MiB        -> 52319, 48467, 50151 units
+DISK=(0 5994752 6188032 5832448)  # MiB        -> 23417, 24172, 22783 units
+for n in 1 2 3; do
+  extra=()
+  [[ $n == 3 ]] && extra=(VEIL_DEBUG_TAMPER_DECISIONS=true)
+  start_node "$n" VEIL_DEBUG_FIXED_TELEMETRY=true VEIL_TELEMETRY_CAP_CPU_MILLICORES="${CPU[$n]}" \
+    VEIL_TELEMETRY_CAP_MEMORY_MIB="${MEM[$n]}" VEIL_TELEMETRY_CAP_DISK_MIB="${DISK[$n]}" \
+    VEIL_DEBUG_WIRE_DUMP="$CLUSTER_WORK/wire-$n.bin" "${extra[@]}"
+done
+for n in 1 2 3; do wait_for_api "$n" || fail "node $n API did not come up"; done
+wait_for_members 1 3 || fail "node 1 does not see 3 alive members"
+pass "three nodes up and joined"
+
+# 1. Place and run a two-replica HTTP job.
+write_web_job "$CLUSTER_WORK/web.yaml" web
+veil_at 1 job run "$CLUSTER_WORK/web.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/web.json" || fail "job run --wait"
+JOB=$(json "$CLUSTER_WORK/web.json" 'd["id"]')
+[[ $(json "$CLUSTER_WORK/web.json" 'd["state"]') == running ]] || fail "job not running"
+[[ $(json "$CLUSTER_WORK/web.json" 'len({p["node"] for p in d["placement"] if p["state"]=="running"})') == 2 ]] ||
+  fail "two replicas must run on two distinct nodes"
+for ep in $(json "$CLUSTER_WORK/web.json" '" ".join(p["endpoint"] for p in d["placement"])'); do
+  body=$(curl -sf --max-time 5 "http://$ep/") || fail "replica at $ep does not answer"
+  [[ $body == "hello from a veil replica" ]] || fail "replica at $ep answered '$body'"
+done
+[[ $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"][:2]') == 0x ]] || fail "no anchor transaction"
+pass "job $JOB placed on two nodes, both answer HTTP, anchored in $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"]')"
+
+# 2. The encrypted decision equals the plaintext reference on the same records.
+python3 - "$CLUSTER_WORK" <<'PY' >"$CLUSTER_WORK/inputs.json" || fail "collecting the round's plaintext inputs"
+import json, sys, urllib.request
+work = sys.argv[1]
+cluster = json.load(open(f"{work}/cluster.json"))
+job = json.load(open(f"{work}/web.json"))
+placed = [r for r in job["rounds"] if r["outcome"] == "placed"][-1]
+by_peer = {}
+for i, node in enumerate(cluster["nodes"], start=1):
+    token = open(f"{work}/cluster/node-{i}/data/api.token").read().strip()
+    req = urllib.request.Request(f"http://{node['api']}/v1/telemetry", headers={"Authorization": f"Bearer {token}"})
+    by_peer[node["peer_id"]] = {r["hash"]: r for r in json.load(urllib.request.urlopen(req))}
+nodes = [by_peer[n["peer"]][n["telemetry_hash"]] for n in placed["nodes"]]
+chosen = [[n["peer"] for n in placed["nodes"]].index(job["placement"][s]["node"]) for s in placed["slots"]]
+print(json.dumps({"nodes": nodes, "chosen": chosen}))
+PY
+json "$CLUSTER_WORK/inputs.json" 'json.dumps(d["nodes"])' >"$CLUSTER_WORK/nodes.json"
+"$VEIL" job plan "$CLUSTER_WORK/web.yaml" --nodes "$CLUSTER_WORK/nodes.json" -o json >"$CLUSTER_WORK/plan.json"
+[[ $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]') == $(json "$CLUSTER_WORK/inputs.json" 'd["chosen"]') ]] ||
+  fail "placement $(json "$CLUSTER_WORK/inputs.json" 'd["chosen"]') differs from the reference $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]')"
+pass "placement equals the plaintext reference $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]')"
+
+# 3. The lying scheduler is named and ignored.
+LIAR=$(node_field 3 peer_id)
+json "$CLUSTER_WORK/web.json" '"\n".join(d["warnings"])' | grep -q "scheduler $LIAR" || fail "the lying scheduler $LIAR is not named"
+[[ $(json "$CLUSTER_WORK/web.json" '[x["agreed"] for x in d["decisions"] if x["scheduler"]==sys.argv[3]]' "$LIAR") == "[False]" ]] ||
+  fail "the liar's decision is not marked as disagreeing"
+grep -q "scheduler $LIAR published decision" "$CLUSTER_WORK/node-1.log" || fail "the coordinator's log does not name the liar"
+pass "lying scheduler $LIAR named in the status and the log"
+
+# 4. The commitment on chain equals the one recomputed from the node's records.
+veil_at 1 audit "$JOB" --from-node -o json >"$CLUSTER_WORK/audit.json" || fail "veil audit --from-node: $(cat "$CLUSTER_WORK/audit.json")"
+[[ $(json "$CLUSTER_WORK/audit.json" 'd["ok"]') == True ]] || fail "audit"
+pass "audit: commitment on chain equals the recomputed one"
+
+# 5. Confidentiality.
+python3 - "$CLUSTER_WORK" "${CPU[*]}" "${MEM[*]}" "${DISK[*]}" <<'PY' || fail "confidentiality"
+import re, struct, sys, glob
+work = sys.argv[1]
+cpu, mem, disk = ([int(x) for x in a.split()] for a in sys.argv[2:5])
+leaks = []
+for n in (1, 2, 3):
+    q = (cpu[n] // 10, mem[n] // 16, disk[n] // 256)
+    raw = (cpu[n], mem[n], disk[n])
+    binary = [struct.pack(">3H", *q), struct.pack("<3H", *q)] + [struct.pack(f"{e}Q", v) for v in raw for e in "<>"]
+    texts = [str(v) for v in q + raw]
+    for m in (1, 2, 3):
+        wire = open(f"{work}/wire-{m}.bin", "rb").read()
+        for b in binary:
+            if b in wire: leaks.append(f"node {n}'s telemetry {b.hex()} in node {m}'s traffic")
+        if m == n: continue  # a node may know its own telemetry
+        files = [f"{work}/node-{m}.log"] + glob.glob(f"{work}/cluster/node-{m}/data/state.db*")
+        for f in files:
+            data = open(f, "rb").read()
+            for b in binary:
+                if b in data: leaks.append(f"node {n}'s telemetry {b.hex()} in {f}")
+            for t in texts:
+                if re.search(rb"(?<![0-9A-Za-z])" + t.encode() + rb"(?![0-9A-Za-z])", data):
+                    leaks.append(f"node {n}'s telemetry value {t} in {f}")
+if leaks:
+    print("\n".join(leaks), file=sys.stderr)
+    sys.exit(1)
+print(f"checked {sum(len(open(f'{work}/wire-{m}.bin','rb').read()) for m in (1,2,3))} bytes of traffic and every other node's log and database")
+PY
+pass "no plaintext telemetry in traffic, other nodes' logs or databases"
+
+# 6. Kill a node that holds a replica (not the coordinator): its replica is rescheduled.
+VICTIM=""
+for n in 2 3; do
+  json "$CLUSTER_WORK/web.json" '[p["node"] for p in d["placement"]]' | grep -q "$(node_field $n peer_id)" && VICTIM=$n && break
+done
+[[ -n $VICTIM ]] || fail "no replica outside the coordinator"
+VICTIM_PEER=$(node_field "$VICTIM" peer_id)
+KILLED_AT=$(date +%s.%N)
+kill -KILL "$(node_pid "$VICTIM")"
+for _ in $(seq 600); do
+  veil_at 1 job status "$JOB" -o json >"$CLUSTER_WORK/after.json" 2>/dev/null || true
+  if python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+run=[p for p in d["placement"] if p["state"]=="running"]
+sys.exit(0 if len(run)==2 and all(p["node"]!=sys.argv[2] for p in run) else 1)' "$CLUSTER_WORK/after.json" "$VICTIM_PEER"; then break; fi
+  sleep 0.5
+done
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+run=[p for p in d["placement"] if p["state"]=="running"]
+sys.exit(0 if len(run)==2 and all(p["node"]!=sys.argv[2] for p in run) else 1)' "$CLUSTER_WORK/after.json" "$VICTIM_PEER" ||
+  fail "the replica of the killed node was not rescheduled: $(cat "$CLUSTER_WORK/after.json")"
+RESCHEDULED_AT=$(date +%s.%N)
+for ep in $(json "$CLUSTER_WORK/after.json" '" ".join(p["endpoint"] for p in d["placement"] if p["state"]=="running")'); do
+  curl -sf --max-time 5 "http://$ep/" >/dev/null || fail "rescheduled replica at $ep does not answer"
+done
+pass "node $VICTIM killed; replica rescheduled and answering after $(python3 -c "print(round($RESCHEDULED_AT-$KILLED_AT,1))") s"
+
+# 7. Kill the coordinator with SIGKILL while a second job is being placed, then restart it.
+sed 's/^name: web$/name: web2/; s/^replicas: 2$/replicas: 1/' "$CLUSTER_WORK/web.yaml" >"$CLUSTER_WORK/web2.yaml"
+veil_at 1 job run "$CLUSTER_WORK/web2.yaml" -o json >"$CLUSTER_WORK/web2.json"
+JOB2=$(json "$CLUSTER_WORK/web2.json" 'd["id"]')
+sleep 1
+kill -KILL "$(node_pid 1)"
+start_node 1 VEIL_DEBUG_FIXED_TELEMETRY=true VEIL_TELEMETRY_CAP_CPU_MILLICORES="${CPU[1]}" \
+  VEIL_TELEMETRY_CAP_MEMORY_MIB="${MEM[1]}" VEIL_TELEMETRY_CAP_DISK_MIB="${DISK[1]}"
+wait_for_api 1 || fail "node 1 did not restart"
+veil_at 1 job status "$JOB" -o json >/dev/null || fail "job $JOB lost across the restart"
+for _ in $(seq 600); do
+  veil_at 1 job status "$JOB2" -o json >"$CLUSTER_WORK/web2.json" 2>/dev/null || fail "job $JOB2 lost across the restart"
+  [[ $(json "$CLUSTER_WORK/web2.json" 'd["state"]') == running && $(json "$CLUSTER_WORK/web2.json" 'd["anchor"] is not None') == True ]] && break
+  sleep 0.5
+done
+[[ $(json "$CLUSTER_WORK/web2.json" 'd["state"]') == running ]] || fail "job $JOB2 did not complete after the restart"
+[[ $(json "$CLUSTER_WORK/web2.json" 'len(d["rounds"])') -ge 1 ]] || fail "decisions of $JOB2 were lost"
+pass "coordinator killed mid-flow and restarted: both jobs kept; $JOB2 completed and anchored"
+
+veil_at 1 job stop "$JOB" >/dev/null
+veil_at 1 job stop "$JOB2" >/dev/null
+pass "all steps"
