@@ -16,6 +16,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -62,6 +64,7 @@ double raw_tcp_mib_s(std::size_t bytes) {
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   auto port = acceptor.local_endpoint().port();
   std::thread receiver([&] {
+    pthread_setname_np(pthread_self(), "raw-recv");  // names for perf --sort comm
     tcp::socket s = acceptor.accept();
     std::vector<std::uint8_t> buf(kChunk);
     std::size_t got = 0;
@@ -109,7 +112,10 @@ Libp2pRun libp2p_run(std::size_t bytes) {
   if (!receiver.listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0")).ok()) return run;
   Multiaddr addr = receiver.listen_addrs().front().with_peer_id(receiver.id());
   auto work_a = asio::make_work_guard(io_a);
-  std::thread thread_a([&] { io_a.run(); });
+  std::thread thread_a([&] {
+    pthread_setname_np(pthread_self(), "libp2p-recv");
+    io_a.run();
+  });
 
   Host sender(io_b);
   asio::co_spawn(io_b, [&]() -> Task<void> {

@@ -41,6 +41,7 @@ namespace detail {
 constexpr std::size_t kReadBuffer = 1 << 20;
 constexpr std::size_t kWritePiece = 256 * 1024;
 constexpr std::size_t kMaxQueued = 256 * 1024;
+constexpr std::size_t kDirectMin = 16 * 1024;  // Stream::write: bulk data, worth the zero-copy path
 constexpr std::size_t kWireSize = noise::Session::sealed_size(kWritePiece + yamux::kHeaderSize);
 
 auto& logger() {
@@ -254,12 +255,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ahead of the encryption.
   bool congested() const { return !terminated_ && mux_.output_size() >= kMaxQueued; }
   Task<void> wait_drained() { co_await drained_.wait(); }
+  Task<void> wait_idle() { co_await idle_.wait(); }
 
   // Zero-copy fast path of Stream::write, usable when nothing else is queued or being
   // written: seals up to kWritePiece of the caller's bytes straight from its buffer (no copy
   // into the Yamux output) and writes them. The buffer stays valid because Stream::write
   // awaits this. Returns the bytes taken (0: the send window is closed).
   bool can_write_direct() const { return !writing_ && !terminated_ && !mux_.has_output(); }
+  // Something is being written or queued (so idle_ will be notified).
+  bool busy() const { return !terminated_ && (writing_ || mux_.has_output()); }
   Task<Result<std::size_t>> write_direct(std::uint32_t id, ByteView data);
 
  private:
@@ -281,7 +285,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Direction dir_;
   Multiaddr remote_addr_;
   std::map<std::uint32_t, std::shared_ptr<StreamState>> streams_;
-  Signal drained_{sock_->get_executor()};
+  Signal drained_{sock_->get_executor()};  // the write loop took the queued output
+  Signal idle_{sock_->get_executor()};     // nothing is being written any more
   Bytes plain_out_;                       // write loop: the output being sealed
   std::unique_ptr<std::uint8_t[]> wire_;  // write loop: one sealed piece
   bool writing_ = false;
@@ -472,6 +477,7 @@ Task<Result<std::size_t>> Connection::write_direct(std::uint32_t id, ByteView da
     co_return unavailable("connection closed: " + ec.message());
   }
   flush();  // whatever was queued meanwhile (window updates, other streams)
+  if (!writing_) idle_.notify();
   if (closing_ && !writing_) shutdown_socket();
   co_return *n;
 }
@@ -498,6 +504,7 @@ Task<void> Connection::write_loop() {
     }
   }
   writing_ = false;
+  idle_.notify();  // bulk writers may take the direct path now
   if (closing_) shutdown_socket();
 }
 
@@ -512,6 +519,7 @@ void Connection::terminate() {
   }
   streams_.clear();
   drained_.notify();
+  idle_.notify();
   host_->remove_connection(this);
 }
 
@@ -579,6 +587,7 @@ Task<Status> Stream::write(ByteView data) {
   auto st = state_;
   auto conn = conn_;
   std::size_t pos = 0;
+  bool waited_for_idle = false;
   while (pos < data.size()) {
     if (st->reset) co_return cancelled("stream reset");
     if (conn->can_write_direct()) {
@@ -588,6 +597,15 @@ Task<Status> Stream::write(ByteView data) {
       if (*n == 0) co_await st->writable.wait();
       continue;
     }
+    // Bulk data is worth waiting once for the connection to go idle, so that it takes the
+    // zero-copy path; without that, a busy write loop would keep being fed through the Yamux
+    // output forever. Small writes (and a second wait) just queue.
+    if (data.size() - pos >= detail::kDirectMin && !waited_for_idle && conn->busy()) {
+      waited_for_idle = true;
+      co_await conn->wait_idle();
+      continue;
+    }
+    waited_for_idle = false;
     if (conn->congested()) {
       co_await conn->wait_drained();
       continue;
