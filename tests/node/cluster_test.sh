@@ -93,7 +93,7 @@ print(json.dumps({"nodes": nodes, "chosen": chosen}))
 PY
 json "$CLUSTER_WORK/inputs.json" 'json.dumps(d["nodes"])' >"$CLUSTER_WORK/nodes.json"
 "$VEIL" job plan "$CLUSTER_WORK/web.yaml" --nodes "$CLUSTER_WORK/nodes.json" -o json >"$CLUSTER_WORK/plan.json"
-[[ $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]') == $(json "$CLUSTER_WORK/inputs.json" 'd["chosen"]') ]] ||
+[[ "$(json "$CLUSTER_WORK/plan.json" 'd["replicas"]')" == "$(json "$CLUSTER_WORK/inputs.json" 'd["chosen"]')" ]] ||
   fail "placement $(json "$CLUSTER_WORK/inputs.json" 'd["chosen"]') differs from the reference $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]')"
 pass "placement equals the plaintext reference $(json "$CLUSTER_WORK/plan.json" 'd["replicas"]')"
 
