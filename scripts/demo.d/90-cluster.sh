@@ -30,7 +30,7 @@ step "Cluster: anvil, a dockerd with a local registry, veil cluster init (3 oper
 name: web
 image: $IMAGE_REPO:1@$IMAGE_DIGEST
 replicas: 2
-resources: {cpu: 100m, memory: 32Mi}
+resources: {cpu: 10m, memory: 32Mi}
 policy: spread
 command: ["busybox", "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "$CLUSTER_WORK/www"]
 ports:
@@ -45,6 +45,7 @@ YAML
   for n in 1 2 3; do start_node "$n"; done
   for n in 1 2 3; do wait_for_api "$n"; done
   wait_for_members 1 3
+  wait_for_telemetry 1 3
   veil_at 1 node ls
 
   step "Cluster: veil job run — k schedulers evaluate on ciphertexts, the committee decrypts only the decision"
@@ -58,7 +59,8 @@ YAML
 
   step "Cluster: kill a node that runs a replica; SWIM declares it dead and the replica is rescheduled"
   victim=""
-  for n in 2 3; do grep -q "$(node_field $n peer_id)" "$CLUSTER_WORK/web.json" && victim=$n && break; done
+  holders=$(replica_nodes 1 web)
+  for n in 2 3; do [[ " $holders " == *" $(node_field $n peer_id) "* ]] && victim=$n && break; done
   echo "killing node $victim ($(node_field "$victim" peer_id))"
   kill -KILL "$(node_pid "$victim")"
   start=$(date +%s)

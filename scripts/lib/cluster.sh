@@ -148,6 +148,21 @@ wait_for_members() {
   return 1
 }
 
+# Waits until node N has received a telemetry record from COUNT members (itself included).
+wait_for_telemetry() {
+  local n=$1 count=$2
+  for _ in $(seq 300); do
+    [[ $(veil_at "$n" node ls -o json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m["state"]=="alive" and m.get("telemetry_at",0)>0))' 2>/dev/null) == "$count" ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# The PeerIds holding a running replica of a job, as node N's job status reports them.
+replica_nodes() {  # replica_nodes N JOB
+  veil_at "$1" job status "$2" -o json | python3 -c 'import json,sys; print(" ".join(p["node"] for p in json.load(sys.stdin)["placement"] if p["state"]=="running"))'
+}
+
 stop_cluster() {
   local pid
   for pid in "${CLUSTER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -175,7 +190,7 @@ name: ${2:-web}
 image: $IMAGE_REPO:1@$IMAGE_DIGEST
 replicas: 2
 resources:
-  cpu: 100m
+  cpu: 10m
   memory: 32Mi
 policy: spread
 command: ["httpd", "-f", "-p", "8080", "-h", "/www"]

@@ -133,8 +133,10 @@ void print_job(const json& j) {
   }
   if (j.contains("decisions")) {
     for (const auto& d : j["decisions"]) {
-      std::cout << "  scheduler  " << text(d, "scheduler") << "  " << text(d, "hash").substr(0, 16)
-                << (d.value("agreed", false) ? "  agreed" : "  DISAGREED") << "\n";
+      const std::string hash = text(d, "hash");
+      std::cout << "  scheduler  " << text(d, "scheduler") << "  "
+                << (hash.empty() ? "no decision (yet)" : hash.substr(0, 16) + (d.value("agreed", false) ? "  agreed" : "  DISAGREED"))
+                << "\n";
     }
   }
   for (const auto& w : j["warnings"]) std::cout << "  WARNING    " << w.get<std::string>() << "\n";

@@ -59,6 +59,7 @@ for n in 1 2 3; do
 done
 for n in 1 2 3; do wait_for_api "$n" || fail "node $n API did not come up"; done
 wait_for_members 1 3 || fail "node 1 does not see 3 alive members"
+wait_for_telemetry 1 3 || fail "node 1 did not receive telemetry from 3 members"
 pass "three nodes up and joined"
 
 # 1. Place and run a two-replica HTTP job.
@@ -167,7 +168,12 @@ RESCHEDULED_AT=$(date +%s.%N)
 for ep in $(json "$CLUSTER_WORK/after.json" '" ".join(p["endpoint"] for p in d["placement"] if p["state"]=="running")'); do
   curl -sf --max-time 5 "http://$ep/" >/dev/null || fail "rescheduled replica at $ep does not answer"
 done
-pass "node $VICTIM killed; replica rescheduled and answering after $(python3 -c "print(round($RESCHEDULED_AT-$KILLED_AT,1))") s"
+# Within SWIM's detection bound for this cluster (docs/swim.md) plus one placement round.
+BOUND_S=$("$VEIL" swim bounds --members 3 --preset local | python3 -c 'import json,sys; print(json.load(sys.stdin)["detection_bound_ms"]/1000)')
+TOOK=$(python3 -c "print(round($RESCHEDULED_AT-$KILLED_AT,1))")
+python3 -c "import sys; sys.exit(0 if $TOOK <= $BOUND_S + 60 else 1)" ||
+  fail "rescheduling took $TOOK s, beyond the SWIM bound $BOUND_S s + 60 s for the placement"
+pass "node $VICTIM killed; replica rescheduled and answering after $TOOK s (SWIM detection bound $BOUND_S s)"
 
 # 7. Kill the coordinator with SIGKILL while a second job is being placed, then restart it.
 sed 's/^name: web$/name: web2/; s/^replicas: 2$/replicas: 1/' "$CLUSTER_WORK/web.yaml" >"$CLUSTER_WORK/web2.yaml"

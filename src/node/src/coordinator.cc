@@ -311,6 +311,32 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
 
 // ---- placement and assignment -----------------------------------------------------------------
 
+// Replicas that fit nowhere wait, as a Kubernetes pod stays Pending: a new round for them
+// every 10 s, as long as the job runs and nothing else is in flight.
+void Daemon::Impl::retry_unplaced(JobState& job) {
+  std::vector<std::uint32_t> unplaced;
+  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+    if (job.replicas[i].state == "no-fit") unplaced.push_back(i);
+  }
+  if (unplaced.empty()) return;
+  if (unplaced.size() == job.replicas.size()) job.state = "pending";
+  add_job_event(job.id, std::to_string(unplaced.size()) + " replica(s) fit no node now; trying again in 10 s");
+  const Hash32 id = job.id;
+  const std::uint32_t round = job.round;
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
+  timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
+    auto it = jobs_.find(id);
+    if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
+    std::vector<std::uint32_t> slots;
+    std::set<std::string> exclude;
+    for (std::uint32_t i = 0; i < it->second.replicas.size(); ++i) {
+      if (it->second.replicas[i].state == "no-fit") slots.push_back(i);
+      else if (replica_active(it->second.replicas[i])) exclude.insert(it->second.replicas[i].node);
+    }
+    if (!slots.empty()) start_round(it->second, slots, exclude);
+  });
+}
+
 void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares) {
   auto& rr = job.rounds.back();
   auto& progress = progress_[job.id];
@@ -379,6 +405,7 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
     }
   }
   progress.deadline.reset();
+  retry_unplaced(job);
   metrics_.counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
   save(job);
 }

@@ -362,8 +362,21 @@ Status Daemon::Impl::start() {
     ac.listen_host = settings_.api_host;
     ac.port = settings_.api_port;
     ac.token = token;
-    const char* web = std::getenv("VEIL_WEB_DIR");
-    ac.static_dir = web != nullptr ? web : "";
+    ac.metrics = &metrics_;
+    // The dashboard: VEIL_WEB_DIR, else web/ of the checkout this binary was built in
+    // (build/bin/veil -> web/), else an installed copy.
+    if (const char* web = std::getenv("VEIL_WEB_DIR")) {
+      ac.static_dir = web;
+    } else {
+      std::error_code ec;
+      const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+      for (const fs::path& candidate : {exe.parent_path() / ".." / ".." / "web", fs::path("/usr/share/veil/web")}) {
+        if (!ec && fs::exists(candidate / "index.html")) {
+          ac.static_dir = fs::weakly_canonical(candidate).string();
+          break;
+        }
+      }
+    }
     api_ = std::make_unique<ApiServer>(io_, ac);
     register_routes();
     VEIL_RETURN_IF_ERROR(api_->start());

@@ -217,6 +217,7 @@ struct Daemon::Impl {
   void consider_round(const Hash32& job_id);
   void request_shares(JobState& job);
   void on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply);
+  void retry_unplaced(JobState& job);
   void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares);
   void handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
   void maybe_anchor(JobState& job);
