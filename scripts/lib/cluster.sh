@@ -17,6 +17,25 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A base port B such that B+1..B+9 are free now, in a range the kernel does not hand out as
+# ephemeral ports (those start at 32768), so other tests' sockets cannot take them meanwhile.
+free_port_block() {
+  python3 - "$@" <<'PY'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 32000, 10)
+    socks = []
+    try:
+        for p in range(base + 1, base + 10):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
 # anvil on a free port; exports VEIL_ETH_RPC and writes three operator keys (anvil's dev keys).
 start_anvil() {
   local anvil="$ROOT/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -97,11 +116,12 @@ start_docker_and_registry() {
 # veil cluster init with the three anvil operators; extra arguments are passed on.
 init_cluster() {
   local params="${VEIL_CLUSTER_PARAMS:-test}"
+  local p2p_base="${P2P_BASE:-$(free_port_block)}" api_base="${API_BASE:-}"
+  while [[ -z $api_base || $api_base == "$p2p_base" ]]; do api_base=$(free_port_block); done
   "$VEIL" cluster init --out "$CLUSTER_WORK/cluster" --rpc "$VEIL_ETH_RPC" \
     --operator-key "$CLUSTER_WORK/operator-1.key" --operator-key "$CLUSTER_WORK/operator-2.key" \
     --operator-key "$CLUSTER_WORK/operator-3.key" --threshold 2 --params "$params" \
-    --p2p-base-port "${P2P_BASE:-$(($(free_port) / 10 * 10 % 50000 + 10000))}" \
-    --api-base-port "${API_BASE:-$(($(free_port) / 10 * 10 % 50000 + 10000))}" \
+    --p2p-base-port "$p2p_base" --api-base-port "$api_base" \
     --telemetry-interval-ms 1000 -o json "$@" >"$CLUSTER_WORK/cluster.json"
   export VEIL_CONTRACT_ADDRESS
   VEIL_CONTRACT_ADDRESS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$CLUSTER_WORK/cluster.json")
@@ -138,25 +158,19 @@ wait_for_api() {  # wait_for_api N
   return 1
 }
 
-# Waits until node N sees COUNT alive members.
-wait_for_members() {
-  local n=$1 count=$2
+# Waits until COUNT of node N's members satisfy the Python condition on `m` (a /v1/nodes entry).
+wait_for_nodes_where() {  # wait_for_nodes_where N COUNT CONDITION
+  local n=$1 count=$2 condition=$3
   for _ in $(seq 300); do
-    [[ $(veil_at "$n" node ls -o json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m["state"]=="alive"))' 2>/dev/null) == "$count" ]] && return 0
+    [[ $(veil_at "$n" node ls -o json 2>/dev/null |
+      python3 -c "import json,sys; print(sum(1 for m in json.load(sys.stdin) if $condition))" 2>/dev/null) == "$count" ]] && return 0
     sleep 0.2
   done
   return 1
 }
-
-# Waits until node N has received a telemetry record from COUNT members (itself included).
-wait_for_telemetry() {
-  local n=$1 count=$2
-  for _ in $(seq 300); do
-    [[ $(veil_at "$n" node ls -o json 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m["state"]=="alive" and m.get("telemetry_at",0)>0))' 2>/dev/null) == "$count" ]] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# Node N sees COUNT alive members / has telemetry from COUNT alive members (itself included).
+wait_for_members() { wait_for_nodes_where "$1" "$2" 'm["state"]=="alive"'; }
+wait_for_telemetry() { wait_for_nodes_where "$1" "$2" 'm["state"]=="alive" and m.get("telemetry_at",0)>0'; }
 
 # The PeerIds holding a running replica of a job, as node N's job status reports them.
 replica_nodes() {  # replica_nodes N JOB

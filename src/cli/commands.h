@@ -21,6 +21,16 @@ struct GlobalOptions {
   std::string output = "table";  // --output table|json|yaml on read commands
 };
 
+// The subcommand `name` of `app`, created if no other registrar made it yet (several parts add
+// verbs to one noun: `node register` from the chain verbs, `node run` from the node's).
+inline CLI::App* get_or_add_subcommand(CLI::App& app, const std::string& name, const std::string& description) {
+  try {
+    return app.get_subcommand(name);
+  } catch (const CLI::OptionNotFound&) {
+    return app.add_subcommand(name, description);
+  }
+}
+
 // A verb's body runs after parsing and returns an exit code. Registrars store it here.
 using CommandAction = std::function<int()>;
 

@@ -210,13 +210,6 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   return all_ok ? kExitOk : kExitFailure;
 }
 
-CLI::App* get_or_add(CLI::App& app, const std::string& name, const std::string& description) {
-  try {
-    return app.get_subcommand(name);
-  } catch (const CLI::OptionNotFound&) {
-    return app.add_subcommand(name, description);
-  }
-}
 
 }  // namespace
 
@@ -349,7 +342,7 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   }
 
   // ---- veil node register (the node noun may also carry other parts' verbs)
-  auto* node = get_or_add(app, "node", "Cluster nodes");
+  auto* node = get_or_add_subcommand(app, "node", "Cluster nodes");
   auto na = std::make_shared<GovArgs>();
   auto* reg = node->add_subcommand("register", "Bind a node (its libp2p PeerId) to this operator on chain");
   add_chain_options(reg, na->chain, true, true);

@@ -243,13 +243,6 @@ int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
   return kExitOk;
 }
 
-CLI::App* get_or_add(CLI::App& app, const std::string& name, const std::string& description) {
-  try {
-    return app.get_subcommand(name);
-  } catch (const CLI::OptionNotFound&) {
-    return app.add_subcommand(name, description);
-  }
-}
 
 }  // namespace
 
@@ -277,7 +270,7 @@ Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> c
 }
 
 void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
-  auto* node = get_or_add(app, "node", "Cluster nodes");
+  auto* node = get_or_add_subcommand(app, "node", "Cluster nodes");
   auto* run = node->add_subcommand("run", "Run this machine's node until SIGTERM (settings: --config file and VEIL_* env)");
   run->callback([&global, &action] { action = [&global] { return cmd_node_run(global); }; });
 
@@ -286,7 +279,7 @@ void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction&
   add_api_options(ls, *api, global);
   ls->callback([&global, &action, api] { action = [&global, api] { return cmd_node_ls(global, *api); }; });
 
-  auto* job = get_or_add(app, "job", "Submit and inspect jobs");
+  auto* job = get_or_add_subcommand(app, "job", "Submit and inspect jobs");
   auto args = std::make_shared<JobArgs>();
   auto* jrun = job->add_subcommand("run", "Submit a job spec to a node; it is placed on encrypted telemetry");
   jrun->add_option("spec", args->spec_file, "Job spec YAML (docs/jobspec.md)")->required()->check(CLI::ExistingFile);

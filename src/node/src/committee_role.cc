@@ -1,14 +1,11 @@
 // The committee role: answer a coordinator's decryption request with signed shares, but only
 // for the values of a decision that a quorum of the round's schedulers announced, under a
 // policy the chain allows. Nothing else (telemetry, capacity left) is ever decrypted.
-#include <boost/asio/steady_timer.hpp>
-
 #include "daemon_impl.h"
 
 namespace veil::node {
 namespace {
 
-namespace asio = boost::asio;
 auto logger() { return log::get("committee"); }
 
 }  // namespace
@@ -22,31 +19,16 @@ void Daemon::Impl::handle_decrypt_request(const std::string& peer, Bytes message
   if (!keys_.share) return refuse("this node holds no key share");
   auto request = decode_decrypt_request(message);
   if (!request.ok()) return refuse(request.status().message());
-  // Gossip may bring the round and the announcements a moment after the coordinator asks.
-  auto attempt = std::make_shared<int>(0);
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [this, peer, request = *request, reply, refuse, attempt, check] {
-    auto round = rounds_seen_.find({request.job_id, request.round});
-    Result<std::string> agreed = failed_precondition("this member has not seen the round");
-    if (round != rounds_seen_.end()) {
-      agreed = round->second.coordinator == peer
-                   ? check_agreed_decision(round->second, request.record)
-                   : Result<std::string>(permission_denied(peer + " is not the coordinator of this round"));
-    }
-    if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition && ++*attempt < 40) {
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
-      timer->async_wait([timer, check](const boost::system::error_code& ec) {
-        if (!ec) (*check)();
-      });
-      return;
-    }
+  const DecryptRequest r = *request;
+  when_decision_agreed(peer, r.job_id, r.round, r.record, [this, peer, request = r, reply, refuse](
+                                                               const Result<std::string>& agreed, const ScheduleRequest* round) {
     const std::string job_short = hash_hex(request.job_id).substr(0, 12);
     if (!agreed.ok()) {
       logger()->warn("refused to decrypt job {} round {} for {}: {}", job_short, request.round, peer, agreed.status().message());
       metrics_.counter("veil_committee_refusals_total", "Decryption requests this member refused.").with({}).inc();
       return refuse(agreed.status().message());
     }
-    const std::uint32_t replicas = round->second.replicas;
+    const std::uint32_t replicas = round->replicas;
     fhe_->post([this, request, replicas, reply, refuse, peer, job_short, decision = *agreed] {
       auto response = partial_decrypt_decision(request, replicas);
       if (!response.ok()) return refuse(response.status().message());
@@ -54,8 +36,7 @@ void Daemon::Impl::handle_decrypt_request(const std::string& peer, Bytes message
                      decision.substr(0, 12), job_short, peer);
       reply(encode(*response));
     });
-  };
-  (*check)();
+  });
 }
 
 Result<DecryptResponse> Daemon::Impl::partial_decrypt_decision(const DecryptRequest& request, std::uint32_t replicas) {

@@ -205,6 +205,11 @@ struct Daemon::Impl {
   // The committee's and executors' check that `record` is the decision a quorum of the
   // round's schedulers announced. Returns the decision hash hex.
   Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
+  // Calls `then` with the agreed hash and the round once check_agreed_decision passes for a
+  // request from `coordinator`, or with the error (and no round) when it fails for good.
+  using AgreedCallback = std::function<void(const Result<std::string>& agreed, const ScheduleRequest* round)>;
+  void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                            sched::DecisionRecord record, AgreedCallback then, int attempt = 0);
 
   // ---- committee_role.cc ----
   void handle_decrypt_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);

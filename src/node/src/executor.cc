@@ -75,26 +75,11 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     reconcile_now();
     return;
   }
-  // The round and the schedulers' announcements arrive by gossip, maybe after the assignment.
-  auto attempt = std::make_shared<int>(0);
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [this, peer, assignment = std::move(*assignment), answer, attempt, check, key] {
-    auto round = rounds_seen_.find({assignment.job_id, assignment.round});
-    Result<std::string> agreed = failed_precondition("this node has not seen the round");
-    if (round != rounds_seen_.end()) {
-      agreed = round->second.coordinator == peer
-                   ? check_agreed_decision(round->second, assignment.record)
-                   : Result<std::string>(permission_denied(peer + " is not the coordinator of this round"));
-    }
-    if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition && ++*attempt < 40) {
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
-      timer->async_wait([timer, check](const boost::system::error_code& ec) {
-        if (!ec) (*check)();
-      });
-      return;
-    }
+  const Assignment a = std::move(*assignment);
+  when_decision_agreed(peer, a.job_id, a.round, a.record, [this, peer, assignment = a, answer, key](
+                                                               const Result<std::string>& agreed, const ScheduleRequest* round) {
     if (!agreed.ok()) return answer(agreed.status().message());
-    const auto& request = round->second;
+    const auto& request = *round;
     auto values = decision_values(assignment.record, request.replicas, keys_.public_key.params());
     if (!values.ok()) return answer(values.status().message());
     const std::size_t c = assignment.choice;
@@ -151,8 +136,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
         reconcile_now();
       });
     });
-  };
-  (*check)();
+  });
 }
 
 void Daemon::Impl::start_executor() {

@@ -124,6 +124,27 @@ void Daemon::Impl::on_decision_announcement(const p2p::PubsubMessage& message) {
   if (jobs_.count(a->job_id) > 0) consider_round(a->job_id);
 }
 
+void Daemon::Impl::when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                                       sched::DecisionRecord record, AgreedCallback then, int attempt) {
+  auto seen = rounds_seen_.find({job, round});
+  Result<std::string> agreed = failed_precondition("this node has not seen the round");
+  if (seen != rounds_seen_.end()) {
+    agreed = seen->second.coordinator == coordinator
+                 ? check_agreed_decision(seen->second, record)
+                 : Result<std::string>(permission_denied(coordinator + " is not the coordinator of this round"));
+  }
+  // Gossip may bring the round and the announcements a moment after the request: wait ~10 s.
+  if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition && attempt < 40) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
+    timer->async_wait([this, timer, coordinator, job, round, record = std::move(record), then = std::move(then),
+                       attempt](const boost::system::error_code& ec) mutable {
+      if (!ec && !stopping_) when_decision_agreed(coordinator, job, round, std::move(record), std::move(then), attempt + 1);
+    });
+    return;
+  }
+  then(agreed, agreed.ok() ? &seen->second : nullptr);
+}
+
 Result<std::string> Daemon::Impl::check_agreed_decision(const ScheduleRequest& request,
                                                         const sched::DecisionRecord& record) const {
   if (record.job != request.job_id) return invalid_argument("the decision is for another job");
