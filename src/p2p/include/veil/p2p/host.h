@@ -66,7 +66,9 @@ class Stream {
   // Reads one uvarint-length-prefixed message of at most `max_size` bytes. not_found at a
   // clean end of stream before the message starts; out_of_range if it is too long.
   Task<Result<Bytes>> read_message(std::size_t max_size);
-  // Writes all of `data`, waiting for the remote's flow-control window as needed.
+  // Writes all of `data`, waiting for the remote's flow-control window as needed. Completes
+  // once every byte is queued or written; bulk data is sealed straight from `data` (no copy),
+  // so it is read up to the completion, as with any awaited write.
   Task<Status> write(ByteView data);
   // Writes uvarint(len) || data.
   Task<Status> write_message(ByteView data);
