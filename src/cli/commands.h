@@ -5,6 +5,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "veil/common/status.h"
+
+namespace veil::fhe {
+struct Parameters;
+}
 
 namespace veil::cli {
 
@@ -33,6 +40,11 @@ inline CLI::App* get_or_add_subcommand(CLI::App& app, const std::string& name, c
 
 // A verb's body runs after parsing and returns an exit code. Registrars store it here.
 using CommandAction = std::function<int()>;
+
+// Median milliseconds of threshold decryption for a 3-of-5 committee (the noise squash of one
+// FheUint16, one partial decryption, combining 3 shares, a decision end to end) and the sizes of
+// a share file and a decryption share: `veil keys bench` and the threshold part of `veil fhe bench`.
+Result<nlohmann::json> threshold_bench(const fhe::Parameters& params, int samples);
 
 void register_version_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_config_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);

@@ -401,6 +401,13 @@ int cmd_bench(const FheOptions& o) {
   j["compressed_server_key_bytes"] = CompressedServerKey::generate(*ck).serialize().size();
   j["compact_public_key_bytes"] = pk.serialize().size();
   j["u16_ciphertext_bytes"] = a->serialize().size();
+  // Threshold decryption by a 3-of-5 committee (veil keys bench prints the same on its own).
+  auto threshold = threshold_bench(*params, std::max(1, std::min(samples, 3)));
+  if (!threshold.ok()) return fail(threshold.status().to_string());
+  for (const char* key : {"noise_squash_ms", "partial_decrypt_u16_ms", "combine_u16_ms", "decision_end_to_end_ms",
+                          "share_file_bytes"}) {
+    j[std::string("threshold_") + key] = (*threshold)[key];
+  }
   (void)sink;
   if (o.json) {
     std::cout << j.dump() << "\n";

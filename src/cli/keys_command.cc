@@ -299,10 +299,11 @@ double median_ms(int samples, F&& f) {
 // Median milliseconds of the threshold steps for a (3, 5) committee: the noise-squashing
 // bootstrap of a FheUint16 (8 blocks, in parallel on the machine's cores), one member's
 // partial decryption of the squashed value, combining 3 shares, and a decision end to end.
-int cmd_bench(const KeysOptions& o) {
-  const Parameters* params = params_by_name(o.params);
-  if (params == nullptr) return usage("--params must be default or test");
-  const int samples = std::max(1, o.samples);
+}  // namespace
+
+Result<nlohmann::json> threshold_bench(const Parameters& params_ref, int samples) {
+  const Parameters* params = &params_ref;
+  samples = std::max(1, samples);
   const auto client = ClientKey::generate(*params);
   std::vector<MemberSecretKey> members;
   std::vector<MemberPublicKey> pubs;
@@ -311,7 +312,7 @@ int cmd_bench(const KeysOptions& o) {
     pubs.push_back(members.back().public_key());
   }
   auto ceremony = deal(client, 3, pubs, {}, {});
-  if (!ceremony.ok()) return fail(ceremony.status().to_string());
+  if (!ceremony.ok()) return ceremony.status();
   const auto u16 = EncryptedValue::of(FheUint16::encrypt(0xBEEF, client));
   const auto decision = EncryptedValue::of(FheBool::encrypt(true, client));
   const auto req16 = DecryptionRequest::for_value(u16, "bench", "bench");
@@ -325,7 +326,7 @@ int cmd_bench(const KeysOptions& o) {
   for (int i = 1; i < 3; ++i) shares16.push_back(partial_decrypt(ceremony->shares[i], members[i], req16, sq16).value());
   std::uint64_t got = 0;
   const double combine_ms = median_ms(samples, [&] { got = combine(ceremony->committee, req16, shares16).value().value; });
-  if (got != 0xBEEF) return fail("bench: threshold decryption returned a wrong value");
+  if (got != 0xBEEF) return internal_error("bench: threshold decryption returned a wrong value");
   // A decision (FheBool) threshold-decrypted end to end: request, the squash (each member
   // squashes on its own machine, in parallel: counted once), t partials in sequence, combine.
   const double decision_ms = median_ms(samples, [&] {
@@ -335,7 +336,7 @@ int cmd_bench(const KeysOptions& o) {
     for (int i = 0; i < 3; ++i) s.push_back(partial_decrypt(ceremony->shares[i], members[i], req, sq).value());
     got = combine(ceremony->committee, req, s).value().value;
   });
-  if (got != 1) return fail("bench: threshold decryption of the decision returned a wrong value");
+  if (got != 1) return internal_error("bench: threshold decryption of the decision returned a wrong value");
   const Bytes share_file = ceremony->shares[0].serialize();
   const std::size_t sealed_size = share_file.size() + crypto_box_SEALBYTES;
   const std::size_t decryption_share_size = shares16[0].serialize().size();
@@ -350,6 +351,17 @@ int cmd_bench(const KeysOptions& o) {
                         {"share_file_bytes", sealed_size},
                         {"decryption_share_u16_bytes", decryption_share_size},
                         {"squash_key_bytes", ceremony->squashing_key.serialize().size()}};
+  return out;
+}
+
+namespace {
+
+int cmd_bench(const KeysOptions& o) {
+  const Parameters* params = params_by_name(o.params);
+  if (params == nullptr) return usage("--params must be default or test");
+  auto result = threshold_bench(*params, o.samples);
+  if (!result.ok()) return fail(result.status().to_string());
+  const nlohmann::json& out = *result;
   if (o.json) {
     std::cout << out.dump() << "\n";
   } else {
