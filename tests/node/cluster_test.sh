@@ -47,9 +47,11 @@ init_cluster --allow-image "$IMAGE_DIGEST"
 pass "cluster initialised: registry $VEIL_CONTRACT_ADDRESS"
 
 # Distinctive declared capacities (reported as they are) so that a leak would be recognisable.
-CPU=(0 431570 387210 412930)      # millicores -> 43157, 38721, 41293 units
-MEM=(0 837104 775472 802416)      # MiB        -> 52319, 48467, 50151 units
-DISK=(0 5994752 6188032 5832448)  # MiB        -> 23417, 24172, 22783 units
+# The quantised values lie in 61000..65535: above the ephemeral ports (32768..60999) and the
+# cluster's port blocks (20000..32000), so no port number printed in a log can match them.
+CPU=(0 631570 627210 642930)          # millicores -> 63157, 62721, 64293 units
+MEM=(0 981104 1031472 994416)         # MiB        -> 61319, 64467, 62151 units
+DISK=(0 16234752 15660032 16584448)   # MiB        -> 63417, 61172, 64783 units
 for n in 1 2 3; do
   extra=()
   [[ $n == 3 ]] && extra=(VEIL_DEBUG_TAMPER_DECISIONS=true)

@@ -58,11 +58,19 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
 
 void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, std::set<std::string> exclude) {
   const Hash32 id = job.id;
-  const auto candidates = live_members();
+  // Schedulers this job has already caught lying are not asked again (unless no one else is
+  // left): with two live schedulers, one of them lying, no majority could ever form.
+  std::set<std::string> liars;
+  for (const auto& r : job.rounds) liars.insert(r.liars.begin(), r.liars.end());
+  std::vector<std::string> candidates;
+  for (const auto& peer : live_members()) {
+    if (liars.count(peer) == 0) candidates.push_back(peer);
+  }
+  if (candidates.empty()) candidates = live_members();
   // Inputs: every live node outside `exclude` with a fresh record.
   const auto freshness = static_cast<std::uint64_t>(3 * settings_.telemetry_interval.count() + 30'000);
   std::vector<TelemetryRef> nodes;
-  for (const auto& peer : candidates) {
+  for (const auto& peer : live_members()) {
     if (exclude.count(peer) > 0) continue;
     auto t = latest_telemetry(peer);
     if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(now_ms())) nodes.push_back({peer, t->hash});
@@ -200,13 +208,19 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
     for (const auto& [hash, count] : votes) best = std::max(best, count);
     if (best < quorum && rr.outcome.empty()) {
       rr.outcome = "no-quorum";
-      add_job_event(job_id, "round " + std::to_string(rr.round) + ": the schedulers do not agree; starting another round");
-      std::set<std::string> exclude;
-      for (const auto& r : job.replicas) {
-        if (replica_active(r)) exclude.insert(r.node);
-      }
+      add_job_event(job_id, "round " + std::to_string(rr.round) + ": the schedulers do not agree; another round in 2 s");
       progress.decided = true;
-      start_round(job, rr.slots, exclude);
+      const std::uint32_t round = rr.round;
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
+      timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
+        auto it = jobs_.find(job_id);
+        if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
+        std::set<std::string> exclude;
+        for (const auto& r : it->second.replicas) {
+          if (replica_active(r)) exclude.insert(r.node);
+        }
+        start_round(it->second, it->second.rounds.back().slots, exclude);
+      });
     }
   }
   save(job);
