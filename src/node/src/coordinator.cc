@@ -27,6 +27,15 @@ bool replica_active(const ReplicaSlot& r) {
          r.state != "failed";
 }
 
+// The nodes that hold a live replica of `job`: a new round for its other replicas avoids them.
+std::set<std::string> active_replica_nodes(const JobState& job) {
+  std::set<std::string> nodes;
+  for (const auto& r : job.replicas) {
+    if (replica_active(r)) nodes.insert(r.node);
+  }
+  return nodes;
+}
+
 }  // namespace
 
 // ---- submission and rounds --------------------------------------------------------------------
@@ -126,11 +135,7 @@ void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, 
       if (rr.announced.count(s) == 0) silent += " " + s;
     }
     add_job_event(id, "round " + std::to_string(round) + " timed out" + (silent.empty() ? "" : "; no decision from" + silent));
-    std::set<std::string> exclude;
-    for (const auto& r : job.replicas) {
-      if (replica_active(r)) exclude.insert(r.node);
-    }
-    start_round(job, rr.slots, exclude);
+    start_round(job, rr.slots, active_replica_nodes(job));
   });
 
   const Bytes bytes = encode(request);
@@ -215,11 +220,7 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
       timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
         auto it = jobs_.find(job_id);
         if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
-        std::set<std::string> exclude;
-        for (const auto& r : it->second.replicas) {
-          if (replica_active(r)) exclude.insert(r.node);
-        }
-        start_round(it->second, it->second.rounds.back().slots, exclude);
+        start_round(it->second, it->second.rounds.back().slots, active_replica_nodes(it->second));
       });
     }
   }
@@ -309,6 +310,7 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
     return;
   }
   // Enough shares: every value must combine (the combiner names members whose shares are wrong).
+  std::vector<std::uint64_t> plaintexts;
   for (std::size_t v = 0; v < shares.size(); ++v) {
     auto combined = fhe::threshold::combine(keys_.committee, decision_request(job_id, round, v, progress.values[v]), shares[v]);
     if (!combined.ok()) {
@@ -318,9 +320,10 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
     for (const auto& wrong : combined->wrong) {
       job.warnings.push_back("committee member " + std::to_string(int(wrong.member)) + " gave a wrong share: " + wrong.reason);
     }
+    plaintexts.push_back(combined->value);
   }
   progress.decided = true;
-  place(job, shares);
+  place(job, shares, plaintexts);
 }
 
 // ---- placement and assignment -----------------------------------------------------------------
@@ -342,16 +345,15 @@ void Daemon::Impl::retry_unplaced(JobState& job) {
     auto it = jobs_.find(id);
     if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
     std::vector<std::uint32_t> slots;
-    std::set<std::string> exclude;
     for (std::uint32_t i = 0; i < it->second.replicas.size(); ++i) {
       if (it->second.replicas[i].state == "no-fit") slots.push_back(i);
-      else if (replica_active(it->second.replicas[i])) exclude.insert(it->second.replicas[i].node);
     }
-    if (!slots.empty()) start_round(it->second, slots, exclude);
+    if (!slots.empty()) start_round(it->second, slots, active_replica_nodes(it->second));
   });
 }
 
-void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares) {
+void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares,
+                         const std::vector<std::uint64_t>& plaintexts) {
   auto& rr = job.rounds.back();
   auto& progress = progress_[job.id];
   const auto& record = progress.records.at(rr.agreed);
@@ -364,21 +366,18 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
   rr.outcome = "placed";
   job.state = "placing";
   for (std::uint32_t choice = 0; choice < rr.slots.size(); ++choice) {
-    const auto index = fhe::threshold::combine(keys_.committee, decision_request(job.id, rr.round, 2 * choice, progress.values[2 * choice]),
-                                               shares[2 * choice]);
-    const auto found = fhe::threshold::combine(keys_.committee,
-                                               decision_request(job.id, rr.round, 2 * choice + 1, progress.values[2 * choice + 1]),
-                                               shares[2 * choice + 1]);
+    const std::uint64_t index = plaintexts[2 * choice];
+    const bool found = plaintexts[2 * choice + 1] != 0;
     auto& slot = job.replicas[rr.slots[choice]];
     slot.round = rr.round;
-    if (!index.ok() || !found.ok() || found->value == 0 || index->value >= rr.nodes.size()) {
+    if (!found || index >= rr.nodes.size()) {
       slot = ReplicaSlot{};
       slot.state = "no-fit";
       slot.round = rr.round;
       add_job_event(job.id, "replica " + std::to_string(rr.slots[choice]) + ": no node fits");
       continue;
     }
-    slot.node = rr.nodes[index->value].peer;
+    slot.node = rr.nodes[index].peer;
     slot.state = "assigned";
     slot.endpoint.clear();
     slot.detail.clear();
@@ -446,10 +445,8 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
   slot.detail = report->detail;
   if (report->state == "drained") {
     slot.state = "lost";
-    std::set<std::string> exclude = {peer};
-    for (const auto& r : job.replicas) {
-      if (replica_active(r)) exclude.insert(r.node);
-    }
+    std::set<std::string> exclude = active_replica_nodes(job);
+    exclude.insert(peer);
     start_round(job, {report->replica}, exclude);
     return;
   }
@@ -563,20 +560,19 @@ void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& w
   for (auto& [id, job] : jobs_) {
     if (job.state == "stopped") continue;
     std::vector<std::uint32_t> lost;
-    std::set<std::string> exclude = {peer};
     for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
       auto& r = job.replicas[i];
       if (r.node == peer && replica_active(r)) {
         r.state = "lost";
         lost.push_back(i);
-      } else if (replica_active(r)) {
-        exclude.insert(r.node);
       }
     }
     if (lost.empty()) continue;
     add_job_event(id, std::to_string(lost.size()) + " replica(s) lost: node " + peer + " is " + why + "; rescheduling");
     metrics_.counter("veil_replicas_rescheduled_total", "Replicas rescheduled after their node died or drained.").with({}).inc(
         static_cast<double>(lost.size()));
+    std::set<std::string> exclude = active_replica_nodes(job);
+    exclude.insert(peer);
     start_round(job, lost, exclude);
   }
 }

@@ -218,10 +218,12 @@ Status Daemon::Impl::start() {
 
   // Cluster key material, checked against the chain below.
   const fs::path dir = settings_.cluster_dir;
+  fhe::threshold::Hash server_key_hash{};  // checked against the chain below
   {
     VEIL_ASSIGN_OR_RETURN(Bytes pk, read_whole_file(dir / "public.key", 1 << 30));
     VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
     VEIL_ASSIGN_OR_RETURN(Bytes sk, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
+    server_key_hash = sha256(sk);
     log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
     VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
     keys_.server_key = compressed.decompress();
@@ -283,9 +285,7 @@ Status Daemon::Impl::start() {
     }
     registry_.emplace(*eth_, address, sender_.get());
     VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
-    Bytes server_compressed;
-    VEIL_ASSIGN_OR_RETURN(server_compressed, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
-    if (keys.first != keys_.committee.public_key_hash || keys.second != sha256(server_compressed)) {
+    if (keys.first != keys_.committee.public_key_hash || keys.second != server_key_hash) {
       return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
                                  settings_.contract);
     }

@@ -223,7 +223,9 @@ struct Daemon::Impl {
   void request_shares(JobState& job);
   void on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply);
   void retry_unplaced(JobState& job);
-  void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares);
+  // `plaintexts`: the combined value of each decision value (index, found per replica choice).
+  void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares,
+             const std::vector<std::uint64_t>& plaintexts);
   void handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
   void maybe_anchor(JobState& job);
   void resume_anchors();
