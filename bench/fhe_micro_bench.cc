@@ -7,6 +7,7 @@
 #include "core/bootstrap.h"
 #include "core/fft.h"
 #include "shortint/shortint.h"
+#include "veil/common/thread_pool.h"
 
 namespace {
 
@@ -76,5 +77,43 @@ void BM_KsPbs(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(k.sk.apply(ct, lut));
 }
 BENCHMARK(BM_KsPbs)->Unit(benchmark::kMillisecond);
+
+// A batch of KS + PBS as the integer layer runs them (all pool threads, keys streamed once
+// per batch); items_per_second is bootstraps per second of wall time, and the CPU time per
+// iteration divided by the batch size is the cost of one bootstrap.
+void BM_KsPbsBatch(benchmark::State& state) {
+  const auto& k = keys();
+  const auto count = static_cast<std::size_t>(state.range(0));
+  std::vector<shortint::Ciphertext> inputs;
+  for (std::size_t i = 0; i < count; ++i) inputs.push_back(k.ck.encrypt(i % 4));
+  auto lut = k.sk.lut([](std::uint64_t x) { return x; });
+  std::vector<const shortint::LookupTable*> luts(count, &lut);
+  for (auto _ : state) benchmark::DoNotOptimize(k.sk.apply_batch(inputs, luts, veil::ThreadPool::shared()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * count));
+}
+BENCHMARK(BM_KsPbsBatch)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_KeySwitchBatch(benchmark::State& state) {
+  const auto& k = keys();
+  const std::size_t count = 32;
+  std::vector<shortint::Ciphertext> inputs;
+  for (std::size_t i = 0; i < count; ++i) inputs.push_back(k.ck.encrypt(i % 4));
+  const auto& ksk = k.sk.ksk();
+  const std::size_t per_input = ksk.input_dimension * ksk.level;
+  std::vector<std::int8_t> digits(count * per_input);
+  std::vector<core::LweCiphertext> small(count, core::LweCiphertext(ksk.output_dimension));
+  std::vector<const core::LweCiphertext*> in_ptrs;
+  std::vector<core::LweCiphertext*> out_ptrs;
+  for (std::size_t c = 0; c < count; ++c) {
+    in_ptrs.push_back(&inputs[c].ct);
+    out_ptrs.push_back(&small[c]);
+    core::keyswitch_digits(ksk, inputs[c].ct, digits.data() + c * per_input);
+  }
+  for (auto _ : state) {
+    core::keyswitch_batch_columns(ksk, in_ptrs.data(), out_ptrs.data(), count, digits.data(), 0, ksk.output_dimension + 1);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * count));
+}
+BENCHMARK(BM_KeySwitchBatch)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -50,11 +50,27 @@ void ggsw_to_fourier(double* out, const Torus* standard, const GgswShape& shape,
 
 namespace {
 
-// acc_out (k+1 polys) = ggsw [x] in, using the Fourier accumulator.
+// out (k+1 polys) = ggsw [x] in, using the Fourier accumulator.
 void external_product_into(Torus* out, bool accumulate, const Torus* in, const double* ggsw,
                            const GgswShape& shape, const Fft& fft) {
   const std::size_t k = shape.k, n = shape.n, level = shape.level;
   Scratch& s = scratch();
+  if (k == 1 && level == 1) {
+    // The default parameters' case, in fewer passes: both decomposed inputs are transformed,
+    // then each output is one two-term point-wise sum and one inverse transform.
+    s.fourier.resize(2 * n);
+    s.acc.resize(n);
+    double* f0 = s.fourier.data();
+    double* f1 = f0 + n;
+    const auto base_log = static_cast<unsigned>(shape.base_log);
+    fft.forward_decomposed(in, base_log, f0);
+    fft.forward_decomposed(in + n, base_log, f1);
+    for (std::size_t o = 0; o < 2; ++o) {
+      fft.mul_sum2(s.acc.data(), f0, ggsw + o * n, f1, ggsw + 2 * n + o * n);
+      fft.backward(s.acc.data(), out + o * n, accumulate);
+    }
+    return;
+  }
   s.digits.resize(level * n);
   s.fourier.resize(n);
   s.acc.assign((k + 1) * n, 0.0);
@@ -67,11 +83,9 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
       for (std::size_t o = 0; o <= k; ++o) fft.mul_acc(s.acc.data() + o * n, s.fourier.data(), row + o * n);
       continue;
     }
-    {
-      for (std::size_t t = 0; t < n; ++t) {
-        decompose(poly[t], shape.base_log, level, s.coef_digits.data());
-        for (std::size_t j = 0; j < level; ++j) s.digits[j * n + t] = s.coef_digits[j];
-      }
+    for (std::size_t t = 0; t < n; ++t) {
+      decompose(poly[t], shape.base_log, level, s.coef_digits.data());
+      for (std::size_t j = 0; j < level; ++j) s.digits[j * n + t] = s.coef_digits[j];
     }
     for (std::size_t j = 0; j < level; ++j) {
       fft.forward_i32(s.digits.data() + j * n, s.fourier.data());
@@ -89,19 +103,32 @@ void external_product(Torus* glwe_inout, const double* ggsw, const GgswShape& sh
   external_product_into(glwe_inout, false, copy.data(), ggsw, shape, fft);
 }
 
+namespace {
+
+// out = X^t in - in (negacyclic, 0 < t < 2n) in one pass: the CMUX's difference polynomial.
+// Four straight loops (t below or above n; before or after the wrap) so each vectorises.
+VEIL_FHE_CLONES
+void rotate_minus_self(Torus* __restrict out, const Torus* __restrict in, std::size_t n, std::size_t t) {
+  if (t < n) {
+    for (std::size_t i = 0; i < t; ++i) out[i] = (0 - in[i + n - t]) - in[i];
+    for (std::size_t i = t; i < n; ++i) out[i] = in[i - t] - in[i];
+  } else {
+    t -= n;
+    for (std::size_t i = 0; i < t; ++i) out[i] = in[i + n - t] - in[i];
+    for (std::size_t i = t; i < n; ++i) out[i] = (0 - in[i - t]) - in[i];
+  }
+}
+
+}  // namespace
+
 void cmux_rotate(Torus* acc, const double* ggsw, const GgswShape& shape, std::size_t t, const Fft& fft) {
   if (t == 0) return;
   const std::size_t k = shape.k, n = shape.n;
   Scratch& s = scratch();
   s.diff.resize((k + 1) * n);
-  for (std::size_t c = 0; c <= k; ++c) {
-    Torus* d = s.diff.data() + c * n;
-    poly_rotate(d, acc + c * n, n, t);
-    for (std::size_t i = 0; i < n; ++i) d[i] -= acc[c * n + i];
-  }
+  for (std::size_t c = 0; c <= k; ++c) rotate_minus_self(s.diff.data() + c * n, acc + c * n, n, t);
   // The diff buffer is read before the scratch accumulators are reused, so passing it is safe.
-  std::vector<Torus>& diff = s.diff;
-  external_product_into(acc, true, diff.data(), ggsw, shape, fft);
+  external_product_into(acc, true, s.diff.data(), ggsw, shape, fft);
 }
 
 std::vector<Torus> generate_bsk(const LweSecretKey& small, const GlweSecretKey& glwe, std::size_t base_log,

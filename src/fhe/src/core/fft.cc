@@ -9,12 +9,22 @@
 
 namespace veil::fhe::core {
 
+std::vector<const FftKernels*> available_fft_kernels() {
+  std::vector<const FftKernels*> out{&portable_fft_kernels()};
+  if (const FftKernels* k = avx2_fft_kernels()) out.push_back(k);
+  if (const FftKernels* k = avx512_fft_kernels()) out.push_back(k);
+  return out;
+}
+
 const FftKernels& default_fft_kernels() {
   static const FftKernels* chosen = [] {
-    const char* env = std::getenv("VEIL_FHE_FFT");
-    if (env != nullptr && std::string_view(env) == "portable") return &portable_fft_kernels();
-    const FftKernels* fast = avx2_fft_kernels();
-    return fast != nullptr ? fast : &portable_fft_kernels();
+    const std::vector<const FftKernels*> available = available_fft_kernels();
+    if (const char* env = std::getenv("VEIL_FHE_FFT")) {
+      for (const FftKernels* k : available) {
+        if (std::string_view(env) == k->name) return k;
+      }
+    }
+    return available.back();
   }();
   return *chosen;
 }

@@ -10,8 +10,10 @@
 // Precision: docs/fhe.md, "FFT error". Integer inputs are exact in doubles (|x| < 2^53); the
 // torus side of a product (u64) is read as a signed integer, rounded to 53 bits.
 //
-// Kernels: a portable build and an AVX2+FMA build of the same source are selected at run time
-// (`__builtin_cpu_supports`); both are always compiled and tested against each other.
+// Kernels: a portable build, an AVX2+FMA build and an AVX-512 build of the same source; the
+// widest the CPU supports is selected at run time (`__builtin_cpu_supports`). All are always
+// compiled, and they give bit-identical results (fft_kernels.inc says how; tested), so nodes
+// on different CPUs compute the same ciphertexts.
 //
 // Thread safety: an Fft plan is immutable after construction and may be shared by threads.
 #pragma once
@@ -48,12 +50,21 @@ struct FftKernels {
   // acc += a * b, point-wise complex.
   void (*mul_acc)(std::size_t m, double* acc_re, double* acc_im, const double* a_re,
                   const double* a_im, const double* b_re, const double* b_im);
+  // out = a0 * b0 + a1 * b1, point-wise complex.
+  void (*mul_sum2)(std::size_t m, double* out_re, double* out_im, const double* a0_re, const double* a0_im,
+                   const double* b0_re, const double* b0_im, const double* a1_re, const double* a1_im,
+                   const double* b1_re, const double* b1_im);
 };
 
 const FftKernels& portable_fft_kernels();
 // nullptr when the CPU lacks AVX2 or FMA.
 const FftKernels* avx2_fft_kernels();
-// The kernels used by default: AVX2 when available unless VEIL_FHE_FFT=portable.
+// nullptr when the CPU lacks AVX-512 F/DQ/VL or FMA.
+const FftKernels* avx512_fft_kernels();
+// Every build this CPU can run, portable first.
+std::vector<const FftKernels*> available_fft_kernels();
+// The kernels used by default: the widest available, unless VEIL_FHE_FFT names one
+// (`portable`, `avx2-fma`, `avx512`; an unavailable name falls back to the default).
 const FftKernels& default_fft_kernels();
 
 class Fft {
@@ -81,6 +92,9 @@ class Fft {
   }
   void mul_acc(double* acc, const double* a, const double* b) const {
     kernels_->mul_acc(m(), acc, acc + m(), a, a + m(), b, b + m());
+  }
+  void mul_sum2(double* out, const double* a0, const double* b0, const double* a1, const double* b1) const {
+    kernels_->mul_sum2(m(), out, out + m(), a0, a0 + m(), b0, b0 + m(), a1, a1 + m(), b1, b1 + m());
   }
 
   // out = a * s mod (X^N + 1, 2^64), exactly, where s_fft is forward_i32 of a polynomial with

@@ -140,6 +140,9 @@ KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output,
   return ksk;
 }
 
+// The key switches are integer multiply-adds of small digits with 64-bit key words (AVX-512
+// has the 64-bit vector multiply, vpmullq).
+VEIL_FHE_CLONES
 void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out) {
   const std::size_t stride = ksk.output_dimension + 1;
   out.data.assign(stride, 0);
@@ -165,6 +168,7 @@ void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int
   }
 }
 
+VEIL_FHE_CLONES
 void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, LweCiphertext* const* outs,
                              std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
   const std::size_t out_dim = ksk.output_dimension;

@@ -16,6 +16,15 @@
 #include "core/fft.h"
 #include "veil/fhe/params.h"
 
+// Integer hot loops are compiled once per x86-64 level (AVX-512, AVX2, baseline) and the best
+// the CPU runs is picked when the program loads (GCC function multi-versioning). Integer
+// arithmetic, so every clone gives the same result.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VEIL_FHE_CLONES [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
+#else
+#define VEIL_FHE_CLONES
+#endif
+
 namespace veil::fhe::core {
 
 // Binary LWE secret key (each word 0 or 1).

@@ -1,0 +1,31 @@
+// The AVX-512 build of the FFT kernels: the same source as fft_portable.cc, compiled with
+// -O3 -mavx512f -mavx512dq -mavx512vl -mfma and 512-bit vectors preferred (set for this file
+// only in CMakeLists.txt). Only called after __builtin_cpu_supports confirms the CPU has them.
+#include "core/fft.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include <immintrin.h>
+
+// GCC 12 reports the _mm512_undefined_pd() inside its own shuffle and broadcast intrinsics as
+// "may be used uninitialized" once they are inlined here (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace veil::fhe::core {
+namespace avx512 {
+#include "core/fft_kernels.inc"
+}  // namespace avx512
+
+const FftKernels* avx512_fft_kernels() {
+  static const FftKernels kernels{"avx512", avx512::forward_i32, avx512::forward_u64, avx512::forward_decomposed,
+                                  avx512::backward, avx512::mul_acc, avx512::mul_sum2};
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma")) {
+    return &kernels;
+  }
+  return nullptr;
+}
+
+}  // namespace veil::fhe::core
