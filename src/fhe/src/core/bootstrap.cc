@@ -57,7 +57,7 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
   Scratch& s = scratch();
   if (k == 1 && level == 1) {
     // The default parameters' case, in fewer passes: both decomposed inputs are transformed,
-    // then each output is one two-term point-wise sum and one inverse transform.
+    // then each output is the inverse transform of a two-term point-wise sum.
     s.fourier.resize(2 * n);
     s.acc.resize(n);
     double* f0 = s.fourier.data();
@@ -66,8 +66,7 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
     fft.forward_decomposed(in, base_log, f0);
     fft.forward_decomposed(in + n, base_log, f1);
     for (std::size_t o = 0; o < 2; ++o) {
-      fft.mul_sum2(s.acc.data(), f0, ggsw + o * n, f1, ggsw + 2 * n + o * n);
-      fft.backward(s.acc.data(), out + o * n, accumulate);
+      fft.backward_sum2(f0, ggsw + o * n, f1, ggsw + 2 * n + o * n, s.acc.data(), out + o * n, accumulate);
     }
     return;
   }

@@ -50,10 +50,10 @@ struct FftKernels {
   // acc += a * b, point-wise complex.
   void (*mul_acc)(std::size_t m, double* acc_re, double* acc_im, const double* a_re,
                   const double* a_im, const double* b_re, const double* b_im);
-  // out = a0 * b0 + a1 * b1, point-wise complex.
-  void (*mul_sum2)(std::size_t m, double* out_re, double* out_im, const double* a0_re, const double* a0_im,
-                   const double* b0_re, const double* b0_im, const double* a1_re, const double* a1_im,
-                   const double* b1_re, const double* b1_im);
+  // backward(a0 * b0 + a1 * b1) (point-wise complex products, as the external product with
+  // k = 1 and one level needs them); work: N doubles of scratch.
+  void (*backward_sum2)(const FftTables&, const double* a0, const double* b0, const double* a1, const double* b1,
+                        double* work, std::uint64_t* out, bool accumulate);
 };
 
 const FftKernels& portable_fft_kernels();
@@ -93,8 +93,10 @@ class Fft {
   void mul_acc(double* acc, const double* a, const double* b) const {
     kernels_->mul_acc(m(), acc, acc + m(), a, a + m(), b, b + m());
   }
-  void mul_sum2(double* out, const double* a0, const double* b0, const double* a1, const double* b1) const {
-    kernels_->mul_sum2(m(), out, out + m(), a0, a0 + m(), b0, b0 + m(), a1, a1 + m(), b1, b1 + m());
+  // out (+)= backward(a0 * b0 + a1 * b1); work: n() doubles, overwritten.
+  void backward_sum2(const double* a0, const double* b0, const double* a1, const double* b1, double* work,
+                     std::uint64_t* out, bool accumulate) const {
+    kernels_->backward_sum2(tables_, a0, b0, a1, b1, work, out, accumulate);
   }
 
   // out = a * s mod (X^N + 1, 2^64), exactly, where s_fft is forward_i32 of a polynomial with

@@ -11,7 +11,7 @@ namespace portable {
 
 const FftKernels& portable_fft_kernels() {
   static const FftKernels kernels{"portable", portable::forward_i32, portable::forward_u64, portable::forward_decomposed,
-                                  portable::backward, portable::mul_acc, portable::mul_sum2};
+                                  portable::backward, portable::mul_acc, portable::backward_sum2};
   return kernels;
 }
 
