@@ -246,6 +246,24 @@ TEST(FheBatchedKernels, AllAtLeastMatchesPlaintext) {
   EXPECT_FALSE(all_at_least<16>(one, huge, k.server)[0].decrypt(k.client));
 }
 
+TEST(FheApi, ShiftRightMatchesPlaintext) {
+  const auto& k = keys();
+  auto& r = rng();
+  for (unsigned bits : {0u, 1u, 2u, 3u, 4u, 7u, 8u, 15u, 16u, 20u}) {
+    const std::uint64_t v = r() % 0x10000;
+    const FheUint16 x = FheUint16::encrypt(v, k.client);
+    EXPECT_EQ(x.shr(bits, k.server).decrypt(k.client), v >> std::min(bits, 63u)) << v << " >> " << bits;
+  }
+  // Whole-block shifts cost no bootstrap, and the shifted value still feeds the kernels:
+  // its public zero blocks are skipped, not misread.
+  const std::uint64_t before = bootstrap_count();
+  const FheUint16 shifted = FheUint16::encrypt(0xbeef, k.client).shr(4, k.server);
+  EXPECT_EQ(bootstrap_count(), before);
+  const std::vector<std::uint64_t> coefficients{16, 3};
+  auto sums = dot_products<32>(std::vector<std::vector<FheUint16>>{{shifted, shifted}}, coefficients, 0, k.server);
+  EXPECT_EQ(sums[0].decrypt(k.client), (0xbeefu >> 4) * 19);
+}
+
 TEST(FheBatchedKernels, DotProductsMatchPlaintext) {
   const auto& k = keys();
   auto& r = rng();

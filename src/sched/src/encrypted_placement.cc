@@ -17,8 +17,10 @@ EncryptedTelemetry encrypt_with(const QuantizedTelemetry& t, const Key& key) {
 }
 
 // The score of every node as a batched dot product with score_plan()'s coefficients:
-// Σ c_r·term_r + c_lat·latency, term_r = free_r or its complement 65535 − free_r (a
-// bootstrap-free NOT). Scores stay below 2^31 (placement_test checks the bound).
+// Σ c_r·term_r + c_lat·(latency >> s_lat), term_r = free_r or its complement 65535 − free_r
+// (a bootstrap-free NOT), shifted right by s_r (whole blocks: bootstrap-free too, and the
+// public zero blocks it leaves are skipped by the dot product). Scores stay below 2^31
+// (placement_test checks the bound).
 std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& nodes, const ScorePlan& plan,
                                        const fhe::ServerKey& key) {
   std::vector<std::uint64_t> coefficients;
@@ -27,12 +29,13 @@ std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& no
     if (plan.resource_coefficient[r] == 0) continue;
     coefficients.push_back(plan.resource_coefficient[r]);
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-      rows[i].push_back(plan.complement_free ? nodes[i].free[r].bit_not(key) : nodes[i].free[r]);
+      const FheUint16 value = plan.complement_free ? nodes[i].free[r].bit_not(key) : nodes[i].free[r];
+      rows[i].push_back(value.shr(kScoreShift[r], key));
     }
   }
   if (plan.latency_coefficient != 0) {
     coefficients.push_back(plan.latency_coefficient);
-    for (std::size_t i = 0; i < nodes.size(); ++i) rows[i].push_back(nodes[i].latency);
+    for (std::size_t i = 0; i < nodes.size(); ++i) rows[i].push_back(nodes[i].latency.shr(kLatencyShift, key));
   }
   if (coefficients.empty()) return std::vector<FheUint32>(nodes.size(), FheUint32::trivial(0, key));
   return fhe::dot_products<32>(rows, coefficients, 0, key);

@@ -41,10 +41,10 @@ std::uint32_t score(const ScorePlan& plan, const QuantizedTelemetry& node, std::
     const std::size_t rank = (index + node_count - round_robin_offset % node_count) % node_count;
     return static_cast<std::uint32_t>(node_count - rank);
   }
-  std::uint32_t total = plan.latency_coefficient * node.latency;
+  std::uint32_t total = plan.latency_coefficient * (node.latency >> kLatencyShift);
   for (std::size_t r = 0; r < kResourceCount; ++r) {
-    const std::uint32_t term = plan.complement_free ? 0xffffu - node.free[r] : node.free[r];
-    total += plan.resource_coefficient[r] * term;
+    const std::uint32_t value = plan.complement_free ? 0xffffu - node.free[r] : node.free[r];
+    total += plan.resource_coefficient[r] * (value >> kScoreShift[r]);
   }
   return total;
 }

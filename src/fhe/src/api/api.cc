@@ -145,6 +145,11 @@ RadixPtr radix_scalar(const ServerKey& key, Op op, const Radix& a, std::uint64_t
   die("bad operation");
 }
 
+RadixPtr radix_shift_right(const ServerKey& key, const Radix& a, unsigned bits) {
+  check(key, a.params);
+  return wrap(a.params, ik(key).scalar_shift_right(a.ct, bits));
+}
+
 RadixPtr radix_not(const ServerKey& key, const Radix& a) {
   check(key, a.params);
   return wrap(a.params, ik(key).bitnot(a.ct));

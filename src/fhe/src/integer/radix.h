@@ -71,6 +71,9 @@ class ServerKey {
   RadixCiphertext bitwise(const RadixCiphertext& a, const RadixCiphertext& b, Bitwise op) const;
   RadixCiphertext scalar_bitwise(const RadixCiphertext& a, std::uint64_t c, Bitwise op) const;
   RadixCiphertext bitnot(const RadixCiphertext& a) const;
+  // a >> bits. Whole blocks move without a bootstrap (the freed top blocks are public zeros,
+  // which later kernels skip); a shift by a part of a block costs one bootstrap per block.
+  RadixCiphertext scalar_shift_right(const RadixCiphertext& a, unsigned bits) const;
 
   // Index (as a radix of `index_blocks` blocks) and value of the first maximum / minimum.
   std::pair<RadixCiphertext, RadixCiphertext> argmax(std::span<const RadixCiphertext> values,

@@ -47,6 +47,7 @@ std::uint64_t radix_decrypt(const Radix& value, const ClientKey& key);
 RadixPtr radix_binary(const ServerKey& key, Op op, const Radix& a, const Radix& b);
 RadixPtr radix_scalar(const ServerKey& key, Op op, const Radix& a, std::uint64_t c);
 RadixPtr radix_not(const ServerKey& key, const Radix& a);
+RadixPtr radix_shift_right(const ServerKey& key, const Radix& a, unsigned bits);
 BlockPtr radix_compare(const ServerKey& key, Cmp op, const Radix& a, const Radix& b);
 BlockPtr radix_scalar_compare(const ServerKey& key, Cmp op, const Radix& a, std::uint64_t c);
 RadixPtr radix_select(const ServerKey& key, const Block& cond, const Radix& a, const Radix& b);
@@ -117,6 +118,10 @@ class FheUint {
   FheUint bit_or(std::uint64_t c, const ServerKey& k) const { return sc(k, detail::Op::kOr, c); }
   FheUint bit_xor(std::uint64_t c, const ServerKey& k) const { return sc(k, detail::Op::kXor, c); }
   FheUint bit_not(const ServerKey& k) const { return FheUint(detail::radix_not(k, *v_)); }
+  // this >> bits (logical). A shift by whole blocks (a multiple of 2 bits with the default
+  // parameters) costs no bootstrap, and the zero top blocks it leaves are public, so kernels
+  // that skip public blocks (dot_products, pick_extremes) do less work on the result.
+  FheUint shr(unsigned bits, const ServerKey& k) const { return FheUint(detail::radix_shift_right(k, *v_, bits)); }
 
   // Comparisons return an encrypted boolean.
   FheBool eq(const FheUint& o, const ServerKey& k) const;
@@ -153,6 +158,7 @@ class FheUint {
   FheUint operator|(const FheUint& o) const { return bit_or(o, detail::thread_server_key()); }
   FheUint operator^(const FheUint& o) const { return bit_xor(o, detail::thread_server_key()); }
   FheUint operator~() const { return bit_not(detail::thread_server_key()); }
+  FheUint operator>>(unsigned bits) const { return shr(bits, detail::thread_server_key()); }
 
   Bytes serialize() const { return detail::radix_serialize(*v_, Bits); }
   static Result<FheUint> deserialize(ByteView bytes, const DeserializeOptions& options = {}) {

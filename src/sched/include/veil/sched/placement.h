@@ -5,15 +5,24 @@
 // this library compute exactly the same integers on ciphertexts; both read the policy's
 // coefficients from one place, score_plan(), so they cannot drift apart.
 //
-//   filter    node fits   ⇔ free[r] ≥ request[r] for every resource r
-//   spread    maximise  Σ_r w_r·m_r·free[r]                 (least allocated, as Kubernetes)
-//   binpack   minimise  Σ_r w_r·m_r·free[r]                 (most allocated, as Nomad)
-//   latency   minimise  w_lat·m_lat·latency + Σ_r w_r·m_r·(65535 − free[r])
+//   filter    node fits   ⇔ free[r] ≥ request[r] for every resource r        (full resolution)
+//   spread    maximise  Σ_r w_r·m_r·(free[r] >> s_r)         (least allocated, as Kubernetes)
+//   binpack   minimise  Σ_r w_r·m_r·(free[r] >> s_r)         (most allocated, as Nomad)
+//   latency   minimise  w_lat·m_lat·(latency >> s_lat) + Σ_r w_r·m_r·((65535 − free[r]) >> s_r)
 //   priority-round-robin  maximise  N − ((i − offset) mod N): nodes take turns in a fixed
 //             rotation starting at `offset`; the first node in rotation order that fits wins
 //
-// m_r scales each resource's unit so that its reference capacity (resources.h) is worth
-// about 2^16 points; every score fits in 32 bits. Ties go to the lowest node index (nodes are
+// Scores rank nodes at a coarser resolution than the filter checks them: the low s_r bits of
+// each value are dropped first (4 bits: 0.16 cores, 256 MiB of memory, 4 GiB of disk, 1.6 ms;
+// GPUs are counted whole). That is the resolution Kubernetes' own scores have (integer
+// percentages of a node's capacity: 0.16 cores of a 16-core node), and it is what makes the
+// encrypted score cheap: dropping whole 2-bit blocks costs no bootstrap and leaves fewer
+// blocks to add, compare and select (docs/sched.md has the counts). Whether a node fits is
+// still decided on the exact values.
+//
+// m_r scales each resource's score unit so that its reference capacity (resources.h) is worth
+// about 2^12 points; they are powers of four, so under encryption a multiplication by one
+// moves whole blocks and costs no bootstrap. Every score fits in 32 bits. Ties go to the lowest node index (nodes are
 // ordered by PeerId, so every scheduler agrees). A replica with no fitting node left is
 // "no fit" (std::nullopt), never a wrong placement.
 #pragma once
@@ -29,7 +38,8 @@
 namespace veil::sched {
 
 // The integer coefficients of a policy's score: score = Σ coefficient[r]·term[r] + latency
-// term, where term[r] is free[r], or its complement 65535 − free[r] when `complement_free`.
+// term, where term[r] is free[r] >> kScoreShift[r], or (65535 − free[r]) >> kScoreShift[r]
+// when `complement_free`, and the latency term is latency_coefficient·(latency >> kLatencyShift).
 struct ScorePlan {
   PolicyKind kind = PolicyKind::kSpread;
   std::array<std::uint32_t, kResourceCount> resource_coefficient{};
@@ -38,8 +48,11 @@ struct ScorePlan {
   bool maximise = true;  // false: the best node has the lowest score
 };
 
-// Per-unit multipliers m_r and m_lat (see above).
-inline constexpr std::array<std::uint32_t, kResourceCount> kResourceScale = {10, 4, 4, 1024};
+// Bits dropped from each value before scoring (s_r, s_lat), and the multipliers m_r, m_lat of
+// the values so shifted (see above): cpu, memory, disk, gpu.
+inline constexpr std::array<unsigned, kResourceCount> kScoreShift = {4, 4, 4, 0};
+inline constexpr unsigned kLatencyShift = 4;
+inline constexpr std::array<std::uint32_t, kResourceCount> kResourceScale = {16, 4, 4, 64};
 inline constexpr std::uint32_t kLatencyScale = 16;
 
 ScorePlan score_plan(const PlacementPolicy& policy);

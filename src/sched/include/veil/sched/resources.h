@@ -5,7 +5,7 @@
 // that "fits" in quantised units really has room. Values above a unit's range saturate.
 //
 //   resource  unit            range (65535 units)   reference capacity (score scale)
-//   cpu       10 millicores   655 cores             64 cores
+//   cpu       10 millicores   655 cores             41 cores
 //   memory    16 MiB          ~1 TiB                256 GiB
 //   disk      256 MiB         ~16 TiB               4 TiB
 //   gpu       1 device        64 devices (capped)   64 devices
