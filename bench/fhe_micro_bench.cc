@@ -99,18 +99,18 @@ void BM_KeySwitchBatch(benchmark::State& state) {
   std::vector<shortint::Ciphertext> inputs;
   for (std::size_t i = 0; i < count; ++i) inputs.push_back(k.ck.encrypt(i % 4));
   const auto& ksk = k.sk.ksk();
-  const std::size_t per_input = ksk.input_dimension * ksk.level;
+  const std::size_t per_input = ksk.rows(), cols = ksk.padded_columns();
   std::vector<std::int8_t> digits(count * per_input);
-  std::vector<core::LweCiphertext> small(count, core::LweCiphertext(ksk.output_dimension));
+  std::vector<core::Torus> accs(count * cols);
   std::vector<const core::LweCiphertext*> in_ptrs;
-  std::vector<core::LweCiphertext*> out_ptrs;
+  std::vector<core::Torus*> acc_ptrs;
   for (std::size_t c = 0; c < count; ++c) {
     in_ptrs.push_back(&inputs[c].ct);
-    out_ptrs.push_back(&small[c]);
+    acc_ptrs.push_back(accs.data() + c * cols);
     core::keyswitch_digits(ksk, inputs[c].ct, digits.data() + c * per_input);
   }
   for (auto _ : state) {
-    core::keyswitch_batch_columns(ksk, in_ptrs.data(), out_ptrs.data(), count, digits.data(), 0, ksk.output_dimension + 1);
+    core::keyswitch_batch_columns(ksk, in_ptrs.data(), acc_ptrs.data(), count, digits.data(), 0, cols);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * count));
 }

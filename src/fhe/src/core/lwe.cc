@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 namespace veil::fhe::core {
 
@@ -168,26 +169,114 @@ void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int
   }
 }
 
-VEIL_FHE_CLONES
-void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, LweCiphertext* const* outs,
-                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
-  const std::size_t out_dim = ksk.output_dimension;
-  const std::size_t per_input = ksk.input_dimension * ksk.level;
-  for (std::size_t c = 0; c < count; ++c) {
-    Torus* acc = outs[c]->data.data();
-    for (std::size_t t = col_begin; t < col_end; ++t) acc[t] = t == out_dim ? ins[c]->body() : 0;
+void KeySwitchKey::make_blocked() {
+  const std::size_t cols = output_dimension + 1, blocks = (cols + kBlockColumns - 1) / kBlockColumns;
+  blocked.assign(blocks * rows() * kBlockColumns, 0);
+  for (std::size_t r = 0; r < rows(); ++r) {
+    for (std::size_t col = 0; col < cols; ++col) {
+      const std::size_t b = col / kBlockColumns;
+      blocked[(b * rows() + r) * kBlockColumns + col % kBlockColumns] = data[r * cols + col];
+    }
   }
-  for (std::size_t i = 0; i < ksk.input_dimension; ++i) {
-    for (std::size_t j = 0; j < ksk.level; ++j) {
-      const Torus* row = ksk.entry(i, j);
+}
+
+namespace {
+
+// Batched key switch over the row-major key: each row's words multiply every input's digit.
+// Every input's accumulator is re-read for each row (L2-bound for large batches).
+VEIL_FHE_CLONES
+void keyswitch_batch_rows(const KeySwitchKey& ksk, Torus* const* accs, std::size_t count,
+                          const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
+  const std::size_t rows = ksk.rows(), stride = ksk.output_dimension + 1;
+  col_end = std::min(col_end, stride);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const Torus* row = ksk.data.data() + r * stride;
+    for (std::size_t c = 0; c < count; ++c) {
+      const std::int8_t d8 = digits[c * rows + r];
+      if (d8 == 0) continue;
+      const Torus d = static_cast<Torus>(static_cast<std::int64_t>(d8));
+      Torus* acc = accs[c];
+      for (std::size_t t = col_begin; t < col_end; ++t) acc[t] -= d * row[t];
+    }
+  }
+}
+
+// The same over the column-blocked key, one block of columns at a time: the key is read
+// sequentially, and when every digit lies in [-8, 8) the multiples 1..8 of a group of rows
+// are built once (seven adds per word) so that every input adds or subtracts one multiple
+// per row, the group's sum kept in registers, instead of multiplying row by row.
+VEIL_FHE_CLONES
+void keyswitch_batch_blocked(const KeySwitchKey& ksk, Torus* const* accs, std::size_t count, const std::int8_t* digits,
+                             std::size_t col_begin, std::size_t col_end) {
+  constexpr std::size_t kW = KeySwitchKey::kBlockColumns, kV = kW / 8;
+  // Rows handled together: each input's accumulator is loaded and stored once per group.
+  constexpr std::size_t kRowsPerGroup = 4;
+  const std::size_t rows = ksk.rows();
+  // 64-byte vectors (GCC vector extension), so the AVX-512 clone uses whole zmm registers
+  // (its default tuning would pick 256-bit ones); other clones split them.
+  using Vec = Torus __attribute__((vector_size(64)));
+  // multiples[g][8 + k][v]: k times row g of the group, k in -8..8 (digits lie in [-8, 8)).
+  Vec multiples[kRowsPerGroup][17][kV];
+  const bool fast = ksk.base_log <= 4 && rows % kRowsPerGroup == 0;
+  for (std::size_t b = col_begin / kW; b * kW < col_end; ++b) {
+    const std::size_t lo = std::max(col_begin, b * kW), hi = std::min(col_end, (b + 1) * kW);
+    const Torus* block = ksk.blocked.data() + b * rows * kW;
+    if (!fast || lo != b * kW || hi != (b + 1) * kW) {  // a split inside a block: plain products
+      for (std::size_t r = 0; r < rows; ++r) {
+        const Torus* row = block + r * kW;
+        for (std::size_t c = 0; c < count; ++c) {
+          const Torus d = static_cast<Torus>(static_cast<std::int64_t>(digits[c * rows + r]));
+          for (std::size_t t = lo - b * kW; t < hi - b * kW; ++t) accs[c][b * kW + t] -= d * row[t];
+        }
+      }
+      continue;
+    }
+    for (std::size_t r = 0; r < rows; r += kRowsPerGroup) {
+      for (std::size_t g = 0; g < kRowsPerGroup; ++g) {
+        Vec(&m)[17][kV] = multiples[g];
+        const Torus* row = block + (r + g) * kW;
+        for (std::size_t v = 0; v < kV; ++v) {
+          m[8][v] = Vec{};
+          std::memcpy(&m[9][v], row + 8 * v, sizeof(Vec));
+          m[7][v] = -m[9][v];
+        }
+        for (std::size_t k = 2; k <= 8; ++k) {
+          for (std::size_t v = 0; v < kV; ++v) {
+            m[8 + k][v] = m[7 + k][v] + m[9][v];
+            m[8 - k][v] = m[9 - k][v] - m[9][v];
+          }
+        }
+      }
       for (std::size_t c = 0; c < count; ++c) {
-        const std::int8_t d8 = digits[c * per_input + i * ksk.level + j];
-        if (d8 == 0) continue;
-        const Torus d = static_cast<Torus>(static_cast<std::int64_t>(d8));
-        Torus* acc = outs[c]->data.data();
-        for (std::size_t t = col_begin; t < col_end; ++t) acc[t] -= d * row[t];
+        const std::int8_t* d = digits + c * rows + r;
+        const Vec* m0 = multiples[0][8 + d[0]];
+        const Vec* m1 = multiples[1][8 + d[1]];
+        const Vec* m2 = multiples[2][8 + d[2]];
+        const Vec* m3 = multiples[3][8 + d[3]];
+        Torus* acc = accs[c] + b * kW;
+        for (std::size_t v = 0; v < kV; ++v) {
+          Vec a;
+          std::memcpy(&a, acc + 8 * v, sizeof a);
+          a -= (m0[v] + m1[v]) + (m2[v] + m3[v]);
+          std::memcpy(acc + 8 * v, &a, sizeof a);
+        }
       }
     }
+  }
+}
+
+}  // namespace
+
+void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, Torus* const* accs,
+                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
+  const std::size_t out_dim = ksk.output_dimension;
+  for (std::size_t c = 0; c < count; ++c) {
+    for (std::size_t t = col_begin; t < col_end; ++t) accs[c][t] = t == out_dim ? ins[c]->body() : 0;
+  }
+  if (ksk.blocked.empty()) {
+    keyswitch_batch_rows(ksk, accs, count, digits, col_begin, col_end);
+  } else {
+    keyswitch_batch_blocked(ksk, accs, count, digits, col_begin, col_end);
   }
 }
 

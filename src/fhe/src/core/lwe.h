@@ -111,11 +111,24 @@ void sample_extract(LweCiphertext& out, const Torus* glwe, std::size_t k, std::s
 
 // ----- Key switching (big LWE key -> small LWE key) -----
 struct KeySwitchKey {
+  // Columns per block of the column-blocked copy.
+  static constexpr std::size_t kBlockColumns = 64;
+
   std::size_t input_dimension = 0, output_dimension = 0, base_log = 0, level = 0;
   std::vector<Torus> data;  // [input][level][output_dimension + 1]
+  // Optional second layout for batched key switches: the same words as [column block][row]
+  // [kBlockColumns], the last block padded with zeros, so that a pass over one block reads
+  // the key sequentially while every input's accumulator for the block stays in the L1 cache.
+  // Empty until make_blocked(); batches then use `data`.
+  std::vector<Torus> blocked;
+
   const Torus* entry(std::size_t i, std::size_t j) const {
     return data.data() + (i * level + j) * (output_dimension + 1);
   }
+  std::size_t rows() const { return input_dimension * level; }
+  // output_dimension + 1 rounded up to whole blocks.
+  std::size_t padded_columns() const { return (output_dimension + kBlockColumns) / kBlockColumns * kBlockColumns; }
+  void make_blocked();
 };
 // Masks come from `mask` in entry order, so a seeded mask generator reproduces them.
 KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output, std::size_t base_log,
@@ -123,10 +136,12 @@ KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output,
 // out (dimension output_dimension) encrypts the same phase as in, under the output key.
 void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
 
-// Key-switches outs[c] = keyswitch(ins[c]) for count inputs, reading the key once: the
-// output columns [col_begin, col_end) only, so callers may split the columns across threads.
-// outs must be sized output_dimension + 1; the body column is set from the input's body.
-void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, LweCiphertext* const* outs,
+// Key-switches count inputs at once, reading the key once, into accumulators: accs[c] holds
+// keyswitch(ins[c]) in its first output_dimension + 1 words (the body last) and must have
+// padded_columns() words. Only columns [col_begin, col_end) are written, so callers may split
+// the columns across threads; splits at multiples of KeySwitchKey::kBlockColumns keep the
+// blocked layout's fast path.
+void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, Torus* const* accs,
                              std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end);
 // digits[(c * input_dimension + i) * level + j]: the decomposition of every input coefficient.
 void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits);

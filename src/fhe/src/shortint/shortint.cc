@@ -80,6 +80,7 @@ std::uint64_t ClientKey::decrypt_full(const Ciphertext& ct) const {
 
 ServerKey::ServerKey(const Parameters& params, core::FourierBootstrapKey bsk, core::KeySwitchKey ksk)
     : params_(&params), bsk_(std::move(bsk)), ksk_(std::move(ksk)), fft_(&core::fft_plan(params.polynomial_size)) {
+  ksk_.make_blocked();  // a second copy of the key (60 MB by default) for apply_batch
   identity_ = lut([](std::uint64_t x) { return x; });
 }
 
@@ -220,23 +221,27 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   }
   const std::size_t threads = std::max<std::size_t>(
       1, std::min<std::size_t>(pool.size() + 1, std::max(1u, std::thread::hardware_concurrency())));
-  // 1. Key switching, the key read once; output columns split across threads.
-  const std::size_t per_input = ksk_.input_dimension * ksk_.level;
+  // 1. Key switching, the key read once; output columns split across threads in whole
+  // blocks of the blocked key layout.
+  const std::size_t per_input = ksk_.rows();
+  const std::size_t cols = ksk_.padded_columns(), out_words = ksk_.output_dimension + 1;
   std::vector<std::int8_t> digits(count * per_input);
-  std::vector<core::LweCiphertext> small(count, core::LweCiphertext(ksk_.output_dimension));
+  std::vector<Torus> ks_acc(count * cols);
   std::vector<const core::LweCiphertext*> in_ptrs(count);
-  std::vector<core::LweCiphertext*> small_ptrs(count);
+  std::vector<Torus*> ks_ptrs(count);
   for (std::size_t c = 0; c < count; ++c) {
     in_ptrs[c] = &inputs[c].ct;
-    small_ptrs[c] = &small[c];
+    ks_ptrs[c] = ks_acc.data() + c * cols;
   }
   pool.parallel_for(0, count, [&](std::size_t c) { core::keyswitch_digits(ksk_, inputs[c].ct, digits.data() + c * per_input); });
-  const std::size_t cols = ksk_.output_dimension + 1;
-  const std::size_t chunk = (cols + threads - 1) / threads;
+  const std::size_t blocks = cols / core::KeySwitchKey::kBlockColumns;
   pool.parallel_for(0, threads, [&](std::size_t t) {
-    const std::size_t begin = t * chunk, end = std::min(cols, begin + chunk);
-    if (begin < end) core::keyswitch_batch_columns(ksk_, in_ptrs.data(), small_ptrs.data(), count, digits.data(), begin, end);
+    const std::size_t begin = t * blocks / threads * core::KeySwitchKey::kBlockColumns;
+    const std::size_t end = (t + 1) * blocks / threads * core::KeySwitchKey::kBlockColumns;
+    if (begin < end) core::keyswitch_batch_columns(ksk_, in_ptrs.data(), ks_ptrs.data(), count, digits.data(), begin, end);
   });
+  std::vector<core::LweCiphertext> small(count);
+  for (std::size_t c = 0; c < count; ++c) small[c].data.assign(ks_ptrs[c], ks_ptrs[c] + out_words);
   // 2. Blind rotations, one contiguous chunk of the batch per thread.
   const std::size_t acc_words = (params_->glwe_dimension + 1) * params_->polynomial_size;
   std::vector<Torus> accs(count * acc_words);
