@@ -23,6 +23,7 @@ struct ScheduleBenchOptions {
   std::string params = "default";
   std::size_t repetitions = 3;
   std::uint64_t seed = 1;
+  std::uint32_t gpus = 0;  // > 0: the job also requests GPUs and weights them
   bool json = false;
 };
 
@@ -79,9 +80,11 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   std::mt19937_64 rng(options.seed);
   sched::PlacementInput plain;
   for (std::size_t i = 0; i < options.nodes; ++i) plain.nodes.push_back(random_node(rng));
-  plain.request = *sched::quantize_request({.cpu_millicores = 4000, .memory_mib = 16 * 1024, .disk_mib = 100 * 1024});
+  plain.request = *sched::quantize_request(
+      {.cpu_millicores = 4000, .memory_mib = 16 * 1024, .disk_mib = 100 * 1024, .gpus = options.gpus});
   plain.policy.kind = *kind;
   plain.policy.weights.disk = 1;
+  plain.policy.weights.gpu = options.gpus > 0 ? 1 : 0;
   plain.replicas = options.replicas;
   plain.round_robin_offset = static_cast<std::uint32_t>(rng() % options.nodes);
 
@@ -117,6 +120,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"decision_cpu_ms", median(cpu_times)},
                         {"bootstraps", bootstraps},
                         {"nodes", options.nodes},
+                        {"resources", options.gpus > 0 ? 4 : 3},
                         {"policy", options.policy},
                         {"replicas", options.replicas},
                         {"matches_plaintext", matches},
@@ -143,6 +147,10 @@ void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAc
   schedule->add_option("--repetitions", options->repetitions, "Decisions to time; the median is reported")
       ->check(CLI::Range(1, 100));
   schedule->add_option("--seed", options->seed, "Seed of the synthetic telemetry");
+  schedule->add_option("--gpus", options->gpus,
+                       "Also request this many GPUs, weighted like the other resources (all four resources "
+                       "filtered, scored and reserved); 0: CPU, memory and disk only")
+      ->check(CLI::Range(0, 64));
   schedule->add_flag("--json", options->json, "Print one JSON line and no progress");
   schedule->callback([options, &action] { action = [options] { return run_schedule_bench(*options); }; });
 }

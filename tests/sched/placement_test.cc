@@ -63,6 +63,26 @@ TEST(Placement, TiesGoToTheLowestIndex) {
   EXPECT_EQ(place_plaintext(input(nodes, request(1, 1), PolicyKind::kBinpack)).replicas[0], 0u);
 }
 
+// Scores read values at their score grain (placement.h): nodes that differ only below it tie
+// (and the lowest index wins), while whether they fit is still decided on the exact values.
+TEST(Placement, ScoresRankAtTheScoreGrainAndFitsAreExact) {
+  // 0.16 cores (16 units) is the CPU grain: 500 and 510 units score alike, 512 does not.
+  std::vector<QuantizedTelemetry> nodes = {node(500, 64), node(510, 64), node(512, 64)};
+  EXPECT_EQ(place_plaintext(input(nodes, request(1, 1), PolicyKind::kSpread)).replicas[0], 2u);
+  nodes[2] = node(511, 64);
+  EXPECT_EQ(place_plaintext(input(nodes, request(1, 1), PolicyKind::kSpread)).replicas[0], 0u);
+  // ... but a request of 505 units fits only the node with 510, however equal the scores.
+  EXPECT_EQ(place_plaintext(input(nodes, request(505, 1), PolicyKind::kBinpack)).replicas[0], 1u);
+}
+
+TEST(Placement, GpuCountsAreScoredModulo256) {
+  ScorePlan plan = score_plan(PlacementPolicy{.kind = PolicyKind::kSpread, .weights = {.cpu = 0, .memory = 0, .gpu = 1}});
+  EXPECT_EQ(score(plan, node(0, 0, 0, 64), 0, 1, 0), 64u * kResourceScale[kGpu]);
+  // An honest record holds at most 64; a record claiming 300 is scored as 44, in the FHE
+  // circuit as here, so a 16-bit count cannot widen every node's encrypted score.
+  EXPECT_EQ(score(plan, node(0, 0, 0, 300), 0, 1, 0), 44u * kResourceScale[kGpu]);
+}
+
 TEST(Placement, NoFitIsReportedNotGuessed) {
   std::vector<QuantizedTelemetry> nodes = {node(10, 10), node(20, 5)};
   auto p = place_plaintext(input(nodes, request(15, 8), PolicyKind::kSpread));

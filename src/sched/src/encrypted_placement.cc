@@ -16,11 +16,18 @@ EncryptedTelemetry encrypt_with(const QuantizedTelemetry& t, const Key& key) {
   return {{enc(t.free[0]), enc(t.free[1]), enc(t.free[2]), enc(t.free[3])}, enc(t.latency)};
 }
 
+// The bits of a value that a score reads (placement.h): shifted right by `shift` and cut to
+// `width` bits. With whole blocks (even counts of bits) both only move blocks or replace them
+// with public zeros, so no bootstrap, and the dot product skips the public zero blocks.
+FheUint16 score_bits(const FheUint16& value, unsigned shift, unsigned width, const fhe::ServerKey& key) {
+  const FheUint16 shifted = value.shr(shift, key);
+  return shift + width >= 16 ? shifted : shifted.bit_and((1u << width) - 1, key);
+}
+
 // The score of every node as a batched dot product with score_plan()'s coefficients:
-// Σ c_r·term_r + c_lat·(latency >> s_lat), term_r = free_r or its complement 65535 − free_r
-// (a bootstrap-free NOT), shifted right by s_r (whole blocks: bootstrap-free too, and the
-// public zero blocks it leaves are skipped by the dot product). Scores stay below 2^31
-// (placement_test checks the bound).
+// Σ c_r·term_r + c_lat·term_lat, term_r the score bits of free_r or of its complement
+// 65535 − free_r (a bootstrap-free NOT). Scores stay below 2^31 (placement_test checks the
+// bound).
 std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& nodes, const ScorePlan& plan,
                                        const fhe::ServerKey& key) {
   std::vector<std::uint64_t> coefficients;
@@ -30,12 +37,14 @@ std::vector<FheUint32> evaluate_scores(const std::vector<EncryptedTelemetry>& no
     coefficients.push_back(plan.resource_coefficient[r]);
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       const FheUint16 value = plan.complement_free ? nodes[i].free[r].bit_not(key) : nodes[i].free[r];
-      rows[i].push_back(value.shr(kScoreShift[r], key));
+      rows[i].push_back(score_bits(value, kScoreShift[r], kScoreBits[r], key));
     }
   }
   if (plan.latency_coefficient != 0) {
     coefficients.push_back(plan.latency_coefficient);
-    for (std::size_t i = 0; i < nodes.size(); ++i) rows[i].push_back(nodes[i].latency.shr(kLatencyShift, key));
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      rows[i].push_back(score_bits(nodes[i].latency, kLatencyShift, kLatencyScoreBits, key));
+    }
   }
   if (coefficients.empty()) return std::vector<FheUint32>(nodes.size(), FheUint32::trivial(0, key));
   return fhe::dot_products<32>(rows, coefficients, 0, key);

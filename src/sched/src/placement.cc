@@ -41,10 +41,11 @@ std::uint32_t score(const ScorePlan& plan, const QuantizedTelemetry& node, std::
     const std::size_t rank = (index + node_count - round_robin_offset % node_count) % node_count;
     return static_cast<std::uint32_t>(node_count - rank);
   }
-  std::uint32_t total = plan.latency_coefficient * (node.latency >> kLatencyShift);
+  auto bits = [](std::uint32_t value, unsigned shift, unsigned width) { return (value >> shift) & ((1u << width) - 1); };
+  std::uint32_t total = plan.latency_coefficient * bits(node.latency, kLatencyShift, kLatencyScoreBits);
   for (std::size_t r = 0; r < kResourceCount; ++r) {
     const std::uint32_t value = plan.complement_free ? 0xffffu - node.free[r] : node.free[r];
-    total += plan.resource_coefficient[r] * (value >> kScoreShift[r]);
+    total += plan.resource_coefficient[r] * bits(value, kScoreShift[r], kScoreBits[r]);
   }
   return total;
 }

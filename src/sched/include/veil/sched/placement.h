@@ -8,6 +8,7 @@
 //   filter    node fits   ⇔ free[r] ≥ request[r] for every resource r        (full resolution)
 //   spread    maximise  Σ_r w_r·m_r·(free[r] >> s_r)         (least allocated, as Kubernetes)
 //   binpack   minimise  Σ_r w_r·m_r·(free[r] >> s_r)         (most allocated, as Nomad)
+//             (GPUs: free[gpu] mod 256, see kScoreBits)
 //   latency   minimise  w_lat·m_lat·(latency >> s_lat) + Σ_r w_r·m_r·((65535 − free[r]) >> s_r)
 //   priority-round-robin  maximise  N − ((i − offset) mod N): nodes take turns in a fixed
 //             rotation starting at `offset`; the first node in rotation order that fits wins
@@ -38,8 +39,9 @@
 namespace veil::sched {
 
 // The integer coefficients of a policy's score: score = Σ coefficient[r]·term[r] + latency
-// term, where term[r] is free[r] >> kScoreShift[r], or (65535 − free[r]) >> kScoreShift[r]
-// when `complement_free`, and the latency term is latency_coefficient·(latency >> kLatencyShift).
+// term, where term[r] is the kScoreBits[r] bits of free[r] (or of its complement 65535 − free[r]
+// when `complement_free`) above the lowest kScoreShift[r], and the latency term is
+// latency_coefficient times the kLatencyScoreBits bits of latency above the lowest kLatencyShift.
 struct ScorePlan {
   PolicyKind kind = PolicyKind::kSpread;
   std::array<std::uint32_t, kResourceCount> resource_coefficient{};
@@ -48,10 +50,15 @@ struct ScorePlan {
   bool maximise = true;  // false: the best node has the lowest score
 };
 
-// Bits dropped from each value before scoring (s_r, s_lat), and the multipliers m_r, m_lat of
-// the values so shifted (see above): cpu, memory, disk, gpu.
+// Bits dropped from each value before scoring (s_r, s_lat), how many of the bits above them
+// the score reads, and the multipliers m_r, m_lat of the values so shifted (see above): cpu,
+// memory, disk, gpu. GPUs are read from their low 8 bits: the unit's range is 0..64, so an
+// honest record loses nothing, and a record claiming more is scored modulo 256 (the same in
+// the reference and the circuit), which keeps a 16-bit GPU count from widening every score.
 inline constexpr std::array<unsigned, kResourceCount> kScoreShift = {4, 4, 4, 0};
+inline constexpr std::array<unsigned, kResourceCount> kScoreBits = {12, 12, 12, 8};
 inline constexpr unsigned kLatencyShift = 4;
+inline constexpr unsigned kLatencyScoreBits = 12;
 inline constexpr std::array<std::uint32_t, kResourceCount> kResourceScale = {16, 4, 4, 64};
 inline constexpr std::uint32_t kLatencyScale = 16;
 
