@@ -9,9 +9,10 @@
 #include <immintrin.h>
 
 // GCC 12 reports the _mm512_undefined_pd() inside its own shuffle and broadcast intrinsics as
-// "may be used uninitialized" once they are inlined here (a known false positive).
+// "(may be) used uninitialized" once they are inlined here (a known false positive).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace veil::fhe::core {
