@@ -264,6 +264,35 @@ TEST(FheApi, ShiftRightMatchesPlaintext) {
   EXPECT_EQ(sums[0].decrypt(k.client), (0xbeefu >> 4) * 19);
 }
 
+// A value widened by cast<> has public zero top blocks; when no borrow can leave the value
+// (cond implies value >= amount), sub_where stops its ripple below them.
+TEST(FheBatchedKernels, SubWhereWithoutUnderflowSkipsPublicTopBlocks) {
+  const auto& k = keys();
+  auto& r = rng();
+  std::vector<FheUint16> values;
+  std::vector<FheBool> flags;
+  std::vector<std::uint64_t> plain, amounts;
+  std::vector<bool> conds;
+  for (int i = 0; i < 6; ++i) {
+    plain.push_back(1 + r() % 255);
+    amounts.push_back(1 + r() % plain.back());  // 0 < amount <= value: the promise holds
+    conds.push_back(i % 2 == 0);
+    values.push_back(cast<16>(FheUint8::encrypt(plain.back(), k.client), k.server));
+    flags.push_back(FheBool::encrypt(conds.back(), k.client));
+  }
+  const std::uint64_t before = bootstrap_count();
+  auto lean = sub_where<16>(values, flags, amounts, k.server, SubWhere::kNoUnderflow);
+  const std::uint64_t lean_bootstraps = bootstrap_count() - before;
+  auto exact = sub_where<16>(values, flags, amounts, k.server);
+  const std::uint64_t exact_bootstraps = bootstrap_count() - before - lean_bootstraps;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::uint64_t expected = conds[i] ? plain[i] - amounts[i] : plain[i];
+    EXPECT_EQ(lean[i].decrypt(k.client), expected) << i;
+    EXPECT_EQ(exact[i].decrypt(k.client), expected) << i;
+  }
+  EXPECT_LT(lean_bootstraps, exact_bootstraps);
+}
+
 TEST(FheBatchedKernels, DotProductsMatchPlaintext) {
   const auto& k = keys();
   auto& r = rng();

@@ -75,12 +75,21 @@ TEST(Placement, ScoresRankAtTheScoreGrainAndFitsAreExact) {
   EXPECT_EQ(place_plaintext(input(nodes, request(505, 1), PolicyKind::kBinpack)).replicas[0], 1u);
 }
 
-TEST(Placement, GpuCountsAreScoredModulo256) {
+// An honest record holds at most 64 GPUs; placement reads the field's low 8 bits (as the FHE
+// circuit does, which then skips the top blocks): a record claiming 300 counts as 44, one
+// claiming 256 as none, in the filter, the score and the reservation.
+TEST(Placement, GpuFieldsAreReadModulo256) {
   ScorePlan plan = score_plan(PlacementPolicy{.kind = PolicyKind::kSpread, .weights = {.cpu = 0, .memory = 0, .gpu = 1}});
   EXPECT_EQ(score(plan, node(0, 0, 0, 64), 0, 1, 0), 64u * kResourceScale[kGpu]);
-  // An honest record holds at most 64; a record claiming 300 is scored as 44, in the FHE
-  // circuit as here, so a 16-bit count cannot widen every node's encrypted score.
   EXPECT_EQ(score(plan, node(0, 0, 0, 300), 0, 1, 0), 44u * kResourceScale[kGpu]);
+  EXPECT_TRUE(fits(node(10, 10, 10, 300), request(1, 1, 1, 44)));
+  EXPECT_FALSE(fits(node(10, 10, 10, 256), request(1, 1, 1, 1)));
+  std::vector<QuantizedTelemetry> nodes = {node(10, 10, 10, 300), node(10, 10, 10, 257)};
+  Placement chosen;
+  chosen.replicas = {0u};
+  auto after = reserve(nodes, request(1, 1, 1, 4), chosen);
+  EXPECT_EQ(after[0].free[kGpu], 40);  // 44 - 4
+  EXPECT_EQ(after[1].free[kGpu], 1);   // not chosen: the field as placement read it
 }
 
 TEST(Placement, NoFitIsReportedNotGuessed) {

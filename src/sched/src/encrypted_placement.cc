@@ -59,6 +59,19 @@ std::vector<FheUint32> round_robin_scores(std::size_t node_count, std::uint32_t 
   return out;
 }
 
+// The records as placement reads them (placement.h, kFieldBits): a field of 8 bits keeps its
+// low four blocks and gets public zeros above — no bootstrap, and every kernel skips them.
+std::vector<EncryptedTelemetry> placement_view(const std::vector<EncryptedTelemetry>& records, const fhe::ServerKey& key) {
+  std::vector<EncryptedTelemetry> out = records;
+  for (auto& node : out) {
+    for (std::size_t r = 0; r < kResourceCount; ++r) {
+      static_assert(kFieldBits[kGpu] == 8, "placement_view narrows 8-bit fields only");
+      if (kFieldBits[r] == 8) node.free[r] = fhe::cast<16>(fhe::cast<8>(node.free[r], key), key);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 EncryptedTelemetry encrypt_telemetry(const QuantizedTelemetry& telemetry, const fhe::CompactPublicKey& key) {
@@ -73,20 +86,21 @@ EncryptedPlacement place_encrypted(const EncryptedPlacementInput& input, const f
   assert(!input.nodes.empty() && input.nodes.size() <= 0xffff);
   const ScorePlan plan = score_plan(input.policy);
   const std::size_t n = input.nodes.size();
+  const std::vector<EncryptedTelemetry> nodes = placement_view(input.nodes, key);
 
   // Filter: every node's requested resources compared at once.
   std::vector<std::vector<FheUint16>> free(n);
-  for (std::size_t i = 0; i < n; ++i) free[i].assign(input.nodes[i].free.begin(), input.nodes[i].free.end());
+  for (std::size_t i = 0; i < n; ++i) free[i].assign(nodes[i].free.begin(), nodes[i].free.end());
   const std::vector<std::uint64_t> request(input.request.amount.begin(), input.request.amount.end());
   std::vector<FheBool> fits = fhe::all_at_least<16>(free, request, key);
   // Score, then choose: a tournament over (fits, score) keys that also yields each node's
   // one-hot "chosen" bit, repeated per replica with the chosen nodes excluded.
   std::vector<FheUint32> scores = plan.kind == PolicyKind::kPriorityRoundRobin
                                       ? round_robin_scores(n, input.round_robin_offset, plan, key)
-                                      : evaluate_scores(input.nodes, plan, key);
+                                      : evaluate_scores(nodes, plan, key);
 
   EncryptedPlacement placement;
-  placement.nodes_after = input.nodes;
+  placement.nodes_after = nodes;
   if (input.replicas == 0) return placement;
   fhe::Picks picks = fhe::pick_extremes<32>(scores, fits, input.replicas, plan.maximise, key);
   for (auto& pick : picks.picks) placement.replicas.push_back({std::move(pick.index), std::move(pick.found)});
@@ -99,13 +113,15 @@ EncryptedPlacement place_encrypted(const EncryptedPlacementInput& input, const f
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t r = 0; r < kResourceCount; ++r) {
       if (input.request.amount[r] == 0) continue;
-      values.push_back(input.nodes[i].free[r]);
+      values.push_back(nodes[i].free[r]);
       conds.push_back(picks.chosen[i]);
       amounts.push_back(input.request.amount[r]);
       where.emplace_back(i, r);
     }
   }
-  std::vector<FheUint16> after = fhe::sub_where<16>(values, conds, amounts, key);
+  // A node is chosen only if it fits, so no value goes below zero: the GPU fields' public zero
+  // top blocks need no borrow ripple.
+  std::vector<FheUint16> after = fhe::sub_where<16>(values, conds, amounts, key, fhe::SubWhere::kNoUnderflow);
   for (std::size_t k = 0; k < where.size(); ++k) placement.nodes_after[where[k].first].free[where[k].second] = std::move(after[k]);
   return placement;
 }

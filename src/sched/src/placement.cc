@@ -30,7 +30,7 @@ ScorePlan score_plan(const PlacementPolicy& policy) {
 
 bool fits(const QuantizedTelemetry& node, const QuantizedRequest& request) {
   for (std::size_t r = 0; r < kResourceCount; ++r) {
-    if (node.free[r] < request.amount[r]) return false;
+    if (placement_value(node, r) < request.amount[r]) return false;
   }
   return true;
 }
@@ -44,7 +44,7 @@ std::uint32_t score(const ScorePlan& plan, const QuantizedTelemetry& node, std::
   auto bits = [](std::uint32_t value, unsigned shift, unsigned width) { return (value >> shift) & ((1u << width) - 1); };
   std::uint32_t total = plan.latency_coefficient * bits(node.latency, kLatencyShift, kLatencyScoreBits);
   for (std::size_t r = 0; r < kResourceCount; ++r) {
-    const std::uint32_t value = plan.complement_free ? 0xffffu - node.free[r] : node.free[r];
+    const std::uint32_t value = plan.complement_free ? 0xffffu - placement_value(node, r) : placement_value(node, r);
     total += plan.resource_coefficient[r] * bits(value, kScoreShift[r], kScoreBits[r]);
   }
   return total;
@@ -76,6 +76,7 @@ Placement place_plaintext(const PlacementInput& input) {
 std::vector<QuantizedTelemetry> reserve(const std::vector<QuantizedTelemetry>& nodes, const QuantizedRequest& request,
                                         const Placement& placement) {
   std::vector<QuantizedTelemetry> after = nodes;
+  for (auto& node : after) node.free[kGpu] = placement_value(node, kGpu);
   for (const auto& replica : placement.replicas) {
     if (!replica) continue;
     for (std::size_t r = 0; r < kResourceCount; ++r) {

@@ -258,7 +258,8 @@ std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const
 }
 
 std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radix* const> values,
-                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts) {
+                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts,
+                                      bool no_underflow) {
   if (values.size() != conds.size() || values.size() != amounts.size()) die("sub_where: lengths differ");
   std::vector<const integer::RadixCiphertext*> cts;
   std::vector<const integer::BoolCiphertext*> flags;
@@ -271,7 +272,7 @@ std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radi
     scalars.push_back(amounts[i] & mask_for(*values[i]));
   }
   std::vector<RadixPtr> out;
-  for (auto& r : ik(key).sub_where(cts, flags, scalars)) out.push_back(wrap(&key.params(), std::move(r)));
+  for (auto& r : ik(key).sub_where(cts, flags, scalars, no_underflow)) out.push_back(wrap(&key.params(), std::move(r)));
   return out;
 }
 

@@ -1182,13 +1182,14 @@ std::vector<RadixCiphertext> ServerKey::dot_products(const std::vector<std::vect
 
 std::vector<RadixCiphertext> ServerKey::sub_where(const std::vector<const RadixCiphertext*>& values,
                                                   const std::vector<const BoolCiphertext*>& conds,
-                                                  const std::vector<std::uint64_t>& amounts) const {
+                                                  const std::vector<std::uint64_t>& amounts, bool no_underflow) const {
   const std::uint64_t m = params().message_modulus;
   const std::uint64_t max_noise = params().max_noise_level;
   const std::size_t items = values.size();
   std::vector<RadixCiphertext> out(items);
   std::vector<Ciphertext> cond(items);
   std::vector<std::size_t> lowest(items, 0);
+  std::vector<std::size_t> end(items, 0);  // one past the last block the ripple reaches
   std::size_t width = 0;
   // Each block's input is v + m - cond * d - borrow: clean what would exceed the budget.
   std::vector<Ciphertext*> dirty;
@@ -1204,13 +1205,21 @@ std::vector<RadixCiphertext> ServerKey::sub_where(const std::vector<const RadixC
         break;
       }
     }
+    end[i] = nb;
+    if (no_underflow) {
+      // Public zero blocks above both the value's and the amount's last non-zero digit stay zero.
+      while (end[i] > lowest[i] + 1 && public_value(out[i].blocks[end[i] - 1]) == 0 &&
+             digit(amounts[i], m, end[i] - 1) == 0) {
+        --end[i];
+      }
+    }
     if (lowest[i] == nb) continue;
     if (cond[i].noise_level * (m - 1) + 2 > max_noise) dirty.push_back(&cond[i]);
   }
   clean_many(dirty);
   dirty.clear();
   for (std::size_t i = 0; i < items; ++i) {
-    for (std::size_t k = lowest[i]; k < out[i].blocks.size(); ++k) {
+    for (std::size_t k = lowest[i]; k < end[i]; ++k) {
       if (out[i].blocks[k].noise_level + cond[i].noise_level * digit(amounts[i], m, k) + 1 > max_noise) {
         dirty.push_back(&out[i].blocks[k]);
       }
@@ -1226,7 +1235,7 @@ std::vector<RadixCiphertext> ServerKey::sub_where(const std::vector<const RadixC
     std::vector<const shortint::LookupTable*> luts;
     std::vector<std::size_t> item_of;
     for (std::size_t i = 0; i < items; ++i) {
-      const std::size_t nb = out[i].blocks.size();
+      const std::size_t nb = end[i];
       if (k < lowest[i] || k >= nb) continue;
       const std::uint64_t d = digit(amounts[i], m, k);
       // w = cond * d + borrow <= m; x = v + (m - w) in [0, 2m - 1].

@@ -132,9 +132,12 @@ class ServerKey {
 
   // out[i] = (values[i] - (conds[i] ? amounts[i] : 0)) mod m^nb, conds boolean blocks: one
   // borrow ripple from the lowest non-zero digit of the amount (one bootstrap per block).
+  // no_underflow: the caller guarantees values[i] >= amounts[i] wherever conds[i] is 1 (a
+  // reservation after a fit check), so no borrow leaves a value's highest block that is not
+  // a public zero: the ripple stops there and the public zero blocks above stay as they are.
   std::vector<RadixCiphertext> sub_where(const std::vector<const RadixCiphertext*>& values,
                                          const std::vector<const BoolCiphertext*>& conds,
-                                         const std::vector<std::uint64_t>& amounts) const;
+                                         const std::vector<std::uint64_t>& amounts, bool no_underflow = false) const;
 
  private:
   RadixCiphertext propagate(std::vector<Ciphertext> blocks) const;

@@ -68,7 +68,8 @@ std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const
                                                                           std::span<const Block* const> eligible,
                                                                           std::size_t rounds, bool maximise);
 std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radix* const> values,
-                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts);
+                                      std::span<const Block* const> conds, std::span<const std::uint64_t> amounts,
+                                      bool no_underflow);
 Bytes radix_serialize(const Radix& value, unsigned bits);
 Result<RadixPtr> radix_deserialize(ByteView bytes, unsigned bits, const DeserializeOptions& options);
 
@@ -344,16 +345,24 @@ Picks pick_extremes(std::span<const FheUint<Bits>> values, std::span<const FheBo
   return out;
 }
 
-// out[i] = values[i] - (conds[i] ? amounts[i] : 0) mod 2^Bits.
+// out[i] = values[i] - (conds[i] ? amounts[i] : 0) mod 2^Bits. Callers that know
+// values[i] >= amounts[i] wherever conds[i] is 1 (a reservation after a fit check) may pass
+// SubWhere::kNoUnderflow: the borrow ripple then stops at each value's highest block that is
+// not a public zero (e.g. a value widened by cast<>), which saves a bootstrap per such block.
+// Where the promise does not hold, those values' results are wrong.
+enum class SubWhere { kExact, kNoUnderflow };
 template <unsigned Bits>
 std::vector<FheUint<Bits>> sub_where(std::span<const FheUint<Bits>> values, std::span<const FheBool> conds,
-                                     std::span<const std::uint64_t> amounts, const ServerKey& k) {
+                                     std::span<const std::uint64_t> amounts, const ServerKey& k,
+                                     SubWhere mode = SubWhere::kExact) {
   std::vector<const detail::Radix*> raw;
   std::vector<const detail::Block*> flags;
   for (const auto& v : values) raw.push_back(&v.raw());
   for (const auto& c : conds) flags.push_back(&c.raw());
   std::vector<FheUint<Bits>> out;
-  for (auto& r : detail::batch_sub_where(k, raw, flags, amounts)) out.emplace_back(std::move(r));
+  for (auto& r : detail::batch_sub_where(k, raw, flags, amounts, mode == SubWhere::kNoUnderflow)) {
+    out.emplace_back(std::move(r));
+  }
   return out;
 }
 

@@ -5,10 +5,11 @@
 // this library compute exactly the same integers on ciphertexts; both read the policy's
 // coefficients from one place, score_plan(), so they cannot drift apart.
 //
-//   filter    node fits   ⇔ free[r] ≥ request[r] for every resource r        (full resolution)
+//   filter    node fits   ⇔ free[r] ≥ request[r] for every resource r        (full resolution;
+//             GPUs: free[gpu] mod 256, see kFieldBits)
 //   spread    maximise  Σ_r w_r·m_r·(free[r] >> s_r)         (least allocated, as Kubernetes)
 //   binpack   minimise  Σ_r w_r·m_r·(free[r] >> s_r)         (most allocated, as Nomad)
-//             (GPUs: free[gpu] mod 256, see kScoreBits)
+//             (GPUs: free[gpu] mod 256, see kFieldBits)
 //   latency   minimise  w_lat·m_lat·(latency >> s_lat) + Σ_r w_r·m_r·((65535 − free[r]) >> s_r)
 //   priority-round-robin  maximise  N − ((i − offset) mod N): nodes take turns in a fixed
 //             rotation starting at `offset`; the first node in rotation order that fits wins
@@ -50,11 +51,21 @@ struct ScorePlan {
   bool maximise = true;  // false: the best node has the lowest score
 };
 
+// Bits of each resource's 16-bit field that placement reads: GPU counts are 8-bit quantities
+// (an honest record holds 0–64, resources.h) carried in the record's 16-bit field, and the
+// top byte is ignored — by the filter, the score and the reservation alike, here and in the
+// circuit, which then knows the top four blocks are zero: a GPU comparison and a GPU
+// reservation cost half the bootstraps. Placement outputs carry every node's GPU field so
+// read (top byte cleared).
+inline constexpr std::array<unsigned, kResourceCount> kFieldBits = {16, 16, 16, 8};
+// The value of resource r that placement reads from a record.
+inline std::uint16_t placement_value(const QuantizedTelemetry& node, std::size_t r) {
+  return static_cast<std::uint16_t>(node.free[r] & ((1u << kFieldBits[r]) - 1));
+}
+
 // Bits dropped from each value before scoring (s_r, s_lat), how many of the bits above them
 // the score reads, and the multipliers m_r, m_lat of the values so shifted (see above): cpu,
-// memory, disk, gpu. GPUs are read from their low 8 bits: the unit's range is 0..64, so an
-// honest record loses nothing, and a record claiming more is scored modulo 256 (the same in
-// the reference and the circuit), which keeps a 16-bit GPU count from widening every score.
+// memory, disk, gpu (GPUs: the 8 bits of kFieldBits).
 inline constexpr std::array<unsigned, kResourceCount> kScoreShift = {4, 4, 4, 0};
 inline constexpr std::array<unsigned, kResourceCount> kScoreBits = {12, 12, 12, 8};
 inline constexpr unsigned kLatencyShift = 4;
@@ -87,7 +98,8 @@ struct Placement {
 Placement place_plaintext(const PlacementInput& input);
 
 // Free capacity after a placement: the request is subtracted from each chosen node, exactly
-// as the homomorphic reservation does with the encrypted one-hot decision.
+// as the homomorphic reservation does with the encrypted one-hot decision; every node's GPU
+// field comes back as placement reads it (kFieldBits).
 std::vector<QuantizedTelemetry> reserve(const std::vector<QuantizedTelemetry>& nodes, const QuantizedRequest& request,
                                         const Placement& placement);
 
