@@ -229,27 +229,30 @@ TEST(FhePbs, EveryKernelBuildGivesIdenticalBootstraps) {
   }
 }
 
+// Every size the kernels take apart differently: 32 (only the in-register steps), 1024 (an
+// odd number of stages: a radix-2 pass, no fused last pass) and the parameter sets' 512, 2048.
 TEST(FhePolyFft, EveryKernelBuildTransformsIdentically) {
-  const std::size_t n = 2048;
-  std::vector<Torus> a(n);
-  for (auto& v : a) v = rng()();
-  std::vector<double> ref(n), out(n);
-  std::vector<Torus> ref_back(n), back(n);
-  core::Fft portable(n, core::portable_fft_kernels());
-  portable.forward_u64(a.data(), ref.data());
-  std::vector<double> work = ref;
-  portable.backward(work.data(), ref_back.data(), false);
-  for (const auto* k : all_kernels()) {
-    core::Fft fft(n, *k);
-    fft.forward_u64(a.data(), out.data());
-    EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), n * sizeof(double))) << k->name;
-    work = ref;
-    fft.backward(work.data(), back.data(), false);
-    EXPECT_EQ(back, ref_back) << k->name;
-    fft.forward_decomposed(a.data(), 23, out.data());
-    portable.forward_decomposed(a.data(), 23, ref.data());
-    EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), n * sizeof(double))) << k->name;
+  for (const std::size_t n : {32u, 512u, 1024u, 2048u}) {
+    std::vector<Torus> a(n);
+    for (auto& v : a) v = rng()();
+    std::vector<double> ref(n), out(n);
+    std::vector<Torus> ref_back(n), back(n);
+    core::Fft portable(n, core::portable_fft_kernels());
     portable.forward_u64(a.data(), ref.data());
+    std::vector<double> work = ref;
+    portable.backward(work.data(), ref_back.data(), false);
+    for (const auto* k : all_kernels()) {
+      core::Fft fft(n, *k);
+      fft.forward_u64(a.data(), out.data());
+      EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), n * sizeof(double))) << k->name << " n=" << n;
+      work = ref;
+      fft.backward(work.data(), back.data(), false);
+      EXPECT_EQ(back, ref_back) << k->name << " n=" << n;
+      fft.forward_decomposed(a.data(), 23, out.data());
+      portable.forward_decomposed(a.data(), 23, ref.data());
+      EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), n * sizeof(double))) << k->name << " n=" << n;
+      portable.forward_u64(a.data(), ref.data());
+    }
   }
 }
 

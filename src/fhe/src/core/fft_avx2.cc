@@ -14,8 +14,7 @@ namespace avx2 {
 }  // namespace avx2
 
 const FftKernels* avx2_fft_kernels() {
-  static const FftKernels kernels{"avx2-fma", avx2::forward_i32, avx2::forward_u64, avx2::forward_decomposed,
-                                  avx2::backward, avx2::mul_acc, avx2::backward_sum2};
+  static const FftKernels kernels = avx2::kernels_named("avx2-fma");
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kernels;
   return nullptr;

@@ -21,8 +21,7 @@ namespace avx512 {
 }  // namespace avx512
 
 const FftKernels* avx512_fft_kernels() {
-  static const FftKernels kernels{"avx512", avx512::forward_i32, avx512::forward_u64, avx512::forward_decomposed,
-                                  avx512::backward, avx512::mul_acc, avx512::backward_sum2};
+  static const FftKernels kernels = avx512::kernels_named("avx512");
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma")) {

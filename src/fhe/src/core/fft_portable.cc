@@ -10,8 +10,7 @@ namespace portable {
 }  // namespace portable
 
 const FftKernels& portable_fft_kernels() {
-  static const FftKernels kernels{"portable", portable::forward_i32, portable::forward_u64, portable::forward_decomposed,
-                                  portable::backward, portable::mul_acc, portable::backward_sum2};
+  static const FftKernels kernels = portable::kernels_named("portable");
   return kernels;
 }
 
