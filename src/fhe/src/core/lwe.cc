@@ -182,27 +182,8 @@ void KeySwitchKey::make_blocked() {
 
 namespace {
 
-// Batched key switch over the row-major key: each row's words multiply every input's digit.
-// Every input's accumulator is re-read for each row (L2-bound for large batches).
-VEIL_FHE_CLONES
-void keyswitch_batch_rows(const KeySwitchKey& ksk, Torus* const* accs, std::size_t count,
-                          const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
-  const std::size_t rows = ksk.rows(), stride = ksk.output_dimension + 1;
-  col_end = std::min(col_end, stride);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const Torus* row = ksk.data.data() + r * stride;
-    for (std::size_t c = 0; c < count; ++c) {
-      const std::int8_t d8 = digits[c * rows + r];
-      if (d8 == 0) continue;
-      const Torus d = static_cast<Torus>(static_cast<std::int64_t>(d8));
-      Torus* acc = accs[c];
-      for (std::size_t t = col_begin; t < col_end; ++t) acc[t] -= d * row[t];
-    }
-  }
-}
-
-// The same over the column-blocked key, one block of columns at a time: the key is read
-// sequentially, and when every digit lies in [-8, 8) the multiples 1..8 of a group of rows
+// Batched key switch over the column-blocked key, one block of columns at a time: the key is
+// read sequentially, and when every digit lies in [-8, 8) the multiples 1..8 of a group of rows
 // are built once (seven adds per word) so that every input adds or subtracts one multiple
 // per row, the group's sum kept in registers, instead of multiplying row by row.
 VEIL_FHE_CLONES
@@ -273,11 +254,8 @@ void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const
   for (std::size_t c = 0; c < count; ++c) {
     for (std::size_t t = col_begin; t < col_end; ++t) accs[c][t] = t == out_dim ? ins[c]->body() : 0;
   }
-  if (ksk.blocked.empty()) {
-    keyswitch_batch_rows(ksk, accs, count, digits, col_begin, col_end);
-  } else {
-    keyswitch_batch_blocked(ksk, accs, count, digits, col_begin, col_end);
-  }
+  assert(!ksk.blocked.empty() && "keyswitch_batch_columns needs KeySwitchKey::make_blocked()");
+  keyswitch_batch_blocked(ksk, accs, count, digits, col_begin, col_end);
 }
 
 }  // namespace veil::fhe::core

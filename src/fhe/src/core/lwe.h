@@ -116,10 +116,10 @@ struct KeySwitchKey {
 
   std::size_t input_dimension = 0, output_dimension = 0, base_log = 0, level = 0;
   std::vector<Torus> data;  // [input][level][output_dimension + 1]
-  // Optional second layout for batched key switches: the same words as [column block][row]
-  // [kBlockColumns], the last block padded with zeros, so that a pass over one block reads
-  // the key sequentially while every input's accumulator for the block stays in the L1 cache.
-  // Empty until make_blocked(); batches then use `data`.
+  // Second layout, for batched key switches (keyswitch_batch_columns needs it): the same
+  // words as [column block][row][kBlockColumns], the last block padded with zeros, so that a
+  // pass over one block reads the key sequentially while every input's accumulator for the
+  // block stays in the L1 cache. Empty until make_blocked() (shortint::ServerKey makes it).
   std::vector<Torus> blocked;
 
   const Torus* entry(std::size_t i, std::size_t j) const {
@@ -136,7 +136,8 @@ KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output,
 // out (dimension output_dimension) encrypts the same phase as in, under the output key.
 void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
 
-// Key-switches count inputs at once, reading the key once, into accumulators: accs[c] holds
+// Key-switches count inputs at once, reading the key once (its blocked layout, which must
+// have been made), into accumulators: accs[c] holds
 // keyswitch(ins[c]) in its first output_dimension + 1 words (the body last) and must have
 // padded_columns() words. Only columns [col_begin, col_end) are written, so callers may split
 // the columns across threads; splits at multiples of KeySwitchKey::kBlockColumns keep the
