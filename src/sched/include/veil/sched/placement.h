@@ -67,9 +67,11 @@ inline std::uint16_t placement_value(const QuantizedTelemetry& node, std::size_t
 // the score reads, and the multipliers m_r, m_lat of the values so shifted (see above): cpu,
 // memory, disk, gpu (GPUs: the 8 bits of kFieldBits).
 inline constexpr std::array<unsigned, kResourceCount> kScoreShift = {4, 4, 4, 0};
-inline constexpr std::array<unsigned, kResourceCount> kScoreBits = {12, 12, 12, 8};
+inline constexpr std::array<unsigned, kResourceCount> kScoreBits = {
+    kFieldBits[0] - kScoreShift[0], kFieldBits[1] - kScoreShift[1], kFieldBits[2] - kScoreShift[2],
+    kFieldBits[3] - kScoreShift[3]};
 inline constexpr unsigned kLatencyShift = 4;
-inline constexpr unsigned kLatencyScoreBits = 12;
+inline constexpr unsigned kLatencyScoreBits = 16 - kLatencyShift;
 inline constexpr std::array<std::uint32_t, kResourceCount> kResourceScale = {16, 4, 4, 64};
 inline constexpr std::uint32_t kLatencyScale = 16;
 
