@@ -16,18 +16,18 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   json placement = json::array();
   for (std::size_t i = 0; i < job.replicas.size(); ++i) {
     const auto& r = job.replicas[i];
-    placement.push_back({{"replica", i}, {"node", r.node}, {"state", r.state}, {"endpoint", r.endpoint}, {"detail", r.detail},
+    placement.push_back({{"replica", i}, {"node", r.node}, {"state", phase_name(r.phase)}, {"endpoint", r.endpoint}, {"detail", r.detail},
                          {"round", r.round}});
   }
   json anchor = nullptr;
   for (const auto& a : job.anchors) {
-    if (a.state == "anchored") anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+    if (a.phase == AnchorPhase::kAnchored) anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
   }
   json j = {{"id", hash_hex(job.id)},
             {"name", job.spec.name},
             {"image", job.spec.image.to_string()},
             {"replicas", job.spec.replicas},
-            {"state", job.state},
+            {"state", phase_name(job.phase)},
             {"submitted_at", job.submitted_ms},
             {"round", job.round},
             {"placement", placement},
@@ -62,7 +62,7 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   }
   json anchors = json::array();
   for (const auto& a : job.anchors) {
-    anchors.push_back({{"round", a.round}, {"state", a.state}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
+    anchors.push_back({{"round", a.round}, {"state", phase_name(a.phase)}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
                        {"error", a.error}});
   }
   json events = json::array();
@@ -91,9 +91,9 @@ void Daemon::Impl::register_routes() {
     for (const auto& m : members_->members()) ++counts[state_name(m.state)];
     for (const auto& [state, n] : counts) members.with({state}).set(n);
     auto& jobs = metrics_.gauge("veil_jobs", "Jobs this node coordinates, by state.", {"state"});
-    std::map<std::string, int> by_state;
-    for (const auto& [id, job] : jobs_) ++by_state[job.state];
-    for (const auto& [state, n] : by_state) jobs.with({state}).set(n);
+    std::map<std::string_view, int> by_state;
+    for (const auto& [id, job] : jobs_) ++by_state[phase_name(job.phase)];
+    for (const auto& [state, n] : by_state) jobs.with({std::string(state)}).set(n);
     metrics_.gauge("veil_local_replicas", "Replicas assigned to this node.").with({}).set(static_cast<double>(local_.size()));
   });
 

@@ -24,20 +24,6 @@ std::chrono::seconds round_timeout(const fhe::Parameters& params) {
   return params.insecure ? std::chrono::seconds(120) : std::chrono::seconds(300);
 }
 
-bool replica_active(const ReplicaSlot& r) {
-  return !r.node.empty() && r.state != "lost" && r.state != "stopped" && r.state != "drained" && r.state != "no-fit" &&
-         r.state != "failed";
-}
-
-// The nodes that hold a live replica of `job`: a new round for its other replicas avoids them.
-std::set<std::string> active_replica_nodes(const JobState& job) {
-  std::set<std::string> nodes;
-  for (const auto& r : job.replicas) {
-    if (replica_active(r)) nodes.insert(r.node);
-  }
-  return nodes;
-}
-
 }  // namespace
 
 // ---- submission and rounds --------------------------------------------------------------------
@@ -47,7 +33,7 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   VEIL_RETURN_IF_ERROR(sched::quantize_request(spec.resources).status());
   const Hash32 id = sched::job_id(spec);
   auto existing = jobs_.find(id);
-  if (existing != jobs_.end() && existing->second.state != "stopped") return &existing->second;
+  if (existing != jobs_.end() && existing->second.phase != JobPhase::kStopped) return &existing->second;
   JobState job;
   job.id = id;
   job.spec = spec;
@@ -61,14 +47,18 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   }
   auto& stored = jobs_[id] = std::move(job);
   add_job_event(id, "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")");
-  std::vector<std::uint32_t> slots;
-  for (std::uint32_t i = 0; i < spec.replicas; ++i) slots.push_back(i);
-  start_round(stored, slots, {});
+  start_round(stored, {});
   return &stored;
 }
 
-void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, std::set<std::string> exclude) {
+void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
   const Hash32 id = job.id;
+  // Every timer and message that may start a round ends here: a stopped job never gets one.
+  if (!job_move_allowed(job.phase, JobPhase::kScheduling)) return;
+  // A round places every replica that needs a node, not only those of the event that started
+  // it: a new round supersedes the one in flight, whose replicas would otherwise be stranded.
+  const std::vector<std::uint32_t> slots = slots_needing_placement(job);
+  if (slots.empty()) return;
   // Schedulers caught lying — in any job this node coordinates — are not asked again (unless no
   // one else is left): with two live schedulers, one of them lying, no majority could ever
   // form, and a scheduler that published a decision against a quorum once is faulty or hostile.
@@ -90,13 +80,13 @@ void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, 
     if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(now_ms())) nodes.push_back({peer, t->hash});
   }
   if (nodes.empty()) {
-    job.state = "pending";
+    (void)move(job, JobPhase::kPending);  // allowed from every phase start_round accepts
     save(job);
     add_job_event(id, "no live node has published telemetry yet; retrying in 3 s");
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(3));
-    timer->async_wait([this, timer, id, slots, exclude](const boost::system::error_code& ec) {
+    timer->async_wait([this, timer, id, exclude](const boost::system::error_code& ec) {
       auto it = jobs_.find(id);
-      if (!ec && !stopping_ && it != jobs_.end() && it->second.state == "pending") start_round(it->second, slots, exclude);
+      if (!ec && !stopping_ && it != jobs_.end() && it->second.phase == JobPhase::kPending) start_round(it->second, exclude);
     });
     return;
   }
@@ -118,7 +108,7 @@ void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, 
   record.nodes = nodes;
   record.started_ms = request.created_ms;
   job.rounds.push_back(record);
-  job.state = "scheduling";
+  (void)move(job, JobPhase::kScheduling);  // checked above
   save(job);
   std::string names;
   for (const auto& s : request.schedulers) names += (names.empty() ? "" : ", ") + s;
@@ -130,9 +120,9 @@ void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, 
   progress.deadline = std::make_unique<asio::steady_timer>(io_, round_timeout(keys_.public_key.params()));
   const std::uint32_t round = request.round;
   progress.deadline->async_wait([this, id, round](const boost::system::error_code& ec) {
-    auto it = jobs_.find(id);
-    if (ec || stopping_ || it == jobs_.end() || it->second.round != round || progress_[id].decided) return;
-    auto& job = it->second;
+    JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
+    if (current == nullptr || progress_[id].decided) return;
+    auto& job = *current;
     auto& rr = job.rounds.back();
     rr.outcome = "timeout";
     std::string silent;
@@ -140,7 +130,7 @@ void Daemon::Impl::start_round(JobState& job, std::vector<std::uint32_t> slots, 
       if (rr.announced.count(s) == 0) silent += " " + s;
     }
     add_job_event(id, "round " + std::to_string(round) + " timed out" + (silent.empty() ? "" : "; no decision from" + silent));
-    start_round(job, rr.slots, active_replica_nodes(job));
+    start_round(job, active_replica_nodes(job));
   });
 
   const Bytes bytes = encode(request);
@@ -160,8 +150,8 @@ void Daemon::Impl::handle_decision_submission(const std::string& peer, Bytes mes
   auto it = submission.ok() ? jobs_.find(submission->job_id) : jobs_.end();
   if (!submission.ok()) {
     ack.error = submission.status().message();
-  } else if (it == jobs_.end() || it->second.round != submission->round) {
-    ack.error = "not the current round of a job this node coordinates";
+  } else if (job_in_round(submission->job_id, submission->round) == nullptr) {
+    ack.error = "not the current round of a running job this node coordinates";
   } else {
     const auto& schedulers = it->second.rounds.back().schedulers;
     if (std::find(schedulers.begin(), schedulers.end(), peer) == schedulers.end()) {
@@ -177,7 +167,7 @@ void Daemon::Impl::handle_decision_submission(const std::string& peer, Bytes mes
 
 void Daemon::Impl::consider_round(const Hash32& job_id) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end() || it->second.rounds.empty()) return;
+  if (it == jobs_.end() || it->second.rounds.empty() || it->second.phase == JobPhase::kStopped) return;
   auto& job = it->second;
   auto& rr = job.rounds.back();
   auto& progress = progress_[job_id];
@@ -223,9 +213,8 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
       const std::uint32_t round = rr.round;
       auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
       timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
-        auto it = jobs_.find(job_id);
-        if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
-        start_round(it->second, it->second.rounds.back().slots, active_replica_nodes(it->second));
+        JobState* current = ec || stopping_ ? nullptr : job_in_round(job_id, round);
+        if (current != nullptr) start_round(*current, active_replica_nodes(*current));
       });
     }
   }
@@ -243,9 +232,9 @@ void Daemon::Impl::request_shares(JobState& job) {
     add_job_event(job.id, "the agreed decision is malformed: " + values.status().message());
     return;
   }
+  if (!move(job, JobPhase::kDecrypting)) return;
   progress.decrypting = true;
   progress.values = std::move(*values);
-  job.state = "decrypting";
   save(job);
   add_job_event(job.id, "decision " + rr.agreed.substr(0, 16) + " agreed by a quorum; asking the committee (" +
                             std::to_string(int(keys_.committee.threshold)) + " of " + std::to_string(keys_.committee.size()) +
@@ -267,11 +256,11 @@ void Daemon::Impl::request_shares(JobState& job) {
 }
 
 void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply) {
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end() || it->second.round != round) return;
-  auto& job = it->second;
-  auto& progress = progress_[job_id];
-  if (progress.decided) return;
+  JobState* current = job_in_round(job_id, round);
+  auto progress_it = progress_.find(job_id);
+  if (current == nullptr || progress_it == progress_.end() || progress_it->second.decided) return;
+  auto& job = *current;
+  auto& progress = progress_it->second;
   DecryptResponse response;
   if (!reply.ok()) {
     response.error = "unreachable: " + reply.status().message();
@@ -309,7 +298,7 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
       add_job_event(job_id, "fewer than " + std::to_string(int(keys_.committee.threshold)) +
                                 " committee members gave shares; the job waits for a new round");
       progress.decided = true;
-      job.state = "failed";
+      (void)move(job, JobPhase::kFailed);  // the job is not stopped (job_in_round)
       save(job);
     }
     return;
@@ -338,68 +327,51 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
 void Daemon::Impl::retry_unplaced(JobState& job) {
   std::vector<std::uint32_t> unplaced;
   for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
-    if (job.replicas[i].state == "no-fit") unplaced.push_back(i);
+    if (job.replicas[i].phase == ReplicaPhase::kNoFit) unplaced.push_back(i);
   }
   if (unplaced.empty()) return;
-  if (unplaced.size() == job.replicas.size()) job.state = "pending";
+  if (unplaced.size() == job.replicas.size()) (void)move(job, JobPhase::kPending);
   add_job_event(job.id, std::to_string(unplaced.size()) + " replica(s) fit no node now; trying again in 10 s");
   const Hash32 id = job.id;
   const std::uint32_t round = job.round;
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
   timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
-    auto it = jobs_.find(id);
-    if (ec || stopping_ || it == jobs_.end() || it->second.round != round || it->second.state == "stopped") return;
-    std::vector<std::uint32_t> slots;
-    for (std::uint32_t i = 0; i < it->second.replicas.size(); ++i) {
-      if (it->second.replicas[i].state == "no-fit") slots.push_back(i);
-    }
-    if (!slots.empty()) start_round(it->second, slots, active_replica_nodes(it->second));
+    JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
+    if (current == nullptr) return;
+    start_round(*current, active_replica_nodes(*current));
   });
 }
 
 void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares,
                          const std::vector<std::uint64_t>& plaintexts) {
-  auto& rr = job.rounds.back();
   auto& progress = progress_[job.id];
-  const auto& record = progress.records.at(rr.agreed);
+  const auto& record = progress.records.at(job.rounds.back().agreed);
+  const std::uint32_t round = job.round;
+  const std::vector<std::uint32_t> round_slots = job.rounds.back().slots;
+  const std::vector<PlacedReplica> placed = apply_decision(job, round, plaintexts);
   std::vector<std::vector<Bytes>> share_bytes;
   for (const auto& per_value : shares) {
     std::vector<Bytes> list;
     for (const auto& s : per_value) list.push_back(s.serialize());
     share_bytes.push_back(std::move(list));
   }
-  rr.outcome = "placed";
-  job.state = "placing";
-  for (std::uint32_t choice = 0; choice < rr.slots.size(); ++choice) {
-    const std::uint64_t index = plaintexts[2 * choice];
-    const bool found = plaintexts[2 * choice + 1] != 0;
-    auto& slot = job.replicas[rr.slots[choice]];
-    slot.round = rr.round;
-    if (!found || index >= rr.nodes.size()) {
-      slot = ReplicaSlot{};
-      slot.state = "no-fit";
-      slot.round = rr.round;
-      add_job_event(job.id, "replica " + std::to_string(rr.slots[choice]) + ": no node fits");
-      continue;
-    }
-    slot.node = rr.nodes[index].peer;
-    slot.state = "assigned";
-    slot.endpoint.clear();
-    slot.detail.clear();
-    add_job_event(job.id, "replica " + std::to_string(rr.slots[choice]) + " placed on " + slot.node);
+  for (std::uint32_t slot : round_slots) {
+    if (job.replicas[slot].phase == ReplicaPhase::kNoFit) add_job_event(job.id, "replica " + std::to_string(slot) + ": no node fits");
+  }
+  for (const PlacedReplica& p : placed) {
+    add_job_event(job.id, "replica " + std::to_string(p.slot) + " placed on " + p.node);
     Assignment assignment;
     assignment.job_id = job.id;
-    assignment.round = rr.round;
-    assignment.replica = rr.slots[choice];
-    assignment.choice = choice;
+    assignment.round = round;
+    assignment.replica = p.slot;
+    assignment.choice = p.choice;
     assignment.record = record;
     // Only this replica's two values: the node learns where it runs, not where the others do.
     assignment.shares.resize(share_bytes.size());
-    assignment.shares[2 * choice] = share_bytes[2 * choice];
-    assignment.shares[2 * choice + 1] = share_bytes[2 * choice + 1];
+    assignment.shares[2 * p.choice] = share_bytes[2 * p.choice];
+    assignment.shares[2 * p.choice + 1] = share_bytes[2 * p.choice + 1];
     const Hash32 id = job.id;
-    const std::uint32_t replica = rr.slots[choice];
-    auto on_ack = [this, id, replica](Result<Bytes> reply) {
+    auto on_ack = [this, id, slot = p.slot, round, node = p.node](Result<Bytes> reply) {
       auto it = jobs_.find(id);
       if (it == jobs_.end()) return;
       std::string error = reply.ok() ? "" : reply.status().message();
@@ -408,18 +380,16 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
         error = ack.ok() ? ack->error : ack.status().message();
       }
       if (error.empty()) return;
-      auto& slot = it->second.replicas[replica];
-      slot.state = "failed";
-      slot.detail = error;
-      add_job_event(id, "replica " + std::to_string(replica) + " refused by " + slot.node + ": " + error);
+      add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error);
+      apply_refusal(it->second, slot, round, error);
       save(it->second);
     };
-    if (slot.node == self_text_) {
+    if (p.node == self_text_) {
       handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
         asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
       });
     } else {
-      request(slot.node, kAssignProtocol, encode(assignment), on_ack);
+      request(p.node, kAssignProtocol, encode(assignment), on_ack);
     }
   }
   progress.deadline.reset();
@@ -430,39 +400,35 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
 
 void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
   auto report = decode_replica_report(message);
-  AssignmentAck ack;
   auto it = report.ok() ? jobs_.find(report->job_id) : jobs_.end();
-  if (!report.ok()) ack.error = report.status().message();
-  else if (it == jobs_.end() || report->replica >= it->second.replicas.size()) ack.error = "unknown job or replica";
-  else if (it->second.replicas[report->replica].node != peer) ack.error = peer + " does not hold this replica";
-  reply(encode(ack));
-  if (!ack.error.empty()) return;
+  auto phase = report.ok() ? parse_replica_phase(report->state) : Result<ReplicaPhase>(report.status());
+  ReportOutcome outcome;
+  if (!phase.ok()) outcome.refusal = phase.status().message();
+  else if (it == jobs_.end()) outcome.refusal = "unknown job or replica";
+  else outcome = apply_report(it->second, peer, report->replica, *phase, report->endpoint, report->detail);
+  // A refusal makes the node remove its copy: how a stopped job's late replica, or one that
+  // was replaced while its node was away, is undone.
+  reply(encode(AssignmentAck{outcome.refusal}));
+  if (!outcome.refusal.empty()) {
+    if (it != jobs_.end()) {
+      add_job_event(it->second.id, "replica " + std::to_string(report->replica) + " on " + peer + " reported " +
+                                       report->state + ": refused (" + outcome.refusal + "); the node removes it");
+    }
+    return;
+  }
   auto& job = it->second;
-  auto& slot = job.replicas[report->replica];
-  if (job.state == "stopped") return;
-  if (slot.state != report->state || slot.endpoint != report->endpoint) {
+  if (outcome.changed) {
     add_job_event(job.id, "replica " + std::to_string(report->replica) + " on " + peer + ": " + report->state +
                               (report->endpoint.empty() ? "" : " at " + report->endpoint) +
                               (report->detail.empty() ? "" : " (" + report->detail + ")"));
   }
-  slot.state = report->state;
-  slot.endpoint = report->endpoint;
-  slot.detail = report->detail;
-  if (report->state == "drained") {
-    slot.state = "lost";
+  if (outcome.drained) {
     std::set<std::string> exclude = active_replica_nodes(job);
     exclude.insert(peer);
-    start_round(job, {report->replica}, exclude);
+    start_round(job, exclude);
     return;
   }
-  bool all_running = true;
-  for (const auto& r : job.replicas) {
-    if (r.state != "running" && r.state != "no-fit") all_running = false;
-  }
-  if (all_running && job.state != "running") {
-    job.state = "running";
-    add_job_event(job.id, "all placed replicas are running");
-  }
+  if (outcome.now_running) add_job_event(job.id, "all placed replicas are running");
   save(job);
   maybe_anchor(job);
 }
@@ -478,12 +444,11 @@ void Daemon::Impl::maybe_anchor(JobState& job) {
     bool running = true;
     for (auto slot : rr.slots) {
       const auto& r = job.replicas[slot];
-      if (r.round == rr.round && r.state != "running" && r.state != "no-fit") running = false;
+      if (r.round == rr.round && r.phase != ReplicaPhase::kRunning && r.phase != ReplicaPhase::kNoFit) running = false;
     }
     if (!running) continue;
     AnchorInfo anchor;
     anchor.round = rr.round;
-    anchor.state = "pending";
     job.anchors.push_back(anchor);
     save(job);  // durable before the transaction: a restart resends it (resume_anchors)
     resume_anchors();
@@ -493,7 +458,7 @@ void Daemon::Impl::maybe_anchor(JobState& job) {
 void Daemon::Impl::resume_anchors() {
   for (auto& [id, job] : jobs_) {
     for (auto& anchor : job.anchors) {
-      if (anchor.state != "pending") continue;
+      if (anchor.phase != AnchorPhase::kPending) continue;
       const RoundRecord* rr = nullptr;
       for (const auto& r : job.rounds) {
         if (r.round == anchor.round) rr = &r;
@@ -510,14 +475,14 @@ void Daemon::Impl::resume_anchors() {
         if (it != rr->announced.end() && it->second == rr->agreed) commitment.schedulers.push_back(chain::peer_id_hash(s));
       }
       anchor.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
-      anchor.state = "sending";
+      (void)move(anchor, AnchorPhase::kSending);  // from kPending, checked above
       const std::uint32_t round = anchor.round;
       blocking_->post([this, id = id, round, commitment] {
         AnchorInfo result;
         result.round = round;
         result.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
         if (!sender_) {
-          result.state = "failed";
+          result.phase = AnchorPhase::kFailed;
           result.error = "no eth.key_file: this node cannot anchor deployments";
         } else {
           auto existing = registry_->deployment(chain::VeilRegistry::commitment_hash(commitment));
@@ -527,13 +492,13 @@ void Daemon::Impl::resume_anchors() {
           }
           auto events = registry_->anchored_events(0, 0, commitment.job_id);
           if (!status.ok()) {
-            result.state = "failed";
+            result.phase = AnchorPhase::kFailed;
             result.error = status.message();
           } else if (events.ok()) {
-            result.state = "pending-event";
+            // Sent, but its event not seen yet: stays kPending and is looked for again.
             for (const auto& e : *events) {
               if (e.assignment_hash == chain::VeilRegistry::commitment_hash(commitment)) {
-                result.state = "anchored";
+                result.phase = AnchorPhase::kAnchored;
                 result.tx = to_hex_prefixed(e.transaction_hash);
                 result.block = e.block_number;
               }
@@ -544,14 +509,14 @@ void Daemon::Impl::resume_anchors() {
           auto it = jobs_.find(id);
           if (it == jobs_.end()) return;
           for (auto& a : it->second.anchors) {
-            if (a.round != result.round) continue;
+            if (a.round != result.round || !move(a, result.phase)) continue;
             a = result;
-            if (a.state == "pending-event") a.state = "pending";
           }
-          add_job_event(id, result.state == "anchored"
+          add_job_event(id, result.phase == AnchorPhase::kAnchored
                                 ? "deployment anchored: commitment " + result.commitment + " in tx " + result.tx + " (block " +
                                       std::to_string(result.block) + ")"
-                                : "anchoring failed: " + result.error);
+                            : result.phase == AnchorPhase::kFailed ? "anchoring failed: " + result.error
+                                                                    : "anchor sent; its event is not seen yet");
           save(it->second);
         });
       });
@@ -563,27 +528,19 @@ void Daemon::Impl::resume_anchors() {
 
 void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& why) {
   for (auto& [id, job] : jobs_) {
-    if (job.state == "stopped") continue;
-    std::vector<std::uint32_t> lost;
-    for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
-      auto& r = job.replicas[i];
-      if (r.node == peer && replica_active(r)) {
-        r.state = "lost";
-        lost.push_back(i);
-      }
-    }
+    const std::vector<std::uint32_t> lost = mark_lost(job, peer);
     if (lost.empty()) continue;
     add_job_event(id, std::to_string(lost.size()) + " replica(s) lost: node " + peer + " is " + why + "; rescheduling");
     metrics_.counter("veil_replicas_rescheduled_total", "Replicas rescheduled after their node died or drained.").with({}).inc(
         static_cast<double>(lost.size()));
     std::set<std::string> exclude = active_replica_nodes(job);
     exclude.insert(peer);
-    start_round(job, lost, exclude);
+    start_round(job, exclude);
   }
   // A round still waiting for the dead scheduler's announcement would wait for its timeout
   // (and without it a majority may be out of reach): start it again without that scheduler.
   for (auto& [id, job] : jobs_) {
-    if (job.state != "scheduling" || job.rounds.empty()) continue;
+    if (job.phase != JobPhase::kScheduling || job.rounds.empty()) continue;
     const RoundRecord& rr = job.rounds.back();
     const bool waiting = std::find(rr.schedulers.begin(), rr.schedulers.end(), peer) != rr.schedulers.end() &&
                          rr.announced.count(peer) == 0 && rr.agreed.empty() && rr.outcome.empty();
@@ -591,24 +548,22 @@ void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& w
     add_job_event(id, "round " + std::to_string(rr.round) + ": scheduler " + peer + " is " + why +
                           " before announcing; another round without it");
     job.rounds.back().outcome = "scheduler " + why;
-    start_round(job, job.rounds.back().slots, active_replica_nodes(job));
+    start_round(job, active_replica_nodes(job));
   }
 }
 
 Status Daemon::Impl::stop_job(JobState& job) {
-  job.state = "stopped";
-  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
-    auto& r = job.replicas[i];
-    if (r.node.empty() || r.state == "lost" || r.state == "stopped") continue;
+  if (job.phase == JobPhase::kStopped) return {};
+  for (const StopOrder& order : apply_stop(job)) {
     Assignment stop;
     stop.job_id = job.id;
-    stop.replica = i;
+    stop.round = job.round;  // the node's fence refuses this round's assignment should it come later
+    stop.replica = order.slot;
     stop.stop = true;
-    r.state = "stopped";
-    if (r.node == self_text_) {
+    if (order.node == self_text_) {
       handle_assignment(self_text_, encode(stop), [](Bytes) {});
     } else {
-      request(r.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
+      request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
     }
   }
   progress_.erase(job.id);
@@ -623,6 +578,13 @@ void Daemon::Impl::save(const JobState& job) {
   }
 }
 
+JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.phase == JobPhase::kStopped || it->second.round != round || it->second.rounds.empty())
+    return nullptr;
+  return &it->second;
+}
+
 JobState* Daemon::Impl::find_job(const std::string& id_or_name) {
   JobState* match = nullptr;
   for (auto& [id, job] : jobs_) {
@@ -630,84 +592,6 @@ JobState* Daemon::Impl::find_job(const std::string& id_or_name) {
     if (id_or_name.size() >= 6 && hash_hex(id).starts_with(id_or_name)) match = &job;
   }
   return match;
-}
-
-// ---- persistence ------------------------------------------------------------------------------
-
-nlohmann::json to_json(const JobState& job) {
-  using nlohmann::json;
-  json replicas = json::array();
-  for (const auto& r : job.replicas) {
-    replicas.push_back({{"node", r.node}, {"state", r.state}, {"endpoint", r.endpoint}, {"detail", r.detail}, {"round", r.round}});
-  }
-  json rounds = json::array();
-  for (const auto& r : job.rounds) {
-    json nodes = json::array();
-    for (const auto& n : r.nodes) nodes.push_back({{"peer", n.peer}, {"telemetry", hash_hex(n.telemetry_hash)}});
-    rounds.push_back({{"round", r.round},
-                      {"slots", r.slots},
-                      {"schedulers", r.schedulers},
-                      {"nodes", nodes},
-                      {"announced", r.announced},
-                      {"agreed", r.agreed},
-                      {"liars", r.liars},
-                      {"outcome", r.outcome},
-                      {"started_ms", r.started_ms}});
-  }
-  json anchors = json::array();
-  for (const auto& a : job.anchors) {
-    anchors.push_back({{"round", a.round}, {"state", a.state}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
-                       {"error", a.error}});
-  }
-  return {{"id", hash_hex(job.id)}, {"spec", job.spec_yaml},       {"state", job.state},   {"submitted_ms", job.submitted_ms},
-          {"round", job.round},     {"replicas", replicas},        {"rounds", rounds},     {"anchors", anchors},
-          {"warnings", job.warnings}};
-}
-
-Result<JobState> job_from_json(const nlohmann::json& j) {
-  try {
-    JobState job;
-    VEIL_ASSIGN_OR_RETURN(job.id, parse_hash_hex(j.at("id").get<std::string>()));
-    job.spec_yaml = j.at("spec").get<std::string>();
-    VEIL_ASSIGN_OR_RETURN(job.spec, sched::parse_job_spec(job.spec_yaml, "stored job"));
-    job.state = j.at("state").get<std::string>();
-    job.submitted_ms = j.at("submitted_ms").get<std::uint64_t>();
-    job.round = j.at("round").get<std::uint32_t>();
-    for (const auto& r : j.at("replicas")) {
-      job.replicas.push_back({r.at("node"), r.at("state"), r.at("endpoint"), r.at("detail"), r.at("round")});
-    }
-    for (const auto& r : j.at("rounds")) {
-      RoundRecord rr;
-      rr.round = r.at("round");
-      rr.slots = r.at("slots").get<std::vector<std::uint32_t>>();
-      rr.schedulers = r.at("schedulers").get<std::vector<std::string>>();
-      for (const auto& n : r.at("nodes")) {
-        VEIL_ASSIGN_OR_RETURN(auto h, parse_hash_hex(n.at("telemetry").get<std::string>()));
-        rr.nodes.push_back({n.at("peer").get<std::string>(), h});
-      }
-      rr.announced = r.at("announced").get<std::map<std::string, std::string>>();
-      rr.agreed = r.at("agreed");
-      rr.liars = r.at("liars").get<std::vector<std::string>>();
-      rr.outcome = r.at("outcome");
-      rr.started_ms = r.at("started_ms");
-      job.rounds.push_back(std::move(rr));
-    }
-    for (const auto& a : j.at("anchors")) {
-      AnchorInfo info;
-      info.round = a.at("round");
-      info.state = a.at("state");
-      if (info.state == "sending") info.state = "pending";  // the process died while sending
-      info.commitment = a.at("commitment");
-      info.tx = a.at("tx");
-      info.block = a.at("block");
-      info.error = a.at("error");
-      job.anchors.push_back(info);
-    }
-    job.warnings = j.at("warnings").get<std::vector<std::string>>();
-    return job;
-  } catch (const nlohmann::json::exception& e) {
-    return data_loss(std::string("stored job is malformed: ") + e.what());
-  }
 }
 
 }  // namespace veil::node

@@ -415,15 +415,9 @@ Status Daemon::Impl::start() {
       // Only jobs read from the database whose round has not moved on since.
       auto it = restored->find(id);
       if (it == restored->end() || it->second != job.round) continue;
-      if (job.state == "scheduling" || job.state == "decrypting" || job.state == "placing") {
+      if (job.phase == JobPhase::kScheduling || job.phase == JobPhase::kDecrypting || job.phase == JobPhase::kPlacing) {
         add_job_event(id, "resuming after a restart: starting a new round");
-        std::vector<std::uint32_t> slots;
-        std::set<std::string> exclude;
-        for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
-          if (job.replicas[i].node.empty() || job.replicas[i].state == "lost") slots.push_back(i);
-          else exclude.insert(job.replicas[i].node);
-        }
-        if (!slots.empty()) start_round(job, slots, exclude);
+        start_round(job, active_replica_nodes(job));
       }
     }
     resume_anchors();

@@ -34,6 +34,7 @@
 #include "veil/fhe/fhe.h"
 #include "veil/node/api_server.h"
 #include "veil/node/daemon.h"
+#include "veil/node/job_state.h"
 #include "veil/node/metrics.h"
 #include "veil/node/protocol.h"
 #include "veil/node/state_store.h"
@@ -102,46 +103,6 @@ struct KnownTelemetry {
   std::shared_ptr<const sched::EncryptedTelemetry> telemetry;
 };
 
-// A coordinated job (persisted as a kJobDoc document; see to_json / job_from_json).
-struct ReplicaSlot {
-  std::string node;      // PeerId text; empty when not placed
-  std::string state = "pending";  // pending|assigned|starting|running|exited|failed|lost|stopped|drained|no-fit
-  std::string endpoint;
-  std::string detail;
-  std::uint32_t round = 0;
-};
-struct RoundRecord {
-  std::uint32_t round = 0;
-  std::vector<std::uint32_t> slots;  // job replica index of each replica placed this round
-  std::vector<std::string> schedulers;
-  std::vector<TelemetryRef> nodes;
-  std::map<std::string, std::string> announced;  // scheduler -> decision hash hex or "error: ..."
-  std::string agreed;                             // decision hash hex once a quorum agreed
-  std::vector<std::string> liars;                 // schedulers that disagreed with the quorum
-  std::string outcome;                            // "", "placed", "no-quorum", "decrypt-failed", ...
-  std::uint64_t started_ms = 0;
-};
-struct AnchorInfo {
-  std::uint32_t round = 0;
-  std::string state;  // pending|anchored|failed
-  std::string commitment, tx, error;
-  std::uint64_t block = 0;
-};
-struct JobState {
-  Hash32 id{};
-  std::string spec_yaml;
-  sched::JobSpec spec;
-  std::string state = "pending";  // pending|scheduling|decrypting|placing|running|failed|stopped
-  std::uint64_t submitted_ms = 0;
-  std::uint32_t round = 0;
-  std::vector<ReplicaSlot> replicas;
-  std::vector<RoundRecord> rounds;
-  std::vector<AnchorInfo> anchors;
-  std::vector<std::string> warnings;
-};
-nlohmann::json to_json(const JobState& job);
-Result<JobState> job_from_json(const nlohmann::json& j);
-
 // Work in flight for the current round of a coordinated job (not persisted: a restarted
 // coordinator starts a new round).
 struct RoundProgress {
@@ -157,6 +118,7 @@ struct RoundProgress {
 struct LocalReplica {
   Hash32 job{};
   std::uint32_t replica = 0;
+  std::uint32_t round = 0;  // the round whose assignment this node accepted
   std::string coordinator;
   std::string spec_yaml;
   sched::JobSpec spec;
@@ -217,7 +179,9 @@ struct Daemon::Impl {
 
   // ---- coordinator.cc ----
   Result<JobState*> submit_job(const std::string& spec_yaml);
-  void start_round(JobState& job, std::vector<std::uint32_t> slots, std::set<std::string> exclude);
+  // A new round for every replica of `job` that needs a node (slots_needing_placement), on
+  // live nodes outside `exclude`; supersedes the round in flight. Nothing for a stopped job.
+  void start_round(JobState& job, std::set<std::string> exclude);
   void handle_decision_submission(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
   void consider_round(const Hash32& job_id);
   void request_shares(JobState& job);
@@ -233,6 +197,9 @@ struct Daemon::Impl {
   Status stop_job(JobState& job);
   void save(const JobState& job);
   JobState* find_job(const std::string& id_or_name);
+  // The job, when it is not stopped and `round` is still its current round; else nullptr.
+  // Every timer and late message of a round checks this first.
+  JobState* job_in_round(const Hash32& id, std::uint32_t round);
 
   // ---- executor.cc ----
   void handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
@@ -303,6 +270,8 @@ struct Daemon::Impl {
 
   // Executor.
   std::map<std::pair<Hash32, std::uint32_t>, LocalReplica> local_;
+  StopFence stop_fence_;  // assignments of stopped replicas that must not start
+  std::uint64_t reconcile_passes_ = 0;
   bool reconcile_running_ = false;
 
   std::unique_ptr<boost::asio::steady_timer> telemetry_timer_, chain_timer_, reconcile_timer_;

@@ -38,7 +38,7 @@ std::uint16_t pick_free_port() {
 }
 
 nlohmann::json replica_json(const LocalReplica& r) {
-  return {{"job", hash_hex(r.job)}, {"replica", r.replica}, {"coordinator", r.coordinator}, {"spec", r.spec_yaml},
+  return {{"job", hash_hex(r.job)}, {"replica", r.replica}, {"round", r.round}, {"coordinator", r.coordinator}, {"spec", r.spec_yaml},
           {"host_port", r.host_port}};
 }
 
@@ -47,6 +47,7 @@ Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
     LocalReplica r;
     VEIL_ASSIGN_OR_RETURN(r.job, parse_hash_hex(j.at("job").get<std::string>()));
     r.replica = j.at("replica");
+    r.round = j.value("round", 0u);  // absent in documents written before rounds were kept
     r.coordinator = j.at("coordinator");
     r.spec_yaml = j.at("spec");
     r.host_port = j.at("host_port");
@@ -66,8 +67,11 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
   const auto key = std::make_pair(assignment->job_id, assignment->replica);
   if (assignment->stop) {
     auto it = local_.find(key);
+    if (it != local_.end() && it->second.coordinator != peer) return answer("only the job's coordinator may stop it");
+    // Also when nothing runs here yet: an assignment of this round may still be on its way,
+    // or still being checked, and must not start a container once it arrives.
+    stop_fence_.record_stop(key.first, key.second, peer, assignment->round);
     if (it == local_.end()) return answer("");
-    if (it->second.coordinator != peer) return answer("only the job's coordinator may stop it");
     local_.erase(it);
     (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
     logger()->info("replica {} of job {} stopped by its coordinator", key.second, hash_hex(key.first).substr(0, 12));
@@ -76,6 +80,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     return;
   }
   const Assignment a = std::move(*assignment);
+  if (!stop_fence_.admits(a.job_id, a.replica, peer, a.round)) return answer("the coordinator stopped this replica");
   when_decision_agreed(peer, a.job_id, a.round, a.record, [this, peer, assignment = a, answer, key](
                                                                const Result<std::string>& agreed, const ScheduleRequest* round) {
     if (!agreed.ok()) return answer(agreed.status().message());
@@ -106,11 +111,14 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     auto digest = chain::parse_image_digest(spec->image.digest);
     if (!digest.ok()) return answer(digest.status().message());
     // The chain decides whether this image may run here: a blocking call, off the io thread.
-    blocking_->post([this, peer, answer, key, spec = *spec, spec_yaml = request.spec_yaml, digest = *digest] {
+    blocking_->post([this, peer, answer, key, round = assignment.round, spec = *spec, spec_yaml = request.spec_yaml,
+                     digest = *digest] {
       auto operator_address = chain::Address::parse(operator_address_);
       auto allowed = operator_address.ok() ? registry_->is_image_allowed_for(digest, *operator_address)
                                            : registry_->is_image_allowed(digest);
-      asio::post(io_, [this, peer, answer, key, spec, spec_yaml, allowed] {
+      asio::post(io_, [this, peer, answer, key, round, spec, spec_yaml, allowed] {
+        // A stop may have come while the chain was asked.
+        if (!stop_fence_.admits(key.first, key.second, peer, round)) return answer("the coordinator stopped this replica");
         if (!allowed.ok()) return answer("cannot check the image on chain: " + allowed.status().message());
         if (!*allowed) {
           logger()->warn("refused job {}: image {} is not allowed on chain", hash_hex(key.first).substr(0, 12),
@@ -120,6 +128,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
         LocalReplica replica;
         replica.job = key.first;
         replica.replica = key.second;
+        replica.round = round;
         replica.coordinator = peer;
         replica.spec_yaml = spec_yaml;
         replica.spec = spec;
@@ -223,6 +232,11 @@ void Daemon::Impl::reconcile_now() {
 }
 
 void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& containers) {
+  // Unchanged states are reported again every kReportAgainPasses passes (about 30 s): a node
+  // that was away (a partition, a pause) learns so that its replica was replaced meanwhile —
+  // the coordinator refuses the report — and removes it.
+  constexpr std::uint64_t kReportAgainPasses = 15;
+  const bool report_all = ++reconcile_passes_ % kReportAgainPasses == 0;
   for (auto& [key, replica] : local_) {
     const std::string job_label = hash_hex(key.first).substr(0, 32);
     std::string state = "starting", detail;
@@ -237,29 +251,35 @@ void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& co
       if (!c.error.empty()) detail = c.error;
     }
     const std::string endpoint = replica.host_port != 0 ? "127.0.0.1:" + std::to_string(replica.host_port) : "";
-    if (state == replica.last_reported) continue;
+    if (state == replica.last_reported && !report_all) continue;
     replica.last_reported = state;
     ReplicaReport report{key.first, key.second, state, endpoint, detail, static_cast<std::uint64_t>(now_ms())};
+    auto on_reply = [this, key, round = replica.round](Result<Bytes> reply) {
+      auto it = local_.find(key);
+      // Answers about an assignment this node has since replaced say nothing about the new one.
+      if (it == local_.end() || it->second.round != round) return;
+      if (!reply.ok()) {
+        it->second.last_reported.clear();  // not delivered: report again on the next pass
+        return;
+      }
+      auto ack = decode_assignment_ack(*reply);
+      if (ack.ok() && !ack->error.empty()) {
+        // The job was stopped, or the replica moved elsewhere while we were away (restart,
+        // partition): the coordinator refuses the report, and the replica goes.
+        logger()->info("replica {} of job {} is no longer ours ({}); removing it", key.second,
+                       hash_hex(key.first).substr(0, 12), ack->error);
+        (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+        local_.erase(it);
+        reconcile_now();
+      }
+    };
     if (replica.coordinator == self_text_) {
-      handle_report(self_text_, encode(report), [](Bytes) {});
-    } else {
-      request(replica.coordinator, kReportProtocol, encode(report), [this, key](Result<Bytes> reply) {
-        auto it = local_.find(key);
-        if (it == local_.end()) return;
-        if (!reply.ok()) {
-          it->second.last_reported.clear();  // not delivered: report again on the next pass
-          return;
-        }
-        auto ack = decode_assignment_ack(*reply);
-        if (ack.ok() && !ack->error.empty()) {
-          // The coordinator moved this replica elsewhere while we were away (restart, partition).
-          logger()->info("replica {} of job {} is no longer ours ({}); removing it", key.second,
-                         hash_hex(key.first).substr(0, 12), ack->error);
-          (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
-          local_.erase(it);
-          reconcile_now();
-        }
+      // Answered later, on the io thread: the answer may remove an entry of local_.
+      handle_report(self_text_, encode(report), [this, on_reply](Bytes reply) {
+        asio::post(io_, [on_reply, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
       });
+    } else {
+      request(replica.coordinator, kReportProtocol, encode(report), on_reply);
     }
   }
 }

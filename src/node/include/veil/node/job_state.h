@@ -1,0 +1,194 @@
+// A coordinated job's state and the one set of rules by which it changes.
+//
+// A job, each of its replica slots and each of its deployment anchors is in one phase (an
+// enum; text only at the JSON and wire boundaries). Every change of phase goes through
+// move(), which refuses the moves the lifecycle does not have — above all, nothing leaves
+// kStopped: a job the operator stopped stays stopped whatever late decisions, shares or
+// reports arrive, and the coordinator's answers undo anything such a message started.
+//
+// The coordinator's decisions about a job (apply a decrypted placement, an executor's
+// report, a node's death, a stop) are pure functions of the JobState below, so they can be
+// driven by tests without a network (tests/node/job_lifecycle_test.cc interleaves them at
+// random). The daemon's coordinator role performs the I/O they ask for.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "veil/common/bytes.h"
+#include "veil/common/status.h"
+#include "veil/node/protocol.h"
+#include "veil/sched/job_spec.h"
+
+namespace veil::node {
+
+enum class JobPhase : std::uint8_t {
+  kPending,     // waiting for a round: no node has telemetry yet, or no replica fits now
+  kScheduling,  // a round is out: schedulers evaluate, the coordinator waits for a quorum
+  kDecrypting,  // a quorum agreed; the committee is asked for decryption shares
+  kPlacing,     // the decision is decrypted; replicas are assigned to their nodes
+  kRunning,     // every placed replica reported running
+  kFailed,      // the last round could not be decrypted; a node death or retry starts another
+  kStopped,     // stopped by the operator: terminal
+};
+
+enum class ReplicaPhase : std::uint8_t {
+  kPending,   // not placed yet
+  kAssigned,  // placed; the assignment is on its way to the node
+  kStarting,  // the node accepted it; its container is not running yet
+  kRunning,
+  kExited,    // its container exited; the node's driver restarts it
+  kFailed,    // the node refused the assignment
+  kLost,      // its node died or left; a new round replaces it
+  kStopped,   // the job was stopped: terminal
+  kDrained,   // its node drained it on the way out (becomes kLost at once)
+  kNoFit,     // no node fits it now; retried every 10 s
+};
+
+enum class AnchorPhase : std::uint8_t {
+  kPending,   // recorded, not sent yet (a restart resends it)
+  kSending,   // the transaction is being sent
+  kAnchored,  // the chain holds the commitment
+  kFailed,
+};
+
+// Wire and JSON names ("scheduling", "no-fit", ...), and back. Parsing fails with
+// invalid_argument naming the unknown text.
+std::string_view phase_name(JobPhase phase);
+std::string_view phase_name(ReplicaPhase phase);
+std::string_view phase_name(AnchorPhase phase);
+Result<JobPhase> parse_job_phase(std::string_view text);
+Result<ReplicaPhase> parse_replica_phase(std::string_view text);
+Result<AnchorPhase> parse_anchor_phase(std::string_view text);
+
+// The lifecycle's edges. A move to the phase one is already in is allowed unless noted.
+bool job_move_allowed(JobPhase from, JobPhase to);
+bool replica_move_allowed(ReplicaPhase from, ReplicaPhase to);
+bool anchor_move_allowed(AnchorPhase from, AnchorPhase to);
+
+struct ReplicaSlot {
+  std::string node;  // PeerId text; empty when not placed
+  ReplicaPhase phase = ReplicaPhase::kPending;
+  std::string endpoint;
+  std::string detail;
+  std::uint32_t round = 0;  // the round that placed it
+};
+
+struct RoundRecord {
+  std::uint32_t round = 0;
+  std::vector<std::uint32_t> slots;  // job replica index of each replica placed this round
+  std::vector<std::string> schedulers;
+  std::vector<TelemetryRef> nodes;
+  std::map<std::string, std::string> announced;  // scheduler -> decision hash hex or "error: ..."
+  std::string agreed;                             // decision hash hex once a quorum agreed
+  std::vector<std::string> liars;                 // schedulers that disagreed with the quorum
+  std::string outcome;                            // "", "placed", "no-quorum", "decrypt-failed", ...
+  std::uint64_t started_ms = 0;
+};
+
+struct AnchorInfo {
+  std::uint32_t round = 0;
+  AnchorPhase phase = AnchorPhase::kPending;
+  std::string commitment, tx, error;
+  std::uint64_t block = 0;
+};
+
+struct JobState {
+  Hash32 id{};
+  std::string spec_yaml;
+  sched::JobSpec spec;
+  JobPhase phase = JobPhase::kPending;
+  std::uint64_t submitted_ms = 0;
+  std::uint32_t round = 0;
+  std::vector<ReplicaSlot> replicas;
+  std::vector<RoundRecord> rounds;
+  std::vector<AnchorInfo> anchors;
+  std::vector<std::string> warnings;
+};
+
+// The persisted form (a kJobDoc document). job_from_json fails with data_loss on a document
+// that is malformed or names an unknown phase.
+nlohmann::json to_json(const JobState& job);
+Result<JobState> job_from_json(const nlohmann::json& j);
+
+// Moves `job` (or `slot`, `anchor`) to `to` when the lifecycle allows it and returns true;
+// otherwise leaves it as it is and returns false.
+[[nodiscard]] bool move(JobState& job, JobPhase to);
+[[nodiscard]] bool move(ReplicaSlot& slot, ReplicaPhase to);
+[[nodiscard]] bool move(AnchorInfo& anchor, AnchorPhase to);
+
+// True when the slot holds a node that runs (or is about to run) the replica.
+bool replica_active(const ReplicaSlot& slot);
+// The nodes that hold an active replica of `job`: a new round for its other replicas avoids them.
+std::set<std::string> active_replica_nodes(const JobState& job);
+// The slots a new round should place: never placed, lost, refused, or fitting nowhere before.
+std::vector<std::uint32_t> slots_needing_placement(const JobState& job);
+
+// ---- the coordinator's decisions --------------------------------------------------------------
+
+struct PlacedReplica {
+  std::uint32_t slot = 0;
+  std::uint32_t choice = 0;  // which of the round's replica choices (decision values 2c, 2c+1)
+  std::string node;
+};
+
+// Applies the decrypted decision of the job's current round `round`: `plaintexts` holds
+// (index into the round's nodes, found flag) per replica choice. Returns the replicas to
+// assign; slots that fit nowhere become kNoFit. Returns nothing and changes nothing when the
+// job is stopped or `round` is not its current round (a late decision).
+std::vector<PlacedReplica> apply_decision(JobState& job, std::uint32_t round, const std::vector<std::uint64_t>& plaintexts);
+
+// A node refused (or could not be reached with) the assignment of `slot` made in `round`.
+// Only that assignment is marked kFailed; a later one, or a stopped job, is left alone.
+void apply_refusal(JobState& job, std::uint32_t slot, std::uint32_t round, const std::string& error);
+
+struct ReportOutcome {
+  // Non-empty: the report is refused with this text, and the node removes its copy of the
+  // replica (the job was stopped, or the replica was moved elsewhere or lost meanwhile).
+  std::string refusal;
+  bool changed = false;     // phase or endpoint changed (worth an event)
+  bool drained = false;     // the node gave the replica up: reschedule it elsewhere
+  bool now_running = false; // the job just became kRunning
+};
+// An executor `peer` reports `phase` for replica `slot`.
+ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t slot, ReplicaPhase phase,
+                           const std::string& endpoint, const std::string& detail);
+
+// Marks every active replica on `peer` kLost and returns their slots (none for a stopped job).
+std::vector<std::uint32_t> mark_lost(JobState& job, const std::string& peer);
+
+struct StopOrder {
+  std::uint32_t slot = 0;
+  std::string node;
+};
+// Stops the job: it and every slot become kStopped. Returns the nodes to tell, one per slot
+// that may hold a container (assignments in flight included).
+std::vector<StopOrder> apply_stop(JobState& job);
+
+// ---- the executor's fence ---------------------------------------------------------------------
+
+// Remembers, per (job, replica, coordinator), the round at which that coordinator stopped
+// the replica, so that an assignment of that round or an earlier one — still being verified
+// when the stop came, or delivered after it — is refused instead of starting a container.
+// Keyed by the coordinator too: a peer's stop only fences the assignments that peer sends.
+class StopFence {
+ public:
+  void record_stop(const Hash32& job, std::uint32_t replica, const std::string& coordinator, std::uint32_t round);
+  bool admits(const Hash32& job, std::uint32_t replica, const std::string& coordinator, std::uint32_t round) const;
+
+ private:
+  std::map<std::tuple<Hash32, std::uint32_t, std::string>, std::uint32_t> stopped_at_;
+};
+
+}  // namespace veil::node

@@ -1,0 +1,355 @@
+#include "veil/node/job_state.h"
+
+#include <algorithm>
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace veil::node {
+namespace {
+
+template <typename Phase, std::size_t N>
+std::string_view name_of(Phase phase, const std::array<std::string_view, N>& names) {
+  const auto index = static_cast<std::size_t>(phase);
+  return index < N ? names[index] : "unknown";
+}
+
+template <typename Phase, std::size_t N>
+Result<Phase> parse_phase(std::string_view text, const std::array<std::string_view, N>& names, std::string_view what) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == text) return static_cast<Phase>(i);
+  }
+  return invalid_argument("unknown " + std::string(what) + " state '" + std::string(text) + "'");
+}
+
+// In enum order.
+constexpr std::array<std::string_view, 7> kJobNames = {"pending", "scheduling", "decrypting", "placing",
+                                                        "running", "failed",     "stopped"};
+constexpr std::array<std::string_view, 10> kReplicaNames = {"pending", "assigned", "starting", "running", "exited",
+                                                            "failed",  "lost",     "stopped",  "drained", "no-fit"};
+constexpr std::array<std::string_view, 4> kAnchorNames = {"pending", "sending", "anchored", "failed"};
+
+bool is_one_of(ReplicaPhase phase, std::initializer_list<ReplicaPhase> phases) {
+  return std::find(phases.begin(), phases.end(), phase) != phases.end();
+}
+
+// The phases an executor reports about a replica it holds.
+bool is_reported_phase(ReplicaPhase phase) {
+  return is_one_of(phase, {ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited, ReplicaPhase::kFailed,
+                           ReplicaPhase::kStopped, ReplicaPhase::kDrained});
+}
+
+}  // namespace
+
+std::string_view phase_name(JobPhase phase) { return name_of(phase, kJobNames); }
+std::string_view phase_name(ReplicaPhase phase) { return name_of(phase, kReplicaNames); }
+std::string_view phase_name(AnchorPhase phase) { return name_of(phase, kAnchorNames); }
+Result<JobPhase> parse_job_phase(std::string_view text) { return parse_phase<JobPhase>(text, kJobNames, "job"); }
+Result<ReplicaPhase> parse_replica_phase(std::string_view text) {
+  return parse_phase<ReplicaPhase>(text, kReplicaNames, "replica");
+}
+Result<AnchorPhase> parse_anchor_phase(std::string_view text) {
+  return parse_phase<AnchorPhase>(text, kAnchorNames, "anchor");
+}
+
+// ---- the lifecycle's edges --------------------------------------------------------------------
+
+bool job_move_allowed(JobPhase from, JobPhase to) {
+  using P = JobPhase;
+  if (from == P::kStopped) return false;  // terminal: a new submission is a new JobState
+  switch (to) {
+    case P::kDecrypting: return from == P::kScheduling;  // only a round's agreed decision
+    case P::kPlacing: return from == P::kDecrypting || from == P::kPlacing;
+    default: return true;  // new rounds, waits, failures and stops may come from any live phase
+  }
+}
+
+bool replica_move_allowed(ReplicaPhase from, ReplicaPhase to) {
+  using P = ReplicaPhase;
+  if (from == P::kStopped) return false;
+  switch (to) {
+    case P::kAssigned:  // a round places it: only a replica that has no live node now
+      return is_one_of(from, {P::kPending, P::kFailed, P::kLost, P::kDrained, P::kNoFit});
+    case P::kStarting:
+    case P::kRunning:
+    case P::kExited:  // what its node reports while it holds it
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited});
+    case P::kFailed:  // refused by its node
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kFailed});
+    case P::kDrained:
+    case P::kLost:
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kDrained, P::kLost});
+    case P::kNoFit:
+      return is_one_of(from, {P::kPending, P::kFailed, P::kLost, P::kDrained, P::kNoFit});
+    case P::kPending: return from == P::kPending;
+    case P::kStopped: return true;
+  }
+  return false;
+}
+
+bool anchor_move_allowed(AnchorPhase from, AnchorPhase to) {
+  using P = AnchorPhase;
+  if (from == P::kAnchored) return to == P::kAnchored;  // the chain holds it: nothing undoes that
+  if (to == P::kSending) return from == P::kPending;
+  return true;
+}
+
+bool move(JobState& job, JobPhase to) {
+  if (!job_move_allowed(job.phase, to)) return false;
+  job.phase = to;
+  return true;
+}
+
+bool move(ReplicaSlot& slot, ReplicaPhase to) {
+  if (!replica_move_allowed(slot.phase, to)) return false;
+  slot.phase = to;
+  return true;
+}
+
+bool move(AnchorInfo& anchor, AnchorPhase to) {
+  if (!anchor_move_allowed(anchor.phase, to)) return false;
+  anchor.phase = to;
+  return true;
+}
+
+bool replica_active(const ReplicaSlot& slot) {
+  return !slot.node.empty() &&
+         is_one_of(slot.phase, {ReplicaPhase::kAssigned, ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited});
+}
+
+std::set<std::string> active_replica_nodes(const JobState& job) {
+  std::set<std::string> nodes;
+  for (const auto& slot : job.replicas) {
+    if (replica_active(slot)) nodes.insert(slot.node);
+  }
+  return nodes;
+}
+
+std::vector<std::uint32_t> slots_needing_placement(const JobState& job) {
+  std::vector<std::uint32_t> slots;
+  if (job.phase == JobPhase::kStopped) return slots;
+  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+    const auto& slot = job.replicas[i];
+    if (is_one_of(slot.phase, {ReplicaPhase::kPending, ReplicaPhase::kFailed, ReplicaPhase::kLost, ReplicaPhase::kDrained,
+                               ReplicaPhase::kNoFit}))
+      slots.push_back(i);
+  }
+  return slots;
+}
+
+// ---- the coordinator's decisions --------------------------------------------------------------
+
+std::vector<PlacedReplica> apply_decision(JobState& job, std::uint32_t round, const std::vector<std::uint64_t>& plaintexts) {
+  std::vector<PlacedReplica> placed;
+  if (job.phase == JobPhase::kStopped || round != job.round || job.rounds.empty() || job.rounds.back().round != round)
+    return placed;
+  if (!move(job, JobPhase::kPlacing)) return placed;
+  RoundRecord& rr = job.rounds.back();
+  rr.outcome = "placed";
+  for (std::uint32_t choice = 0; choice < rr.slots.size() && 2 * choice + 1 < plaintexts.size(); ++choice) {
+    const std::uint64_t index = plaintexts[2 * choice];
+    const bool found = plaintexts[2 * choice + 1] != 0;
+    const std::uint32_t slot_index = rr.slots[choice];
+    if (slot_index >= job.replicas.size()) continue;
+    ReplicaSlot& slot = job.replicas[slot_index];
+    const ReplicaPhase target = found && index < rr.nodes.size() ? ReplicaPhase::kAssigned : ReplicaPhase::kNoFit;
+    if (!move(slot, target)) continue;  // the slot moved on meanwhile (stopped, or placed by another round)
+    slot.round = round;
+    slot.endpoint.clear();
+    slot.detail.clear();
+    if (target == ReplicaPhase::kNoFit) {
+      slot.node.clear();
+      continue;
+    }
+    slot.node = rr.nodes[index].peer;
+    placed.push_back({slot_index, choice, slot.node});
+  }
+  return placed;
+}
+
+void apply_refusal(JobState& job, std::uint32_t slot_index, std::uint32_t round, const std::string& error) {
+  if (slot_index >= job.replicas.size()) return;
+  ReplicaSlot& slot = job.replicas[slot_index];
+  if (slot.round != round || !replica_active(slot)) return;
+  if (move(slot, ReplicaPhase::kFailed)) slot.detail = error;
+}
+
+ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t slot_index, ReplicaPhase phase,
+                           const std::string& endpoint, const std::string& detail) {
+  ReportOutcome outcome;
+  if (slot_index >= job.replicas.size()) {
+    outcome.refusal = "unknown job or replica";
+    return outcome;
+  }
+  ReplicaSlot& slot = job.replicas[slot_index];
+  if (job.phase == JobPhase::kStopped) {
+    outcome.refusal = "the job is stopped";
+    return outcome;
+  }
+  if (slot.node != peer) {
+    outcome.refusal = peer + " does not hold this replica";
+    return outcome;
+  }
+  if (!replica_active(slot)) {
+    outcome.refusal = "this replica is " + std::string(phase_name(slot.phase)) + " here; it was replaced";
+    return outcome;
+  }
+  if (!is_reported_phase(phase)) {
+    outcome.refusal = "'" + std::string(phase_name(phase)) + "' is not a state a node reports";
+    return outcome;
+  }
+  outcome.changed = slot.phase != phase || slot.endpoint != endpoint;
+  if (phase == ReplicaPhase::kDrained || phase == ReplicaPhase::kStopped) {
+    // The node gave it up (leaving, or stopped it on its own): replace it elsewhere.
+    (void)move(slot, ReplicaPhase::kLost);
+    slot.detail = detail;
+    outcome.drained = true;
+    return outcome;
+  }
+  if (!move(slot, phase)) {
+    outcome.refusal = "cannot move replica from " + std::string(phase_name(slot.phase)) + " to " + std::string(phase_name(phase));
+    return outcome;
+  }
+  slot.endpoint = endpoint;
+  slot.detail = detail;
+  const bool all_running = std::all_of(job.replicas.begin(), job.replicas.end(), [](const ReplicaSlot& r) {
+    return r.phase == ReplicaPhase::kRunning || r.phase == ReplicaPhase::kNoFit;
+  });
+  if (all_running && job.phase != JobPhase::kRunning && move(job, JobPhase::kRunning)) outcome.now_running = true;
+  return outcome;
+}
+
+std::vector<std::uint32_t> mark_lost(JobState& job, const std::string& peer) {
+  std::vector<std::uint32_t> lost;
+  if (job.phase == JobPhase::kStopped) return lost;
+  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+    ReplicaSlot& slot = job.replicas[i];
+    if (slot.node == peer && replica_active(slot) && move(slot, ReplicaPhase::kLost)) lost.push_back(i);
+  }
+  return lost;
+}
+
+std::vector<StopOrder> apply_stop(JobState& job) {
+  std::vector<StopOrder> orders;
+  if (!move(job, JobPhase::kStopped)) return orders;
+  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+    ReplicaSlot& slot = job.replicas[i];
+    // A lost or refused replica's node may still run it (a partition): tell it too.
+    if (!slot.node.empty() && slot.phase != ReplicaPhase::kStopped) orders.push_back({i, slot.node});
+    (void)move(slot, ReplicaPhase::kStopped);
+  }
+  return orders;
+}
+
+// ---- the executor's fence ---------------------------------------------------------------------
+
+void StopFence::record_stop(const Hash32& job, std::uint32_t replica, const std::string& coordinator, std::uint32_t round) {
+  auto& at = stopped_at_[{job, replica, coordinator}];
+  at = std::max(at, round);
+}
+
+bool StopFence::admits(const Hash32& job, std::uint32_t replica, const std::string& coordinator, std::uint32_t round) const {
+  auto it = stopped_at_.find({job, replica, coordinator});
+  return it == stopped_at_.end() || round > it->second;
+}
+
+// ---- persistence ------------------------------------------------------------------------------
+
+nlohmann::json to_json(const JobState& job) {
+  using nlohmann::json;
+  json replicas = json::array();
+  for (const auto& r : job.replicas) {
+    replicas.push_back({{"node", r.node},
+                        {"state", phase_name(r.phase)},
+                        {"endpoint", r.endpoint},
+                        {"detail", r.detail},
+                        {"round", r.round}});
+  }
+  json rounds = json::array();
+  for (const auto& r : job.rounds) {
+    json nodes = json::array();
+    for (const auto& n : r.nodes) nodes.push_back({{"peer", n.peer}, {"telemetry", hash_hex(n.telemetry_hash)}});
+    rounds.push_back({{"round", r.round},
+                      {"slots", r.slots},
+                      {"schedulers", r.schedulers},
+                      {"nodes", nodes},
+                      {"announced", r.announced},
+                      {"agreed", r.agreed},
+                      {"liars", r.liars},
+                      {"outcome", r.outcome},
+                      {"started_ms", r.started_ms}});
+  }
+  json anchors = json::array();
+  for (const auto& a : job.anchors) {
+    anchors.push_back({{"round", a.round},
+                       {"state", phase_name(a.phase)},
+                       {"commitment", a.commitment},
+                       {"tx", a.tx},
+                       {"block", a.block},
+                       {"error", a.error}});
+  }
+  return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
+          {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
+          {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings}};
+}
+
+Result<JobState> job_from_json(const nlohmann::json& j) {
+  auto malformed = [](const Status& status) { return data_loss("stored job is malformed: " + status.message()); };
+  try {
+    JobState job;
+    VEIL_ASSIGN_OR_RETURN(job.id, parse_hash_hex(j.at("id").get<std::string>()));
+    job.spec_yaml = j.at("spec").get<std::string>();
+    VEIL_ASSIGN_OR_RETURN(job.spec, sched::parse_job_spec(job.spec_yaml, "stored job"));
+    auto phase = parse_job_phase(j.at("state").get<std::string>());
+    if (!phase.ok()) return malformed(phase.status());
+    job.phase = *phase;
+    job.submitted_ms = j.at("submitted_ms").get<std::uint64_t>();
+    job.round = j.at("round").get<std::uint32_t>();
+    for (const auto& r : j.at("replicas")) {
+      ReplicaSlot slot;
+      slot.node = r.at("node").get<std::string>();
+      auto replica_phase = parse_replica_phase(r.at("state").get<std::string>());
+      if (!replica_phase.ok()) return malformed(replica_phase.status());
+      slot.phase = *replica_phase;
+      slot.endpoint = r.at("endpoint").get<std::string>();
+      slot.detail = r.at("detail").get<std::string>();
+      slot.round = r.at("round").get<std::uint32_t>();
+      job.replicas.push_back(std::move(slot));
+    }
+    for (const auto& r : j.at("rounds")) {
+      RoundRecord rr;
+      rr.round = r.at("round");
+      rr.slots = r.at("slots").get<std::vector<std::uint32_t>>();
+      rr.schedulers = r.at("schedulers").get<std::vector<std::string>>();
+      for (const auto& n : r.at("nodes")) {
+        VEIL_ASSIGN_OR_RETURN(auto h, parse_hash_hex(n.at("telemetry").get<std::string>()));
+        rr.nodes.push_back({n.at("peer").get<std::string>(), h});
+      }
+      rr.announced = r.at("announced").get<std::map<std::string, std::string>>();
+      rr.agreed = r.at("agreed");
+      rr.liars = r.at("liars").get<std::vector<std::string>>();
+      rr.outcome = r.at("outcome");
+      rr.started_ms = r.at("started_ms");
+      job.rounds.push_back(std::move(rr));
+    }
+    for (const auto& a : j.at("anchors")) {
+      AnchorInfo info;
+      info.round = a.at("round");
+      auto anchor_phase = parse_anchor_phase(a.at("state").get<std::string>());
+      if (!anchor_phase.ok()) return malformed(anchor_phase.status());
+      // The process died while sending: send again (the chain is asked first, so no double anchor).
+      info.phase = *anchor_phase == AnchorPhase::kSending ? AnchorPhase::kPending : *anchor_phase;
+      info.commitment = a.at("commitment");
+      info.tx = a.at("tx");
+      info.block = a.at("block");
+      info.error = a.at("error");
+      job.anchors.push_back(std::move(info));
+    }
+    job.warnings = j.at("warnings").get<std::vector<std::string>>();
+    return job;
+  } catch (const nlohmann::json::exception& e) {
+    return data_loss(std::string("stored job is malformed: ") + e.what());
+  }
+}
+
+}  // namespace veil::node

@@ -1,0 +1,394 @@
+// The job lifecycle (job_state.h): its edges, and a model test in which a coordinator's job
+// and the executors of five nodes exchange assignments, stops, reports and their answers in
+// random order while nodes die, come back and the operator stops the job — then the cluster is
+// left to settle and the job's final state is checked against the containers on every node.
+//
+// The model mirrors what the daemon does with each message (coordinator.cc, executor.cc): the
+// coordinator's side calls the same pure functions the daemon calls; the executors' side is
+// the executor's rules restated (accept unless fenced, remove on a stop or a refused report,
+// report every replica again now and then).
+#include "veil/node/job_state.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace veil::node {
+namespace {
+
+TEST(JobLifecycle, NothingLeavesStopped) {
+  for (int to = 0; to <= static_cast<int>(JobPhase::kStopped); ++to) {
+    EXPECT_FALSE(job_move_allowed(JobPhase::kStopped, static_cast<JobPhase>(to))) << to;
+  }
+  for (int to = 0; to <= static_cast<int>(ReplicaPhase::kNoFit); ++to) {
+    EXPECT_FALSE(replica_move_allowed(ReplicaPhase::kStopped, static_cast<ReplicaPhase>(to))) << to;
+  }
+  EXPECT_FALSE(anchor_move_allowed(AnchorPhase::kAnchored, AnchorPhase::kPending));
+  EXPECT_FALSE(anchor_move_allowed(AnchorPhase::kAnchored, AnchorPhase::kFailed));
+}
+
+TEST(JobLifecycle, DecryptingOnlyAfterSchedulingAndPlacingOnlyAfterDecrypting) {
+  EXPECT_TRUE(job_move_allowed(JobPhase::kScheduling, JobPhase::kDecrypting));
+  EXPECT_FALSE(job_move_allowed(JobPhase::kPending, JobPhase::kDecrypting));
+  EXPECT_FALSE(job_move_allowed(JobPhase::kRunning, JobPhase::kDecrypting));
+  EXPECT_TRUE(job_move_allowed(JobPhase::kDecrypting, JobPhase::kPlacing));
+  EXPECT_FALSE(job_move_allowed(JobPhase::kScheduling, JobPhase::kPlacing));
+  // A replica with a live node is never placed a second time.
+  for (auto from : {ReplicaPhase::kAssigned, ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited}) {
+    EXPECT_FALSE(replica_move_allowed(from, ReplicaPhase::kAssigned)) << phase_name(from);
+  }
+}
+
+TEST(JobLifecycle, PhaseNamesRoundTripAndUnknownNamesFail) {
+  for (int p = 0; p <= static_cast<int>(JobPhase::kStopped); ++p) {
+    auto parsed = parse_job_phase(phase_name(static_cast<JobPhase>(p)));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, static_cast<JobPhase>(p));
+  }
+  for (int p = 0; p <= static_cast<int>(ReplicaPhase::kNoFit); ++p) {
+    auto parsed = parse_replica_phase(phase_name(static_cast<ReplicaPhase>(p)));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, static_cast<ReplicaPhase>(p));
+  }
+  for (int p = 0; p <= static_cast<int>(AnchorPhase::kFailed); ++p) {
+    auto parsed = parse_anchor_phase(phase_name(static_cast<AnchorPhase>(p)));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, static_cast<AnchorPhase>(p));
+  }
+  EXPECT_FALSE(parse_job_phase("Stopped").ok());
+  EXPECT_FALSE(parse_replica_phase("").ok());
+  EXPECT_FALSE(parse_anchor_phase("pending-event").ok());
+}
+
+// Defect 2 of issue #21, as the daemon met it: a stop while the round is in flight, then the
+// round's decision arrives. Before the lifecycle, place() assigned the replicas anyway.
+TEST(JobLifecycle, AStopDuringSchedulingIgnoresTheLateDecision) {
+  JobState job;
+  job.replicas.resize(2);
+  job.round = 1;
+  job.rounds.push_back({.round = 1, .slots = {0, 1}, .nodes = {{"A", {}}, {"B", {}}}});
+  ASSERT_TRUE(move(job, JobPhase::kScheduling));
+  ASSERT_TRUE(move(job, JobPhase::kDecrypting));
+  EXPECT_TRUE(apply_stop(job).empty());  // nothing placed yet: no node to tell
+  EXPECT_TRUE(apply_decision(job, 1, {0, 1, 1, 1}).empty());
+  EXPECT_EQ(job.phase, JobPhase::kStopped);
+  for (const auto& slot : job.replicas) {
+    EXPECT_EQ(slot.phase, ReplicaPhase::kStopped);
+    EXPECT_TRUE(slot.node.empty());
+  }
+  // A report from a node that started it anyway is refused, so the node removes it.
+  EXPECT_FALSE(apply_report(job, "A", 0, ReplicaPhase::kRunning, "", "").refusal.empty());
+  EXPECT_TRUE(slots_needing_placement(job).empty());
+}
+
+TEST(JobLifecycle, ReportsFromANodeThatNoLongerHoldsTheReplicaAreRefused) {
+  JobState job;
+  job.replicas.resize(1);
+  job.round = 1;
+  job.rounds.push_back({.round = 1, .slots = {0}, .nodes = {{"A", {}}, {"B", {}}}});
+  ASSERT_TRUE(move(job, JobPhase::kScheduling));
+  ASSERT_TRUE(move(job, JobPhase::kDecrypting));
+  ASSERT_EQ(apply_decision(job, 1, {0, 1}).size(), 1u);
+  EXPECT_TRUE(apply_report(job, "A", 0, ReplicaPhase::kRunning, "127.0.0.1:1", "").refusal.empty());
+  EXPECT_EQ(job.phase, JobPhase::kRunning);
+  EXPECT_EQ(mark_lost(job, "A"), std::vector<std::uint32_t>{0});
+  // A was only partitioned: its next report is refused while the replica waits for a node.
+  EXPECT_FALSE(apply_report(job, "A", 0, ReplicaPhase::kRunning, "127.0.0.1:1", "").refusal.empty());
+  EXPECT_FALSE(apply_report(job, "B", 0, ReplicaPhase::kRunning, "", "").refusal.empty());
+  EXPECT_FALSE(apply_report(job, "A", 7, ReplicaPhase::kRunning, "", "").refusal.empty());
+}
+
+TEST(JobLifecycle, TheFenceRefusesOnlyTheStoppingCoordinatorsEarlierRounds) {
+  StopFence fence;
+  const Hash32 job{1};
+  fence.record_stop(job, 0, "C", 4);
+  EXPECT_FALSE(fence.admits(job, 0, "C", 4));
+  EXPECT_FALSE(fence.admits(job, 0, "C", 3));
+  EXPECT_TRUE(fence.admits(job, 0, "C", 5));
+  EXPECT_TRUE(fence.admits(job, 1, "C", 4));
+  EXPECT_TRUE(fence.admits(job, 0, "Mallory", 4));  // another peer's stop fences nothing of C's
+}
+
+TEST(JobLifecycle, PersistedJobsRoundTripAndUnknownPhasesAreDataLoss) {
+  JobState job;
+  job.id = Hash32{7};
+  job.spec_yaml = "name: web\nimage: x@sha256:" + std::string(64, 'a') + "\nresources: {cpu: 1, memory: 1}\n";
+  job.phase = JobPhase::kPlacing;
+  job.round = 3;
+  job.replicas = {{"A", ReplicaPhase::kRunning, "127.0.0.1:9", "", 3}, {"", ReplicaPhase::kNoFit, "", "", 3}};
+  job.anchors = {{3, AnchorPhase::kSending, "0xab", "", "", 0}};
+  nlohmann::json j = to_json(job);
+  auto back = job_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->phase, JobPhase::kPlacing);
+  EXPECT_EQ(back->replicas[0].phase, ReplicaPhase::kRunning);
+  EXPECT_EQ(back->replicas[1].phase, ReplicaPhase::kNoFit);
+  EXPECT_EQ(back->anchors[0].phase, AnchorPhase::kPending);  // died while sending: send again
+  j["replicas"][0]["state"] = "runnin";
+  auto bad = job_from_json(j);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+}
+
+// ---- the model --------------------------------------------------------------------------------
+
+enum class Kind { kAssign, kAssignAnswer, kStop, kReport, kReportAnswer };
+
+struct Message {
+  Kind kind;
+  std::string node;  // the executor it goes to or comes from
+  std::uint32_t slot = 0;
+  std::uint32_t round = 0;   // assignment's or stop's round; for reports, the executor's copy's round
+  std::string refusal;       // answers
+};
+
+struct Executor {
+  bool up = true;
+  std::map<std::uint32_t, std::uint32_t> containers;  // slot -> round of the accepted assignment
+  StopFence fence;
+};
+
+struct Decision {
+  std::uint32_t round = 0;
+  bool agreed = false;
+  std::vector<std::uint64_t> plaintexts;
+};
+
+class ClusterModel {
+ public:
+  ClusterModel(std::uint32_t seed, std::uint32_t replicas) : rng_(seed) {
+    for (const char* name : {"A", "B", "C", "D", "E"}) nodes_[name];
+    job_.id = Hash32{static_cast<std::uint8_t>(seed)};
+    job_.replicas.resize(replicas);
+    start_round();
+  }
+
+  void random_step() {
+    switch (pick(10)) {
+      case 0: case 1: case 2: deliver_one(); break;
+      case 3: decide_one(); break;
+      case 4: report_all(); break;
+      case 5: if (pick(4) == 0) kill(pick_node(), pick(2) == 0); break;
+      case 6: if (pick(3) == 0) revive(pick_node()); break;
+      case 7: if (pick(25) == 0) stop_job(); break;
+      case 8: start_round(); break;  // a timeout, a retry or a drained report
+      default: deliver_one(); break;
+    }
+  }
+
+  // Every node back; then passes of: every decision and message delivered, a round for any
+  // replica that needs a node, every container reported (the executors' periodic re-report).
+  void settle() {
+    for (auto& [name, e] : nodes_) e.up = true;
+    for (int pass = 0; pass < 40; ++pass) {
+      while (!decisions_.empty() || !network_.empty()) {
+        while (!decisions_.empty()) decide_one();
+        while (!network_.empty()) deliver_one();
+      }
+      if (job_.phase != JobPhase::kStopped && !slots_needing_placement(job_).empty()) start_round();
+      else report_all();
+    }
+    while (!network_.empty()) deliver_one();
+  }
+
+  void check_at_rest() const {
+    std::map<std::uint32_t, std::vector<std::string>> holders;
+    for (const auto& [name, e] : nodes_) {
+      for (const auto& [slot, round] : e.containers) holders[slot].push_back(name);
+    }
+    if (job_.phase == JobPhase::kStopped) {
+      for (const auto& slot : job_.replicas) EXPECT_EQ(slot.phase, ReplicaPhase::kStopped) << trace();
+      EXPECT_TRUE(holders.empty()) << "a stopped job still runs on " << holders.begin()->second.front() << trace();
+      return;
+    }
+    EXPECT_EQ(job_.phase, JobPhase::kRunning) << phase_name(job_.phase) << trace();
+    for (std::uint32_t s = 0; s < job_.replicas.size(); ++s) {
+      const ReplicaSlot& slot = job_.replicas[s];
+      if (slot.phase == ReplicaPhase::kNoFit) {
+        EXPECT_TRUE(holders[s].empty()) << trace();
+        continue;
+      }
+      EXPECT_EQ(slot.phase, ReplicaPhase::kRunning) << "replica " << s << " is " << phase_name(slot.phase) << trace();
+      ASSERT_EQ(holders[s].size(), 1u) << "replica " << s << " runs on " << holders[s].size() << " nodes" << trace();
+      EXPECT_EQ(holders[s].front(), slot.node) << trace();
+    }
+    // Anti-affinity: no node runs two replicas of the job.
+    std::set<std::string> used;
+    for (const auto& slot : job_.replicas) {
+      if (slot.phase != ReplicaPhase::kRunning) continue;
+      EXPECT_TRUE(used.insert(slot.node).second) << trace();
+    }
+  }
+
+  std::string trace() const {
+    std::string out = "\nevents:";
+    for (const auto& line : log_) out += "\n  " + line;
+    return out;
+  }
+
+ private:
+  std::uint32_t pick(std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng_); }
+  std::string pick_node() {
+    auto it = nodes_.begin();
+    std::advance(it, pick(static_cast<std::uint32_t>(nodes_.size())));
+    return it->first;
+  }
+  void note(std::string line) { log_.push_back(std::move(line)); }
+
+  // The coordinator's start_round: every replica needing a node, over the live nodes.
+  void start_round() {
+    if (!job_move_allowed(job_.phase, JobPhase::kScheduling)) return;
+    const auto slots = slots_needing_placement(job_);
+    if (slots.empty()) return;
+    RoundRecord rr;
+    rr.round = ++job_.round;
+    rr.slots = slots;
+    for (const auto& [name, e] : nodes_) {
+      if (e.up) rr.nodes.push_back({name, {}});
+    }
+    job_.rounds.push_back(rr);
+    ASSERT_TRUE(move(job_, JobPhase::kScheduling));
+    // The schedulers' decision, evaluated now, decrypted some time later.
+    std::set<std::string> taken = active_replica_nodes(job_);
+    Decision d{rr.round, false, {}};
+    for (std::size_t c = 0; c < slots.size(); ++c) {
+      std::vector<std::uint64_t> free;
+      for (std::uint64_t i = 0; i < rr.nodes.size(); ++i) {
+        if (taken.count(rr.nodes[i].peer) == 0) free.push_back(i);
+      }
+      if (free.empty() || pick(10) == 0) {
+        d.plaintexts.insert(d.plaintexts.end(), {0, 0});
+        continue;
+      }
+      const std::uint64_t index = free[pick(static_cast<std::uint32_t>(free.size()))];
+      taken.insert(rr.nodes[index].peer);
+      d.plaintexts.insert(d.plaintexts.end(), {index, 1});
+    }
+    decisions_.push_back(d);
+    note("round " + std::to_string(rr.round) + " for " + std::to_string(slots.size()) + " replica(s)");
+  }
+
+  // A quorum agrees (kDecrypting), or the committee's shares combine (apply_decision).
+  void decide_one() {
+    if (decisions_.empty()) return;
+    const std::size_t i = pick(static_cast<std::uint32_t>(decisions_.size()));
+    Decision& d = decisions_[i];
+    if (!d.agreed) {
+      d.agreed = true;
+      if (d.round == job_.round && job_.phase == JobPhase::kScheduling) (void)move(job_, JobPhase::kDecrypting);
+      return;
+    }
+    const Decision done = d;
+    decisions_.erase(decisions_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (job_.phase != JobPhase::kDecrypting || done.round != job_.round) {
+      // What on_shares sees for a stale round: job_in_round() refuses it before apply_decision;
+      // apply_decision must refuse it on its own too.
+      const auto before = job_.replicas.size();
+      EXPECT_TRUE(apply_decision(job_, done.round, done.plaintexts).empty() || done.round == job_.round) << trace();
+      EXPECT_EQ(before, job_.replicas.size());
+      return;
+    }
+    for (const auto& p : apply_decision(job_, done.round, done.plaintexts)) {
+      network_.push_back({Kind::kAssign, p.node, p.slot, done.round, ""});
+      note("round " + std::to_string(done.round) + ": replica " + std::to_string(p.slot) + " -> " + p.node);
+    }
+  }
+
+  void deliver_one() {
+    if (network_.empty()) return;
+    const std::size_t i = pick(static_cast<std::uint32_t>(network_.size()));
+    const Message m = network_[i];
+    network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(i));
+    Executor& e = nodes_.at(m.node);
+    switch (m.kind) {
+      case Kind::kAssign: {  // executor.cc handle_assignment
+        std::string refusal;
+        if (!e.up) refusal = "unreachable";
+        else if (!e.fence.admits(job_.id, m.slot, "coordinator", m.round)) refusal = "the coordinator stopped this replica";
+        else e.containers[m.slot] = m.round;
+        network_.push_back({Kind::kAssignAnswer, m.node, m.slot, m.round, refusal});
+        break;
+      }
+      case Kind::kAssignAnswer:  // coordinator.cc place(): on_ack
+        if (!m.refusal.empty()) apply_refusal(job_, m.slot, m.round, m.refusal);
+        break;
+      case Kind::kStop:  // executor.cc handle_assignment with stop
+        if (!e.up) break;  // lost: the node's next report is refused instead
+        e.fence.record_stop(job_.id, m.slot, "coordinator", m.round);
+        e.containers.erase(m.slot);
+        break;
+      case Kind::kReport: {  // coordinator.cc handle_report
+        const ReportOutcome outcome = apply_report(job_, m.node, m.slot, ReplicaPhase::kRunning, "", "");
+        network_.push_back({Kind::kReportAnswer, m.node, m.slot, m.round, outcome.refusal});
+        break;
+      }
+      case Kind::kReportAnswer: {  // executor.cc report_replicas: on_reply
+        auto it = e.containers.find(m.slot);
+        if (e.up && !m.refusal.empty() && it != e.containers.end() && it->second == m.round) e.containers.erase(it);
+        break;
+      }
+    }
+  }
+
+  void report_all() {
+    for (const auto& [name, e] : nodes_) {
+      if (!e.up) continue;
+      for (const auto& [slot, round] : e.containers) network_.push_back({Kind::kReport, name, slot, round, ""});
+    }
+  }
+
+  // SWIM declares `name` dead. A crash loses its containers and its memory; a partition keeps
+  // them running where nobody can reach them.
+  void kill(const std::string& name, bool crash) {
+    Executor& e = nodes_.at(name);
+    if (!e.up) return;
+    e.up = false;
+    if (crash) e = Executor{false, {}, {}};
+    note(name + (crash ? " crashes" : " is partitioned away"));
+    if (!mark_lost(job_, name).empty()) start_round();
+  }
+
+  void revive(const std::string& name) {
+    if (nodes_.at(name).up) return;
+    nodes_.at(name).up = true;
+    note(name + " is back");
+  }
+
+  void stop_job() {
+    for (const StopOrder& order : apply_stop(job_)) network_.push_back({Kind::kStop, order.node, order.slot, job_.round, ""});
+    note("the operator stops the job");
+  }
+
+  std::mt19937 rng_;
+  JobState job_;
+  std::map<std::string, Executor> nodes_;
+  std::deque<Message> network_;
+  std::vector<Decision> decisions_;
+  std::vector<std::string> log_;
+};
+
+TEST(JobLifecycle, ModelOfStopsDeathsAndLateMessagesSettlesWithoutDuplicatesOrLeftovers) {
+  const char* env = std::getenv("VEIL_LIFECYCLE_CASES");
+  const int cases = env != nullptr ? std::atoi(env) : 3000;
+  for (int seed = 1; seed <= cases; ++seed) {
+    ClusterModel model(static_cast<std::uint32_t>(seed), 1 + seed % 3);
+    std::mt19937 steps(static_cast<std::uint32_t>(seed) * 7919u);
+    const int n = 20 + static_cast<int>(steps() % 80);
+    for (int i = 0; i < n; ++i) model.random_step();
+    model.settle();
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    model.check_at_rest();
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace veil::node
