@@ -345,10 +345,19 @@ Status Daemon::Impl::start() {
   hc.agent_version = "veil-node/0.1.0";
   hc.backoff_max = std::chrono::milliseconds(2000);
   host_ = std::make_unique<p2p::Host>(io_, hc);
+  // The host logs refusals sparingly (the first per peer, then a summary per minute) and
+  // counts every one; /metrics shows the counts.
   host_->set_gater([this](const p2p::PeerId& peer, p2p::Direction) {
-    const bool ok = registered_by_hash_.count(chain::peer_id_hash(peer.to_string())) > 0;
-    if (!ok) logger()->warn("refused connection from {}: not a registered node of {}", peer.to_string(), settings_.contract);
-    return ok;
+    return registered_by_hash_.count(chain::peer_id_hash(peer.to_string())) > 0;
+  });
+  metrics_.on_collect([this] {
+    auto& refused = metrics_.counter(
+        "veil_p2p_refused_connections_total",
+        "libp2p connections refused: gated (not a registered node) or connection_limit.", {"reason"});
+    for (auto reason : {p2p::Refusal::kGated, p2p::Refusal::kConnectionLimit}) {
+      auto& series = refused.with({std::string(p2p::refusal_name(reason))});
+      series.inc(static_cast<double>(host_->refused_connections(reason)) - series.value());
+    }
   });
   for (const auto& addr : settings_.listen) VEIL_RETURN_IF_ERROR(host_->listen(addr));
   p2p::enable_ping(*host_);
