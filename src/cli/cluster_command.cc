@@ -188,7 +188,8 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
     yaml += "eth:\n  rpc: " + a.rpc + "\n  key_file: " + fs::absolute(a.operator_keys[i]).string() + "\n";
     yaml += "libp2p:\n  listen: [/ip4/127.0.0.1/tcp/" + std::to_string(p2p_port) + "]\n";
     if (i > 0) yaml += "  bootstrap: [" + bootstrap + "]\n";
-    yaml += "node:\n  key_file: " + (dir / "node.key").string() + "\n  data_dir: " + (dir / "data").string() + "\n";
+    yaml += "node:\n  peerid: " + peers[i] + "\n  key_file: " + (dir / "node.key").string() +
+            "\n  data_dir: " + (dir / "data").string() + "\n";
     yaml += "cluster:\n  dir: " + (out / "cluster").string() + "\n";
     yaml += "committee:\n  member_key: " + (dir / "member.key").string() + "\n  share_file: " + (dir / "share.sealed").string() + "\n";
     yaml += "api:\n  listen: 127.0.0.1:" + std::to_string(api_port) + "\n";

@@ -147,6 +147,31 @@ TEST_F(ConfigTest, SetFromFlagValidates) {
   EXPECT_FALSE(config->set("api.lisen", "x", "flag").ok());
 }
 
+// was_read is what tests/node/settings_test.cc relies on to find settings nobody reads: it
+// must start false for every key, turn true only for the key asked for (by any accessor,
+// whatever the value's source), survive copies, and not be set by loading or display.
+TEST_F(ConfigTest, RecordsWhichSettingsWereRead) {
+  auto config = load("docker:\n  socket: /tmp/d.sock\n", {{"VEIL_SWIM_PRESET", "wan"}});
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_TRUE(config->set("api.listen", "127.0.0.1:9", "flag --api").ok());
+  for (const auto& e : config->entries()) EXPECT_FALSE(config->was_read(e.field->key)) << e.field->key;
+
+  (void)config->string("docker.socket");
+  (void)config->strings("libp2p.listen");
+  (void)config->integer("telemetry.interval_ms");
+  (void)config->boolean("debug.fixed_telemetry");
+  (void)config->is_set("contract.address");
+  const Config copy = *config;
+  for (const auto& e : config->entries()) {
+    const bool asked = e.field->key == "docker.socket" || e.field->key == "libp2p.listen" ||
+                       e.field->key == "telemetry.interval_ms" || e.field->key == "debug.fixed_telemetry" ||
+                       e.field->key == "contract.address";
+    EXPECT_EQ(config->was_read(e.field->key), asked) << e.field->key;
+    EXPECT_EQ(copy.was_read(e.field->key), asked) << e.field->key << " (copy)";
+  }
+  EXPECT_FALSE(config->was_read("no.such_key"));
+}
+
 TEST(ParseBool, AcceptsCommonSpellings) {
   EXPECT_TRUE(*parse_bool("Yes"));
   EXPECT_FALSE(*parse_bool("off"));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole product on one machine: anvil, a dockerd of our own with a local registry, and three
 # `veil node run` processes on loopback (docs/node.md). Asserts, step by step:
+#   0. peers that are not registered are refused, every refusal counted, the log kept short;
 #   1. a two-replica job is placed, runs, answers HTTP and is anchored on chain;
 #   2. the placement equals the plaintext reference decision on the same telemetry records;
 #   3. node 3 tampers with its decisions: it is named, and the job is placed correctly anyway;
@@ -63,6 +64,24 @@ for n in 1 2 3; do wait_for_api "$n" || fail "node $n API did not come up"; done
 wait_for_members 1 3 || fail "node 1 does not see 3 alive members"
 wait_for_telemetry 1 3 || fail "node 1 did not receive telemetry from 3 members"
 pass "three nodes up and joined"
+
+# Log hygiene: peers that are not registered nodes dial node 1 again and again. Every refusal
+# is counted in /metrics; the log names the first of each peer, at most five a minute.
+NODE1_P2P=$(node_field 1 p2p)
+for _ in $(seq 30); do  # one stranger, again and again
+  if "$VEIL" p2p ping "$NODE1_P2P" --key "$CLUSTER_WORK/stranger.key" --timeout 5 >/dev/null 2>&1; then
+    fail "node 1 answered a ping from an unregistered peer"
+  fi
+done
+for _ in $(seq 10); do "$VEIL" p2p ping "$NODE1_P2P" --timeout 5 >/dev/null 2>&1 || true; done  # a new stranger each
+REFUSED=$(curl -sf --max-time 5 "http://$(node_field 1 api)/metrics" | python3 -c '
+import sys
+for line in sys.stdin:
+    if line.startswith("veil_p2p_refused_connections_total{reason=\"gated\"}"): print(int(float(line.split()[-1])))')
+[[ ${REFUSED:-0} -ge 40 ]] || fail "node 1 counted ${REFUSED:-no} gated refusals of 40 dials"
+LINES=$(grep -c "gater refused" "$CLUSTER_WORK/node-1.log" || true)
+[[ $LINES -ge 1 && $LINES -le 6 ]] || fail "40 refused dials made $LINES log lines on node 1 (at most 5, and a summary)"
+pass "40 dials from unregistered peers: $REFUSED refusals counted, $LINES log lines"
 
 # 1. Place and run a two-replica HTTP job.
 write_web_job "$CLUSTER_WORK/web.yaml" web

@@ -7,6 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
+#include "veil/common/log.h"
 #include "veil/p2p/host.h"
 #include "veil/p2p/protocols.h"
 
@@ -35,6 +40,36 @@ Task<void> sleep_ms(int ms) {
 
 Multiaddr loopback() { return *Multiaddr::parse("/ip4/127.0.0.1/tcp/0"); }
 Multiaddr dial_addr(Host& h) { return h.listen_addrs().front().with_peer_id(h.id()); }
+
+// A host that redials at once after a failure (no dial backoff), to repeat refusals quickly.
+HostConfig no_backoff() {
+  HostConfig c;
+  c.backoff_base = c.backoff_max = std::chrono::milliseconds(0);
+  return c;
+}
+
+// Collects every line the "p2p" logger writes (at its level, info by default) while it lives.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_pattern("%l %v");
+    log::get("p2p")->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = log::get("p2p")->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(out_.str());
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
 
 TEST(Host, PingEchoAndIdentifyOverLoopback) {
   asio::io_context io;
@@ -154,6 +189,55 @@ TEST(Host, GaterRefusalClosesTheConnectionBeforeAnyProtocol) {
   EXPECT_EQ(protocol_runs, 0);
   EXPECT_EQ(connected_events, 0);
   EXPECT_FALSE(b_identified.has_value());  // not even Identify ran
+}
+
+// Refused dials cost the remote one handshake each, so they must not cost us a log line each:
+// every refusal is counted, but only the first of each peer is logged, at most `burst` lines
+// per interval (the interval here outlasts the test, so no summary line is due).
+TEST(Host, RefusedConnectionsAreAllCountedButLoggedBoundedly) {
+  asio::io_context io;
+  HostConfig ca = no_backoff();
+  ca.refusal_log = {.interval = std::chrono::hours(1), .burst = 5, .max_keys = 64};
+  Host a(io, ca), b(io, no_backoff()), c(io);
+  std::vector<std::unique_ptr<Host>> strangers;
+  for (int i = 0; i < 20; ++i) strangers.push_back(std::make_unique<Host>(io, no_backoff()));
+  a.set_gater([&](const PeerId&, Direction) { return false; });
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  ASSERT_TRUE(c.listen(loopback()).ok());
+  LogCapture captured;
+  run(io, [&]() -> Task<void> {
+    // One peer again and again, many peers once each, and outbound dials that a refuses.
+    for (int i = 0; i < 30; ++i) EXPECT_FALSE((co_await b.connect(dial_addr(a))).ok());
+    for (auto& s : strangers) EXPECT_FALSE((co_await s->connect(dial_addr(a))).ok());
+    for (int i = 0; i < 10; ++i) EXPECT_FALSE((co_await a.connect(dial_addr(c))).ok());
+  });
+  EXPECT_EQ(a.refused_connections(Refusal::kGated), 30u + 20u + 10u);
+  EXPECT_EQ(a.refused_connections(Refusal::kConnectionLimit), 0u);
+  const auto lines = captured.lines();
+  EXPECT_LE(lines.size(), 5u) << "first and middle lines:\n"
+                              << (lines.empty() ? "" : lines[0] + "\n" + lines[lines.size() / 2]);
+  ASSERT_FALSE(lines.empty());
+  const std::string first = "gater refused inbound connection from " + b.id().to_base58();
+  EXPECT_NE(lines[0].find(first), std::string::npos) << lines[0];
+}
+
+TEST(Host, ConnectionsOverTheLimitAreAllCountedButLoggedOnce) {
+  asio::io_context io;
+  HostConfig ca;
+  ca.max_connections = 1;
+  Host a(io, ca), b(io), d(io, no_backoff());
+  ASSERT_TRUE(a.listen(loopback()).ok());
+  LogCapture captured;
+  run(io, [&]() -> Task<void> {
+    EXPECT_TRUE((co_await b.connect(dial_addr(a))).ok());
+    for (int i = 0; i < 25; ++i) EXPECT_FALSE((co_await d.connect(dial_addr(a))).ok());
+  });
+  EXPECT_EQ(a.refused_connections(Refusal::kConnectionLimit), 25u);
+  EXPECT_EQ(a.refused_connections(Refusal::kGated), 0u);
+  const auto lines = captured.lines();
+  ASSERT_EQ(lines.size(), 1u) << (lines.empty() ? "" : lines.back());  // every dial comes from 127.0.0.1
+  const std::string first = "connection limit 1 reached; closing inbound connection from 127.0.0.1";
+  EXPECT_NE(lines[0].find(first), std::string::npos) << lines[0];
 }
 
 TEST(Host, DialToASilentListenerTimesOut) {

@@ -281,6 +281,7 @@ Config::Config() {
     }
     entries_.push_back({&field, std::move(values), "default"});
   }
+  reads_.resize(entries_.size());
 }
 
 Result<Config> Config::load(const LoadOptions& options) {
@@ -350,16 +351,23 @@ ConfigEntry* Config::find(std::string_view key) {
   return nullptr;
 }
 
-const ConfigEntry& Config::entry(std::string_view key, ConfigKind kind) const {
-  for (const auto& e : entries_) {
-    if (e.field->key == key) {
-      assert(e.field->kind == kind && "config setting read as the wrong kind");
-      (void)kind;
-      return e;
-    }
+std::size_t Config::index_of(std::string_view key) const {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].field->key == key) return i;
   }
-  assert(false && "unknown config key");
-  std::abort();
+  return entries_.size();
+}
+
+const ConfigEntry& Config::entry(std::string_view key, ConfigKind kind) const {
+  const std::size_t i = index_of(key);
+  if (i == entries_.size()) {
+    assert(false && "unknown config key");
+    std::abort();
+  }
+  assert(entries_[i].field->kind == kind && "config setting read as the wrong kind");
+  (void)kind;
+  reads_[i].read.store(true, std::memory_order_relaxed);
+  return entries_[i];
 }
 
 std::string Config::string(std::string_view key) const {
@@ -382,10 +390,15 @@ bool Config::boolean(std::string_view key) const {
 }
 
 bool Config::is_set(std::string_view key) const {
-  for (const auto& e : entries_) {
-    if (e.field->key == key) return !e.values.empty();
-  }
-  return false;
+  const std::size_t i = index_of(key);
+  if (i == entries_.size()) return false;
+  reads_[i].read.store(true, std::memory_order_relaxed);
+  return !entries_[i].values.empty();
+}
+
+bool Config::was_read(std::string_view key) const {
+  const std::size_t i = index_of(key);
+  return i < entries_.size() && reads_[i].read.load(std::memory_order_relaxed);
 }
 
 }  // namespace veil

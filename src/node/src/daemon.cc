@@ -113,6 +113,12 @@ Result<Settings> load_settings(const Config& config) {
   s.data_dir = config.string("node.data_dir");
   s.key_file = config.string("node.key_file");
   if (s.key_file.empty()) s.key_file = s.data_dir / "node.key";
+  if (const std::string peer = config.string("node.peerid"); !peer.empty()) {
+    auto parsed = p2p::PeerId::parse(peer);
+    if (!parsed.ok()) return parsed.status().with_context("node.peerid (VEIL_NODE_PEERID)");
+    s.expected_peer = *parsed;
+  }
+  s.public_key_file = config.string("zama.publickey_file");
   s.cluster_dir = config.string("cluster.dir");
   if (s.cluster_dir.empty()) return invalid_argument("cluster.dir (VEIL_CLUSTER_DIR) is not set: the node needs the cluster's public FHE material");
   s.member_key_file = config.string("committee.member_key");
@@ -201,6 +207,12 @@ Status Daemon::Impl::start() {
   VEIL_ASSIGN_OR_RETURN(p2p::KeyPair identity, p2p::load_or_create_key_file(settings_.key_file));
   const p2p::PeerId self = p2p::PeerId::from_public_key(identity.public_key());
   self_text_ = self.to_string();
+  if (settings_.expected_peer && *settings_.expected_peer != self) {
+    return failed_precondition("node.peerid is " + settings_.expected_peer->to_string() +
+                               " but the identity key " + settings_.key_file.string() + " is PeerId " +
+                               self_text_ + ": point node.key_file at the key of " +
+                               settings_.expected_peer->to_string() + ", or correct node.peerid");
+  }
   {
     // The libp2p PrivateKey protobuf of an Ed25519 key is 08 01 12 40 || seed || public.
     Bytes encoded = identity.encode_private();
@@ -216,17 +228,12 @@ Status Daemon::Impl::start() {
   // State.
   VEIL_ASSIGN_OR_RETURN(store_, StateStore::open(settings_.data_dir / "state.db"));
 
-  // Cluster key material, checked against the chain below.
+  // Cluster key material, checked against the chain below. The committee first: it records
+  // the hashes of the keys it was dealt for, so a wrong key fails before the server key's
+  // minutes of decompression.
   const fs::path dir = settings_.cluster_dir;
   fhe::threshold::Hash server_key_hash{};  // checked against the chain below
   {
-    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_whole_file(dir / "public.key", 1 << 30));
-    VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
-    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
-    server_key_hash = sha256(sk);
-    log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
-    VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
-    keys_.server_key = compressed.decompress();
     VEIL_ASSIGN_OR_RETURN(Bytes committee, read_whole_file(dir / "committee.bin", 1 << 20));
     VEIL_ASSIGN_OR_RETURN(keys_.committee, fhe::threshold::Committee::deserialize(committee));
     VEIL_ASSIGN_OR_RETURN(keys_.member_peers, load_member_peers(dir / "committee.json"));
@@ -234,9 +241,23 @@ Status Daemon::Impl::start() {
       return invalid_argument((dir / "committee.json").string() + " names " + std::to_string(keys_.member_peers.size()) +
                               " members, committee.bin has " + std::to_string(keys_.committee.size()));
     }
-    if (keys_.committee.public_key_hash != sha256(pk)) {
-      return failed_precondition("public.key is not the key the committee was dealt for");
+    // zama.publickey_file names the key telemetry is encrypted under; it must be the cluster's.
+    const fs::path pk_file =
+        settings_.public_key_file.empty() ? dir / "public.key" : settings_.public_key_file;
+    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_whole_file(pk_file, 1 << 30));
+    if (const auto pk_hash = sha256(pk); pk_hash != keys_.committee.public_key_hash) {
+      return failed_precondition(pk_file.string() + " has SHA-256 " + to_hex(pk_hash) +
+                                 ", but the cluster's registered public key hash (committee.bin in " +
+                                 dir.string() + ", anchored on chain) is " +
+                                 to_hex(keys_.committee.public_key_hash) +
+                                 ": set zama.publickey_file to the cluster's public.key, or leave it unset");
     }
+    VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
+    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
+    server_key_hash = sha256(sk);
+    log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
+    VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
+    keys_.server_key = compressed.decompress();
   }
   if (!settings_.member_key_file.empty()) {
     VEIL_ASSIGN_OR_RETURN(Bytes mk, read_whole_file(settings_.member_key_file, 4096));
@@ -324,10 +345,19 @@ Status Daemon::Impl::start() {
   hc.agent_version = "veil-node/0.1.0";
   hc.backoff_max = std::chrono::milliseconds(2000);
   host_ = std::make_unique<p2p::Host>(io_, hc);
+  // The host logs refusals sparingly (the first per peer, then a summary per minute) and
+  // counts every one; /metrics shows the counts.
   host_->set_gater([this](const p2p::PeerId& peer, p2p::Direction) {
-    const bool ok = registered_by_hash_.count(chain::peer_id_hash(peer.to_string())) > 0;
-    if (!ok) logger()->warn("refused connection from {}: not a registered node of {}", peer.to_string(), settings_.contract);
-    return ok;
+    return registered_by_hash_.count(chain::peer_id_hash(peer.to_string())) > 0;
+  });
+  metrics_.on_collect([this] {
+    auto& refused = metrics_.counter(
+        "veil_p2p_refused_connections_total",
+        "libp2p connections refused: gated (not a registered node) or connection_limit.", {"reason"});
+    for (auto reason : {p2p::Refusal::kGated, p2p::Refusal::kConnectionLimit}) {
+      auto& series = refused.with({std::string(p2p::refusal_name(reason))});
+      series.inc(static_cast<double>(host_->refused_connections(reason)) - series.value());
+    }
   });
   for (const auto& addr : settings_.listen) VEIL_RETURN_IF_ERROR(host_->listen(addr));
   p2p::enable_ping(*host_);

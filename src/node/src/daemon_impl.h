@@ -70,6 +70,8 @@ class Worker {
 // Settings resolved from the Config (docs/operations.md).
 struct Settings {
   std::filesystem::path data_dir, key_file, cluster_dir, member_key_file, share_file, eth_key_file;
+  std::optional<p2p::PeerId> expected_peer;  // node.peerid: start fails unless key_file is this peer
+  std::filesystem::path public_key_file;     // zama.publickey_file; empty: cluster_dir/public.key
   std::vector<p2p::Multiaddr> listen, bootstrap;
   std::string rpc, contract;
   std::string api_host;

@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <deque>
 
@@ -152,6 +153,9 @@ struct Host::Impl : std::enable_shared_from_this<Host::Impl> {
     std::chrono::milliseconds delay{0};
   };
   std::map<std::string, Backoff> backoff;
+  std::array<std::uint64_t, 2> refused{};  // by Refusal
+  LogThrottle gated_log{config.refusal_log};
+  LogThrottle limit_log{config.refusal_log};
   bool closed = false;
   bool push_scheduled = false;
   void schedule_identify_push();
@@ -161,6 +165,10 @@ struct Host::Impl : std::enable_shared_from_this<Host::Impl> {
     for (const auto& [_, v] : connections) n += v.size();
     return n;
   }
+  // Counts a refused connection and logs its summary line when one is due; returns whether
+  // this refusal should be logged in full (see HostConfig::refusal_log). `key` is the peer
+  // (or, before Noise, the remote address).
+  bool count_refusal(Refusal reason, std::string_view key);
   void add_connection(const std::shared_ptr<detail::Connection>& conn, Direction dir);
   void remove_connection(const detail::Connection* conn);
   void notify_identified(const PeerInfo& info) {
@@ -771,7 +779,12 @@ Task<Result<PeerId>> upgrade(std::shared_ptr<Host::Impl> host, std::shared_ptr<t
   CO_RETURN_IF_ERROR(co_await run_noise(io, host->config.identity, initiator, expected));
   PeerId remote = io.secure->remote();
   if (host->gater && !host->gater(remote, dir)) {
-    logger()->info("gater refused {} connection from {}", direction_name(dir), remote.to_base58());
+    if (host->count_refusal(Refusal::kGated, remote.to_base58())) {
+      logger()->warn(
+          "gater refused {} connection {} {} (further refusals are summarised every {} s)",
+          direction_name(dir), dir == Direction::kInbound ? "from" : "to", remote.to_base58(),
+          std::chrono::duration_cast<std::chrono::seconds>(host->config.refusal_log.interval).count());
+    }
     error_code ec;
     sock->close(ec);
     co_return permission_denied("connection gater refused peer " + remote.to_base58());
@@ -803,13 +816,17 @@ Task<void> accept_loop(std::shared_ptr<Host::Impl> host, std::shared_ptr<tcp::ac
       if (ec == asio::error::operation_aborted || host->closed) break;
       continue;
     }
+    tcp::endpoint remote_ep = sock->remote_endpoint(ec);
     if (host->connection_count() >= host->config.max_connections) {
-      logger()->warn("connection limit {} reached; closing inbound connection", host->config.max_connections);
+      const std::string from = remote_ep.address().to_string();
+      if (host->count_refusal(Refusal::kConnectionLimit, from)) {
+        logger()->warn("connection limit {} reached; closing inbound connection from {}",
+                       host->config.max_connections, from);
+      }
       sock->close(ec);
       continue;
     }
     sock->set_option(tcp::no_delay(true), ec);
-    tcp::endpoint remote_ep = sock->remote_endpoint(ec);
     asio::co_spawn(host->io, [host, sock, remote_ep]() -> Task<void> {
       detail::Deadline deadline(sock->get_executor(), host->config.upgrade_timeout, [sock] {
         error_code e;
@@ -826,6 +843,30 @@ Task<void> accept_loop(std::shared_ptr<Host::Impl> host, std::shared_ptr<tcp::ac
 }
 
 }  // namespace
+
+std::string_view refusal_name(Refusal reason) {
+  return reason == Refusal::kGated ? "gated" : "connection_limit";
+}
+
+bool Host::Impl::count_refusal(Refusal reason, std::string_view key) {
+  ++refused[static_cast<std::size_t>(reason)];
+  LogThrottle& throttle = reason == Refusal::kGated ? gated_log : limit_log;
+  const auto verdict = throttle.record(key, std::chrono::steady_clock::now());
+  if (verdict.summary) {
+    const auto& summary = *verdict.summary;
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.window).count();
+    if (reason == Refusal::kGated) {
+      logger()->warn("gater refused {} more connections from {} peers in the last {} s", summary.events,
+                     summary.keys, seconds);
+    } else {
+      logger()->warn(
+          "connection limit {} reached: closed {} more inbound connections from {} addresses "
+          "in the last {} s",
+          config.max_connections, summary.events, summary.keys, seconds);
+    }
+  }
+  return verdict.log_this;
+}
 
 void Host::Impl::add_connection(const std::shared_ptr<detail::Connection>& conn, Direction dir) {
   auto& list = connections[conn->remote()];
@@ -1000,6 +1041,10 @@ std::vector<std::string> Host::protocols() const {
   return out;
 }
 void Host::set_gater(Gater gater) { impl_->gater = std::move(gater); }
+
+std::uint64_t Host::refused_connections(Refusal reason) const {
+  return impl_->refused[static_cast<std::size_t>(reason)];
+}
 void Host::add_listener(Listener listener) { impl_->listeners.push_back(std::move(listener)); }
 
 bool Host::is_connected(const PeerId& peer) const {
@@ -1034,7 +1079,11 @@ Task<Result<PeerId>> Host::connect(const Multiaddr& addr) {
   auto now = std::chrono::steady_clock::now();
   auto& backoff = host->backoff[key];
   if (backoff.until > now) co_return unavailable("dial backoff: " + key + " failed recently; retrying later");
-  if (host->connection_count() >= host->config.max_connections) co_return unavailable("connection limit reached");
+  if (host->connection_count() >= host->config.max_connections) {
+    // Counted, not logged: the caller hears why.
+    ++host->refused[static_cast<std::size_t>(Refusal::kConnectionLimit)];
+    co_return unavailable("connection limit reached");
+  }
 
   auto sock = std::make_shared<tcp::socket>(host->io);
   detail::Deadline deadline(host->io.get_executor(), host->config.dial_timeout, [sock] {

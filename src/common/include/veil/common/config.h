@@ -10,9 +10,11 @@
 // Unknown keys in the file are errors (a typo must not silently fall back to a default);
 // unknown VEIL_* variables are warnings (the environment is shared with other tools).
 //
-// Thread safety: a loaded Config is immutable apart from set(); share it read-only.
+// Thread safety: a loaded Config is immutable apart from set(); share it read-only. (The typed
+// accessors record which settings were asked for, with atomics, so concurrent reads are safe.)
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -75,6 +77,12 @@ class Config {
   bool boolean(std::string_view key) const;
   bool is_set(std::string_view key) const;
 
+  // Whether a typed accessor above (string, strings, integer, boolean or is_set) has been
+  // called for `key` on this Config or on the Config it was copied from. entries() does not
+  // count: it is display, not use. This lets a test prove that every setting in the schema
+  // has a consumer (tests/node/settings_test.cc runs the node's settings loader for that).
+  bool was_read(std::string_view key) const;
+
   // Every setting with its value and source, in schema order.
   const std::vector<ConfigEntry>& entries() const { return entries_; }
   // Non-fatal findings while loading, e.g. an unknown VEIL_* variable.
@@ -84,8 +92,21 @@ class Config {
   Config();
   const ConfigEntry& entry(std::string_view key, ConfigKind kind) const;
   ConfigEntry* find(std::string_view key);
+  std::size_t index_of(std::string_view key) const;  // entries_.size() when unknown
+
+  // Whether entries_[i] was asked for (was_read); copyable so that Config stays a value.
+  struct ReadMark {
+    std::atomic<bool> read{false};
+    ReadMark() = default;
+    ReadMark(const ReadMark& other) : read(other.read.load(std::memory_order_relaxed)) {}
+    ReadMark& operator=(const ReadMark& other) {
+      read.store(other.read.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return *this;
+    }
+  };
 
   std::vector<ConfigEntry> entries_;
+  mutable std::vector<ReadMark> reads_;  // parallel to entries_
   std::vector<std::string> warnings_;
 };
 

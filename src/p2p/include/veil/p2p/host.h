@@ -29,6 +29,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "veil/common/bytes.h"
+#include "veil/common/log_throttle.h"
 #include "veil/common/status.h"
 #include "veil/p2p/identity.h"
 #include "veil/p2p/multiaddr.h"
@@ -40,6 +41,14 @@ template <typename T>
 using Task = boost::asio::awaitable<T>;
 
 enum class Direction { kInbound, kOutbound };
+
+// Why the host turned a connection away (Host::refused_connections()).
+enum class Refusal {
+  kGated,            // the gater said no (either direction)
+  kConnectionLimit,  // HostConfig::max_connections reached (either direction)
+};
+// "gated", "connection_limit": stable, for metric labels.
+std::string_view refusal_name(Refusal reason);
 
 namespace detail {
 class Connection;
@@ -129,6 +138,11 @@ struct HostConfig {
   std::size_t max_connections = 256;
   // Per-connection Yamux settings (stream limit, receive window).
   yamux::Config yamux;
+  // Refusals cost a remote one handshake each, so they are counted, not logged one by one:
+  // the first refusal of each peer (inbound over the limit: of each address) is logged in
+  // full, at most `burst` such lines per interval, and the rest as one summary line per
+  // interval (veil/common/log_throttle.h). Defaults: 60 s, 5 lines.
+  LogThrottle::Options refusal_log;
 };
 
 class Host {
@@ -167,6 +181,10 @@ class Host {
 
   void set_gater(Gater gater);
   void add_listener(Listener listener);
+
+  // Connections turned away for `reason` since construction, both directions: every one,
+  // including those the log only summarised (HostConfig::refusal_log).
+  std::uint64_t refused_connections(Refusal reason) const;
 
   // Connects to `addr` (which should end in /p2p/<id>; without it the remote is accepted
   // as whoever it proves to be). Reuses an existing connection to that peer. Fails with
