@@ -11,7 +11,9 @@
 #   6. a node holding a replica is killed (SIGKILL): SWIM declares it dead and the replica is
 #      rescheduled through the same encrypted flow, onto a live node;
 #   7. the coordinator is killed with SIGKILL while a job is being placed and restarted: the job
-#      and its decisions are still there and it completes.
+#      and its decisions are still there and it completes;
+#   8. a job stopped while its round is in flight stays stopped: the round's late decision,
+#      shares and assignment start nothing on any node.
 # Usage: cluster_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -85,6 +87,7 @@ pass "40 dials from unregistered peers: $REFUSED refusals counted, $LINES log li
 
 # 1. Place and run a two-replica HTTP job.
 write_web_job "$CLUSTER_WORK/web.yaml" web
+PLACE_STARTED=$(date +%s)
 veil_at 1 job run "$CLUSTER_WORK/web.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/web.json" || fail "job run --wait"
 JOB=$(json "$CLUSTER_WORK/web.json" 'd["id"]')
 [[ $(json "$CLUSTER_WORK/web.json" 'd["state"]') == running ]] || fail "job not running"
@@ -95,6 +98,7 @@ for ep in $(json "$CLUSTER_WORK/web.json" '" ".join(p["endpoint"] for p in d["pl
   [[ $body == "hello from a veil replica" ]] || fail "replica at $ep answered '$body'"
 done
 [[ $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"][:2]') == 0x ]] || fail "no anchor transaction"
+PLACEMENT_S=$(( $(date +%s) - PLACE_STARTED ))
 pass "job $JOB placed on two nodes, both answer HTTP, anchored in $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"]')"
 
 # 2. The encrypted decision equals the plaintext reference on the same records.
@@ -214,6 +218,22 @@ done
 [[ $(json "$CLUSTER_WORK/web2.json" 'd["state"]') == running ]] || fail "job $JOB2 did not complete after the restart"
 [[ $(json "$CLUSTER_WORK/web2.json" 'len(d["rounds"])') -ge 1 ]] || fail "decisions of $JOB2 were lost"
 pass "coordinator killed mid-flow and restarted: both jobs kept; $JOB2 completed and anchored"
+
+# 8. Stop a job while its round is in flight; wait three times as long as the first placement
+# took (at least 20 s) for the round's late messages, then no container of it may run.
+sed 's/^name: web$/name: web3/; s/^replicas: 2$/replicas: 1/' "$CLUSTER_WORK/web.yaml" >"$CLUSTER_WORK/web3.yaml"
+veil_at 1 job run "$CLUSTER_WORK/web3.yaml" -o json >"$CLUSTER_WORK/web3.json" || fail "job run web3"
+JOB3=$(json "$CLUSTER_WORK/web3.json" 'd["id"]')
+veil_at 1 job stop "$JOB3" >/dev/null || fail "job stop $JOB3 during its round"
+sleep $(( PLACEMENT_S * 3 > 20 ? PLACEMENT_S * 3 : 20 ))
+veil_at 1 job status "$JOB3" -o json >"$CLUSTER_WORK/web3.json" || fail "job $JOB3 lost after its stop"
+[[ $(json "$CLUSTER_WORK/web3.json" 'd["state"]') == stopped ]] ||
+  fail "job $JOB3 stopped during its round is now $(json "$CLUSTER_WORK/web3.json" 'd["state"]')"
+RUNNING3=$(curl -s --unix-socket "$VEIL_DOCKER_SOCKET" http://docker/containers/json | python3 -c '
+import json, sys
+print(sum(1 for c in json.load(sys.stdin) if (c.get("Labels") or {}).get("veil.job") == sys.argv[1][:32]))' "$JOB3")
+[[ $RUNNING3 == 0 ]] || fail "$RUNNING3 container(s) of job $JOB3 run although it was stopped during its round"
+pass "a job stopped during its round stayed stopped; no container of it runs"
 
 veil_at 1 job stop "$JOB" >/dev/null
 veil_at 1 job stop "$JOB2" >/dev/null
