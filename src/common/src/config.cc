@@ -6,13 +6,12 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <unistd.h>  // environ
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/bytes.h"
+#include "veil/common/read_file.h"
 #include "veil/common/text_location.h"
 
 namespace veil {
@@ -291,12 +290,9 @@ Result<Config> Config::load(const LoadOptions& options) {
     if (options.text) {
       text = *options.text;
     } else {
-      std::ifstream in(path);
-      if (!in) return not_found("cannot read config file " + path.string() + ": " + std::strerror(errno));
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      text = buffer.str();
+      VEIL_ASSIGN_OR_RETURN(text, read_file(path, kConfigFile));
     }
+    VEIL_RETURN_IF_ERROR(require_utf8(path.string(), text, "a config file"));
     YAML::Node root;
     try {
       root = YAML::Load(text);
