@@ -1,13 +1,11 @@
 #include "veil/runtime/container.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cmath>
 
-#include "sha256.h"
+#include "veil/common/sha256.h"
 
 namespace veil::runtime {
 
@@ -147,19 +145,6 @@ std::string spec_hash(const ContainerSpec& spec) {
   put(std::to_string(spec.memory_bytes));
   put(spec.working_dir);
   return sha256_hex(canon).substr(0, 16);
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
 }
 
 }  // namespace veil::runtime
