@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
 #include "veil/runtime/driver.h"
@@ -32,11 +33,6 @@ struct RuntimeOptions {
   int grace = 10;
   bool force = false;
 };
-
-int fail(const Status& s) {
-  std::cerr << "veil: error: " << s.to_string() << "\n";
-  return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-}
 
 Result<runtime::DriverSelection> open(const RuntimeOptions& o, const GlobalOptions& global) {
   VEIL_ASSIGN_OR_RETURN(auto kind, runtime::parse_driver_kind(o.driver));
@@ -73,7 +69,7 @@ std::string ports_text(const std::vector<runtime::PortBinding>& ports) {
 
 int do_ps(const RuntimeOptions& o, const GlobalOptions& global) {
   auto selector = parse_pairs(o.labels, "label");
-  if (!selector.ok()) return fail(selector.status());
+  if (!selector.ok()) return usage(selector.status());
   auto sel = open(o, global);
   if (!sel.ok()) return fail(sel.status());
   auto list = sel->driver->list(*selector, o.all);
@@ -117,24 +113,24 @@ int do_logs(const RuntimeOptions& o, const GlobalOptions& global) {
 int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   runtime::ContainerSpec spec{.name = o.name, .image = o.image, .command = o.command};
   auto env = parse_pairs(o.env, "--env");
-  if (!env.ok()) return fail(env.status());
+  if (!env.ok()) return usage(env.status());
   spec.env = *env;
   auto labels = parse_pairs(o.labels, "--label");
-  if (!labels.ok()) return fail(labels.status());
+  if (!labels.ok()) return usage(labels.status());
   spec.labels = *labels;
   if (!o.cpu.empty()) {
     auto cpus = runtime::parse_cpus(o.cpu);
-    if (!cpus.ok()) return fail(cpus.status());
+    if (!cpus.ok()) return usage(cpus.status());
     spec.nano_cpus = *cpus;
   }
   if (!o.memory.empty()) {
     auto memory = runtime::parse_memory_size(o.memory);
-    if (!memory.ok()) return fail(memory.status());
+    if (!memory.ok()) return usage(memory.status());
     spec.memory_bytes = *memory;
   }
   for (const auto& p : o.ports) {
     auto binding = runtime::parse_port_binding(p);
-    if (!binding.ok()) return fail(binding.status());
+    if (!binding.ok()) return usage(binding.status());
     spec.ports.push_back(*binding);
   }
   auto sel = open(o, global);
