@@ -80,7 +80,7 @@ expect_one_line_error() {  # NAME COMMAND...
   timeout 20 "$@" >/dev/null 2>"$WORK/err"; local rc=$?
   expect "$name: exits 1 (not a crash or a hang), got $rc" $([[ $rc -eq 1 ]]; echo $?)
   local lines; lines=$(wc -l < "$WORK/err")
-  expect "$name: one line on stderr, got $lines: $(head -c 300 "$WORK/err")" $([[ $lines -eq 1 ]]; echo $?)
+  expect "$name: one line on stderr, got $lines: $(head -c 300 "$WORK/err" | tr -d '\0')" $([[ $lines -eq 1 ]]; echo $?)
   expect "$name: the line is 'veil: error: ...'" $(grep -q '^veil: error: ' "$WORK/err"; echo $?)
   expect "$name: stderr is escaped" $(stderr_is_printable "$WORK/err"; echo $?)
 }
