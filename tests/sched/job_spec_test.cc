@@ -152,6 +152,24 @@ TEST(JobSpec, ALargeSpecJustUnderTheLimitParses) {
   EXPECT_EQ(spec->env.size(), static_cast<std::size_t>(i));
 }
 
+// A 512 KiB value anchored once and aliased thousands of times: without a bound on what the
+// aliases expand to, this 1 MiB spec would become gigabytes of environment.
+TEST(JobSpec, AliasesCannotExpandBeyondTheSizeLimit) {
+  std::string text = "name: a\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\nlabels: {big: &big " +
+                     std::string(512 * 1024, 'x') + "}\nenv:\n";
+  for (int i = 0; text.size() < (std::size_t{1} << 20) - 64; ++i) text += "  V" + std::to_string(i) + ": *big\n";
+  auto spec = parse_job_spec(text, "bomb.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("values add up to more than 1 MiB"), std::string::npos)
+      << spec.status().message().substr(0, 300);
+
+  std::string ports = "name: a\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\nports:\n  - &p {container: 80}\n";
+  while (ports.size() < (std::size_t{1} << 20) - 16) ports += "  - *p\n";
+  EXPECT_FALSE(parse_job_spec(ports).ok());
+  // A few aliases of small values stay fine.
+  EXPECT_TRUE(parse_job_spec("name: a\nimage: x@" + kDigest + "\nresources: {cpu: &c 1, memory: *c}\n").ok());
+}
+
 TEST(JobSpec, DeepNestingIsAnErrorNotACrash) {
   const std::string text = "name: [" + std::string(200000, '[') + "\n";
   EXPECT_FALSE(parse_job_spec(text).ok());

@@ -42,7 +42,18 @@ class SpecReader {
 
   Result<std::string> scalar(const YAML::Node& node, std::string_view field) const {
     if (!node.IsScalar()) return error(node, field, "expected a single value");
+    VEIL_RETURN_IF_ERROR(charge(node, field, node.Scalar().size()));
     return node.Scalar();
+  }
+
+  // Every value copied out of the YAML tree is counted here. Without aliases the values never
+  // add up to more than the text; with them (`&big` once, `*big` thousands of times) a 1 MiB
+  // spec would otherwise expand into gigabytes of commands and environment.
+  Status charge(const YAML::Node& at, std::string_view field, std::size_t bytes) const {
+    expanded_bytes_ += bytes;
+    if (expanded_bytes_ <= kJobSpecFile.max_bytes) return {};
+    return error(at, field, "the spec's values add up to more than " + format_byte_size(kJobSpecFile.max_bytes) +
+                                " (a YAML alias repeating a large value?)");
   }
 
   Result<std::int64_t> integer(const YAML::Node& node, std::string_view field, std::int64_t min,
@@ -200,6 +211,7 @@ class SpecReader {
     if (!node.IsMap()) return error(node, field, "expected a mapping of names to values");
     for (const auto& item : node) {
       const std::string key = item.first.Scalar();
+      VEIL_RETURN_IF_ERROR(charge(item.first, field, key.size()));
       if (env_names && !is_env_name(key)) {
         return error(item.first, field, "'" + key + "' is not a valid environment variable name");
       }
@@ -219,6 +231,7 @@ class SpecReader {
       const YAML::Node port = node[i];
       const std::string field = "ports[" + std::to_string(i) + "]";
       if (!port.IsMap()) return error(port, field, "expected {container: PORT, host: PORT, protocol: tcp|udp}");
+      VEIL_RETURN_IF_ERROR(charge(port, field, kChargePerPort));
       VEIL_RETURN_IF_ERROR(check_keys(port, field, {"container", "host", "protocol"}));
       PortMapping mapping;
       if (!port["container"]) return error(port, field + ".container", "is required");
@@ -242,8 +255,12 @@ class SpecReader {
     return {};
   }
 
+  // Less than the shortest text of a port ("- container: 1\n"), so only aliases can exceed it.
+  static constexpr std::size_t kChargePerPort = 8;
+
   std::string_view text_;
   std::string_view source_;
+  mutable std::size_t expanded_bytes_ = 0;  // charge()
 };
 
 }  // namespace
