@@ -102,6 +102,9 @@ expect_one_line_error "job validate /dev/zero" "$VEIL" job validate /dev/zero
 expect "/dev/zero is named as a device" $(grep -q 'job spec /dev/zero is a character device' "$WORK/err"; echo $?)
 expect_one_line_error "--config /dev/zero" env -u VEIL_CONFIG "$VEIL" --config /dev/zero config show
 expect "the config error names the file" $(grep -q 'config file /dev/zero is a character device' "$WORK/err"; echo $?)
+printf 'docker:\n  socket: /tmp/caf\xe9.sock\n' > "$WORK/latin1-config.yaml"
+expect_one_line_error "config show --output json of a Latin-1 config" \
+  env -u VEIL_CONFIG "$VEIL" --config "$WORK/latin1-config.yaml" config show --output json
 mkfifo "$WORK/fifo.yaml"
 expect_one_line_error "job validate of a FIFO nobody writes" "$VEIL" job validate "$WORK/fifo.yaml"
 { cat "$WORK/job.yaml"; yes '# padding padding padding padding' | head -c 104857600; } > "$WORK/huge.yaml"

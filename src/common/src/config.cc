@@ -147,6 +147,17 @@ struct FileLoader {
   const std::filesystem::path& path;
   const std::string& text;
   std::vector<ConfigEntry>& entries;
+  // Bytes of values taken from the file so far. Without YAML aliases they never exceed the
+  // text; with them (`&big` once, `*big` in a long list) a small file could expand without end.
+  std::size_t expanded_bytes = 0;
+
+  Status charge(const YAML::Node& at, std::size_t bytes) {
+    expanded_bytes += bytes;
+    if (expanded_bytes <= kConfigFile.max_bytes) return {};
+    return located_error(path, text, at.Mark(),
+                         "the settings' values add up to more than " + format_byte_size(kConfigFile.max_bytes) +
+                             " (a YAML alias repeating a large value?)");
+  }
 
   Status walk(const YAML::Node& node, const std::string& prefix) {
     if (!node.IsMap()) {
@@ -185,9 +196,11 @@ struct FileLoader {
         if (!element.IsScalar()) {
           return located_error(path, text, element.Mark(), "'" + std::string(field.key) + "' must be " + kind_name(field.kind));
         }
-        values.push_back(element.as<std::string>());
+        VEIL_RETURN_IF_ERROR(charge(element, element.Scalar().size()));
+        values.push_back(element.Scalar());
       }
     } else if (value.IsScalar()) {
+      VEIL_RETURN_IF_ERROR(charge(value, value.Scalar().size()));
       values = field.kind == ConfigKind::kStringList ? split_list(value.Scalar())
                                                     : std::vector<std::string>{value.Scalar()};
     } else {
