@@ -105,6 +105,8 @@ expect "the config error names the file" $(grep -q 'config file /dev/zero is a c
 printf 'docker:\n  socket: /tmp/caf\xe9.sock\n' > "$WORK/latin1-config.yaml"
 expect_one_line_error "config show --output json of a Latin-1 config" \
   env -u VEIL_CONFIG "$VEIL" --config "$WORK/latin1-config.yaml" config show --output json
+expect_one_line_error "config show --output json with a Latin-1 environment value" \
+  env -u VEIL_CONFIG VEIL_DOCKER_SOCKET=$'/tmp/caf\xe9.sock' "$VEIL" config show --output json
 mkfifo "$WORK/fifo.yaml"
 expect_one_line_error "job validate of a FIFO nobody writes" "$VEIL" job validate "$WORK/fifo.yaml"
 { cat "$WORK/job.yaml"; yes '# padding padding padding padding' | head -c 104857600; } > "$WORK/huge.yaml"

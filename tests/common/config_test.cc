@@ -171,6 +171,14 @@ TEST_F(ConfigTest, AliasesCannotExpandBeyondTheSizeLimit) {
       << config.status().message().substr(0, 300);
 }
 
+TEST_F(ConfigTest, EnvironmentValuesMustBeUtf8) {
+  auto config = load("", {{"VEIL_DOCKER_SOCKET", "/tmp/caf\xe9.sock"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("VEIL_DOCKER_SOCKET: '/tmp/caf\\xe9.sock' is not UTF-8 text"),
+            std::string::npos)
+      << config.status().message();
+}
+
 TEST_F(ConfigTest, SetFromFlagValidates) {
   auto config = load("");
   ASSERT_TRUE(config.ok());

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/bytes.h"
+#include "veil/common/printable.h"
 #include "veil/common/read_file.h"
 #include "veil/common/text_location.h"
 
@@ -342,6 +343,7 @@ Result<Config> Config::load(const LoadOptions& options) {
 Status Config::set(std::string_view key, std::string_view value, std::string source) {
   ConfigEntry* entry = find(key);
   if (entry == nullptr) return invalid_argument("unknown setting '" + std::string(key) + "'" + suggestion_for(key));
+  if (first_invalid_utf8(value)) return invalid_argument("'" + printable(value) + "' is not UTF-8 text");
   std::vector<std::string> values = entry->field->kind == ConfigKind::kStringList
                                         ? split_list(value)
                                         : std::vector<std::string>{std::string(value)};
