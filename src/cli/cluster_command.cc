@@ -22,9 +22,9 @@
 
 #include "cli_io.h"
 #include "commands.h"
-#include "veil/common/sha256.h"
 #include "veil/chain/keccak.h"
 #include "veil/chain/veil_registry.h"
+#include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
 #include "veil/p2p/identity.h"
 

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "veil/common/config.h"
 #include "veil/common/log.h"
+#include "veil/common/printable.h"
 
 namespace veil::cli {
 namespace {
@@ -66,7 +67,7 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
       if (!global.config_file.empty()) options.file = global.config_file;
       auto config = Config::load(options);
       if (!config.ok()) return fail(config.status());
-      for (const auto& warning : config->warnings()) std::cerr << "veil: warning: " << warning << "\n";
+      for (const auto& warning : config->warnings()) std::cerr << "veil: warning: " << printable(warning) << "\n";
       if (global.output == "json") {
         print_json(*config);
       } else {

@@ -22,6 +22,7 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "veil/common/printable.h"
 #include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
 
@@ -229,7 +230,7 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
     auto s = DecryptionShare::deserialize(*bytes);
     // An unreadable file cannot be attributed to a member: it is reported and skipped.
     if (!s.ok()) {
-      std::cerr << "veil: warning: " << path << ": " << s.status().message() << " (skipped)\n";
+      std::cerr << "veil: warning: " << printable(path + ": " + s.status().message()) << " (skipped)\n";
       continue;
     }
     shares.push_back(std::move(s).value());
@@ -275,7 +276,7 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
   } else {
     std::cout << (kind == ValueKind::kBool ? (result->value ? "true" : "false") : std::to_string(result->value)) << "\n";
   }
-  for (const auto& w : result->wrong) std::cerr << "veil: wrong share from member " << int(w.member) << ": " << w.reason << "\n";
+  for (const auto& w : result->wrong) std::cerr << "veil: wrong share from member " << int(w.member) << ": " << printable(w.reason) << "\n";
   return kExitOk;
 }
 

@@ -12,6 +12,7 @@
 #include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
+#include "veil/common/printable.h"
 #include "veil/node/api_client.h"
 #include "veil/node/daemon.h"
 #include "veil/node/protocol.h"
@@ -171,7 +172,7 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
     auto status = api->get("/v1/jobs/" + id);
     if (!status.ok()) return fail(status.status());
     const auto& events = (*status)["events"];
-    for (; shown < events.size(); ++shown) std::cerr << "  " << text(events[shown], "message") << "\n";
+    for (; shown < events.size(); ++shown) std::cerr << "  " << printable(text(events[shown], "message")) << "\n";
     const std::string state = text(*status, "state");
     const bool anchored = !(*status)["anchor"].is_null();
     if ((state == "running" && anchored) || state == "failed" || state == "stopped") {
@@ -228,7 +229,7 @@ int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
     return kExitOk;
   }
   if (logs->empty()) {
-    std::cerr << "no replica of " << a.job << " runs on this node; ask the node that runs it (veil job status shows where)\n";
+    std::cerr << "no replica of " << printable(a.job) << " runs on this node; ask the node that runs it (veil job status shows where)\n";
     return kExitFailure;
   }
   for (const auto& l : *logs) {

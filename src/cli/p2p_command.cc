@@ -19,6 +19,7 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "veil/common/printable.h"
 #include "veil/common/version.h"
 #include "veil/p2p/gossipsub.h"
 #include "veil/p2p/host.h"
@@ -218,7 +219,7 @@ int cmd_peer(const P2pOptions& o) {
     if (!addr.ok()) return usage(addr.status().with_context("--dial"));
     asio::co_spawn(io, [&host, a = *addr]() -> Task<void> {
       auto r = co_await host.connect(a);
-      if (!r.ok()) std::cerr << "veil: dial " << a.to_string() << ": " << r.status().to_string() << std::endl;
+      if (!r.ok()) std::cerr << "veil: dial " << printable(a.to_string() + ": " + r.status().to_string()) << std::endl;
     }, asio::detached);
   }
   // stdin lines are published to the first topic. A blocking reader thread hands each line
@@ -230,7 +231,7 @@ int cmd_peer(const P2pOptions& o) {
         asio::post(io, [&pubsub, &stopping, topic, line] {
           if (stopping) return;
           auto r = pubsub->publish(topic, as_bytes(line));
-          if (!r.ok()) std::cerr << "veil: publish: " << r.status().to_string() << std::endl;
+          if (!r.ok()) std::cerr << "veil: publish: " << printable(r.status().to_string()) << std::endl;
         });
       }
     }).detach();

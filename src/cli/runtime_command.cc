@@ -9,6 +9,7 @@
 #include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
+#include "veil/common/printable.h"
 #include "veil/runtime/driver.h"
 
 namespace veil::cli {
@@ -139,11 +140,11 @@ int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   if (o.pull || !o.digest.empty()) {
     auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
     if (!pulled.ok()) return fail(pulled.status());
-    std::cerr << "veil: pulled " << pulled->reference << " (" << pulled->digest << ")\n";
+    std::cerr << "veil: pulled " << printable(pulled->reference + " (" + pulled->digest + ")") << "\n";
   }
   auto id = driver.create(spec);
   if (!id.ok() && id.status().code() == StatusCode::kNotFound && !o.pull && driver.name() == "docker") {
-    std::cerr << "veil: image " << o.image << " not present, pulling\n";
+    std::cerr << "veil: image " << printable(o.image) << " not present, pulling\n";
     auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
     if (!pulled.ok()) return fail(pulled.status());
     id = driver.create(spec);
