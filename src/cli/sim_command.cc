@@ -72,8 +72,12 @@ nlohmann::json to_json(const swim::SimReport& r, const SimSwimFlags& f) {
 // "10" or "10.5" protocol periods, through the one quantity parser (no nan, inf or exponents).
 Result<double> parse_periods(std::string_view text) {
   static constexpr QuantityUnit kThousandths[] = {{"", 1000}};
-  static constexpr QuantitySyntax kPeriods{"number of protocol periods", "10 or 12.5", "thousandths of a period",
-                                           kThousandths, false, 1'000'000'000};
+  static constexpr QuantitySyntax kPeriods{.what = "number of protocol periods",
+                                           .examples = "10 or 12.5",
+                                           .base = "thousandths of a period",
+                                           .units = kThousandths,
+                                           .round_up = false,
+                                           .max = 1'000'000'000};
   VEIL_ASSIGN_OR_RETURN(std::uint64_t thousandths, parse_quantity(text, kPeriods));
   return static_cast<double>(thousandths) / 1000.0;
 }

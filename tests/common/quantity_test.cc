@@ -52,9 +52,10 @@ TEST(Quantity, SizesInMibRoundUp) {
 // multiplying in a fixed-width integer.
 TEST(Quantity, RejectsNonNumbersAndTricks) {
   for (const char* text :
-       {"nan", "nanMi", "NaN", "inf", "infinity", "-inf", "+1", "-1", "-0", " 1", "1 ", "1\t", "\t1", "1e3", "1e400",
-        "1e3Mi", "1E3", "0x10", "0x1p3", "0x1p3Mi", ".5", "5.", "1..2", "1.2.3", "", "Mi", "1 Mi", "1mi", "1MI",
-        "1MiB", "1GB", "1m", "0.5m", "１", "1\xc2\xa0", "1\xe9", "1\x1b[2J", "١"}) {
+       {"nan", "nanMi", "NaN",  "inf",   "infinity",  "-inf",  "+1",       "-1",   "-0",    " 1",
+        "1 ",  "1\t",   "\t1",  "1e3",   "1e400",     "1e3Mi", "1E3",      "0x10", "0x1p3", "0x1p3Mi",
+        ".5",  "5.",    "1..2", "1.2.3", "",          "Mi",    "1 Mi",     "1mi",  "1MI",   "1MiB",
+        "1GB", "1m",    "0.5m", "１",    "1\xc2\xa0", "1\xe9", "1\x1b[2J", "١"}) {
     auto r = parse_quantity(text, kSizeMib);
     EXPECT_FALSE(r.ok()) << "'" << text << "' parsed as " << r.value_or(0);
   }
@@ -110,7 +111,8 @@ TEST(Quantity, MessagesQuoteTheTextEscapedAndSayWhatIsExpected) {
   auto r = parse_quantity("5\x1b[2JQi", kSizeMib);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "'5\\x1b[2JQi' has an unknown unit '\\x1b[2JQi' (a size is written like 256Mi, 2Gi, or MiB as a plain number)");
+            "'5\\x1b[2JQi' has an unknown unit '\\x1b[2JQi' (a size is written like 256Mi, 2Gi, or MiB as a "
+            "plain number)");
   EXPECT_EQ(parse_quantity("nan", kCpuMillicores).status().message(),
             "'nan' is not a CPU quantity (e.g. 500m, 0.5 or 2)");
   EXPECT_EQ(parse_quantity("99999999999999999Gi", kSizeMib).status().message(),

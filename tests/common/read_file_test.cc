@@ -1,12 +1,11 @@
 #include "veil/common/read_file.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace veil {
 namespace {
@@ -49,7 +48,8 @@ TEST_F(ReadFileTest, RefusesAFileOverTheLimitNamingFileAndLimit) {
   auto text = read_file(path, kSmall);
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.status().code(), StatusCode::kOutOfRange);
-  EXPECT_NE(text.status().message().find("test file " + path.string()), std::string::npos) << text.status().message();
+  EXPECT_NE(text.status().message().find("test file " + path.string()), std::string::npos)
+      << text.status().message();
   EXPECT_NE(text.status().message().find("at most 16 bytes"), std::string::npos) << text.status().message();
 }
 

@@ -51,10 +51,17 @@ constexpr char kHex[] = "0123456789abcdef";
 
 void append_byte_escape(std::string& out, std::uint8_t byte) {
   switch (byte) {
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    default: break;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      break;
   }
   out += "\\x";
   out.push_back(kHex[byte >> 4]);

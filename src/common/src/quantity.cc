@@ -57,16 +57,19 @@ Result<std::uint64_t> parse_quantity(std::string_view text, const QuantitySyntax
   const auto unit = std::find_if(syntax.units.begin(), syntax.units.end(),
                                  [&](const QuantityUnit& u) { return u.suffix == suffix; });
   if (unit == syntax.units.end()) {
-    if (suffix.empty()) return invalid_argument(quoted(text) + " needs a unit (e.g. " + std::string(syntax.examples) + ")");
+    if (suffix.empty())
+      return invalid_argument(quoted(text) + " needs a unit (e.g. " + std::string(syntax.examples) + ")");
     return invalid_argument(quoted(text) + " has an unknown unit " + quoted(suffix) + " (a " +
-                            std::string(syntax.what) + " is written like " + std::string(syntax.examples) + ")");
+                            std::string(syntax.what) + " is written like " + std::string(syntax.examples) +
+                            ")");
   }
 
   integer.remove_prefix(std::min(integer.find_first_not_of('0'), integer.size()));
   fraction = fraction.substr(0, fraction.find_last_not_of('0') + 1);  // npos + 1 == 0: all zeros
   if (integer.size() > kMaxIntegerDigits) return out_of_bounds();
   if (fraction.size() > kMaxFractionDigits) {
-    return invalid_argument(quoted(text) + " has more than " + std::to_string(kMaxFractionDigits) + " decimal places");
+    return invalid_argument(quoted(text) + " has more than " + std::to_string(kMaxFractionDigits) +
+                            " decimal places");
   }
 
   // value = (I + F / 10^k) * n / d, computed exactly: I*n < 2^128, and the fractional part
@@ -113,25 +116,50 @@ constexpr QuantityUnit kSizeMibUnits[] = {
 constexpr QuantityUnit kCountUnits[] = {{"", 1}};
 
 constexpr std::uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10, kTiB = kGiB << 10;
+// One row per multiple.
+// clang-format off
 constexpr QuantityUnit kDockerMemoryUnits[] = {
-    {"", 1},        {"b", 1},        {"B", 1},
-    {"k", kKiB},    {"K", kKiB},     {"kb", kKiB}, {"kB", kKiB}, {"Kb", kKiB}, {"KB", kKiB},
-    {"m", kMiB},    {"M", kMiB},     {"mb", kMiB}, {"mB", kMiB}, {"Mb", kMiB}, {"MB", kMiB},
-    {"g", kGiB},    {"G", kGiB},     {"gb", kGiB}, {"gB", kGiB}, {"Gb", kGiB}, {"GB", kGiB},
-    {"t", kTiB},    {"T", kTiB},     {"tb", kTiB}, {"tB", kTiB}, {"Tb", kTiB}, {"TB", kTiB},
+    {"", 1},     {"b", 1},    {"B", 1},
+    {"k", kKiB}, {"K", kKiB}, {"kb", kKiB}, {"kB", kKiB}, {"Kb", kKiB}, {"KB", kKiB},
+    {"m", kMiB}, {"M", kMiB}, {"mb", kMiB}, {"mB", kMiB}, {"Mb", kMiB}, {"MB", kMiB},
+    {"g", kGiB}, {"G", kGiB}, {"gb", kGiB}, {"gB", kGiB}, {"Gb", kGiB}, {"GB", kGiB},
+    {"t", kTiB}, {"T", kTiB}, {"tb", kTiB}, {"tB", kTiB}, {"Tb", kTiB}, {"TB", kTiB},
 };
+// clang-format on
 
 constexpr QuantityUnit kNanoCpuUnits[] = {{"", 1'000'000'000}};
 
 }  // namespace
 
-const QuantitySyntax kCpuMillicores{"CPU quantity", "500m, 0.5 or 2", "millicores", kCpuUnits, false, 1'000'000};
-const QuantitySyntax kSizeMib{"size", "256Mi, 2Gi, or MiB as a plain number", "MiB", kSizeMibUnits, true,
-                              0xffff'ffff};
-const QuantitySyntax kGpuCount{"GPU count", "0, 1 or 2", "GPUs", kCountUnits, false, 64};
-const QuantitySyntax kMemoryBytes{"memory size", "128M, 1G, 512k or bytes", "bytes", kDockerMemoryUnits, false,
-                                  std::uint64_t{1} << 62};
-const QuantitySyntax kNanoCpus{"CPU amount", "0.5 or 2", "nano-CPUs", kNanoCpuUnits, false,
-                               std::uint64_t{4096} * 1'000'000'000};
+const QuantitySyntax kCpuMillicores{.what = "CPU quantity",
+                                    .examples = "500m, 0.5 or 2",
+                                    .base = "millicores",
+                                    .units = kCpuUnits,
+                                    .round_up = false,
+                                    .max = 1'000'000};
+const QuantitySyntax kSizeMib{.what = "size",
+                              .examples = "256Mi, 2Gi, or MiB as a plain number",
+                              .base = "MiB",
+                              .units = kSizeMibUnits,
+                              .round_up = true,
+                              .max = 0xffff'ffff};
+const QuantitySyntax kGpuCount{.what = "GPU count",
+                               .examples = "0, 1 or 2",
+                               .base = "GPUs",
+                               .units = kCountUnits,
+                               .round_up = false,
+                               .max = 64};
+const QuantitySyntax kMemoryBytes{.what = "memory size",
+                                  .examples = "128M, 1G, 512k or bytes",
+                                  .base = "bytes",
+                                  .units = kDockerMemoryUnits,
+                                  .round_up = false,
+                                  .max = std::uint64_t{1} << 62};
+const QuantitySyntax kNanoCpus{.what = "CPU amount",
+                               .examples = "0.5 or 2",
+                               .base = "nano-CPUs",
+                               .units = kNanoCpuUnits,
+                               .round_up = false,
+                               .max = std::uint64_t{4096} * 1'000'000'000};
 
 }  // namespace veil

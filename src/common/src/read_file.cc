@@ -43,18 +43,22 @@ Status open_error(const std::string& name, int err) {
   const std::string message = name + ": " + std::strerror(err);
   switch (err) {
     case ENOENT:
-    case ENOTDIR: return not_found(message);
+    case ENOTDIR:
+      return not_found(message);
     case EACCES:
-    case EPERM: return permission_denied(message);
-    case ENXIO: return failed_precondition(name + " is a socket or a device without a reader; name a regular file");
-    default: return unavailable(message);
+    case EPERM:
+      return permission_denied(message);
+    case ENXIO:
+      return failed_precondition(name + " is a socket or a device without a reader; name a regular file");
+    default:
+      return unavailable(message);
   }
 }
 
 // "job spec big.yaml is 100 MiB; a job spec may be at most 1 MiB".
 Status too_large(const std::string& name, FileLimit limit, std::string_view size) {
-  return out_of_range(name + " is " + std::string(size) + "; a " + std::string(limit.kind) + " may be at most " +
-                      format_byte_size(limit.max_bytes));
+  return out_of_range(name + " is " + std::string(size) + "; a " + std::string(limit.kind) +
+                      " may be at most " + format_byte_size(limit.max_bytes));
 }
 
 // Reads into `out` (a std::string or Bytes), never more than limit + 1 bytes.
@@ -80,7 +84,8 @@ Status read_bounded(const std::filesystem::path& path, FileLimit limit, Containe
   std::size_t filled = 0;
   for (;;) {
     if (filled == out.size()) {
-      if (filled > limit.max_bytes) return too_large(name, limit, "larger than " + format_byte_size(limit.max_bytes));
+      if (filled > limit.max_bytes)
+        return too_large(name, limit, "larger than " + format_byte_size(limit.max_bytes));
       out.resize(std::min(out.size() * 2, limit.max_bytes + 1));
     }
     const ssize_t n = ::read(fd.get(), out.data() + filled, out.size() - filled);
@@ -89,7 +94,8 @@ Status read_bounded(const std::filesystem::path& path, FileLimit limit, Containe
     if (n == 0) break;
     filled += static_cast<std::size_t>(n);
   }
-  if (filled > limit.max_bytes) return too_large(name, limit, "larger than " + format_byte_size(limit.max_bytes));
+  if (filled > limit.max_bytes)
+    return too_large(name, limit, "larger than " + format_byte_size(limit.max_bytes));
   out.resize(filled);
   return {};
 }
@@ -109,7 +115,8 @@ Result<Bytes> read_file_bytes(const std::filesystem::path& path, FileLimit limit
 }
 
 std::string format_byte_size(std::size_t bytes) {
-  static constexpr std::pair<std::size_t, std::string_view> kUnits[] = {{kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}};
+  static constexpr std::pair<std::size_t, std::string_view> kUnits[] = {
+      {kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}};
   for (const auto& [size, unit] : kUnits) {
     if (bytes >= size && bytes % size == 0) return std::to_string(bytes / size) + " " + std::string(unit);
   }

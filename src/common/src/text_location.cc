@@ -9,8 +9,8 @@ namespace {
 
 // Terminal columns taken by UTF-8 text: one per code point (wide characters aside).
 std::size_t display_width(std::string_view utf8) {
-  return static_cast<std::size_t>(
-      std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
 }
 
 }  // namespace
@@ -44,8 +44,9 @@ Status require_utf8(std::string_view source_name, std::string_view text, std::st
   const std::size_t line = static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
   const std::size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
   const std::size_t column = *bad - line_start;
-  return invalid_argument(printable(source_name) + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) +
-                          ": " + std::string(what) + " must be UTF-8 text; byte " + printable(text.substr(*bad, 1)) +
+  return invalid_argument(printable(source_name) + ":" + std::to_string(line + 1) + ":" +
+                          std::to_string(column + 1) + ": " + std::string(what) +
+                          " must be UTF-8 text; byte " + printable(text.substr(*bad, 1)) +
                           " is not (save the file as UTF-8)");
 }
 

@@ -28,7 +28,7 @@ struct QuantityUnit {
 };
 
 struct QuantitySyntax {
-  std::string_view what;     // "CPU quantity", "size": "'x' is not a <what>"
+  std::string_view what;      // "CPU quantity", "size": "'x' is not a <what>"
   std::string_view examples;  // "500m, 0.5 or 2": shown when the text is not one
   std::string_view base;      // the result's unit, "millicores": "not a whole number of <base>"
   std::span<const QuantityUnit> units;

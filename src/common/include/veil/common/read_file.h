@@ -33,14 +33,14 @@ inline constexpr std::size_t kGiB = std::size_t{1} << 30;
 // The limits of the files Veil Stack reads (docs/operations.md lists them).
 inline constexpr FileLimit kJobSpecFile{"job spec", 1 * kMiB};
 inline constexpr FileLimit kConfigFile{"config file", 1 * kMiB};
-inline constexpr FileLimit kNodeListFile{"node list", 1 * kMiB};         // veil job plan --nodes
-inline constexpr FileLimit kKeyFile{"key file", 4 * kKiB};               // secp256k1 hex, member.key/.pub
+inline constexpr FileLimit kNodeListFile{"node list", 1 * kMiB};  // veil job plan --nodes
+inline constexpr FileLimit kKeyFile{"key file", 4 * kKiB};        // secp256k1 hex, member.key/.pub
 inline constexpr FileLimit kApiTokenFile{"API token file", 4 * kKiB};
 inline constexpr FileLimit kCommitteeFile{"committee file", 1 * kMiB};  // committee.bin, committee.json
 inline constexpr FileLimit kDecryptionRequestFile{"decryption request", 64 * kKiB};
 inline constexpr FileLimit kCiphertextFile{"ciphertext", 64 * kMiB};
 inline constexpr FileLimit kKeyShareFile{"key share", 64 * kMiB};
-inline constexpr FileLimit kFheKeyFile{"FHE key", 1 * kGiB};                // client, public, squashing keys
+inline constexpr FileLimit kFheKeyFile{"FHE key", 1 * kGiB};               // client, public, squashing keys
 inline constexpr FileLimit kFheServerKeyFile{"FHE server key", 4 * kGiB};  // what a node loads at start
 
 // The whole of `path`, at most `limit.max_bytes` bytes.
