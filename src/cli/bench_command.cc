@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/thread_pool.h"
 #include "veil/fhe/fhe.h"
@@ -57,15 +58,9 @@ sched::QuantizedTelemetry random_node(std::mt19937_64& rng) {
 
 int run_schedule_bench(const ScheduleBenchOptions& options) {
   const fhe::Parameters* params = fhe::params_by_name(options.params);
-  if (params == nullptr) {
-    std::cerr << "veil: unknown parameter set '" << options.params << "' (use default or test)\n";
-    return kExitUsage;
-  }
+  if (params == nullptr) return usage("unknown parameter set '" + options.params + "' (use default or test)");
   auto kind = sched::parse_policy_name(options.policy);
-  if (!kind.ok()) {
-    std::cerr << "veil: " << kind.status().message() << "\n";
-    return kExitUsage;
-  }
+  if (!kind.ok()) return usage(kind.status());
   auto progress = [&](const std::string& what) {
     if (!options.json) std::cerr << "[bench] " << what << "\n";
   };

@@ -18,11 +18,6 @@ void add_chain_options(CLI::App* cmd, ChainOptions& o, bool with_key, bool with_
     cmd->add_option("--confirmations", o.confirmations, "Blocks to wait for after mining (default 1)");
 }
 
-int chain_fail(const Status& status) {
-  std::cerr << "veil: error: " << status.message() << "\n";
-  return kExitFailure;
-}
-
 chain::Hash32 hash_arg(const std::string& text) {
   if (text.size() == 66 && text.starts_with("0x")) {
     auto h = chain::parse_hash(text);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/chain/veil_registry.h"
 
@@ -37,9 +38,6 @@ struct ChainSession {
 Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& global,
                                                          const ChainOptions& options, bool need_key,
                                                          bool need_contract);
-
-// Prints "veil: error: MESSAGE" to stderr and returns kExitFailure.
-int chain_fail(const Status& status);
 
 // The job id and the commitments a job's coordinating node says it anchored, recomputed from its
 // records (decision hash, input telemetry hashes, agreeing schedulers): `veil audit --from-node`.

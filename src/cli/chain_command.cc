@@ -20,7 +20,7 @@ struct DeployArgs {
 
 int run_deploy(const GlobalOptions& global, const DeployArgs& a) {
   auto session = open_chain_session(global, a.chain, /*need_key=*/true, /*need_contract=*/false);
-  if (!session.ok()) return chain_fail(session.status());
+  if (!session.ok()) return fail(session.status());
   VeilRegistry::DeployParams p;
   p.cluster_name = a.name;
   p.quorum = a.quorum;
@@ -28,12 +28,12 @@ int run_deploy(const GlobalOptions& global, const DeployArgs& a) {
   p.dispute_window_s = a.window_s;
   for (const auto& text : a.operators) {
     auto op = chain::Address::parse(text);
-    if (!op.ok()) return chain_fail(op.status());
+    if (!op.ok()) return fail(op.status());
     p.operators.push_back(*op);
   }
   if (p.operators.empty()) p.operators.push_back((*session)->key->address());
   auto reg = VeilRegistry::deploy(*(*session)->sender, p);
-  if (!reg.ok()) return chain_fail(reg.status().with_context("deploying VeilRegistry"));
+  if (!reg.ok()) return fail(reg.status().with_context("deploying VeilRegistry"));
   std::cerr << "VeilRegistry '" << a.name << "' deployed with " << p.operators.size()
             << " operator(s), quorum " << p.quorum << "\n";
   // The address is the last line on stdout so scripts can take it with `tail -1`.
@@ -88,11 +88,11 @@ nlohmann::json status_json(VeilRegistry& reg) {
 
 int run_status(const GlobalOptions& global, const ChainOptions& o) {
   auto session = open_chain_session(global, o, /*need_key=*/false, /*need_contract=*/true);
-  if (!session.ok()) return chain_fail(session.status());
+  if (!session.ok()) return fail(session.status());
   VeilRegistry& reg = *(*session)->registry;
   // One call first so an unreachable endpoint or a wrong address fails with its own message.
   auto name = reg.cluster_name();
-  if (!name.ok()) return chain_fail(name.status());
+  if (!name.ok()) return fail(name.status());
   nlohmann::json s = status_json(reg);
   if (global.output == "json") {
     std::cout << s.dump(2) << "\n";

@@ -6,36 +6,25 @@
 #include <iostream>
 
 #include "commands.h"
+#include "veil/common/printable.h"
 
 namespace veil::cli {
 
 namespace fs = std::filesystem;
 
-int fail(const std::string& message) {
-  std::cerr << "veil: error: " << message << "\n";
-  return kExitFailure;
+namespace {
+
+int report(std::string_view message, int code) {
+  std::cerr << "veil: error: " << printable_lines(message) << "\n";
+  return code;
 }
 
-int usage(const std::string& message) {
-  std::cerr << "veil: " << message << "\n";
-  return kExitUsage;
-}
+}  // namespace
 
-Result<Bytes> read_file(const fs::path& path, std::size_t limit) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return not_found(path.string() + ": " + ec.message());
-  if (size > limit) {
-    return out_of_range(path.string() + ": " + std::to_string(size) + " bytes exceed the limit of " +
-                        std::to_string(limit));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path.string() + ": cannot open");
-  Bytes out(size);
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in) return data_loss(path.string() + ": short read");
-  return out;
-}
+int fail(const Status& status) { return status.ok() ? kExitOk : report(status.message(), kExitFailure); }
+int fail(std::string_view message) { return report(message, kExitFailure); }
+int usage(const Status& status) { return status.ok() ? kExitOk : report(status.message(), kExitUsage); }
+int usage(std::string_view message) { return report(message, kExitUsage); }
 
 Status write_file(const fs::path& path, ByteView bytes, bool secret) {
   const fs::path tmp = path.string() + ".tmp";

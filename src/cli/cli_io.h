@@ -1,22 +1,26 @@
-// Small helpers shared by the `veil` verbs that read and write key and ciphertext files.
+// How `veil` verbs end and the file plumbing they share: one way to report an error and pick
+// the exit code (docs/operations.md, "Exit codes"), one way to write a file.
 #pragma once
 
-#include <cstddef>
 #include <filesystem>
-#include <string>
+#include <string_view>
 
 #include "veil/common/bytes.h"
+#include "veil/common/read_file.h"
 #include "veil/common/status.h"
 
 namespace veil::cli {
 
-// Prints "veil: error: MESSAGE" and returns kExitFailure.
-int fail(const std::string& message);
-// Prints "veil: MESSAGE" and returns kExitUsage.
-int usage(const std::string& message);
+// The command ran and failed: prints "veil: error: MESSAGE" to stderr and returns kExitFailure
+// (1). The message goes through printable_lines(), so bytes from a file, a flag or a peer
+// reach the terminal escaped. An ok status prints nothing and returns kExitOk.
+int fail(const Status& status);
+int fail(std::string_view message);
 
-// Reads a whole file, refusing one larger than `limit` before reading it.
-Result<Bytes> read_file(const std::filesystem::path& path, std::size_t limit);
+// The command line is wrong (a flag's value, a missing argument): prints "veil: error:
+// MESSAGE" the same way and returns kExitUsage (2).
+int usage(const Status& status);
+int usage(std::string_view message);
 
 // Writes through a temporary file and a rename, so a failed run never leaves half a file.
 // `secret` files are created with mode 0600.

@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "veil/chain/keccak.h"
 #include "veil/chain/veil_registry.h"
+#include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
 #include "veil/p2p/identity.h"
 
@@ -46,12 +47,6 @@ struct ClusterArgs {
   int telemetry_interval_ms = 2000;
   std::string swim_preset = "local";
 };
-
-fhe::threshold::Hash sha256(ByteView b) {
-  fhe::threshold::Hash h;
-  crypto_hash_sha256(h.data(), b.data(), b.size());
-  return h;
-}
 
 void progress(const std::string& step) {
   std::cerr << "[" << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() % 100000
@@ -233,7 +228,7 @@ void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandActi
   init_cmd->callback([&global, &action, a] {
     action = [&global, a] {
       auto result = init(*a);
-      if (!result.ok()) return fail(result.status().message());
+      if (!result.ok()) return fail(result.status());
       if (global.output == "json") {
         std::cout << result->dump(2) << "\n";
       } else {

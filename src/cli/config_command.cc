@@ -3,9 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
 #include "veil/common/log.h"
+#include "veil/common/printable.h"
 
 namespace veil::cli {
 namespace {
@@ -60,15 +62,12 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
   show->add_option("-o,--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   show->callback([&global, &action] {
-    action = [&global] {
+    action = [&global]() -> int {
       Config::LoadOptions options;
       if (!global.config_file.empty()) options.file = global.config_file;
       auto config = Config::load(options);
-      if (!config.ok()) {
-        std::cerr << "veil: error: " << config.status().message() << "\n";
-        return kExitFailure;
-      }
-      for (const auto& warning : config->warnings()) std::cerr << "veil: warning: " << warning << "\n";
+      if (!config.ok()) return fail(config.status());
+      for (const auto& warning : config->warnings()) std::cerr << "veil: warning: " << printable(warning) << "\n";
       if (global.output == "json") {
         print_json(*config);
       } else {

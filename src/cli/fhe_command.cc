@@ -27,12 +27,13 @@ using namespace veil::fhe;
 using AnyCiphertext = std::variant<FheUint8, FheUint16, FheUint32, FheBool>;
 using Operand = std::variant<AnyCiphertext, std::uint64_t>;
 
-constexpr std::size_t kCiphertextLimit = std::size_t{64} << 20;
+// Client and compact public keys are a few MiB; server keys take the default kFheKeyFile.
+constexpr FileLimit kFheSmallKeyFile{"FHE key", 16 * kMiB};
 
 template <typename T>
-Result<T> load(const fs::path& path, std::size_t limit = std::size_t{1} << 30) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file(path, limit));
-  auto r = T::deserialize(bytes, DeserializeOptions{limit, nullptr});
+Result<T> load(const fs::path& path, FileLimit limit = kFheKeyFile) {
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(path, limit));
+  auto r = T::deserialize(bytes, DeserializeOptions{limit.max_bytes, nullptr});
   if (!r.ok()) return r.status().with_context(path.string());
   return r;
 }
@@ -47,8 +48,8 @@ Result<ServerKey> load_server_key(const fs::path& dir) {
 }
 
 Result<AnyCiphertext> load_ciphertext(const fs::path& path) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file(path, kCiphertextLimit));
-  const DeserializeOptions options{kCiphertextLimit, nullptr};
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(path, kCiphertextFile));
+  const DeserializeOptions options{kCiphertextFile.max_bytes, nullptr};
   // Byte 6 of the frame names the kind; each deserializer re-checks everything.
   const int kind = bytes.size() > 6 ? bytes[6] : 0;
   auto wrap = [&](auto r) -> Result<AnyCiphertext> {
@@ -222,15 +223,15 @@ int cmd_keygen(const FheOptions& o) {
   for (const auto& [name, bytes] : files) {
     // The secret key is created 0600 before any byte is written (no window where it is readable).
     const bool secret = std::string_view(name) == "client.key";
-    if (auto st = write_file(fs::path(o.out) / name, bytes, secret); !st.ok()) return fail(st.to_string());
+    if (auto st = write_file(fs::path(o.out) / name, bytes, secret); !st.ok()) return fail(st);
     std::cout << (fs::path(o.out) / name).string() << "\t" << bytes.size() << " bytes\n";
   }
   return kExitOk;
 }
 
 int cmd_encrypt(const FheOptions& o) {
-  auto pk = load<CompactPublicKey>(fs::path(o.keys) / "public.key", 16 << 20);
-  if (!pk.ok()) return fail(pk.status().to_string());
+  auto pk = load<CompactPublicKey>(fs::path(o.keys) / "public.key", kFheSmallKeyFile);
+  if (!pk.ok()) return fail(pk.status());
   Bytes out;
   if (o.type == "bool") {
     if (o.value != "0" && o.value != "1" && o.value != "true" && o.value != "false") return usage("a bool VALUE is 0, 1, true or false");
@@ -244,41 +245,41 @@ int cmd_encrypt(const FheOptions& o) {
     if (o.type == "u16") out = FheUint16::encrypt(*v, *pk).serialize();
     if (o.type == "u32") out = FheUint32::encrypt(*v, *pk).serialize();
   }
-  if (auto st = write_file(o.out, out); !st.ok()) return fail(st.to_string());
+  if (auto st = write_file(o.out, out); !st.ok()) return fail(st);
   return kExitOk;
 }
 
 int cmd_eval(const FheOptions& o) {
   auto a = load_operand(o.a);
-  if (!a.ok()) return fail(a.status().to_string());
+  if (!a.ok()) return fail(a.status());
   auto b = load_operand(o.b);
-  if (!b.ok()) return fail(b.status().to_string());
+  if (!b.ok()) return fail(b.status());
   auto sk = load_server_key(o.keys);
-  if (!sk.ok()) return fail(sk.status().to_string());
+  if (!sk.ok()) return fail(sk.status());
   auto result = evaluate(o.op, *a, *b, *sk);
-  if (!result.ok()) return fail(result.status().to_string());
-  if (auto st = write_file(o.out, serialize(*result)); !st.ok()) return fail(st.to_string());
+  if (!result.ok()) return fail(result.status());
+  if (auto st = write_file(o.out, serialize(*result)); !st.ok()) return fail(st);
   return kExitOk;
 }
 
 int cmd_select(const FheOptions& o) {
   auto cond = load_ciphertext(o.cond);
-  if (!cond.ok()) return fail(cond.status().to_string());
+  if (!cond.ok()) return fail(cond.status());
   if (!std::holds_alternative<FheBool>(*cond)) return fail(o.cond + ": COND must be a FheBool ciphertext");
   auto a = load_operand(o.a);
-  if (!a.ok()) return fail(a.status().to_string());
+  if (!a.ok()) return fail(a.status());
   auto b = load_operand(o.b);
-  if (!b.ok()) return fail(b.status().to_string());
+  if (!b.ok()) return fail(b.status());
   if (std::holds_alternative<std::uint64_t>(*a) && std::holds_alternative<std::uint64_t>(*b)) {
     return fail("at least one of A and B must be a ciphertext file");
   }
   auto sk = load_server_key(o.keys);
-  if (!sk.ok()) return fail(sk.status().to_string());
+  if (!sk.ok()) return fail(sk.status());
   const AnyCiphertext& like = std::holds_alternative<AnyCiphertext>(*a) ? std::get<AnyCiphertext>(*a) : std::get<AnyCiphertext>(*b);
   auto x = as_ciphertext(*a, like, *sk);
-  if (!x.ok()) return fail(x.status().to_string());
+  if (!x.ok()) return fail(x.status());
   auto y = as_ciphertext(*b, like, *sk);
-  if (!y.ok()) return fail(y.status().to_string());
+  if (!y.ok()) return fail(y.status());
   if (x->index() != y->index()) return fail("A and B have different types");
   const FheBool& c = std::get<FheBool>(*cond);
   Result<AnyCiphertext> out = std::visit(
@@ -291,16 +292,16 @@ int cmd_select(const FheOptions& o) {
         }
       },
       *x);
-  if (!out.ok()) return fail(out.status().to_string());
-  if (auto st = write_file(o.out, serialize(*out)); !st.ok()) return fail(st.to_string());
+  if (!out.ok()) return fail(out.status());
+  if (auto st = write_file(o.out, serialize(*out)); !st.ok()) return fail(st);
   return kExitOk;
 }
 
 int cmd_decrypt(const FheOptions& o) {
-  auto ck = load<ClientKey>(fs::path(o.keys) / "client.key", 16 << 20);
-  if (!ck.ok()) return fail(ck.status().to_string());
+  auto ck = load<ClientKey>(fs::path(o.keys) / "client.key", kFheSmallKeyFile);
+  if (!ck.ok()) return fail(ck.status());
   auto ct = load_ciphertext(o.file);
-  if (!ct.ok()) return fail(ct.status().to_string());
+  if (!ct.ok()) return fail(ct.status());
   if (const auto* b = std::get_if<FheBool>(&*ct)) {
     std::cout << (b->decrypt(*ck) ? "true" : "false") << "\n";
   } else {
@@ -322,10 +323,10 @@ int cmd_validate(const FheOptions& o) {
   std::optional<ClientKey> ck;
   std::optional<ServerKey> sk;
   if (!o.keys.empty()) {
-    auto c = load<ClientKey>(fs::path(o.keys) / "client.key", 16 << 20);
-    if (!c.ok()) return fail(c.status().to_string());
+    auto c = load<ClientKey>(fs::path(o.keys) / "client.key", kFheSmallKeyFile);
+    if (!c.ok()) return fail(c.status());
     auto s = load_server_key(o.keys);
-    if (!s.ok()) return fail(s.status().to_string());
+    if (!s.ok()) return fail(s.status());
     ck = *c;
     sk = *s;
   } else {
@@ -403,7 +404,7 @@ int cmd_bench(const FheOptions& o) {
   j["u16_ciphertext_bytes"] = a->serialize().size();
   // Threshold decryption by a 3-of-5 committee (veil keys bench prints the same on its own).
   auto threshold = threshold_bench(*params, std::max(1, std::min(samples, 3)));
-  if (!threshold.ok()) return fail(threshold.status().to_string());
+  if (!threshold.ok()) return fail(threshold.status());
   for (const char* key : {"noise_squash_ms", "partial_decrypt_u16_ms", "combine_u16_ms", "decision_end_to_end_ms",
                           "share_file_bytes"}) {
     j[std::string("threshold_") + key] = (*threshold)[key];

@@ -93,16 +93,16 @@ Result<Bytes> build_payload(Kind kind, const std::vector<std::string>& args) {
 // executes: a single-operator cluster changes in one command; others see the proposal id.
 int propose_flow(VeilRegistry& reg, Kind kind, const Bytes& payload, bool vote_yes, bool execute) {
   auto id = reg.propose(kind, payload);
-  if (!id.ok()) return chain_fail(id.status());
+  if (!id.ok()) return fail(id.status());
   std::cerr << "proposal " << *id << " (" << chain::proposal_kind_name(kind) << ") created\n";
   if (vote_yes) {
     auto v = reg.vote(*id, true);
-    if (!v.ok()) return chain_fail(v.status());
+    if (!v.ok()) return fail(v.status());
     auto g = reg.governance();
     auto p = reg.proposal(*id);
     if (execute && g.ok() && p.ok() && p->yes_votes >= g->quorum && g->execution_delay_s == 0) {
       auto e = reg.execute(*id);
-      if (!e.ok()) return chain_fail(e.status());
+      if (!e.ok()) return fail(e.status());
       std::cerr << "proposal " << *id << " executed\n";
     } else if (g.ok() && p.ok()) {
       std::cerr << "proposal " << *id << " has " << p->yes_votes << "/" << g->quorum
@@ -138,25 +138,23 @@ struct AuditArgs {
 
 int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   auto session = open_chain_session(global, a.chain, false, true);
-  if (!session.ok()) return chain_fail(session.status());
+  if (!session.ok()) return fail(session.status());
   VeilRegistry& reg = *(*session)->registry;
   Hash32 job = hash_arg(a.job);
   // What the auditor expects, when given; otherwise only the chain's internal consistency.
   std::vector<VeilRegistry::Commitment> expected_list;
   if (a.from_node) {
     auto from_node = commitments_from_node(global, a.job, a.api, a.token);
-    if (!from_node.ok()) return chain_fail(from_node.status());
+    if (!from_node.ok()) return fail(from_node.status());
     job = from_node->first;
     expected_list = from_node->second;
   }
   auto events = reg.anchored_events(a.from_block, 0, job);
-  if (!events.ok()) return chain_fail(events.status());
+  if (!events.ok()) return fail(events.status());
   std::optional<VeilRegistry::Commitment> expected;
   if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
     if (a.decision_hash.empty() || a.inputs_root.empty()) {
-      std::cerr << "veil: error: an expected commitment needs --decision-hash and --inputs-root (and its "
-                   "--scheduler list)\n";
-      return kExitUsage;
+      return usage("an expected commitment needs --decision-hash and --inputs-root (and its --scheduler list)");
     }
     VeilRegistry::Commitment c;
     c.job_id = job;
@@ -234,17 +232,11 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   propose->callback([&global, &action, pa] {
     action = [&global, pa] {
       auto kind = chain::parse_proposal_kind(pa->kind);
-      if (!kind.ok()) {
-        std::cerr << "veil: error: " << kind.status().message() << "; see 'veil gov propose --help'\n";
-        return static_cast<int>(kExitUsage);
-      }
+      if (!kind.ok()) return usage(kind.status().message() + "; see 'veil gov propose --help'");
       auto payload = build_payload(*kind, pa->values);
-      if (!payload.ok()) {
-        std::cerr << "veil: error: " << pa->kind << ": " << payload.status().message() << "\n";
-        return static_cast<int>(kExitUsage);
-      }
+      if (!payload.ok()) return usage(payload.status().with_context(pa->kind));
       auto s = writer(global, pa->chain);
-      if (!s.ok()) return chain_fail(s.status());
+      if (!s.ok()) return fail(s.status());
       return propose_flow(*(*s)->registry, *kind, *payload, !pa->no_vote, true);
     };
   });
@@ -257,9 +249,9 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   vote->callback([&global, &action, va] {
     action = [&global, va] {
       auto s = writer(global, va->chain);
-      if (!s.ok()) return chain_fail(s.status());
+      if (!s.ok()) return fail(s.status());
       auto r = (*s)->registry->vote(va->id, va->choice == "yes");
-      if (!r.ok()) return chain_fail(r.status());
+      if (!r.ok()) return fail(r.status());
       auto p = (*s)->registry->proposal(va->id);
       if (p.ok())
         std::cout << "proposal " << va->id << ": " << p->yes_votes << " yes, " << p->no_votes << " no\n";
@@ -275,9 +267,9 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   exec->callback([&global, &action, ea] {
     action = [&global, ea] {
       auto s = writer(global, ea->chain);
-      if (!s.ok()) return chain_fail(s.status());
+      if (!s.ok()) return fail(s.status());
       auto r = (*s)->registry->execute(ea->id);
-      if (!r.ok()) return chain_fail(r.status());
+      if (!r.ok()) return fail(r.status());
       std::cout << "proposal " << ea->id << " executed in block " << r->block_number << "\n";
       return static_cast<int>(kExitOk);
     };
@@ -292,9 +284,9 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   show->callback([&global, &action, sa] {
     action = [&global, sa] {
       auto s = open_chain_session(global, sa->chain, false, true);
-      if (!s.ok()) return chain_fail(s.status());
+      if (!s.ok()) return fail(s.status());
       auto p = (*s)->registry->proposal(sa->id);
-      if (!p.ok()) return chain_fail(p.status());
+      if (!p.ok()) return fail(p.status());
       nlohmann::json j = {{"id", p->id},
                           {"kind", chain::proposal_kind_name(p->kind)},
                           {"proposer", p->proposer.to_checksum()},
@@ -330,12 +322,9 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
     cmd->callback([&global, &action, ia, k] {
       action = [&global, ia, k] {
         auto digest = chain::parse_image_digest(ia->kind);
-        if (!digest.ok()) {
-          std::cerr << "veil: error: " << digest.status().message() << "\n";
-          return static_cast<int>(kExitUsage);
-        }
+        if (!digest.ok()) return usage(digest.status());
         auto s = writer(global, ia->chain);
-        if (!s.ok()) return chain_fail(s.status());
+        if (!s.ok()) return fail(s.status());
         return propose_flow(*(*s)->registry, k, VeilRegistry::image_payload(*digest), true, true);
       };
     });
@@ -350,11 +339,11 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   reg->callback([&global, &action, na] {
     action = [&global, na] {
       auto s = writer(global, na->chain);
-      if (!s.ok()) return chain_fail(s.status());
+      if (!s.ok()) return fail(s.status());
       Hash32 peer = na->kind.starts_with("0x") && na->kind.size() == 66 ? hash_arg(na->kind)
                                                                         : chain::peer_id_hash(na->kind);
       auto r = (*s)->registry->register_node(peer, (*s)->key->address());
-      if (!r.ok()) return chain_fail(r.status());
+      if (!r.ok()) return fail(r.status());
       std::cout << "node " << na->kind << " (" << chain::hash_hex(peer) << ") registered to "
                 << (*s)->key->address().to_checksum() << " in block " << r->block_number << "\n";
       return static_cast<int>(kExitOk);

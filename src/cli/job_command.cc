@@ -20,15 +20,9 @@ struct JobOptions {
 
 int validate(const JobOptions& options, const GlobalOptions& global) {
   auto spec = sched::load_job_spec(options.spec_file);
-  if (!spec.ok()) {
-    std::cerr << "veil: error: " << spec.status().message() << "\n";
-    return kExitFailure;
-  }
+  if (!spec.ok()) return fail(spec.status());
   auto request = sched::quantize_request(spec->resources);
-  if (!request.ok()) {
-    std::cerr << "veil: error: " << options.spec_file << ": " << request.status().message() << "\n";
-    return kExitFailure;
-  }
+  if (!request.ok()) return fail(request.status().with_context(options.spec_file));
   if (global.output == "json") {
     nlohmann::json j = {{"valid", true},
                         {"name", spec->name},
@@ -47,29 +41,63 @@ int validate(const JobOptions& options, const GlobalOptions& global) {
   return kExitOk;
 }
 
+// A JSON value as an error quotes it: numbers as written, anything else by its type (so a
+// megabyte of nested lists is not echoed back).
+std::string describe(const nlohmann::json& value) {
+  return value.is_number() ? value.dump() : std::string("a JSON ") + value.type_name();
+}
+
+// One quantised field of a node in a --nodes file: absent is 0, anything but a whole number
+// 0..65535 is an error.
+Status read_field(const nlohmann::json& node, const char* key, std::uint16_t& out) {
+  if (!node.contains(key)) return {};
+  const auto& value = node[key];
+  if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 0xffff) {
+    return invalid_argument(std::string("'") + key + "' is " + describe(value) + "; expected a whole number 0..65535");
+  }
+  out = static_cast<std::uint16_t>(value.get<std::uint64_t>());
+  return {};
+}
+
+// A --nodes file: a JSON list of {cpu, memory, disk, gpu, latency} in quantised units.
+Result<std::vector<sched::QuantizedTelemetry>> load_node_list(const std::string& file) {
+  VEIL_ASSIGN_OR_RETURN(std::string text, read_file(file, kNodeListFile));
+  const auto nodes = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (nodes.is_discarded() || !nodes.is_array() || nodes.empty()) {
+    return invalid_argument(file + ": expected a JSON list of {cpu, memory, disk, gpu, latency} in quantised units");
+  }
+  std::vector<sched::QuantizedTelemetry> out;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    const std::string where = file + ": node " + std::to_string(i);
+    if (!n.is_object()) return invalid_argument(where + " is " + describe(n) + "; expected {cpu, memory, disk, gpu, latency}");
+    for (const auto& [key, value] : n.items()) {
+      if (key != "cpu" && key != "memory" && key != "disk" && key != "gpu" && key != "latency") {
+        return invalid_argument(where + ": unknown key '" + key + "' (expected cpu, memory, disk, gpu, latency)");
+      }
+    }
+    sched::QuantizedTelemetry t;
+    VEIL_RETURN_IF_ERROR(read_field(n, "cpu", t.free[sched::kCpu]).with_context(where));
+    VEIL_RETURN_IF_ERROR(read_field(n, "memory", t.free[sched::kMemory]).with_context(where));
+    VEIL_RETURN_IF_ERROR(read_field(n, "disk", t.free[sched::kDisk]).with_context(where));
+    VEIL_RETURN_IF_ERROR(read_field(n, "gpu", t.free[sched::kGpu]).with_context(where));
+    VEIL_RETURN_IF_ERROR(read_field(n, "latency", t.latency).with_context(where));
+    out.push_back(t);
+  }
+  return out;
+}
+
 // The plaintext reference placement of a spec over given (quantised) free capacities: what the
 // encrypted evaluation must decide on the same inputs. Nodes are given in PeerId order.
 int plan(const JobOptions& options, const GlobalOptions& global) {
   auto spec = sched::load_job_spec(options.spec_file);
-  if (!spec.ok()) return fail(spec.status().message());
+  if (!spec.ok()) return fail(spec.status());
   auto request = sched::quantize_request(spec->resources);
-  if (!request.ok()) return fail(options.spec_file + ": " + request.status().message());
-  auto bytes = read_file(options.nodes_file, 1 << 20);
-  if (!bytes.ok()) return fail(bytes.status().message());
-  auto nodes = nlohmann::json::parse(bytes->begin(), bytes->end(), nullptr, false);
-  if (nodes.is_discarded() || !nodes.is_array() || nodes.empty()) {
-    return fail(options.nodes_file + ": expected a JSON list of {cpu, memory, disk, gpu, latency} in quantised units");
-  }
+  if (!request.ok()) return fail(request.status().with_context(options.spec_file));
+  auto nodes = load_node_list(options.nodes_file);
+  if (!nodes.ok()) return fail(nodes.status());
   sched::PlacementInput input;
-  for (const auto& n : nodes) {
-    sched::QuantizedTelemetry t;
-    t.free[sched::kCpu] = n.value("cpu", 0);
-    t.free[sched::kMemory] = n.value("memory", 0);
-    t.free[sched::kDisk] = n.value("disk", 0);
-    t.free[sched::kGpu] = n.value("gpu", 0);
-    t.latency = n.value("latency", 0);
-    input.nodes.push_back(t);
-  }
+  input.nodes = std::move(*nodes);
   input.request = *request;
   input.policy = spec->policy;
   input.replicas = spec->replicas;

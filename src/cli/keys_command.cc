@@ -22,6 +22,8 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "veil/common/printable.h"
+#include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
 
 namespace veil::cli {
@@ -31,19 +33,13 @@ namespace fs = std::filesystem;
 using namespace veil::fhe;
 using namespace veil::fhe::threshold;
 
-constexpr std::size_t kCiphertextLimit = std::size_t{64} << 20;
-constexpr std::size_t kShareLimit = std::size_t{64} << 20;
-constexpr std::size_t kSquashKeyLimit = std::size_t{1} << 30;  // ~270 MB with the default parameters
+constexpr std::size_t kCiphertextLimit = kCiphertextFile.max_bytes;
+constexpr std::size_t kSquashKeyLimit = kFheKeyFile.max_bytes;  // ~270 MB with the default parameters
 
 std::string hex(const Hash& h) { return to_hex(ByteView(h.data(), h.size())); }
-Hash sha256(ByteView b) {
-  Hash h;
-  crypto_hash_sha256(h.data(), b.data(), b.size());
-  return h;
-}
 
 Result<MemberSecretKey> load_member_key(const fs::path& dir) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file(dir / "member.key", 4096));
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(dir / "member.key", kKeyFile));
   auto key = MemberSecretKey::deserialize(bytes);
   secure_wipe(bytes);
   if (!key.ok()) return key.status().with_context((dir / "member.key").string());
@@ -51,7 +47,7 @@ Result<MemberSecretKey> load_member_key(const fs::path& dir) {
 }
 
 Result<Committee> load_committee(const fs::path& dir) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file(dir / "committee.bin", 1 << 20));
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(dir / "committee.bin", kCommitteeFile));
   auto c = Committee::deserialize(bytes);
   if (!c.ok()) return c.status().with_context((dir / "committee.bin").string());
   return c;
@@ -59,7 +55,7 @@ Result<Committee> load_committee(const fs::path& dir) {
 
 // Opens a sealed share with the member's X25519 key and checks it against its committee.
 Result<KeyShare> open_share(const fs::path& path, const MemberSecretKey& member) {
-  VEIL_ASSIGN_OR_RETURN(Bytes sealed, read_file(path, kShareLimit));
+  VEIL_ASSIGN_OR_RETURN(Bytes sealed, read_file_bytes(path, kKeyShareFile));
   if (sealed.size() < crypto_box_SEALBYTES) return data_loss(path.string() + ": too short for a sealed share");
   Bytes plain(sealed.size() - crypto_box_SEALBYTES);
   if (crypto_box_seal_open(plain.data(), sealed.data(), sealed.size(), member.public_key().box.data(),
@@ -75,7 +71,7 @@ Result<KeyShare> open_share(const fs::path& path, const MemberSecretKey& member)
 
 // Loads the public squashing key and checks it is the one the committee was dealt with.
 Result<SquashingKey> load_squashing_key(const fs::path& path, const Committee& committee) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file(path, kSquashKeyLimit));
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(path, kFheKeyFile));
   auto key = SquashingKey::deserialize(bytes, kSquashKeyLimit);
   if (!key.ok()) return key.status().with_context(path.string());
   if (key->hash() != committee.squashing_key_hash) {
@@ -113,9 +109,9 @@ int cmd_member_keygen(const KeysOptions& o) {
   Bytes secret = key.serialize();
   auto st = write_file(dir / "member.key", secret, true);
   secure_wipe(secret);
-  if (!st.ok()) return fail(st.to_string());
+  if (!st.ok()) return fail(st);
   const std::string pub = key.public_key().to_text();
-  if (auto s = write_file(dir / "member.pub", as_bytes(pub)); !s.ok()) return fail(s.to_string());
+  if (auto s = write_file(dir / "member.pub", as_bytes(pub)); !s.ok()) return fail(s);
   std::cout << (dir / "member.pub").string() << ": " << pub;
   return kExitOk;
 }
@@ -125,8 +121,8 @@ int cmd_ceremony(const KeysOptions& o) {
   if (params == nullptr) return usage("--params must be default or test");
   std::vector<MemberPublicKey> members;
   for (const auto& path : o.members) {
-    auto text = read_file(path, 4096);
-    if (!text.ok()) return fail(text.status().to_string());
+    auto text = read_file_bytes(path, kKeyFile);
+    if (!text.ok()) return fail(text.status());
     auto key = MemberPublicKey::from_text(to_string(*text));
     if (!key.ok()) return fail(path + ": " + key.status().message());
     members.push_back(*key);
@@ -144,7 +140,7 @@ int cmd_ceremony(const KeysOptions& o) {
   const Bytes server_key = CompressedServerKey::generate(client).serialize();
   auto ceremony = deal(client, o.threshold, members, public_key, server_key);
   wipe_client_key(client);  // the dealer keeps nothing: only the sealed shares can decrypt
-  if (!ceremony.ok()) return fail(ceremony.status().to_string());
+  if (!ceremony.ok()) return fail(ceremony.status());
 
   nlohmann::json hashes = {{"parameters", std::string(params->name)},
                            {"threshold", o.threshold},
@@ -171,7 +167,7 @@ int cmd_ceremony(const KeysOptions& o) {
   const std::string hash_text = hashes.dump(2) + "\n";
   files.emplace_back("hashes.json", Bytes(hash_text.begin(), hash_text.end()));
   for (const auto& [name, bytes] : files) {
-    if (auto st = write_file(dir / name, bytes); !st.ok()) return fail(st.to_string());
+    if (auto st = write_file(dir / name, bytes); !st.ok()) return fail(st);
   }
   std::cout << "committee of " << members.size() << " members, threshold " << o.threshold << " (" << params->name
             << "); public material and " << members.size() << " sealed shares in " << dir.string()
@@ -181,44 +177,44 @@ int cmd_ceremony(const KeysOptions& o) {
 }
 
 int cmd_request(const KeysOptions& o) {
-  auto bytes = read_file(o.ct, kCiphertextLimit);
-  if (!bytes.ok()) return fail(bytes.status().to_string());
+  auto bytes = read_file_bytes(o.ct, kCiphertextFile);
+  if (!bytes.ok()) return fail(bytes.status());
   auto value = EncryptedValue::parse(*bytes, {kCiphertextLimit, nullptr});
   if (!value.ok()) return fail(o.ct + ": " + value.status().message());
   const auto req = DecryptionRequest::for_value(*value, o.purpose, o.requester);
-  if (auto st = write_file(o.out, req.serialize()); !st.ok()) return fail(st.to_string());
+  if (auto st = write_file(o.out, req.serialize()); !st.ok()) return fail(st);
   std::cout << "request " << hex(req.hash()) << " for " << value_kind_name(value->kind) << " " << hex(value->hash()) << "\n";
   return kExitOk;
 }
 
 int cmd_partial_decrypt(const KeysOptions& o) {
   auto member = load_member_key(o.member_key);
-  if (!member.ok()) return fail(member.status().to_string());
+  if (!member.ok()) return fail(member.status());
   auto share = open_share(o.share, *member);
-  if (!share.ok()) return fail(share.status().to_string());
+  if (!share.ok()) return fail(share.status());
   const fs::path squash_path = o.squash_key.empty() ? fs::path(o.share).parent_path() / "squash.key" : fs::path(o.squash_key);
   auto squashing = load_squashing_key(squash_path, share->committee);
   if (!squashing.ok()) {
     share->wipe();
-    return fail(squashing.status().to_string());
+    return fail(squashing.status());
   }
   share->squashing_key = *squashing;
-  auto bytes = read_file(o.ct, kCiphertextLimit);
-  if (!bytes.ok()) return fail(bytes.status().to_string());
+  auto bytes = read_file_bytes(o.ct, kCiphertextFile);
+  if (!bytes.ok()) return fail(bytes.status());
   auto value = EncryptedValue::parse(*bytes, {kCiphertextLimit, share->committee.params});
   if (!value.ok()) return fail(o.ct + ": " + value.status().message());
   DecryptionRequest request = default_request(*value);
   if (!o.request.empty()) {
-    auto rb = read_file(o.request, 1 << 16);
-    if (!rb.ok()) return fail(rb.status().to_string());
+    auto rb = read_file_bytes(o.request, kDecryptionRequestFile);
+    if (!rb.ok()) return fail(rb.status());
     auto r = DecryptionRequest::deserialize(*rb);
     if (!r.ok()) return fail(o.request + ": " + r.status().message());
     request = *r;
   }
   auto result = partial_decrypt(*share, *member, request, *value);
   share->wipe();
-  if (!result.ok()) return fail(result.status().to_string());
-  if (auto st = write_file(o.out, result->serialize()); !st.ok()) return fail(st.to_string());
+  if (!result.ok()) return fail(result.status());
+  if (auto st = write_file(o.out, result->serialize()); !st.ok()) return fail(st);
   std::cout << "member " << int(result->member) << ": partial decryption of " << value_kind_name(value->kind)
             << " for request " << hex(result->request_hash) << " -> " << o.out << "\n";
   return kExitOk;
@@ -226,15 +222,15 @@ int cmd_partial_decrypt(const KeysOptions& o) {
 
 int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
   auto committee = load_committee(o.keys);
-  if (!committee.ok()) return fail(committee.status().to_string());
+  if (!committee.ok()) return fail(committee.status());
   std::vector<DecryptionShare> shares;
   for (const auto& path : o.shares) {
-    auto bytes = read_file(path, kShareLimit);
-    if (!bytes.ok()) return fail(bytes.status().to_string());
+    auto bytes = read_file_bytes(path, kKeyShareFile);
+    if (!bytes.ok()) return fail(bytes.status());
     auto s = DecryptionShare::deserialize(*bytes);
     // An unreadable file cannot be attributed to a member: it is reported and skipped.
     if (!s.ok()) {
-      std::cerr << "veil: warning: " << path << ": " << s.status().message() << " (skipped)\n";
+      std::cerr << "veil: warning: " << printable(path + ": " + s.status().message()) << " (skipped)\n";
       continue;
     }
     shares.push_back(std::move(s).value());
@@ -245,14 +241,14 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
   if (!o.request.empty() || !o.ct.empty()) {
     DecryptionRequest request;
     if (!o.request.empty()) {
-      auto rb = read_file(o.request, 1 << 16);
-      if (!rb.ok()) return fail(rb.status().to_string());
+      auto rb = read_file_bytes(o.request, kDecryptionRequestFile);
+      if (!rb.ok()) return fail(rb.status());
       auto r = DecryptionRequest::deserialize(*rb);
       if (!r.ok()) return fail(o.request + ": " + r.status().message());
       request = *r;
     } else {
-      auto cb = read_file(o.ct, kCiphertextLimit);
-      if (!cb.ok()) return fail(cb.status().to_string());
+      auto cb = read_file_bytes(o.ct, kCiphertextFile);
+      if (!cb.ok()) return fail(cb.status());
       auto value = EncryptedValue::parse(*cb, {kCiphertextLimit, committee->params});
       if (!value.ok()) return fail(o.ct + ": " + value.status().message());
       request = default_request(*value);
@@ -269,7 +265,7 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
     kind = best->first.second;
   }
   auto result = combine(*committee, request_hash, kind, shares);
-  if (!result.ok()) return fail(result.status().message());
+  if (!result.ok()) return fail(result.status());
   if (global.output == "json") {
     nlohmann::json wrong = nlohmann::json::array();
     for (const auto& w : result->wrong) wrong.push_back({{"member", w.member}, {"reason", w.reason}});
@@ -280,7 +276,7 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
   } else {
     std::cout << (kind == ValueKind::kBool ? (result->value ? "true" : "false") : std::to_string(result->value)) << "\n";
   }
-  for (const auto& w : result->wrong) std::cerr << "veil: wrong share from member " << int(w.member) << ": " << w.reason << "\n";
+  for (const auto& w : result->wrong) std::cerr << "veil: wrong share from member " << int(w.member) << ": " << printable(w.reason) << "\n";
   return kExitOk;
 }
 
@@ -360,7 +356,7 @@ int cmd_bench(const KeysOptions& o) {
   const Parameters* params = params_by_name(o.params);
   if (params == nullptr) return usage("--params must be default or test");
   auto result = threshold_bench(*params, o.samples);
-  if (!result.ok()) return fail(result.status().to_string());
+  if (!result.ok()) return fail(result.status());
   const nlohmann::json& out = *result;
   if (o.json) {
     std::cout << out.dump() << "\n";

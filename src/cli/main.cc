@@ -1,12 +1,17 @@
 // `veil`: the operator's command line, in kubectl/nomad `noun verb` style.
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/log.h"
 
-int main(int argc, char** argv) {
-  using namespace veil::cli;
+namespace {
+
+using namespace veil::cli;
+
+int run(int argc, char** argv) {
   veil::log::init_from_env();
 
   CLI::App app{"veil — confidential container orchestration across organisations", "veil"};
@@ -41,9 +46,20 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  if (!action) {
-    std::cerr << "veil: that command needs a verb; see 'veil " << argv[1] << " --help'\n";
-    return kExitUsage;
-  }
+  if (!action) return usage(std::string("that command needs a verb; see 'veil ") + argv[1] + " --help'");
   return action();
+}
+
+}  // namespace
+
+// Every way out is an exit code and at most a line on stderr: an exception that escapes a verb
+// (a bug, or memory running out) is reported like any error instead of aborting the process.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return veil::cli::fail(std::string("unexpected error: ") + e.what() + " (a bug in veil: please report the command that caused it)");
+  } catch (...) {
+    return veil::cli::fail("unexpected error of an unknown kind (a bug in veil: please report the command that caused it)");
+  }
 }

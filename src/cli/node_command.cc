@@ -12,9 +12,11 @@
 #include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
+#include "veil/common/printable.h"
 #include "veil/node/api_client.h"
 #include "veil/node/daemon.h"
 #include "veil/node/protocol.h"
+#include "veil/sched/job_spec.h"
 
 namespace veil::cli {
 namespace {
@@ -80,19 +82,19 @@ std::string text(const json& j, const char* key) {
 
 int cmd_node_run(const GlobalOptions& global) {
   auto config = load_config(global);
-  if (!config.ok()) return fail(config.status().message());
+  if (!config.ok()) return fail(config.status());
   auto daemon = node::Daemon::start(*config);
-  if (!daemon.ok()) return fail(daemon.status().message());
+  if (!daemon.ok()) return fail(daemon.status());
   auto st = (*daemon)->run();
-  if (!st.ok()) return fail(st.message());
+  if (!st.ok()) return fail(st);
   return kExitOk;
 }
 
 int cmd_node_ls(const GlobalOptions& global, const ApiOptions& o) {
   auto api = open_api(global, o);
-  if (!api.ok()) return fail(api.status().message());
+  if (!api.ok()) return fail(api.status());
   auto nodes = api->get("/v1/nodes");
-  if (!nodes.ok()) return fail(nodes.status().message());
+  if (!nodes.ok()) return fail(nodes.status());
   if (global.output == "json") {
     std::cout << nodes->dump(2) << "\n";
     return kExitOk;
@@ -147,12 +149,15 @@ void print_job(const json& j) {
 }
 
 int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
-  auto spec = read_file(a.spec_file, 1 << 20);
-  if (!spec.ok()) return fail(spec.status().message());
+  // Checked here first, as `veil job validate` does: a bad spec is reported with its location
+  // without a round trip, and only UTF-8 text (all JSON can carry) is sent.
+  auto spec = read_file(a.spec_file, kJobSpecFile);
+  if (!spec.ok()) return fail(spec.status());
+  if (auto parsed = sched::parse_job_spec(*spec, a.spec_file); !parsed.ok()) return fail(parsed.status());
   auto api = open_api(global, a.api);
-  if (!api.ok()) return fail(api.status().message());
-  auto job = api->post("/v1/jobs", json{{"spec", to_string(*spec)}});
-  if (!job.ok()) return fail(job.status().message());
+  if (!api.ok()) return fail(api.status());
+  auto job = api->post("/v1/jobs", json{{"spec", *spec}});
+  if (!job.ok()) return fail(job.status());
   const std::string id = text(*job, "id");
   if (!a.wait) {
     if (global.output == "json") std::cout << job->dump(2) << "\n";
@@ -165,9 +170,9 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s);
   for (;;) {
     auto status = api->get("/v1/jobs/" + id);
-    if (!status.ok()) return fail(status.status().message());
+    if (!status.ok()) return fail(status.status());
     const auto& events = (*status)["events"];
-    for (; shown < events.size(); ++shown) std::cerr << "  " << text(events[shown], "message") << "\n";
+    for (; shown < events.size(); ++shown) std::cerr << "  " << printable(text(events[shown], "message")) << "\n";
     const std::string state = text(*status, "state");
     const bool anchored = !(*status)["anchor"].is_null();
     if ((state == "running" && anchored) || state == "failed" || state == "stopped") {
@@ -182,9 +187,9 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
 
 int cmd_job_ls(const GlobalOptions& global, const JobArgs& a) {
   auto api = open_api(global, a.api);
-  if (!api.ok()) return fail(api.status().message());
+  if (!api.ok()) return fail(api.status());
   auto jobs = api->get("/v1/jobs");
-  if (!jobs.ok()) return fail(jobs.status().message());
+  if (!jobs.ok()) return fail(jobs.status());
   if (global.output == "json") {
     std::cout << jobs->dump(2) << "\n";
     return kExitOk;
@@ -206,9 +211,9 @@ int cmd_job_ls(const GlobalOptions& global, const JobArgs& a) {
 
 int cmd_job_status(const GlobalOptions& global, const JobArgs& a) {
   auto api = open_api(global, a.api);
-  if (!api.ok()) return fail(api.status().message());
+  if (!api.ok()) return fail(api.status());
   auto job = api->get("/v1/jobs/" + a.job);
-  if (!job.ok()) return fail(job.status().message());
+  if (!job.ok()) return fail(job.status());
   if (global.output == "json") std::cout << job->dump(2) << "\n";
   else print_job(*job);
   return kExitOk;
@@ -216,15 +221,15 @@ int cmd_job_status(const GlobalOptions& global, const JobArgs& a) {
 
 int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
   auto api = open_api(global, a.api);
-  if (!api.ok()) return fail(api.status().message());
+  if (!api.ok()) return fail(api.status());
   auto logs = api->get("/v1/jobs/" + a.job + "/logs?tail=" + std::to_string(a.tail));
-  if (!logs.ok()) return fail(logs.status().message());
+  if (!logs.ok()) return fail(logs.status());
   if (global.output == "json") {
     std::cout << logs->dump(2) << "\n";
     return kExitOk;
   }
   if (logs->empty()) {
-    std::cerr << "no replica of " << a.job << " runs on this node; ask the node that runs it (veil job status shows where)\n";
+    std::cerr << "no replica of " << printable(a.job) << " runs on this node; ask the node that runs it (veil job status shows where)\n";
     return kExitFailure;
   }
   for (const auto& l : *logs) {
@@ -235,9 +240,9 @@ int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
 
 int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
   auto api = open_api(global, a.api);
-  if (!api.ok()) return fail(api.status().message());
+  if (!api.ok()) return fail(api.status());
   auto job = api->del("/v1/jobs/" + a.job);
-  if (!job.ok()) return fail(job.status().message());
+  if (!job.ok()) return fail(job.status());
   if (global.output == "json") std::cout << job->dump(2) << "\n";
   else std::cout << "job " << text(*job, "name") << " stopped\n";
   return kExitOk;

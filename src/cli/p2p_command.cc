@@ -17,7 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
+#include "veil/common/printable.h"
 #include "veil/common/version.h"
 #include "veil/p2p/gossipsub.h"
 #include "veil/p2p/host.h"
@@ -52,11 +54,6 @@ Result<p2p::HostConfig> host_config(const P2pOptions& o) {
   return config;
 }
 
-int fail(const Status& s) {
-  std::cerr << "veil: error: " << s.to_string() << "\n";
-  return kExitFailure;
-}
-
 nlohmann::json peer_info_json(const p2p::PeerInfo& info) {
   nlohmann::json addrs = nlohmann::json::array();
   for (const auto& a : info.addrs) addrs.push_back(a.to_string());
@@ -70,11 +67,8 @@ nlohmann::json peer_info_json(const p2p::PeerInfo& info) {
 // Runs a client coroutine against a fresh host (no listener) and returns its exit code.
 int run_client(const P2pOptions& o, std::function<Task<int>(p2p::Host&, const p2p::PeerId&)> body) {
   auto target = p2p::Multiaddr::parse(o.target);
-  if (!target.ok()) return fail(target.status());
-  if (!target->peer_id()) {
-    std::cerr << "veil: error: the address must end in /p2p/<peer id> so the peer can be authenticated\n";
-    return kExitUsage;
-  }
+  if (!target.ok()) return usage(target.status());
+  if (!target->peer_id()) return usage("the address must end in /p2p/<peer id> so the peer can be authenticated");
   auto config = host_config(o);
   if (!config.ok()) return fail(config.status());
   asio::io_context io;
@@ -124,8 +118,7 @@ int cmd_identify(const P2pOptions& o) {
       t.expires_after(std::chrono::milliseconds(10));
       co_await t.async_wait(asio::use_awaitable);
     }
-    std::cerr << "veil: error: the peer did not answer Identify within 5 s\n";
-    co_return kExitFailure;
+    co_return fail("the peer did not answer Identify within 5 s");
   });
 }
 
@@ -165,11 +158,11 @@ int cmd_id(const P2pOptions& o) {
 // event (identify results, pubsub messages). Logs go to stderr.
 int cmd_peer(const P2pOptions& o) {
   auto listen = p2p::Multiaddr::parse(o.listen);
-  if (!listen.ok()) return fail(listen.status());
+  if (!listen.ok()) return usage(listen.status().with_context("--listen"));
   std::vector<p2p::PeerId> denied;
   for (const auto& d : o.deny) {
     auto id = p2p::PeerId::parse(d);
-    if (!id.ok()) return fail(id.status().with_context("--deny"));
+    if (!id.ok()) return usage(id.status().with_context("--deny"));
     denied.push_back(*id);
   }
   auto config = host_config(o);
@@ -223,10 +216,10 @@ int cmd_peer(const P2pOptions& o) {
   });
   for (const auto& d : o.dial) {
     auto addr = p2p::Multiaddr::parse(d);
-    if (!addr.ok()) return fail(addr.status().with_context("--dial"));
+    if (!addr.ok()) return usage(addr.status().with_context("--dial"));
     asio::co_spawn(io, [&host, a = *addr]() -> Task<void> {
       auto r = co_await host.connect(a);
-      if (!r.ok()) std::cerr << "veil: dial " << a.to_string() << ": " << r.status().to_string() << std::endl;
+      if (!r.ok()) std::cerr << "veil: dial " << printable(a.to_string() + ": " + r.status().to_string()) << std::endl;
     }, asio::detached);
   }
   // stdin lines are published to the first topic. A blocking reader thread hands each line
@@ -238,7 +231,7 @@ int cmd_peer(const P2pOptions& o) {
         asio::post(io, [&pubsub, &stopping, topic, line] {
           if (stopping) return;
           auto r = pubsub->publish(topic, as_bytes(line));
-          if (!r.ok()) std::cerr << "veil: publish: " << r.status().to_string() << std::endl;
+          if (!r.ok()) std::cerr << "veil: publish: " << printable(r.status().to_string()) << std::endl;
         });
       }
     }).detach();

@@ -6,8 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/config.h"
+#include "veil/common/printable.h"
 #include "veil/runtime/driver.h"
 
 namespace veil::cli {
@@ -32,11 +34,6 @@ struct RuntimeOptions {
   int grace = 10;
   bool force = false;
 };
-
-int fail(const Status& s) {
-  std::cerr << "veil: error: " << s.to_string() << "\n";
-  return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-}
 
 Result<runtime::DriverSelection> open(const RuntimeOptions& o, const GlobalOptions& global) {
   VEIL_ASSIGN_OR_RETURN(auto kind, runtime::parse_driver_kind(o.driver));
@@ -73,7 +70,7 @@ std::string ports_text(const std::vector<runtime::PortBinding>& ports) {
 
 int do_ps(const RuntimeOptions& o, const GlobalOptions& global) {
   auto selector = parse_pairs(o.labels, "label");
-  if (!selector.ok()) return fail(selector.status());
+  if (!selector.ok()) return usage(selector.status());
   auto sel = open(o, global);
   if (!sel.ok()) return fail(sel.status());
   auto list = sel->driver->list(*selector, o.all);
@@ -117,24 +114,24 @@ int do_logs(const RuntimeOptions& o, const GlobalOptions& global) {
 int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   runtime::ContainerSpec spec{.name = o.name, .image = o.image, .command = o.command};
   auto env = parse_pairs(o.env, "--env");
-  if (!env.ok()) return fail(env.status());
+  if (!env.ok()) return usage(env.status());
   spec.env = *env;
   auto labels = parse_pairs(o.labels, "--label");
-  if (!labels.ok()) return fail(labels.status());
+  if (!labels.ok()) return usage(labels.status());
   spec.labels = *labels;
   if (!o.cpu.empty()) {
     auto cpus = runtime::parse_cpus(o.cpu);
-    if (!cpus.ok()) return fail(cpus.status());
+    if (!cpus.ok()) return usage(cpus.status());
     spec.nano_cpus = *cpus;
   }
   if (!o.memory.empty()) {
     auto memory = runtime::parse_memory_size(o.memory);
-    if (!memory.ok()) return fail(memory.status());
+    if (!memory.ok()) return usage(memory.status());
     spec.memory_bytes = *memory;
   }
   for (const auto& p : o.ports) {
     auto binding = runtime::parse_port_binding(p);
-    if (!binding.ok()) return fail(binding.status());
+    if (!binding.ok()) return usage(binding.status());
     spec.ports.push_back(*binding);
   }
   auto sel = open(o, global);
@@ -143,11 +140,11 @@ int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   if (o.pull || !o.digest.empty()) {
     auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
     if (!pulled.ok()) return fail(pulled.status());
-    std::cerr << "veil: pulled " << pulled->reference << " (" << pulled->digest << ")\n";
+    std::cerr << "veil: pulled " << printable(pulled->reference + " (" + pulled->digest + ")") << "\n";
   }
   auto id = driver.create(spec);
   if (!id.ok() && id.status().code() == StatusCode::kNotFound && !o.pull && driver.name() == "docker") {
-    std::cerr << "veil: image " << o.image << " not present, pulling\n";
+    std::cerr << "veil: image " << printable(o.image) << " not present, pulling\n";
     auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
     if (!pulled.ok()) return fail(pulled.status());
     id = driver.create(spec);

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
+#include "veil/common/quantity.h"
 #include "veil/swim/sim.h"
 
 namespace veil::cli {
@@ -67,30 +69,39 @@ nlohmann::json to_json(const swim::SimReport& r, const SimSwimFlags& f) {
   };
 }
 
+// "10" or "10.5" protocol periods, through the one quantity parser (no nan, inf or exponents).
+Result<double> parse_periods(std::string_view text) {
+  static constexpr QuantityUnit kThousandths[] = {{"", 1000}};
+  static constexpr QuantitySyntax kPeriods{.what = "number of protocol periods",
+                                           .examples = "10 or 12.5",
+                                           .base = "thousandths of a period",
+                                           .units = kThousandths,
+                                           .round_up = false,
+                                           .max = 1'000'000'000};
+  VEIL_ASSIGN_OR_RETURN(std::uint64_t thousandths, parse_quantity(text, kPeriods));
+  return static_cast<double>(thousandths) / 1000.0;
+}
+
 int run_sim_swim(SimSwimFlags& f) {
   auto preset = swim::Config::preset(f.preset);
-  if (!preset.ok()) {
-    std::cerr << "veil: error: " << preset.status().message() << "\n";
-    return kExitUsage;
-  }
+  if (!preset.ok()) return usage(preset.status());
   f.options.config = *preset;
   if (f.gossip_interval_ms >= 0) f.options.config.gossip_interval_ms = f.gossip_interval_ms;
   f.options.lifeguard = !f.no_lifeguard;
   if (!f.partition.empty()) {
-    auto colon = f.partition.find(':');
-    try {
-      if (colon == std::string::npos) throw std::invalid_argument("no colon");
-      f.options.partition_start = std::stod(f.partition.substr(0, colon));
-      f.options.partition_end = std::stod(f.partition.substr(colon + 1));
-    } catch (const std::exception&) {
-      std::cerr << "veil: error: --partition takes START:END in protocol periods, e.g. 10:30\n";
-      return kExitUsage;
-    }
+    const auto colon = f.partition.find(':');
+    if (colon == std::string::npos) return usage("--partition takes START:END in protocol periods, e.g. 10:30");
+    auto start = parse_periods(std::string_view(f.partition).substr(0, colon));
+    auto end = parse_periods(std::string_view(f.partition).substr(colon + 1));
+    if (!start.ok()) return usage(start.status().with_context("--partition START"));
+    if (!end.ok()) return usage(end.status().with_context("--partition END"));
+    f.options.partition_start = *start;
+    f.options.partition_end = *end;
   }
   auto report = swim::run_simulation(f.options);
+  // run_simulation refuses options it cannot simulate (invalid_argument): those came from flags.
   if (!report.ok()) {
-    std::cerr << "veil: error: " << report.status().message() << "\n";
-    return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    return report.status().code() == StatusCode::kInvalidArgument ? usage(report.status()) : fail(report.status());
   }
   auto json = to_json(*report, f);
   if (f.json) {

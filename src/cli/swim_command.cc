@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "commands.h"
 #include "veil/common/version.h"
 #include "veil/p2p/host.h"
@@ -50,11 +51,6 @@ struct BoundsOptions {
   Tuning tuning;
   int members = 5;
 };
-
-int fail(const Status& s, int code = kExitFailure) {
-  std::cerr << "veil: error: " << s.to_string() << "\n";
-  return code;
-}
 
 Result<swim::Config> make_config(const Tuning& t) {
   VEIL_ASSIGN_OR_RETURN(swim::Config c, swim::Config::preset(t.preset));
@@ -123,22 +119,21 @@ nlohmann::json members_json(const swim::Libp2pMembership& m, const p2p::Host& ho
 
 int cmd_member(const MemberOptions& o) {
   auto config = make_config(o.tuning);
-  if (!config.ok()) return fail(config.status(), kExitUsage);
+  if (!config.ok()) return usage(config.status());
   auto listen = p2p::Multiaddr::parse(o.listen);
-  if (!listen.ok()) return fail(listen.status().with_context("--listen"), kExitUsage);
+  if (!listen.ok()) return usage(listen.status().with_context("--listen"));
   std::vector<p2p::Multiaddr> seeds, advertise;
   for (const auto& j : o.join) {
     auto a = p2p::Multiaddr::parse(j);
-    if (!a.ok()) return fail(a.status().with_context("--join"), kExitUsage);
+    if (!a.ok()) return usage(a.status().with_context("--join"));
     if (!a->peer_id()) {
-      std::cerr << "veil: error: --join " << j << " must end in /p2p/<peer id>\n";
-      return kExitUsage;
+      return usage("--join " + j + " must end in /p2p/<peer id>");
     }
     seeds.push_back(*a);
   }
   for (const auto& s : o.advertise) {
     auto a = p2p::Multiaddr::parse(s);
-    if (!a.ok()) return fail(a.status().with_context("--advertise"), kExitUsage);
+    if (!a.ok()) return usage(a.status().with_context("--advertise"));
     advertise.push_back(*a);
   }
 
@@ -208,7 +203,7 @@ int cmd_member(const MemberOptions& o) {
 
 int cmd_bounds(const BoundsOptions& o) {
   auto c = make_config(o.tuning);
-  if (!c.ok()) return fail(c.status(), kExitUsage);
+  if (!c.ok()) return usage(c.status());
   int n = o.members;
   std::int64_t min_ms = swim::suspicion_timeout_min_ms(c->suspicion_mult, n, c->probe_interval_ms);
   std::int64_t max_ms = swim::suspicion_timeout_max_ms(c->suspicion_max_timeout_mult, min_ms);

@@ -67,5 +67,61 @@ err=$("$VEIL" job validate "$WORK/bad-job.yaml" 2>&1 >/dev/null); rc=$?
 expect "bad job exits 1" $([[ $rc -eq 1 ]]; echo $?)
 expect "bad job names file:line:col and field" $(echo "$err" | grep -q "bad-job.yaml:2:8: image:"; echo $?)
 
+# Hostile input (#21): every case below must end in exit 1 with exactly one line on stderr,
+# "veil: error: ...", escaped (no control bytes, valid UTF-8) -- never SIGABRT (134), never a
+# read without end. `timeout 20` turns a hang into a failure (124).
+stderr_is_printable() {  # FILE: valid UTF-8 without control characters other than newlines
+  python3 -c 'import sys
+t = open(sys.argv[1], "rb").read().decode("utf-8")
+sys.exit(any((ord(c) < 32 and c != "\n") or 0x7f <= ord(c) <= 0x9f for c in t))' "$1" 2>/dev/null
+}
+expect_one_line_error() {  # NAME COMMAND...
+  local name="$1"; shift
+  timeout 20 "$@" >/dev/null 2>"$WORK/err"; local rc=$?
+  expect "$name: exits 1 (not a crash or a hang), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+  local lines; lines=$(wc -l < "$WORK/err")
+  expect "$name: one line on stderr, got $lines: $(head -c 300 "$WORK/err" | tr -d '\0')" $([[ $lines -eq 1 ]]; echo $?)
+  expect "$name: the line is 'veil: error: ...'" $(grep -q '^veil: error: ' "$WORK/err"; echo $?)
+  expect "$name: stderr is escaped" $(stderr_is_printable "$WORK/err"; echo $?)
+}
+# `job run` reaches the API client only with a token; none of these cases may get that far.
+RUN_ENV=(env VEIL_API_TOKEN=unused VEIL_API_ADDR=127.0.0.1:1)
+python3 -c 'import random, sys; random.seed(21); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(4096)))' \
+  > "$WORK/random.yaml"
+expect_one_line_error "job run of random bytes" "${RUN_ENV[@]}" "$VEIL" job run "$WORK/random.yaml"
+expect_one_line_error "job validate of random bytes" "$VEIL" job validate "$WORK/random.yaml"
+{ cat "$WORK/job.yaml"; printf '# caf\xe9 au lait (Latin-1)\n'; } > "$WORK/latin1.yaml"
+expect_one_line_error "job run of a spec with a Latin-1 comment" "${RUN_ENV[@]}" "$VEIL" job run "$WORK/latin1.yaml"
+expect "the Latin-1 error names line and column" $(grep -qF 'latin1.yaml:4:6: a job spec must be UTF-8 text; byte \xe9' "$WORK/err"; echo $?)
+echo '[1,2]' > "$WORK/nodes.json"
+expect_one_line_error "job plan with --nodes [1,2]" "$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json"
+echo '[{"cpu": 70000}]' > "$WORK/nodes.json"
+expect_one_line_error "job plan with a capacity over 16 bits" "$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json"
+expect_one_line_error "job plan with --nodes /dev/zero" "$VEIL" job plan "$WORK/job.yaml" --nodes /dev/zero
+expect_one_line_error "job validate /dev/zero" "$VEIL" job validate /dev/zero
+expect "/dev/zero is named as a device" $(grep -q 'job spec /dev/zero is a character device' "$WORK/err"; echo $?)
+expect_one_line_error "--config /dev/zero" env -u VEIL_CONFIG "$VEIL" --config /dev/zero config show
+expect "the config error names the file" $(grep -q 'config file /dev/zero is a character device' "$WORK/err"; echo $?)
+printf 'docker:\n  socket: /tmp/caf\xe9.sock\n' > "$WORK/latin1-config.yaml"
+expect_one_line_error "config show --output json of a Latin-1 config" \
+  env -u VEIL_CONFIG "$VEIL" --config "$WORK/latin1-config.yaml" config show --output json
+expect_one_line_error "config show --output json with a Latin-1 environment value" \
+  env -u VEIL_CONFIG VEIL_DOCKER_SOCKET=$'/tmp/caf\xe9.sock' "$VEIL" config show --output json
+mkfifo "$WORK/fifo.yaml"
+expect_one_line_error "job validate of a FIFO nobody writes" "$VEIL" job validate "$WORK/fifo.yaml"
+{ cat "$WORK/job.yaml"; yes '# padding padding padding padding' | head -c 104857600; } > "$WORK/huge.yaml"
+expect_one_line_error "job validate of a 100 MB spec" "$VEIL" job validate "$WORK/huge.yaml"
+expect "the size error names the limit" $(grep -q 'a job spec may be at most 1 MiB' "$WORK/err"; echo $?)
+rm -f "$WORK/huge.yaml"
+printf 'name: "web\\e]0;pwned\\a\\e[2J"\nimage: x@sha256:%s\nresources: {cpu: 1, memory: 1}\n' "$digest" > "$WORK/esc.yaml"
+timeout 20 "$VEIL" job validate "$WORK/esc.yaml" >/dev/null 2>"$WORK/err"; rc=$?
+expect "a spec with escape sequences is refused (1), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "its error shows the escapes as text" $(grep -qF "'web\\x1b]0;pwned\\x07\\x1b[2J'" "$WORK/err"; echo $?)
+expect "its error carries no control bytes" $(stderr_is_printable "$WORK/err"; echo $?)
+printf 'name: web\nimage: x@sha256:%s\nresources: {cpu: 1, memory: nan}\n' "$digest" > "$WORK/nan.yaml"
+"$VEIL" job validate "$WORK/nan.yaml" >/dev/null 2>"$WORK/err"; rc=$?
+expect "memory: nan is refused (1), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "memory: nan is located" $(grep -q "nan.yaml:3:[0-9]*: resources.memory: 'nan' is not a size" "$WORK/err"; echo $?)
+
 echo "$pass passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -138,6 +138,47 @@ TEST_F(ConfigTest, MissingFileIsNotFound) {
   EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
 }
 
+// #21.5: `veil --config /dev/zero config show` read until bad_alloc.
+TEST_F(ConfigTest, ADeviceOrADirectoryIsRefusedByTheReader) {
+  for (const char* file : {"/dev/zero", "/tmp"}) {
+    Config::LoadOptions options;
+    options.file = file;
+    options.environment = std::map<std::string, std::string>{};
+    auto config = Config::load(options);
+    ASSERT_FALSE(config.ok()) << file;
+    EXPECT_EQ(config.status().code(), StatusCode::kFailedPrecondition) << file;
+    EXPECT_NE(config.status().message().find(std::string("config file ") + file + " is a"), std::string::npos)
+        << config.status().message();
+  }
+}
+
+// Values that are not UTF-8 reached `config show --output json`, where the JSON encoder threw.
+TEST_F(ConfigTest, TextThatIsNotUtf8IsLocated) {
+  auto config = load("docker:\n  socket: /tmp/caf\xe9.sock\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find(":2:19: a config file must be UTF-8 text; byte \\xe9 is not"),
+            std::string::npos)
+      << config.status().message();
+}
+
+// One 512 KiB anchor aliased from every line of a list: a small file, gigabytes of values.
+TEST_F(ConfigTest, AliasesCannotExpandBeyondTheSizeLimit) {
+  std::string text = "eth:\n  rpc: &big http://" + std::string(512 * 1024, 'x') + "\nlibp2p:\n  bootstrap:\n";
+  while (text.size() < (std::size_t{1} << 20) - 64) text += "    - *big\n";
+  auto config = load(text);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("values add up to more than 1 MiB"), std::string::npos)
+      << config.status().message().substr(0, 300);
+}
+
+TEST_F(ConfigTest, EnvironmentValuesMustBeUtf8) {
+  auto config = load("", {{"VEIL_DOCKER_SOCKET", "/tmp/caf\xe9.sock"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("VEIL_DOCKER_SOCKET: '/tmp/caf\\xe9.sock' is not UTF-8 text"),
+            std::string::npos)
+      << config.status().message();
+}
+
 TEST_F(ConfigTest, SetFromFlagValidates) {
   auto config = load("");
   ASSERT_TRUE(config.ok());

@@ -62,6 +62,119 @@ TEST(JobSpec, CpuAndSizeQuantities) {
   EXPECT_EQ(mem->resources.memory_mib, 2048u);
 }
 
+Result<JobSpec> with_resources(const std::string& resources) {
+  return parse_job_spec("name: a\nimage: x@" + kDigest + "\nresources: " + resources + "\n", "job.yaml");
+}
+
+// Defect #21.3: `memory: nan` was accepted as 0 MiB (strtod-style parsing, NaN cast to an
+// integer) and the job was placed and run; exponents slipped through as well.
+TEST(JobSpec, QuantitiesRefuseNanInfinityExponentsAndOverflow) {
+  for (const char* memory : {"nan", "nanMi", "NaN", ".nan", "inf", "-inf", "1e400", "1e3", "1e3Mi", "0x1p3", "-0",
+                             "'+1'", "' 1'", "'1 '", "-1", "99999999999999999Gi", "18446744073709551617"}) {
+    auto spec = with_resources(std::string("{cpu: 1, memory: ") + memory + "}");
+    EXPECT_FALSE(spec.ok()) << "memory: " << memory << " was accepted as " << spec->resources.memory_mib << " MiB";
+    if (!spec.ok()) {
+      EXPECT_NE(spec.status().message().find("job.yaml:3:"), std::string::npos) << spec.status().message();
+      EXPECT_NE(spec.status().message().find("resources.memory:"), std::string::npos) << spec.status().message();
+    }
+  }
+  for (const char* cpu : {"nan", "inf", "1e3m", "0x10", "'+1'", "-0"}) {
+    EXPECT_FALSE(with_resources(std::string("{cpu: ") + cpu + ", memory: 1}").ok()) << "cpu: " << cpu;
+  }
+  for (const char* disk : {"nan", "1e3Mi", "99999999999999999Gi"}) {
+    EXPECT_FALSE(with_resources(std::string("{cpu: 1, memory: 1, disk: ") + disk + "}").ok()) << "disk: " << disk;
+  }
+  for (const char* gpus : {"nan", "1.5", "-0", "65", "1e1"}) {
+    EXPECT_FALSE(with_resources(std::string("{cpu: 1, memory: 1, gpus: ") + gpus + "}").ok()) << "gpus: " << gpus;
+  }
+}
+
+TEST(JobSpec, DecimalAndBinarySizeUnits) {
+  EXPECT_EQ(with_resources("{cpu: 1, memory: 1G}")->resources.memory_mib, 954u);  // 10^9 bytes, rounded up
+  EXPECT_EQ(with_resources("{cpu: 1, memory: 1Ki}")->resources.memory_mib, 1u);
+  EXPECT_EQ(with_resources("{cpu: 1, memory: 1, disk: 2Ti}")->resources.disk_mib, 2u << 20);
+  EXPECT_EQ(with_resources("{cpu: 1, memory: 1, gpus: 2}")->resources.gpus, 2u);
+}
+
+// Defects #21.5 (a Latin-1 comment crashed `veil job run`) and #21.7a: a spec must be UTF-8,
+// and the error says where it stops being so, on one line.
+TEST(JobSpec, RefusesInvalidUtf8NamingLineAndColumn) {
+  auto spec = parse_job_spec(valid_spec() + "# caf\xe9 au lait\n", "job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(),
+            "job.yaml:17:6: a job spec must be UTF-8 text; byte \\xe9 is not (save the file as UTF-8)");
+  auto value = parse_job_spec(valid_spec() + "labels: {team: \"\xff\xfe\"}\n", "job.yaml");
+  EXPECT_FALSE(value.ok());
+}
+
+// Defect #21.7a: errors echoed the user's bytes raw, so an ESC sequence in a spec reached the
+// terminal. Both the quoted value and the echoed source line must come out escaped.
+TEST(JobSpec, ErrorsShowControlCharactersEscaped) {
+  const std::string decoded = "name: \"web\\e[2J\"\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\n";
+  auto spec = parse_job_spec(decoded, "job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message().find('\x1b'), std::string::npos) << spec.status().message();
+  EXPECT_NE(spec.status().message().find("'web\\x1b[2J'"), std::string::npos) << spec.status().message();
+
+  const std::string raw = "name: web\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: \"\x1b]0;pwned\x07\"}\n";
+  auto raw_spec = parse_job_spec(raw, "job.yaml");
+  ASSERT_FALSE(raw_spec.ok());
+  const std::string message = raw_spec.status().message();
+  EXPECT_EQ(message.find_first_of(std::string_view("\x1b\x07", 2)), std::string::npos) << message;
+}
+
+// A spec over the 1 MiB limit is refused by size before YAML sees it; one just under parses.
+TEST(JobSpec, SizeLimit) {
+  const std::string head = valid_spec() + "# ";
+  const std::size_t limit = std::size_t{1} << 20;
+  std::string at_limit = head + std::string(limit - head.size() - 1, 'x') + "\n";
+  ASSERT_EQ(at_limit.size(), limit);
+  EXPECT_TRUE(parse_job_spec(at_limit).ok());
+  auto over = parse_job_spec(at_limit + "\n", "big.yaml");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(over.status().message().find("big.yaml: a job spec may be at most 1 MiB"), std::string::npos)
+      << over.status().message();
+}
+
+// The largest legitimate spec is mostly data: a long command line and many environment
+// variables, just under the limit, must parse (yaml-cpp is not quadratic in them).
+TEST(JobSpec, ALargeSpecJustUnderTheLimitParses) {
+  std::string text = "name: big\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\nenv:\n";
+  int i = 0;
+  for (; text.size() < (std::size_t{1} << 20) - 64 * 1024; ++i) {
+    text += "  VAR_" + std::to_string(i) + ": value-" + std::to_string(i) + "\n";
+  }
+  text += "command:\n";
+  while (text.size() < (std::size_t{1} << 20) - 64) text += "  - argument\n";
+  auto spec = parse_job_spec(text);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->env.size(), static_cast<std::size_t>(i));
+}
+
+// A 512 KiB value anchored once and aliased thousands of times: without a bound on what the
+// aliases expand to, this 1 MiB spec would become gigabytes of environment.
+TEST(JobSpec, AliasesCannotExpandBeyondTheSizeLimit) {
+  std::string text = "name: a\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\nlabels: {big: &big " +
+                     std::string(512 * 1024, 'x') + "}\nenv:\n";
+  for (int i = 0; text.size() < (std::size_t{1} << 20) - 64; ++i) text += "  V" + std::to_string(i) + ": *big\n";
+  auto spec = parse_job_spec(text, "bomb.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("values add up to more than 1 MiB"), std::string::npos)
+      << spec.status().message().substr(0, 300);
+
+  std::string ports = "name: a\nimage: x@" + kDigest + "\nresources: {cpu: 1, memory: 1}\nports:\n  - &p {container: 80}\n";
+  while (ports.size() < (std::size_t{1} << 20) - 16) ports += "  - *p\n";
+  EXPECT_FALSE(parse_job_spec(ports).ok());
+  // A few aliases of small values stay fine.
+  EXPECT_TRUE(parse_job_spec("name: a\nimage: x@" + kDigest + "\nresources: {cpu: &c 1, memory: *c}\n").ok());
+}
+
+TEST(JobSpec, DeepNestingIsAnErrorNotACrash) {
+  const std::string text = "name: [" + std::string(200000, '[') + "\n";
+  EXPECT_FALSE(parse_job_spec(text).ok());
+}
+
 TEST(JobSpec, CanonicalFormRoundTrips) {
   auto spec = parse_job_spec(valid_spec());
   ASSERT_TRUE(spec.ok());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "veil/chain/keccak.h"
+#include "veil/common/read_file.h"
 
 namespace veil::chain {
 namespace {
@@ -68,11 +69,7 @@ Result<PrivateKey> PrivateKey::from_hex(std::string_view text) {
 }
 
 Result<PrivateKey> PrivateKey::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return not_found("cannot read key file '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  VEIL_ASSIGN_OR_RETURN(std::string text, read_file(path, kKeyFile));
   auto key = from_hex(text);
   secure_wipe(text.data(), text.size());
   if (!key.ok()) return invalid_argument("key file '" + path + "': " + key.status().message());

@@ -6,13 +6,13 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <unistd.h>  // environ
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/bytes.h"
+#include "veil/common/printable.h"
+#include "veil/common/read_file.h"
 #include "veil/common/text_location.h"
 
 namespace veil {
@@ -148,6 +148,17 @@ struct FileLoader {
   const std::filesystem::path& path;
   const std::string& text;
   std::vector<ConfigEntry>& entries;
+  // Bytes of values taken from the file so far. Without YAML aliases they never exceed the
+  // text; with them (`&big` once, `*big` in a long list) a small file could expand without end.
+  std::size_t expanded_bytes = 0;
+
+  Status charge(const YAML::Node& at, std::size_t bytes) {
+    expanded_bytes += bytes;
+    if (expanded_bytes <= kConfigFile.max_bytes) return {};
+    return located_error(path, text, at.Mark(),
+                         "the settings' values add up to more than " + format_byte_size(kConfigFile.max_bytes) +
+                             " (a YAML alias repeating a large value?)");
+  }
 
   Status walk(const YAML::Node& node, const std::string& prefix) {
     if (!node.IsMap()) {
@@ -186,9 +197,11 @@ struct FileLoader {
         if (!element.IsScalar()) {
           return located_error(path, text, element.Mark(), "'" + std::string(field.key) + "' must be " + kind_name(field.kind));
         }
-        values.push_back(element.as<std::string>());
+        VEIL_RETURN_IF_ERROR(charge(element, element.Scalar().size()));
+        values.push_back(element.Scalar());
       }
     } else if (value.IsScalar()) {
+      VEIL_RETURN_IF_ERROR(charge(value, value.Scalar().size()));
       values = field.kind == ConfigKind::kStringList ? split_list(value.Scalar())
                                                     : std::vector<std::string>{value.Scalar()};
     } else {
@@ -292,12 +305,9 @@ Result<Config> Config::load(const LoadOptions& options) {
     if (options.text) {
       text = *options.text;
     } else {
-      std::ifstream in(path);
-      if (!in) return not_found("cannot read config file " + path.string() + ": " + std::strerror(errno));
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      text = buffer.str();
+      VEIL_ASSIGN_OR_RETURN(text, read_file(path, kConfigFile));
     }
+    VEIL_RETURN_IF_ERROR(require_utf8(path.string(), text, "a config file"));
     YAML::Node root;
     try {
       root = YAML::Load(text);
@@ -334,6 +344,7 @@ Result<Config> Config::load(const LoadOptions& options) {
 Status Config::set(std::string_view key, std::string_view value, std::string source) {
   ConfigEntry* entry = find(key);
   if (entry == nullptr) return invalid_argument("unknown setting '" + std::string(key) + "'" + suggestion_for(key));
+  if (first_invalid_utf8(value)) return invalid_argument("'" + printable(value) + "' is not UTF-8 text");
   std::vector<std::string> values = entry->field->kind == ConfigKind::kStringList
                                         ? split_list(value)
                                         : std::vector<std::string>{std::string(value)};

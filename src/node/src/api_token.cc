@@ -16,6 +16,7 @@
 
 #include "veil/common/bytes.h"
 #include "veil/common/log.h"
+#include "veil/common/read_file.h"
 
 namespace veil::node {
 namespace {
@@ -82,11 +83,7 @@ Result<std::string> load_api_token(const std::string& data_dir) {
   if ((st.st_mode & 077) != 0)
     veil::log::get("api")->warn("{} is readable by other users (mode {:o}); chmod 600 it", path,
                                 st.st_mode & 0777);
-  std::ifstream in(path);
-  if (!in) return errno_status("cannot read " + path, errno);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
+  VEIL_ASSIGN_OR_RETURN(std::string token, read_file(path, kApiTokenFile));
   auto not_space = [](unsigned char c) { return !std::isspace(c); };
   token.erase(token.begin(), std::find_if(token.begin(), token.end(), not_space));
   token.erase(std::find_if(token.rbegin(), token.rend(), not_space).base(), token.end());

@@ -15,6 +15,8 @@
 
 #include "daemon_impl.h"
 #include "veil/chain/abi.h"
+#include "veil/common/read_file.h"
+#include "veil/common/sha256.h"
 #include "veil/node/api_token.h"
 #include "veil/p2p/protocols.h"
 
@@ -26,28 +28,9 @@ namespace fs = std::filesystem;
 
 auto logger() { return log::get("node"); }
 
-Result<Bytes> read_whole_file(const fs::path& path, std::size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path.string());
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(in.tellg());
-  if (size > limit) return out_of_range(path.string() + " is larger than " + std::to_string(limit) + " bytes");
-  in.seekg(0);
-  Bytes data(size);
-  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
-  if (!in) return data_loss("short read of " + path.string());
-  return data;
-}
-
-fhe::threshold::Hash sha256(ByteView b) {
-  fhe::threshold::Hash h;
-  crypto_hash_sha256(h.data(), b.data(), b.size());
-  return h;
-}
-
 // The committee.json written by `veil cluster init`: member i's PeerId, in committee order.
 Result<std::vector<std::string>> load_member_peers(const fs::path& file) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_whole_file(file, 1 << 20));
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(file, kCommitteeFile));
   auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (j.is_discarded() || !j.contains("members") || !j["members"].is_array()) {
     return invalid_argument(file.string() + ": expected {\"members\":[{\"peer_id\":...}, ...]}");
@@ -234,7 +217,7 @@ Status Daemon::Impl::start() {
   const fs::path dir = settings_.cluster_dir;
   fhe::threshold::Hash server_key_hash{};  // checked against the chain below
   {
-    VEIL_ASSIGN_OR_RETURN(Bytes committee, read_whole_file(dir / "committee.bin", 1 << 20));
+    VEIL_ASSIGN_OR_RETURN(Bytes committee, read_file_bytes(dir / "committee.bin", kCommitteeFile));
     VEIL_ASSIGN_OR_RETURN(keys_.committee, fhe::threshold::Committee::deserialize(committee));
     VEIL_ASSIGN_OR_RETURN(keys_.member_peers, load_member_peers(dir / "committee.json"));
     if (keys_.member_peers.size() != keys_.committee.size()) {
@@ -244,7 +227,7 @@ Status Daemon::Impl::start() {
     // zama.publickey_file names the key telemetry is encrypted under; it must be the cluster's.
     const fs::path pk_file =
         settings_.public_key_file.empty() ? dir / "public.key" : settings_.public_key_file;
-    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_whole_file(pk_file, 1 << 30));
+    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_file_bytes(pk_file, kFheKeyFile));
     if (const auto pk_hash = sha256(pk); pk_hash != keys_.committee.public_key_hash) {
       return failed_precondition(pk_file.string() + " has SHA-256 " + to_hex(pk_hash) +
                                  ", but the cluster's registered public key hash (committee.bin in " +
@@ -253,18 +236,18 @@ Status Daemon::Impl::start() {
                                  ": set zama.publickey_file to the cluster's public.key, or leave it unset");
     }
     VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
-    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_whole_file(dir / "server.compressed.key", std::size_t{4} << 30));
+    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_file_bytes(dir / "server.compressed.key", kFheServerKeyFile));
     server_key_hash = sha256(sk);
     log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
     VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
     keys_.server_key = compressed.decompress();
   }
   if (!settings_.member_key_file.empty()) {
-    VEIL_ASSIGN_OR_RETURN(Bytes mk, read_whole_file(settings_.member_key_file, 4096));
+    VEIL_ASSIGN_OR_RETURN(Bytes mk, read_file_bytes(settings_.member_key_file, kKeyFile));
     auto member = fhe::threshold::MemberSecretKey::deserialize(mk);
     secure_wipe(mk);
     if (!member.ok()) return member.status().with_context(settings_.member_key_file.string());
-    VEIL_ASSIGN_OR_RETURN(Bytes sealed, read_whole_file(settings_.share_file, std::size_t{64} << 20));
+    VEIL_ASSIGN_OR_RETURN(Bytes sealed, read_file_bytes(settings_.share_file, kKeyShareFile));
     if (sealed.size() < crypto_box_SEALBYTES) return data_loss(settings_.share_file.string() + ": too short");
     Bytes plain(sealed.size() - crypto_box_SEALBYTES);
     if (crypto_box_seal_open(plain.data(), sealed.data(), sealed.size(), member->public_key().box.data(),
@@ -278,7 +261,7 @@ Status Daemon::Impl::start() {
       return failed_precondition(settings_.share_file.string() + " belongs to another committee");
     }
     // The public noise-squashing key: partial decryptions are made on squashed blocks.
-    VEIL_ASSIGN_OR_RETURN(Bytes squash, read_whole_file(dir / "squash.key", std::size_t{4} << 30));
+    VEIL_ASSIGN_OR_RETURN(Bytes squash, read_file_bytes(dir / "squash.key", kFheServerKeyFile));
     VEIL_ASSIGN_OR_RETURN(auto squashing, fhe::threshold::SquashingKey::deserialize(squash));
     if (squashing.hash() != keys_.committee.squashing_key_hash) {
       return failed_precondition((dir / "squash.key").string() + " is not the squashing key this committee was dealt with");

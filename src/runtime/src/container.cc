@@ -1,13 +1,12 @@
 #include "veil/runtime/container.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cmath>
 
-#include "sha256.h"
+#include "veil/common/quantity.h"
+#include "veil/common/sha256.h"
 
 namespace veil::runtime {
 
@@ -44,43 +43,18 @@ std::string_view health_status_name(HealthStatus status) {
   return "none";
 }
 
+// Both through the one quantity parser (veil/common/quantity.h); zero is no limit at all, so
+// it is refused here rather than silently meaning "unlimited".
 Result<std::int64_t> parse_memory_size(std::string_view text) {
-  if (text.empty()) return invalid_argument("memory size is empty; use e.g. 128M");
-  std::int64_t multiplier = 1;
-  std::string_view digits = text;
-  char last = static_cast<char>(std::tolower(static_cast<unsigned char>(text.back())));
-  if (last == 'b' && text.size() > 1) {  // accept "128MB", "128mb"
-    digits.remove_suffix(1);
-    last = static_cast<char>(std::tolower(static_cast<unsigned char>(digits.back())));
-  }
-  switch (last) {
-    case 'k': multiplier = 1LL << 10; break;
-    case 'm': multiplier = 1LL << 20; break;
-    case 'g': multiplier = 1LL << 30; break;
-    case 't': multiplier = 1LL << 40; break;
-    default: break;
-  }
-  if (multiplier != 1) digits.remove_suffix(1);
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size() || value <= 0) {
-    return invalid_argument("bad memory size '" + std::string(text) + "'; use e.g. 128M, 1G or bytes");
-  }
-  if (value > (std::int64_t{1} << 62) / multiplier) {
-    return out_of_range("memory size '" + std::string(text) + "' is too large");
-  }
-  return value * multiplier;
+  VEIL_ASSIGN_OR_RETURN(std::uint64_t bytes, parse_quantity(text, kMemoryBytes));
+  if (bytes == 0) return invalid_argument("memory size must be more than 0; use e.g. 128M");
+  return static_cast<std::int64_t>(bytes);
 }
 
 Result<std::int64_t> parse_cpus(std::string_view text) {
-  std::string copy(text);
-  char* end = nullptr;
-  double cpus = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(cpus) || cpus <= 0 ||
-      cpus > 4096) {
-    return invalid_argument("bad CPU amount '" + copy + "'; use e.g. 0.5 or 2");
-  }
-  return static_cast<std::int64_t>(std::llround(cpus * 1e9));
+  VEIL_ASSIGN_OR_RETURN(std::uint64_t nano_cpus, parse_quantity(text, kNanoCpus));
+  if (nano_cpus == 0) return invalid_argument("CPU amount must be more than 0; use e.g. 0.5 or 2");
+  return static_cast<std::int64_t>(nano_cpus);
 }
 
 Result<PortBinding> parse_port_binding(std::string_view text) {
@@ -147,19 +121,6 @@ std::string spec_hash(const ContainerSpec& spec) {
   put(std::to_string(spec.memory_bytes));
   put(spec.working_dir);
   return sha256_hex(canon).substr(0, 16);
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
 }
 
 }  // namespace veil::runtime

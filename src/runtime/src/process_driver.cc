@@ -30,17 +30,16 @@
 
 #include "sha256.h"
 #include "veil/common/log.h"
+#include "veil/common/read_file.h"
+#include "veil/common/sha256.h"
 
 namespace veil::runtime {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 Result<std::string> sha256_file_hex(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path);
-  std::ostringstream data;
-  data << in.rdbuf();
-  return sha256_hex(data.str());
+  VEIL_ASSIGN_OR_RETURN(std::string data, read_file(path, FileLimit{"executable", kGiB}));
+  return sha256_hex(data);
 }
 
 namespace {
@@ -65,13 +64,8 @@ std::string random_id() {
   return id;
 }
 
-Result<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path.string());
-  std::ostringstream data;
-  data << in.rdbuf();
-  return data.str();
-}
+// The driver's own state, /proc and cgroup files, and workload logs (hence the generous limit).
+Result<std::string> read_file(const fs::path& path) { return veil::read_file(path, {"runtime file", kGiB}); }
 
 Status write_file_atomic(const fs::path& path, std::string_view data) {
   fs::path tmp = path;

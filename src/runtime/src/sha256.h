@@ -1,4 +1,4 @@
-// Private: SHA-256 helpers over OpenSSL.
+// Private: the SHA-256 of an executable the process driver runs (veil/common/sha256.h hashes).
 #pragma once
 
 #include <string>
@@ -7,9 +7,6 @@
 #include "veil/common/status.h"
 
 namespace veil::runtime {
-
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
 
 // Lower-case hex SHA-256 of a file's contents; not_found / permission_denied on open errors.
 Result<std::string> sha256_file_hex(const std::string& path);

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
+#include "veil/common/printable.h"
+#include "veil/common/quantity.h"
+#include "veil/common/read_file.h"
 #include "veil/common/text_location.h"
 
 namespace veil::sched {
@@ -42,7 +42,18 @@ class SpecReader {
 
   Result<std::string> scalar(const YAML::Node& node, std::string_view field) const {
     if (!node.IsScalar()) return error(node, field, "expected a single value");
+    VEIL_RETURN_IF_ERROR(charge(node, field, node.Scalar().size()));
     return node.Scalar();
+  }
+
+  // Every value copied out of the YAML tree is counted here. Without aliases the values never
+  // add up to more than the text; with them (`&big` once, `*big` thousands of times) a 1 MiB
+  // spec would otherwise expand into gigabytes of commands and environment.
+  Status charge(const YAML::Node& at, std::string_view field, std::size_t bytes) const {
+    expanded_bytes_ += bytes;
+    if (expanded_bytes_ <= kJobSpecFile.max_bytes) return {};
+    return error(at, field, "the spec's values add up to more than " + format_byte_size(kJobSpecFile.max_bytes) +
+                                " (a YAML alias repeating a large value?)");
   }
 
   Result<std::int64_t> integer(const YAML::Node& node, std::string_view field, std::int64_t min,
@@ -60,38 +71,12 @@ class SpecReader {
     return value;
   }
 
-  // Kubernetes-style quantities: CPU as "500m", "0.5" or "2"; sizes as "128Mi", "1Gi",
-  // "1Ti" or a plain number of MiB.
-  Result<std::uint32_t> cpu_millicores(const YAML::Node& node, std::string_view field) const {
+  // A resource quantity (quantity.h: "500m", "0.5", "128Mi", "2G"), located at the node on error.
+  Result<std::uint32_t> quantity(const YAML::Node& node, std::string_view field, const QuantitySyntax& syntax) const {
     VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
-    double value = 0;
-    bool milli = !text.empty() && text.back() == 'm';
-    std::string number = milli ? text.substr(0, text.size() - 1) : text;
-    if (!parse_decimal(number, value)) return error(node, field, "'" + text + "' is not a CPU quantity (e.g. 500m, 0.5, 2)");
-    double millicores = milli ? value : value * 1000.0;
-    if (millicores < 0 || millicores > 1'000'000 || millicores != std::floor(millicores)) {
-      return error(node, field, "'" + text + "' must be a whole number of millicores between 0 and 1000 cores");
-    }
-    return static_cast<std::uint32_t>(millicores);
-  }
-
-  Result<std::uint32_t> size_mib(const YAML::Node& node, std::string_view field) const {
-    VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
-    static const std::pair<std::string_view, double> kUnits[] = {{"Ki", 1.0 / 1024}, {"Mi", 1}, {"Gi", 1024}, {"Ti", 1024 * 1024}};
-    double scale = 1;
-    std::string number = text;
-    for (auto [suffix, factor] : kUnits) {
-      if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        scale = factor;
-        number = text.substr(0, text.size() - suffix.size());
-        break;
-      }
-    }
-    double value = 0;
-    if (!parse_decimal(number, value)) return error(node, field, "'" + text + "' is not a size (e.g. 256Mi, 2Gi, or MiB as a number)");
-    double mib = std::ceil(value * scale);
-    if (mib < 0 || mib > 4294967295.0) return error(node, field, "'" + text + "' is out of range");
-    return static_cast<std::uint32_t>(mib);
+    auto value = parse_quantity(text, syntax);
+    if (!value.ok()) return error(node, field, value.status().message());
+    return static_cast<std::uint32_t>(*value);  // every syntax used here has a max below 2^32
   }
 
   Status check_keys(const YAML::Node& map, std::string_view field, std::initializer_list<std::string_view> allowed) const {
@@ -143,12 +128,6 @@ class SpecReader {
   }
 
  private:
-  static bool parse_decimal(const std::string& text, double& value) {
-    if (text.empty()) return false;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return ec == std::errc() && ptr == text.data() + text.size();
-  }
-
   Status read_resources(const YAML::Node& root, JobSpec& spec) const {
     const YAML::Node node = root["resources"];
     if (!node) return error(root, "resources", "is required (cpu, memory; disk and gpus optional)");
@@ -156,14 +135,13 @@ class SpecReader {
     VEIL_RETURN_IF_ERROR(check_keys(node, "resources", {"cpu", "memory", "disk", "gpus"}));
     if (!node["cpu"]) return error(node, "resources.cpu", "is required (e.g. 500m)");
     if (!node["memory"]) return error(node, "resources.memory", "is required (e.g. 128Mi)");
-    VEIL_ASSIGN_OR_RETURN(spec.resources.cpu_millicores, cpu_millicores(node["cpu"], "resources.cpu"));
-    VEIL_ASSIGN_OR_RETURN(spec.resources.memory_mib, size_mib(node["memory"], "resources.memory"));
+    VEIL_ASSIGN_OR_RETURN(spec.resources.cpu_millicores, quantity(node["cpu"], "resources.cpu", kCpuMillicores));
+    VEIL_ASSIGN_OR_RETURN(spec.resources.memory_mib, quantity(node["memory"], "resources.memory", kSizeMib));
     if (node["disk"]) {
-      VEIL_ASSIGN_OR_RETURN(spec.resources.disk_mib, size_mib(node["disk"], "resources.disk"));
+      VEIL_ASSIGN_OR_RETURN(spec.resources.disk_mib, quantity(node["disk"], "resources.disk", kSizeMib));
     }
     if (node["gpus"]) {
-      VEIL_ASSIGN_OR_RETURN(auto gpus, integer(node["gpus"], "resources.gpus", 0, 64));
-      spec.resources.gpus = static_cast<std::uint32_t>(gpus);
+      VEIL_ASSIGN_OR_RETURN(spec.resources.gpus, quantity(node["gpus"], "resources.gpus", kGpuCount));
     }
     if (spec.resources.cpu_millicores == 0 && spec.resources.memory_mib == 0) {
       return error(node, "resources", "cpu and memory cannot both be zero");
@@ -233,6 +211,7 @@ class SpecReader {
     if (!node.IsMap()) return error(node, field, "expected a mapping of names to values");
     for (const auto& item : node) {
       const std::string key = item.first.Scalar();
+      VEIL_RETURN_IF_ERROR(charge(item.first, field, key.size()));
       if (env_names && !is_env_name(key)) {
         return error(item.first, field, "'" + key + "' is not a valid environment variable name");
       }
@@ -252,6 +231,7 @@ class SpecReader {
       const YAML::Node port = node[i];
       const std::string field = "ports[" + std::to_string(i) + "]";
       if (!port.IsMap()) return error(port, field, "expected {container: PORT, host: PORT, protocol: tcp|udp}");
+      VEIL_RETURN_IF_ERROR(charge(port, field, kChargePerPort));
       VEIL_RETURN_IF_ERROR(check_keys(port, field, {"container", "host", "protocol"}));
       PortMapping mapping;
       if (!port["container"]) return error(port, field + ".container", "is required");
@@ -275,8 +255,12 @@ class SpecReader {
     return {};
   }
 
+  // Less than the shortest text of a port ("- container: 1\n"), so only aliases can exceed it.
+  static constexpr std::size_t kChargePerPort = 8;
+
   std::string_view text_;
   std::string_view source_;
+  mutable std::size_t expanded_bytes_ = 0;  // charge()
 };
 
 }  // namespace
@@ -329,6 +313,13 @@ Result<PolicyKind> parse_policy_name(std::string_view name) {
 }
 
 Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view source_name) {
+  // YAML is Unicode text, and a spec's strings end up in JSON (the API, gossip): bytes that are
+  // not UTF-8 are refused here, before yaml-cpp passes them through into names and commands.
+  if (yaml_text.size() > kJobSpecFile.max_bytes) {
+    return out_of_range(printable(source_name) + ": a job spec may be at most " + format_byte_size(kJobSpecFile.max_bytes) +
+                        ", this one is " + std::to_string(yaml_text.size()) + " bytes");
+  }
+  VEIL_RETURN_IF_ERROR(require_utf8(source_name, yaml_text, "a job spec"));
   SpecReader reader(yaml_text, source_name);
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));
@@ -339,11 +330,8 @@ Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view sour
 }
 
 Result<JobSpec> load_job_spec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return not_found("cannot read job spec " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_job_spec(buffer.str(), path);
+  VEIL_ASSIGN_OR_RETURN(std::string text, read_file(path, kJobSpecFile));
+  return parse_job_spec(text, path);
 }
 
 std::string to_canonical_yaml(const JobSpec& spec) {

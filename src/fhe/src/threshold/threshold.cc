@@ -13,6 +13,7 @@
 #include "api/impl.h"
 #include "threshold/galois_ring.h"
 #include "threshold/internal.h"
+#include "veil/common/sha256.h"
 #include "veil/common/thread_pool.h"
 
 namespace veil::fhe::threshold {
@@ -32,12 +33,6 @@ constexpr auto kKindSquashingKey = static_cast<detail::Kind>(0x36);
 constexpr auto kKindShare = static_cast<detail::Kind>(0x37);
 constexpr std::uint8_t kKindCommitteeV1 = 0x30, kKindKeyShareV1 = 0x31, kKindShareV1 = 0x33;
 constexpr std::size_t kMaxText = 256;
-
-Hash sha256(ByteView bytes) {
-  Hash h;
-  crypto_hash_sha256(h.data(), bytes.data(), bytes.size());
-  return h;
-}
 
 Result<detail::Unframed> unframe_as(ByteView bytes, detail::Kind kind, const char* name, std::size_t limit) {
   if (bytes.size() > 7 && std::memcmp(bytes.data(), "VFHE", 4) == 0) {

@@ -29,11 +29,12 @@ struct ImageRef {
 
 Result<ImageRef> parse_image_ref(std::string_view text);
 
+// Parsed by veil::parse_quantity with kCpuMillicores, kSizeMib and kGpuCount.
 struct ResourceRequest {
-  std::uint32_t cpu_millicores = 0;  // 1000 = one core
+  std::uint32_t cpu_millicores = 0;  // 1000 = one core, at most 1'000'000
   std::uint32_t memory_mib = 0;
   std::uint32_t disk_mib = 0;
-  std::uint32_t gpus = 0;
+  std::uint32_t gpus = 0;  // at most 64
 };
 
 enum class PolicyKind { kSpread, kBinpack, kPriorityRoundRobin, kLatency };
@@ -79,9 +80,13 @@ inline constexpr std::uint32_t kMaxReplicas = 64;
 inline constexpr std::uint32_t kMaxWeight = 15;
 
 // Parses and validates a job spec. `source_name` (a file name) prefixes error locations.
+// The text must be UTF-8 and at most kJobSpecFile.max_bytes (1 MiB, veil/common/read_file.h);
+// resource quantities follow veil/common/quantity.h. Errors are invalid_argument (out_of_range
+// for an oversized text), located as "name:LINE:COL: field: problem", with every byte the
+// user wrote shown through printable().
 Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view source_name = "<job>");
 
-// Reads and parses a job spec file.
+// Reads (through veil::read_file, so at most 1 MiB of a regular file) and parses a job spec.
 Result<JobSpec> load_job_spec(const std::string& path);
 
 // Canonical YAML for a parsed spec (stable key order): what is hashed into the job id.
