@@ -1,7 +1,7 @@
 // The API server on a real loopback socket: routing, authentication, error shapes, limits,
 // keep-alive, slow clients, static files; the front door (every daemon route under other
-// spellings of its path, Host, Origin, Content-Type); and the socket-free path the fuzzer
-// drives.
+// spellings of its path, Host, Origin, Content-Type); sharing the connection limits; and the
+// socket-free path the fuzzer drives.
 #include "veil/node/api_server.h"
 
 #include <algorithm>
@@ -81,6 +81,9 @@ class ApiServerTest : public ::testing::Test {
       r.content_type = "text/plain; version=0.0.4";
       r.body = "veil_up 1\n";
       return r;
+    });
+    server_->route("GET", "/v1/big", [](const ApiRequest&) {
+      return ApiResponse{200, "text/plain", std::string(64 << 20, 'x')};
     });
     server_->route_public("GET", "/v1/open", [](const ApiRequest&) {
       return ApiResponse::json({{"open", true}});
@@ -317,19 +320,73 @@ TEST_F(ApiServerTest, SlowAndSilentClientsAreDroppedAfterTheTimeout) {
   EXPECT_TRUE(idle.read_to_close()) << "the server kept a silent connection open";
 }
 
-TEST_F(ApiServerTest, ConnectionsOverTheLimitAreClosedAtOnce) {
-  config_.max_connections = 2;
+TEST_F(ApiServerTest, ANewcomerAtTheLimitReplacesTheConnectionWaitingLongest) {
+  config_.max_connections = 4;
+  config_.io_timeout = std::chrono::seconds(60);
+  config_.crowded_request_timeout = std::chrono::seconds(60);
   start();
-  RawConnection first(port_), second(port_);
-  first.send(get("/v1/jobs/a"));
-  second.send(get("/v1/jobs/b"));
-  ASSERT_EQ(status_of(first.read_until("}")), 200);  // both are being served (kept alive)
-  ASSERT_EQ(status_of(second.read_until("}")), 200);
-  RawConnection third(port_, 3000);
-  third.send(get("/v1/jobs/c"));
+  RawConnection oldest(port_), older(port_);  // silent
+  RawConnection served(port_);                // answered, then kept alive: it waits again, but since later
+  served.send(get("/v1/jobs/a"));
+  ASSERT_EQ(status_of(served.read_until("}")), 200);
+  RawConnection slow(port_);  // half a request, after `served` waited again
+  ASSERT_TRUE(slow.send("GET /v1/jobs/slow HTTP/1.1\r\nHost: " + host_ + "\r\n"));
+  // Four open: each newcomer closes the one that has waited longest for a request.
+  RawConnection fifth(port_), sixth(port_, 10000);
+  EXPECT_TRUE(oldest.read_to_close()) << "the connection waiting longest was kept";
+  EXPECT_TRUE(older.read_to_close()) << "the connection waiting second longest was kept";
+  // The kept-alive one and the slow one are still there, and the newcomers are served.
+  served.send(get("/v1/jobs/b"));
+  EXPECT_NE(served.read_until("}").find("\"id\":\"b\""), std::string::npos);
+  ASSERT_TRUE(slow.send("Authorization: Bearer 0123456789abcdef\r\n\r\n"));
+  EXPECT_NE(slow.read_until("}").find("\"id\":\"slow\""), std::string::npos);
+  ASSERT_TRUE(sixth.send(get("/v1/jobs/c")));
+  EXPECT_NE(sixth.read_until("}").find("\"id\":\"c\""), std::string::npos);
+}
+
+TEST_F(ApiServerTest, ANewcomerIsRefusedOnlyWhenEveryConnectionIsBeingAnswered) {
+  config_.max_connections = 1;
+  config_.io_timeout = std::chrono::seconds(60);
+  start();
+  // A client that asks for 64 MiB and reads only the start: the server stays busy writing to
+  // it, far beyond what the socket buffers hold.
+  RawConnection reader(port_);
+  ASSERT_TRUE(reader.send(get("/v1/big")));
+  ASSERT_EQ(status_of(reader.read_until("xxxx")), 200);
+  RawConnection newcomer(port_, 10000);
+  ASSERT_TRUE(newcomer.send(get("/v1/jobs/a")));
   std::string raw;
-  EXPECT_TRUE(third.read_to_close(&raw));
+  EXPECT_TRUE(newcomer.read_to_close(&raw));
   EXPECT_TRUE(raw.empty()) << raw;
+}
+
+TEST_F(ApiServerTest, OneClientAtItsLimitReplacesItsOwnConnectionsNotOthers) {
+  config_.max_connections_per_client = 2;
+  config_.io_timeout = std::chrono::seconds(60);
+  config_.crowded_request_timeout = std::chrono::seconds(60);
+  start();
+  RawConnection other(port_, 1000);  // 127.0.0.1, silent, and older than all below
+  RawConnection first(port_, 10000, "127.0.0.2"), second(port_, 1000, "127.0.0.2");
+  ASSERT_TRUE(first.connected() && second.connected());
+  RawConnection third(port_, 10000, "127.0.0.2");
+  ASSERT_TRUE(third.send(get("/v1/jobs/a")));
+  EXPECT_NE(third.read_until("}").find("\"id\":\"a\""), std::string::npos);
+  EXPECT_TRUE(first.read_to_close()) << "127.0.0.2 held more than its 2 connections";
+  // The limit of 127.0.0.2 cost only 127.0.0.2: the older connection of 127.0.0.1 stays
+  // (the read gives up after its 1 s limit without seeing the connection close).
+  EXPECT_FALSE(other.read_to_close());
+  EXPECT_FALSE(second.read_to_close());
+}
+
+TEST_F(ApiServerTest, ACrowdedServerWaitsLessForARequest) {
+  config_.max_connections = 4;
+  config_.io_timeout = std::chrono::seconds(60);
+  config_.crowded_request_timeout = std::chrono::milliseconds(200);
+  start();
+  RawConnection first(port_, 1000), second(port_, 1000);  // 1 and 2 of 4 open: not crowded
+  RawConnection third(port_, 10000);                      // 3 of 4: crowded
+  EXPECT_TRUE(third.read_to_close()) << "a connection opened while crowded was kept past its short deadline";
+  EXPECT_FALSE(first.read_to_close()) << "a connection opened before the crowd was given the short deadline";
 }
 
 TEST_F(ApiServerTest, StopClosesOpenConnectionsAndStopsListening) {
@@ -705,6 +762,42 @@ TEST(ApiFrontDoorTest, NoSpellingOfADaemonRouteReachesItWithoutTheToken) {
     }
   }
   EXPECT_GT(checked, 200);
+}
+
+// --- The connection cap: silent connections must not lock anybody out ----------------------
+
+// Opens `n` connections that never send a byte, then asks for a job with the token on a new
+// one. The server's read deadline is a minute, so an answer cannot come from the silent ones
+// timing out; the client's own 10 s read limit only keeps a failure from hanging.
+void expect_answer_despite_silent_connections(std::uint16_t port, std::size_t n) {
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  std::vector<std::unique_ptr<RawConnection>> silent;
+  for (std::size_t i = 0; i < n; ++i) {
+    silent.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(silent.back()->connected()) << i;
+  }
+  RawConnection client(port, 10000);
+  ASSERT_TRUE(client.send(get_request(host, "/v1/jobs/mine", kToken, "Connection: close\r\n")));
+  std::string raw;
+  client.read_to_close(&raw);
+  EXPECT_EQ(status_of(raw), 200) << "a client was locked out by " << n << " silent connections: '" << raw
+                                 << "'";
+  EXPECT_NE(raw.find("\"id\":\"mine\""), std::string::npos);
+}
+
+TEST_F(ApiServerTest, SilentConnectionsFillingTheCapDoNotLockOutAClient) {
+  config_.max_connections = 16;
+  config_.io_timeout = std::chrono::seconds(60);
+  config_.crowded_request_timeout = std::chrono::seconds(60);
+  start();
+  expect_answer_despite_silent_connections(port_, 16);
+}
+
+TEST_F(ApiServerTest, SilentConnectionsFillingTheDefaultCapDoNotLockOutAClient) {
+  config_.io_timeout = std::chrono::seconds(60);
+  config_.crowded_request_timeout = std::chrono::seconds(60);
+  start();
+  expect_answer_despite_silent_connections(port_, config_.max_connections);
 }
 
 TEST(ApiResponseTest, ErrorAndStatusShapes) {

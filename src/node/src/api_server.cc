@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
-#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -98,6 +98,21 @@ bool is_json_media_type(std::string_view value) {
   return true;
 }
 
+// One client connection. Owned by its coroutine, and listed in the server's table so that
+// stop() and a newcomer at the limit can close it.
+struct Connection {
+  Connection(tcp::socket socket, asio::ip::address peer) : stream(std::move(socket)), peer(std::move(peer)) {}
+
+  beast::tcp_stream stream;
+  asio::ip::address peer;
+  // While it waits for a request (none yet, one arriving slowly, or kept alive after an
+  // answer): when it started waiting, as a sequence number, so the smallest has waited
+  // longest. Empty while a request is being answered.
+  std::optional<std::uint64_t> waiting_since;
+  std::chrono::milliseconds request_timeout{0};  // for the request it waits for
+  bool closed = false;                           // by stop() or to make room; its coroutine then ends
+};
+
 std::string_view content_type_for(std::string_view path) {
   auto ends = [&](std::string_view ext) { return path.ends_with(ext); };
   if (ends(".html")) return "text/html; charset=utf-8";
@@ -120,7 +135,8 @@ struct ApiServer::State {
   std::vector<Route> routes;
   std::optional<tcp::acceptor> acceptor;
   std::atomic<std::uint16_t> port{0};
-  std::unordered_set<beast::tcp_stream*> connections;  // touched on the io thread only
+  std::vector<std::shared_ptr<Connection>> connections;  // touched on the io thread only
+  std::uint64_t wait_sequence = 0;                       // for Connection::waiting_since
   std::shared_ptr<spdlog::logger> log = veil::log::get("api");
 
   struct Reply {
@@ -129,6 +145,15 @@ struct ApiServer::State {
   };
   Reply reply_to(const HttpRequest& request);
   Reply reply_to_parse_error(const beast::error_code& ec);
+
+  // Connections (see the contract in api_server.h).
+  // Closes connections that waited longest for a request until one from `peer` fits under
+  // both limits; false when none can be closed, and the newcomer must be.
+  bool make_room_for(const asio::ip::address& peer);
+  // Marks `c` as waiting for its next request, with the timeout that applies now.
+  void start_waiting(Connection& c);
+  void close(Connection& c);
+  void forget(const Connection& c);
 
  private:
   // What the request asks for, before deciding whether it may have it.
@@ -144,6 +169,7 @@ struct ApiServer::State {
   ApiResponse run_handler(const Route& route, ApiRequest request);
   std::optional<ApiResponse> serve_static(const std::vector<std::string>& segments);
   bool authorized(const HttpRequest& request) const;
+  bool evict_longest_waiting(const std::function<bool(const Connection&)>& among);
 };
 
 ApiResponse ApiResponse::json(const nlohmann::json& j, int status) {
@@ -391,15 +417,16 @@ void limit_parser(http::request_parser<http::string_body>& parser, std::size_t m
 // One connection: read a request, answer it, repeat while the client keeps it alive. Each
 // read and each write has its own deadline, so a slow client is dropped, never waited on.
 asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
-                                       std::shared_ptr<beast::tcp_stream> stream) {
-  state->connections.insert(stream.get());
+                                       std::shared_ptr<Connection> c) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     limit_parser(parser, state->config.max_body_bytes);
     beast::error_code ec;
-    stream->expires_after(state->config.io_timeout);
-    co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    c->stream.expires_after(c->request_timeout);
+    co_await http::async_read(c->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (c->closed) break;  // closed to make room or by stop(), maybe after the request arrived
+    c->waiting_since.reset();
     ApiServer::State::Reply reply;
     if (!ec) {
       reply = state->reply_to(parser.get());
@@ -407,16 +434,15 @@ asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
                ec != http::error::partial_message) {
       reply = state->reply_to_parse_error(ec);
     } else {
-      break;  // closed, timed out, reset or stopped: nobody to answer
+      break;  // closed, timed out or reset: nobody to answer
     }
-    stream->expires_after(state->config.io_timeout);
-    co_await http::async_write(*stream, reply.response, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || reply.close) break;
+    c->stream.expires_after(state->config.io_timeout);
+    co_await http::async_write(c->stream, reply.response, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || reply.close || c->closed) break;
+    state->start_waiting(*c);
   }
-  beast::error_code ignored;
-  stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream->close();
-  state->connections.erase(stream.get());
+  state->close(*c);
+  state->forget(*c);
 }
 
 asio::awaitable<void> accept_connections(std::shared_ptr<ApiServer::State> state) {
@@ -433,17 +459,65 @@ asio::awaitable<void> accept_connections(std::shared_ptr<ApiServer::State> state
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (state->connections.size() >= state->config.max_connections) {
+    tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec || !state->make_room_for(remote.address())) {
+      if (!ec)
+        state->log->warn("API connection from {} refused: every connection is busy",
+                         remote.address().to_string());
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(executor,
-                   serve_connection(state, std::make_shared<beast::tcp_stream>(std::move(socket))),
-                   asio::detached);
+    auto c = std::make_shared<Connection>(std::move(socket), remote.address());
+    state->connections.push_back(c);
+    state->start_waiting(*c);
+    asio::co_spawn(executor, serve_connection(state, std::move(c)), asio::detached);
   }
 }
 
 }  // namespace
+
+bool ApiServer::State::make_room_for(const asio::ip::address& peer) {
+  auto from_peer = [&peer](const Connection& c) { return c.peer == peer; };
+  auto open_from_peer = static_cast<std::size_t>(
+      std::count_if(connections.begin(), connections.end(), [&](const auto& c) { return from_peer(*c); }));
+  if (open_from_peer >= config.max_connections_per_client && !evict_longest_waiting(from_peer)) return false;
+  if (connections.size() >= config.max_connections &&
+      !evict_longest_waiting([](const Connection&) { return true; }))
+    return false;
+  return connections.size() < config.max_connections;  // false only for a limit of 0
+}
+
+bool ApiServer::State::evict_longest_waiting(const std::function<bool(const Connection&)>& among) {
+  Connection* oldest = nullptr;
+  for (const auto& c : connections) {
+    if (!c->waiting_since || !among(*c)) continue;
+    if (oldest == nullptr || *c->waiting_since < *oldest->waiting_since) oldest = c.get();
+  }
+  if (oldest == nullptr) return false;
+  log->debug("API connection from {} closed to make room: it waited longest for a request",
+             oldest->peer.to_string());
+  close(*oldest);
+  forget(*oldest);
+  return true;
+}
+
+void ApiServer::State::start_waiting(Connection& c) {
+  c.waiting_since = wait_sequence++;
+  bool crowded = connections.size() * 4 >= config.max_connections * 3;
+  c.request_timeout =
+      crowded ? std::min(config.io_timeout, config.crowded_request_timeout) : config.io_timeout;
+}
+
+void ApiServer::State::close(Connection& c) {
+  c.closed = true;
+  beast::error_code ignored;
+  c.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  c.stream.close();
+}
+
+void ApiServer::State::forget(const Connection& c) {
+  std::erase_if(connections, [&c](const auto& listed) { return listed.get() == &c; });
+}
 
 ApiServer::ApiServer(asio::io_context& io, ApiServerConfig config)
     : io_(io), state_(std::make_shared<State>(std::move(config))) {
@@ -506,7 +580,8 @@ std::uint16_t ApiServer::port() const { return state_->port; }
 void ApiServer::stop() {
   beast::error_code ec;
   if (state_->acceptor) state_->acceptor->close(ec);
-  for (beast::tcp_stream* stream : state_->connections) stream->socket().close(ec);
+  for (const auto& c : state_->connections) state_->close(*c);
+  state_->connections.clear();
 }
 
 std::string ApiServer::respond_to_bytes(std::string_view raw) {

@@ -26,7 +26,14 @@
 //    over max_body_bytes, connection then closed), 415, 500 (a handler threw);
 //  - connections are kept alive between requests; each request must arrive, and each
 //    response be taken, within `io_timeout`, so a slow or silent client only holds its own
-//    connection and is then dropped.
+//    connection and is then dropped;
+//  - at most `max_connections` connections, and `max_connections_per_client` from one remote
+//    address, are open at once. A connection arriving at either limit is admitted by closing
+//    the connection (of that address, or of anyone) that has waited longest for a request:
+//    connected silently, sending a request slowly, or kept alive after its last answer. Only
+//    when every such connection is busy being answered is the newcomer closed instead. While
+//    three quarters of max_connections are open, a request must arrive within
+//    `crowded_request_timeout`. So silent connections cannot lock other clients out.
 //
 // Threading: the server runs on the io_context given to it, normally run by one thread.
 // Handlers run on that thread, one at a time, so they must not block for long. route(),
@@ -89,8 +96,13 @@ struct ApiServerConfig {
   std::string token;                      // bearer token for every non-public route; empty = none
   std::string static_dir;                 // dashboard files served at / without auth; empty = none
   std::size_t max_body_bytes = 1 << 20;   // larger request bodies get 413
-  std::size_t max_connections = 256;      // further connections are accepted and closed at once
+  // Open connections at most, in all and from one remote address; a newcomer at a limit
+  // replaces the connection idle the longest (see the contract above).
+  std::size_t max_connections = 256;
+  std::size_t max_connections_per_client = 64;
   std::chrono::milliseconds io_timeout{15000};  // per request read and per response write
+  // Replaces io_timeout for a request's arrival while 3/4 of max_connections are open.
+  std::chrono::milliseconds crowded_request_timeout{2000};
   // When set (not owned; must outlive the server), every answered request is counted in
   // veil_api_requests_total{route,code} and timed in veil_api_request_duration_seconds{route},
   // where route is the matched pattern ("/v1/jobs/{id}"), "static" or "unmatched".
