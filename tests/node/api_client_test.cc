@@ -110,6 +110,19 @@ TEST_F(ApiClientServerTest, GetPostDeleteRoundTrip) {
   EXPECT_EQ(json::parse(*health)["ok"], true);
 }
 
+TEST_F(ApiClientServerTest, ANameForTheServerStillReachesIt) {
+  // The server refuses Host names other than localhost; the client names the address it
+  // connected to, so any name that leads there works.
+  std::string port = std::to_string(server_->port());
+  for (const std::string& url : std::vector<std::string>{"http://localhost:" + port, "localhost:" + port,
+                                                         "http://127.0.0.1:" + port + "/"}) {
+    auto status = ApiClient(url, "right-token").get("/v1/status");
+    EXPECT_TRUE(status.ok()) << url << ": " << status.status().to_string();
+    auto deleted = ApiClient(url, "right-token").del("/v1/jobs/j1");
+    EXPECT_TRUE(deleted.ok()) << url << ": " << deleted.status().to_string();
+  }
+}
+
 TEST_F(ApiClientServerTest, ErrorsCarryTheServersMessage) {
   ApiClient client(url_, "right-token");
   auto refused = ApiClient(url_, "wrong-token").get("/v1/status");

@@ -17,11 +17,17 @@ namespace veil::node::testing {
 
 class RawConnection {
  public:
-  // Connects to 127.0.0.1:port; reads give up after `timeout_ms`.
-  explicit RawConnection(std::uint16_t port, int timeout_ms = 5000) {
+  // Connects to 127.0.0.1:port from `source` (another loopback address, such as
+  // "127.0.0.2", looks like another client); reads give up after `timeout_ms`.
+  explicit RawConnection(std::uint16_t port, int timeout_ms = 5000, const char* source = "127.0.0.1") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
+      return;  // not connected
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -37,22 +37,35 @@ export class ApiError extends Error {
   }
 }
 
-export async function getJson(path) {
+// GET `path` and return its JSON body.
+export function getJson(path) {
+  return requestJson('GET', path);
+}
+
+// One request to the node's API, answered with JSON. The server (docs/node-api.md, "Security
+// model") takes the token as a bearer header, and anything but GET only as JSON, so every
+// other method carries `Content-Type: application/json`, with `body` (if any) serialised.
+// The page is served by the API itself: the browser's Host and Origin are the API's own.
+export async function requestJson(method, path, body) {
+  const headers = { 'Authorization': 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || ''), 'Accept': 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['Content-Type'] = 'application/json';
   let response;
   try {
     response = await fetch(path, {
-      headers: { 'Authorization': 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || ''), 'Accept': 'application/json' },
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
     });
   } catch (e) {
     throw new ApiError(0, 'unreachable', 'the node does not answer (' + e.message + ')');
   }
   const text = await response.text();
-  let body = null;
-  try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
   if (!response.ok) {
-    const err = body && body.error ? body.error : { code: 'http_' + response.status, message: text.slice(0, 200) };
+    const err = parsed && parsed.error ? parsed.error : { code: 'http_' + response.status, message: text.slice(0, 200) };
     throw new ApiError(response.status, err.code, err.message);
   }
-  return body;
+  return parsed;
 }

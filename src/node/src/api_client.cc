@@ -59,6 +59,15 @@ Result<Address> parse_base_url(std::string_view url) {
   return address;
 }
 
+// The address connected to, as a Host header names it: "127.0.0.1:7600", "[::1]:7600". Not
+// the name the user gave: the API refuses names other than localhost (DNS rebinding), and the
+// address is what that name led to anyway.
+std::string authority_of(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
 StatusCode code_for_http_status(unsigned status) {
   switch (status) {
     case 400: return StatusCode::kInvalidArgument;
@@ -97,14 +106,13 @@ Result<ApiClient::Reply> ApiClient::exchange(const std::string& method, const st
   std::string what = method + " " + path;
 
   http::request<http::string_body> request{http::string_to_verb(method), address.prefix + path, 11};
-  request.set(http::field::host, address.host + ":" + address.port);
+  // Host is set once connected: the server accepts only an IP address or localhost there.
   request.set(http::field::user_agent, "veil-cli");
   request.set(http::field::accept, "application/json");
   if (!token_.empty()) request.set(http::field::authorization, "Bearer " + token_);
-  if (body != nullptr) {
-    request.set(http::field::content_type, "application/json");
-    request.body() = *body;
-  }
+  // The server takes a request that may change state only as JSON, with or without a body.
+  if (method != "GET" && method != "HEAD") request.set(http::field::content_type, "application/json");
+  if (body != nullptr) request.body() = *body;
   request.keep_alive(false);
   request.prepare_payload();
 
@@ -123,9 +131,11 @@ Result<ApiClient::Reply> ApiClient::exchange(const std::string& method, const st
     if (failure) co_return;
     stage = Stage::kConnect;
     stream.expires_after(timeout_);
-    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, failure));
+    tcp::endpoint server =
+        co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, failure));
     if (failure) co_return;
     stage = Stage::kExchange;
+    request.set(http::field::host, authority_of(server));
     co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, failure));
     if (failure) co_return;
     beast::flat_buffer buffer;

@@ -78,7 +78,7 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
 }
 
 void Daemon::Impl::register_routes() {
-  api_->route("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
+  api_->route_public("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
   api_->route("GET", "/metrics", [this](const ApiRequest&) {
     ApiResponse r;
     r.content_type = std::string(MetricsRegistry::kContentType);

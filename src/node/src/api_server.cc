@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
-#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -45,6 +45,7 @@ struct Route {
   std::string pattern;
   std::vector<std::string> segments;  // "{id}" marks a placeholder
   ApiServer::Handler handler;
+  bool is_public = false;  // answered without the token
 };
 
 bool is_placeholder(const std::string& segment) {
@@ -79,7 +80,38 @@ bool more_specific(const Route& a, const Route& b) {
   return false;
 }
 
-bool needs_token(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
+// The API's own paths: never answered from the dashboard's files.
+bool is_api_path(const std::vector<std::string>& segments) { return segments.front() == "v1"; }
+
+// Every method but these may change state, so must carry JSON (a web page cannot send that
+// cross-origin without a CORS preflight, which this server never grants).
+bool changes_state(std::string_view method) { return method != "GET" && method != "HEAD"; }
+
+// "application/json", in any case, optionally with parameters ("; charset=utf-8").
+bool is_json_media_type(std::string_view value) {
+  std::string_view type = value.substr(0, value.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  constexpr std::string_view kJson = "application/json";
+  if (type.size() != kJson.size()) return false;
+  for (std::size_t i = 0; i < type.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(type[i])) != kJson[i]) return false;
+  return true;
+}
+
+// One client connection. Owned by its coroutine, and listed in the server's table so that
+// stop() and a newcomer at the limit can close it.
+struct Connection {
+  Connection(tcp::socket socket, asio::ip::address peer) : stream(std::move(socket)), peer(std::move(peer)) {}
+
+  beast::tcp_stream stream;
+  asio::ip::address peer;
+  // While it waits for a request (none yet, one arriving slowly, or kept alive after an
+  // answer): when it started waiting, as a sequence number, so the smallest has waited
+  // longest. Empty while a request is being answered.
+  std::optional<std::uint64_t> waiting_since;
+  std::chrono::milliseconds request_timeout{0};  // for the request it waits for
+  bool closed = false;                           // by stop() or to make room; its coroutine then ends
+};
 
 std::string_view content_type_for(std::string_view path) {
   auto ends = [&](std::string_view ext) { return path.ends_with(ext); };
@@ -103,7 +135,8 @@ struct ApiServer::State {
   std::vector<Route> routes;
   std::optional<tcp::acceptor> acceptor;
   std::atomic<std::uint16_t> port{0};
-  std::unordered_set<beast::tcp_stream*> connections;  // touched on the io thread only
+  std::vector<std::shared_ptr<Connection>> connections;  // touched on the io thread only
+  std::uint64_t wait_sequence = 0;                       // for Connection::waiting_since
   std::shared_ptr<spdlog::logger> log = veil::log::get("api");
 
   struct Reply {
@@ -113,10 +146,30 @@ struct ApiServer::State {
   Reply reply_to(const HttpRequest& request);
   Reply reply_to_parse_error(const beast::error_code& ec);
 
+  // Connections (see the contract in api_server.h).
+  // Closes connections that waited longest for a request until one from `peer` fits under
+  // both limits; false when none can be closed, and the newcomer must be.
+  bool make_room_for(const asio::ip::address& peer);
+  // Marks `c` as waiting for its next request, with the timeout that applies now.
+  void start_waiting(Connection& c);
+  void close(Connection& c);
+  void forget(const Connection& c);
+
  private:
-  ApiResponse dispatch(const HttpRequest& request, HttpTarget target, std::string* allow, std::string* route);
+  // What the request asks for, before deciding whether it may have it.
+  struct Resolution {
+    const Route* route = nullptr;  // the route for this method and path, if any
+    std::map<std::string, std::string> params;
+    std::string allow;                // other methods registered on the path
+    std::optional<ApiResponse> file;  // a dashboard file, when no route has the path
+  };
+  ApiResponse answer(const HttpRequest& request, std::string* allow, std::string* route_label);
+  Status check_addressed_to_us(const HttpRequest& request) const;
+  Resolution resolve(const std::string& method, const std::vector<std::string>& segments);
+  ApiResponse run_handler(const Route& route, ApiRequest request);
   std::optional<ApiResponse> serve_static(const std::vector<std::string>& segments);
   bool authorized(const HttpRequest& request) const;
+  bool evict_longest_waiting(const std::function<bool(const Connection&)>& among);
 };
 
 ApiResponse ApiResponse::json(const nlohmann::json& j, int status) {
@@ -192,13 +245,76 @@ std::optional<ApiResponse> ApiServer::State::serve_static(const std::vector<std:
   return r;
 }
 
-ApiResponse ApiServer::State::dispatch(const HttpRequest& request, HttpTarget target,
-                                       std::string* allow, std::string* route) {
+// The front door (api_server.h): every check, in its order, then the route or the file.
+ApiResponse ApiServer::State::answer(const HttpRequest& request, std::string* allow,
+                                     std::string* route_label) {
   std::string method(request.method_string());
-  const std::string& path = target.path;
-  const std::vector<std::string>& segments = target.segments;
-  const Route* best = nullptr;
-  std::map<std::string, std::string> best_params;
+  auto target = parse_target(std::string_view(request.target().data(), request.target().size()));
+  if (!target.ok()) return ApiResponse::error(400, "bad_request", target.status().message());
+  if (Status addressed = check_addressed_to_us(request); !addressed.ok()) {
+    if (addressed.code() == StatusCode::kInvalidArgument)
+      return ApiResponse::error(400, "bad_request", addressed.message());
+    return ApiResponse::from_status(addressed);  // 403 permission_denied
+  }
+  Resolution resolved = resolve(method, target->segments);
+  bool is_public = resolved.route != nullptr ? resolved.route->is_public : resolved.file.has_value();
+  if (!is_public && !authorized(request))
+    return ApiResponse::error(401, "unauthenticated",
+                              "missing or wrong API token: send 'Authorization: Bearer <token>'");
+  if (changes_state(method)) {
+    auto type = request.find(http::field::content_type);
+    if (type == request.end() ||
+        !is_json_media_type(std::string_view(type->value().data(), type->value().size())))
+      return ApiResponse::error(415, "unsupported_media_type",
+                                method + " needs 'Content-Type: application/json' (and a JSON body, if any)");
+  }
+  if (resolved.route != nullptr) {
+    *route_label = resolved.route->pattern;
+    return run_handler(*resolved.route, ApiRequest{method, target->path, std::move(resolved.params),
+                                                   std::move(target->query), request.body()});
+  }
+  if (resolved.file) {
+    *route_label = "static";
+    return std::move(*resolved.file);
+  }
+  if (resolved.allow.empty())
+    return ApiResponse::error(404, "not_found", "no such endpoint: " + target->path);
+  *allow = resolved.allow;
+  return ApiResponse::error(405, "method_not_allowed",
+                            method + " is not allowed on " + target->path + " (allowed: " + *allow + ")");
+}
+
+// Host names this server and Origin, when sent, is its own; invalid_argument for a missing or
+// repeated header, permission_denied for one naming somebody else.
+Status ApiServer::State::check_addressed_to_us(const HttpRequest& request) const {
+  auto value_of = [](const auto& field) {
+    return std::string_view(field.value().data(), field.value().size());
+  };
+  if (request.count(http::field::host) != 1)
+    return invalid_argument("send exactly one Host header (the API's address, e.g. 127.0.0.1:7600)");
+  std::string_view host_text = value_of(*request.find(http::field::host));
+  auto host = parse_local_authority(host_text);
+  if (!host.ok())
+    return permission_denied("Host " + host.status().message() +
+                             "; this API answers only requests addressed to it");
+  std::uint16_t ours = port != 0 ? port.load() : config.port;
+  if (ours != 0 && host->port != ours)
+    return permission_denied("Host '" + std::string(host_text) +
+                             "' names another port; this API listens on " + std::to_string(ours));
+  std::size_t origins = request.count(http::field::origin);
+  if (origins == 0) return {};
+  if (origins > 1) return invalid_argument("send at most one Origin header");
+  std::string_view origin_text = value_of(*request.find(http::field::origin));
+  auto origin = parse_http_origin(origin_text);
+  if (!origin.ok() || *origin != *host)
+    return permission_denied("Origin '" + std::string(origin_text) + "' is not this API's own (http://" +
+                             std::string(host_text) + "): pages of other sites may not call it");
+  return {};
+}
+
+ApiServer::State::Resolution ApiServer::State::resolve(const std::string& method,
+                                                       const std::vector<std::string>& segments) {
+  Resolution resolved;
   std::vector<std::string> allowed;
   for (const Route& route : routes) {
     std::map<std::string, std::string> params;
@@ -208,52 +324,35 @@ ApiResponse ApiServer::State::dispatch(const HttpRequest& request, HttpTarget ta
         allowed.push_back(route.method);
       continue;
     }
-    if (best == nullptr || more_specific(route, *best)) {
-      best = &route;
-      best_params = std::move(params);
+    if (resolved.route == nullptr || more_specific(route, *resolved.route)) {
+      resolved.route = &route;
+      resolved.params = std::move(params);
     }
   }
-  if (best == nullptr) {
-    if (!needs_token(path) && (method == "GET" || method == "HEAD") && allowed.empty()) {
-      if (auto file = serve_static(segments)) {
-        *route = "static";
-        return *file;
-      }
-    }
-    if (allowed.empty()) return ApiResponse::error(404, "not_found", "no such endpoint: " + path);
-    for (const std::string& m : allowed) *allow += (allow->empty() ? "" : ", ") + m;
-    return ApiResponse::error(405, "method_not_allowed",
-                              method + " is not allowed on " + path + " (allowed: " + *allow + ")");
-  }
-  *route = best->pattern;
-  ApiRequest api_request{method, path, std::move(best_params), std::move(target.query),
-                         request.body()};
+  for (const std::string& m : allowed) resolved.allow += (resolved.allow.empty() ? "" : ", ") + m;
+  if (resolved.route == nullptr && allowed.empty() && (method == "GET" || method == "HEAD") &&
+      !is_api_path(segments))
+    resolved.file = serve_static(segments);
+  return resolved;
+}
+
+ApiResponse ApiServer::State::run_handler(const Route& route, ApiRequest request) {
   try {
-    return best->handler(api_request);
+    return route.handler(request);
   } catch (const std::exception& e) {
-    log->error("{} {}: handler threw: {}", method, path, e.what());
-    return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
+    log->error("{} {}: handler threw: {}", request.method, request.path, e.what());
   } catch (...) {
-    log->error("{} {}: handler threw a non-standard exception", method, path);
-    return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
+    log->error("{} {}: handler threw a non-standard exception", request.method, request.path);
   }
+  return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
 }
 
 ApiServer::State::Reply ApiServer::State::reply_to(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
   std::string allow;
   std::string route = "unmatched";
-  ApiResponse api;
+  ApiResponse api = answer(request, &allow, &route);
   std::string_view target(request.target().data(), request.target().size());
-  auto parsed = parse_target(target);
-  if (!parsed.ok()) {
-    api = ApiResponse::error(400, "bad_request", parsed.status().message());
-  } else if (needs_token(parsed->path) && !authorized(request)) {
-    api = ApiResponse::error(401, "unauthenticated",
-                             "missing or wrong API token: send 'Authorization: Bearer <token>'");
-  } else {
-    api = dispatch(request, std::move(parsed).value(), &allow, &route);
-  }
   Reply reply;
   HttpResponse& res = reply.response;
   res.version(request.version());
@@ -318,15 +417,16 @@ void limit_parser(http::request_parser<http::string_body>& parser, std::size_t m
 // One connection: read a request, answer it, repeat while the client keeps it alive. Each
 // read and each write has its own deadline, so a slow client is dropped, never waited on.
 asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
-                                       std::shared_ptr<beast::tcp_stream> stream) {
-  state->connections.insert(stream.get());
+                                       std::shared_ptr<Connection> c) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     limit_parser(parser, state->config.max_body_bytes);
     beast::error_code ec;
-    stream->expires_after(state->config.io_timeout);
-    co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    c->stream.expires_after(c->request_timeout);
+    co_await http::async_read(c->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (c->closed) break;  // closed to make room or by stop(), maybe after the request arrived
+    c->waiting_since.reset();
     ApiServer::State::Reply reply;
     if (!ec) {
       reply = state->reply_to(parser.get());
@@ -334,16 +434,15 @@ asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
                ec != http::error::partial_message) {
       reply = state->reply_to_parse_error(ec);
     } else {
-      break;  // closed, timed out, reset or stopped: nobody to answer
+      break;  // closed, timed out or reset: nobody to answer
     }
-    stream->expires_after(state->config.io_timeout);
-    co_await http::async_write(*stream, reply.response, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || reply.close) break;
+    c->stream.expires_after(state->config.io_timeout);
+    co_await http::async_write(c->stream, reply.response, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || reply.close || c->closed) break;
+    state->start_waiting(*c);
   }
-  beast::error_code ignored;
-  stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream->close();
-  state->connections.erase(stream.get());
+  state->close(*c);
+  state->forget(*c);
 }
 
 asio::awaitable<void> accept_connections(std::shared_ptr<ApiServer::State> state) {
@@ -360,29 +459,91 @@ asio::awaitable<void> accept_connections(std::shared_ptr<ApiServer::State> state
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (state->connections.size() >= state->config.max_connections) {
+    tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec || !state->make_room_for(remote.address())) {
+      if (!ec)
+        state->log->warn("API connection from {} refused: every connection is busy",
+                         remote.address().to_string());
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(executor,
-                   serve_connection(state, std::make_shared<beast::tcp_stream>(std::move(socket))),
-                   asio::detached);
+    auto c = std::make_shared<Connection>(std::move(socket), remote.address());
+    state->connections.push_back(c);
+    state->start_waiting(*c);
+    asio::co_spawn(executor, serve_connection(state, std::move(c)), asio::detached);
   }
 }
 
 }  // namespace
 
+bool ApiServer::State::make_room_for(const asio::ip::address& peer) {
+  auto from_peer = [&peer](const Connection& c) { return c.peer == peer; };
+  auto open_from_peer = static_cast<std::size_t>(
+      std::count_if(connections.begin(), connections.end(), [&](const auto& c) { return from_peer(*c); }));
+  if (open_from_peer >= config.max_connections_per_client && !evict_longest_waiting(from_peer)) return false;
+  if (connections.size() >= config.max_connections &&
+      !evict_longest_waiting([](const Connection&) { return true; }))
+    return false;
+  return connections.size() < config.max_connections;  // false only for a limit of 0
+}
+
+bool ApiServer::State::evict_longest_waiting(const std::function<bool(const Connection&)>& among) {
+  Connection* oldest = nullptr;
+  for (const auto& c : connections) {
+    if (!c->waiting_since || !among(*c)) continue;
+    if (oldest == nullptr || *c->waiting_since < *oldest->waiting_since) oldest = c.get();
+  }
+  if (oldest == nullptr) return false;
+  log->debug("API connection from {} closed to make room: it waited longest for a request",
+             oldest->peer.to_string());
+  close(*oldest);
+  forget(*oldest);
+  return true;
+}
+
+void ApiServer::State::start_waiting(Connection& c) {
+  c.waiting_since = wait_sequence++;
+  bool crowded = connections.size() * 4 >= config.max_connections * 3;
+  c.request_timeout =
+      crowded ? std::min(config.io_timeout, config.crowded_request_timeout) : config.io_timeout;
+}
+
+void ApiServer::State::close(Connection& c) {
+  c.closed = true;
+  beast::error_code ignored;
+  c.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  c.stream.close();
+}
+
+void ApiServer::State::forget(const Connection& c) {
+  std::erase_if(connections, [&c](const auto& listed) { return listed.get() == &c; });
+}
+
 ApiServer::ApiServer(asio::io_context& io, ApiServerConfig config)
     : io_(io), state_(std::make_shared<State>(std::move(config))) {
   while (state_->config.static_dir.size() > 1 && state_->config.static_dir.back() == '/')
     state_->config.static_dir.pop_back();
-  route("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
+  route_public("GET", "/healthz", [](const ApiRequest&) { return ApiResponse::json({{"ok", true}}); });
 }
 
 ApiServer::~ApiServer() { stop(); }
 
 void ApiServer::route(std::string method, std::string pattern, Handler handler) {
-  Route r{std::move(method), std::move(pattern), {}, std::move(handler)};
+  add_route(std::move(method), std::move(pattern), std::move(handler), /*is_public=*/false);
+}
+
+void ApiServer::route_public(std::string method, std::string pattern, Handler handler) {
+  add_route(std::move(method), std::move(pattern), std::move(handler), /*is_public=*/true);
+}
+
+std::vector<ApiServer::RouteInfo> ApiServer::routes() const {
+  std::vector<RouteInfo> out;
+  for (const Route& r : state_->routes) out.push_back({r.method, r.pattern, r.is_public});
+  return out;
+}
+
+void ApiServer::add_route(std::string method, std::string pattern, Handler handler, bool is_public) {
+  Route r{std::move(method), std::move(pattern), {}, std::move(handler), is_public};
   r.segments = split_path(r.pattern);
   for (Route& existing : state_->routes) {
     if (existing.method == r.method && existing.segments == r.segments) {
@@ -419,7 +580,8 @@ std::uint16_t ApiServer::port() const { return state_->port; }
 void ApiServer::stop() {
   beast::error_code ec;
   if (state_->acceptor) state_->acceptor->close(ec);
-  for (beast::tcp_stream* stream : state_->connections) stream->socket().close(ec);
+  for (const auto& c : state_->connections) state_->close(*c);
+  state_->connections.clear();
 }
 
 std::string ApiServer::respond_to_bytes(std::string_view raw) {

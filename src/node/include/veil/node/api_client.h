@@ -1,6 +1,8 @@
 // The operator CLI's client for a node's local HTTP/JSON API (docs/node-api.md): one
 // synchronous HTTP/1.1 request per call, JSON in and out, the bearer token on every request,
-// and errors that say what to do next.
+// and errors that say what to do next. Every request is addressed as the server requires
+// (docs/node-api.md, "Security model"): its Host is the address connected to ("127.0.0.1:7600",
+// "[::1]:7600"), never a name, and any method but GET carries `Content-Type: application/json`.
 //
 //   auto client = ApiClient("http://127.0.0.1:7070", token);
 //   Result<nlohmann::json> jobs = client.get("/v1/jobs");
