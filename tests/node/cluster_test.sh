@@ -76,7 +76,8 @@ for _ in $(seq 30); do  # one stranger, again and again
   fi
 done
 for _ in $(seq 10); do "$VEIL" p2p ping "$NODE1_P2P" --timeout 5 >/dev/null 2>&1 || true; done  # a new stranger each
-REFUSED=$(curl -sf --max-time 5 "http://$(node_field 1 api)/metrics" | python3 -c '
+REFUSED=$(curl -sf --max-time 5 -H "Authorization: Bearer $(cat "$CLUSTER_WORK/cluster/node-1/data/api.token")" \
+  "http://$(node_field 1 api)/metrics" | python3 -c '
 import sys
 for line in sys.stdin:
     if line.startswith("veil_p2p_refused_connections_total{reason=\"gated\"}"): print(int(float(line.split()[-1])))')
