@@ -59,7 +59,9 @@ Status read_field(const nlohmann::json& node, const char* key, std::uint16_t& ou
   return {};
 }
 
-// A --nodes file: a JSON list of {cpu, memory, disk, gpu, latency} in quantised units.
+// A --nodes file: a JSON list of {cpu, memory, disk, gpu, latency} in quantised units. The
+// other fields of a record from GET /v1/telemetry (hash, timestamp_ms) are allowed and ignored,
+// so that the API's records can be planned on as they are; any other key is a mistake.
 Result<std::vector<sched::QuantizedTelemetry>> load_node_list(const std::string& file) {
   VEIL_ASSIGN_OR_RETURN(std::string text, read_file(file, kNodeListFile));
   const auto nodes = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -72,7 +74,9 @@ Result<std::vector<sched::QuantizedTelemetry>> load_node_list(const std::string&
     const std::string where = file + ": node " + std::to_string(i);
     if (!n.is_object()) return invalid_argument(where + " is " + describe(n) + "; expected {cpu, memory, disk, gpu, latency}");
     for (const auto& [key, value] : n.items()) {
-      if (key != "cpu" && key != "memory" && key != "disk" && key != "gpu" && key != "latency") {
+      const bool known = key == "cpu" || key == "memory" || key == "disk" || key == "gpu" || key == "latency" ||
+                         key == "hash" || key == "timestamp_ms";
+      if (!known) {
         return invalid_argument(where + ": unknown key '" + key + "' (expected cpu, memory, disk, gpu, latency)");
       }
     }

@@ -97,6 +97,11 @@ echo '[1,2]' > "$WORK/nodes.json"
 expect_one_line_error "job plan with --nodes [1,2]" "$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json"
 echo '[{"cpu": 70000}]' > "$WORK/nodes.json"
 expect_one_line_error "job plan with a capacity over 16 bits" "$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json"
+echo '[{"cpu": 100, "memory": 100, "disk": 100, "gpu": 0, "latency": 5, "hash": "ab", "timestamp_ms": 1}]' > "$WORK/nodes.json"
+"$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json" >/dev/null 2>&1
+expect "job plan takes records as GET /v1/telemetry returns them" $?
+echo '[{"cpu": 100, "memroy": 100}]' > "$WORK/nodes.json"
+expect_one_line_error "job plan with a misspelt key in --nodes" "$VEIL" job plan "$WORK/job.yaml" --nodes "$WORK/nodes.json"
 expect_one_line_error "job plan with --nodes /dev/zero" "$VEIL" job plan "$WORK/job.yaml" --nodes /dev/zero
 expect_one_line_error "job validate /dev/zero" "$VEIL" job validate /dev/zero
 expect "/dev/zero is named as a device" $(grep -q 'job spec /dev/zero is a character device' "$WORK/err"; echo $?)

@@ -207,8 +207,10 @@ veil_at 1 job run "$CLUSTER_WORK/web2.yaml" -o json >"$CLUSTER_WORK/web2.json"
 JOB2=$(json "$CLUSTER_WORK/web2.json" 'd["id"]')
 sleep 1
 kill -KILL "$(node_pid 1)"
+# From here node 1 is a slow scheduler (3 s per evaluation), so that step 8's stop lands while
+# the round is in flight on either parameter set (the test set decides in milliseconds).
 start_node 1 VEIL_DEBUG_FIXED_TELEMETRY=true VEIL_TELEMETRY_CAP_CPU_MILLICORES="${CPU[1]}" \
-  VEIL_TELEMETRY_CAP_MEMORY_MIB="${MEM[1]}" VEIL_TELEMETRY_CAP_DISK_MIB="${DISK[1]}"
+  VEIL_TELEMETRY_CAP_MEMORY_MIB="${MEM[1]}" VEIL_TELEMETRY_CAP_DISK_MIB="${DISK[1]}" VEIL_DEBUG_EVALUATION_DELAY_MS=3000
 wait_for_api 1 || fail "node 1 did not restart"
 veil_at 1 job status "$JOB" -o json >/dev/null || fail "job $JOB lost across the restart"
 for _ in $(seq 600); do
@@ -226,6 +228,8 @@ sed 's/^name: web$/name: web3/; s/^replicas: 2$/replicas: 1/' "$CLUSTER_WORK/web
 veil_at 1 job run "$CLUSTER_WORK/web3.yaml" -o json >"$CLUSTER_WORK/web3.json" || fail "job run web3"
 JOB3=$(json "$CLUSTER_WORK/web3.json" 'd["id"]')
 veil_at 1 job stop "$JOB3" >/dev/null || fail "job stop $JOB3 during its round"
+grep -q "evaluating job ${JOB3:0:12} round" "$CLUSTER_WORK/node-1.log" ||
+  fail "job $JOB3 was stopped before its round reached a scheduler: this step tests a stop during the round"
 sleep $(( PLACEMENT_S * 3 > 20 ? PLACEMENT_S * 3 : 20 ))
 veil_at 1 job status "$JOB3" -o json >"$CLUSTER_WORK/web3.json" || fail "job $JOB3 lost after its stop"
 [[ $(json "$CLUSTER_WORK/web3.json" 'd["state"]') == stopped ]] ||

@@ -263,6 +263,8 @@ const std::vector<ConfigField>& config_schema() {
       {"debug.fixed_telemetry", ConfigKind::kBoolean, "false",
        "TESTING ONLY: report the declared capacity (telemetry.cap_*) as free, instead of measuring"},
       {"debug.wire_dump", ConfigKind::kString, "", "TESTING ONLY: append every application message sent or received to this file"},
+      {"debug.evaluation_delay_ms", ConfigKind::kInteger, "0",
+       "TESTING ONLY: hold each scheduling evaluation this long before announcing it (a slow scheduler)"},
   };
   return kSchema;
 }

@@ -143,6 +143,7 @@ Result<Settings> load_settings(const Config& config) {
     return invalid_argument("swim.preset must be lan, local or wan");
   }
   s.tamper_decisions = config.boolean("debug.tamper_decisions");
+  s.evaluation_delay = std::chrono::milliseconds(std::clamp<std::int64_t>(config.integer("debug.evaluation_delay_ms"), 0, 600'000));
   s.fixed_telemetry = config.boolean("debug.fixed_telemetry");
   s.wire_dump = config.string("debug.wire_dump");
   return s;

@@ -83,6 +83,7 @@ struct Settings {
   std::size_t schedulers = 3;
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
+  std::chrono::milliseconds evaluation_delay{0};
   bool fixed_telemetry = false;
   std::string wire_dump;
 };

@@ -95,6 +95,8 @@ void Daemon::Impl::evaluate(const ScheduleRequest& request, int attempt) {
       record.outputs.back() ^= 0x01;
     }
     const Hash32 hash = sched::decision_hash(record);
+    // A slow scheduler, for tests of what happens while a round is in flight.
+    if (settings_.evaluation_delay.count() > 0) std::this_thread::sleep_for(settings_.evaluation_delay);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     asio::post(io_, [this, request, record = std::move(record), hash, announce, seconds] {
       metrics_.histogram("veil_sched_evaluation_seconds", "Time to evaluate one placement on ciphertexts.").with({}).observe(seconds);
@@ -103,6 +105,9 @@ void Daemon::Impl::evaluate(const ScheduleRequest& request, int attempt) {
       announce(hash, "");
       DecisionSubmission submission{request.job_id, request.round, record};
       if (request.coordinator == self_text_) {
+        // As handle_decision_submission does for other schedulers: only the current round of a
+        // job that is not stopped keeps a record.
+        if (job_in_round(request.job_id, request.round) == nullptr) return;
         progress_[request.job_id].records[hash_hex(hash)] = record;
         consider_round(request.job_id);
         return;
