@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 /// @title VeilRegistry
 /// @notice The shared memory and court of a Veil cluster: who the operators and nodes are, what
@@ -12,7 +14,12 @@ import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet
 ///      change to the operator set starts a new "epoch"; proposals of an older epoch can no longer
 ///      be voted on or executed, so the votes of a live proposal never exceed the operator count.
 ///      Every state change emits an event and every refused call reverts with a custom error.
-contract VeilRegistry {
+///      Operators bond ETH as stake; a node registers only while its operator's bonded stake
+///      reaches `minStake`. A scheduler announcement is signed (EIP-712, `Announcement`) by the
+///      operator's address; two such announcements for one (peerId, jobId, round) with different
+///      decision hashes are proof of equivocation and slash the operator (`submitEvidence`).
+///      Contract ETH balance == totalBonded + totalUnbonding + totalRewardsOwed + totalSlashRetained.
+contract VeilRegistry is EIP712 {
     using EnumerableSet for EnumerableSet.AddressSet;
     using EnumerableSet for EnumerableSet.Bytes32Set;
 
@@ -28,7 +35,8 @@ contract VeilRegistry {
         SetCommittee, //     abi.encode(address[] members, bytes32[] x25519Keys, uint8 threshold)
         SetClusterKeys, //   abi.encode(bytes32 compactPublicKeyHash, bytes32 serverKeyHash)
         SetGovernance, //    abi.encode(uint64 quorum, uint64 executionDelay, uint64 disputeWindow)
-        ResolveDispute //    abi.encode(uint256 disputeId, bool upheld)
+        ResolveDispute, //   abi.encode(uint256 disputeId, bool upheld)
+        SetStakeParams //    abi.encode(uint256 minStake, uint64 unbondingDelay, uint16 slashBps, uint16 reporterBps)
     }
 
     /// @notice Lifecycle of an anchored deployment commitment.
@@ -62,6 +70,19 @@ contract VeilRegistry {
         address anchoredBy;
         uint64 anchoredAt;
         bytes32 jobId;
+    }
+
+    /// @dev One account's stake that is leaving: released together at `releaseAt`.
+    struct Unbonding {
+        uint256 amount;
+        uint64 releaseAt;
+    }
+
+    /// @dev A batch of deployment commitments anchored as one Merkle root (fits one slot).
+    struct Batch {
+        address anchoredBy;
+        uint64 anchoredAt;
+        uint32 count;
     }
 
     struct Dispute {
@@ -101,6 +122,17 @@ contract VeilRegistry {
     error DeploymentNotDisputable(bytes32 assignmentHash, DeploymentStatus status);
     error UnknownDispute(uint256 disputeId);
     error DisputeAlreadyResolved(uint256 disputeId);
+    error InsufficientStake(address operator, uint256 bonded, uint256 minStake);
+    error InsufficientBonded(address account, uint256 bonded, uint256 requested);
+    error NothingToWithdraw(address account);
+    error UnbondingPending(address account, uint64 releaseAt);
+    error TransferFailed(address to, uint256 amount);
+    error InvalidStakeParams(uint16 slashBps, uint16 reporterBps);
+    error InvalidSignature();
+    error NotEquivocation(bytes32 decisionHash);
+    error EvidenceAlreadyUsed(bytes32 evidenceId);
+    error NothingToSlash(address operator);
+    error BatchAlreadyAnchored(bytes32 root);
 
     // ------------------------------------------------------------------ events
 
@@ -132,6 +164,21 @@ contract VeilRegistry {
         uint256 indexed disputeId, bytes32 indexed assignmentHash, address indexed challenger, bytes32 evidenceHash
     );
     event DisputeResolved(uint256 indexed disputeId, bytes32 indexed assignmentHash, bool upheld);
+    event Staked(address indexed account, uint256 amount, uint256 bonded);
+    event UnstakeRequested(address indexed account, uint256 amount, uint256 unbonding, uint64 releaseAt);
+    event Withdrawn(address indexed account, uint256 amount);
+    event RewardsWithdrawn(address indexed reporter, uint256 amount);
+    event StakeParamsChanged(uint256 minStake, uint64 unbondingDelay, uint16 slashBps, uint16 reporterBps);
+    event Slashed(
+        address indexed operator,
+        address indexed reporter,
+        bytes32 indexed evidenceId,
+        bytes32 jobId,
+        uint32 round,
+        uint256 slashed,
+        uint256 reward
+    );
+    event BatchAnchored(bytes32 indexed root, address indexed anchoredBy, uint32 count);
 
     // ------------------------------------------------------------------ state
 
@@ -158,6 +205,28 @@ contract VeilRegistry {
     /// @notice Number of disputes ever opened; ids are 1..disputeCount.
     uint256 public disputeCount;
 
+    /// @notice EIP-712 type hash of a scheduler's signed decision announcement.
+    bytes32 public constant ANNOUNCEMENT_TYPEHASH =
+        keccak256("Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId)");
+    /// @notice Basis-point denominator of `slashBps` and `reporterBps`.
+    uint16 public constant BPS = 10_000;
+    /// @notice Bonded stake a node's operator needs to register or reactivate it (0 until governance sets it).
+    uint256 public minStake;
+    /// @notice Seconds between `requestUnstake` and `withdraw`; the stake stays slashable meanwhile.
+    uint64 public unbondingDelay = 7 days;
+    /// @notice Share of an equivocator's bonded and unbonding stake taken per proven lie (bps).
+    uint16 public slashBps = 5_000;
+    /// @notice Share of a slash credited to the reporter (bps); the rest stays locked in the contract.
+    uint16 public reporterBps = 1_000;
+    /// @notice Sum of all bonded stake.
+    uint256 public totalBonded;
+    /// @notice Sum of all stake waiting out its unbonding delay.
+    uint256 public totalUnbonding;
+    /// @notice Sum of reporter rewards not yet withdrawn.
+    uint256 public totalRewardsOwed;
+    /// @notice Slashed ETH not paid to reporters; no function moves it (burned by locking).
+    uint256 public totalSlashRetained;
+
     EnumerableSet.AddressSet private _operators;
     EnumerableSet.Bytes32Set private _nodeIds;
     EnumerableSet.Bytes32Set private _images;
@@ -167,6 +236,12 @@ contract VeilRegistry {
     mapping(address => mapping(bytes32 => bool)) private _operatorDenies;
     mapping(bytes32 => Deployment) private _deployments;
     mapping(uint256 => Dispute) private _disputes;
+
+    mapping(address => uint256) private _bonded;
+    mapping(address => Unbonding) private _unbonding;
+    mapping(address => uint256) private _rewards;
+    mapping(bytes32 => bool) private _evidenceUsed;
+    mapping(bytes32 => Batch) private _batches;
 
     address[] private _committeeMembers;
     bytes32[] private _committeeKeys;
@@ -190,7 +265,7 @@ contract VeilRegistry {
         uint64 quorum_,
         uint64 executionDelay_,
         uint64 disputeWindow_
-    ) {
+    ) EIP712("VeilRegistry", "1") {
         clusterName = name;
         for (uint256 i = 0; i < operators.length; i++) {
             _addOperator(operators[i]);
@@ -202,12 +277,14 @@ contract VeilRegistry {
 
     /// @notice Binds a node (hash of its libp2p PeerId) to an operator. The caller must be that
     ///         operator: an operator registers its own nodes, nobody registers for another.
+    ///         The operator's bonded stake must be at least `minStake` (InsufficientStake).
     /// @param peerID keccak256 of the node's libp2p PeerId bytes.
     /// @param operator The operator running the node; must equal msg.sender.
     function registerNode(bytes32 peerID, address operator) external onlyOperator {
         if (operator != msg.sender) revert CallerMustBeOperator(msg.sender, operator);
         if (peerID == bytes32(0)) revert ZeroValue();
         if (_nodes[peerID].operator != address(0)) revert NodeAlreadyRegistered(peerID);
+        _requireStaked(operator);
         _nodes[peerID] = Node({operator: operator, active: true, registeredAt: uint64(block.timestamp)});
         _nodeIds.add(peerID);
         emit NodeRegistered(peerID, operator);
@@ -221,10 +298,12 @@ contract VeilRegistry {
         emit NodeDeactivated(peerID, msg.sender);
     }
 
-    /// @notice Re-activates one of the caller's inactive nodes; the caller must still be an operator.
+    /// @notice Re-activates one of the caller's inactive nodes; the caller must still be an operator
+    ///         whose bonded stake is at least `minStake`.
     function reactivateNode(bytes32 peerID) external onlyOperator {
         Node storage node = _ownNode(peerID);
         if (node.active) revert NodeStateUnchanged(peerID, true);
+        _requireStaked(msg.sender);
         node.active = true;
         emit NodeReactivated(peerID, msg.sender);
     }
@@ -407,6 +486,169 @@ contract VeilRegistry {
         return (d.assignmentHash, d.evidenceHash, d.challenger, d.openedAt, d.resolved, d.upheld);
     }
 
+    // ------------------------------------------------------------------ stake
+
+    /// @notice Bonds the sent ETH as the caller's stake. Anyone may bond (a prospective operator
+    ///         can bond before its AddOperator vote); only an operator's stake admits nodes.
+    function stake() external payable {
+        if (msg.value == 0) revert ZeroValue();
+        uint256 bonded = _bonded[msg.sender] + msg.value;
+        _bonded[msg.sender] = bonded;
+        totalBonded += msg.value;
+        emit Staked(msg.sender, msg.value, bonded);
+    }
+
+    /// @notice Moves `amount` of the caller's bonded stake into unbonding. All of the caller's
+    ///         unbonding stake is released together `unbondingDelay` seconds after the latest
+    ///         request, and stays slashable until it is withdrawn.
+    function requestUnstake(uint256 amount) external {
+        if (amount == 0) revert ZeroValue();
+        uint256 bonded = _bonded[msg.sender];
+        if (amount > bonded) revert InsufficientBonded(msg.sender, bonded, amount);
+        _bonded[msg.sender] = bonded - amount;
+        totalBonded -= amount;
+        Unbonding storage u = _unbonding[msg.sender];
+        u.amount += amount;
+        u.releaseAt = uint64(block.timestamp) + unbondingDelay;
+        totalUnbonding += amount;
+        emit UnstakeRequested(msg.sender, amount, u.amount, u.releaseAt);
+    }
+
+    /// @notice Pays the caller's unbonding stake once its release time has passed.
+    /// @return amount The wei sent.
+    function withdraw() external returns (uint256 amount) {
+        Unbonding storage u = _unbonding[msg.sender];
+        amount = u.amount;
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        if (block.timestamp < u.releaseAt) revert UnbondingPending(msg.sender, u.releaseAt);
+        delete _unbonding[msg.sender];
+        totalUnbonding -= amount;
+        emit Withdrawn(msg.sender, amount);
+        _send(msg.sender, amount);
+    }
+
+    /// @notice Pays the caller's reporter rewards (pull payment).
+    /// @return amount The wei sent.
+    function withdrawRewards() external returns (uint256 amount) {
+        amount = _rewards[msg.sender];
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        _rewards[msg.sender] = 0;
+        totalRewardsOwed -= amount;
+        emit RewardsWithdrawn(msg.sender, amount);
+        _send(msg.sender, amount);
+    }
+
+    /// @notice The account's bonded stake (excludes unbonding stake).
+    function stakeOf(address account) external view returns (uint256) {
+        return _bonded[account];
+    }
+
+    /// @notice The account's unbonding stake and when `withdraw` can pay it.
+    function unbondingOf(address account) external view returns (uint256 amount, uint64 releaseAt) {
+        Unbonding storage u = _unbonding[account];
+        return (u.amount, u.releaseAt);
+    }
+
+    /// @notice Reporter rewards `account` can withdraw.
+    function rewardsOf(address account) external view returns (uint256) {
+        return _rewards[account];
+    }
+
+    /// @notice True when `operator`'s bonded stake is at least `minStake`; nodes gate peers on it.
+    function isOperatorStaked(address operator) public view returns (bool) {
+        return _bonded[operator] >= minStake;
+    }
+
+    // ------------------------------------------------------------------ slashing
+
+    /// @notice The EIP-712 digest an operator signs for a scheduler decision announcement.
+    function announcementDigest(bytes32 jobId, uint32 round, bytes32 decisionHash, bytes32 peerId)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(ANNOUNCEMENT_TYPEHASH, jobId, round, decisionHash, peerId)));
+    }
+
+    /// @notice The id under which one equivocation (signer, node, job, round) is slashed at most once.
+    function evidenceId(address signer, bytes32 peerId, bytes32 jobId, uint32 round) public pure returns (bytes32) {
+        return keccak256(abi.encode(signer, peerId, jobId, round));
+    }
+
+    /// @notice True when the equivocation `id` (see `evidenceId`) has already been slashed.
+    function isEvidenceUsed(bytes32 id) external view returns (bool) {
+        return _evidenceUsed[id];
+    }
+
+    /// @notice Proves that one signer announced two different decisions for the same node, job and
+    ///         round, and slashes `slashBps` of the signer's bonded and unbonding stake. The caller
+    ///         is credited `reporterBps` of the slash (`withdrawRewards`); the rest stays locked.
+    ///         Anyone may report. Each (signer, peerId, jobId, round) is slashed at most once.
+    /// @param sigA 65-byte (r, s, v) secp256k1 signature over `announcementDigest(jobId, round, decisionHashA, peerId)`.
+    /// @param sigB The same over `decisionHashB`; both must recover to the same address.
+    /// @return slashed The wei taken from the signer's stake.
+    function submitEvidence(
+        bytes32 jobId,
+        uint32 round,
+        bytes32 peerId,
+        bytes32 decisionHashA,
+        bytes calldata sigA,
+        bytes32 decisionHashB,
+        bytes calldata sigB
+    ) external returns (uint256 slashed) {
+        if (decisionHashA == decisionHashB) revert NotEquivocation(decisionHashA);
+        address signer = _recover(announcementDigest(jobId, round, decisionHashA, peerId), sigA);
+        if (_recover(announcementDigest(jobId, round, decisionHashB, peerId), sigB) != signer) {
+            revert InvalidSignature();
+        }
+        slashed = _punish(signer, evidenceId(signer, peerId, jobId, round), jobId, round);
+    }
+
+    // ------------------------------------------------------------------ batched anchoring
+
+    /// @notice Anchors the Merkle root of `count` deployment commitments in one slot (see
+    ///         docs/chain.md for the tree: leaf = keccak256(0x00 ‖ commitment), node =
+    ///         keccak256(0x01 ‖ min(a,b) ‖ max(a,b)), an odd node is carried up unchanged).
+    /// @return True once anchored; a duplicate root reverts with BatchAlreadyAnchored.
+    function anchorBatch(bytes32 root, uint32 count) external onlyOperator returns (bool) {
+        if (root == bytes32(0) || count == 0) revert ZeroValue();
+        Batch storage b = _batches[root];
+        if (b.anchoredBy != address(0)) revert BatchAlreadyAnchored(root);
+        b.anchoredBy = msg.sender;
+        b.anchoredAt = uint64(block.timestamp);
+        b.count = count;
+        emit BatchAnchored(root, msg.sender, count);
+        return true;
+    }
+
+    /// @notice True when `root` is an anchored batch and `proof` leads from `commitment` to it.
+    /// @param commitment A deployment commitment (as `deploymentCommitment` computes it), not yet leaf-hashed.
+    /// @param proof Sibling hashes from the leaf level up (order within a pair does not matter).
+    function verifyInclusion(bytes32 root, bytes32 commitment, bytes32[] calldata proof) external view returns (bool) {
+        if (_batches[root].anchoredBy == address(0)) return false;
+        bytes32 h = batchLeafHash(commitment);
+        for (uint256 i = 0; i < proof.length; i++) {
+            h = batchNodeHash(h, proof[i]);
+        }
+        return h == root;
+    }
+
+    /// @notice Reads an anchored batch; anchoredBy is zero when the root is unknown.
+    function getBatch(bytes32 root) external view returns (address anchoredBy, uint64 anchoredAt, uint32 count) {
+        Batch storage b = _batches[root];
+        return (b.anchoredBy, b.anchoredAt, b.count);
+    }
+
+    /// @notice Leaf hash of a commitment in a batch tree: keccak256(0x00 ‖ commitment).
+    function batchLeafHash(bytes32 commitment) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0x00), commitment));
+    }
+
+    /// @notice Inner node of a batch tree: keccak256(0x01 ‖ min(a,b) ‖ max(a,b)).
+    function batchNodeHash(bytes32 a, bytes32 b) public pure returns (bytes32) {
+        return a < b ? keccak256(abi.encodePacked(bytes1(0x01), a, b)) : keccak256(abi.encodePacked(bytes1(0x01), b, a));
+    }
+
     // ------------------------------------------------------------------ reads
 
     /// @notice The scheduling policy every scheduler must evaluate: abi.encode(policyId, policyParams).
@@ -450,6 +692,49 @@ contract VeilRegistry {
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _requireStaked(address operator) private view {
+        if (!isOperatorStaked(operator)) revert InsufficientStake(operator, _bonded[operator], minStake);
+    }
+
+    /// @dev Takes slashBps of both bonded and unbonding stake: unbonding stake is still at risk so
+    ///      that requesting an unstake right after a lie does not escape the slash.
+    function _slash(address operator) private returns (uint256 slashed) {
+        uint256 fromBonded = (_bonded[operator] * slashBps) / BPS;
+        Unbonding storage u = _unbonding[operator];
+        uint256 fromUnbonding = (u.amount * slashBps) / BPS;
+        slashed = fromBonded + fromUnbonding;
+        if (slashed == 0) revert NothingToSlash(operator);
+        _bonded[operator] -= fromBonded;
+        totalBonded -= fromBonded;
+        u.amount -= fromUnbonding;
+        totalUnbonding -= fromUnbonding;
+    }
+
+    /// @dev Slashes `signer` once for equivocation `id` and credits the reporter (msg.sender).
+    function _punish(address signer, bytes32 id, bytes32 jobId, uint32 round) private returns (uint256 slashed) {
+        if (_evidenceUsed[id]) revert EvidenceAlreadyUsed(id);
+        slashed = _slash(signer);
+        _evidenceUsed[id] = true;
+        uint256 reward = (slashed * reporterBps) / BPS;
+        _rewards[msg.sender] += reward;
+        totalRewardsOwed += reward;
+        totalSlashRetained += slashed - reward;
+        emit Slashed(signer, msg.sender, id, jobId, round, slashed, reward);
+    }
+
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
+    }
+
+    /// @dev The last step of a withdrawal: state is already settled, so a re-entering receiver
+    ///      finds nothing left to take.
+    function _send(address to, uint256 amount) private {
+        (bool ok,) = payable(to).call{value: amount}("");
+        if (!ok) revert TransferFailed(to, amount);
+    }
 
     function _ownNode(bytes32 peerID) private view returns (Node storage node) {
         node = _nodes[peerID];
@@ -515,6 +800,10 @@ contract VeilRegistry {
             Dispute storage d = _disputes[disputeId];
             if (d.challenger == address(0)) revert UnknownDispute(disputeId);
             if (d.resolved) revert DisputeAlreadyResolved(disputeId);
+        } else if (kind == ProposalKind.SetStakeParams) {
+            if (data.length != 128) revert InvalidProposalData(kind);
+            (,, uint16 slash, uint16 reporter) = abi.decode(data, (uint256, uint64, uint16, uint16));
+            if (slash > BPS || reporter > BPS) revert InvalidStakeParams(slash, reporter);
         }
     }
 
@@ -556,6 +845,14 @@ contract VeilRegistry {
         } else if (kind == ProposalKind.SetGovernance) {
             (uint64 q, uint64 delay, uint64 window) = abi.decode(data, (uint64, uint64, uint64));
             _setGovernance(q, delay, window);
+        } else if (kind == ProposalKind.SetStakeParams) {
+            (uint256 min, uint64 delay, uint16 slash, uint16 reporter) =
+                abi.decode(data, (uint256, uint64, uint16, uint16));
+            minStake = min;
+            unbondingDelay = delay;
+            slashBps = slash;
+            reporterBps = reporter;
+            emit StakeParamsChanged(min, delay, slash, reporter);
         } else {
             (uint256 disputeId, bool upheld) = abi.decode(data, (uint256, bool));
             Dispute storage d = _disputes[disputeId];
