@@ -174,6 +174,12 @@ Daemon::Impl::~Impl() {
   fhe_.reset();
 }
 
+Result<bool> Daemon::Impl::image_allowed(const chain::Hash32& digest) {
+  auto operator_address = chain::Address::parse(operator_address_);
+  return operator_address.ok() ? registry_->is_image_allowed_for(digest, *operator_address)
+                               : registry_->is_image_allowed(digest);
+}
+
 std::int64_t Daemon::Impl::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -309,14 +315,12 @@ Status Daemon::Impl::start() {
     options.docker_socket = settings_.docker_socket;
     options.process_state_dir = (settings_.data_dir / "processes").string();
     VEIL_ASSIGN_OR_RETURN(auto selection, runtime::open_driver(options));
-    driver_ = std::move(selection.driver);
-    driver_reason_ = selection.reason;
-    log->info("container driver: {} ({})", driver_->name(), driver_reason_);
+    log->info("container driver: {} ({})", selection.driver->name(), selection.reason);
     runtime::ReconcilerOptions ropts;
     ropts.cluster = settings_.contract.substr(2, 8) + "-" + self_text_.substr(self_text_.size() - 6);
     ropts.pull_missing_images = true;
     ropts.stop_grace = std::chrono::seconds(3);
-    reconciler_ = std::make_unique<runtime::Reconciler>(*driver_, ropts);
+    executor_ = std::make_unique<Executor>(*this, std::move(selection.driver), std::move(selection.reason), ropts);
   }
   SystemProbe::Options popts;
   popts.disk_path = settings_.data_dir;
@@ -365,7 +369,7 @@ Status Daemon::Impl::start() {
 
   serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decision_submission(p, std::move(m), reply); });
   serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
-  serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_assignment(p, std::move(m), reply); });
+  serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
   serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
 
   // Local API.
@@ -408,7 +412,7 @@ Status Daemon::Impl::start() {
     (*restored)[job->id] = job->round;
     jobs_[job->id] = std::move(*job);
   }
-  start_executor();
+  executor_->start();
   start_telemetry();
   chain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, [this]() -> p2p::Task<void> {
@@ -456,11 +460,11 @@ void Daemon::Impl::request_stop() {
 
 void Daemon::Impl::shutdown_gracefully() {
   if (stopping_.exchange(true)) return;
-  drain_local_replicas([this] {
+  executor_->drain([this] {
     members_->leave([this] {
       if (telemetry_timer_) telemetry_timer_->cancel();
       if (chain_timer_) chain_timer_->cancel();
-      if (reconcile_timer_) reconcile_timer_->cancel();
+      executor_->stop();
       members_->stop();
       pubsub_->stop();
       api_->stop();
