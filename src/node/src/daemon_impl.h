@@ -116,7 +116,16 @@ struct Daemon::Impl : NodeContext {
   ~Impl() override;
 
   // ---- daemon.cc: wiring ----
-  Status start();
+  Status start();  // the stages below, in order
+  Status prepare_data_dir();
+  Result<p2p::KeyPair> load_identity();
+  Result<fhe::threshold::Hash> load_cluster_keys();
+  Status load_committee_membership();
+  Status connect_chain(const fhe::threshold::Hash& server_key_hash);
+  Status open_executor();
+  Status start_network(const p2p::KeyPair& identity);
+  Status start_api();
+  Status restore_and_start_work();
   Status run();
   void request_stop();
   void shutdown_gracefully();
