@@ -94,7 +94,7 @@ void Daemon::Impl::register_routes() {
     std::map<std::string_view, int> by_state;
     for (const auto& [id, job] : jobs_) ++by_state[phase_name(job.phase)];
     for (const auto& [state, n] : by_state) jobs.with({std::string(state)}).set(n);
-    metrics_.gauge("veil_local_replicas", "Replicas assigned to this node.").with({}).set(static_cast<double>(local_.size()));
+    metrics_.gauge("veil_local_replicas", "Replicas assigned to this node.").with({}).set(static_cast<double>(executor_->replica_count()));
   });
 
   api_->route("GET", "/v1/status", [this](const ApiRequest&) {
@@ -107,8 +107,8 @@ void Daemon::Impl::register_routes() {
            {"operator", operator_address_},
            {"version", std::string(veil::version())},
            {"uptime_s", uptime},
-           {"driver", driver_->name()},
-           {"driver_reason", driver_reason_},
+           {"driver", executor_->driver_name()},
+           {"driver_reason", executor_->driver_reason()},
            {"addrs", addrs},
            {"committee_member", keys_.share ? int(keys_.share->member) : 0}}},
          {"cluster",
@@ -189,22 +189,8 @@ void Daemon::Impl::register_routes() {
     int tail = 200;
     if (auto t = request.query.find("tail"); t != request.query.end()) tail = std::atoi(t->second.c_str());
     json out = json::array();
-    for (const auto& [key, replica] : local_) {
-      const std::string hex = hash_hex(key.first);
-      if (hex != wanted && replica.spec.name != wanted && !(wanted.size() >= 6 && hex.starts_with(wanted))) continue;
-      std::string text;
-      runtime::LabelSelector selector = {{std::string(runtime::kLabelJob), hex.substr(0, 32)},
-                                         {std::string(runtime::kLabelReplica), std::to_string(key.second)}};
-      auto containers = driver_->list(selector, true);
-      if (containers.ok() && !containers->empty()) {
-        runtime::LogOptions options;
-        options.tail = tail;
-        (void)driver_->logs(containers->front().id, options, [&text](runtime::LogStream, std::string_view bytes) {
-          text.append(bytes);
-          return text.size() < (1 << 20);
-        });
-      }
-      out.push_back({{"job", hex}, {"replica", key.second}, {"node", self_text_}, {"logs", text}});
+    for (const auto& r : executor_->logs(wanted, tail)) {
+      out.push_back({{"job", hash_hex(r.job)}, {"replica", r.replica}, {"node", self_text_}, {"logs", r.text}});
     }
     return ApiResponse::json(out);
   });

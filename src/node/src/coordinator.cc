@@ -385,7 +385,7 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
       save(it->second);
     };
     if (p.node == self_text_) {
-      handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
+      executor_->handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
         asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
       });
     } else {
@@ -561,7 +561,7 @@ Status Daemon::Impl::stop_job(JobState& job) {
     stop.replica = order.slot;
     stop.stop = true;
     if (order.node == self_text_) {
-      handle_assignment(self_text_, encode(stop), [](Bytes) {});
+      executor_->handle_assignment(self_text_, encode(stop), [](Bytes) {});
     } else {
       request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
     }

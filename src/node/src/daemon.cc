@@ -175,19 +175,49 @@ Daemon::Impl::~Impl() {
   fhe_.reset();
 }
 
+Result<bool> Daemon::Impl::image_allowed(const chain::Hash32& digest) {
+  auto operator_address = chain::Address::parse(operator_address_);
+  return operator_address.ok() ? registry_->is_image_allowed_for(digest, *operator_address)
+                               : registry_->is_image_allowed(digest);
+}
+
 std::int64_t Daemon::Impl::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
+// The stages in order; each fails with what to fix. Nothing is served to peers before the
+// chain knows this node and the keys match, and nothing is restored before the API is up.
 Status Daemon::Impl::start() {
-  auto log = logger();
+  VEIL_RETURN_IF_ERROR(prepare_data_dir());
+  VEIL_ASSIGN_OR_RETURN(p2p::KeyPair identity, load_identity());
+  logger()->info("node {} starting (data in {})", self_text_, settings_.data_dir.string());
+  VEIL_ASSIGN_OR_RETURN(store_, StateStore::open(settings_.data_dir / "state.db"));
+  VEIL_ASSIGN_OR_RETURN(const fhe::threshold::Hash server_key_hash, load_cluster_keys());
+  VEIL_RETURN_IF_ERROR(load_committee_membership());
+  telemetry_validator_ = std::make_unique<sched::TelemetryValidator>(keys_.public_key.params(),
+                                                                     5 * settings_.telemetry_interval.count() + 60'000);
+  VEIL_RETURN_IF_ERROR(connect_chain(server_key_hash));
+  VEIL_RETURN_IF_ERROR(open_executor());
+  SystemProbe::Options popts;
+  popts.disk_path = settings_.data_dir;
+  popts.cap = settings_.cap;
+  probe_ = std::make_unique<SystemProbe>(popts);
+  VEIL_RETURN_IF_ERROR(start_network(identity));
+  VEIL_RETURN_IF_ERROR(start_api());
+  return restore_and_start_work();
+}
+
+Status Daemon::Impl::prepare_data_dir() {
   std::error_code ec;
   fs::create_directories(settings_.data_dir, ec);
   if (ec) return unavailable("cannot create node.data_dir " + settings_.data_dir.string() + ": " + ec.message());
   ::chmod(settings_.data_dir.c_str(), 0700);
+  return {};
+}
 
-  // Identity.
+// The libp2p identity; sets self_text_ and the telemetry signing key (the same Ed25519 key).
+Result<p2p::KeyPair> Daemon::Impl::load_identity() {
   VEIL_ASSIGN_OR_RETURN(p2p::KeyPair identity, p2p::load_or_create_key_file(settings_.key_file));
   const p2p::PeerId self = p2p::PeerId::from_public_key(identity.public_key());
   self_text_ = self.to_string();
@@ -207,42 +237,45 @@ Status Daemon::Impl::start() {
     secure_wipe(encoded);
   }
   topics_ = Topics::for_cluster(settings_.contract);
-  log->info("node {} starting (data in {})", self_text_, settings_.data_dir.string());
+  return identity;
+}
 
-  // State.
-  VEIL_ASSIGN_OR_RETURN(store_, StateStore::open(settings_.data_dir / "state.db"));
-
-  // Cluster key material, checked against the chain below. The committee first: it records
-  // the hashes of the keys it was dealt for, so a wrong key fails before the server key's
-  // minutes of decompression.
+// The cluster's public key material; returns the server key's hash, which connect_chain
+// checks against the registry. The committee first: it records the hashes of the keys it was
+// dealt for, so a wrong key fails before the server key's minutes of decompression.
+Result<fhe::threshold::Hash> Daemon::Impl::load_cluster_keys() {
   const fs::path dir = settings_.cluster_dir;
-  fhe::threshold::Hash server_key_hash{};  // checked against the chain below
-  {
-    VEIL_ASSIGN_OR_RETURN(Bytes committee, read_file_bytes(dir / "committee.bin", kCommitteeFile));
-    VEIL_ASSIGN_OR_RETURN(keys_.committee, fhe::threshold::Committee::deserialize(committee));
-    VEIL_ASSIGN_OR_RETURN(keys_.member_peers, load_member_peers(dir / "committee.json"));
-    if (keys_.member_peers.size() != keys_.committee.size()) {
-      return invalid_argument((dir / "committee.json").string() + " names " + std::to_string(keys_.member_peers.size()) +
-                              " members, committee.bin has " + std::to_string(keys_.committee.size()));
-    }
-    // zama.publickey_file names the key telemetry is encrypted under; it must be the cluster's.
-    const fs::path pk_file =
-        settings_.public_key_file.empty() ? dir / "public.key" : settings_.public_key_file;
-    VEIL_ASSIGN_OR_RETURN(Bytes pk, read_file_bytes(pk_file, kFheKeyFile));
-    if (const auto pk_hash = sha256(pk); pk_hash != keys_.committee.public_key_hash) {
-      return failed_precondition(pk_file.string() + " has SHA-256 " + to_hex(pk_hash) +
-                                 ", but the cluster's registered public key hash (committee.bin in " +
-                                 dir.string() + ", anchored on chain) is " +
-                                 to_hex(keys_.committee.public_key_hash) +
-                                 ": set zama.publickey_file to the cluster's public.key, or leave it unset");
-    }
-    VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
-    VEIL_ASSIGN_OR_RETURN(Bytes sk, read_file_bytes(dir / "server.compressed.key", kFheServerKeyFile));
-    server_key_hash = sha256(sk);
-    log->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
-    VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
-    keys_.server_key = compressed.decompress();
+  fhe::threshold::Hash server_key_hash{};
+  VEIL_ASSIGN_OR_RETURN(Bytes committee, read_file_bytes(dir / "committee.bin", kCommitteeFile));
+  VEIL_ASSIGN_OR_RETURN(keys_.committee, fhe::threshold::Committee::deserialize(committee));
+  VEIL_ASSIGN_OR_RETURN(keys_.member_peers, load_member_peers(dir / "committee.json"));
+  if (keys_.member_peers.size() != keys_.committee.size()) {
+    return invalid_argument((dir / "committee.json").string() + " names " + std::to_string(keys_.member_peers.size()) +
+                            " members, committee.bin has " + std::to_string(keys_.committee.size()));
   }
+  // zama.publickey_file names the key telemetry is encrypted under; it must be the cluster's.
+  const fs::path pk_file =
+      settings_.public_key_file.empty() ? dir / "public.key" : settings_.public_key_file;
+  VEIL_ASSIGN_OR_RETURN(Bytes pk, read_file_bytes(pk_file, kFheKeyFile));
+  if (const auto pk_hash = sha256(pk); pk_hash != keys_.committee.public_key_hash) {
+    return failed_precondition(pk_file.string() + " has SHA-256 " + to_hex(pk_hash) +
+                               ", but the cluster's registered public key hash (committee.bin in " +
+                               dir.string() + ", anchored on chain) is " +
+                               to_hex(keys_.committee.public_key_hash) +
+                               ": set zama.publickey_file to the cluster's public.key, or leave it unset");
+  }
+  VEIL_ASSIGN_OR_RETURN(keys_.public_key, fhe::CompactPublicKey::deserialize(pk));
+  VEIL_ASSIGN_OR_RETURN(Bytes sk, read_file_bytes(dir / "server.compressed.key", kFheServerKeyFile));
+  server_key_hash = sha256(sk);
+  logger()->info("decompressing the cluster's server key ({} MiB)", sk.size() >> 20);
+  VEIL_ASSIGN_OR_RETURN(auto compressed, fhe::CompressedServerKey::deserialize(sk));
+  keys_.server_key = compressed.decompress();
+  return server_key_hash;
+}
+
+// This operator's member key and key share, when it is a committee member.
+Status Daemon::Impl::load_committee_membership() {
+  const fs::path dir = settings_.cluster_dir;
   if (!settings_.member_key_file.empty()) {
     VEIL_ASSIGN_OR_RETURN(Bytes mk, read_file_bytes(settings_.member_key_file, kKeyFile));
     auto member = fhe::threshold::MemberSecretKey::deserialize(mk);
@@ -270,61 +303,59 @@ Status Daemon::Impl::start() {
     share->squashing_key = squashing;
     keys_.member_key.emplace(std::move(*member));
     keys_.share.emplace(std::move(*share));
-    log->info("committee member {} of {} (threshold {})", int(keys_.share->member), keys_.committee.size(),
-              int(keys_.committee.threshold));
+    logger()->info("committee member {} of {} (threshold {})", int(keys_.share->member), keys_.committee.size(),
+                   int(keys_.committee.threshold));
   }
-  telemetry_validator_ = std::make_unique<sched::TelemetryValidator>(keys_.public_key.params(),
-                                                                     5 * settings_.telemetry_interval.count() + 60'000);
+  return {};
+}
 
-  // Chain: the registry must know this node and hold the keys we were given.
-  {
-    VEIL_ASSIGN_OR_RETURN(auto client, chain::EthClient::connect(settings_.rpc));
-    eth_ = std::make_unique<chain::EthClient>(std::move(client));
-    VEIL_ASSIGN_OR_RETURN(chain_id_, eth_->chain_id());
-    VEIL_ASSIGN_OR_RETURN(auto address, chain::Address::parse(settings_.contract));
-    if (!settings_.eth_key_file.empty()) {
-      VEIL_ASSIGN_OR_RETURN(auto key, chain::PrivateKey::load_file(settings_.eth_key_file.string()));
-      eth_key_.emplace(std::move(key));
-      VEIL_ASSIGN_OR_RETURN(sender_, chain::Transactor::create(*eth_, *eth_key_));
-      operator_address_ = eth_key_->address().to_checksum();
-    }
-    registry_.emplace(*eth_, address, sender_.get());
-    VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
-    if (keys.first != keys_.committee.public_key_hash || keys.second != server_key_hash) {
-      return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
-                                 settings_.contract);
-    }
-    VEIL_ASSIGN_OR_RETURN(auto me, registry_->node(chain::peer_id_hash(self_text_)));
-    if (!me.active) {
-      return failed_precondition("node " + self_text_ + " is not registered (or not active) on chain at " + settings_.contract +
-                                 ": run `veil node register` with its operator's key");
-    }
-    if (operator_address_.empty()) operator_address_ = me.operator_address.to_checksum();
-    apply_chain_view(registry_->nodes(), registry_->cluster_policy());
+// The chain: the registry must know this node and hold the keys we were given.
+Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) {
+  const fs::path dir = settings_.cluster_dir;
+  VEIL_ASSIGN_OR_RETURN(auto client, chain::EthClient::connect(settings_.rpc));
+  eth_ = std::make_unique<chain::EthClient>(std::move(client));
+  VEIL_ASSIGN_OR_RETURN(chain_id_, eth_->chain_id());
+  VEIL_ASSIGN_OR_RETURN(auto address, chain::Address::parse(settings_.contract));
+  if (!settings_.eth_key_file.empty()) {
+    VEIL_ASSIGN_OR_RETURN(auto key, chain::PrivateKey::load_file(settings_.eth_key_file.string()));
+    eth_key_.emplace(std::move(key));
+    VEIL_ASSIGN_OR_RETURN(sender_, chain::Transactor::create(*eth_, *eth_key_));
+    operator_address_ = eth_key_->address().to_checksum();
   }
-
-  // Container driver.
-  {
-    runtime::DriverOptions options;
-    options.kind = settings_.driver;
-    options.docker_socket = settings_.docker_socket;
-    options.process_state_dir = (settings_.data_dir / "processes").string();
-    VEIL_ASSIGN_OR_RETURN(auto selection, runtime::open_driver(options));
-    driver_ = std::move(selection.driver);
-    driver_reason_ = selection.reason;
-    log->info("container driver: {} ({})", driver_->name(), driver_reason_);
-    runtime::ReconcilerOptions ropts;
-    ropts.cluster = settings_.contract.substr(2, 8) + "-" + self_text_.substr(self_text_.size() - 6);
-    ropts.pull_missing_images = true;
-    ropts.stop_grace = std::chrono::seconds(3);
-    reconciler_ = std::make_unique<runtime::Reconciler>(*driver_, ropts);
+  registry_.emplace(*eth_, address, sender_.get());
+  VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
+  if (keys.first != keys_.committee.public_key_hash || keys.second != server_key_hash) {
+    return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
+                               settings_.contract);
   }
-  SystemProbe::Options popts;
-  popts.disk_path = settings_.data_dir;
-  popts.cap = settings_.cap;
-  probe_ = std::make_unique<SystemProbe>(popts);
+  VEIL_ASSIGN_OR_RETURN(auto me, registry_->node(chain::peer_id_hash(self_text_)));
+  if (!me.active) {
+    return failed_precondition("node " + self_text_ + " is not registered (or not active) on chain at " + settings_.contract +
+                               ": run `veil node register` with its operator's key");
+  }
+  if (operator_address_.empty()) operator_address_ = me.operator_address.to_checksum();
+  apply_chain_view(registry_->nodes(), registry_->cluster_policy());
+  return {};
+}
 
-  // libp2p host, gated by the chain's registry.
+// The container driver (Docker, else processes; the log says why) and the executor on it.
+Status Daemon::Impl::open_executor() {
+  runtime::DriverOptions options;
+  options.kind = settings_.driver;
+  options.docker_socket = settings_.docker_socket;
+  options.process_state_dir = (settings_.data_dir / "processes").string();
+  VEIL_ASSIGN_OR_RETURN(auto selection, runtime::open_driver(options));
+  logger()->info("container driver: {} ({})", selection.driver->name(), selection.reason);
+  runtime::ReconcilerOptions ropts;
+  ropts.cluster = settings_.contract.substr(2, 8) + "-" + self_text_.substr(self_text_.size() - 6);
+  ropts.pull_missing_images = true;
+  ropts.stop_grace = std::chrono::seconds(3);
+  executor_ = std::make_unique<Executor>(*this, std::move(selection.driver), std::move(selection.reason), ropts);
+  return {};
+}
+
+// The libp2p host gated by the chain's registry, GossipSub, SWIM, and the stream protocols.
+Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   p2p::HostConfig hc{.identity = identity};
   hc.agent_version = "veil-node/0.1.0";
   hc.backoff_max = std::chrono::milliseconds(2000);
@@ -345,7 +376,7 @@ Status Daemon::Impl::start() {
   });
   for (const auto& addr : settings_.listen) VEIL_RETURN_IF_ERROR(host_->listen(addr));
   p2p::enable_ping(*host_);
-  for (const auto& addr : host_->listen_addrs()) log->info("listening on {}/p2p/{}", addr.to_string(), self_text_);
+  for (const auto& addr : host_->listen_addrs()) logger()->info("listening on {}/p2p/{}", addr.to_string(), self_text_);
 
   pubsub_ = std::make_unique<p2p::GossipSub>(io_, *host_, p2p::GossipSubParams::fast());
   pubsub_->on_message([this](const p2p::PubsubMessage& m) {
@@ -366,50 +397,55 @@ Status Daemon::Impl::start() {
 
   serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decision_submission(p, std::move(m), reply); });
   serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
-  serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_assignment(p, std::move(m), reply); });
+  serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
   serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
+  return {};
+}
 
-  // Local API.
-  {
-    VEIL_ASSIGN_OR_RETURN(std::string token, ensure_api_token(settings_.data_dir.string()));
-    ApiServerConfig ac;
-    ac.listen_host = settings_.api_host;
-    ac.port = settings_.api_port;
-    ac.token = token;
-    ac.metrics = &metrics_;
-    // The dashboard: VEIL_WEB_DIR, else web/ of the checkout this binary was built in
-    // (build/bin/veil -> web/), else an installed copy.
-    if (const char* web = std::getenv("VEIL_WEB_DIR")) {
-      ac.static_dir = web;
-    } else {
-      std::error_code ec;
-      const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-      for (const fs::path& candidate : {exe.parent_path() / ".." / ".." / "web", fs::path("/usr/share/veil/web")}) {
-        if (!ec && fs::exists(candidate / "index.html")) {
-          ac.static_dir = fs::weakly_canonical(candidate).string();
-          break;
-        }
+// The local HTTP/JSON API and the dashboard.
+Status Daemon::Impl::start_api() {
+  VEIL_ASSIGN_OR_RETURN(std::string token, ensure_api_token(settings_.data_dir.string()));
+  ApiServerConfig ac;
+  ac.listen_host = settings_.api_host;
+  ac.port = settings_.api_port;
+  ac.token = token;
+  ac.metrics = &metrics_;
+  // The dashboard: VEIL_WEB_DIR, else web/ of the checkout this binary was built in
+  // (build/bin/veil -> web/), else an installed copy.
+  if (const char* web = std::getenv("VEIL_WEB_DIR")) {
+    ac.static_dir = web;
+  } else {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    for (const fs::path& candidate : {exe.parent_path() / ".." / ".." / "web", fs::path("/usr/share/veil/web")}) {
+      if (!ec && fs::exists(candidate / "index.html")) {
+        ac.static_dir = fs::weakly_canonical(candidate).string();
+        break;
       }
     }
-    api_ = std::make_unique<ApiServer>(io_, ac);
-    register_routes();
-    VEIL_RETURN_IF_ERROR(api_->start());
-    log->info("API on http://{}:{} (token in {}/api.token)", settings_.api_host, api_->port(), settings_.data_dir.string());
   }
+  api_ = std::make_unique<ApiServer>(io_, ac);
+  register_routes();
+  VEIL_RETURN_IF_ERROR(api_->start());
+  logger()->info("API on http://{}:{} (token in {}/api.token)", settings_.api_host, api_->port(),
+                 settings_.data_dir.string());
+  return {};
+}
 
-  // Restore what the state database holds, then start the periodic work.
+// Restores what the state database holds, then starts the periodic work.
+Status Daemon::Impl::restore_and_start_work() {
   VEIL_ASSIGN_OR_RETURN(auto job_docs, store_->all(kJobDoc));
   auto restored = std::make_shared<std::map<Hash32, std::uint32_t>>();  // job -> round at start
   for (const auto& doc : job_docs) {
     auto job = job_from_json(doc);
     if (!job.ok()) {
-      log->error("state: skipping a job document: {}", job.status().to_string());
+      logger()->error("state: skipping a job document: {}", job.status().to_string());
       continue;
     }
     (*restored)[job->id] = job->round;
     jobs_[job->id] = std::move(*job);
   }
-  start_executor();
+  executor_->start();
   start_telemetry();
   chain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, [this]() -> p2p::Task<void> {
@@ -457,11 +493,11 @@ void Daemon::Impl::request_stop() {
 
 void Daemon::Impl::shutdown_gracefully() {
   if (stopping_.exchange(true)) return;
-  drain_local_replicas([this] {
+  executor_->drain([this] {
     members_->leave([this] {
       if (telemetry_timer_) telemetry_timer_->cancel();
       if (chain_timer_) chain_timer_->cancel();
-      if (reconcile_timer_) reconcile_timer_->cancel();
+      executor_->stop();
       members_->stop();
       pubsub_->stop();
       api_->stop();

@@ -1,6 +1,9 @@
 // The daemon's state and the roles that act on it (private to veil_node). Each role lives in
 // its own file: telemetry.cc, scheduler_role.cc, committee_role.cc, coordinator.cc,
-// executor.cc, api_routes.cc; daemon.cc wires them and owns start-up and shut-down.
+// executor.cc, api_routes.cc; daemon.cc wires them and owns start-up and shut-down. The
+// executor is an object of its own (executor.h) that owns its state and reaches the rest
+// through the NodeContext (node_context.h) that Impl implements; the other roles are still
+// methods of Impl.
 //
 // Threading: every member below is touched only on the io thread, except where a comment
 // says otherwise. Blocking work goes to `blocking_` (chain RPC, container driver) or `fhe_`
@@ -28,6 +31,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "executor.h"
+#include "node_context.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/config.h"
 #include "veil/common/log.h"
@@ -89,16 +94,6 @@ struct Settings {
 };
 Result<Settings> load_settings(const Config& config);
 
-// The cluster's public FHE material and this node's committee membership.
-struct ClusterKeys {
-  fhe::CompactPublicKey public_key;
-  fhe::ServerKey server_key;
-  fhe::threshold::Committee committee;
-  std::vector<std::string> member_peers;  // committee member i+1 -> PeerId text
-  std::optional<fhe::threshold::MemberSecretKey> member_key;
-  std::optional<fhe::threshold::KeyShare> share;
-};
-
 // One telemetry record kept for scheduling (the last few per node).
 struct KnownTelemetry {
   Hash32 hash{};
@@ -117,34 +112,42 @@ struct RoundProgress {
   std::unique_ptr<boost::asio::steady_timer> deadline;
 };
 
-// A replica this node runs (persisted as a kReplicaDoc document).
-struct LocalReplica {
-  Hash32 job{};
-  std::uint32_t replica = 0;
-  std::uint32_t round = 0;  // the round whose assignment this node accepted
-  std::string coordinator;
-  std::string spec_yaml;
-  sched::JobSpec spec;
-  std::uint16_t host_port = 0;  // chosen once, kept across restarts
-  std::string last_reported;
-};
-
-struct Daemon::Impl {
+struct Daemon::Impl : NodeContext {
   explicit Impl(Settings settings);
-  ~Impl();
+  ~Impl() override;
 
   // ---- daemon.cc: wiring ----
-  Status start();
+  Status start();  // the stages below, in order
+  Status prepare_data_dir();
+  Result<p2p::KeyPair> load_identity();
+  Result<fhe::threshold::Hash> load_cluster_keys();
+  Status load_committee_membership();
+  Status connect_chain(const fhe::threshold::Hash& server_key_hash);
+  Status open_executor();
+  Status start_network(const p2p::KeyPair& identity);
+  Status start_api();
+  Status restore_and_start_work();
   Status run();
   void request_stop();
   void shutdown_gracefully();
-  std::int64_t now_ms() const;
-  std::string self() const { return self_text_; }
+  // NodeContext (node_context.h), for the roles that are objects of their own.
+  const std::string& self() const override { return self_text_; }
+  std::int64_t now_ms() const override;
+  bool stopping() const override { return stopping_; }
+  boost::asio::io_context& io() override { return io_; }
+  void post_blocking(std::function<void()> task) override { blocking_->post(std::move(task)); }
+  StateStore& store() override { return *store_; }
+  MetricsRegistry& metrics() override { return metrics_; }
+  const ClusterKeys& keys() const override { return keys_; }
+  Result<bool> image_allowed(const chain::Hash32& digest) override;
+  void report_to_local_coordinator(Bytes report, Reply reply) override {
+    handle_report(self_text_, std::move(report), std::move(reply));
+  }
+
   void publish(const std::string& topic, const Bytes& data);
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
   // Sends one message on a new stream and reads one reply (empty protocol reply allowed).
-  void request(const std::string& peer, std::string_view protocol, Bytes message,
-               std::function<void(Result<Bytes>)> on_reply);
+  void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override;
   void serve(std::string_view protocol, std::function<void(const std::string& peer, Bytes message,
                                                             std::function<void(Bytes)> reply)> handler);
   bool is_live(const std::string& peer) const;
@@ -161,7 +164,6 @@ struct Daemon::Impl {
   void measure_latency();
   std::optional<KnownTelemetry> find_telemetry(const std::string& peer, const Hash32& hash) const;
   std::optional<KnownTelemetry> latest_telemetry(const std::string& peer) const;
-  sched::FreeCapacity reserved_by_local_replicas() const;
 
   // ---- scheduler_role.cc ----
   void on_schedule_request(const p2p::PubsubMessage& message);
@@ -172,9 +174,13 @@ struct Daemon::Impl {
   Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
   // Calls `then` with the agreed hash and the round once check_agreed_decision passes for a
   // request from `coordinator`, or with the error (and no round) when it fails for good.
-  using AgreedCallback = std::function<void(const Result<std::string>& agreed, const ScheduleRequest* round)>;
   void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
-                            sched::DecisionRecord record, AgreedCallback then, int attempt = 0);
+                            sched::DecisionRecord record, AgreedCallback then) override {
+    await_agreed_decision(coordinator, job, round, std::move(record), std::move(then), 0);
+  }
+  // Attempt `attempt` of when_decision_agreed (it retries while gossip may still be on its way).
+  void await_agreed_decision(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                             sched::DecisionRecord record, AgreedCallback then, int attempt);
 
   // ---- committee_role.cc ----
   void handle_decrypt_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
@@ -203,14 +209,6 @@ struct Daemon::Impl {
   // The job, when it is not stopped and `round` is still its current round; else nullptr.
   // Every timer and late message of a round checks this first.
   JobState* job_in_round(const Hash32& id, std::uint32_t round);
-
-  // ---- executor.cc ----
-  void handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
-  void start_executor();
-  void reconcile_now();
-  void report_replicas(const std::vector<runtime::ContainerInfo>& containers);
-  void drain_local_replicas(std::function<void()> done);
-  runtime::ContainerSpec container_spec(const LocalReplica& replica) const;
 
   // ---- api_routes.cc ----
   void register_routes();
@@ -246,9 +244,7 @@ struct Daemon::Impl {
 
   ClusterKeys keys_;
   std::unique_ptr<SystemProbe> probe_;
-  std::unique_ptr<runtime::Driver> driver_;  // used on blocking_ only
-  std::string driver_reason_;
-  std::unique_ptr<runtime::Reconciler> reconciler_;  // used on blocking_ only
+  std::unique_ptr<Executor> executor_;  // made once the container driver is open
 
   // Telemetry.
   std::map<std::string, std::deque<KnownTelemetry>> telemetry_;
@@ -271,13 +267,7 @@ struct Daemon::Impl {
   std::map<Hash32, JobState> jobs_;
   std::map<Hash32, RoundProgress> progress_;
 
-  // Executor.
-  std::map<std::pair<Hash32, std::uint32_t>, LocalReplica> local_;
-  StopFence stop_fence_;  // assignments of stopped replicas that must not start
-  std::uint64_t reconcile_passes_ = 0;
-  bool reconcile_running_ = false;
-
-  std::unique_ptr<boost::asio::steady_timer> telemetry_timer_, chain_timer_, reconcile_timer_;
+  std::unique_ptr<boost::asio::steady_timer> telemetry_timer_, chain_timer_;
   std::mutex dump_mutex_;
 
   // Declared last: destroyed first, so their queued work finishes while the state exists.

@@ -1,14 +1,15 @@
-// The executor role: accept an assignment only after checking, on its own, that the
-// committee's shares decrypt the agreed decision to this node and that the chain allows the
-// image; then converge the container driver to the replicas assigned here and report their
-// state to each job's coordinator.
+// The executor role (executor.h).
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/steady_timer.hpp>
+#include "executor.h"
 
-#include "daemon_impl.h"
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "veil/chain/veil_registry.h"
+#include "veil/common/log.h"
 
 namespace veil::node {
 namespace {
@@ -60,7 +61,16 @@ Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
-void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+Executor::Executor(NodeContext& context, std::unique_ptr<runtime::Driver> driver, std::string reason,
+                   runtime::ReconcilerOptions options)
+    : ctx_(context),
+      driver_(std::move(driver)),
+      driver_reason_(std::move(reason)),
+      reconciler_(std::make_unique<runtime::Reconciler>(*driver_, std::move(options))) {}
+
+Executor::~Executor() = default;
+
+void Executor::handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
   auto answer = [reply](const std::string& error) { reply(encode(AssignmentAck{error})); };
   auto assignment = decode_assignment(message);
   if (!assignment.ok()) return answer(assignment.status().message());
@@ -73,7 +83,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     stop_fence_.record_stop(key.first, key.second, peer, assignment->round);
     if (it == local_.end()) return answer("");
     local_.erase(it);
-    (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+    (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
     logger()->info("replica {} of job {} stopped by its coordinator", key.second, hash_hex(key.first).substr(0, 12));
     answer("");
     reconcile_now();
@@ -81,11 +91,12 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
   }
   const Assignment a = std::move(*assignment);
   if (!stop_fence_.admits(a.job_id, a.replica, peer, a.round)) return answer("the coordinator stopped this replica");
-  when_decision_agreed(peer, a.job_id, a.round, a.record, [this, peer, assignment = a, answer, key](
-                                                               const Result<std::string>& agreed, const ScheduleRequest* round) {
+  ctx_.when_decision_agreed(peer, a.job_id, a.round, a.record, [this, peer, assignment = a, answer, key](
+                                                                     const Result<std::string>& agreed, const ScheduleRequest* round) {
     if (!agreed.ok()) return answer(agreed.status().message());
     const auto& request = *round;
-    auto values = decision_values(assignment.record, request.replicas, keys_.public_key.params());
+    const ClusterKeys& keys = ctx_.keys();
+    auto values = decision_values(assignment.record, request.replicas, keys.public_key.params());
     if (!values.ok()) return answer(values.status().message());
     const std::size_t c = assignment.choice;
     if (2 * c + 1 >= values->size() || assignment.shares.size() != values->size()) return answer("assignment names no replica choice");
@@ -95,7 +106,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
         VEIL_ASSIGN_OR_RETURN(auto s, DecryptionShare::deserialize(bytes));
         shares.push_back(std::move(s));
       }
-      VEIL_ASSIGN_OR_RETURN(auto r, fhe::threshold::combine(keys_.committee,
+      VEIL_ASSIGN_OR_RETURN(auto r, fhe::threshold::combine(keys.committee,
                                                             decision_request(assignment.job_id, assignment.round, v, (*values)[v]),
                                                             shares));
       return r.value;
@@ -103,7 +114,7 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     auto index = combine(2 * c);
     auto found = combine(2 * c + 1);
     if (!index.ok() || !found.ok()) return answer("the shares do not decrypt the decision");
-    if (*found != 1 || *index >= request.nodes.size() || request.nodes[*index].peer != self_text_) {
+    if (*found != 1 || *index >= request.nodes.size() || request.nodes[*index].peer != ctx_.self()) {
       return answer("the decision does not place this replica on this node");
     }
     auto spec = sched::parse_job_spec(request.spec_yaml, "job");
@@ -111,12 +122,10 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
     auto digest = chain::parse_image_digest(spec->image.digest);
     if (!digest.ok()) return answer(digest.status().message());
     // The chain decides whether this image may run here: a blocking call, off the io thread.
-    blocking_->post([this, peer, answer, key, round = assignment.round, spec = *spec, spec_yaml = request.spec_yaml,
-                     digest = *digest] {
-      auto operator_address = chain::Address::parse(operator_address_);
-      auto allowed = operator_address.ok() ? registry_->is_image_allowed_for(digest, *operator_address)
-                                           : registry_->is_image_allowed(digest);
-      asio::post(io_, [this, peer, answer, key, round, spec, spec_yaml, allowed] {
+    ctx_.post_blocking([this, peer, answer, key, round = assignment.round, spec = *spec, spec_yaml = request.spec_yaml,
+                        digest = *digest] {
+      auto allowed = ctx_.image_allowed(digest);
+      ctx_.post([this, peer, answer, key, round, spec, spec_yaml, allowed] {
         // A stop may have come while the chain was asked.
         if (!stop_fence_.admits(key.first, key.second, peer, round)) return answer("the coordinator stopped this replica");
         if (!allowed.ok()) return answer("cannot check the image on chain: " + allowed.status().message());
@@ -125,31 +134,37 @@ void Daemon::Impl::handle_assignment(const std::string& peer, Bytes message, std
                          spec.image.to_string());
           return answer("image " + spec.image.digest + " is not allowed on chain");
         }
-        LocalReplica replica;
-        replica.job = key.first;
-        replica.replica = key.second;
-        replica.round = round;
-        replica.coordinator = peer;
-        replica.spec_yaml = spec_yaml;
-        replica.spec = spec;
-        if (auto existing = local_.find(key); existing != local_.end()) replica.host_port = existing->second.host_port;
-        if (replica.host_port == 0 && !spec.ports.empty()) {
-          replica.host_port = spec.ports.front().host_port != 0 ? spec.ports.front().host_port : pick_free_port();
-        }
-        if (auto st = store_->put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica)); !st.ok()) {
-          return answer("cannot record the replica: " + st.message());
-        }
-        local_[key] = replica;
-        logger()->info("accepted replica {} of job {} ({})", key.second, hash_hex(key.first).substr(0, 12), spec.image.to_string());
-        answer("");
-        reconcile_now();
+        accept(peer, key, round, spec, spec_yaml, answer);
       });
     });
   });
 }
 
-void Daemon::Impl::start_executor() {
-  auto docs = store_->all(kReplicaDoc);
+// Records the checked assignment and runs it.
+void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
+                      const std::string& spec_yaml, std::function<void(const std::string&)> answer) {
+  LocalReplica replica;
+  replica.job = key.first;
+  replica.replica = key.second;
+  replica.round = round;
+  replica.coordinator = peer;
+  replica.spec_yaml = spec_yaml;
+  replica.spec = spec;
+  if (auto existing = local_.find(key); existing != local_.end()) replica.host_port = existing->second.host_port;
+  if (replica.host_port == 0 && !spec.ports.empty()) {
+    replica.host_port = spec.ports.front().host_port != 0 ? spec.ports.front().host_port : pick_free_port();
+  }
+  if (auto st = ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica)); !st.ok()) {
+    return answer("cannot record the replica: " + st.message());
+  }
+  local_[key] = replica;
+  logger()->info("accepted replica {} of job {} ({})", key.second, hash_hex(key.first).substr(0, 12), spec.image.to_string());
+  answer("");
+  reconcile_now();
+}
+
+void Executor::start() {
+  auto docs = ctx_.store().all(kReplicaDoc);
   if (docs.ok()) {
     for (const auto& doc : *docs) {
       auto r = replica_from_json(doc);
@@ -157,12 +172,12 @@ void Daemon::Impl::start_executor() {
       else logger()->error("state: skipping a replica: {}", r.status().to_string());
     }
   }
-  reconcile_timer_ = std::make_unique<asio::steady_timer>(io_);
+  reconcile_timer_ = std::make_unique<asio::steady_timer>(ctx_.io());
   auto tick = std::make_shared<std::function<void()>>();
   *tick = [this, tick] {
     reconcile_timer_->expires_after(std::chrono::seconds(2));
     reconcile_timer_->async_wait([this, tick](const boost::system::error_code& ec) {
-      if (ec || stopping_) return;
+      if (ec || ctx_.stopping()) return;
       reconcile_now();
       (*tick)();
     });
@@ -171,7 +186,44 @@ void Daemon::Impl::start_executor() {
   (*tick)();
 }
 
-runtime::ContainerSpec Daemon::Impl::container_spec(const LocalReplica& r) const {
+void Executor::stop() {
+  if (reconcile_timer_) reconcile_timer_->cancel();
+}
+
+sched::FreeCapacity Executor::reserved_capacity() const {
+  sched::FreeCapacity reserved;
+  for (const auto& [key, replica] : local_) {
+    reserved.cpu_millicores += replica.spec.resources.cpu_millicores;
+    reserved.memory_mib += replica.spec.resources.memory_mib;
+    reserved.disk_mib += replica.spec.resources.disk_mib;
+    reserved.gpus += replica.spec.resources.gpus;
+  }
+  return reserved;
+}
+
+std::vector<Executor::ReplicaLogs> Executor::logs(const std::string& wanted, int tail) {
+  std::vector<ReplicaLogs> out;
+  for (const auto& [key, replica] : local_) {
+    const std::string hex = hash_hex(key.first);
+    if (hex != wanted && replica.spec.name != wanted && !(wanted.size() >= 6 && hex.starts_with(wanted))) continue;
+    std::string text;
+    runtime::LabelSelector selector = {{std::string(runtime::kLabelJob), hex.substr(0, 32)},
+                                       {std::string(runtime::kLabelReplica), std::to_string(key.second)}};
+    auto containers = driver_->list(selector, true);
+    if (containers.ok() && !containers->empty()) {
+      runtime::LogOptions options;
+      options.tail = tail;
+      (void)driver_->logs(containers->front().id, options, [&text](runtime::LogStream, std::string_view bytes) {
+        text.append(bytes);
+        return text.size() < (1 << 20);
+      });
+    }
+    out.push_back({key.first, key.second, std::move(text)});
+  }
+  return out;
+}
+
+runtime::ContainerSpec Executor::container_spec(const LocalReplica& r) const {
   runtime::ContainerSpec c;
   const auto& spec = r.spec;
   const bool processes = driver_->name() == "process";
@@ -208,12 +260,12 @@ runtime::ContainerSpec Daemon::Impl::container_spec(const LocalReplica& r) const
   return c;
 }
 
-void Daemon::Impl::reconcile_now() {
+void Executor::reconcile_now() {
   if (reconcile_running_) return;
   reconcile_running_ = true;
   std::vector<runtime::DesiredContainer> desired;
   for (const auto& [key, replica] : local_) desired.push_back({container_spec(replica)});
-  blocking_->post([this, desired = std::move(desired)]() mutable {
+  ctx_.post_blocking([this, desired = std::move(desired)]() mutable {
     std::vector<runtime::ContainerInfo> containers;
     if (auto st = reconciler_->set_desired(std::move(desired)); !st.ok()) {
       logger()->error("reconcile: {}", st.to_string());
@@ -224,14 +276,14 @@ void Daemon::Impl::reconcile_now() {
       auto listed = driver_->list({}, true);
       if (listed.ok()) containers = std::move(*listed);
     }
-    asio::post(io_, [this, containers = std::move(containers)] {
+    ctx_.post([this, containers = std::move(containers)] {
       reconcile_running_ = false;
       report_replicas(containers);
     });
   });
 }
 
-void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& containers) {
+void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& containers) {
   // Unchanged states are reported again every kReportAgainPasses passes (about 30 s): a node
   // that was away (a partition, a pause) learns so that its replica was replaced meanwhile —
   // the coordinator refuses the report — and removes it.
@@ -253,7 +305,7 @@ void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& co
     const std::string endpoint = replica.host_port != 0 ? "127.0.0.1:" + std::to_string(replica.host_port) : "";
     if (state == replica.last_reported && !report_all) continue;
     replica.last_reported = state;
-    ReplicaReport report{key.first, key.second, state, endpoint, detail, static_cast<std::uint64_t>(now_ms())};
+    ReplicaReport report{key.first, key.second, state, endpoint, detail, static_cast<std::uint64_t>(ctx_.now_ms())};
     auto on_reply = [this, key, round = replica.round](Result<Bytes> reply) {
       auto it = local_.find(key);
       // Answers about an assignment this node has since replaced say nothing about the new one.
@@ -268,46 +320,46 @@ void Daemon::Impl::report_replicas(const std::vector<runtime::ContainerInfo>& co
         // partition): the coordinator refuses the report, and the replica goes.
         logger()->info("replica {} of job {} is no longer ours ({}); removing it", key.second,
                        hash_hex(key.first).substr(0, 12), ack->error);
-        (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+        (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
         local_.erase(it);
         reconcile_now();
       }
     };
-    if (replica.coordinator == self_text_) {
+    if (replica.coordinator == ctx_.self()) {
       // Answered later, on the io thread: the answer may remove an entry of local_.
-      handle_report(self_text_, encode(report), [this, on_reply](Bytes reply) {
-        asio::post(io_, [on_reply, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
+      ctx_.report_to_local_coordinator(encode(report), [this, on_reply](Bytes reply) {
+        ctx_.post([on_reply, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
       });
     } else {
-      request(replica.coordinator, kReportProtocol, encode(report), on_reply);
+      ctx_.request(replica.coordinator, kReportProtocol, encode(report), on_reply);
     }
   }
 }
 
-void Daemon::Impl::drain_local_replicas(std::function<void()> done) {
+void Executor::drain(std::function<void()> done) {
   if (local_.empty()) return done();
   logger()->info("draining {} replica(s) before leaving", local_.size());
   std::vector<std::pair<std::string, ReplicaReport>> reports;
   for (const auto& [key, replica] : local_) {
     reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, "drained", "", "node leaving",
-                                                            static_cast<std::uint64_t>(now_ms())});
-    (void)store_->erase(kReplicaDoc, replica_key(key.first, key.second));
+                                                            static_cast<std::uint64_t>(ctx_.now_ms())});
+    (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
   }
   local_.clear();
-  blocking_->post([this, reports, done] {
+  ctx_.post_blocking([this, reports, done] {
     (void)reconciler_->set_desired({});
     (void)reconciler_->reconcile();
-    asio::post(io_, [this, reports, done] {
+    ctx_.post([this, reports, done] {
       auto remaining = std::make_shared<std::size_t>(reports.size());
       for (const auto& [coordinator, report] : reports) {
         auto finish = [remaining, done](auto&&...) {
           if (--*remaining == 0) done();
         };
-        if (coordinator == self_text_) {
-          handle_report(self_text_, encode(report), [](Bytes) {});
+        if (coordinator == ctx_.self()) {
+          ctx_.report_to_local_coordinator(encode(report), [](Bytes) {});
           finish();
         } else {
-          request(coordinator, kReportProtocol, encode(report), finish);
+          ctx_.request(coordinator, kReportProtocol, encode(report), finish);
         }
       }
     });

@@ -129,8 +129,8 @@ void Daemon::Impl::on_decision_announcement(const p2p::PubsubMessage& message) {
   if (jobs_.count(a->job_id) > 0) consider_round(a->job_id);
 }
 
-void Daemon::Impl::when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
-                                       sched::DecisionRecord record, AgreedCallback then, int attempt) {
+void Daemon::Impl::await_agreed_decision(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                                        sched::DecisionRecord record, AgreedCallback then, int attempt) {
   auto seen = rounds_seen_.find({job, round});
   Result<std::string> agreed = failed_precondition("this node has not seen the round");
   if (seen != rounds_seen_.end()) {
@@ -143,7 +143,7 @@ void Daemon::Impl::when_decision_agreed(const std::string& coordinator, const Ha
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
     timer->async_wait([this, timer, coordinator, job, round, record = std::move(record), then = std::move(then),
                        attempt](const boost::system::error_code& ec) mutable {
-      if (!ec && !stopping_) when_decision_agreed(coordinator, job, round, std::move(record), std::move(then), attempt + 1);
+      if (!ec && !stopping_) await_agreed_decision(coordinator, job, round, std::move(record), std::move(then), attempt + 1);
     });
     return;
   }

@@ -38,17 +38,6 @@ void Daemon::Impl::start_telemetry() {
   }, asio::detached);
 }
 
-sched::FreeCapacity Daemon::Impl::reserved_by_local_replicas() const {
-  sched::FreeCapacity reserved;
-  for (const auto& [key, replica] : local_) {
-    reserved.cpu_millicores += replica.spec.resources.cpu_millicores;
-    reserved.memory_mib += replica.spec.resources.memory_mib;
-    reserved.disk_mib += replica.spec.resources.disk_mib;
-    reserved.gpus += replica.spec.resources.gpus;
-  }
-  return reserved;
-}
-
 void Daemon::Impl::publish_telemetry() {
   auto sample = probe_->sample();
   if (!sample.ok()) {
@@ -63,7 +52,7 @@ void Daemon::Impl::publish_telemetry() {
     free = sched::FreeCapacity{cap.cpu_millicores.value_or(0), cap.memory_mib.value_or(0), cap.disk_mib.value_or(0),
                                cap.gpus.value_or(0), 0};
   }
-  const auto reserved = reserved_by_local_replicas();
+  const auto reserved = executor_->reserved_capacity();
   auto minus = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
   free.cpu_millicores = minus(free.cpu_millicores, reserved.cpu_millicores);
   free.memory_mib = minus(free.memory_mib, reserved.memory_mib);

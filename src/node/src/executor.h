@@ -1,0 +1,107 @@
+// The executor role (private to veil_node): accepts an assignment only after checking, on its
+// own, that the committee's shares decrypt the agreed decision to this node and that the chain
+// allows the image; then converges the container driver to the replicas assigned here and
+// reports their state to each job's coordinator (docs/node.md, "Job lifecycle").
+//
+// It owns the replicas this node runs (persisted as kReplicaDoc documents), the stop fence,
+// the container driver and its reconciler, and reaches the rest of the node only through a
+// NodeContext.
+//
+// Threading: every public method is called on the io thread. The driver and the reconciler
+// are used on the blocking worker (logs() excepted, as the API always did).
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node_context.h"
+#include "veil/node/job_state.h"
+#include "veil/runtime/driver.h"
+#include "veil/runtime/reconciler.h"
+#include "veil/sched/job_spec.h"
+
+namespace veil::node {
+
+// A replica this node runs (persisted as a kReplicaDoc document).
+struct LocalReplica {
+  Hash32 job{};
+  std::uint32_t replica = 0;
+  std::uint32_t round = 0;  // the round whose assignment this node accepted
+  std::string coordinator;
+  std::string spec_yaml;
+  sched::JobSpec spec;
+  std::uint16_t host_port = 0;  // chosen once, kept across restarts
+  std::string last_reported;
+};
+
+class Executor {
+ public:
+  using ReplicaKey = std::pair<Hash32, std::uint32_t>;  // job, replica slot
+
+  // `driver` runs the containers, `reason` says why this driver (shown by /v1/status);
+  // `options` configure the reconciler that converges it. `context` must outlive this.
+  Executor(NodeContext& context, std::unique_ptr<runtime::Driver> driver, std::string reason,
+           runtime::ReconcilerOptions options);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Loads the replicas an earlier run stored (skipping, with a log line, a malformed one),
+  // converges the driver to them and then again every 2 s until stop() or shut-down.
+  void start();
+  // Cancels the periodic convergence.
+  void stop();
+
+  // /veil/assign/1.0.0 from `peer`. An assignment is accepted (an empty AssignmentAck error)
+  // when the stop fence admits it, the decision is agreed, the shares decrypt it to this node
+  // and the chain allows the image; it is then stored and run. A stop from the replica's
+  // coordinator removes the replica and fences that coordinator's assignments of the stop's
+  // round and earlier. Otherwise `reply` gets the reason. `reply` may be called later.
+  void handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
+
+  // Shut-down: forgets every replica, stops the containers, reports each replica "drained" to
+  // its coordinator, and calls `done` once every report was answered or failed.
+  void drain(std::function<void()> done);
+
+  // What the replicas here were promised (telemetry offers the measured capacity minus this).
+  sched::FreeCapacity reserved_capacity() const;
+  std::size_t replica_count() const { return local_.size(); }
+  const std::map<ReplicaKey, LocalReplica>& replicas() const { return local_; }
+  std::string driver_name() const { return driver_->name(); }
+  const std::string& driver_reason() const { return driver_reason_; }
+
+  // The last `tail` lines of output of each replica here whose job id, id prefix (6+ hex
+  // digits) or name is `job`. Blocking: calls the driver on the calling thread.
+  struct ReplicaLogs {
+    Hash32 job{};
+    std::uint32_t replica = 0;
+    std::string text;
+  };
+  std::vector<ReplicaLogs> logs(const std::string& job, int tail);
+
+ private:
+  void reconcile_now();
+  void report_replicas(const std::vector<runtime::ContainerInfo>& containers);
+  void accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
+              const std::string& spec_yaml, std::function<void(const std::string&)> answer);
+  runtime::ContainerSpec container_spec(const LocalReplica& replica) const;
+
+  NodeContext& ctx_;
+  std::unique_ptr<runtime::Driver> driver_;  // used on the blocking worker only (logs() aside)
+  std::string driver_reason_;
+  std::unique_ptr<runtime::Reconciler> reconciler_;  // used on the blocking worker only
+
+  std::map<ReplicaKey, LocalReplica> local_;
+  StopFence stop_fence_;  // assignments of stopped replicas that must not start
+  std::uint64_t reconcile_passes_ = 0;
+  bool reconcile_running_ = false;
+  std::unique_ptr<boost::asio::steady_timer> reconcile_timer_;
+};
+
+}  // namespace veil::node

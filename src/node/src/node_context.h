@@ -1,0 +1,90 @@
+// What a role of the daemon reaches besides its own state (private to veil_node).
+//
+// Each role (executor.h; the others still live in Daemon::Impl) owns its state and sees the
+// rest of the node only through this interface: who it is, the clock, the io thread and the
+// blocking worker, requests to peers, the state database, metrics, the cluster's keys, and
+// the few questions a role asks the others. Daemon::Impl implements it; a unit test
+// implements it with an io_context, a worker and a temporary database, no network or chain.
+//
+// Threading: every method is called on the io thread, except post() (any thread) and
+// image_allowed() (the blocking worker only).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "veil/chain/types.h"
+#include "veil/common/bytes.h"
+#include "veil/common/status.h"
+#include "veil/fhe/fhe.h"
+#include "veil/node/metrics.h"
+#include "veil/node/protocol.h"
+#include "veil/node/state_store.h"
+#include "veil/sched/telemetry_record.h"
+
+namespace veil::node {
+
+// The cluster's public FHE material and this node's committee membership.
+struct ClusterKeys {
+  fhe::CompactPublicKey public_key;
+  fhe::ServerKey server_key;
+  fhe::threshold::Committee committee;
+  std::vector<std::string> member_peers;  // committee member i+1 -> PeerId text
+  std::optional<fhe::threshold::MemberSecretKey> member_key;
+  std::optional<fhe::threshold::KeyShare> share;
+};
+
+class NodeContext {
+ public:
+  using OnReply = std::function<void(Result<Bytes>)>;
+  using Reply = std::function<void(Bytes)>;
+  // `agreed`: the agreed decision hash hex, and `round` the round it belongs to; or the error
+  // (and no round) when the decision is not agreed and will not become so.
+  using AgreedCallback = std::function<void(const Result<std::string>& agreed, const ScheduleRequest* round)>;
+
+  virtual ~NodeContext() = default;
+
+  // This node's PeerId text.
+  virtual const std::string& self() const = 0;
+  // Wall-clock milliseconds since the epoch (what reports and events carry).
+  virtual std::int64_t now_ms() const = 0;
+  // True once shut-down began: periodic work stops rescheduling itself.
+  virtual bool stopping() const = 0;
+  // The io thread's context, for a role's timers. Its handlers run on the io thread.
+  virtual boost::asio::io_context& io() = 0;
+  // Runs `task` on the io thread later; safe from any thread.
+  void post(std::function<void()> task) { boost::asio::post(io(), std::move(task)); }
+  // Runs `task` on the blocking worker (chain RPC, container driver), in posting order. The
+  // task hands its results back with post().
+  virtual void post_blocking(std::function<void()> task) = 0;
+  // Sends `message` to `peer` on a new stream of `protocol` and calls `on_reply` on the io
+  // thread with its one reply, or with the error (unreachable peer, reset stream).
+  virtual void request(const std::string& peer, std::string_view protocol, Bytes message,
+                       OnReply on_reply) = 0;
+
+  virtual StateStore& store() = 0;
+  virtual MetricsRegistry& metrics() = 0;
+  virtual const ClusterKeys& keys() const = 0;
+
+  // ---- questions to the other roles ----
+  // The scheduler role: calls `then` once a quorum of the round's schedulers announced
+  // `record` for round `round` of `job` coordinated by `coordinator` (waiting a few seconds
+  // for gossip), or with the error when it is not agreed.
+  virtual void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                                    sched::DecisionRecord record, AgreedCallback then) = 0;
+  // The chain: whether this node's operator may run the image with `digest`. Blocking: call it
+  // on the blocking worker only.
+  virtual Result<bool> image_allowed(const chain::Hash32& digest) = 0;
+  // The coordinator role of this node: a ReplicaReport about a job this node coordinates
+  // itself. `reply` gets the AssignmentAck, possibly later, on any thread.
+  virtual void report_to_local_coordinator(Bytes report, Reply reply) = 0;
+};
+
+}  // namespace veil::node
