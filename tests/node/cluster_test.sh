@@ -114,7 +114,7 @@ for i, node in enumerate(cluster["nodes"], start=1):
     token = open(f"{work}/cluster/node-{i}/data/api.token").read().strip()
     req = urllib.request.Request(f"http://{node['api']}/v1/telemetry", headers={"Authorization": f"Bearer {token}"})
     by_peer[node["peer_id"]] = {r["hash"]: r for r in json.load(urllib.request.urlopen(req))}
-# `veil job plan --nodes` takes exactly the quantised values; the record's hash and time stay here.
+# The plan reads only the quantised values (it ignores a record's hash and time, and refuses other keys).
 fields = ("cpu", "memory", "disk", "gpu", "latency")
 nodes = [{k: by_peer[n["peer"]][n["telemetry_hash"]][k] for k in fields} for n in placed["nodes"]]
 chosen = [[n["peer"] for n in placed["nodes"]].index(job["placement"][s]["node"]) for s in placed["slots"]]
