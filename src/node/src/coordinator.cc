@@ -16,6 +16,9 @@ auto logger() { return log::get("coordinator"); }
 
 std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
 
+// How long a round whose committee gave fewer than t shares waits before the next one.
+constexpr std::chrono::seconds kCommitteeRetry{5};
+
 std::chrono::seconds round_timeout(const fhe::Parameters& params) {
   // A decision on the real parameters takes seconds for tens of nodes on a 2-core machine
   // (bench/README.md); the timeout only matters when a scheduler stays silent without dying
@@ -296,10 +299,18 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
     if (everyone_answered) {
       job.rounds.back().outcome = "decrypt-failed";
       add_job_event(job_id, "fewer than " + std::to_string(int(keys_.committee.threshold)) +
-                                " committee members gave shares; the job waits for a new round");
+                                " committee members gave shares; a new round in " +
+                                std::to_string(kCommitteeRetry.count()) + " s");
       progress.decided = true;
       (void)move(job, JobPhase::kFailed);  // the job is not stopped (job_in_round)
       save(job);
+      // Members come back (a restart before SWIM re-learned their addresses, a partition):
+      // the job must not wait for an unrelated event to try again.
+      auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+      timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
+        JobState* current = ec || stopping_ ? nullptr : job_in_round(job_id, round);
+        if (current != nullptr && current->phase == JobPhase::kFailed) start_round(*current, active_replica_nodes(*current));
+      });
     }
     return;
   }
