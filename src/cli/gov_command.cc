@@ -68,6 +68,18 @@ Result<Bytes> build_payload(Kind kind, const std::vector<std::string>& args) {
         return invalid_argument("verdict must be 'upheld' or 'rejected'");
       return VeilRegistry::resolve_dispute_payload(id, args[1] == "upheld");
     }
+    case Kind::kSetStakeParams: {
+      VEIL_RETURN_IF_ERROR(want_args(args, 4, "MIN_STAKE_WEI UNBONDING_DELAY_S SLASH_BPS REPORTER_BPS"));
+      VeilRegistry::StakeParams p;
+      VEIL_ASSIGN_OR_RETURN(p.min_stake_wei, chain::U256::parse(args[0]));
+      VEIL_ASSIGN_OR_RETURN(p.unbonding_delay_s, parse_u64(args[1], "unbonding delay"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t slash, parse_u64(args[2], "slash basis points"));
+      VEIL_ASSIGN_OR_RETURN(std::uint64_t reporter, parse_u64(args[3], "reporter basis points"));
+      if (slash > 10'000 || reporter > 10'000) return invalid_argument("basis points are at most 10000 (100 %)");
+      p.slash_bps = static_cast<std::uint16_t>(slash);
+      p.reporter_bps = static_cast<std::uint16_t>(reporter);
+      return VeilRegistry::stake_params_payload(p);
+    }
     case Kind::kSetCommittee: {
       if (args.size() < 2) return invalid_argument("expected: THRESHOLD ADDRESS=X25519_KEY_HEX...");
       VeilRegistry::Committee c;
@@ -224,7 +236,8 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
       "sha256:DIGEST | set-policy "
       "POLICY_ID [PARAMS_HEX] | set-cluster-keys PK_HASH SK_HASH | set-governance QUORUM DELAY_S WINDOW_S | "
       "set-committee "
-      "THRESHOLD ADDRESS=X25519_HEX... | resolve-dispute ID upheld|rejected. Prints the proposal id.");
+      "THRESHOLD ADDRESS=X25519_HEX... | resolve-dispute ID upheld|rejected | set-stake-params MIN_STAKE_WEI "
+      "UNBONDING_DELAY_S SLASH_BPS REPORTER_BPS. Prints the proposal id.");
   add_chain_options(propose, pa->chain, true, true);
   propose->add_option("kind", pa->kind, "Proposal kind")->required();
   propose->add_option("values", pa->values, "The kind's arguments");

@@ -197,6 +197,17 @@ TEST_F(AnvilTest, EveryProposalKindMatchesTheContractEnum) {
   ASSERT_TRUE(dispute.ok());
   pass(VeilRegistry::ProposalKind::kResolveDispute, VeilRegistry::resolve_dispute_payload(*dispute, false));
   EXPECT_EQ(reg.deployment(h("d"))->status, VeilRegistry::DeploymentStatus::kCleared);
+  VeilRegistry::StakeParams stake{*U256::parse("32000000000000000000"), 86'400, 2'500, 500};  // 32 ETH
+  pass(VeilRegistry::ProposalKind::kSetStakeParams, VeilRegistry::stake_params_payload(stake));
+  auto stake_read = reg.stake_params();
+  ASSERT_TRUE(stake_read.ok()) << stake_read.status().to_string();
+  EXPECT_EQ(stake_read->min_stake_wei, stake.min_stake_wei);
+  EXPECT_EQ(stake_read->unbonding_delay_s, 86'400u);
+  EXPECT_EQ(stake_read->slash_bps, 2'500);
+  EXPECT_EQ(stake_read->reporter_bps, 500);
+  EXPECT_EQ(*reg.stake_of(keys_[0].address()), U256(0));
+  EXPECT_FALSE(*reg.is_operator_staked(keys_[0].address()));  // nothing bonded, minimum now 32 ETH
+  EXPECT_EQ(chain::proposal_kind_name(VeilRegistry::ProposalKind::kSetStakeParams), "set-stake-params");
   pass(VeilRegistry::ProposalKind::kSetGovernance, VeilRegistry::governance_payload(2, 5, 7));
   auto g = reg.governance();
   EXPECT_EQ(g->quorum, 2u);

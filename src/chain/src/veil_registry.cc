@@ -171,6 +171,10 @@ Bytes VeilRegistry::governance_payload(std::uint64_t q, std::uint64_t d, std::ui
 Bytes VeilRegistry::resolve_dispute_payload(std::uint64_t id, bool upheld) {
   return encode("uint256,bool", {u(id), AbiValue(upheld)});
 }
+Bytes VeilRegistry::stake_params_payload(const StakeParams& p) {
+  return encode("uint256,uint64,uint16,uint16",
+                {AbiValue(p.min_stake_wei), u(p.unbonding_delay_s), u(p.slash_bps), u(p.reporter_bps)});
+}
 
 // ---------------------------------------------------------------- reads
 
@@ -253,6 +257,29 @@ Result<VeilRegistry::Governance> VeilRegistry::governance() {
     *field = as_u64(v[0]);
   }
   return g;
+}
+
+Result<VeilRegistry::StakeParams> VeilRegistry::stake_params() {
+  StakeParams p;
+  VEIL_ASSIGN_OR_RETURN(auto min_stake, view("minStake", {}));
+  VEIL_ASSIGN_OR_RETURN(auto delay, view("unbondingDelay", {}));
+  VEIL_ASSIGN_OR_RETURN(auto slash, view("slashBps", {}));
+  VEIL_ASSIGN_OR_RETURN(auto reporter, view("reporterBps", {}));
+  p.min_stake_wei = min_stake[0].as_uint();
+  p.unbonding_delay_s = as_u64(delay[0]);
+  p.slash_bps = static_cast<std::uint16_t>(as_u64(slash[0]));
+  p.reporter_bps = static_cast<std::uint16_t>(as_u64(reporter[0]));
+  return p;
+}
+
+Result<U256> VeilRegistry::stake_of(const Address& account) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("stakeOf", {AbiValue(account)}));
+  return v[0].as_uint();
+}
+
+Result<bool> VeilRegistry::is_operator_staked(const Address& op) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("isOperatorStaked", {AbiValue(op)}));
+  return v[0].as_bool();
 }
 
 Result<VeilRegistry::ProposalInfo> VeilRegistry::proposal(std::uint64_t id) {
@@ -345,7 +372,8 @@ std::string format_image_digest(const Hash32& digest) { return "sha256:" + to_he
 namespace {
 constexpr std::string_view kKindNames[] = {"add-operator",     "remove-operator", "set-policy",
                                            "allow-image",      "revoke-image",    "set-committee",
-                                           "set-cluster-keys", "set-governance",  "resolve-dispute"};
+                                           "set-cluster-keys", "set-governance",  "resolve-dispute",
+                                           "set-stake-params"};
 constexpr std::string_view kStatusNames[] = {"none", "anchored", "disputed", "upheld", "cleared"};
 }  // namespace
 

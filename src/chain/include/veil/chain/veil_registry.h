@@ -32,9 +32,18 @@ class VeilRegistry {
     kSetClusterKeys,
     kSetGovernance,
     kResolveDispute,
+    kSetStakeParams,
   };
   // Mirrors VeilRegistry.DeploymentStatus.
   enum class DeploymentStatus : std::uint8_t { kNone, kAnchored, kDisputed, kUpheld, kCleared };
+
+  // Governance-set stake rules (docs/chain.md, "Stake"). Basis points: 10,000 = 100 %.
+  struct StakeParams {
+    U256 min_stake_wei;
+    std::uint64_t unbonding_delay_s = 0;
+    std::uint16_t slash_bps = 0;
+    std::uint16_t reporter_bps = 0;  // of the slashed amount, credited to whoever proved the lie
+  };
 
   struct DeployParams {
     std::string cluster_name;
@@ -136,6 +145,7 @@ class VeilRegistry {
   static Bytes cluster_keys_payload(const Hash32& compact_public_key_hash, const Hash32& server_key_hash);
   static Bytes governance_payload(std::uint64_t quorum, std::uint64_t delay_s, std::uint64_t window_s);
   static Bytes resolve_dispute_payload(std::uint64_t dispute_id, bool upheld);
+  static Bytes stake_params_payload(const StakeParams& params);
 
   // ---- reads (eth_call at "latest")
   Result<std::string> cluster_name();
@@ -151,6 +161,9 @@ class VeilRegistry {
   Result<Committee> committee();
   Result<Governance> governance();
   Result<ProposalInfo> proposal(std::uint64_t id);
+  Result<StakeParams> stake_params();
+  Result<U256> stake_of(const Address& account);       // bonded stake, in wei
+  Result<bool> is_operator_staked(const Address& op);  // bonded >= minStake
   Result<DeploymentInfo> deployment(const Hash32& assignment_hash);
   Result<DisputeInfo> dispute(std::uint64_t id);
   // The contract's own commitment computation (deploymentCommitment, a pure function).
