@@ -17,6 +17,10 @@ int run(int argc, char** argv) {
   CLI::App app{"veil — confidential container orchestration across organisations", "veil"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  // kubectl and nomad habits: a flag of the app or of a noun may follow the verb (`veil config
+  // show --config FILE`, `veil runtime run --driver docker ...`). An option a verb does not know
+  // is handed to its noun, then to the app. Set before any subcommand is added: they inherit it.
+  app.fallthrough();
   GlobalOptions global;
   if (const char* file = std::getenv("VEIL_CONFIG")) global.config_file = file;
   app.add_option("--config", global.config_file, "YAML config file (env VEIL_CONFIG)")->check(CLI::ExistingFile);

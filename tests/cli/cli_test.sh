@@ -34,6 +34,31 @@ expect "file overrides default, with line" $(echo "$out" | grep -Eq "^api.listen
 out=$("$VEIL" --config "$WORK/ok.yaml" config show --output json)
 expect "config show json" $(echo "$out" | grep -q '"VEIL_DOCKER_SOCKET"'; echo $?)
 
+# kubectl/nomad habits (#20): a flag of the app or of a noun may also follow the verb, with
+# the same effect as before it.
+before=$(env -u VEIL_CONFIG "$VEIL" --config "$WORK/ok.yaml" config show 2>/dev/null)
+after=$(env -u VEIL_CONFIG "$VEIL" config show --config "$WORK/ok.yaml" 2>/dev/null); rc=$?
+expect "config show --config FILE (after the verb) exits 0, got $rc" $([[ $rc -eq 0 ]]; echo $?)
+expect "--config after the verb reads the file" $(echo "$after" | grep -Eq "^api.listen +127.0.0.1:7700 +file $WORK/ok.yaml:4"; echo $?)
+expect "--config after the verb is the same as before it" $([[ "$before" == "$after" ]]; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show --config "$WORK/none.yaml" >/dev/null 2>&1; rc=$?
+expect "a missing --config after the verb is still a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+"$VEIL" config show --no-such-flag >/dev/null 2>&1; rc=$?
+expect "an unknown flag after the verb is still a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+# `runtime --driver` after `run`: the process driver runs the command and prints its id.
+RT=(--driver process --state-dir "$WORK/rt-state")
+id=$("$VEIL" runtime run --image /bin/echo "${RT[@]}" -- hello 2>"$WORK/err"); rc=$?
+expect "runtime run --image I --driver process -- CMD exits 0, got $rc: $(cat "$WORK/err")" $([[ $rc -eq 0 ]]; echo $?)
+expect "runtime run printed an id, got '$id'" $([[ $id =~ ^[0-9a-f]{8,}$ ]]; echo $?)
+expect "--driver after the verb selects that driver" $(grep -q '^veil: driver process: process requested' "$WORK/err"; echo $?)
+listed=$("$VEIL" runtime ps -a "${RT[@]}" 2>/dev/null | grep -c "^${id:0:12} ")
+expect "the container runs under the --state-dir given after the verb" $([[ $listed -eq 1 ]]; echo $?)
+"$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
+# --driver docker after the verb is taken too: the error is about the engine, not the arguments.
+"$VEIL" runtime run --image busybox --driver docker --docker-socket "$WORK/no.sock" -- true >/dev/null 2>"$WORK/err"; rc=$?
+expect "runtime run ... --driver docker without an engine exits 1, got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "its error names the engine socket, not the command line: $(cat "$WORK/err")" $(grep -q "$WORK/no.sock" "$WORK/err"; echo $?)
+
 # bad YAML: file, line and problem on stderr, non-zero exit
 printf 'docker:\n  socket: /tmp/a.sock\n bad: [x\n' > "$WORK/bad.yaml"
 err=$("$VEIL" --config "$WORK/bad.yaml" config show 2>&1 >/dev/null); rc=$?
