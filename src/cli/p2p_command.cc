@@ -96,8 +96,11 @@ int cmd_ping(const P2pOptions& o, const GlobalOptions& g) {
         co_return kExitFailure;
       }
       double ms = std::chrono::duration<double, std::milli>(*rtt).count();
-      if (g.output == "json") {
-        std::cout << nlohmann::json{{"peer", peer.to_base58()}, {"rtt_ms", ms}}.dump() << std::endl;
+      if (structured_output(g.output)) {
+        // One JSON line per ping, or one YAML document per ping.
+        if (g.output == "yaml") std::cout << "---\n";
+        print_data({{"peer", peer.to_base58()}, {"rtt_ms", ms}}, g.output, -1);
+        std::cout.flush();
       } else {
         std::cout << "pong from " << peer.to_base58() << ": rtt=" << ms << " ms" << std::endl;
       }
@@ -267,7 +270,7 @@ void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& 
   auto* ping = noun->add_subcommand("ping", "Ping a peer (/ipfs/ping/1.0.0) and print the round-trip time");
   add_target(ping);
   ping->add_option("-c,--count", opts->count, "Number of pings (default 1)");
-  ping->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(ping, global.output);
   ping->callback([opts, &global, &action] { action = [opts, &global] { return cmd_ping(*opts, global); }; });
 
   auto* identify = noun->add_subcommand("identify", "Print what a peer reports over Identify, as JSON");

@@ -59,6 +59,47 @@ expect "the container runs under the --state-dir given after the verb" $([[ $lis
 expect "runtime run ... --driver docker without an engine exits 1, got $rc" $([[ $rc -eq 1 ]]; echo $?)
 expect "its error names the engine socket, not the command line: $(cat "$WORK/err")" $(grep -q "$WORK/no.sock" "$WORK/err"; echo $?)
 
+# -o json|yaml|wide on every read (#20): YAML is the same structure as the JSON (types kept:
+# "127.0.0.1:7700" stays a string, an unset value is null), wide is a table.
+same_data() {  # JSON-FILE YAML-FILE: the two documents hold the same data
+  python3 -c 'import json, sys, yaml
+sys.exit(json.load(open(sys.argv[1])) != yaml.safe_load(open(sys.argv[2])))' "$1" "$2"
+}
+"$VEIL" version -o json > "$WORK/v.json"; "$VEIL" version -o yaml > "$WORK/v.yaml"; rc=$?
+expect "version -o yaml exits 0" $rc
+expect "version -o yaml is the JSON's data" $(same_data "$WORK/v.json" "$WORK/v.yaml"; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show -o json --config "$WORK/ok.yaml" > "$WORK/c.json"
+env -u VEIL_CONFIG "$VEIL" config show -o yaml --config "$WORK/ok.yaml" > "$WORK/c.yaml"; rc=$?
+expect "config show -o yaml --config FILE exits 0" $rc
+expect "config show -o yaml is the JSON's data" $(same_data "$WORK/c.json" "$WORK/c.yaml"; echo $?)
+expect "config show -o yaml keeps an address a string" $(grep -A3 '^api.listen:' "$WORK/c.yaml" | grep -q 'value: "127.0.0.1:7700"'; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show -o wide --config "$WORK/ok.yaml" > "$WORK/c.wide"; rc=$?
+expect "config show -o wide is the table" $([[ $rc -eq 0 ]] && grep -Eq '^KEY +VALUE +SOURCE' "$WORK/c.wide"; echo $?)
+"$VEIL" version -o xml >/dev/null 2>&1; rc=$?
+expect "an unknown -o format is a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+# job ls needs a node: against one that does not answer, the flags are taken and the error is
+# the connection to the address in the --config file given after the verb.
+printf 'api:\n  listen: 127.0.0.1:1\n' > "$WORK/noapi.yaml"
+env -u VEIL_CONFIG -u VEIL_API_ADDR VEIL_API_TOKEN=unused "$VEIL" job ls -o yaml --config "$WORK/noapi.yaml" >/dev/null 2>"$WORK/err"; rc=$?
+expect "job ls -o yaml --config FILE without a node exits 1 (not 2), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "its error is the connection to the file's address: $(cat "$WORK/err")" $(grep -q 'no veil node answers at http://127.0.0.1:1' "$WORK/err"; echo $?)
+# --json, where a command had it, is -o json.
+SIM=(sim swim --members 8 --periods 20 --seed 3)
+"$VEIL" "${SIM[@]}" --json > "$WORK/s1.json"; "$VEIL" "${SIM[@]}" -o json > "$WORK/s2.json"; "$VEIL" "${SIM[@]}" -o yaml > "$WORK/s3.yaml"
+expect "sim swim --json is -o json, and -o yaml the same data" $(python3 -c 'import json, sys, yaml
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])); c = yaml.safe_load(open(sys.argv[3]))
+for d in (a, b, c): d.pop("elapsed_s", None)
+sys.exit(not (a == b == c))' "$WORK/s1.json" "$WORK/s2.json" "$WORK/s3.yaml"; echo $?)
+# runtime ps -o wide: the full id, the full image and the labels.
+id=$("$VEIL" runtime run --image /bin/sleep -l team=blue "${RT[@]}" -- sleep 30 2>/dev/null)
+"$VEIL" runtime ps -o wide "${RT[@]}" > "$WORK/ps.wide" 2>/dev/null
+expect "runtime ps -o wide shows the full id" $(grep -q "^$id " "$WORK/ps.wide"; echo $?)
+expect "runtime ps -o wide shows labels and the full image" $(grep -q 'team=blue.*/bin/sleep$' "$WORK/ps.wide"; echo $?)
+"$VEIL" runtime ps -o yaml "${RT[@]}" > "$WORK/ps.yaml" 2>/dev/null
+expect "runtime ps -o yaml lists the container" $(python3 -c 'import sys, yaml
+r = yaml.safe_load(open(sys.argv[1])); sys.exit(not (len(r) == 1 and r[0]["labels"] == {"team": "blue"} and r[0]["id"] == sys.argv[2]))' "$WORK/ps.yaml" "$id"; echo $?)
+"$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
+
 # bad YAML: file, line and problem on stderr, non-zero exit
 printf 'docker:\n  socket: /tmp/a.sock\n bad: [x\n' > "$WORK/bad.yaml"
 err=$("$VEIL" --config "$WORK/bad.yaml" config show 2>&1 >/dev/null); rc=$?
