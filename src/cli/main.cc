@@ -38,7 +38,8 @@ int run(int argc, char** argv) {
   register_runtime_commands(app, global, action);
   register_node_commands(app, global, action);
   register_cluster_commands(app, global, action);
-  register_chain_commands(app, global, action);  // keep last: adds `register` to a `node` noun if one exists
+  register_chain_commands(app, global, action);  // adds `register` to a `node` noun if one exists
+  register_completion_command(app, global, action);  // walks the tree the others built
 
   try {
     app.parse(argc, argv);

@@ -100,6 +100,21 @@ expect "runtime ps -o yaml lists the container" $(python3 -c 'import sys, yaml
 r = yaml.safe_load(open(sys.argv[1])); sys.exit(not (len(r) == 1 and r[0]["labels"] == {"team": "blue"} and r[0]["id"] == sys.argv[2]))' "$WORK/ps.yaml" "$id"; echo $?)
 "$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
 
+# veil completion bash|zsh (#20): the script loads in bash and completes nouns, verbs and flags.
+complete_words() {  # WORD...: what _veil offers for the last word after `veil WORD...`
+  bash -c 'source <("$0" completion bash) || exit 9; COMP_WORDS=(veil "$@"); COMP_CWORD=$#; _veil; echo "${COMPREPLY[*]}"' "$VEIL" "$@"
+}
+out=$(complete_words jo); expect "completion: 'veil jo' completes to job, got '$out'" $([[ $out == job ]]; echo $?)
+out=$(complete_words job r); expect "completion: 'veil job r' completes to run, got '$out'" $([[ $out == run ]]; echo $?)
+out=$(complete_words runtime run --dr); expect "completion: a noun's flag after the verb ('runtime run --dr' -> --driver), got '$out'" $([[ $out == --driver ]]; echo $?)
+out=$(complete_words config show --con); expect "completion: the app's flag after the verb ('config show --con' -> --config), got '$out'" $([[ $out == --config ]]; echo $?)
+out=$(complete_words --config job v); expect "completion: a flag's value is not taken for a noun ('--config job v' -> version), got '$out'" $([[ $out == version ]]; echo $?)
+"$VEIL" completion bash > "$WORK/veil.bash"; "$VEIL" completion zsh > "$WORK/veil.zsh"; rc=$?
+expect "completion zsh exits 0" $rc
+expect "completion zsh is the bash script through bashcompinit" $([[ "$(head -1 "$WORK/veil.zsh")" == 'autoload -U +X bashcompinit && bashcompinit' ]] && diff -q <(tail -n +2 "$WORK/veil.zsh") "$WORK/veil.bash" >/dev/null; echo $?)
+"$VEIL" completion fish >/dev/null 2>&1; rc=$?
+expect "completion of an unknown shell is a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+
 # bad YAML: file, line and problem on stderr, non-zero exit
 printf 'docker:\n  socket: /tmp/a.sock\n bad: [x\n' > "$WORK/bad.yaml"
 err=$("$VEIL" --config "$WORK/bad.yaml" config show 2>&1 >/dev/null); rc=$?
