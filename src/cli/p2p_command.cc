@@ -109,13 +109,15 @@ int cmd_ping(const P2pOptions& o, const GlobalOptions& g) {
   });
 }
 
-int cmd_identify(const P2pOptions& o) {
+int cmd_identify(const P2pOptions& o, const GlobalOptions& g) {
   return run_client(o, [&](p2p::Host& host, const p2p::PeerId& peer) -> Task<int> {
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (int i = 0; i < 500; ++i) {
       auto info = host.peerstore().get(peer);
       if (info && info->identified) {
-        std::cout << peer_info_json(*info).dump() << std::endl;
+        // JSON whatever the format, except -o yaml: there is no table of it.
+        print_data(peer_info_json(*info), g.output == "yaml" ? "yaml" : "json", -1);
+        std::cout.flush();
         co_return kExitOk;
       }
       t.expires_after(std::chrono::milliseconds(10));
@@ -275,7 +277,8 @@ void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& 
 
   auto* identify = noun->add_subcommand("identify", "Print what a peer reports over Identify, as JSON");
   add_target(identify);
-  identify->callback([opts, &action] { action = [opts] { return cmd_identify(*opts); }; });
+  add_output_option(identify, global.output)->description("Output format: json (the default; table and wide are the same) or yaml");
+  identify->callback([opts, &global, &action] { action = [opts, &global] { return cmd_identify(*opts, global); }; });
 
   auto* echo = noun->add_subcommand("echo", "Send random bytes through a peer's /veil/echo/1.0.0 and check them");
   add_target(echo);

@@ -100,6 +100,19 @@ expect "runtime ps -o yaml lists the container" $(python3 -c 'import sys, yaml
 r = yaml.safe_load(open(sys.argv[1])); sys.exit(not (len(r) == 1 and r[0]["labels"] == {"team": "blue"} and r[0]["id"] == sys.argv[2]))' "$WORK/ps.yaml" "$id"; echo $?)
 "$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
 
+# p2p identify (JSON only before) and p2p ping take -o yaml too, against a local peer.
+timeout 60 "$VEIL" p2p peer --listen /ip4/127.0.0.1/tcp/0 > "$WORK/peer.out" 2>/dev/null &
+peer_pid=$!
+for _ in $(seq 1 50); do [[ -s "$WORK/peer.out" ]] && break; sleep 0.1; done
+addr=$(head -1 "$WORK/peer.out")
+"$VEIL" p2p identify "$addr" > "$WORK/id.json"; "$VEIL" p2p identify "$addr" -o yaml > "$WORK/id.yaml"; rc=$?
+expect "p2p identify -o yaml exits 0" $rc
+expect "p2p identify -o yaml is the JSON's data" $(same_data "$WORK/id.json" "$WORK/id.yaml"; echo $?)
+"$VEIL" p2p ping "$addr" -c 2 -o yaml > "$WORK/ping.yaml"; rc=$?
+expect "p2p ping -c 2 -o yaml is two YAML documents with an rtt" $([[ $rc -eq 0 ]] && python3 -c 'import sys, yaml
+d = list(yaml.safe_load_all(open(sys.argv[1]))); sys.exit(not (len(d) == 2 and all(x["rtt_ms"] >= 0 for x in d)))' "$WORK/ping.yaml"; echo $?)
+kill "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null
+
 # veil completion bash|zsh (#20): the script loads in bash and completes nouns, verbs and flags.
 complete_words() {  # WORD...: what _veil offers for the last word after `veil WORD...`
   bash -c 'source <("$0" completion bash) || exit 9; COMP_WORDS=(veil "$@"); COMP_CWORD=$#; _veil; echo "${COMPREPLY[*]}"' "$VEIL" "$@"
