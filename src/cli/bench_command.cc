@@ -25,7 +25,7 @@ struct ScheduleBenchOptions {
   std::size_t repetitions = 3;
   std::uint64_t seed = 1;
   std::uint32_t gpus = 0;  // > 0: the job also requests GPUs and weights them
-  bool json = false;
+  std::string output = "table";  // -o/--output; --json is -o json
 };
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -62,7 +62,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   auto kind = sched::parse_policy_name(options.policy);
   if (!kind.ok()) return usage(kind.status());
   auto progress = [&](const std::string& what) {
-    if (!options.json) std::cerr << "[bench] " << what << "\n";
+    if (!structured_output(options.output)) std::cerr << "[bench] " << what << "\n";
   };
 
   progress("generating keys (" + std::string(params->name) + ")");
@@ -123,7 +123,11 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"threads", ThreadPool::shared().size()},
                         {"repetitions", options.repetitions},
                         {"keygen_ms", keygen_ms}};
-  std::cout << (options.json ? out.dump() : out.dump(2)) << "\n";
+  if (structured_output(options.output)) {
+    print_data(out, options.output, -1);
+  } else {
+    std::cout << out.dump(2) << "\n";
+  }
   return matches ? kExitOk : kExitFailure;
 }
 
@@ -146,7 +150,8 @@ void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAc
                        "Also request this many GPUs, weighted like the other resources (all four resources "
                        "filtered, scored and reserved); 0: CPU, memory and disk only")
       ->check(CLI::Range(0, 64));
-  schedule->add_flag("--json", options->json, "Print one JSON line and no progress");
+  add_output_option(schedule, options->output)->description("Output format: table (default: indented JSON and progress), wide (the same), json (one line, no progress) or yaml");
+  add_json_alias(schedule, options->output);
   schedule->callback([options, &action] { action = [options] { return run_schedule_bench(*options); }; });
 }
 

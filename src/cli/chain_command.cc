@@ -2,6 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli_io.h"
 #include "chain_cli.h"
 
 namespace veil::cli {
@@ -94,8 +95,8 @@ int run_status(const GlobalOptions& global, const ChainOptions& o) {
   auto name = reg.cluster_name();
   if (!name.ok()) return fail(name.status());
   nlohmann::json s = status_json(reg);
-  if (global.output == "json") {
-    std::cout << s.dump(2) << "\n";
+  if (structured_output(global.output)) {
+    print_data(s, global.output);
     return kExitOk;
   }
   std::cout << "Cluster    " << s["name"].get<std::string>() << "\n"
@@ -150,8 +151,7 @@ void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction
   auto status_args = std::make_shared<ChainOptions>();
   auto* status = noun->add_subcommand("status", "Cluster metadata, operators, nodes and allowed images");
   add_chain_options(status, *status_args, false, true);
-  status->add_option("-o,--output", global.output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output_option(status, global.output);
   status->callback([&global, &action, status_args] {
     action = [&global, status_args] { return run_status(global, *status_args); };
   });

@@ -224,13 +224,13 @@ void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandActi
   init_cmd->add_option("--api-base-port", a->api_base_port, "Node N's API on base+N (default 7600)");
   init_cmd->add_option("--telemetry-interval-ms", a->telemetry_interval_ms, "Telemetry interval written to the configs");
   init_cmd->add_option("--swim-preset", a->swim_preset, "SWIM preset written to the configs (local, lan, wan)");
-  init_cmd->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(init_cmd, global.output);
   init_cmd->callback([&global, &action, a] {
     action = [&global, a] {
       auto result = init(*a);
       if (!result.ok()) return fail(result.status());
-      if (global.output == "json") {
-        std::cout << result->dump(2) << "\n";
+      if (structured_output(global.output)) {
+        print_data(*result, global.output);
       } else {
         std::cout << "cluster ready: registry " << (*result)["contract"].get<std::string>() << ", "
                   << (*result)["threshold"] << "-of-" << (*result)["nodes"].size() << " committee\n";

@@ -34,7 +34,7 @@ void print_table(const Config& config) {
   }
 }
 
-void print_json(const Config& config) {
+nlohmann::json as_json(const Config& config) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& e : config.entries()) {
     nlohmann::json value;
@@ -48,7 +48,7 @@ void print_json(const Config& config) {
     out[std::string(e.field->key)] = {
         {"value", value}, {"source", e.source}, {"env", config_env_name(e.field->key)}};
   }
-  std::cout << out.dump(2) << "\n";
+  return out;
 }
 
 }  // namespace
@@ -59,8 +59,7 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
   auto* show = noun->add_subcommand(
       "show", "Print the effective configuration and the source of each value "
               "(default < --config file < VEIL_* environment)");
-  show->add_option("-o,--output", global.output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output_option(show, global.output);
   show->callback([&global, &action] {
     action = [&global]() -> int {
       Config::LoadOptions options;
@@ -68,8 +67,8 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
       auto config = Config::load(options);
       if (!config.ok()) return fail(config.status());
       for (const auto& warning : config->warnings()) std::cerr << "veil: warning: " << printable(warning) << "\n";
-      if (global.output == "json") {
-        print_json(*config);
+      if (structured_output(global.output)) {
+        print_data(as_json(*config), global.output);
       } else {
         print_table(*config);
       }

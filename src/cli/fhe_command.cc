@@ -201,7 +201,7 @@ struct FheOptions {
   std::string out, keys, params = "default", type, value, op, a, b, cond, file;
   std::size_t pbs = 20000;
   int samples = 0;
-  bool json = false;
+  std::string output = "table";  // -o/--output; --json is -o json
   bool client_ops = false;
 };
 
@@ -336,12 +336,12 @@ int cmd_validate(const FheOptions& o) {
     sk = ServerKey::generate(*ck);
   }
   const BootstrapCheck r = check_bootstraps(*ck, *sk, o.pbs);
-  if (o.json) {
+  if (structured_output(o.output)) {
     nlohmann::json j{{"params", std::string(ck->params().name)}, {"bootstraps", r.bootstraps},
                      {"failures", r.failures}, {"max_abs_error_log2", r.max_abs_error_log2},
                      {"error_std_log2", r.error_std_log2}, {"seconds", r.seconds},
                      {"threads", ThreadPool::shared().size()}, {"fft", fft_backend_name()}};
-    std::cout << j.dump() << "\n";
+    print_data(j, o.output, -1);
   } else {
     std::cout << "params " << ck->params().name << "\nbootstraps " << r.bootstraps << "\nfailures " << r.failures
               << "\noutput error: max 2^" << r.max_abs_error_log2 << ", std-dev 2^" << r.error_std_log2
@@ -410,8 +410,8 @@ int cmd_bench(const FheOptions& o) {
     j[std::string("threshold_") + key] = (*threshold)[key];
   }
   (void)sink;
-  if (o.json) {
-    std::cout << j.dump() << "\n";
+  if (structured_output(o.output)) {
+    print_data(j, o.output, -1);
   } else {
     std::cout << "fft kernels: " << fft_backend_name() << "\n";
     for (const auto& [key, value] : j.items()) std::cout << key << "\t" << value << "\n";
@@ -468,12 +468,14 @@ void register_fhe_commands(CLI::App& app, GlobalOptions& /*global*/, CommandActi
   auto* validate = noun->add_subcommand("validate", "Run many bootstraps on random inputs and count failures");
   validate->add_option("--pbs", options->pbs, "Number of bootstraps (default 20000)");
   validate->add_option("--keys", options->keys, "Use this key directory instead of fresh keys");
-  validate->add_flag("--json", options->json, "Print one JSON object");
+  add_output_option(validate, options->output);
+  add_json_alias(validate, options->output);
   params_opt(validate);
   validate->callback([options, &action] { action = [options] { return cmd_validate(*options); }; });
 
   auto* bench = noun->add_subcommand("bench", "Measure key generation, encryption and operations (medians, ms)");
-  bench->add_flag("--json", options->json, "Print one JSON object");
+  add_output_option(bench, options->output);
+  add_json_alias(bench, options->output);
   bench->add_option("--samples", options->samples, "Samples per operation (default 5)");
   bench->add_flag("--client-ops", options->client_ops,
                   "Only the client-side operations node-tfhe also has (JSON; used by bench/compare-node-tfhe)");

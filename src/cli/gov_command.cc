@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_io.h"
 #include "chain_cli.h"
 
 namespace veil::cli {
@@ -201,8 +202,8 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
          {"ok", ok}});
   }
   report["ok"] = all_ok;
-  if (global.output == "json") {
-    std::cout << report.dump(2) << "\n";
+  if (structured_output(global.output)) {
+    print_data(report, global.output);
   } else if (events->empty()) {
     std::cout << "job " << a.job << ": no anchored deployment found on chain\n";
   } else {
@@ -292,8 +293,7 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   auto* show = gov->add_subcommand("show", "Show a proposal");
   add_chain_options(show, sa->chain, false, true);
   show->add_option("id", sa->id, "Proposal id")->required();
-  show->add_option("-o,--output", global.output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output_option(show, global.output);
   show->callback([&global, &action, sa] {
     action = [&global, sa] {
       auto s = open_chain_session(global, sa->chain, false, true);
@@ -309,8 +309,8 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
                           {"created_at", p->created_at},
                           {"epoch", p->epoch},
                           {"data", to_hex_prefixed(p->data)}};
-      if (global.output == "json") {
-        std::cout << j.dump(2) << "\n";
+      if (structured_output(global.output)) {
+        print_data(j, global.output);
       } else {
         for (auto it = j.begin(); it != j.end(); ++it) std::cout << it.key() << ": " << it.value() << "\n";
       }
@@ -378,8 +378,7 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
                   "Recompute the expected commitments from the coordinating node's records (its API: --api/--token)");
   audit->add_option("--api", aa->api, "With --from-node: the node's API HOST:PORT (env VEIL_API_ADDR, config api.listen)");
   audit->add_option("--token", aa->token, "With --from-node: API token (env VEIL_API_TOKEN, else <node.data_dir>/api.token)");
-  audit->add_option("-o,--output", global.output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output_option(audit, global.output);
   audit->callback([&global, &action, aa] { action = [&global, aa] { return run_audit(global, *aa); }; });
 }
 

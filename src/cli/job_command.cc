@@ -23,7 +23,7 @@ int validate(const JobOptions& options, const GlobalOptions& global) {
   if (!spec.ok()) return fail(spec.status());
   auto request = sched::quantize_request(spec->resources);
   if (!request.ok()) return fail(request.status().with_context(options.spec_file));
-  if (global.output == "json") {
+  if (structured_output(global.output)) {
     nlohmann::json j = {{"valid", true},
                         {"name", spec->name},
                         {"image", spec->image.to_string()},
@@ -34,7 +34,7 @@ int validate(const JobOptions& options, const GlobalOptions& global) {
                           {"memory", request->amount[sched::kMemory]},
                           {"disk", request->amount[sched::kDisk]},
                           {"gpu", request->amount[sched::kGpu]}}}};
-    std::cout << j.dump() << "\n";
+    print_data(j, global.output, -1);
   } else {
     std::cout << "# " << options.spec_file << " is valid; canonical form:\n" << sched::to_canonical_yaml(*spec);
   }
@@ -109,8 +109,8 @@ int plan(const JobOptions& options, const GlobalOptions& global) {
   const auto placement = sched::place_plaintext(input);
   nlohmann::json replicas = nlohmann::json::array();
   for (const auto& r : placement.replicas) replicas.push_back(r ? nlohmann::json(*r) : nlohmann::json(nullptr));
-  if (global.output == "json") {
-    std::cout << nlohmann::json{{"replicas", replicas}}.dump() << "\n";
+  if (structured_output(global.output)) {
+    print_data({{"replicas", replicas}}, global.output, -1);
   } else {
     for (std::size_t i = 0; i < placement.replicas.size(); ++i) {
       std::cout << "replica " << i << ": "
@@ -128,14 +128,14 @@ void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& 
   noun->require_subcommand(1);
   auto* check = noun->add_subcommand("validate", "Check a job spec (docs/jobspec.md) and print its canonical form");
   check->add_option("spec", options->spec_file, "Job spec YAML file")->required()->check(CLI::ExistingFile);
-  check->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(check, global.output);
   check->callback([options, &global, &action] { action = [options, &global] { return validate(*options, global); }; });
   auto* plan_cmd = noun->add_subcommand("plan", "The plaintext reference placement of a spec over given free capacities");
   plan_cmd->add_option("spec", options->spec_file, "Job spec YAML file")->required()->check(CLI::ExistingFile);
   plan_cmd->add_option("--nodes", options->nodes_file, "JSON list of nodes' quantised {cpu, memory, disk, gpu, latency}, in PeerId order")
       ->required()
       ->check(CLI::ExistingFile);
-  plan_cmd->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(plan_cmd, global.output);
   plan_cmd->callback([options, &global, &action] { action = [options, &global] { return plan(*options, global); }; });
 }
 

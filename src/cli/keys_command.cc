@@ -7,7 +7,7 @@
 //   veil keys partial-decrypt --member-key DIR --share FILE --ct FILE --out FILE [--request FILE]
 //                             [--squash-key FILE]   (default: squash.key beside the share file)
 //   veil keys combine --keys DIR [--request FILE | --ct FILE] SHAREFILE...
-//   veil keys bench [--json] [--params test|default] [--samples k]
+//   veil keys bench [-o json|yaml] [--params test|default] [--samples k]
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -95,7 +95,7 @@ struct KeysOptions {
   std::string out, keys, member_key, share, ct, request, params = "default", purpose = "cli", requester, squash_key;
   unsigned threshold = 0;
   std::vector<std::string> members, shares;
-  bool json = false;
+  std::string output = "table";  // -o/--output; --json is -o json
   int samples = 5;
 };
 
@@ -266,13 +266,12 @@ int cmd_combine(const KeysOptions& o, const GlobalOptions& global) {
   }
   auto result = combine(*committee, request_hash, kind, shares);
   if (!result.ok()) return fail(result.status());
-  if (global.output == "json") {
+  if (structured_output(global.output)) {
     nlohmann::json wrong = nlohmann::json::array();
     for (const auto& w : result->wrong) wrong.push_back({{"member", w.member}, {"reason", w.reason}});
-    std::cout << nlohmann::json{{"value", result->value}, {"kind", value_kind_name(kind)}, {"request", hex(request_hash)},
-                                {"used", result->used}, {"wrong", wrong}}
-                     .dump(2)
-              << "\n";
+    print_data({{"value", result->value}, {"kind", value_kind_name(kind)}, {"request", hex(request_hash)},
+                {"used", result->used}, {"wrong", wrong}},
+               global.output);
   } else {
     std::cout << (kind == ValueKind::kBool ? (result->value ? "true" : "false") : std::to_string(result->value)) << "\n";
   }
@@ -358,8 +357,8 @@ int cmd_bench(const KeysOptions& o) {
   auto result = threshold_bench(*params, o.samples);
   if (!result.ok()) return fail(result.status());
   const nlohmann::json& out = *result;
-  if (o.json) {
-    std::cout << out.dump() << "\n";
+  if (structured_output(o.output)) {
+    print_data(out, o.output, -1);
   } else {
     std::cout << out.dump(2) << "\n";
   }
@@ -406,11 +405,12 @@ void register_keys_commands(CLI::App& app, GlobalOptions& global, CommandAction&
   comb->add_option("--request", options->request, "Request file the shares must answer");
   comb->add_option("--ct", options->ct, "Ciphertext file (for shares made without --request)");
   comb->add_option("shares", options->shares, "Decryption share files")->required();
-  comb->add_option("-o,--output", global.output, "Output format: table or json");
+  add_output_option(comb, global.output);
   comb->callback([&action, &global, options] { action = [options, &global] { return cmd_combine(*options, global); }; });
 
   auto* bench = noun->add_subcommand("bench", "Median milliseconds of partial decryption and combination (3-of-5)");
-  bench->add_flag("--json", options->json, "Print one JSON line");
+  add_output_option(bench, options->output);
+  add_json_alias(bench, options->output);
   bench->add_option("--params", options->params, "Parameter set: default or test (INSECURE)");
   bench->add_option("--samples", options->samples, "Samples per step (default 5)");
   bench->callback([&action, options] { action = [options] { return cmd_bench(*options); }; });

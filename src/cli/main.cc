@@ -17,6 +17,10 @@ int run(int argc, char** argv) {
   CLI::App app{"veil — confidential container orchestration across organisations", "veil"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  // kubectl and nomad habits: a flag of the app or of a noun may follow the verb (`veil config
+  // show --config FILE`, `veil runtime run --driver docker ...`). An option a verb does not know
+  // is handed to its noun, then to the app. Set before any subcommand is added: they inherit it.
+  app.fallthrough();
   GlobalOptions global;
   if (const char* file = std::getenv("VEIL_CONFIG")) global.config_file = file;
   app.add_option("--config", global.config_file, "YAML config file (env VEIL_CONFIG)")->check(CLI::ExistingFile);
@@ -34,7 +38,8 @@ int run(int argc, char** argv) {
   register_runtime_commands(app, global, action);
   register_node_commands(app, global, action);
   register_cluster_commands(app, global, action);
-  register_chain_commands(app, global, action);  // keep last: adds `register` to a `node` noun if one exists
+  register_chain_commands(app, global, action);  // adds `register` to a `node` noun if one exists
+  register_completion_command(app, global, action);  // walks the tree the others built
 
   try {
     app.parse(argc, argv);

@@ -31,7 +31,7 @@ struct ApiOptions {
 void add_api_options(CLI::App* cmd, ApiOptions& o, GlobalOptions& global) {
   cmd->add_option("--api", o.api, "The node's API address HOST:PORT (env VEIL_API_ADDR, config api.listen)");
   cmd->add_option("--token", o.token, "API token (env VEIL_API_TOKEN, else <node.data_dir>/api.token)");
-  cmd->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(cmd, global.output);
 }
 
 Result<Config> load_config(const GlobalOptions& global) {
@@ -95,13 +95,18 @@ int cmd_node_ls(const GlobalOptions& global, const ApiOptions& o) {
   if (!api.ok()) return fail(api.status());
   auto nodes = api->get("/v1/nodes");
   if (!nodes.ok()) return fail(nodes.status());
-  if (global.output == "json") {
-    std::cout << nodes->dump(2) << "\n";
+  if (structured_output(global.output)) {
+    print_data(*nodes, global.output);
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"PEER ID", "STATE", "INC", "REGISTERED", "OPERATOR", "ADDRESS"}};
+  const bool wide = global.output == "wide";  // every address, not only the first
+  std::vector<std::vector<std::string>> rows = {{"PEER ID", "STATE", "INC", "REGISTERED", "OPERATOR", wide ? "ADDRESSES" : "ADDRESS"}};
   for (const auto& n : *nodes) {
-    std::string addr = n["addrs"].empty() ? "" : n["addrs"][0].get<std::string>();
+    std::string addr;
+    for (const auto& a : n["addrs"]) {
+      if (!addr.empty() && !wide) break;
+      addr += (addr.empty() ? "" : ",") + a.get<std::string>();
+    }
     rows.push_back({text(n, "peer_id") + (n.value("self", false) ? " (this node)" : ""), text(n, "state"), text(n, "incarnation"),
                     n.value("registered", false) ? "yes" : "NO", text(n, "operator"), addr});
   }
@@ -160,7 +165,7 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
   if (!job.ok()) return fail(job.status());
   const std::string id = text(*job, "id");
   if (!a.wait) {
-    if (global.output == "json") std::cout << job->dump(2) << "\n";
+    if (structured_output(global.output)) print_data(*job, global.output);
     else std::cout << "job " << text(*job, "name") << " submitted: " << id << " (veil job status " << id.substr(0, 12) << ")\n";
     return kExitOk;
   }
@@ -176,7 +181,7 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
     const std::string state = text(*status, "state");
     const bool anchored = !(*status)["anchor"].is_null();
     if ((state == "running" && anchored) || state == "failed" || state == "stopped") {
-      if (global.output == "json") std::cout << status->dump(2) << "\n";
+      if (structured_output(global.output)) print_data(*status, global.output);
       else print_job(*status);
       return state == "running" ? kExitOk : kExitFailure;
     }
@@ -190,20 +195,24 @@ int cmd_job_ls(const GlobalOptions& global, const JobArgs& a) {
   if (!api.ok()) return fail(api.status());
   auto jobs = api->get("/v1/jobs");
   if (!jobs.ok()) return fail(jobs.status());
-  if (global.output == "json") {
-    std::cout << jobs->dump(2) << "\n";
+  if (structured_output(global.output)) {
+    print_data(*jobs, global.output);
     return kExitOk;
   }
+  const bool wide = global.output == "wide";  // full job id and peer ids, and the image
   std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "STATE", "REPLICAS", "NODES", "ANCHORED"}};
+  if (wide) rows[0].push_back("IMAGE");
   for (const auto& j : *jobs) {
     int running = 0;
     std::string nodes;
     for (const auto& p : j["placement"]) {
       if (text(p, "state") == "running") ++running;
-      if (!text(p, "node").empty()) nodes += (nodes.empty() ? "" : ",") + short_peer(text(p, "node"));
+      const std::string node = text(p, "node");
+      if (!node.empty()) nodes += (nodes.empty() ? "" : ",") + (wide ? node : short_peer(node));
     }
-    rows.push_back({text(j, "id").substr(0, 12), text(j, "name"), text(j, "state"),
+    rows.push_back({wide ? text(j, "id") : text(j, "id").substr(0, 12), text(j, "name"), text(j, "state"),
                     std::to_string(running) + "/" + text(j, "replicas"), nodes, j["anchor"].is_null() ? "no" : "yes"});
+    if (wide) rows.back().push_back(text(j, "image"));
   }
   print_table(rows);
   return kExitOk;
@@ -214,7 +223,7 @@ int cmd_job_status(const GlobalOptions& global, const JobArgs& a) {
   if (!api.ok()) return fail(api.status());
   auto job = api->get("/v1/jobs/" + a.job);
   if (!job.ok()) return fail(job.status());
-  if (global.output == "json") std::cout << job->dump(2) << "\n";
+  if (structured_output(global.output)) print_data(*job, global.output);
   else print_job(*job);
   return kExitOk;
 }
@@ -224,8 +233,8 @@ int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
   if (!api.ok()) return fail(api.status());
   auto logs = api->get("/v1/jobs/" + a.job + "/logs?tail=" + std::to_string(a.tail));
   if (!logs.ok()) return fail(logs.status());
-  if (global.output == "json") {
-    std::cout << logs->dump(2) << "\n";
+  if (structured_output(global.output)) {
+    print_data(*logs, global.output);
     return kExitOk;
   }
   if (logs->empty()) {
@@ -243,7 +252,7 @@ int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
   if (!api.ok()) return fail(api.status());
   auto job = api->del("/v1/jobs/" + a.job);
   if (!job.ok()) return fail(job.status());
-  if (global.output == "json") std::cout << job->dump(2) << "\n";
+  if (structured_output(global.output)) print_data(*job, global.output);
   else std::cout << "job " << text(*job, "name") << " stopped\n";
   return kExitOk;
 }

@@ -96,8 +96,11 @@ int cmd_ping(const P2pOptions& o, const GlobalOptions& g) {
         co_return kExitFailure;
       }
       double ms = std::chrono::duration<double, std::milli>(*rtt).count();
-      if (g.output == "json") {
-        std::cout << nlohmann::json{{"peer", peer.to_base58()}, {"rtt_ms", ms}}.dump() << std::endl;
+      if (structured_output(g.output)) {
+        // One JSON line per ping, or one YAML document per ping.
+        if (g.output == "yaml") std::cout << "---\n";
+        print_data({{"peer", peer.to_base58()}, {"rtt_ms", ms}}, g.output, -1);
+        std::cout.flush();
       } else {
         std::cout << "pong from " << peer.to_base58() << ": rtt=" << ms << " ms" << std::endl;
       }
@@ -106,13 +109,15 @@ int cmd_ping(const P2pOptions& o, const GlobalOptions& g) {
   });
 }
 
-int cmd_identify(const P2pOptions& o) {
+int cmd_identify(const P2pOptions& o, const GlobalOptions& g) {
   return run_client(o, [&](p2p::Host& host, const p2p::PeerId& peer) -> Task<int> {
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (int i = 0; i < 500; ++i) {
       auto info = host.peerstore().get(peer);
       if (info && info->identified) {
-        std::cout << peer_info_json(*info).dump() << std::endl;
+        // JSON whatever the format, except -o yaml: there is no table of it.
+        print_data(peer_info_json(*info), g.output == "yaml" ? "yaml" : "json", -1);
+        std::cout.flush();
         co_return kExitOk;
       }
       t.expires_after(std::chrono::milliseconds(10));
@@ -267,12 +272,13 @@ void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& 
   auto* ping = noun->add_subcommand("ping", "Ping a peer (/ipfs/ping/1.0.0) and print the round-trip time");
   add_target(ping);
   ping->add_option("-c,--count", opts->count, "Number of pings (default 1)");
-  ping->add_option("-o,--output", global.output, "Output format: table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(ping, global.output);
   ping->callback([opts, &global, &action] { action = [opts, &global] { return cmd_ping(*opts, global); }; });
 
   auto* identify = noun->add_subcommand("identify", "Print what a peer reports over Identify, as JSON");
   add_target(identify);
-  identify->callback([opts, &action] { action = [opts] { return cmd_identify(*opts); }; });
+  add_output_option(identify, global.output)->description("Output format: json (the default; table and wide are the same) or yaml");
+  identify->callback([opts, &global, &action] { action = [opts, &global] { return cmd_identify(*opts, global); }; });
 
   auto* echo = noun->add_subcommand("echo", "Send random bytes through a peer's /veil/echo/1.0.0 and check them");
   add_target(echo);

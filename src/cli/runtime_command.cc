@@ -75,7 +75,7 @@ int do_ps(const RuntimeOptions& o, const GlobalOptions& global) {
   if (!sel.ok()) return fail(sel.status());
   auto list = sel->driver->list(*selector, o.all);
   if (!list.ok()) return fail(list.status());
-  if (global.output == "json") {
+  if (structured_output(global.output)) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& c : *list) {
       nlohmann::json ports = nlohmann::json::array();
@@ -87,7 +87,18 @@ int do_ps(const RuntimeOptions& o, const GlobalOptions& global) {
                      {"exit_code", c.exit_code}, {"labels", c.labels}, {"ports", ports},
                      {"driver", sel->driver->name()}});
     }
-    std::cout << out.dump(2) << "\n";
+    print_data(out, global.output);
+    return kExitOk;
+  }
+  if (global.output == "wide") {  // full id and image, and the labels
+    std::printf("%-64s %-28s %-9s %-5s %-30s %-30s %s\n", "ID", "NAME", "STATE", "EXIT", "PORTS", "LABELS", "IMAGE");
+    for (const auto& c : *list) {
+      std::string labels;
+      for (const auto& [key, value] : c.labels) labels += (labels.empty() ? "" : ",") + key + "=" + value;
+      std::printf("%-64s %-28s %-9s %-5d %-30s %-30s %s\n", c.id.c_str(), c.name.c_str(),
+                  std::string(runtime::container_state_name(c.state)).c_str(), c.exit_code, ports_text(c.ports).c_str(),
+                  labels.c_str(), c.image.c_str());
+    }
     return kExitOk;
   }
   std::printf("%-14s %-28s %-40s %-9s %-5s %s\n", "ID", "NAME", "IMAGE", "STATE", "EXIT", "PORTS");
@@ -171,22 +182,22 @@ void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandActi
     action = [options, &global]() -> int {
       auto sel = open(*options, global);
       if (!sel.ok()) return fail(sel.status());
-      if (global.output == "json") {
-        std::cout << nlohmann::json{{"driver", sel->driver->name()}, {"reason", sel->reason},
-                                    {"describe", sel->driver->describe()}}.dump(2) << "\n";
+      if (structured_output(global.output)) {
+        print_data({{"driver", sel->driver->name()}, {"reason", sel->reason}, {"describe", sel->driver->describe()}},
+                   global.output);
       } else {
         std::cout << sel->driver->name() << "\t" << sel->reason << "\n";
       }
       return kExitOk;
     };
   });
-  info->add_option("-o,--output", global.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(info, global.output);
 
   auto* ps = noun->add_subcommand("ps", "List containers");
   ps->add_flag("-a,--all", options->all, "Include stopped containers");
   ps->add_option("-l,--label", options->labels, "Only containers with KEY=VALUE (repeatable)")
       ->allow_extra_args(false);  // one value per flag, so `--` still starts the command
-  ps->add_option("-o,--output", global.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  add_output_option(ps, global.output);
   ps->callback([options, &global, &action] { action = [options, &global]() -> int { return do_ps(*options, global); }; });
 
   auto* logs = noun->add_subcommand("logs", "Print a container's stdout and stderr");

@@ -15,7 +15,7 @@ struct SimSwimFlags {
   swim::SimOptions options;
   std::string preset = "lan";
   std::string partition;  // "A:B" in periods
-  bool json = false;
+  std::string output = "table";  // -o/--output; --json is -o json
   bool no_lifeguard = false;
   std::int64_t gossip_interval_ms = -1;  // -1: the preset's
 };
@@ -104,8 +104,8 @@ int run_sim_swim(SimSwimFlags& f) {
     return report.status().code() == StatusCode::kInvalidArgument ? usage(report.status()) : fail(report.status());
   }
   auto json = to_json(*report, f);
-  if (f.json) {
-    std::cout << json.dump() << "\n";
+  if (structured_output(f.output)) {
+    print_data(json, f.output, -1);
   } else {
     for (const auto& [key, value] : json.items()) std::cout << key << ": " << value.dump() << "\n";
   }
@@ -144,7 +144,8 @@ void register_sim_commands(CLI::App& app, GlobalOptions& /*global*/, CommandActi
   swim_cmd->add_option("--latency-max-ms", o.latency_max_ms, "Largest one-way latency")->capture_default_str();
   swim_cmd->add_flag("--wire", o.wire, "Encode and decode every message through the wire format");
   swim_cmd->add_flag("--join", o.join, "Start with every member joining through member 0 instead of converged");
-  swim_cmd->add_flag("--json", flags->json, "Print one JSON object");
+  add_output_option(swim_cmd, flags->output);
+  add_json_alias(swim_cmd, flags->output);
   swim_cmd->callback([flags, &action] { action = [flags] { return run_sim_swim(*flags); }; });
 }
 

@@ -34,6 +34,100 @@ expect "file overrides default, with line" $(echo "$out" | grep -Eq "^api.listen
 out=$("$VEIL" --config "$WORK/ok.yaml" config show --output json)
 expect "config show json" $(echo "$out" | grep -q '"VEIL_DOCKER_SOCKET"'; echo $?)
 
+# kubectl/nomad habits (#20): a flag of the app or of a noun may also follow the verb, with
+# the same effect as before it.
+before=$(env -u VEIL_CONFIG "$VEIL" --config "$WORK/ok.yaml" config show 2>/dev/null)
+after=$(env -u VEIL_CONFIG "$VEIL" config show --config "$WORK/ok.yaml" 2>/dev/null); rc=$?
+expect "config show --config FILE (after the verb) exits 0, got $rc" $([[ $rc -eq 0 ]]; echo $?)
+expect "--config after the verb reads the file" $(echo "$after" | grep -Eq "^api.listen +127.0.0.1:7700 +file $WORK/ok.yaml:4"; echo $?)
+expect "--config after the verb is the same as before it" $([[ "$before" == "$after" ]]; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show --config "$WORK/none.yaml" >/dev/null 2>&1; rc=$?
+expect "a missing --config after the verb is still a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+"$VEIL" config show --no-such-flag >/dev/null 2>&1; rc=$?
+expect "an unknown flag after the verb is still a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+# `runtime --driver` after `run`: the process driver runs the command and prints its id.
+RT=(--driver process --state-dir "$WORK/rt-state")
+id=$("$VEIL" runtime run --image /bin/echo "${RT[@]}" -- hello 2>"$WORK/err"); rc=$?
+expect "runtime run --image I --driver process -- CMD exits 0, got $rc: $(cat "$WORK/err")" $([[ $rc -eq 0 ]]; echo $?)
+expect "runtime run printed an id, got '$id'" $([[ $id =~ ^[0-9a-f]{8,}$ ]]; echo $?)
+expect "--driver after the verb selects that driver" $(grep -q '^veil: driver process: process requested' "$WORK/err"; echo $?)
+listed=$("$VEIL" runtime ps -a "${RT[@]}" 2>/dev/null | grep -c "^${id:0:12} ")
+expect "the container runs under the --state-dir given after the verb" $([[ $listed -eq 1 ]]; echo $?)
+"$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
+# --driver docker after the verb is taken too: the error is about the engine, not the arguments.
+"$VEIL" runtime run --image busybox --driver docker --docker-socket "$WORK/no.sock" -- true >/dev/null 2>"$WORK/err"; rc=$?
+expect "runtime run ... --driver docker without an engine exits 1, got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "its error names the engine socket, not the command line: $(cat "$WORK/err")" $(grep -q "$WORK/no.sock" "$WORK/err"; echo $?)
+
+# -o json|yaml|wide on every read (#20): YAML is the same structure as the JSON (types kept:
+# "127.0.0.1:7700" stays a string, an unset value is null), wide is a table.
+same_data() {  # JSON-FILE YAML-FILE: the two documents hold the same data
+  python3 -c 'import json, sys, yaml
+sys.exit(json.load(open(sys.argv[1])) != yaml.safe_load(open(sys.argv[2])))' "$1" "$2"
+}
+"$VEIL" version -o json > "$WORK/v.json"; "$VEIL" version -o yaml > "$WORK/v.yaml"; rc=$?
+expect "version -o yaml exits 0" $rc
+expect "version -o yaml is the JSON's data" $(same_data "$WORK/v.json" "$WORK/v.yaml"; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show -o json --config "$WORK/ok.yaml" > "$WORK/c.json"
+env -u VEIL_CONFIG "$VEIL" config show -o yaml --config "$WORK/ok.yaml" > "$WORK/c.yaml"; rc=$?
+expect "config show -o yaml --config FILE exits 0" $rc
+expect "config show -o yaml is the JSON's data" $(same_data "$WORK/c.json" "$WORK/c.yaml"; echo $?)
+expect "config show -o yaml keeps an address a string" $(grep -A3 '^api.listen:' "$WORK/c.yaml" | grep -q 'value: "127.0.0.1:7700"'; echo $?)
+env -u VEIL_CONFIG "$VEIL" config show -o wide --config "$WORK/ok.yaml" > "$WORK/c.wide"; rc=$?
+expect "config show -o wide is the table" $([[ $rc -eq 0 ]] && grep -Eq '^KEY +VALUE +SOURCE' "$WORK/c.wide"; echo $?)
+"$VEIL" version -o xml >/dev/null 2>&1; rc=$?
+expect "an unknown -o format is a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+# job ls needs a node: against one that does not answer, the flags are taken and the error is
+# the connection to the address in the --config file given after the verb.
+printf 'api:\n  listen: 127.0.0.1:1\n' > "$WORK/noapi.yaml"
+env -u VEIL_CONFIG -u VEIL_API_ADDR VEIL_API_TOKEN=unused "$VEIL" job ls -o yaml --config "$WORK/noapi.yaml" >/dev/null 2>"$WORK/err"; rc=$?
+expect "job ls -o yaml --config FILE without a node exits 1 (not 2), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "its error is the connection to the file's address: $(cat "$WORK/err")" $(grep -q 'no veil node answers at http://127.0.0.1:1' "$WORK/err"; echo $?)
+# --json, where a command had it, is -o json.
+SIM=(sim swim --members 8 --periods 20 --seed 3)
+"$VEIL" "${SIM[@]}" --json > "$WORK/s1.json"; "$VEIL" "${SIM[@]}" -o json > "$WORK/s2.json"; "$VEIL" "${SIM[@]}" -o yaml > "$WORK/s3.yaml"
+expect "sim swim --json is -o json, and -o yaml the same data" $(python3 -c 'import json, sys, yaml
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])); c = yaml.safe_load(open(sys.argv[3]))
+for d in (a, b, c): d.pop("elapsed_s", None)
+sys.exit(not (a == b == c))' "$WORK/s1.json" "$WORK/s2.json" "$WORK/s3.yaml"; echo $?)
+# runtime ps -o wide: the full id, the full image and the labels.
+id=$("$VEIL" runtime run --image /bin/sleep -l team=blue "${RT[@]}" -- sleep 30 2>/dev/null)
+"$VEIL" runtime ps -o wide "${RT[@]}" > "$WORK/ps.wide" 2>/dev/null
+expect "runtime ps -o wide shows the full id" $(grep -q "^$id " "$WORK/ps.wide"; echo $?)
+expect "runtime ps -o wide shows labels and the full image" $(grep -q 'team=blue.*/bin/sleep$' "$WORK/ps.wide"; echo $?)
+"$VEIL" runtime ps -o yaml "${RT[@]}" > "$WORK/ps.yaml" 2>/dev/null
+expect "runtime ps -o yaml lists the container" $(python3 -c 'import sys, yaml
+r = yaml.safe_load(open(sys.argv[1])); sys.exit(not (len(r) == 1 and r[0]["labels"] == {"team": "blue"} and r[0]["id"] == sys.argv[2]))' "$WORK/ps.yaml" "$id"; echo $?)
+"$VEIL" runtime rm -f "$id" "${RT[@]}" >/dev/null 2>&1
+
+# p2p identify (JSON only before) and p2p ping take -o yaml too, against a local peer.
+timeout 60 "$VEIL" p2p peer --listen /ip4/127.0.0.1/tcp/0 > "$WORK/peer.out" 2>/dev/null &
+peer_pid=$!
+for _ in $(seq 1 50); do [[ -s "$WORK/peer.out" ]] && break; sleep 0.1; done
+addr=$(head -1 "$WORK/peer.out")
+"$VEIL" p2p identify "$addr" > "$WORK/id.json"; "$VEIL" p2p identify "$addr" -o yaml > "$WORK/id.yaml"; rc=$?
+expect "p2p identify -o yaml exits 0" $rc
+expect "p2p identify -o yaml is the JSON's data" $(same_data "$WORK/id.json" "$WORK/id.yaml"; echo $?)
+"$VEIL" p2p ping "$addr" -c 2 -o yaml > "$WORK/ping.yaml"; rc=$?
+expect "p2p ping -c 2 -o yaml is two YAML documents with an rtt" $([[ $rc -eq 0 ]] && python3 -c 'import sys, yaml
+d = list(yaml.safe_load_all(open(sys.argv[1]))); sys.exit(not (len(d) == 2 and all(x["rtt_ms"] >= 0 for x in d)))' "$WORK/ping.yaml"; echo $?)
+kill "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null
+
+# veil completion bash|zsh (#20): the script loads in bash and completes nouns, verbs and flags.
+complete_words() {  # WORD...: what _veil offers for the last word after `veil WORD...`
+  bash -c 'source <("$0" completion bash) || exit 9; COMP_WORDS=(veil "$@"); COMP_CWORD=$#; _veil; echo "${COMPREPLY[*]}"' "$VEIL" "$@"
+}
+out=$(complete_words jo); expect "completion: 'veil jo' completes to job, got '$out'" $([[ $out == job ]]; echo $?)
+out=$(complete_words job r); expect "completion: 'veil job r' completes to run, got '$out'" $([[ $out == run ]]; echo $?)
+out=$(complete_words runtime run --dr); expect "completion: a noun's flag after the verb ('runtime run --dr' -> --driver), got '$out'" $([[ $out == --driver ]]; echo $?)
+out=$(complete_words config show --con); expect "completion: the app's flag after the verb ('config show --con' -> --config), got '$out'" $([[ $out == --config ]]; echo $?)
+out=$(complete_words --config job v); expect "completion: a flag's value is not taken for a noun ('--config job v' -> version), got '$out'" $([[ $out == version ]]; echo $?)
+"$VEIL" completion bash > "$WORK/veil.bash"; "$VEIL" completion zsh > "$WORK/veil.zsh"; rc=$?
+expect "completion zsh exits 0" $rc
+expect "completion zsh is the bash script through bashcompinit" $([[ "$(head -1 "$WORK/veil.zsh")" == 'autoload -U +X bashcompinit && bashcompinit' ]] && diff -q <(tail -n +2 "$WORK/veil.zsh") "$WORK/veil.bash" >/dev/null; echo $?)
+"$VEIL" completion fish >/dev/null 2>&1; rc=$?
+expect "completion of an unknown shell is a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+
 # bad YAML: file, line and problem on stderr, non-zero exit
 printf 'docker:\n  socket: /tmp/a.sock\n bad: [x\n' > "$WORK/bad.yaml"
 err=$("$VEIL" --config "$WORK/bad.yaml" config show 2>&1 >/dev/null); rc=$?
