@@ -61,10 +61,7 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
     }
   }
   json anchors = json::array();
-  for (const auto& a : job.anchors) {
-    anchors.push_back({{"round", a.round}, {"state", phase_name(a.phase)}, {"commitment", a.commitment}, {"tx", a.tx}, {"block", a.block},
-                       {"error", a.error}});
-  }
+  for (const auto& a : job.anchors) anchors.push_back(to_json(a));
   json events = json::array();
   if (auto stored = store_->events(hash_hex(job.id)); stored.ok()) {
     for (const auto& e : *stored) events.push_back({{"at", e.at_ms}, {"message", e.message}});

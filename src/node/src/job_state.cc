@@ -255,6 +255,11 @@ bool StopFence::admits(const Hash32& job, std::uint32_t replica, const std::stri
 
 // ---- persistence ------------------------------------------------------------------------------
 
+nlohmann::json to_json(const AnchorInfo& a) {
+  return {{"round", a.round}, {"state", phase_name(a.phase)}, {"commitment", a.commitment},
+          {"tx", a.tx},       {"block", a.block},              {"error", a.error}};
+}
+
 nlohmann::json to_json(const JobState& job) {
   using nlohmann::json;
   json replicas = json::array();
@@ -280,14 +285,7 @@ nlohmann::json to_json(const JobState& job) {
                       {"started_ms", r.started_ms}});
   }
   json anchors = json::array();
-  for (const auto& a : job.anchors) {
-    anchors.push_back({{"round", a.round},
-                       {"state", phase_name(a.phase)},
-                       {"commitment", a.commitment},
-                       {"tx", a.tx},
-                       {"block", a.block},
-                       {"error", a.error}});
-  }
+  for (const auto& a : job.anchors) anchors.push_back(to_json(a));
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
           {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings}};

@@ -120,6 +120,7 @@ struct JobState {
 // The persisted form (a kJobDoc document). job_from_json fails with data_loss on a document
 // that is malformed or names an unknown phase.
 nlohmann::json to_json(const JobState& job);
+nlohmann::json to_json(const AnchorInfo& anchor);  // as stored, and as the API shows it
 Result<JobState> job_from_json(const nlohmann::json& j);
 
 // Moves `job` (or `slot`, `anchor`) to `to` when the lifecycle allows it and returns true;
