@@ -291,17 +291,21 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
   const bool report_all = ++reconcile_passes_ % kReportAgainPasses == 0;
   for (auto& [key, replica] : local_) {
     const std::string job_label = hash_hex(key.first).substr(0, 32);
-    std::string state = "starting", detail;
+    ReplicaPhase phase = ReplicaPhase::kStarting;
+    std::string detail;
     for (const auto& c : containers) {
       auto job = c.labels.find(std::string(runtime::kLabelJob));
       auto rep = c.labels.find(std::string(runtime::kLabelReplica));
       if (job == c.labels.end() || rep == c.labels.end() || job->second != job_label || rep->second != std::to_string(key.second)) {
         continue;
       }
-      state = c.running() ? "running" : c.state == runtime::ContainerState::kExited ? "exited" : "starting";
+      phase = c.running()                                   ? ReplicaPhase::kRunning
+              : c.state == runtime::ContainerState::kExited ? ReplicaPhase::kExited
+                                                            : ReplicaPhase::kStarting;
       detail = c.id.substr(0, 12);
       if (!c.error.empty()) detail = c.error;
     }
+    const std::string state(phase_name(phase));  // text on the wire only
     const std::string endpoint = replica.host_port != 0 ? "127.0.0.1:" + std::to_string(replica.host_port) : "";
     if (state == replica.last_reported && !report_all) continue;
     replica.last_reported = state;
@@ -341,7 +345,7 @@ void Executor::drain(std::function<void()> done) {
   logger()->info("draining {} replica(s) before leaving", local_.size());
   std::vector<std::pair<std::string, ReplicaReport>> reports;
   for (const auto& [key, replica] : local_) {
-    reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, "drained", "", "node leaving",
+    reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, std::string(phase_name(ReplicaPhase::kDrained)), "", "node leaving",
                                                             static_cast<std::uint64_t>(ctx_.now_ms())});
     (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
   }
