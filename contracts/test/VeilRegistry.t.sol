@@ -1,41 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {VeilTest} from "./utils/VeilTest.sol";
+import {RegistryTest} from "./utils/RegistryTest.sol";
 import {VeilRegistry} from "../src/VeilRegistry.sol";
 
 /// Unit and fuzz tests of VeilRegistry: one scenario per behaviour, every refusal checked by its
 /// custom error and arguments.
-contract VeilRegistryTest is VeilTest {
-    VeilRegistry internal reg;
-    address internal alice = address(0xA11CE);
-    address internal bob = address(0xB0B);
-    address internal carol = address(0xCA401);
+contract VeilRegistryTest is RegistryTest {
     address internal mallory = address(0xBAD);
-    uint64 internal constant DELAY = 1 hours;
     uint64 internal constant WINDOW = 1 days;
     bytes32 internal constant IMAGE = keccak256("busybox");
 
     function setUp() public {
+        alice = address(0xA11CE);
+        bob = address(0xB0B);
+        carol = address(0xCA401);
         address[] memory ops = new address[](3);
         ops[0] = alice;
         ops[1] = bob;
         ops[2] = carol;
         reg = new VeilRegistry("test-cluster", ops, 2, DELAY, WINDOW);
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    function _pass(VeilRegistry.ProposalKind kind, bytes memory data) internal returns (uint256 id) {
-        vm.prank(alice);
-        id = reg.propose(kind, data);
-        vm.prank(alice);
-        reg.vote(id, true);
-        vm.prank(bob);
-        reg.vote(id, true);
-        vm.warp(block.timestamp + DELAY);
-        vm.prank(carol);
-        reg.execute(id);
     }
 
     function _schedulers() internal pure returns (bytes32[] memory s) {

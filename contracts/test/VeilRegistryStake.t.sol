@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {VeilTest} from "./utils/VeilTest.sol";
+import {RegistryTest} from "./utils/RegistryTest.sol";
 import {VeilRegistry} from "../src/VeilRegistry.sol";
 
 /// Re-enters the registry from receive(): tries to withdraw stake and rewards a second time.
@@ -58,17 +58,12 @@ contract Unpayable {
 }
 
 /// Unit and fuzz tests of stake, slashing for equivocation and batched anchoring (issue 22).
-contract VeilRegistryStakeTest is VeilTest {
-    VeilRegistry internal reg;
+contract VeilRegistryStakeTest is RegistryTest {
     uint256 internal constant ALICE_PK = 0xA11CE;
     uint256 internal constant BOB_PK = 0xB0B;
     uint256 internal constant MALLORY_PK = 0xBAD;
-    address internal alice;
-    address internal bob;
-    address internal carol = address(0xCA401);
     address internal mallory;
     address internal reporter = address(0x4E9);
-    uint64 internal constant DELAY = 1 hours;
     bytes32 internal constant JOB = keccak256("job-1");
     bytes32 internal constant PEER = keccak256("12D3KooWpeer");
     bytes32 internal constant D1 = keccak256("decision-1");
@@ -78,6 +73,7 @@ contract VeilRegistryStakeTest is VeilTest {
         alice = vm.addr(ALICE_PK);
         bob = vm.addr(BOB_PK);
         mallory = vm.addr(MALLORY_PK);
+        carol = address(0xCA401);
         address[] memory ops = new address[](3);
         ops[0] = alice;
         ops[1] = bob;
@@ -89,23 +85,6 @@ contract VeilRegistryStakeTest is VeilTest {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    function _pass(VeilRegistry.ProposalKind kind, bytes memory data) internal {
-        uint256 id = _passed(kind, data);
-        vm.prank(carol);
-        reg.execute(id);
-    }
-
-    /// A proposal voted through and past its delay, not yet executed.
-    function _passed(VeilRegistry.ProposalKind kind, bytes memory data) internal returns (uint256 id) {
-        vm.prank(alice);
-        id = reg.propose(kind, data);
-        vm.prank(alice);
-        reg.vote(id, true);
-        vm.prank(bob);
-        reg.vote(id, true);
-        vm.warp(block.timestamp + DELAY);
-    }
 
     function _setStakeParams(uint256 min, uint64 delay, uint16 slash, uint16 rep) internal {
         _pass(VeilRegistry.ProposalKind.SetStakeParams, abi.encode(min, delay, slash, rep));
