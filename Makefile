@@ -2,13 +2,14 @@
 #   make demo   — set up, build, and run the end-to-end demo
 #   make test   — set up, build, and run every test (ctest: unit, integration, interop, contracts)
 #   make build  — set up and build only
+#   make package — build the Debian package (build/package/veil_VERSION_amd64.deb; docs/operations.md)
 #   make fuzz   — build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make format / make lint — clang-format / clang-tidy on changed C++ files
 PRESET ?= default
 BUILD_DIR ?= build
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build test test-unit demo bench fuzz format lint clean
+.PHONY: all setup build package test test-unit demo bench fuzz format lint clean
 
 all: build
 
@@ -17,6 +18,9 @@ setup:
 
 build:
 	@scripts/setup.sh --preset $(PRESET)
+
+package: build
+	@cd $(BUILD_DIR) && cpack --config CPackConfig.cmake
 
 test:
 	@scripts/test.sh

@@ -37,6 +37,8 @@ APT_PACKAGES=(
   # node dashboard integration test: a headless browser renders web/
   chromium
   iptables  # swim netns test: random packet loss where the kernel lacks sch_netem
+  # `make package` and its test: dpkg-shlibdeps, a clean Debian 12 root to install into
+  dpkg-dev debootstrap
 )
 
 install_apt() {

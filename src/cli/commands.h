@@ -59,6 +59,8 @@ void register_runtime_commands(CLI::App& app, GlobalOptions& global, CommandActi
 void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);     // node run|ls, job run|ls|status|logs|stop
 void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // cluster init
 void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);  // chain, gov, image, audit, node register
+// `veil man --out DIR`: a man page per command, from the command tree (the Debian package's pages).
+void register_man_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
 // `veil completion bash|zsh`; walks `app` when it runs, so register it after every other command.
 void register_completion_command(CLI::App& app, GlobalOptions& global, CommandAction& action);
 

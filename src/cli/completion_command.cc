@@ -29,7 +29,7 @@ void walk(const CLI::App& app, const std::string& path, std::vector<std::string>
     for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
     for (const auto& name : names) {
       flags.push_back(name);
-      if (opt->get_type_size() > 0) flags_with_value.insert(name);
+      if (opt->get_items_expected_max() > 0) flags_with_value.insert(name);  // a flag (--wait) expects none
     }
   }
   CompletionNode node{.path = path, .subcommands = {}, .flags = flags};

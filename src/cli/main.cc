@@ -39,6 +39,7 @@ int run(int argc, char** argv) {
   register_node_commands(app, global, action);
   register_cluster_commands(app, global, action);
   register_chain_commands(app, global, action);  // adds `register` to a `node` noun if one exists
+  register_man_command(app, global, action);
   register_completion_command(app, global, action);  // walks the tree the others built
 
   try {

@@ -122,11 +122,24 @@ out=$(complete_words job r); expect "completion: 'veil job r' completes to run, 
 out=$(complete_words runtime run --dr); expect "completion: a noun's flag after the verb ('runtime run --dr' -> --driver), got '$out'" $([[ $out == --driver ]]; echo $?)
 out=$(complete_words config show --con); expect "completion: the app's flag after the verb ('config show --con' -> --config), got '$out'" $([[ $out == --config ]]; echo $?)
 out=$(complete_words --config job v); expect "completion: a flag's value is not taken for a noun ('--config job v' -> version), got '$out'" $([[ $out == version ]]; echo $?)
+out=$(complete_words --help-all job r); expect "completion: a flag without a value does not swallow the next word ('--help-all job r' -> run), got '$out'" $([[ $out == run ]]; echo $?)
 "$VEIL" completion bash > "$WORK/veil.bash"; "$VEIL" completion zsh > "$WORK/veil.zsh"; rc=$?
 expect "completion zsh exits 0" $rc
 expect "completion zsh is the bash script through bashcompinit" $([[ "$(head -1 "$WORK/veil.zsh")" == 'autoload -U +X bashcompinit && bashcompinit' ]] && diff -q <(tail -n +2 "$WORK/veil.zsh") "$WORK/veil.bash" >/dev/null; echo $?)
 "$VEIL" completion fish >/dev/null 2>&1; rc=$?
 expect "completion of an unknown shell is a usage error (2), got $rc" $([[ $rc -eq 2 ]]; echo $?)
+
+# veil man --out DIR (#20, the Debian package's pages): one page per command, each a valid man page.
+"$VEIL" man --out "$WORK/man" >/dev/null; rc=$?
+expect "man exits 0, got $rc" $rc
+pages=$(ls "$WORK/man" | wc -l); commands=$("$VEIL" completion bash | sed -n '/^_veil_flags/,/esac/p' | grep -c '") echo')
+expect "man writes one page per command ($pages pages, $commands commands)" $([[ $pages -eq $commands ]]; echo $?)
+expect "man: veil-job-run.1 names the command and its flags" $(grep -q '^\.B veil job run' "$WORK/man/veil-job-run.1" && grep -q 'fB\\-\\-wait\\fR$' "$WORK/man/veil-job-run.1"; echo $?)
+if command -v man >/dev/null; then
+  rendered=$(MANWIDTH=100 man -l "$WORK/man/veil-job-run.1" 2>&1)
+  expect "man: the page renders with its options" $(echo "$rendered" | grep -q -- '--timeout INT'; echo $?)
+fi
+expect "man: veil.1 documents the exit codes" $(grep -q '^\.SH EXIT STATUS' "$WORK/man/veil.1"; echo $?)
 
 # bad YAML: file, line and problem on stderr, non-zero exit
 printf 'docker:\n  socket: /tmp/a.sock\n bad: [x\n' > "$WORK/bad.yaml"
