@@ -36,14 +36,15 @@ for _ in range(200):
 PY
 }
 
-# anvil on a free port; exports VEIL_ETH_RPC and writes three operator keys (anvil's dev keys).
+# anvil on a free port (on ANVIL_HOST, default 127.0.0.1); exports VEIL_ETH_RPC and writes three
+# operator keys (anvil's dev keys).
 start_anvil() {
-  local anvil="$ROOT/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+  local anvil="$ROOT/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" host="${ANVIL_HOST:-127.0.0.1}"
   [[ -x "$anvil" ]] || { echo "anvil is missing: run scripts/setup.sh" >&2; return 1; }
   local port; port=$(free_port)
-  "$anvil" --host 127.0.0.1 --port "$port" --silent >"$CLUSTER_WORK/anvil.log" 2>&1 &
+  "$anvil" --host "$host" --port "$port" --silent >"$CLUSTER_WORK/anvil.log" 2>&1 &
   ANVIL_PID=$!
-  export VEIL_ETH_RPC="http://127.0.0.1:$port"
+  export VEIL_ETH_RPC="http://$host:$port"
   for _ in $(seq 100); do
     curl -sf -X POST -H 'content-type: application/json' --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' \
       "$VEIL_ETH_RPC" >/dev/null 2>&1 && break

@@ -44,6 +44,8 @@ struct ClusterArgs {
   std::string name = "veil";
   int p2p_base_port = 4100;
   int api_base_port = 7600;
+  // Node N's IPv4 address, one per operator in order; all 127.0.0.1 when empty (one machine).
+  std::vector<std::string> node_addresses;
   int telemetry_interval_ms = 2000;
   std::string swim_preset = "local";
 };
@@ -71,6 +73,9 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   if (n == 0 || n > fhe::threshold::kMaxMembers) return invalid_argument("give 1 to 15 --operator-key files");
   const unsigned t = a.threshold == 0 ? static_cast<unsigned>(n / 2 + 1) : a.threshold;
   if (t > n) return invalid_argument("--threshold exceeds the number of operators");
+  if (!a.node_addresses.empty() && a.node_addresses.size() != n) {
+    return invalid_argument("give one --node-address per --operator-key (" + std::to_string(n) + "), or none");
+  }
   const fs::path out = fs::absolute(a.out);
   std::error_code ec;
   fs::create_directories(out / "cluster", ec);
@@ -172,7 +177,8 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   }
 
   // Node configurations.
-  const std::string bootstrap = "/ip4/127.0.0.1/tcp/" + std::to_string(a.p2p_base_port + 1) + "/p2p/" + peers[0];
+  auto node_address = [&a](std::size_t i) { return a.node_addresses.empty() ? std::string("127.0.0.1") : a.node_addresses[i]; };
+  const std::string bootstrap = "/ip4/" + node_address(0) + "/tcp/" + std::to_string(a.p2p_base_port + 1) + "/p2p/" + peers[0];
   nlohmann::json nodes = nlohmann::json::array();
   for (std::size_t i = 0; i < n; ++i) {
     const fs::path dir = out / ("node-" + std::to_string(i + 1));
@@ -181,7 +187,7 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
     std::string yaml = "# node " + std::to_string(i + 1) + " of cluster '" + a.name + "' (veil cluster init)\n";
     yaml += "contract:\n  address: \"" + contract.to_checksum() + "\"\n";
     yaml += "eth:\n  rpc: " + a.rpc + "\n  key_file: " + fs::absolute(a.operator_keys[i]).string() + "\n";
-    yaml += "libp2p:\n  listen: [/ip4/127.0.0.1/tcp/" + std::to_string(p2p_port) + "]\n";
+    yaml += "libp2p:\n  listen: [/ip4/" + node_address(i) + "/tcp/" + std::to_string(p2p_port) + "]\n";
     if (i > 0) yaml += "  bootstrap: [" + bootstrap + "]\n";
     yaml += "node:\n  peerid: " + peers[i] + "\n  key_file: " + (dir / "node.key").string() +
             "\n  data_dir: " + (dir / "data").string() + "\n";
@@ -195,7 +201,7 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
                      {"peer_id", peers[i]},
                      {"operator", operators[i].to_checksum()},
                      {"config", (dir / "node.yaml").string()},
-                     {"p2p", "/ip4/127.0.0.1/tcp/" + std::to_string(p2p_port) + "/p2p/" + peers[i]},
+                     {"p2p", "/ip4/" + node_address(i) + "/tcp/" + std::to_string(p2p_port) + "/p2p/" + peers[i]},
                      {"api", "127.0.0.1:" + std::to_string(api_port)}});
   }
   return nlohmann::json{{"contract", contract.to_checksum()},
@@ -222,6 +228,10 @@ void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandActi
   init_cmd->add_option("--name", a->name, "Cluster name (default veil)");
   init_cmd->add_option("--p2p-base-port", a->p2p_base_port, "Node N listens on base+N (default 4100)");
   init_cmd->add_option("--api-base-port", a->api_base_port, "Node N's API on base+N (default 7600)");
+  init_cmd->add_option("--node-address", a->node_addresses,
+                       "Node N's IPv4 address on the machines' network (repeat, one per --operator-key, in order; "
+                       "default 127.0.0.1 for every node)")
+      ->check(CLI::ValidIPV4);
   init_cmd->add_option("--telemetry-interval-ms", a->telemetry_interval_ms, "Telemetry interval written to the configs");
   init_cmd->add_option("--swim-preset", a->swim_preset, "SWIM preset written to the configs (local, lan, wan)");
   add_output_option(init_cmd, global.output);
