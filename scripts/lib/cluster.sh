@@ -198,6 +198,17 @@ stop_cluster() {
   return 0
 }
 
+# For a test's EXIT trap, after stop_cluster: on failure (any status but 0 and 77, "skipped") keep
+# $CLUSTER_WORK and print the end of each node's log; otherwise remove it.
+keep_logs_on_failure() {  # keep_logs_on_failure EXIT_STATUS
+  if [[ $1 -ne 0 && $1 -ne 77 ]]; then
+    echo "--- logs kept in $CLUSTER_WORK; last lines of each node:" >&2
+    for n in 1 2 3; do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
+  else
+    rm -rf "$CLUSTER_WORK"
+  fi
+}
+
 # The job spec of the demo: two replicas of an HTTP server on busybox.
 write_web_job() {  # write_web_job FILE [NAME]
   cat >"$1" <<YAML

@@ -25,12 +25,7 @@ source "$ROOT/scripts/lib/cluster.sh"
 finish() {
   local rc=$?
   stop_cluster
-  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
-    echo "--- logs kept in $CLUSTER_WORK; last lines of each node:" >&2
-    for n in 1 2 3; do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
-  else
-    rm -rf "$CLUSTER_WORK"
-  fi
+  keep_logs_on_failure $rc
   exit $rc
 }
 trap finish EXIT
