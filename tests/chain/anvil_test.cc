@@ -12,6 +12,7 @@
 
 #include "veil/chain/keccak.h"
 #include "veil/chain/log_cursor.h"
+#include "veil/chain/merkle_batch.h"
 #include "veil/chain/veil_registry.h"
 
 namespace veil::chain {
@@ -405,6 +406,105 @@ TEST_F(AnvilTest, LogCursorSurvivesReorg) {
   EXPECT_GE(third->reorg_depth, 1u);
   auto quiet = cursor.poll();
   EXPECT_TRUE(quiet->added.empty() && quiet->removed.empty());
+}
+
+
+// ---------------------------------------------------------------- stake, slashing, batches
+
+// Governance sets the stake rules (quorum 2 of the three operators, no execution delay).
+void set_stake_params(VeilRegistry& as0, VeilRegistry& as1, const VeilRegistry::StakeParams& p) {
+  auto id = as0.propose(VeilRegistry::ProposalKind::kSetStakeParams, VeilRegistry::stake_params_payload(p));
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  ASSERT_TRUE(as0.vote(*id, true).ok());
+  ASSERT_TRUE(as1.vote(*id, true).ok());
+  auto ex = as0.execute(*id);
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+}
+
+TEST_F(AnvilTest, StakeUnstakeAndWithdrawMoveTheOperatorsEther) {
+  auto reg = deploy();
+  auto op0 = as(reg, 0), op1 = as(reg, 1);
+  set_stake_params(op0, op1, {U256(1000), 0, 5000, 2000});
+  const Address me = keys_[1].address();
+  ASSERT_TRUE(op1.stake(U256(1500)).ok());
+  EXPECT_EQ(op1.stake_of(me).value(), U256(1500));
+  EXPECT_TRUE(op1.is_operator_staked(me).value());
+  ASSERT_TRUE(op1.request_unstake(U256(600)).ok());
+  EXPECT_EQ(op1.stake_of(me).value(), U256(900));
+  EXPECT_FALSE(op1.is_operator_staked(me).value()) << "below the 1000 wei minimum";
+  EXPECT_EQ(op1.unbonding_of(me).value().amount, U256(600));
+  const U256 balance_before = client_->balance(reg.address()).value();
+  auto w = op1.withdraw();
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(client_->balance(reg.address()).value() + U256(600), balance_before);
+  // Nothing left to withdraw: a decoded revert, not a silent success.
+  auto again = op1.withdraw();
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("NothingToWithdraw"), std::string::npos) << again.status().message();
+  auto too_much = op1.request_unstake(U256(901));
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_NE(too_much.status().message().find("InsufficientBonded"), std::string::npos);
+}
+
+TEST_F(AnvilTest, EquivocationEvidenceSignedHereSlashesOnChain) {
+  auto reg = deploy();
+  auto op0 = as(reg, 0), op1 = as(reg, 1), reporter = as(reg, 2);
+  set_stake_params(op0, op1, {U256(1000), 3600, 5000, 2000});  // slash 50 %, reporter gets 20 % of it
+  ASSERT_TRUE(op1.stake(U256(10000)).ok());
+  const RegistryDomain domain = reg.domain().value();
+  Evidence e;
+  e.job_id = h("job");
+  e.round = 3;
+  e.peer_id = peer_id_hash("12D3KooWLiar");
+  e.decision_a = h("the agreed decision");
+  e.decision_b = h("a tampered decision");
+  for (const auto& [decision, sig] : {std::pair{e.decision_a, &e.signature_a}, std::pair{e.decision_b, &e.signature_b}}) {
+    const Announcement a{e.job_id, e.round, decision, e.peer_id};
+    ASSERT_EQ(announcement_digest(domain, a), reg.announcement_digest_on_chain(a).value()) << "EIP-712 digest differs from the contract's";
+    *sig = signature_bytes(keys_[1].sign(announcement_digest(domain, a)));
+  }
+  ASSERT_EQ(e.signer(domain).value(), keys_[1].address());
+  auto slash = reporter.submit_evidence(e);
+  ASSERT_TRUE(slash.ok()) << slash.status().message();
+  EXPECT_EQ(slash->operator_address, keys_[1].address());
+  EXPECT_EQ(slash->reporter, keys_[2].address());
+  EXPECT_EQ(slash->slashed, U256(5000));
+  EXPECT_EQ(slash->reward, U256(1000));
+  EXPECT_EQ(reg.stake_of(keys_[1].address()).value(), U256(5000));
+  EXPECT_EQ(reg.rewards_of(keys_[2].address()).value(), U256(1000));
+  EXPECT_TRUE(reg.is_evidence_used(slash->evidence_id).value());
+  // The same equivocation slashes once.
+  auto twice = reporter.submit_evidence(e);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("EvidenceAlreadyUsed"), std::string::npos) << twice.status().message();
+  // A signature over another decision than the one claimed is refused by the contract.
+  Evidence forged = e;
+  forged.round = 4;
+  forged.decision_b = h("something else");
+  auto refused = reporter.submit_evidence(forged);
+  ASSERT_FALSE(refused.ok());
+  ASSERT_TRUE(reporter.withdraw_rewards().ok());
+  EXPECT_EQ(reg.rewards_of(keys_[2].address()).value(), U256(0));
+}
+
+TEST_F(AnvilTest, BatchRootsComputedHereVerifyOnChain) {
+  auto reg = deploy();
+  auto op0 = as(reg, 0);
+  for (std::size_t n : {1u, 2u, 3u, 5u, 32u}) {
+    std::vector<Hash32> batch;
+    for (std::size_t i = 0; i < n; ++i) batch.push_back(h("batch " + std::to_string(n) + " commitment " + std::to_string(i)));
+    const Hash32 root = batch_root(batch).value();
+    auto r = op0.anchor_batch(root, static_cast<std::uint32_t>(n));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(reg.batch(root).value().count, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_TRUE(reg.verify_inclusion(root, batch[i], batch_proof(batch, i).value()).value()) << n << "/" << i;
+    }
+    EXPECT_FALSE(reg.verify_inclusion(root, h("not in it"), batch_proof(batch, 0).value()).value());
+  }
+  // An unanchored root proves nothing, however good the proof.
+  const std::vector<Hash32> stray = {h("a"), h("b")};
+  EXPECT_FALSE(reg.verify_inclusion(batch_root(stray).value(), stray[0], batch_proof(stray, 0).value()).value());
 }
 
 }  // namespace

@@ -80,11 +80,11 @@ Result<std::vector<AbiValue>> VeilRegistry::view(std::string_view function,
   return abi().decode_output(function, out.data);
 }
 
-Result<Receipt> VeilRegistry::transact(std::string_view function, const std::vector<AbiValue>& args) {
+Result<Receipt> VeilRegistry::transact(std::string_view function, const std::vector<AbiValue>& args, const U256& value) {
   if (sender_ == nullptr)
     return failed_precondition("VeilRegistry." + std::string(function) + " needs a signing key");
   VEIL_ASSIGN_OR_RETURN(Bytes data, abi().encode_call(function, args));
-  TxCall call{address_, std::move(data), U256(0), std::nullopt};
+  TxCall call{address_, std::move(data), value, std::nullopt};
   auto receipt = sender_->send_and_wait(call, &VeilRegistry::decode_revert);
   if (!receipt.ok()) return receipt.status().with_context("VeilRegistry." + std::string(function));
   return receipt;
@@ -140,6 +140,34 @@ Result<Hash32> VeilRegistry::anchor_commitment(const Commitment& c) {
   VEIL_ASSIGN_OR_RETURN(DecodedEvent e, find_event(r, "DeploymentAnchored"));
   VEIL_ASSIGN_OR_RETURN(AbiValue h, e.get("assignmentHash"));
   return h.as_bytes32();
+}
+
+Result<Receipt> VeilRegistry::stake(const U256& wei) { return transact("stake", {}, wei); }
+Result<Receipt> VeilRegistry::request_unstake(const U256& wei) { return transact("requestUnstake", {AbiValue(wei)}); }
+Result<Receipt> VeilRegistry::withdraw() { return transact("withdraw", {}); }
+Result<Receipt> VeilRegistry::withdraw_rewards() { return transact("withdrawRewards", {}); }
+
+Result<VeilRegistry::Slash> VeilRegistry::submit_evidence(const Evidence& e) {
+  VEIL_ASSIGN_OR_RETURN(Receipt r, transact("submitEvidence", {h32(e.job_id), u(e.round), h32(e.peer_id), h32(e.decision_a),
+                                                               AbiValue(e.signature_a), h32(e.decision_b),
+                                                               AbiValue(e.signature_b)}));
+  VEIL_ASSIGN_OR_RETURN(DecodedEvent ev, find_event(r, "Slashed"));
+  Slash s;
+  VEIL_ASSIGN_OR_RETURN(AbiValue op, ev.get("operator"));
+  VEIL_ASSIGN_OR_RETURN(AbiValue reporter, ev.get("reporter"));
+  VEIL_ASSIGN_OR_RETURN(AbiValue id, ev.get("evidenceId"));
+  VEIL_ASSIGN_OR_RETURN(AbiValue slashed, ev.get("slashed"));
+  VEIL_ASSIGN_OR_RETURN(AbiValue reward, ev.get("reward"));
+  s.operator_address = op.as_address();
+  s.reporter = reporter.as_address();
+  s.evidence_id = id.as_bytes32();
+  s.slashed = slashed.as_uint();
+  s.reward = reward.as_uint();
+  return s;
+}
+
+Result<Receipt> VeilRegistry::anchor_batch(const Hash32& root, std::uint32_t count) {
+  return transact("anchorBatch", {h32(root), u(count)});
 }
 
 Result<std::uint64_t> VeilRegistry::open_dispute(const Hash32& assignment_hash, const Hash32& evidence_hash) {
@@ -279,6 +307,41 @@ Result<U256> VeilRegistry::stake_of(const Address& account) {
 
 Result<bool> VeilRegistry::is_operator_staked(const Address& op) {
   VEIL_ASSIGN_OR_RETURN(auto v, view("isOperatorStaked", {AbiValue(op)}));
+  return v[0].as_bool();
+}
+
+Result<VeilRegistry::Unbonding> VeilRegistry::unbonding_of(const Address& account) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("unbondingOf", {AbiValue(account)}));
+  return Unbonding{v[0].as_uint(), as_u64(v[1])};
+}
+
+Result<U256> VeilRegistry::rewards_of(const Address& account) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("rewardsOf", {AbiValue(account)}));
+  return v[0].as_uint();
+}
+
+Result<bool> VeilRegistry::is_evidence_used(const Hash32& evidence_id) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("isEvidenceUsed", {h32(evidence_id)}));
+  return v[0].as_bool();
+}
+
+Result<Hash32> VeilRegistry::announcement_digest_on_chain(const Announcement& a) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("announcementDigest", {h32(a.job_id), u(a.round), h32(a.decision_hash), h32(a.peer_id)}));
+  return v[0].as_bytes32();
+}
+
+Result<RegistryDomain> VeilRegistry::domain() {
+  VEIL_ASSIGN_OR_RETURN(std::uint64_t chain_id, client_->chain_id());
+  return RegistryDomain{chain_id, address_};
+}
+
+Result<VeilRegistry::BatchInfo> VeilRegistry::batch(const Hash32& root) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("getBatch", {h32(root)}));
+  return BatchInfo{v[0].as_address(), as_u64(v[1]), static_cast<std::uint32_t>(as_u64(v[2]))};
+}
+
+Result<bool> VeilRegistry::verify_inclusion(const Hash32& root, const Hash32& commitment, const std::vector<Hash32>& proof) {
+  VEIL_ASSIGN_OR_RETURN(auto v, view("verifyInclusion", {h32(root), h32(commitment), AbiValue(hash_list(proof))}));
   return v[0].as_bool();
 }
 

@@ -15,6 +15,7 @@
 
 #include "veil/chain/contract.h"
 #include "veil/chain/eth_client.h"
+#include "veil/chain/evidence.h"
 #include "veil/chain/transactor.h"
 
 namespace veil::chain {
@@ -137,6 +138,21 @@ class VeilRegistry {
   // Returns the dispute id (from the DisputeOpened event).
   Result<std::uint64_t> open_dispute(const Hash32& assignment_hash, const Hash32& evidence_hash);
 
+  // ---- stake (docs/chain.md, "Stake"); amounts in wei
+  Result<Receipt> stake(const U256& wei);             // bonds msg.value
+  Result<Receipt> request_unstake(const U256& wei);   // bonded -> unbonding, released after the delay
+  Result<Receipt> withdraw();                         // pays unbonding stake once released
+  Result<Receipt> withdraw_rewards();                 // pays reporter rewards
+  // Submits equivocation evidence; returns the Slashed event (the operator, wei slashed, reward).
+  struct Slash {
+    Address operator_address, reporter;
+    Hash32 evidence_id{};
+    U256 slashed, reward;
+  };
+  Result<Slash> submit_evidence(const Evidence& evidence);
+  // Anchors the root of `count` commitments (merkle_batch.h).
+  Result<Receipt> anchor_batch(const Hash32& root, std::uint32_t count);
+
   // ---- proposal payloads (abi.encode of what each ProposalKind expects)
   static Bytes operator_payload(const Address& op);
   static Bytes image_payload(const Hash32& digest);
@@ -164,6 +180,25 @@ class VeilRegistry {
   Result<StakeParams> stake_params();
   Result<U256> stake_of(const Address& account);       // bonded stake, in wei
   Result<bool> is_operator_staked(const Address& op);  // bonded >= minStake
+  struct Unbonding {
+    U256 amount;
+    std::uint64_t release_at = 0;  // unix seconds; withdraw() pays from then on
+  };
+  Result<Unbonding> unbonding_of(const Address& account);
+  Result<U256> rewards_of(const Address& account);
+  Result<bool> is_evidence_used(const Hash32& evidence_id);
+  // The contract's own EIP-712 digest, to check announcement_digest() against.
+  Result<Hash32> announcement_digest_on_chain(const Announcement& announcement);
+  // The domain announcements are signed in (chain id from the node, this contract's address).
+  Result<RegistryDomain> domain();
+  struct BatchInfo {
+    Address anchored_by;  // zero when the root was never anchored
+    std::uint64_t anchored_at = 0;
+    std::uint32_t count = 0;
+  };
+  Result<BatchInfo> batch(const Hash32& root);
+  // True when `root` was anchored and `proof` leads from `commitment` to it.
+  Result<bool> verify_inclusion(const Hash32& root, const Hash32& commitment, const std::vector<Hash32>& proof);
   Result<DeploymentInfo> deployment(const Hash32& assignment_hash);
   Result<DisputeInfo> dispute(std::uint64_t id);
   // The contract's own commitment computation (deploymentCommitment, a pure function).
@@ -180,7 +215,7 @@ class VeilRegistry {
 
  private:
   Result<std::vector<AbiValue>> view(std::string_view function, const std::vector<AbiValue>& args);
-  Result<Receipt> transact(std::string_view function, const std::vector<AbiValue>& args);
+  Result<Receipt> transact(std::string_view function, const std::vector<AbiValue>& args, const U256& value = U256(0));
   Result<DecodedEvent> find_event(const Receipt& receipt, std::string_view event_name);
 
   EthClient* client_;

@@ -1,0 +1,127 @@
+// EIP-712 announcements and equivocation evidence (veil/chain/evidence.h).
+#include "veil/chain/evidence.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "veil/chain/keccak.h"
+
+namespace veil::chain {
+namespace {
+
+void append(Bytes& out, const Hash32& word) { out.insert(out.end(), word.begin(), word.end()); }
+
+Hash32 keccak_text(std::string_view text) { return keccak256(as_bytes(text)); }
+
+Hash32 word_of(std::uint64_t v) { return U256(v).to_be32(); }
+
+Hash32 word_of(const Address& a) {
+  Hash32 w{};
+  std::memcpy(w.data() + 12, a.bytes.data(), a.bytes.size());
+  return w;
+}
+
+// keccak256(abi.encode(EIP712Domain typehash, keccak("VeilRegistry"), keccak("1"), chainId, contract)),
+// the domain OpenZeppelin's EIP712("VeilRegistry", "1") builds.
+Hash32 domain_separator(const RegistryDomain& domain) {
+  Bytes enc;
+  append(enc, keccak_text("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"));
+  append(enc, keccak_text("VeilRegistry"));
+  append(enc, keccak_text("1"));
+  append(enc, word_of(domain.chain_id));
+  append(enc, word_of(domain.contract));
+  return keccak256(enc);
+}
+
+Result<Hash32> hash_field(const nlohmann::json& j, const char* name) {
+  if (!j.contains(name) || !j[name].is_string()) return invalid_argument(std::string("evidence: '") + name + "' must be a 0x-hex string");
+  auto h = parse_hash(j[name].get<std::string>());
+  if (!h.ok()) return invalid_argument(std::string("evidence: '") + name + "': " + h.status().message());
+  return h;
+}
+
+Result<Bytes> signature_field(const nlohmann::json& j, const char* name) {
+  if (!j.contains(name) || !j[name].is_string()) return invalid_argument(std::string("evidence: '") + name + "' must be a 0x-hex string");
+  auto b = from_hex(j[name].get<std::string>());
+  if (!b.ok() || b->size() != 65) return invalid_argument(std::string("evidence: '") + name + "' must be 65 bytes of hex (r, s, v)");
+  return b;
+}
+
+}  // namespace
+
+Hash32 announcement_digest(const RegistryDomain& domain, const Announcement& a) {
+  Bytes body;
+  append(body, keccak_text("Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId)"));
+  append(body, a.job_id);
+  append(body, word_of(a.round));
+  append(body, a.decision_hash);
+  append(body, a.peer_id);
+  Bytes msg = {0x19, 0x01};
+  append(msg, domain_separator(domain));
+  append(msg, keccak256(body));
+  return keccak256(msg);
+}
+
+Bytes signature_bytes(const Signature& sig) {
+  Bytes out;
+  append(out, sig.r);
+  append(out, sig.s);
+  out.push_back(static_cast<std::uint8_t>(27 + sig.recovery_id));
+  return out;
+}
+
+Result<Signature> parse_signature_bytes(ByteView bytes) {
+  if (bytes.size() != 65) return invalid_argument("a signature is 65 bytes (r, s, v), got " + std::to_string(bytes.size()));
+  Signature sig;
+  std::memcpy(sig.r.data(), bytes.data(), 32);
+  std::memcpy(sig.s.data(), bytes.data() + 32, 32);
+  const std::uint8_t v = bytes[64];
+  if (v != 27 && v != 28) return invalid_argument("a signature's v must be 27 or 28, got " + std::to_string(v));
+  sig.recovery_id = static_cast<std::uint8_t>(v - 27);
+  return sig;
+}
+
+std::string Evidence::to_json() const {
+  nlohmann::ordered_json j = {{"kind", "equivocation"},
+                              {"job_id", hash_hex(job_id)},
+                              {"round", round},
+                              {"peer_id", hash_hex(peer_id)},
+                              {"decision_a", hash_hex(decision_a)},
+                              {"signature_a", to_hex_prefixed(signature_a)},
+                              {"decision_b", hash_hex(decision_b)},
+                              {"signature_b", to_hex_prefixed(signature_b)}};
+  return j.dump(2) + "\n";
+}
+
+Result<Evidence> Evidence::from_json(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return invalid_argument("evidence: not a JSON object");
+  if (!j.contains("kind") || j["kind"] != "equivocation") {
+    return invalid_argument("evidence: 'kind' must be \"equivocation\" (the only evidence the contract judges itself)");
+  }
+  Evidence e;
+  VEIL_ASSIGN_OR_RETURN(e.job_id, hash_field(j, "job_id"));
+  VEIL_ASSIGN_OR_RETURN(e.peer_id, hash_field(j, "peer_id"));
+  VEIL_ASSIGN_OR_RETURN(e.decision_a, hash_field(j, "decision_a"));
+  VEIL_ASSIGN_OR_RETURN(e.decision_b, hash_field(j, "decision_b"));
+  VEIL_ASSIGN_OR_RETURN(e.signature_a, signature_field(j, "signature_a"));
+  VEIL_ASSIGN_OR_RETURN(e.signature_b, signature_field(j, "signature_b"));
+  if (!j.contains("round") || !j["round"].is_number_unsigned() || j["round"].get<std::uint64_t>() > 0xffffffffu) {
+    return invalid_argument("evidence: 'round' must be an integer in 0..4294967295");
+  }
+  e.round = j["round"].get<std::uint32_t>();
+  return e;
+}
+
+Result<Address> Evidence::signer(const RegistryDomain& domain) const {
+  if (decision_a == decision_b) return invalid_argument("evidence: the two decisions are equal; that is not an equivocation");
+  VEIL_ASSIGN_OR_RETURN(Signature sig_a, parse_signature_bytes(signature_a));
+  VEIL_ASSIGN_OR_RETURN(Signature sig_b, parse_signature_bytes(signature_b));
+  VEIL_ASSIGN_OR_RETURN(Address a, recover_address(announcement_digest(domain, {job_id, round, decision_a, peer_id}), sig_a));
+  VEIL_ASSIGN_OR_RETURN(Address b, recover_address(announcement_digest(domain, {job_id, round, decision_b, peer_id}), sig_b));
+  if (a != b) return invalid_argument("evidence: the signatures are by two signers (" + a.to_checksum() + ", " + b.to_checksum() + ")");
+  return a;
+}
+
+}  // namespace veil::chain
