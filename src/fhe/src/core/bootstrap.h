@@ -54,7 +54,8 @@ std::vector<Torus> generate_bsk(const LweSecretKey& small, const GlweSecretKey& 
 FourierBootstrapKey bsk_to_fourier(const std::vector<Torus>& standard, std::size_t lwe_dimension,
                                    const GgswShape& shape);
 
-// Blind rotation: acc = X^(-phase~) * lut, where phase~ is the input's phase switched to Z/2N.
+// Blind rotation: acc = X^(-phase~) * lut, where phase~ is the input's phase switched to Z/2N
+// by the centred switch (modswitch_centred, core/lwe.h).
 // lut: N words (the body of a trivial GLWE). acc: (k+1)*N words.
 void blind_rotate(Torus* acc, const FourierBootstrapKey& bsk, const LweCiphertext& input, const Torus* lut,
                   const Fft& fft);
