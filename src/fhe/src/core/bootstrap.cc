@@ -97,11 +97,6 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
 
 }  // namespace
 
-void external_product(Torus* glwe_inout, const double* ggsw, const GgswShape& shape, const Fft& fft) {
-  std::vector<Torus> copy(glwe_inout, glwe_inout + (shape.k + 1) * shape.n);
-  external_product_into(glwe_inout, false, copy.data(), ggsw, shape, fft);
-}
-
 namespace {
 
 // out = X^t in - in (negacyclic, 0 < t < 2n) in one pass: the CMUX's difference polynomial.

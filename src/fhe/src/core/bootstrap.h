@@ -36,8 +36,6 @@ void ggsw_encrypt(Torus* out, const GgswShape& shape, const GlweSecretKey& key, 
 // Converts a standard GGSW to the Fourier domain: out[fourier_doubles].
 void ggsw_to_fourier(double* out, const Torus* standard, const GgswShape& shape, const Fft& fft);
 
-// acc (k+1 polys, in place) <- ggsw (Fourier) [external product] acc.
-void external_product(Torus* glwe_inout, const double* ggsw, const GgswShape& shape, const Fft& fft);
 // acc <- acc + ggsw [x] (X^t acc - acc): selects X^t acc when the GGSW encrypts 1, acc when 0.
 void cmux_rotate(Torus* acc, const double* ggsw, const GgswShape& shape, std::size_t t, const Fft& fft);
 
