@@ -367,8 +367,12 @@ void expect_decision_windows_centred(const Parameters& params) {
     EXPECT_EQ(through_identity(v, 0 - delta / 2), v) << params.name << " lower edge of " << v;
     EXPECT_EQ(through_identity(v, delta / 2 - 1), v) << params.name << " upper edge of " << v;
     // Past the edges (the padding side of 0 and p - 1 excepted).
-    if (v + 1 < p) EXPECT_EQ(through_identity(v, delta / 2), v + 1) << params.name << " above " << v;
-    if (v > 0) EXPECT_EQ(through_identity(v, 0 - delta / 2 - 1), v - 1) << params.name << " below " << v;
+    if (v + 1 < p) {
+      EXPECT_EQ(through_identity(v, delta / 2), v + 1) << params.name << " above " << v;
+    }
+    if (v > 0) {
+      EXPECT_EQ(through_identity(v, 0 - delta / 2 - 1), v - 1) << params.name << " below " << v;
+    }
   }
 }
 
