@@ -169,6 +169,25 @@ TEST(Squash, EveryBlockValueSquashesWithSmallNoiseOnTestParameters) {
   EXPECT_LT(worst, 70.0);
 }
 
+// The squash decides like the 64-bit bootstrap (core::modswitch_centred): a noiseless block at
+// v Delta + x squashes to v for every x in [-Delta/2, Delta/2), and to its neighbour just outside.
+TEST(Squash, DecisionWindowsAreCentredOnEveryValue) {
+  const auto f = make_fixture(kParamInsecureTestOnly);
+  const std::uint64_t p = f.params.plaintext_modulus();
+  const Torus delta = f.params.delta();
+  const auto at = [&](std::uint64_t v, Torus offset) {
+    auto ct = f.keys.server.trivial(v);
+    ct.ct.body() += offset;
+    return ct;
+  };
+  for (std::uint64_t v = 0; v < p; ++v) {
+    check_squash(f, at(v, 0 - delta / 2), v);
+    check_squash(f, at(v, delta / 2 - 1), v);
+    if (v + 1 < p) check_squash(f, at(v, delta / 2), v + 1);
+    if (v > 0) check_squash(f, at(v, 0 - delta / 2 - 1), v - 1);
+  }
+}
+
 TEST(Squash, ExpandedFromSeedAndBodiesGivesTheSameKey) {
   const auto f = make_fixture(kParamInsecureTestOnly);
   auto again = NoiseSquashingKey::expand(f.params, f.sq.seed, f.sq.ksk_bodies, f.sq.bsk_bodies);

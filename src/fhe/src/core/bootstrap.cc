@@ -97,11 +97,6 @@ void external_product_into(Torus* out, bool accumulate, const Torus* in, const d
 
 }  // namespace
 
-void external_product(Torus* glwe_inout, const double* ggsw, const GgswShape& shape, const Fft& fft) {
-  std::vector<Torus> copy(glwe_inout, glwe_inout + (shape.k + 1) * shape.n);
-  external_product_into(glwe_inout, false, copy.data(), ggsw, shape, fft);
-}
-
 namespace {
 
 // out = X^t in - in (negacyclic, 0 < t < 2n) in one pass: the CMUX's difference polynomial.
@@ -159,13 +154,12 @@ void blind_rotate(Torus* acc, const FourierBootstrapKey& bsk, const LweCiphertex
                   const Fft& fft) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
+  const SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
   // Start from X^(-b~) * lut.
-  const std::size_t b = modswitch(input.body(), log2_2n);
-  poly_rotate(acc + k * n, lut, n, (2 * n - b) % (2 * n));
+  poly_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    const std::size_t a = modswitch(input.data[i], log2_2n);
-    cmux_rotate(acc, bsk.ggsw(i), bsk.shape, a, fft);
+    cmux_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], fft);
   }
 }
 
@@ -173,15 +167,14 @@ void blind_rotate_batch(Torus* const* accs, const FourierBootstrapKey& bsk, cons
                         const Torus* const* luts, std::size_t count, const Fft& fft) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
+  std::vector<SwitchedLwe> switched(count);
   for (std::size_t c = 0; c < count; ++c) {
+    switched[c] = modswitch_centred(*inputs[c], log2_2n);
     std::fill(accs[c], accs[c] + k * n, 0);
-    const std::size_t b = modswitch(inputs[c]->body(), log2_2n);
-    poly_rotate(accs[c] + k * n, luts[c], n, (2 * n - b) % (2 * n));
+    poly_rotate(accs[c] + k * n, luts[c], n, (2 * n - switched[c].body) % (2 * n));
   }
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    for (std::size_t c = 0; c < count; ++c) {
-      cmux_rotate(accs[c], bsk.ggsw(i), bsk.shape, modswitch(inputs[c]->data[i], log2_2n), fft);
-    }
+    for (std::size_t c = 0; c < count; ++c) cmux_rotate(accs[c], bsk.ggsw(i), bsk.shape, switched[c].mask[i], fft);
   }
 }
 

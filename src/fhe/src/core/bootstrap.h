@@ -36,8 +36,6 @@ void ggsw_encrypt(Torus* out, const GgswShape& shape, const GlweSecretKey& key, 
 // Converts a standard GGSW to the Fourier domain: out[fourier_doubles].
 void ggsw_to_fourier(double* out, const Torus* standard, const GgswShape& shape, const Fft& fft);
 
-// acc (k+1 polys, in place) <- ggsw (Fourier) [external product] acc.
-void external_product(Torus* glwe_inout, const double* ggsw, const GgswShape& shape, const Fft& fft);
 // acc <- acc + ggsw [x] (X^t acc - acc): selects X^t acc when the GGSW encrypts 1, acc when 0.
 void cmux_rotate(Torus* acc, const double* ggsw, const GgswShape& shape, std::size_t t, const Fft& fft);
 
@@ -54,7 +52,8 @@ std::vector<Torus> generate_bsk(const LweSecretKey& small, const GlweSecretKey& 
 FourierBootstrapKey bsk_to_fourier(const std::vector<Torus>& standard, std::size_t lwe_dimension,
                                    const GgswShape& shape);
 
-// Blind rotation: acc = X^(-phase~) * lut, where phase~ is the input's phase switched to Z/2N.
+// Blind rotation: acc = X^(-phase~) * lut, where phase~ is the input's phase switched to Z/2N
+// by the centred switch (modswitch_centred, core/lwe.h).
 // lut: N words (the body of a trivial GLWE). acc: (k+1)*N words.
 void blind_rotate(Torus* acc, const FourierBootstrapKey& bsk, const LweCiphertext& input, const Torus* lut,
                   const Fft& fft);

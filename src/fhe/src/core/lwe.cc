@@ -161,6 +161,24 @@ void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& 
   }
 }
 
+SwitchedLwe modswitch_centred(const LweCiphertext& in, std::size_t log2_2n) {
+  const std::size_t n = in.dimension();
+  assert(n < (std::size_t{1} << log2_2n));
+  const unsigned step_log = 64 - static_cast<unsigned>(log2_2n);  // q/2N = 2^step_log
+  SwitchedLwe out;
+  out.mask.resize(n);
+  // |eps_i| <= q/4N, so the sum of n < 2N of them stays below 2^63 in magnitude.
+  std::int64_t error_sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t a = modswitch(in.data[i], log2_2n);
+    out.mask[i] = static_cast<std::uint32_t>(a);
+    error_sum += static_cast<std::int64_t>((static_cast<Torus>(a) << step_log) - in.data[i]);
+  }
+  const Torus body = in.body() + static_cast<Torus>(error_sum / 2);
+  out.body = static_cast<std::uint32_t>(body >> step_log);
+  return out;
+}
+
 void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits) {
   std::int32_t tmp[64];
   for (std::size_t i = 0; i < ksk.input_dimension; ++i) {

@@ -148,10 +148,34 @@ void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const
 void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits);
 
 // ----- Modulus switching -----
-// round(x * 2N / 2^64) mod 2N.
+// round(x * 2N / 2^64) mod 2N: one word on its own.
 inline std::size_t modswitch(Torus x, std::size_t log2_2n) {
   const unsigned shift = 64 - static_cast<unsigned>(log2_2n) - 1;
   return static_cast<std::size_t>(((x >> shift) + 1) >> 1) & ((std::size_t{1} << log2_2n) - 1);
 }
+
+// An LWE ciphertext switched to Z/2N, the input of a blind rotation.
+struct SwitchedLwe {
+  std::vector<std::uint32_t> mask;  // in [0, 2N)
+  std::uint32_t body = 0;           // in [0, 2N)
+};
+
+// The switch the bootstraps use: mean-compensated ("centred") and aligned with the lookup
+// tables' boxes. Integer arithmetic only, so every build switches to the same words.
+//
+// Each mask word is rounded to the nearest multiple of q/2N, with a rounding error eps_i the
+// server sees. The switched phase carries -sum eps_i s_i; for a binary key that is
+// -sum eps_i / 2 - sum eps_i (s_i - 1/2), and the first term is public: it is added to the body
+// before the body is switched. What is left has variance n (q/2N)^2 / 48 for every binary key,
+// half the plain switch's n (q/2N)^2 / 24 (core/noise_model.h; de Ruijter, D'Anvers,
+// Verbauwhede, ePrint 2025/809; TFHE-rs's centred binary modulus switch).
+//
+// The body is switched by rounding down rather than to nearest, i.e. half a step of Z/2N lower:
+// a table box (shortint's LUT builder, the squash's table) answers the switched phases
+// [v B - B/2, v B + B/2 - 1], which is centred on v B - 1/2, not on v B; with the body
+// rounded down, the phases that decode to v are exactly those in [v Delta - Delta/2,
+// v Delta + Delta/2) before the switch, symmetric about v Delta as the noise model assumes.
+// Requires dimension < 2N (so that |sum eps_i| < 2^63).
+SwitchedLwe modswitch_centred(const LweCiphertext& in, std::size_t log2_2n);
 
 }  // namespace veil::fhe::core

@@ -204,11 +204,11 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
 void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
+  const SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
-  const std::size_t b = modswitch(input.body(), log2_2n);
-  poly128_rotate(acc + k * n, lut, n, (2 * n - b) % (2 * n));
+  poly128_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, modswitch(input.data[i], log2_2n));
+    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i]);
   }
 }
 

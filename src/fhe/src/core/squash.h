@@ -79,7 +79,8 @@ void ggsw128_to_ntt(std::uint64_t* out, const u128* standard, const GgswShape& s
 
 // acc ((k+1) N words, in place) <- acc + ggsw [x] (X^t acc - acc).
 void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t);
-// acc = X^(-phase~) * lut (lut: N words), phase~ the input's phase switched to Z/2N.
+// acc = X^(-phase~) * lut (lut: N words), phase~ the input's phase switched to Z/2N by the
+// centred switch (modswitch_centred, core/lwe.h).
 void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut);
 
 // The public squashing key: its key-switching key (big -> small, 64-bit) and bootstrapping

@@ -274,16 +274,6 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   return out;
 }
 
-Ciphertext ServerKey::message_extract(const Ciphertext& ct) const {
-  const std::uint64_t m = params_->message_modulus;
-  return apply(ct, lut([m](std::uint64_t x) { return x % m; }));
-}
-
-Ciphertext ServerKey::carry_extract(const Ciphertext& ct) const {
-  const std::uint64_t m = params_->message_modulus;
-  return apply(ct, lut([m](std::uint64_t x) { return x / m; }));
-}
-
 Ciphertext ServerKey::clean(const Ciphertext& ct) const {
   return apply(ct, identity_);
 }
@@ -322,8 +312,6 @@ Ciphertext ServerKey::scalar_sub_from(std::uint64_t c, const Ciphertext& a) cons
   out.degree = c;
   return out;
 }
-
-void ServerKey::torus_add_assign(Ciphertext& a, Torus t) const { a.ct.body() += t; }
 
 // ---------------- CompressedServerKey ----------------
 

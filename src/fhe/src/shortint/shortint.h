@@ -117,9 +117,6 @@ class ServerKey {
   // would overflow the budget) and bootstraps.
   Ciphertext bivariate(const Ciphertext& lhs, const Ciphertext& rhs,
                        const std::function<std::uint64_t(std::uint64_t, std::uint64_t)>& f) const;
-  // The block's message (value % message_modulus) and carry (value / message_modulus).
-  Ciphertext message_extract(const Ciphertext& ct) const;
-  Ciphertext carry_extract(const Ciphertext& ct) const;
   // Identity PBS: same value, noise level 1.
   Ciphertext clean(const Ciphertext& ct) const;
 
@@ -130,8 +127,6 @@ class ServerKey {
   void scalar_mul_assign(Ciphertext& a, std::uint64_t c) const;
   // c - a, for a.degree <= c: degree becomes c.
   Ciphertext scalar_sub_from(std::uint64_t c, const Ciphertext& a) const;
-  // Adds an arbitrary torus constant (no degree change).
-  void torus_add_assign(Ciphertext& a, Torus t) const;
   // Returns a itself, or a cleaned copy when a.noise_level > budget.
   Ciphertext with_noise_at_most(const Ciphertext& a, std::uint64_t budget) const;
 
