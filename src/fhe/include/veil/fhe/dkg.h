@@ -76,6 +76,8 @@ struct Output {
 };
 
 // Per-round accounting for progress lines and `--json`.
+struct MemberTestAccess;  // tests only: reads a member's internal shares (tests/fhe/dkg_test.cc)
+
 struct RoundStats {
   std::string name;  // "hello", "bit contributions", ...
   std::uint64_t bytes_sent = 0;
@@ -127,6 +129,7 @@ class Member {
   std::uint8_t blamed() const;
 
  private:
+  friend struct MemberTestAccess;
   struct State;
   explicit Member(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
