@@ -17,7 +17,11 @@
 #include "threshold/dkg_wire.h"
 #include "dkg_wire_fuzz.h"
 #include "veil/fhe/dkg.h"
+#include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
+#include "veil/fhe/threshold.h"
+
+#include <nlohmann/json.hpp>
 
 namespace veil::fhe::dkg {
 namespace {
@@ -100,8 +104,8 @@ TEST(DkgRing, InverseOfOdd) {
 TEST(DkgRing, AdditiveFormsReconstructDegreeTwoDProducts) {
   for (unsigned m : {3u, 5u, 7u}) {
     const unsigned d = (m - 1) / 2;
-    std::vector<Additive> ell;
-    for (unsigned i = 1; i <= m; ++i) ell.push_back(Additive::of(i, m));
+    std::vector<LinearForm> ell;
+    for (unsigned i = 1; i <= m; ++i) ell.push_back(additive_form(i, m));
     for (int trial = 0; trial < 50; ++trial) {
       const u128 x = random128(), y = random128(), z = random128();
       const auto sx = share(x, d, m), sy = share(y, d, m), sz = share(z, d, m);
@@ -197,7 +201,7 @@ std::vector<std::vector<u128>> contributions(unsigned m, const std::vector<std::
                                              std::uint32_t stream) {
   std::vector<std::vector<u128>> out(m);
   for (unsigned i = 1; i <= m; ++i) {
-    const Additive ell = Additive::of(i, m);
+    const LinearForm ell = additive_form(i, m);
     for (const auto& s : shares) out[i - 1].push_back(ell(s[i - 1]));
     PairMasks masks(i, pair_keys[i - 1], session);
     masks.apply128(stream, 0, out[i - 1].data(), out[i - 1].size());
@@ -698,6 +702,130 @@ TEST(DkgMember, AReceivedAbortNamesItsOrigin) {
     EXPECT_NE(r.status().message().find("went silent"), std::string::npos);
   }
 }
+
+// ---------------- complete runs ----------------
+
+const threshold::MemberSecretKey& key_of(const DkgRun& run, std::uint8_t id) {
+  for (const auto& k : run.keys) {
+    if (k->public_key() == run.members[id - 1].member(id)) return *k;
+  }
+  std::abort();
+}
+
+// Opens member `id`'s sealed share the way `veil keys partial-decrypt` does.
+threshold::KeyShare open_share(const DkgRun& run, std::uint8_t id, const threshold::SquashingKey& squashing) {
+  const auto& key = key_of(run, id);
+  const Bytes& sealed = run.members[id - 1].output().sealed_share;
+  Bytes plain(sealed.size() - crypto_box_SEALBYTES);
+  EXPECT_EQ(crypto_box_seal_open(plain.data(), sealed.data(), sealed.size(), key.public_key().box.data(),
+                                 key.box_secret().data()),
+            0);
+  auto share = threshold::KeyShare::deserialize(plain);
+  EXPECT_TRUE(share.ok()) << share.status().to_string();
+  EXPECT_EQ(share->member, id);
+  share->squashing_key = squashing;
+  return std::move(*share);
+}
+
+std::uint64_t decrypt_through(const DkgRun& run, const threshold::Committee& committee,
+                              const std::vector<threshold::KeyShare>& shares, const threshold::EncryptedValue& value,
+                              const std::vector<unsigned>& ids, Status* error = nullptr) {
+  const auto request = threshold::DecryptionRequest::for_value(value, "dkg test", "dkg_test");
+  auto squashed = threshold::squash(shares[0].squashing_key, value);
+  EXPECT_TRUE(squashed.ok());
+  std::vector<threshold::DecryptionShare> partials;
+  for (unsigned id : ids) {
+    auto p = threshold::partial_decrypt(shares[id - 1], key_of(run, static_cast<std::uint8_t>(id)), request, *squashed);
+    EXPECT_TRUE(p.ok()) << p.status().to_string();
+    partials.push_back(std::move(*p));
+  }
+  auto r = threshold::combine(committee, request, partials);
+  if (!r.ok()) {
+    if (error) *error = r.status();
+    return ~std::uint64_t{0};
+  }
+  return r->value;
+}
+
+void complete_run(unsigned t, unsigned m) {
+  DkgRun run(kParamInsecureTestOnly, t, m);
+  run.start();
+  ASSERT_TRUE(run.pump()) << run.failure->second.to_string();
+  for (auto& mb : run.members) {
+    ASSERT_TRUE(mb.finished()) << "member " << int(mb.id()) << " in round " << mb.round();
+    EXPECT_TRUE(MemberTestAccess::secrets_wiped(mb)) << "member " << int(mb.id());
+    EXPECT_TRUE(mb.waiting_on().empty());
+  }
+  // Identical public files everywhere; every member's own sealed share.
+  const Output& first = run.members[0].output();
+  for (auto& mb : run.members) {
+    const Output& o = mb.output();
+    EXPECT_EQ(o.public_key, first.public_key);
+    EXPECT_EQ(o.server_key, first.server_key);
+    EXPECT_EQ(o.squash_key, first.squash_key);
+    EXPECT_EQ(o.committee_bytes, first.committee_bytes);
+    EXPECT_EQ(o.hashes_json, first.hashes_json);
+    EXPECT_EQ(o.session, first.session);
+    EXPECT_EQ(sha256_hex(o.sealed_share),
+              nlohmann::json::parse(first.hashes_json)["share-" + std::to_string(mb.id()) + ".sealed"]);
+  }
+  // The ceremony's fields, in its order.
+  const auto hashes = nlohmann::json::parse(first.hashes_json);
+  std::vector<std::string> keys;
+  for (auto it = hashes.begin(); it != hashes.end(); ++it) keys.push_back(it.key());
+  std::vector<std::string> expected = {"committee.bin", "members", "parameters", "public.key", "server.compressed.key"};
+  for (unsigned j = 1; j <= m; ++j) expected.push_back("share-" + std::to_string(j) + ".sealed");
+  expected.push_back("squash.key");
+  expected.push_back("threshold");
+  std::sort(expected.begin() + 5, expected.end() - 2);
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(hashes["committee.bin"], sha256_hex(first.committee_bytes));
+  EXPECT_EQ(hashes["public.key"], sha256_hex(first.public_key));
+  EXPECT_EQ(hashes["threshold"], t);
+  EXPECT_EQ(hashes["members"], m);
+
+  auto committee = threshold::Committee::deserialize(first.committee_bytes);
+  ASSERT_TRUE(committee.ok()) << committee.status().to_string();
+  EXPECT_EQ(committee->threshold, t);
+  auto pk = CompactPublicKey::deserialize(first.public_key);
+  ASSERT_TRUE(pk.ok()) << pk.status().to_string();
+  auto csk = CompressedServerKey::deserialize(first.server_key);
+  ASSERT_TRUE(csk.ok()) << csk.status().to_string();
+  const ServerKey sk = csk->decompress();
+  auto squashing = threshold::SquashingKey::deserialize(first.squash_key);
+  ASSERT_TRUE(squashing.ok()) << squashing.status().to_string();
+  EXPECT_EQ(squashing->hash(), committee->squashing_key_hash);
+  std::vector<threshold::KeyShare> shares;
+  for (unsigned id = 1; id <= m; ++id) shares.push_back(open_share(run, static_cast<std::uint8_t>(id), *squashing));
+
+  std::vector<unsigned> ids(m);
+  for (unsigned i = 0; i < m; ++i) ids[i] = i + 1;
+  for (int trial = 0; trial < 2; ++trial) {
+    const std::uint64_t a = rng()() & 0xffff, b = rng()() & 0xffff;
+    const auto x = FheUint16::encrypt(a, *pk), y = FheUint16::encrypt(b, *pk);
+    const auto sum = threshold::EncryptedValue::of(x.add(y, sk));
+    const auto ge = threshold::EncryptedValue::of(x.ge(y, sk));
+    std::shuffle(ids.begin(), ids.end(), rng());
+    const std::vector<unsigned> some(ids.begin(), ids.begin() + t);
+    EXPECT_EQ(decrypt_through(run, *committee, shares, sum, some), (a + b) & 0xffff) << a << " + " << b;
+    EXPECT_EQ(decrypt_through(run, *committee, shares, ge, some), a >= b ? 1u : 0u) << a << " >= " << b;
+    const std::vector<unsigned> fewer(ids.begin(), ids.begin() + t - 1);
+    Status error;
+    EXPECT_EQ(decrypt_through(run, *committee, shares, sum, fewer, &error), ~std::uint64_t{0});
+    EXPECT_EQ(error.code(), StatusCode::kFailedPrecondition) << "t - 1 partials must not decrypt";
+  }
+  for (auto& s : shares) s.wipe();
+
+  for (auto& mb : run.members) {
+    std::uint64_t sent = 0;
+    for (const auto& r : mb.stats()) sent += r.bytes_sent;
+    EXPECT_EQ(sent, run.sent_bytes[mb.id()]) << "stats() counts every byte sent";
+    std::printf("[ dkg %u-of-%u ] member %d sent %llu bytes\n", t, m, mb.id(), static_cast<unsigned long long>(sent));
+  }
+}
+
+TEST(DkgRunTest, TwoOfThreeGivesWorkingKeysEverywhere) { complete_run(2, 3); }
+TEST(DkgRunTest, ThreeOfFiveGivesWorkingKeysEverywhere) { complete_run(3, 5); }
 
 }  // namespace
 }  // namespace veil::fhe::dkg

@@ -495,11 +495,12 @@ Result<std::vector<Outgoing>> Member::State::start_bits() {
   shares.resize(n);
   prss->shares(0, n, shares.data());
   bit_words.resize(n);
-  const Additive ell = Additive::of(id, m);
+  const LinearForm ell = additive_form(id, m);
   ThreadPool::shared().parallel_for(0, (n + 4095) / 4096, [&](std::size_t b) {
     const std::size_t end = std::min<std::size_t>(n, (b + 1) * 4096);
     for (std::size_t k = b * 4096; k < end; ++k) bit_words[k] = ell(shares[k] * shares[k] + shares[k]);
   });
+  prss.reset();  // every random constant of the run is drawn
   masks->apply128(kBitStream, 0, bit_words.data(), n);
   std::uint8_t* data[] = {reinterpret_cast<std::uint8_t*>(bit_words.data())};
   return contributions(Round::kBitContributions, bit_shapes, data);
@@ -624,6 +625,7 @@ Result<std::vector<Outgoing>> Member::State::start_bodies() {
     }
     data.push_back(bodies->data(o));
   }
+  masks.reset();  // the last masked opening is made
   return contributions(Round::kBodyContributions, body_shapes, data.data());
 }
 
@@ -633,7 +635,6 @@ Result<std::vector<Outgoing>> Member::State::confirm_files() {
   auto files = assemble_bodies(*params, session, *bodies);
   bodies->wipe();
   bodies.reset();
-  masks.reset();
   if (!files.ok()) return fail(0, "assembling the public files failed: " + files.status().message());
   output.public_key = std::move(files->public_key);
   output.server_key = std::move(files->server_key);
@@ -912,19 +913,10 @@ void MemberTestAccess::stop_after_bits(Member& member) { member.state_->stop_aft
 bool MemberTestAccess::bits_done(const Member& member) { return member.state_->bits_done; }
 const std::vector<Elem>& MemberTestAccess::bit_shares(const Member& member) { return member.state_->shares; }
 const BitPlan& MemberTestAccess::plan(const Member& member) { return member.state_->plan; }
-
-// ---------------- the key share ----------------
-
-std::vector<std::uint64_t> key_share_of(const BitPlan& plan, const std::vector<Elem>& bits) {
-  std::vector<std::uint64_t> values(plan.w_count * 2 * threshold::gr::kDegree);
-  for (std::uint64_t j = 0; j < plan.w_count; ++j) {
-    const Elem& e = bits[plan.w_first() + j];
-    for (int c = 0; c < threshold::gr::kDegree; ++c) {
-      values[(j * threshold::gr::kDegree + c) * 2] = static_cast<std::uint64_t>(e.c[c]);
-      values[(j * threshold::gr::kDegree + c) * 2 + 1] = static_cast<std::uint64_t>(e.c[c] >> 64);
-    }
-  }
-  return values;
+bool MemberTestAccess::secrets_wiped(const Member& member) {
+  const auto& s = *member.state_;
+  return s.shares.empty() && s.key_share_values.empty() && s.pair_keys.empty() && s.prss_keys.empty() && !s.prss &&
+         !s.masks && !s.bodies;
 }
 
 }  // namespace veil::fhe::dkg

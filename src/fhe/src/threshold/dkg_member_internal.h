@@ -85,6 +85,8 @@ struct MemberTestAccess {
   static bool bits_done(const Member& member);
   static const std::vector<Elem>& bit_shares(const Member& member);
   static const BitPlan& plan(const Member& member);
+  // No share, PRSS key, mask key or body contribution is left in the member.
+  static bool secrets_wiped(const Member& member);
 };
 
 }  // namespace veil::fhe::dkg

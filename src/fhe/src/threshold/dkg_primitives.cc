@@ -88,17 +88,6 @@ std::optional<u128> solve_even_root(u128 v) {
   return r;
 }
 
-Additive Additive::of(unsigned id, unsigned m) {
-  const Elem lambda = threshold::gr::lagrange_at_zero(id, (1u << m) - 1);
-  Additive a;
-  for (int k = 0; k < kDegree; ++k) {
-    Elem xk;
-    xk.c[k] = 1;
-    a.l[k] = (lambda * xk).c[0];
-  }
-  return a;
-}
-
 std::optional<BitRecipe> BitRecipe::of(u128 v) {
   const auto r = solve_even_root(v);
   if (!r) return std::nullopt;

@@ -1,8 +1,6 @@
 // The DKG's building blocks over GR(2^128, 4) (docs/dkg.md section 3), free of sockets and of
 // the key material they are used for:
 //
-//   - the additive functional l_i: member i's share of a value of degree <= m - 1 turned into an
-//     additive share of it (sum over all m members = the value);
 //   - solve_even_root / BitRecipe: "square and solve" random bits in Z_2^128 (3.3);
 //   - Prss: pseudo-random secret sharing of random constants (Cramer-Damgard-Ishai, 3.2);
 //   - PairMasks: pairwise ChaCha20 masks that cancel in the sum of all members' contributions;
@@ -36,18 +34,10 @@ u128 inverse_odd(u128 a);
 // so an odd v cannot come from an honest opening). The other root is -1 - r.
 std::optional<u128> solve_even_root(u128 v);
 
-// Member `id`'s additive functional among members 1..m: l(y) = constant coefficient of
-// lambda_id * y with lambda_id = lagrange_at_zero(id, all m). For a polynomial f of degree
-// <= m - 1 with constant f(0): sum_i l_i(f(alpha_i)) = f(0).
-struct Additive {
-  std::array<u128, threshold::gr::kDegree> l{};
-  static Additive of(unsigned id, unsigned m);
-  u128 operator()(const Elem& y) const {
-    u128 r = 0;
-    for (int k = 0; k < threshold::gr::kDegree; ++k) r += l[k] * y.c[k];
-    return r;
-  }
-};
+// Member i's additive functional l_i (galois_ring.h: additive_form): for a polynomial f of
+// degree <= m - 1 with constant f(0), sum_i l_i(f(alpha_i)) = f(0).
+using threshold::gr::additive_form;
+using threshold::gr::LinearForm;
 
 // How an opened v = a^2 + a turns a share of a into a share of the bit a mod 2:
 // [b] = ([a] - r) * u with r the even root and u = (-(1 + 2r))^-1.
