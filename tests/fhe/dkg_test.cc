@@ -599,6 +599,20 @@ TEST(DkgMember, DifferentPublicFilesAreBlamedOnTheOddOneOut) {
       2, "different public files", false);
 }
 
+TEST(DkgMember, WaitingOnNamesTheSilentMember) {
+  // Member 3 goes silent after its hello: the others end up waiting on it alone, in the bit
+  // contributions, which is whom the transport names when its round timeout fires.
+  DkgRun run(kParamInsecureTestOnly, 2, 3);
+  run.tamper = [](Delivery& d) { return d.from != 3 || round_of(d.bytes) == wire::Round::kHello; };
+  run.start();
+  ASSERT_TRUE(run.pump());
+  for (std::uint8_t id : {1, 2}) {
+    EXPECT_EQ(run.member(id).waiting_on(), std::vector<std::uint8_t>{3}) << "member " << int(id);
+    EXPECT_EQ(run.member(id).round(), "bit contributions");
+    EXPECT_FALSE(run.member(id).finished());
+  }
+}
+
 TEST(DkgMember, WrongHelloFieldAbortsNamingTheSender) {
   // Member 1 gets member 2's hello rewritten to threshold 3.
   DkgRun run(kParamInsecureTestOnly, 2, 3);
