@@ -599,6 +599,33 @@ TEST(DkgMember, DifferentPublicFilesAreBlamedOnTheOddOneOut) {
       2, "different public files", false);
 }
 
+TEST(DkgMember, HellosBeforeStartWait) {
+  // Member 3 starts last, after the hellos of the others (which carry PRSS keys of sets whose
+  // smallest member is 1 or 2) have reached it; it must send on only the keys it drew.
+  DkgRun run(kParamInsecureTestOnly, 3, 5);
+  for (std::uint8_t id : {1, 2, 4, 5}) {
+    auto out = run.member(id).start();
+    ASSERT_TRUE(out.ok());
+    run.post(id, std::move(*out));
+  }
+  std::deque<Delivery> later;
+  for (auto& d : run.queue) {
+    if (d.to == 3) {
+      auto r = run.member(3).receive(d.from, d.bytes);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_TRUE(r->empty());
+    } else {
+      later.push_back(std::move(d));
+    }
+  }
+  run.queue = std::move(later);
+  auto out = run.member(3).start();
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  run.post(3, std::move(*out));
+  ASSERT_TRUE(run.pump()) << run.failure->second.to_string();
+  for (auto& mb : run.members) EXPECT_TRUE(mb.finished()) << "member " << int(mb.id());
+}
+
 TEST(DkgMember, WaitingOnNamesTheSilentMember) {
   // Member 3 goes silent after its hello: the others end up waiting on it alone, in the bit
   // contributions, which is whom the transport names when its round timeout fires.

@@ -402,7 +402,9 @@ std::vector<Outgoing> Member::State::hellos() {
   randombytes_buf(coin.data(), coin.size());
   coins[id - 1] = coin;
   for (unsigned j = id + 1; j <= m; ++j) randombytes_buf(pair_keys[j - 1].data(), 32);
-  // The keys of the PRSS sets whose smallest member is this one.
+  // The keys of the PRSS sets whose smallest member is this one (prss_keys may already hold
+  // keys from hellos that arrived before start()).
+  const std::size_t received = prss_keys.size();
   for (std::uint16_t set : prss_sets(m, d)) {
     if (!(set & (1u << (id - 1)))) continue;
     if (static_cast<unsigned>(std::countr_zero(set)) + 1 == id) {
@@ -421,8 +423,8 @@ std::vector<Outgoing> Member::State::hellos() {
     h.member_list_hash = member_list_hash;
     h.coin = coin;
     if (id < j) h.mask_key = pair_keys[j - 1];
-    for (const auto& k : prss_keys) {
-      if (k.set & (1u << (j - 1))) h.prss_keys.push_back(wire::PrssKey{k.set, k.key});
+    for (std::size_t k = received; k < prss_keys.size(); ++k) {
+      if (prss_keys[k].set & (1u << (j - 1))) h.prss_keys.push_back(wire::PrssKey{prss_keys[k].set, prss_keys[k].key});
     }
     auto msg = header(Round::kHello);
     msg.body = h;
@@ -885,7 +887,13 @@ Result<std::vector<Outgoing>> Member::receive(std::uint8_t from, ByteView bytes)
     return s.fail(origin, s.name(from) + " reports: " + reason + " (blaming " + s.name(origin) + ")");
   }
   VEIL_RETURN_IF_ERROR(s.check_sequence(from, *msg));
-  if (msg->round == s.round && (s.started || msg->round == Round::kHello)) {
+  if (auto* h = std::get_if<wire::Hello>(&msg->body)) {
+    // A hello carries the run's keys: use it now and leave no copy of them behind.
+    const Status st = s.process(from, *msg);
+    if (h->mask_key) sodium_memzero(h->mask_key->data(), 32);
+    for (auto& k : h->prss_keys) sodium_memzero(k.key.data(), 32);
+    VEIL_RETURN_IF_ERROR(st);
+  } else if (msg->round == s.round && s.started) {
     VEIL_RETURN_IF_ERROR(s.process(from, *msg));
   } else {
     s.peers[from].pending.emplace_back(bytes.begin(), bytes.end());

@@ -100,7 +100,9 @@ class Member {
   std::uint8_t id_of(const threshold::MemberPublicKey& key) const;
   const threshold::MemberPublicKey& member(std::uint8_t id) const;
 
-  // R0: the Hello messages. Call once.
+  // R0: the Hello messages. Call once. They carry the run's fresh mask and PRSS keys in the
+  // clear (the transport's channel, Noise, protects them): wipe them once sent.
+  // Messages may arrive before start(); they wait for it.
   Result<std::vector<Outgoing>> start();
   // One message from member `from`, whose identity the transport has authenticated. Returns
   // what to send next (often nothing). An error aborts the run: blamed() names the member at
