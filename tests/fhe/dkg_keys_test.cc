@@ -11,6 +11,7 @@
 
 #include "api/impl.h"
 #include "core/bootstrap.h"
+#include "core/ntt128.h"
 #include "core/squash.h"
 #include "threshold/dkg_keys.h"
 #include "threshold/galois_ring.h"
@@ -73,6 +74,27 @@ TEST(DkgRing, AdditiveFormsReconstructLinearTermsAndProducts) {
       EXPECT_TRUE(sum_xy == fx[0].c[0] * fy[0].c[0]) << "m = " << m;
       EXPECT_EQ(gr::low64(sum_xy), static_cast<std::uint64_t>(fx[0].c[0]) * static_cast<std::uint64_t>(fy[0].c[0]));
     }
+  }
+}
+
+// The signed 64-bit forward transform the split products use equals the 128-bit one of the
+// sign extensions (extremes included), for both sizes the parameter sets use.
+TEST(DkgRing, ForwardI64MatchesForwardU128OfTheSignExtension) {
+  for (std::size_t n : {512u, 2048u}) {
+    const auto& ntt = core::ntt128_plan(n);
+    std::vector<std::int64_t> in(n);
+    for (auto& v : in) v = static_cast<std::int64_t>(rng()());
+    in[0] = INT64_MIN;
+    in[1] = INT64_MAX;
+    in[2] = -1;
+    in[3] = 0;
+    in[4] = -static_cast<std::int64_t>(ntt.prime(0));  // a multiple of a prime: residue 0
+    std::vector<u128> wide(n);
+    for (std::size_t j = 0; j < n; ++j) wide[j] = static_cast<u128>(static_cast<i128>(in[j]));
+    std::vector<std::uint64_t> a(ntt.words()), b(ntt.words());
+    ntt.forward_i64(in.data(), a.data());
+    ntt.forward_u128(wide.data(), b.data());
+    EXPECT_EQ(a, b) << "n = " << n;
   }
 }
 

@@ -54,20 +54,22 @@ void wipe(std::vector<T>& v) {
 
 // Transform, in Montgomery form, of n words read as signed 64-bit integers.
 std::vector<std::uint64_t> transform64(const core::Ntt128& ntt, const std::uint64_t* poly) {
-  std::vector<u128> wide(ntt.n());
-  for (std::size_t j = 0; j < wide.size(); ++j) wide[j] = sign_extend(poly[j]);
+  std::vector<std::int64_t> in(ntt.n());
+  for (std::size_t j = 0; j < in.size(); ++j) in[j] = static_cast<std::int64_t>(poly[j]);
   std::vector<std::uint64_t> out(ntt.words());
-  ntt.forward_u128(wide.data(), out.data());
+  ntt.forward_i64(in.data(), out.data());
   ntt.to_montgomery(out.data());
-  wipe(wide);
+  wipe(in);
   return out;
 }
 
 struct ProductScratch {
-  std::vector<u128> wide, acc, acc_cross, result;
+  std::vector<std::int64_t> lo, hi;
+  std::vector<u128> acc, acc_cross, result;
   std::vector<std::uint64_t> fa, fa_hi;
   void size(const core::Ntt128& ntt) {
-    wide.resize(ntt.n());
+    lo.resize(ntt.n());
+    hi.resize(ntt.n());
     result.resize(ntt.n());
     acc.resize(ntt.words());
     acc_cross.resize(ntt.words());
@@ -88,8 +90,8 @@ void add_products64(const core::Ntt128& ntt, const std::uint64_t* masks, const s
   s.size(ntt);
   std::fill(s.acc.begin(), s.acc.end(), 0);
   for (std::size_t c = 0; c < k; ++c) {
-    for (std::size_t j = 0; j < n; ++j) s.wide[j] = sign_extend(masks[c * n + j]);
-    ntt.forward_u128(s.wide.data(), s.fa.data());
+    for (std::size_t j = 0; j < n; ++j) s.lo[j] = static_cast<std::int64_t>(masks[c * n + j]);
+    ntt.forward_i64(s.lo.data(), s.fa.data());
     ntt.mul_acc(s.acc.data(), s.fa.data(), keys.data() + c * w);
   }
   ntt.backward(s.acc.data(), s.result.data(), false);
@@ -145,11 +147,11 @@ void add_products128(const core::Ntt128& ntt, const u128* masks, const Split128&
     std::uint64_t lo = 0, hi = 0;
     for (std::size_t j = 0; j < n; ++j) {
       split(masks[c * n + j], lo, hi);
-      s.wide[j] = sign_extend(lo);
-      s.result[j] = sign_extend(hi);  // result doubles as the high halves' input here
+      s.lo[j] = static_cast<std::int64_t>(lo);
+      s.hi[j] = static_cast<std::int64_t>(hi);
     }
-    ntt.forward_u128(s.wide.data(), s.fa.data());
-    ntt.forward_u128(s.result.data(), s.fa_hi.data());
+    ntt.forward_i64(s.lo.data(), s.fa.data());
+    ntt.forward_i64(s.hi.data(), s.fa_hi.data());
     ntt.mul_acc(s.acc.data(), s.fa.data(), keys.lo.data() + c * w);
     ntt.mul_acc(s.acc_cross.data(), s.fa.data(), keys.hi.data() + c * w);
     ntt.mul_acc(s.acc_cross.data(), s.fa_hi.data(), keys.lo.data() + c * w);
