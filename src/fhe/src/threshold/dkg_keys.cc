@@ -359,24 +359,32 @@ void MemberShares::wipe() {
   for (auto* v : {&lwe, &glwe, &squash, &public_key_noise, &server_ksk_noise, &squash_ksk_noise}) dkg_keys::wipe(*v);
 }
 
-Bodies zero_bodies(const Parameters& p) {
+namespace {
+// Word counts of the five objects, in Bodies' field order.
+std::array<std::size_t, 5> body_sizes(const Parameters& p) {
   const auto& q = noise_squashing_for(p);
   const core::GgswShape server{p.glwe_dimension, p.polynomial_size, p.pbs_base_log, p.pbs_level};
   const core::GgswShape squash{q.glwe_dimension, q.polynomial_size, q.base_log, q.level};
+  return {p.big_lwe_dimension(), p.lwe_dimension * server.rows() * server.n, p.big_lwe_dimension() * p.ks_level,
+          p.big_lwe_dimension() * p.ks_level, p.lwe_dimension * squash.rows() * squash.n};
+}
+}  // namespace
+
+Bodies zero_bodies(const Parameters& p) {
+  const auto sizes = body_sizes(p);
   Bodies b;
-  b.public_key.assign(p.big_lwe_dimension(), 0);
-  b.server_bsk.assign(p.lwe_dimension * server.rows() * server.n, 0);
-  b.server_ksk.assign(p.big_lwe_dimension() * p.ks_level, 0);
-  b.squash_ksk.assign(p.big_lwe_dimension() * p.ks_level, 0);
-  b.squash_bsk.assign(p.lwe_dimension * squash.rows() * squash.n, 0);
+  b.public_key.assign(sizes[0], 0);
+  b.server_bsk.assign(sizes[1], 0);
+  b.server_ksk.assign(sizes[2], 0);
+  b.squash_ksk.assign(sizes[3], 0);
+  b.squash_bsk.assign(sizes[4], 0);
   return b;
 }
 
 bool has_shapes(const Parameters& p, const Bodies& b) {
-  const Bodies z = zero_bodies(p);
-  return b.public_key.size() == z.public_key.size() && b.server_bsk.size() == z.server_bsk.size() &&
-         b.server_ksk.size() == z.server_ksk.size() && b.squash_ksk.size() == z.squash_ksk.size() &&
-         b.squash_bsk.size() == z.squash_bsk.size();
+  const auto sizes = body_sizes(p);
+  return b.public_key.size() == sizes[0] && b.server_bsk.size() == sizes[1] && b.server_ksk.size() == sizes[2] &&
+         b.squash_ksk.size() == sizes[3] && b.squash_bsk.size() == sizes[4];
 }
 
 Status Bodies::add(const Bodies& o) {
