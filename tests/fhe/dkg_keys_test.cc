@@ -1,7 +1,10 @@
 // The DKG's key material (threshold/dkg_keys.h, docs/dkg.md sections 4 and 5), on its own: the
 // test plays a dealer that draws binary s, z, w and exact noises, Shamir-shares them (degree
 // t - 1) to m members, sums the members' contributions (no masks: they cancel by design) and
-// checks the public files against the secrets it knows. Test parameters (INSECURE).
+// checks the public files against the secrets it knows. Test parameters (INSECURE) in the unit
+// build; the integration build (FHE_DEFAULT_PARAMS_SUITE, fhe_dkg_keys_default_test) runs the
+// 2-of-3 committee on the default parameters, whose squashing key has k = 2 polynomials (the
+// test set's has one): the only place the sum over mask polynomials of the 128-bit products runs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +14,7 @@
 
 #include "api/impl.h"
 #include "core/bootstrap.h"
+#include "core/ntt128.h"
 #include "core/squash.h"
 #include "threshold/dkg_keys.h"
 #include "threshold/galois_ring.h"
@@ -25,7 +29,11 @@ using gr::Elem;
 using gr::u128;
 using i128 = core::i128;
 
+#ifdef FHE_DEFAULT_PARAMS_SUITE
+const Parameters& kParams = kParamMessage2Carry2KsPbsTUniform2M128;
+#else
 const Parameters& kParams = kParamInsecureTestOnly;
+#endif
 
 std::mt19937_64& rng() {
   static std::mt19937_64 r(std::random_device{}());
@@ -38,6 +46,7 @@ Elem random_elem() {
   return e;
 }
 
+#ifndef FHE_DEFAULT_PARAMS_SUITE
 // ----- the ring helpers -----
 
 TEST(DkgRing, ConstantOfProductIsTheProductsConstantCoefficient) {
@@ -75,6 +84,29 @@ TEST(DkgRing, AdditiveFormsReconstructLinearTermsAndProducts) {
     }
   }
 }
+
+// The signed 64-bit forward transform the split products use equals the 128-bit one of the
+// sign extensions (extremes included), for both sizes the parameter sets use.
+TEST(DkgRing, ForwardI64MatchesForwardU128OfTheSignExtension) {
+  for (std::size_t n : {512u, 2048u}) {
+    const auto& ntt = core::ntt128_plan(n);
+    std::vector<std::int64_t> in(n);
+    for (auto& v : in) v = static_cast<std::int64_t>(rng()());
+    in[0] = INT64_MIN;
+    in[1] = INT64_MAX;
+    in[2] = -1;
+    in[3] = 0;
+    in[4] = -static_cast<std::int64_t>(ntt.prime(0));  // a multiple of a prime: residue 0
+    std::vector<u128> wide(n);
+    for (std::size_t j = 0; j < n; ++j) wide[j] = static_cast<u128>(static_cast<i128>(in[j]));
+    std::vector<std::uint64_t> a(ntt.words()), b(ntt.words());
+    ntt.forward_i64(in.data(), a.data());
+    ntt.forward_u128(wide.data(), b.data());
+    EXPECT_EQ(a, b) << "n = " << n;
+  }
+}
+
+#endif  // FHE_DEFAULT_PARAMS_SUITE
 
 // ----- the test's dealer -----
 
@@ -395,11 +427,16 @@ TEST_P(DkgKeys, PublicKeyServerKeyAndThresholdDecryptionWork) {
   EXPECT_EQ(got_ge->value, x >= y ? 1u : 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Committees, DkgKeys, ::testing::Values(std::pair{2u, 3u}, std::pair{3u, 5u}),
-                         [](const auto& info) {
-                           return std::to_string(info.param.first) + "of" + std::to_string(info.param.second);
-                         });
+#ifdef FHE_DEFAULT_PARAMS_SUITE
+const auto kCommittees = ::testing::Values(std::pair{2u, 3u});
+#else
+const auto kCommittees = ::testing::Values(std::pair{2u, 3u}, std::pair{3u, 5u});
+#endif
+INSTANTIATE_TEST_SUITE_P(Committees, DkgKeys, kCommittees, [](const auto& info) {
+  return std::to_string(info.param.first) + "of" + std::to_string(info.param.second);
+});
 
+#ifndef FHE_DEFAULT_PARAMS_SUITE
 // A member whose share of one bit of s is off makes that bit's GGSWs fail to decrypt, and one
 // whose share of a bit of w is off makes threshold decryption fail: the checks above can fail.
 TEST(DkgKeysWrongShare, AWrongShareOfSBreaksThatBitsGgsws) {
@@ -459,6 +496,8 @@ TEST(DkgKeysArguments, NoiseSpecsMatchTheDealersDistributions) {
   EXPECT_EQ(b.server_bsk.size(), 3'760'128u);  // docs/dkg.md section 1
   EXPECT_EQ(b.squash_bsk.size(), 16'920'576u);
 }
+
+#endif  // FHE_DEFAULT_PARAMS_SUITE
 
 }  // namespace
 }  // namespace veil::fhe::threshold::dkg_keys

@@ -54,20 +54,22 @@ void wipe(std::vector<T>& v) {
 
 // Transform, in Montgomery form, of n words read as signed 64-bit integers.
 std::vector<std::uint64_t> transform64(const core::Ntt128& ntt, const std::uint64_t* poly) {
-  std::vector<u128> wide(ntt.n());
-  for (std::size_t j = 0; j < wide.size(); ++j) wide[j] = sign_extend(poly[j]);
+  std::vector<std::int64_t> in(ntt.n());
+  for (std::size_t j = 0; j < in.size(); ++j) in[j] = static_cast<std::int64_t>(poly[j]);
   std::vector<std::uint64_t> out(ntt.words());
-  ntt.forward_u128(wide.data(), out.data());
+  ntt.forward_i64(in.data(), out.data());
   ntt.to_montgomery(out.data());
-  wipe(wide);
+  wipe(in);
   return out;
 }
 
 struct ProductScratch {
-  std::vector<u128> wide, acc, acc_cross, result;
+  std::vector<std::int64_t> lo, hi;
+  std::vector<u128> acc, acc_cross, result;
   std::vector<std::uint64_t> fa, fa_hi;
   void size(const core::Ntt128& ntt) {
-    wide.resize(ntt.n());
+    lo.resize(ntt.n());
+    hi.resize(ntt.n());
     result.resize(ntt.n());
     acc.resize(ntt.words());
     acc_cross.resize(ntt.words());
@@ -88,8 +90,8 @@ void add_products64(const core::Ntt128& ntt, const std::uint64_t* masks, const s
   s.size(ntt);
   std::fill(s.acc.begin(), s.acc.end(), 0);
   for (std::size_t c = 0; c < k; ++c) {
-    for (std::size_t j = 0; j < n; ++j) s.wide[j] = sign_extend(masks[c * n + j]);
-    ntt.forward_u128(s.wide.data(), s.fa.data());
+    for (std::size_t j = 0; j < n; ++j) s.lo[j] = static_cast<std::int64_t>(masks[c * n + j]);
+    ntt.forward_i64(s.lo.data(), s.fa.data());
     ntt.mul_acc(s.acc.data(), s.fa.data(), keys.data() + c * w);
   }
   ntt.backward(s.acc.data(), s.result.data(), false);
@@ -145,11 +147,11 @@ void add_products128(const core::Ntt128& ntt, const u128* masks, const Split128&
     std::uint64_t lo = 0, hi = 0;
     for (std::size_t j = 0; j < n; ++j) {
       split(masks[c * n + j], lo, hi);
-      s.wide[j] = sign_extend(lo);
-      s.result[j] = sign_extend(hi);  // result doubles as the high halves' input here
+      s.lo[j] = static_cast<std::int64_t>(lo);
+      s.hi[j] = static_cast<std::int64_t>(hi);
     }
-    ntt.forward_u128(s.wide.data(), s.fa.data());
-    ntt.forward_u128(s.result.data(), s.fa_hi.data());
+    ntt.forward_i64(s.lo.data(), s.fa.data());
+    ntt.forward_i64(s.hi.data(), s.fa_hi.data());
     ntt.mul_acc(s.acc.data(), s.fa.data(), keys.lo.data() + c * w);
     ntt.mul_acc(s.acc_cross.data(), s.fa.data(), keys.hi.data() + c * w);
     ntt.mul_acc(s.acc_cross.data(), s.fa_hi.data(), keys.lo.data() + c * w);
@@ -357,24 +359,32 @@ void MemberShares::wipe() {
   for (auto* v : {&lwe, &glwe, &squash, &public_key_noise, &server_ksk_noise, &squash_ksk_noise}) dkg_keys::wipe(*v);
 }
 
-Bodies zero_bodies(const Parameters& p) {
+namespace {
+// Word counts of the five objects, in Bodies' field order.
+std::array<std::size_t, 5> body_sizes(const Parameters& p) {
   const auto& q = noise_squashing_for(p);
   const core::GgswShape server{p.glwe_dimension, p.polynomial_size, p.pbs_base_log, p.pbs_level};
   const core::GgswShape squash{q.glwe_dimension, q.polynomial_size, q.base_log, q.level};
+  return {p.big_lwe_dimension(), p.lwe_dimension * server.rows() * server.n, p.big_lwe_dimension() * p.ks_level,
+          p.big_lwe_dimension() * p.ks_level, p.lwe_dimension * squash.rows() * squash.n};
+}
+}  // namespace
+
+Bodies zero_bodies(const Parameters& p) {
+  const auto sizes = body_sizes(p);
   Bodies b;
-  b.public_key.assign(p.big_lwe_dimension(), 0);
-  b.server_bsk.assign(p.lwe_dimension * server.rows() * server.n, 0);
-  b.server_ksk.assign(p.big_lwe_dimension() * p.ks_level, 0);
-  b.squash_ksk.assign(p.big_lwe_dimension() * p.ks_level, 0);
-  b.squash_bsk.assign(p.lwe_dimension * squash.rows() * squash.n, 0);
+  b.public_key.assign(sizes[0], 0);
+  b.server_bsk.assign(sizes[1], 0);
+  b.server_ksk.assign(sizes[2], 0);
+  b.squash_ksk.assign(sizes[3], 0);
+  b.squash_bsk.assign(sizes[4], 0);
   return b;
 }
 
 bool has_shapes(const Parameters& p, const Bodies& b) {
-  const Bodies z = zero_bodies(p);
-  return b.public_key.size() == z.public_key.size() && b.server_bsk.size() == z.server_bsk.size() &&
-         b.server_ksk.size() == z.server_ksk.size() && b.squash_ksk.size() == z.squash_ksk.size() &&
-         b.squash_bsk.size() == z.squash_bsk.size();
+  const auto sizes = body_sizes(p);
+  return b.public_key.size() == sizes[0] && b.server_bsk.size() == sizes[1] && b.server_ksk.size() == sizes[2] &&
+         b.squash_ksk.size() == sizes[3] && b.squash_bsk.size() == sizes[4];
 }
 
 Status Bodies::add(const Bodies& o) {
