@@ -211,6 +211,20 @@ void Ntt128::forward_u128(const u128* in, std::uint64_t* out) const {
   }
 }
 
+void Ntt128::forward_i64(const std::int64_t* in, std::uint64_t* out) const {
+  for (std::size_t i = 0; i < kPrimes; ++i) {
+    std::uint64_t* o = out + i * n_;
+    const std::uint64_t p = p_[i], one_shoup = shoup(1, p);
+    for (std::size_t j = 0; j < n_; ++j) {
+      const std::int64_t v = in[j];
+      const std::uint64_t mag = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+      const std::uint64_t r = mul_shoup(mag, 1, one_shoup, p);  // |v| mod p
+      o[j] = v < 0 && r != 0 ? p - r : r;
+    }
+    forward_inplace(i, o);
+  }
+}
+
 void Ntt128::to_montgomery(std::uint64_t* inout) const {
   for (std::size_t i = 0; i < kPrimes; ++i) {
     std::uint64_t* o = inout + i * n_;

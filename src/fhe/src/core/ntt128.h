@@ -50,6 +50,9 @@ class Ntt128 {
   void forward_i32(const std::int32_t* in, std::uint64_t* out) const;
   // out[words()] = transform of n 128-bit values read as signed (two's complement).
   void forward_u128(const u128* in, std::uint64_t* out) const;
+  // out[words()] = transform of n signed 64-bit integers: forward_u128 of their sign extensions,
+  // without its 128-bit reductions (the DKG's split products, threshold/dkg_keys.cc).
+  void forward_i64(const std::int64_t* in, std::uint64_t* out) const;
   // Replaces every residue x of a transformed polynomial by x * 2^64 mod p (Montgomery form).
   void to_montgomery(std::uint64_t* inout) const;
 

@@ -91,4 +91,40 @@ inline Elem lagrange_at_zero(unsigned i, unsigned mask) {
   return num * *inverse(den);
 }
 
+// ----- Additive forms (the DKG, docs/dkg.md section 2) -----
+//
+// A member's Shamir share y of a value of degree <= m - 1 becomes an additive share (the m
+// members' additive shares sum to the value) through l_i(y) = constant coefficient of
+// lambda_i * y, with lambda_i the Lagrange coefficient at 0 over all m members. The products
+// [x]_i * [y]_i of two degree-d shares are points of a degree-2d polynomial, so with
+// m >= 2d + 1 the same l_i turns them into additive shares of x * y.
+
+// The bit mask of members 1..m (lagrange_at_zero's `mask`).
+inline unsigned all_members(unsigned m) { return m >= 32 ? ~0u : (1u << m) - 1; }
+
+// lambda_i over all m members: sum_i lambda_i f(alpha_i) = f(0) for deg f <= m - 1.
+inline Elem lagrange_all(unsigned i, unsigned m) { return lagrange_at_zero(i, all_members(m)); }
+
+// A Z-linear map GR(2^128, 4) -> Z_2^128 given by four coefficients: y -> sum_k c[k] y.c[k].
+struct LinearForm {
+  std::array<u128, kDegree> c{};
+  u128 operator()(const Elem& y) const { return c[0] * y.c[0] + c[1] * y.c[1] + c[2] * y.c[2] + c[3] * y.c[3]; }
+};
+
+// y -> constant coefficient of x * y. Modulo X^4 + X + 1 only X^4 = -X - 1 reaches the
+// constant term among X^0..X^6, so (x y)_0 = x_0 y_0 - (x_1 y_3 + x_2 y_2 + x_3 y_1).
+inline LinearForm constant_of_product(const Elem& x) { return LinearForm{{x.c[0], 0 - x.c[3], 0 - x.c[2], 0 - x.c[1]}}; }
+
+// Member i's additive functional l_i among members 1..m.
+inline LinearForm additive_form(unsigned i, unsigned m) { return constant_of_product(lagrange_all(i, m)); }
+
+// The bilinear form y -> l_i(x * y) for a fixed share x, given lambda = lagrange_all(i, m): one
+// Elem product once per x, then four multiplications per y (each s_k z_j product of the
+// bootstrapping keys).
+inline LinearForm product_form(const Elem& lambda, const Elem& x) { return constant_of_product(lambda * x); }
+
+// Reduction mod 2^64: the ring map Z_2^128 -> Z_2^64 the 64-bit objects use (it commutes with
+// every sum and product above, so 64-bit additive shares are the low halves of 128-bit ones).
+inline std::uint64_t low64(u128 v) { return static_cast<std::uint64_t>(v); }
+
 }  // namespace veil::fhe::threshold::gr

@@ -94,17 +94,6 @@ std::vector<std::uint16_t> subsets_with(unsigned member, unsigned t, unsigned n)
   return out;
 }
 
-Hash share_hash(std::uint8_t member, const std::vector<std::uint64_t>& values) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  static constexpr char kTag[] = "veil-keyshare-v2";
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(kTag), sizeof kTag - 1);
-  crypto_hash_sha256_update(&st, &member, 1);
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(values.data()), values.size() * 8);
-  Hash h;
-  crypto_hash_sha256_final(&st, h.data());
-  return h;
-}
 
 // Pairwise mask key of members i and j from X25519: both derive the same 32 bytes.
 Result<std::array<std::uint8_t, 32>> pair_key(const MemberSecretKey& me, unsigned my_id, const MemberPublicKey& other,
@@ -164,6 +153,18 @@ u128 flood_noise(const std::array<std::uint8_t, 32>& key, const Hash& request, s
 }
 
 }  // namespace
+
+Hash share_hash(std::uint8_t member, const std::vector<std::uint64_t>& values) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  static constexpr char kTag[] = "veil-keyshare-v2";
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(kTag), sizeof kTag - 1);
+  crypto_hash_sha256_update(&st, &member, 1);
+  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(values.data()), values.size() * 8);
+  Hash h;
+  crypto_hash_sha256_final(&st, h.data());
+  return h;
+}
 
 // ---------------- members ----------------
 

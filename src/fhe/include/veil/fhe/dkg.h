@@ -76,6 +76,8 @@ struct Output {
 };
 
 // Per-round accounting for progress lines and `--json`.
+struct MemberTestAccess;  // tests only: reads a member's internal shares (tests/fhe/dkg_test.cc)
+
 struct RoundStats {
   std::string name;  // "hello", "bit contributions", ...
   std::uint64_t bytes_sent = 0;
@@ -98,7 +100,9 @@ class Member {
   std::uint8_t id_of(const threshold::MemberPublicKey& key) const;
   const threshold::MemberPublicKey& member(std::uint8_t id) const;
 
-  // R0: the Hello messages. Call once.
+  // R0: the Hello messages. Call once. They carry the run's fresh mask and PRSS keys in the
+  // clear (the transport's channel, Noise, protects them): wipe them once sent.
+  // Messages may arrive before start(); they wait for it.
   Result<std::vector<Outgoing>> start();
   // One message from member `from`, whose identity the transport has authenticated. Returns
   // what to send next (often nothing). An error aborts the run: blamed() names the member at
@@ -127,6 +131,7 @@ class Member {
   std::uint8_t blamed() const;
 
  private:
+  friend struct MemberTestAccess;
   struct State;
   explicit Member(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
