@@ -4,11 +4,14 @@
 #include "executor.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +28,22 @@ namespace fs = std::filesystem;
 const std::string kCoordinator = "12D3KooWCoordinator";
 const std::string kOther = "12D3KooWOtherPeer";
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t runtime_test_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
 class FakeContext : public NodeContext {
  public:
   explicit FakeContext(const fs::path& dir) : blocking(std::make_unique<Worker>("blocking")) {
@@ -40,7 +59,7 @@ class FakeContext : public NodeContext {
   };
 
   const std::string& self() const override { return self_id; }
-  std::int64_t now_ms() const override { return 1'000; }
+  std::int64_t now_ms() const override { return clock_ms; }
   bool stopping() const override { return false; }
   boost::asio::io_context& io() override { return io_context; }
   void post_blocking(std::function<void()> task) override {
@@ -77,6 +96,7 @@ class FakeContext : public NodeContext {
   }
 
   std::string self_id = "12D3KooWThisNode";
+  std::int64_t clock_ms = 1'000;  // the node's clock: restart delays and check intervals follow it
   boost::asio::io_context io_context;
   std::unique_ptr<Worker> blocking;
   std::unique_ptr<StateStore> db;
@@ -152,16 +172,61 @@ class ExecutorTest : public ::testing::Test {
     return a;
   }
 
-  // Stores a replica of a job running /bin/sleep, coordinated by `coordinator`, as an earlier
-  // run of the node would have; returns the job id.
-  Hash32 store_replica(const std::string& coordinator, std::uint32_t round) {
+  // Runs the io thread's work until `done` holds, moving the node's clock `step_ms` on each
+  // turn, and answering every report with an acknowledgement (the coordinator accepts them).
+  template <typename Pred>
+  bool run_acknowledged_until(Pred done, std::int64_t step_ms = 1'000) {
+    return run_until([&] {
+      ctx_->clock_ms += step_ms;
+      acknowledge_reports();
+      return done();
+    });
+  }
+
+  void acknowledge_reports() {
+    for (std::size_t i = 0; i < ctx_->sent.size(); ++i) {
+      if (ctx_->sent[i].protocol != kReportProtocol || !ctx_->sent[i].on_reply) continue;
+      auto reply = std::move(ctx_->sent[i].on_reply);
+      ctx_->sent[i].on_reply = nullptr;
+      reply(encode(AssignmentAck{}));
+    }
+  }
+
+  // The states reported to `peer`, in order, each repetition dropped.
+  std::vector<std::string> states_reported(const std::string& peer) const {
+    std::vector<std::string> states;
+    for (const auto& r : ctx_->reports_to(peer)) {
+      if (states.empty() || states.back() != r.state) states.push_back(r.state);
+    }
+    return states;
+  }
+
+  // Every container of `job`, exited ones too.
+  std::vector<runtime::ContainerInfo> containers(const Hash32& job) {
+    auto list = driver_->list({{std::string(runtime::kLabelJob), hash_hex(job).substr(0, 32)}}, true);
+    return list.ok() ? *list : std::vector<runtime::ContainerInfo>{};
+  }
+
+  // Lines in `path` (how many times a replica ran, when its command appends one per run).
+  static std::size_t lines_in(const fs::path& path) {
+    std::ifstream in(path);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+
+  // Stores a replica of a job running `command` (default /bin/sleep) with `extra` spec lines,
+  // coordinated by `coordinator`, as an earlier run of the node would have; returns the job id.
+  Hash32 store_replica(const std::string& coordinator, std::uint32_t round, const std::string& extra = "",
+                       const std::string& command = "[/bin/sleep, '300']") {
     const std::string yaml = "name: sleeper\nimage: x@sha256:" + std::string(64, 'a') +
-                             "\nresources: {cpu: 1, memory: 16}\ncommand: [/bin/sleep, '300']\n";
+                             "\nresources: {cpu: 1, memory: 16}\ncommand: " + command + "\n" + extra;
     auto spec = sched::parse_job_spec(yaml, "test");
     EXPECT_TRUE(spec.ok()) << spec.status().to_string();
     const Hash32 job = sched::job_id(*spec);
     nlohmann::json doc = {{"job", hash_hex(job)},       {"replica", 0}, {"round", round},
-                          {"coordinator", coordinator}, {"spec", yaml}, {"host_port", 0}};
+                          {"coordinator", coordinator}, {"spec", yaml},
+                          {"host_port", spec->ports.empty() ? 0 : spec->ports.front().host_port}};  // as accept() keeps it
     EXPECT_TRUE(ctx_->db->put(kReplicaDoc, hash_hex(job) + "/0", doc).ok());
     return job;
   }
@@ -290,6 +355,86 @@ TEST_F(ExecutorTest, DrainStopsEveryReplicaAndReportsItDrained) {
     if (r.ok() && r->state == "drained") s.on_reply(encode(AssignmentAck{}));
   }
   EXPECT_TRUE(done);
+}
+
+// ---- job types, health checks and restarts (issue 19) ----------------------------------------
+
+TEST_F(ExecutorTest, ABatchReplicaThatExitsZeroIsReportedSucceededAndNeverRunAgain) {
+  const fs::path runs = dir_ / "runs";
+  const Hash32 job = store_replica(kCoordinator, 1, "type: batch\nenv: {RUNS: '" + runs.string() + "'}\n",
+                                   "[/bin/sh, -c, 'echo run >> \"$RUNS\"']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return reported(kCoordinator, "succeeded"); }));
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(last.state, "succeeded");
+  EXPECT_EQ(last.exit_code, 0);
+  const std::size_t reports = ctx_->reports_to(kCoordinator).size();
+  const int passes = ctx_->blocking_posts;
+  ASSERT_TRUE(run_acknowledged_until([&] { return ctx_->blocking_posts >= passes + 3; }));
+  EXPECT_EQ(lines_in(runs), 1u) << "a finished batch replica was started again";
+  ASSERT_EQ(containers(job).size(), 1u) << "the finished container is kept for its logs";
+  EXPECT_EQ(containers(job).front().state, runtime::ContainerState::kExited);
+  EXPECT_EQ(ctx_->reports_to(kCoordinator).size(), reports) << "an acknowledged final state is not reported again";
+  EXPECT_EQ(executor_->reserved_capacity().memory_mib, 0u) << "a finished replica reserves nothing";
+}
+
+TEST_F(ExecutorTest, ABatchReplicaThatExitsThreeIsReportedFailedWithCodeThreeAndRemoved) {
+  const Hash32 job = store_replica(kCoordinator, 1, "type: batch\nrestart: {attempts: 0}\n", "[/bin/sh, -c, 'exit 3']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return reported(kCoordinator, "failed"); }));
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(last.state, "failed");
+  EXPECT_EQ(last.exit_code, 3);
+  EXPECT_NE(last.detail.find("exited with code 3"), std::string::npos) << last.detail;
+  // Once the coordinator knows (it reschedules the replica or marks it dead), the node lets it go.
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->replica_count() == 0 && containers(job).empty(); }));
+  EXPECT_EQ(stored_replicas(), 0u);
+}
+
+TEST_F(ExecutorTest, AnExitedServiceReplicaIsRestartedAttemptsTimesThenGivenUp) {
+  const fs::path runs = dir_ / "runs";
+  store_replica(kCoordinator, 1, "restart: {attempts: 2, delay: 0s}\nenv: {RUNS: '" + runs.string() + "'}\n",
+                "[/bin/sh, -c, 'echo run >> \"$RUNS\"; exit 1']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->replica_count() == 0; }));
+  EXPECT_EQ(lines_in(runs), 3u) << "the first run and two restarts";
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(last.state, "failed");
+  EXPECT_EQ(last.exit_code, 1);
+  EXPECT_NE(last.detail.find("2 restart(s) in 30m used up"), std::string::npos) << last.detail;
+}
+
+// A replica whose check connects to a port nothing listens on: unhealthy after `failures`
+// checks, restarted (stopped and started: starting again until a new pass), unhealthy
+// again, and given up with the restarts used up — for the coordinator to move it elsewhere.
+TEST_F(ExecutorTest, AFailingHealthCheckRestartsTheReplicaThenGivesItUp) {
+  const std::uint16_t port = runtime_test_free_port();
+  const Hash32 job = store_replica(kCoordinator, 1,
+                                   "ports: [{container: " + std::to_string(port) + ", host: " + std::to_string(port) + "}]\n"
+                                   "health: {tcp: {port: " + std::to_string(port) + "}, interval: 100ms, timeout: 200ms, grace: 0s, failures: 2}\n"
+                                   "restart: {attempts: 1, delay: 0s}\n");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->replica_count() == 0; }));
+  // The second unhealthy verdict finds the restarts used up: the node reports it failed at once.
+  const std::vector<std::string> expected = {"starting", "unhealthy", "starting", "failed"};
+  EXPECT_EQ(states_reported(kCoordinator), expected);
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_NE(last.detail.find("unhealthy (cannot connect to 127.0.0.1:" + std::to_string(port)), std::string::npos) << last.detail;
+  EXPECT_NE(last.detail.find("1 restart(s) in 30m used up"), std::string::npos) << last.detail;
+  ASSERT_TRUE(run_until([&] { return running(job) == 0; })) << "a given-up replica's process still runs";
+}
+
+TEST_F(ExecutorTest, AReplicaWithAPassingCheckIsRunningOnlyAfterItsFirstPass) {
+  const std::uint16_t port = runtime_test_free_port();
+  const std::string p = std::to_string(port);
+  store_replica(kCoordinator, 1, "ports: [{container: " + p + ", host: " + p + "}]\nhealth: {tcp: {port: " + p + "}, interval: 100ms}\n",
+                "[/usr/bin/busybox, httpd, -f, -p, '" + p + "']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return reported(kCoordinator, "running"); }));
+  const std::vector<std::string> states = states_reported(kCoordinator);
+  EXPECT_EQ(states.front(), "starting");
+  EXPECT_EQ(states.back(), "running");
+  EXPECT_EQ(std::count(states.begin(), states.end(), "unhealthy"), 0);
 }
 
 }  // namespace
