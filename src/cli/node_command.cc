@@ -123,13 +123,26 @@ struct JobArgs {
   int tail = 200;
 };
 
+// " (replica 0 exited with code 3)" for a failed job whose replica is dead with an exit code.
+std::string job_outcome(const json& j) {
+  if (text(j, "state") != "failed") return "";
+  for (const auto& p : j["placement"]) {
+    if (text(p, "state") == "dead" && p.contains("exit_code") && p["exit_code"].is_number_integer()) {
+      return " (replica " + text(p, "replica") + " exited with code " + std::to_string(p["exit_code"].get<int>()) + ")";
+    }
+  }
+  return "";
+}
+
 void print_job(const json& j) {
   std::cout << "job " << text(j, "name") << "  id " << text(j, "id") << "\n"
             << "  image      " << text(j, "image") << "\n"
-            << "  state      " << text(j, "state") << " (round " << text(j, "round") << ")\n";
-  std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "ENDPOINT"}};
+            << "  state      " << text(j, "state") << job_outcome(j) << " (round " << text(j, "round") << ")\n";
+  std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "HEALTH", "EXIT", "ENDPOINT"}};
   for (const auto& p : j["placement"]) {
+    const bool exited = p.contains("exit_code") && p["exit_code"].is_number_integer();
     rows.push_back({"  " + text(p, "replica"), text(p, "node").empty() ? "-" : text(p, "node"), text(p, "state"),
+                    p.contains("health") ? text(p, "health") : "-", exited ? std::to_string(p["exit_code"].get<int>()) : "-",
                     text(p, "endpoint")});
   }
   print_table(rows);

@@ -173,6 +173,14 @@ printf 'name: web\nimage: nginx:latest\nresources: {cpu: 1, memory: 1}\n' > "$WO
 err=$("$VEIL" job validate "$WORK/bad-job.yaml" 2>&1 >/dev/null); rc=$?
 expect "bad job exits 1" $([[ $rc -eq 1 ]]; echo $?)
 expect "bad job names file:line:col and field" $(echo "$err" | grep -q "bad-job.yaml:2:8: image:"; echo $?)
+# issue 19: a health check on a port the job does not expose, a duration without a unit
+printf 'name: web\nimage: 127.0.0.1:5000/web@sha256:%s\nresources: {cpu: 1, memory: 1}\nports: [{container: 80}]\nhealth:\n  http: {path: /, port: 8080}\n' "$digest" > "$WORK/health-job.yaml"
+err=$("$VEIL" job validate "$WORK/health-job.yaml" 2>&1 >/dev/null); rc=$?
+expect "job validate rejects an unexposed health port (1), got $rc" $([[ $rc -eq 1 ]]; echo $?)
+expect "the error names line, column and field" $(echo "$err" | grep -q "health-job.yaml:6:25: health.http.port: port 8080 is not exposed"; echo $?)
+printf 'name: web\nimage: 127.0.0.1:5000/web@sha256:%s\nresources: {cpu: 1, memory: 1}\ntype: batch\nrestart: {delay: 15}\n' "$digest" > "$WORK/dur-job.yaml"
+err=$("$VEIL" job validate "$WORK/dur-job.yaml" 2>&1 >/dev/null)
+expect "job validate rejects a duration without a unit" $(echo "$err" | grep -q "dur-job.yaml:5:18: restart.delay: '15' is not a duration"; echo $?)
 
 # Hostile input (#21): every case below must end in exit 1 with exactly one line on stderr,
 # "veil: error: ...", escaped (no control bytes, valid UTF-8) -- never SIGABRT (134), never a

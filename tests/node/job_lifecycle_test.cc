@@ -25,10 +25,10 @@ namespace veil::node {
 namespace {
 
 TEST(JobLifecycle, NothingLeavesStopped) {
-  for (int to = 0; to <= static_cast<int>(JobPhase::kStopped); ++to) {
+  for (int to = 0; to <= static_cast<int>(JobPhase::kSucceeded); ++to) {
     EXPECT_FALSE(job_move_allowed(JobPhase::kStopped, static_cast<JobPhase>(to))) << to;
   }
-  for (int to = 0; to <= static_cast<int>(ReplicaPhase::kNoFit); ++to) {
+  for (int to = 0; to <= static_cast<int>(ReplicaPhase::kDead); ++to) {
     EXPECT_FALSE(replica_move_allowed(ReplicaPhase::kStopped, static_cast<ReplicaPhase>(to))) << to;
   }
   EXPECT_FALSE(anchor_move_allowed(AnchorPhase::kAnchored, AnchorPhase::kPending));
@@ -48,12 +48,12 @@ TEST(JobLifecycle, DecryptingOnlyAfterSchedulingAndPlacingOnlyAfterDecrypting) {
 }
 
 TEST(JobLifecycle, PhaseNamesRoundTripAndUnknownNamesFail) {
-  for (int p = 0; p <= static_cast<int>(JobPhase::kStopped); ++p) {
+  for (int p = 0; p <= static_cast<int>(JobPhase::kSucceeded); ++p) {
     auto parsed = parse_job_phase(phase_name(static_cast<JobPhase>(p)));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, static_cast<JobPhase>(p));
   }
-  for (int p = 0; p <= static_cast<int>(ReplicaPhase::kNoFit); ++p) {
+  for (int p = 0; p <= static_cast<int>(ReplicaPhase::kDead); ++p) {
     auto parsed = parse_replica_phase(phase_name(static_cast<ReplicaPhase>(p)));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, static_cast<ReplicaPhase>(p));
@@ -106,6 +106,112 @@ TEST(JobLifecycle, ReportsFromANodeThatNoLongerHoldsTheReplicaAreRefused) {
   EXPECT_FALSE(apply_report(job, "A", 7, ReplicaPhase::kRunning, "", "").refusal.empty());
 }
 
+// A job of `replicas` replicas whose round 1 placed replica i on node "N<i>", as apply_decision does.
+JobState placed_job(const std::string& yaml_tail, std::uint32_t replicas) {
+  JobState job;
+  job.spec_yaml = "name: web\nimage: x@sha256:" + std::string(64, 'a') + "\nresources: {cpu: 1, memory: 1}\n" + yaml_tail;
+  auto spec = sched::parse_job_spec(job.spec_yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status().to_string();
+  if (spec.ok()) job.spec = *spec;
+  job.replicas.resize(replicas);
+  job.round = 1;
+  RoundRecord rr{.round = 1};
+  std::vector<std::uint64_t> plaintexts;
+  for (std::uint32_t i = 0; i < replicas; ++i) {
+    rr.slots.push_back(i);
+    rr.nodes.push_back({"N" + std::to_string(i), {}});
+    plaintexts.insert(plaintexts.end(), {i, 1});
+  }
+  job.rounds.push_back(rr);
+  EXPECT_TRUE(move(job, JobPhase::kScheduling));
+  EXPECT_TRUE(move(job, JobPhase::kDecrypting));
+  EXPECT_EQ(apply_decision(job, 1, plaintexts).size(), replicas);
+  return job;
+}
+
+TEST(JobLifecycle, ABatchJobSucceedsOnceEveryReplicaExitedZero) {
+  JobState job = placed_job("type: batch\n", 2);
+  EXPECT_TRUE(apply_report(job, "N0", 0, ReplicaPhase::kRunning, "", "").refusal.empty());
+  auto first = apply_report(job, "N0", 0, ReplicaPhase::kSucceeded, "", "", 0);
+  EXPECT_TRUE(first.refusal.empty());
+  EXPECT_FALSE(first.finished);
+  EXPECT_NE(job.phase, JobPhase::kSucceeded);
+  auto second = apply_report(job, "N1", 1, ReplicaPhase::kSucceeded, "", "", 0);
+  EXPECT_TRUE(second.finished);
+  EXPECT_EQ(job.phase, JobPhase::kSucceeded);
+  EXPECT_EQ(job.replicas[1].exit_code, 0);
+  // Finished replicas are no longer active: no new round, no report moves them back.
+  EXPECT_TRUE(slots_needing_placement(job).empty());
+  EXPECT_FALSE(apply_report(job, "N0", 0, ReplicaPhase::kRunning, "", "").refusal.empty());
+  EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kSucceeded);
+  EXPECT_TRUE(mark_lost(job, "N0").empty());  // its node may leave now
+  EXPECT_FALSE(job_move_allowed(JobPhase::kSucceeded, JobPhase::kScheduling));
+  EXPECT_TRUE(job_move_allowed(JobPhase::kSucceeded, JobPhase::kStopped));
+}
+
+TEST(JobLifecycle, ABatchReplicaGivenUpWithNoRescheduleLeftIsDeadAndTheJobFailedWithItsCode) {
+  JobState job = placed_job("type: batch\nrestart: {attempts: 0}\nreschedule: {attempts: 0}\n", 1);
+  auto outcome = apply_report(job, "N0", 0, ReplicaPhase::kFailed, "", "exited with code 3", 3, 1'000);
+  EXPECT_TRUE(outcome.refusal.empty());
+  EXPECT_FALSE(outcome.reschedule);
+  EXPECT_TRUE(outcome.finished);
+  EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kDead);
+  EXPECT_EQ(job.replicas[0].exit_code, 3);
+  EXPECT_EQ(job.phase, JobPhase::kFailed);
+  EXPECT_TRUE(slots_needing_placement(job).empty());
+  EXPECT_FALSE(replica_move_allowed(ReplicaPhase::kDead, ReplicaPhase::kAssigned));
+  EXPECT_TRUE(replica_move_allowed(ReplicaPhase::kDead, ReplicaPhase::kStopped));
+}
+
+TEST(JobLifecycle, AGivenUpReplicaIsRescheduledAwayFromItsNodesUntilTheWindowsAttemptsAreUsed) {
+  JobState job = placed_job("reschedule: {attempts: 2, interval: 1m}\n", 2);
+  EXPECT_TRUE(apply_report(job, "N1", 1, ReplicaPhase::kRunning, "", "").refusal.empty());
+  auto first = apply_report(job, "N0", 0, ReplicaPhase::kFailed, "", "unhealthy", std::nullopt, 10'000);
+  EXPECT_TRUE(first.reschedule);
+  EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kFailed);
+  EXPECT_EQ(slots_needing_placement(job), std::vector<std::uint32_t>{0});
+  // The new round leaves out N1 (it runs replica 1) and N0 (replica 0 failed there).
+  EXPECT_EQ(reschedule_exclusions(job), (std::set<std::string>{"N0", "N1"}));
+  // Round 2 places it on N2, where it fails again: the second attempt of the minute.
+  job.round = 2;
+  job.rounds.push_back({.round = 2, .slots = {0}, .nodes = {{"N2", {}}}});
+  ASSERT_TRUE(move(job, JobPhase::kScheduling));
+  ASSERT_TRUE(move(job, JobPhase::kDecrypting));
+  ASSERT_EQ(apply_decision(job, 2, {0, 1}).size(), 1u);
+  EXPECT_EQ(reschedule_exclusions(job), (std::set<std::string>{"N1", "N2"}));  // none needs placement
+  EXPECT_TRUE(apply_report(job, "N2", 0, ReplicaPhase::kFailed, "", "", 1, 20'000).reschedule);
+  EXPECT_EQ(reschedule_exclusions(job), (std::set<std::string>{"N0", "N1", "N2"}));
+  // A third failure within the minute: no attempt left, so it is dead (and the job is not
+  // finished: replica 1 still runs).
+  job.round = 3;
+  job.rounds.push_back({.round = 3, .slots = {0}, .nodes = {{"N3", {}}}});
+  ASSERT_TRUE(move(job, JobPhase::kScheduling));
+  ASSERT_TRUE(move(job, JobPhase::kDecrypting));
+  ASSERT_EQ(apply_decision(job, 3, {0, 1}).size(), 1u);
+  auto third = apply_report(job, "N3", 0, ReplicaPhase::kFailed, "", "", 1, 30'000);
+  EXPECT_FALSE(third.reschedule);
+  EXPECT_FALSE(third.finished);
+  EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kDead);
+  // Had the first two been more than a minute before, the window would have allowed it.
+  JobState later = placed_job("reschedule: {attempts: 1, interval: 1m}\n", 1);
+  later.replicas[0].reschedules_ms = {10'000};
+  EXPECT_FALSE(apply_report(later, "N0", 0, ReplicaPhase::kFailed, "", "", 1, 69'999).reschedule);
+  later = placed_job("reschedule: {attempts: 1, interval: 1m}\n", 1);
+  later.replicas[0].reschedules_ms = {10'000};
+  EXPECT_TRUE(apply_report(later, "N0", 0, ReplicaPhase::kFailed, "", "", 1, 70'000).reschedule);
+}
+
+TEST(JobLifecycle, AnUnhealthyReplicaStaysActiveOnItsNode) {
+  JobState job = placed_job("", 1);
+  EXPECT_TRUE(apply_report(job, "N0", 0, ReplicaPhase::kRunning, "", "").refusal.empty());
+  EXPECT_EQ(job.phase, JobPhase::kRunning);
+  EXPECT_TRUE(apply_report(job, "N0", 0, ReplicaPhase::kUnhealthy, "", "check failed 3 times").refusal.empty());
+  EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kUnhealthy);
+  EXPECT_EQ(active_replica_nodes(job), std::set<std::string>{"N0"});
+  EXPECT_TRUE(slots_needing_placement(job).empty());
+  EXPECT_EQ(mark_lost(job, "N0"), std::vector<std::uint32_t>{0});  // its node's death still moves it
+}
+
 TEST(JobLifecycle, TheFenceRefusesOnlyTheStoppingCoordinatorsEarlierRounds) {
   StopFence fence;
   const Hash32 job{1};
@@ -132,6 +238,22 @@ TEST(JobLifecycle, PersistedJobsRoundTripAndUnknownPhasesAreDataLoss) {
   EXPECT_EQ(back->replicas[0].phase, ReplicaPhase::kRunning);
   EXPECT_EQ(back->replicas[1].phase, ReplicaPhase::kNoFit);
   EXPECT_EQ(back->anchors[0].phase, AnchorPhase::kPending);  // died while sending: send again
+  EXPECT_FALSE(back->replicas[0].exit_code.has_value());
+  // Exit codes and the reschedule record survive a restart; documents without them still load.
+  job.replicas[1] = {"", ReplicaPhase::kDead, "", "exited with code 3", 3, 3, {"A", "B"}, {5, 6}};
+  auto dead = job_from_json(to_json(job));
+  ASSERT_TRUE(dead.ok()) << dead.status().to_string();
+  EXPECT_EQ(dead->replicas[1].phase, ReplicaPhase::kDead);
+  EXPECT_EQ(dead->replicas[1].exit_code, 3);
+  EXPECT_EQ(dead->replicas[1].failed_nodes, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(dead->replicas[1].reschedules_ms, (std::vector<std::uint64_t>{5, 6}));
+  nlohmann::json old = j;
+  for (auto& r : old["replicas"]) {
+    r.erase("exit_code");
+    r.erase("failed_nodes");
+    r.erase("reschedules_ms");
+  }
+  EXPECT_TRUE(job_from_json(old).ok());
   j["replicas"][0]["state"] = "runnin";
   auto bad = job_from_json(j);
   ASSERT_FALSE(bad.ok());

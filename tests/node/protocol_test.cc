@@ -75,6 +75,12 @@ TEST(ProtocolTest, SmallMessagesRoundTrip) {
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(r2->endpoint, r.endpoint);
   EXPECT_EQ(r2->at_ms, 99u);
+  EXPECT_FALSE(r2->exit_code.has_value());  // no "exit" field unless the container exited
+  r.state = "failed";
+  r.exit_code = 3;
+  auto exited = decode_replica_report(encode(r));
+  ASSERT_TRUE(exited.ok());
+  EXPECT_EQ(exited->exit_code, 3);
   DecryptResponse d{"", {{1}, {2, 3}}};
   auto d2 = decode_decrypt_response(encode(d));
   ASSERT_TRUE(d2.ok());

@@ -91,6 +91,11 @@ TEST_F(DockerDriverTest, ExitCodeStreamsOomKillEvents) {
   check_kill_wait_events(*driver_, profile());
 }
 
+TEST_F(DockerDriverTest, ExecRunsInTheContainer) {
+  pull();
+  check_exec(*driver_, profile());
+}
+
 TEST_F(DockerDriverTest, PullErrorsAreClassified) {
   std::string by_tag = env_->repository() + ":1";
   auto mismatch = driver_->pull({.reference = by_tag, .expected_digest = "sha256:" + std::string(64, '0')});

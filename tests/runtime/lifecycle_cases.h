@@ -113,6 +113,29 @@ inline void check_http_lifecycle(Driver& d, const Profile& profile) {
 }
 
 // Exit code, stdout/stderr kept apart, wait, follow, tail.
+// exec in a running container: its exit code, a timeout, and a refusal once it stopped (what
+// the node's exec health checks rely on).
+inline void check_exec(Driver& d, const Profile& profile) {
+  ContainerSpec spec = profile.sleeper();
+  spec.name = "veil-exec-" + unique_suffix();
+  spec.env["MARK"] = "inside";
+  auto id = d.create(spec);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  EXPECT_EQ(d.exec(*id, {"true"}, std::chrono::seconds(10)).status().code(), StatusCode::kFailedPrecondition)
+      << "exec in a container that never started";
+  ASSERT_TRUE(d.start(*id).ok());
+  auto ok = d.exec(*id, {"sh", "-c", "test \"$MARK\" = inside"}, std::chrono::seconds(10));
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(*ok, 0) << "the command sees the container's environment";
+  auto three = d.exec(*id, {"sh", "-c", "exit 3"}, std::chrono::seconds(10));
+  ASSERT_TRUE(three.ok()) << three.status().to_string();
+  EXPECT_EQ(*three, 3);
+  EXPECT_EQ(d.exec(*id, {"sleep", "30"}, std::chrono::milliseconds(300)).status().code(), StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(d.stop(*id, std::chrono::seconds(1)).ok());
+  EXPECT_EQ(d.exec(*id, {"true"}, std::chrono::seconds(10)).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(d.remove(*id, true).ok());
+}
+
 inline void check_exit_and_streams(Driver& d, const Profile& profile) {
   ContainerSpec spec = profile.talker();
   spec.name = "veil-talker-" + unique_suffix();

@@ -93,6 +93,8 @@ TEST_F(ProcessDriverTest, MemoryLimitOomKillIsReported) {
 
 TEST_F(ProcessDriverTest, KillWaitAndEvents) { check_kill_wait_events(*driver_, profile()); }
 
+TEST_F(ProcessDriverTest, ExecRunsInTheContainer) { check_exec(*driver_, profile()); }
+
 TEST_F(ProcessDriverTest, PullVerifiesTheExecutableDigest) {
   auto sum = run_shell("sha256sum " + busybox_ + " | cut -d' ' -f1");
   ASSERT_EQ(sum.exit_code, 0);

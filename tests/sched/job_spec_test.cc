@@ -223,7 +223,114 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports:\n  - {container: 80, protocol: sctp}\n", "must be tcp or udp"},
         BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreplica: 3\n", "job.yaml:4:1: replica: unknown field"},
         BadCase{kHead + "resources: {cpu: 1, memory: [1\n", "end of sequence flow not found"},
-        BadCase{"- a\n- b\n", "must be a mapping"}));
+        BadCase{"- a\n- b\n", "must be a mapping"},
+        // Job types, health checks, restart and reschedule policies.
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\ntype: cron\n", "job.yaml:4:7: type: 'cron' is not a job type"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 80}]\nhealth:\n  http: {path: /, port: 8080}\n",
+                "job.yaml:6:25: health.http.port: port 8080 is not exposed; add {container: 8080} to ports"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 53, protocol: udp}]\nhealth: {tcp: {port: 53}}\n",
+                "health.tcp.port: port 53 is not exposed"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: [true], interval: 10}\n",
+                "job.yaml:4:34: health.interval: '10' is not a duration: a number needs a unit"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: [true], timeout: 5x}\n", "health.timeout: '5x' is not a duration: unknown unit 'x'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: [true], intervl: 5s}\n",
+                "job.yaml:4:24: health: unknown key 'intervl'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: []}\n", "health.exec: expected a non-empty list"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 80}]\nhealth: {exec: [true], tcp: {port: 80}}\n",
+                "health: needs exactly one of http, tcp or exec"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 80}]\nhealth: {http: {path: nope, port: 80}}\n",
+                "health.http.path: must start with '/'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: [true], failures: 0}\n", "health.failures: 0 is out of range"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {attempts: 2, mode: retry}\n",
+                "job.yaml:4:30: restart.mode: 'retry' is not a restart mode (use fail or delay)"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {delay: -1s}\n", "restart.delay: '-1s' is not a duration"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {interval: 500ms}\n", "restart.interval: must be at least 1s"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {tries: 2}\n", "restart: unknown key 'tries'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreschedule: {attempts: 101}\n", "reschedule.attempts: 101 is out of range"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreschedule: {interval: 400d}\n", "reschedule.interval: '400d' is not a duration"}));
+
+TEST(JobSpec, TypesDefaultToServiceWithTheirPolicies) {
+  auto service = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\n");
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  EXPECT_EQ(service->type, JobType::kService);
+  EXPECT_EQ(service->restart, default_restart(JobType::kService));
+  EXPECT_EQ(service->reschedule, default_reschedule(JobType::kService));
+  EXPECT_FALSE(service->health.has_value());
+  auto batch = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\ntype: batch\nrestart: {attempts: 0}\n");
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(batch->type, JobType::kBatch);
+  // Fields the spec leaves out come from the batch defaults, whatever the order of the keys.
+  EXPECT_EQ(batch->restart.attempts, 0u);
+  EXPECT_EQ(batch->restart.interval, default_restart(JobType::kBatch).interval);
+  EXPECT_EQ(batch->reschedule, default_reschedule(JobType::kBatch));
+  auto reordered = parse_job_spec(kHead + "restart: {attempts: 0}\ntype: batch\nresources: {cpu: 1, memory: 1}\n");
+  ASSERT_TRUE(reordered.ok());
+  EXPECT_EQ(reordered->restart, batch->restart);
+}
+
+TEST(JobSpec, HealthChecksOfEachKind) {
+  auto http = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 8080}]\n"
+                                     "health: {http: {path: /healthz, port: 8080}, interval: 5s, timeout: 500ms, grace: 1m, failures: 2}\n");
+  ASSERT_TRUE(http.ok()) << http.status().message();
+  ASSERT_TRUE(http->health.has_value());
+  EXPECT_EQ(http->health->kind, HealthCheckSpec::Kind::kHttp);
+  EXPECT_EQ(http->health->path, "/healthz");
+  EXPECT_EQ(http->health->port, 8080);
+  EXPECT_EQ(http->health->interval, std::chrono::seconds(5));
+  EXPECT_EQ(http->health->timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(http->health->grace, std::chrono::minutes(1));
+  EXPECT_EQ(http->health->failures, 2u);
+  auto tcp = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\nports: [{container: 5432}]\nhealth: {tcp: {port: 5432}}\n");
+  ASSERT_TRUE(tcp.ok()) << tcp.status().message();
+  EXPECT_EQ(tcp->health->kind, HealthCheckSpec::Kind::kTcp);
+  EXPECT_EQ(tcp->health->interval, std::chrono::seconds(10));  // the defaults
+  EXPECT_EQ(tcp->health->failures, 3u);
+  auto exec = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\nhealth: {exec: [pg_isready, -q]}\n");
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  EXPECT_EQ(exec->health->kind, HealthCheckSpec::Kind::kExec);
+  EXPECT_EQ(exec->health->command, (std::vector<std::string>{"pg_isready", "-q"}));
+}
+
+TEST(JobSpec, NewFieldsRoundTripAndLeaveOldCanonicalTextAlone) {
+  auto plain = parse_job_spec(valid_spec());
+  ASSERT_TRUE(plain.ok());
+  // A spec without the new fields has the canonical text (and so the job id) it always had.
+  EXPECT_EQ(to_canonical_yaml(*plain).find("type"), std::string::npos);
+  EXPECT_EQ(to_canonical_yaml(*plain).find("restart"), std::string::npos);
+  auto full = parse_job_spec(valid_spec() + "type: batch\nhealth: {http: {path: /ok, port: 8080}, grace: 90s}\n"
+                                            "restart: {attempts: 1, interval: 10m, delay: 0s, mode: delay}\n"
+                                            "reschedule: {attempts: 0}\n");
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  const std::string canonical = to_canonical_yaml(*full);
+  auto again = parse_job_spec(canonical);
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << canonical;
+  EXPECT_EQ(to_canonical_yaml(*again), canonical);
+  EXPECT_EQ(again->type, JobType::kBatch);
+  EXPECT_EQ(again->health->grace, std::chrono::seconds(90));
+  EXPECT_EQ(again->restart.mode, RestartPolicy::Mode::kDelay);
+  EXPECT_EQ(again->restart.delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(again->reschedule.attempts, 0u);
+}
+
+TEST(Duration, ParsesAndFormatsAsNomadWritesThem) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(*parse_duration("10s"), 10s);
+  EXPECT_EQ(*parse_duration("2m"), 2min);
+  EXPECT_EQ(*parse_duration("1h30m"), 90min);
+  EXPECT_EQ(*parse_duration("250ms"), 250ms);
+  EXPECT_EQ(*parse_duration("1m30s500ms"), 90500ms);
+  EXPECT_EQ(*parse_duration("0s"), 0ms);
+  EXPECT_EQ(*parse_duration("8760h"), kMaxDuration);
+  for (const char* bad : {"", "10", "s", "1.5s", "-1s", "1d", "10 s", "1S", "8761h", "99999999999999999999h"}) {
+    EXPECT_FALSE(parse_duration(bad).ok()) << bad;
+  }
+  for (std::chrono::milliseconds d : {0ms, 250ms, 10000ms, 90000ms, 120000ms, 5400000ms, 86400000ms, 3723004ms}) {
+    auto back = parse_duration(format_duration(d));
+    ASSERT_TRUE(back.ok()) << format_duration(d);
+    EXPECT_EQ(*back, d);
+  }
+  EXPECT_EQ(format_duration(90s), "1m30s");
+}
 
 TEST(ImageRef, TagOnlyAfterLastSlash) {
   auto ref = parse_image_ref("127.0.0.1:5000/app@" + kDigest);

@@ -10,6 +10,19 @@ using nlohmann::json;
 
 std::string state_name(swim::MemberState state) { return std::string(swim::member_state_name(state)); }
 
+// What `veil job status` shows as a replica's health: only a job with a check has one, and a
+// replica is healthy only while its check passes (its node reports it running, not starting).
+std::string health_of(const JobState& job, const ReplicaSlot& r) {
+  if (!job.spec.health) return "none";
+  switch (r.phase) {
+    case ReplicaPhase::kRunning: return "healthy";
+    case ReplicaPhase::kUnhealthy: return "unhealthy";
+    case ReplicaPhase::kAssigned:
+    case ReplicaPhase::kStarting: return "starting";
+    default: return "-";
+  }
+}
+
 }  // namespace
 
 json Daemon::Impl::job_json(const JobState& job, bool detail) {
@@ -17,7 +30,9 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   for (std::size_t i = 0; i < job.replicas.size(); ++i) {
     const auto& r = job.replicas[i];
     placement.push_back({{"replica", i}, {"node", r.node}, {"state", phase_name(r.phase)}, {"endpoint", r.endpoint}, {"detail", r.detail},
-                         {"round", r.round}});
+                         {"round", r.round}, {"health", health_of(job, r)},
+                         {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
+                         {"reschedules", r.reschedules_ms.size()}});
   }
   json anchor = nullptr;
   for (const auto& a : job.anchors) {
@@ -28,6 +43,7 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
             {"image", job.spec.image.to_string()},
             {"replicas", job.spec.replicas},
             {"state", phase_name(job.phase)},
+            {"type", sched::job_type_name(job.spec.type)},
             {"submitted_at", job.submitted_ms},
             {"round", job.round},
             {"placement", placement},

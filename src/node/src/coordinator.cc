@@ -416,7 +416,8 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
   ReportOutcome outcome;
   if (!phase.ok()) outcome.refusal = phase.status().message();
   else if (it == jobs_.end()) outcome.refusal = "unknown job or replica";
-  else outcome = apply_report(it->second, peer, report->replica, *phase, report->endpoint, report->detail);
+  else outcome = apply_report(it->second, peer, report->replica, *phase, report->endpoint, report->detail, report->exit_code,
+                              static_cast<std::uint64_t>(now_ms()));
   // A refusal makes the node remove its copy: how a stopped job's late replica, or one that
   // was replaced while its node was away, is undone.
   reply(encode(AssignmentAck{outcome.refusal}));
@@ -439,6 +440,20 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
     start_round(job, exclude);
     return;
   }
+  if (outcome.reschedule) {
+    add_job_event(job.id, "replica " + std::to_string(report->replica) + ": " + peer + " gave it up; rescheduling elsewhere");
+    // Never back onto a node where it failed, unless no other live node is left.
+    std::set<std::string> exclude = reschedule_exclusions(job);
+    const auto live = live_members();
+    if (std::all_of(live.begin(), live.end(), [&](const std::string& p) { return exclude.count(p) > 0; })) {
+      exclude = active_replica_nodes(job);
+    }
+    start_round(job, exclude);
+    return;
+  }
+  if (outcome.finished) {
+    add_job_event(job.id, std::string("every replica finished: the job ") + std::string(phase_name(job.phase)));
+  }
   if (outcome.now_running) add_job_event(job.id, "all placed replicas are running");
   save(job);
   maybe_anchor(job);
@@ -455,7 +470,8 @@ void Daemon::Impl::maybe_anchor(JobState& job) {
     bool running = true;
     for (auto slot : rr.slots) {
       const auto& r = job.replicas[slot];
-      if (r.round == rr.round && r.phase != ReplicaPhase::kRunning && r.phase != ReplicaPhase::kNoFit) running = false;
+      const bool up = r.phase == ReplicaPhase::kRunning || r.phase == ReplicaPhase::kNoFit || r.phase == ReplicaPhase::kSucceeded;
+      if (r.round == rr.round && !up) running = false;
     }
     if (!running) continue;
     AnchorInfo anchor;

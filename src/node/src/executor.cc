@@ -66,6 +66,7 @@ Executor::Executor(NodeContext& context, std::unique_ptr<runtime::Driver> driver
     : ctx_(context),
       driver_(std::move(driver)),
       driver_reason_(std::move(reason)),
+      stop_grace_(options.stop_grace),
       reconciler_(std::make_unique<runtime::Reconciler>(*driver_, std::move(options))) {}
 
 Executor::~Executor() = default;
@@ -150,6 +151,7 @@ void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint3
   replica.coordinator = peer;
   replica.spec_yaml = spec_yaml;
   replica.spec = spec;
+  supervise(replica);
   if (auto existing = local_.find(key); existing != local_.end()) replica.host_port = existing->second.host_port;
   if (replica.host_port == 0 && !spec.ports.empty()) {
     replica.host_port = spec.ports.front().host_port != 0 ? spec.ports.front().host_port : pick_free_port();
@@ -168,14 +170,17 @@ void Executor::start() {
   if (docs.ok()) {
     for (const auto& doc : *docs) {
       auto r = replica_from_json(doc);
-      if (r.ok()) local_[{r->job, r->replica}] = std::move(*r);
+      if (r.ok()) {
+        supervise(*r);
+        local_[{r->job, r->replica}] = std::move(*r);
+      }
       else logger()->error("state: skipping a replica: {}", r.status().to_string());
     }
   }
   reconcile_timer_ = std::make_unique<asio::steady_timer>(ctx_.io());
   auto tick = std::make_shared<std::function<void()>>();
   *tick = [this, tick] {
-    reconcile_timer_->expires_after(std::chrono::seconds(2));
+    reconcile_timer_->expires_after(pass_interval());
     reconcile_timer_->async_wait([this, tick](const boost::system::error_code& ec) {
       if (ec || ctx_.stopping()) return;
       reconcile_now();
@@ -193,6 +198,7 @@ void Executor::stop() {
 sched::FreeCapacity Executor::reserved_capacity() const {
   sched::FreeCapacity reserved;
   for (const auto& [key, replica] : local_) {
+    if (replica.finished || replica.given_up) continue;  // its container no longer runs
     reserved.cpu_millicores += replica.spec.resources.cpu_millicores;
     reserved.memory_mib += replica.spec.resources.memory_mib;
     reserved.disk_mib += replica.spec.resources.disk_mib;
@@ -260,12 +266,63 @@ runtime::ContainerSpec Executor::container_spec(const LocalReplica& r) const {
   return c;
 }
 
+void Executor::supervise(LocalReplica& replica) {
+  replica.restarts = RestartTracker(replica.spec.restart);
+  if (replica.spec.health) replica.health.emplace(*replica.spec.health);
+}
+
+std::chrono::milliseconds Executor::pass_interval() const {
+  std::chrono::milliseconds interval = std::chrono::seconds(2);
+  for (const auto& [key, replica] : local_) {
+    if (replica.health) interval = std::min(interval, replica.health->check().interval);
+  }
+  return interval;
+}
+
+HealthTarget Executor::health_target(const LocalReplica& r) const {
+  HealthTarget target;
+  target.container_id = r.container_id;
+  target.driver = driver_.get();
+  if (!r.health) return target;
+  for (const auto& p : container_spec(r).ports) {
+    if (p.container_port == r.health->check().port && p.protocol == "tcp") target.port = p.host_port;
+  }
+  return target;
+}
+
 void Executor::reconcile_now() {
   if (reconcile_running_) return;
   reconcile_running_ = true;
+  const std::int64_t now = ctx_.now_ms();
+  struct Restart {
+    ReplicaKey key;
+    std::string container;
+    bool stop_first = false;
+  };
+  struct Check {
+    ReplicaKey key;
+    sched::HealthCheckSpec spec;
+    HealthTarget target;
+    Status result;
+  };
   std::vector<runtime::DesiredContainer> desired;
-  for (const auto& [key, replica] : local_) desired.push_back({container_spec(replica)});
-  ctx_.post_blocking([this, desired = std::move(desired)]() mutable {
+  std::vector<Restart> restarts;
+  std::vector<Check> checks;
+  for (auto& [key, replica] : local_) {
+    if (replica.given_up) continue;  // its container goes; the replica goes once its coordinator knows
+    runtime::DesiredContainer want{container_spec(replica)};
+    want.restart_exited = false;  // restarts follow the job's restart policy (observe())
+    desired.push_back(std::move(want));
+    if (replica.restart_at_ms >= 0 && now >= replica.restart_at_ms && !replica.container_id.empty()) {
+      restarts.push_back({key, replica.container_id, replica.stop_before_restart});
+      replica.restart_at_ms = -1;
+      replica.stop_before_restart = false;
+    } else if (replica.health && replica.was_running && replica.restart_at_ms < 0 && replica.health->due(now)) {
+      checks.push_back({key, replica.health->check(), health_target(replica), {}});
+    }
+  }
+  ctx_.post_blocking([this, desired = std::move(desired), restarts = std::move(restarts), checks = std::move(checks),
+                      now]() mutable {
     std::vector<runtime::ContainerInfo> containers;
     if (auto st = reconciler_->set_desired(std::move(desired)); !st.ok()) {
       logger()->error("reconcile: {}", st.to_string());
@@ -273,14 +330,90 @@ void Executor::reconcile_now() {
       logger()->warn("reconcile: {}", report.status().to_string());
     } else {
       for (const auto& e : report->errors) logger()->warn("reconcile: {}", e);
+      for (const auto& r : restarts) {
+        if (r.stop_first) {
+          if (auto st = driver_->stop(r.container, stop_grace_); !st.ok()) logger()->warn("restart: {}", st.to_string());
+        }
+        if (auto st = driver_->start(r.container); !st.ok()) logger()->warn("restart: {}", st.to_string());
+      }
+      for (auto& c : checks) c.result = run_health_check(c.spec, c.target);
       auto listed = driver_->list({}, true);
       if (listed.ok()) containers = std::move(*listed);
     }
-    ctx_.post([this, containers = std::move(containers)] {
+    ctx_.post([this, containers = std::move(containers), restarts = std::move(restarts), checks = std::move(checks), now] {
       reconcile_running_ = false;
+      for (const auto& r : restarts) {
+        auto it = local_.find(r.key);
+        if (it == local_.end()) continue;
+        // Whatever is seen next is a new run: its health starts afresh, and an exit is a new failure.
+        it->second.was_running = false;
+        it->second.exit_code.reset();
+        logger()->info("replica {} of job {} restarted under its restart policy", r.key.second,
+                       hash_hex(r.key.first).substr(0, 12));
+      }
+      for (const auto& c : checks) {
+        auto it = local_.find(c.key);
+        if (it != local_.end() && it->second.health) it->second.health->record(now, c.result);
+      }
       report_replicas(containers);
     });
   });
+}
+
+void Executor::plan_restart(LocalReplica& r, std::int64_t now_ms, bool stop_first, const std::string& why) {
+  const auto plan = r.restarts.on_failure(now_ms);
+  const sched::RestartPolicy& policy = r.restarts.policy();
+  if (plan.give_up) {
+    r.given_up = true;
+    r.failure = why + "; " + std::to_string(policy.attempts) + " restart(s) in " + sched::format_duration(policy.interval) +
+                " used up";
+    logger()->warn("replica {} of job {}: {}; giving it up", r.replica, hash_hex(r.job).substr(0, 12), r.failure);
+    return;
+  }
+  r.restart_at_ms = plan.restart_at_ms;
+  r.stop_before_restart = stop_first;
+  logger()->info("replica {} of job {}: {}; restart {}/{} in {}", r.replica, hash_hex(r.job).substr(0, 12), why, plan.attempt,
+                 policy.attempts, sched::format_duration(std::chrono::milliseconds(plan.restart_at_ms - now_ms)));
+}
+
+ReplicaPhase Executor::observe(LocalReplica& r, const runtime::ContainerInfo* c, std::string& detail) {
+  const std::int64_t now = ctx_.now_ms();
+  if (r.finished) return ReplicaPhase::kSucceeded;
+  if (c == nullptr) return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kStarting;
+  r.container_id = c->id;
+  detail = c->error.empty() ? c->id.substr(0, 12) : c->error;
+  if (c->running()) {
+    if (!r.was_running && r.health) r.health->restarted(now);
+    r.was_running = true;
+    if (r.given_up) return ReplicaPhase::kFailed;  // being removed
+    if (!r.health) return ReplicaPhase::kRunning;
+    switch (r.health->verdict()) {
+      case HealthTracker::Verdict::kHealthy: return ReplicaPhase::kRunning;
+      case HealthTracker::Verdict::kStarting:
+        if (!r.health->last_error().empty()) detail = "health check: " + r.health->last_error();
+        return ReplicaPhase::kStarting;  // not healthy until a check passes
+      case HealthTracker::Verdict::kUnhealthy: break;
+    }
+    detail = "health check failed " + std::to_string(r.health->consecutive_failures()) + " time(s): " + r.health->last_error();
+    if (r.restart_at_ms < 0) plan_restart(r, now, /*stop_first=*/true, "unhealthy (" + r.health->last_error() + ")");
+    return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kUnhealthy;
+  }
+  if (c->state != runtime::ContainerState::kExited && c->state != runtime::ContainerState::kDead) {
+    return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kStarting;
+  }
+  // A new exit: seen running before, or the first exit seen of this run (it may have exited
+  // between two passes; a restart clears exit_code).
+  const bool exited_now = r.was_running || !r.exit_code;
+  r.was_running = false;
+  r.exit_code = c->exit_code;
+  if (r.given_up) return ReplicaPhase::kFailed;
+  if (r.spec.type == sched::JobType::kBatch && c->exit_code == 0) {
+    r.finished = true;
+    return ReplicaPhase::kSucceeded;
+  }
+  detail = "exited with code " + std::to_string(c->exit_code) + (c->oom_killed ? " (out of memory)" : "");
+  if (r.restart_at_ms < 0 && exited_now) plan_restart(r, now, /*stop_first=*/false, detail);
+  return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kExited;
 }
 
 void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& containers) {
@@ -291,26 +424,28 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
   const bool report_all = ++reconcile_passes_ % kReportAgainPasses == 0;
   for (auto& [key, replica] : local_) {
     const std::string job_label = hash_hex(key.first).substr(0, 32);
-    ReplicaPhase phase = ReplicaPhase::kStarting;
-    std::string detail;
+    const runtime::ContainerInfo* container = nullptr;
     for (const auto& c : containers) {
       auto job = c.labels.find(std::string(runtime::kLabelJob));
       auto rep = c.labels.find(std::string(runtime::kLabelReplica));
       if (job == c.labels.end() || rep == c.labels.end() || job->second != job_label || rep->second != std::to_string(key.second)) {
         continue;
       }
-      phase = c.running()                                   ? ReplicaPhase::kRunning
-              : c.state == runtime::ContainerState::kExited ? ReplicaPhase::kExited
-                                                            : ReplicaPhase::kStarting;
-      detail = c.id.substr(0, 12);
-      if (!c.error.empty()) detail = c.error;
+      container = &c;
     }
+    std::string detail;
+    const ReplicaPhase phase = observe(replica, container, detail);
+    if (phase == ReplicaPhase::kFailed) detail = replica.failure;
+    if (replica.settled) continue;
     const std::string state(phase_name(phase));  // text on the wire only
     const std::string endpoint = replica.host_port != 0 ? "127.0.0.1:" + std::to_string(replica.host_port) : "";
     if (state == replica.last_reported && !report_all) continue;
     replica.last_reported = state;
     ReplicaReport report{key.first, key.second, state, endpoint, detail, static_cast<std::uint64_t>(ctx_.now_ms())};
-    auto on_reply = [this, key, round = replica.round](Result<Bytes> reply) {
+    if (phase == ReplicaPhase::kSucceeded || phase == ReplicaPhase::kFailed || phase == ReplicaPhase::kExited) {
+      report.exit_code = replica.exit_code;
+    }
+    auto on_reply = [this, key, round = replica.round, phase](Result<Bytes> reply) {
       auto it = local_.find(key);
       // Answers about an assignment this node has since replaced say nothing about the new one.
       if (it == local_.end() || it->second.round != round) return;
@@ -319,15 +454,21 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
         return;
       }
       auto ack = decode_assignment_ack(*reply);
-      if (ack.ok() && !ack->error.empty()) {
+      const bool refused = ack.ok() && !ack->error.empty();
+      if (refused) {
         // The job was stopped, or the replica moved elsewhere while we were away (restart,
         // partition): the coordinator refuses the report, and the replica goes.
         logger()->info("replica {} of job {} is no longer ours ({}); removing it", key.second,
                        hash_hex(key.first).substr(0, 12), ack->error);
+      }
+      if (refused || (ack.ok() && phase == ReplicaPhase::kFailed)) {
+        // Refused, or given up and now known to the coordinator (which places it elsewhere).
         (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
         local_.erase(it);
         reconcile_now();
+        return;
       }
+      if (ack.ok() && phase == ReplicaPhase::kSucceeded) it->second.settled = true;  // kept for its logs
     };
     if (replica.coordinator == ctx_.self()) {
       // Answered later, on the io thread: the answer may remove an entry of local_.

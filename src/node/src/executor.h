@@ -16,10 +16,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "health_check.h"
 #include "node_context.h"
 #include "veil/node/job_state.h"
 #include "veil/runtime/driver.h"
@@ -38,6 +40,20 @@ struct LocalReplica {
   sched::JobSpec spec;
   std::uint16_t host_port = 0;  // chosen once, kept across restarts
   std::string last_reported;
+
+  // Supervision: the job's health check and restart policy (not persisted: a restarted node
+  // counts afresh). See Executor::supervise.
+  std::optional<HealthTracker> health;
+  RestartTracker restarts{sched::RestartPolicy{}};
+  std::string container_id;
+  bool was_running = false;         // seen running on the last pass; a start after it resets health
+  std::int64_t restart_at_ms = -1;  // a planned restart (ctx.now_ms() clock), -1 when none
+  bool stop_before_restart = false; // the planned restart is of a running, unhealthy container
+  bool given_up = false;            // restarts used up: reported failed, removed once the coordinator knows
+  bool finished = false;            // a batch replica that exited 0: kept for its logs, never run again
+  bool settled = false;             // its final state was acknowledged: not reported again
+  std::optional<int> exit_code;     // of its last exit
+  std::string failure;              // why it was given up
 };
 
 class Executor {
@@ -91,10 +107,22 @@ class Executor {
   void accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
               const std::string& spec_yaml, std::function<void(const std::string&)> answer);
   runtime::ContainerSpec container_spec(const LocalReplica& replica) const;
+  // Sets up `replica`'s health tracker and restart tracker from its spec.
+  static void supervise(LocalReplica& replica);
+  // The state to report for `replica` given its container (null when there is none yet);
+  // applies the health verdict and plans restarts under the restart policy.
+  ReplicaPhase observe(LocalReplica& replica, const runtime::ContainerInfo* container, std::string& detail);
+  // Plans a restart of `replica` after a failure seen at `now_ms`, or gives it up.
+  void plan_restart(LocalReplica& replica, std::int64_t now_ms, bool stop_first, const std::string& why);
+  // Where `replica`'s health check connects (its host port on this node).
+  HealthTarget health_target(const LocalReplica& replica) const;
+  // How often to converge: 2 s, or the shortest health-check interval here when shorter.
+  std::chrono::milliseconds pass_interval() const;
 
   NodeContext& ctx_;
   std::unique_ptr<runtime::Driver> driver_;  // used on the blocking worker only (logs() aside)
   std::string driver_reason_;
+  std::chrono::seconds stop_grace_;                   // for restarts of unhealthy containers
   std::unique_ptr<runtime::Reconciler> reconciler_;  // used on the blocking worker only
 
   std::map<ReplicaKey, LocalReplica> local_;

@@ -23,10 +23,11 @@ Result<Phase> parse_phase(std::string_view text, const std::array<std::string_vi
 }
 
 // In enum order.
-constexpr std::array<std::string_view, 7> kJobNames = {"pending", "scheduling", "decrypting", "placing",
-                                                        "running", "failed",     "stopped"};
-constexpr std::array<std::string_view, 10> kReplicaNames = {"pending", "assigned", "starting", "running", "exited",
-                                                            "failed",  "lost",     "stopped",  "drained", "no-fit"};
+constexpr std::array<std::string_view, 8> kJobNames = {"pending", "scheduling", "decrypting", "placing",
+                                                        "running", "failed",     "stopped",    "succeeded"};
+constexpr std::array<std::string_view, 13> kReplicaNames = {"pending",   "assigned", "starting", "running",   "exited",
+                                                            "failed",    "lost",     "stopped",  "drained",   "no-fit",
+                                                            "succeeded", "unhealthy", "dead"};
 constexpr std::array<std::string_view, 4> kAnchorNames = {"pending", "sending", "anchored", "failed"};
 
 bool is_one_of(ReplicaPhase phase, std::initializer_list<ReplicaPhase> phases) {
@@ -36,7 +37,28 @@ bool is_one_of(ReplicaPhase phase, std::initializer_list<ReplicaPhase> phases) {
 // The phases an executor reports about a replica it holds.
 bool is_reported_phase(ReplicaPhase phase) {
   return is_one_of(phase, {ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited, ReplicaPhase::kFailed,
-                           ReplicaPhase::kStopped, ReplicaPhase::kDrained});
+                           ReplicaPhase::kStopped, ReplicaPhase::kDrained, ReplicaPhase::kSucceeded, ReplicaPhase::kUnhealthy});
+}
+
+bool is_finished(ReplicaPhase phase) { return is_one_of(phase, {ReplicaPhase::kSucceeded, ReplicaPhase::kDead}); }
+
+// Whether the reschedule policy allows one more new placement at `now_ms`.
+bool may_reschedule(const JobState& job, const ReplicaSlot& slot, std::uint64_t now_ms) {
+  const auto window = static_cast<std::uint64_t>(job.spec.reschedule.interval.count());
+  const auto recent = std::count_if(slot.reschedules_ms.begin(), slot.reschedules_ms.end(),
+                                    [&](std::uint64_t at) { return at + window > now_ms; });
+  return static_cast<std::uint64_t>(recent) < job.spec.reschedule.attempts;
+}
+
+// Once every replica has finished, the job has: succeeded when all of them did.
+bool finish_if_done(JobState& job) {
+  if (job.replicas.empty() || job.phase == JobPhase::kSucceeded) return false;
+  if (!std::all_of(job.replicas.begin(), job.replicas.end(), [](const ReplicaSlot& r) { return is_finished(r.phase); })) {
+    return false;
+  }
+  const bool all_succeeded = std::all_of(job.replicas.begin(), job.replicas.end(),
+                                         [](const ReplicaSlot& r) { return r.phase == ReplicaPhase::kSucceeded; });
+  return move(job, all_succeeded ? JobPhase::kSucceeded : JobPhase::kFailed);
 }
 
 }  // namespace
@@ -57,6 +79,7 @@ Result<AnchorPhase> parse_anchor_phase(std::string_view text) {
 bool job_move_allowed(JobPhase from, JobPhase to) {
   using P = JobPhase;
   if (from == P::kStopped) return false;  // terminal: a new submission is a new JobState
+  if (from == P::kSucceeded) return to == P::kSucceeded || to == P::kStopped;
   switch (to) {
     case P::kDecrypting: return from == P::kScheduling;  // only a round's agreed decision
     case P::kPlacing: return from == P::kDecrypting || from == P::kPlacing;
@@ -72,13 +95,18 @@ bool replica_move_allowed(ReplicaPhase from, ReplicaPhase to) {
       return is_one_of(from, {P::kPending, P::kFailed, P::kLost, P::kDrained, P::kNoFit});
     case P::kStarting:
     case P::kRunning:
-    case P::kExited:  // what its node reports while it holds it
-      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited});
-    case P::kFailed:  // refused by its node
-      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kFailed});
+    case P::kExited:
+    case P::kUnhealthy:  // what its node reports while it holds it
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kUnhealthy});
+    case P::kSucceeded:
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kUnhealthy, P::kSucceeded});
+    case P::kFailed:  // refused or given up by its node
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kUnhealthy, P::kFailed});
+    case P::kDead:
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kUnhealthy, P::kFailed, P::kDead});
     case P::kDrained:
     case P::kLost:
-      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kDrained, P::kLost});
+      return is_one_of(from, {P::kAssigned, P::kStarting, P::kRunning, P::kExited, P::kUnhealthy, P::kDrained, P::kLost});
     case P::kNoFit:
       return is_one_of(from, {P::kPending, P::kFailed, P::kLost, P::kDrained, P::kNoFit});
     case P::kPending: return from == P::kPending;
@@ -114,7 +142,8 @@ bool move(AnchorInfo& anchor, AnchorPhase to) {
 
 bool replica_active(const ReplicaSlot& slot) {
   return !slot.node.empty() &&
-         is_one_of(slot.phase, {ReplicaPhase::kAssigned, ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited});
+         is_one_of(slot.phase, {ReplicaPhase::kAssigned, ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited,
+                                ReplicaPhase::kUnhealthy});
 }
 
 std::set<std::string> active_replica_nodes(const JobState& job) {
@@ -135,6 +164,14 @@ std::vector<std::uint32_t> slots_needing_placement(const JobState& job) {
       slots.push_back(i);
   }
   return slots;
+}
+
+std::set<std::string> reschedule_exclusions(const JobState& job) {
+  std::set<std::string> nodes = active_replica_nodes(job);
+  for (std::uint32_t slot : slots_needing_placement(job)) {
+    nodes.insert(job.replicas[slot].failed_nodes.begin(), job.replicas[slot].failed_nodes.end());
+  }
+  return nodes;
 }
 
 // ---- the coordinator's decisions --------------------------------------------------------------
@@ -175,7 +212,8 @@ void apply_refusal(JobState& job, std::uint32_t slot_index, std::uint32_t round,
 }
 
 ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t slot_index, ReplicaPhase phase,
-                           const std::string& endpoint, const std::string& detail) {
+                           const std::string& endpoint, const std::string& detail, std::optional<int> exit_code,
+                           std::uint64_t now_ms) {
   ReportOutcome outcome;
   if (slot_index >= job.replicas.size()) {
     outcome.refusal = "unknown job or replica";
@@ -206,12 +244,35 @@ ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t
     outcome.drained = true;
     return outcome;
   }
+  if (phase == ReplicaPhase::kFailed) {
+    // The node used up its restarts and gave the replica up: another node, or the end.
+    const bool again = may_reschedule(job, slot, now_ms);
+    if (!move(slot, again ? ReplicaPhase::kFailed : ReplicaPhase::kDead)) {
+      outcome.refusal = "cannot move replica from " + std::string(phase_name(slot.phase)) + " to failed";
+      return outcome;
+    }
+    slot.detail = detail;
+    slot.exit_code = exit_code;
+    slot.endpoint.clear();
+    if (std::find(slot.failed_nodes.begin(), slot.failed_nodes.end(), peer) == slot.failed_nodes.end()) {
+      slot.failed_nodes.push_back(peer);
+    }
+    if (again) slot.reschedules_ms.push_back(now_ms);
+    outcome.reschedule = again;
+    outcome.finished = finish_if_done(job);
+    return outcome;
+  }
   if (!move(slot, phase)) {
     outcome.refusal = "cannot move replica from " + std::string(phase_name(slot.phase)) + " to " + std::string(phase_name(phase));
     return outcome;
   }
   slot.endpoint = endpoint;
   slot.detail = detail;
+  if (exit_code) slot.exit_code = exit_code;
+  if (phase == ReplicaPhase::kSucceeded) {
+    outcome.finished = finish_if_done(job);
+    return outcome;
+  }
   const bool all_running = std::all_of(job.replicas.begin(), job.replicas.end(), [](const ReplicaSlot& r) {
     return r.phase == ReplicaPhase::kRunning || r.phase == ReplicaPhase::kNoFit;
   });
@@ -268,7 +329,10 @@ nlohmann::json to_json(const JobState& job) {
                         {"state", phase_name(r.phase)},
                         {"endpoint", r.endpoint},
                         {"detail", r.detail},
-                        {"round", r.round}});
+                        {"round", r.round},
+                        {"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json()},
+                        {"failed_nodes", r.failed_nodes},
+                        {"reschedules_ms", r.reschedules_ms}});
   }
   json rounds = json::array();
   for (const auto& r : job.rounds) {
@@ -312,6 +376,10 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       slot.endpoint = r.at("endpoint").get<std::string>();
       slot.detail = r.at("detail").get<std::string>();
       slot.round = r.at("round").get<std::uint32_t>();
+      // Absent in documents written before restarts and reschedules were kept.
+      if (r.contains("exit_code") && !r.at("exit_code").is_null()) slot.exit_code = r.at("exit_code").get<int>();
+      slot.failed_nodes = r.value("failed_nodes", std::vector<std::string>{});
+      slot.reschedules_ms = r.value("reschedules_ms", std::vector<std::uint64_t>{});
       job.replicas.push_back(std::move(slot));
     }
     for (const auto& r : j.at("rounds")) {

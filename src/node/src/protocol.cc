@@ -28,6 +28,7 @@ class Fields {
  public:
   Fields(const json& map, std::string_view what) : map_(map), what_(what) {}
 
+  bool has(const char* key) const { return map_.contains(key); }
   const json* get(const char* key, json::value_t type) {
     auto it = map_.find(key);
     if (it == map_.end()) return fail(std::string("missing field '") + key + "'");
@@ -259,6 +260,7 @@ Bytes encode(const ReplicaReport& m) {
   j["endpoint"] = m.endpoint;
   j["detail"] = m.detail;
   j["at_ms"] = m.at_ms;
+  if (m.exit_code) j["exit"] = static_cast<std::uint64_t>(*m.exit_code & 0xff);
   return to_bytes(j);
 }
 
@@ -349,6 +351,7 @@ Result<ReplicaReport> decode_replica_report(ByteView bytes) {
     m.endpoint = f.text("endpoint", 256);
     m.detail = f.text("detail", 4096);
     m.at_ms = f.number("at_ms");
+    if (f.has("exit")) m.exit_code = static_cast<int>(f.number("exit", 255));  // absent from older nodes
   });
 }
 

@@ -484,6 +484,39 @@ class DockerDriver final : public Driver {
     return out;
   }
 
+  // Detached exec, then its state polled: no hijacked stream to demultiplex, and the exit code
+  // comes from the exec's inspect answer either way.
+  Result<int> exec(const std::string& id, const std::vector<std::string>& command,
+                   std::chrono::milliseconds timeout) override {
+    VEIL_RETURN_IF_ERROR(validate_id(id));
+    if (command.empty()) return invalid_argument("exec in " + id + ": the command is empty");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    json body = {{"Cmd", command}, {"AttachStdin", false}, {"AttachStdout", false}, {"AttachStderr", false}};
+    VEIL_ASSIGN_OR_RETURN(auto created, client_.request({.method = "POST", .target = prefix_ + "/containers/" + id + "/exec",
+                                                         .body = body.dump(), .timeout = timeout_}));
+    if (created.status == 409) return failed_precondition("exec in " + id + ": the container is not running");
+    if (created.status >= 300) return container_error("exec", id, created);
+    auto answer = json::parse(created.body, nullptr, false);
+    const std::string exec_id = answer.is_object() ? json_string(answer, "Id") : "";
+    if (exec_id.empty()) return internal_error("exec: engine answered without an Id: " + created.body.substr(0, 200));
+    VEIL_ASSIGN_OR_RETURN(auto started, client_.request({.method = "POST", .target = prefix_ + "/exec/" + exec_id + "/start",
+                                                         .body = json{{"Detach", true}, {"Tty", false}}.dump(),
+                                                         .timeout = timeout_}));
+    if (started.status == 409) return failed_precondition("exec in " + id + ": the container is not running");
+    if (started.status >= 300) return container_error("exec start", id, started);
+    for (;;) {
+      VEIL_ASSIGN_OR_RETURN(auto state, get_json("/exec/" + exec_id + "/json", "inspect exec"));
+      if (!state.value("Running", false) && state.contains("ExitCode") && state["ExitCode"].is_number_integer()) {
+        return static_cast<int>(json_int(state, "ExitCode"));
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return deadline_exceeded("exec in " + id + ": '" + command.front() + "' still runs after " +
+                                 std::to_string(timeout.count()) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
   Result<std::unique_ptr<EventSubscription>> subscribe(const LabelSelector& selector,
                                                        EventCallback callback) override {
     auto sub = std::make_unique<DockerSubscription>();

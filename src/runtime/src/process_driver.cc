@@ -539,6 +539,57 @@ class ProcessDriver final : public Driver {
     }
   }
 
+  // A child of ours (not of the shim: it is not the container's workload), in its own process
+  // group so that a timeout kills whatever it started, with the container's environment and
+  // working directory and its output discarded.
+  Result<int> exec(const std::string& ref, const std::vector<std::string>& command,
+                   std::chrono::milliseconds timeout) override {
+    if (command.empty()) return invalid_argument("exec in " + ref + ": the command is empty");
+    VEIL_ASSIGN_OR_RETURN(auto id, resolve(ref));
+    VEIL_ASSIGN_OR_RETURN(auto info, inspect(id));
+    if (!info.running()) return failed_precondition("exec in " + id + ": the container is not running");
+    const Paths p = paths(id);
+    VEIL_ASSIGN_OR_RETURN(auto c, load_spec(p));
+    VEIL_ASSIGN_OR_RETURN(std::string executable, resolve_executable(command.front()));
+    std::vector<std::string> args = command, env_strings = environment(c, p);
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const std::string workdir = c.working_dir.empty() ? p.work().string() : c.working_dir;
+    const pid_t pid = ::fork();
+    if (pid < 0) return internal_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      const int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        ::dup2(null_fd, 0);
+        ::dup2(null_fd, 1);
+        ::dup2(null_fd, 2);
+      }
+      if (::chdir(workdir.c_str()) != 0) ::_exit(126);
+      ::execve(executable.c_str(), argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // also from here, so the group exists whichever runs first
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (done < 0 && errno != EINTR) return internal_error(std::string("waitpid: ") + std::strerror(errno));
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(-pid, SIGKILL);
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return deadline_exceeded("exec in " + id + ": '" + command.front() + "' still ran after " +
+                                 std::to_string(timeout.count()) + " ms; killed");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   Result<std::unique_ptr<EventSubscription>> subscribe(const LabelSelector& selector,
                                                        EventCallback callback) override {
     auto sub = std::make_unique<ProcessSubscription>();
@@ -693,10 +744,9 @@ class ProcessDriver final : public Driver {
     return {};
   }
 
-  Status spawn(const StoredContainer& c, const Paths& p) {
-    // Everything the children need, prepared before fork.
-    std::vector<std::string> args = c.command;
-    if (args.empty()) args.push_back(c.executable);
+  // What a container's process sees: a default PATH and HOME, its id and name, its ports,
+  // then the spec's own variables (which win).
+  static std::vector<std::string> environment(const StoredContainer& c, const Paths& p) {
     std::map<std::string, std::string> env_map = {{"PATH", std::string(kDefaultPath)},
                                                   {"HOME", p.work().string()},
                                                   {"VEIL_CONTAINER_ID", c.id},
@@ -708,6 +758,14 @@ class ProcessDriver final : public Driver {
     for (const auto& [k, v] : c.env) env_map[k] = v;
     std::vector<std::string> env_strings;
     for (const auto& [k, v] : env_map) env_strings.push_back(k + "=" + v);
+    return env_strings;
+  }
+
+  Status spawn(const StoredContainer& c, const Paths& p) {
+    // Everything the children need, prepared before fork.
+    std::vector<std::string> args = c.command;
+    if (args.empty()) args.push_back(c.executable);
+    std::vector<std::string> env_strings = environment(c, p);
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

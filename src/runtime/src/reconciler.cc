@@ -162,6 +162,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
     }
     // Exited, dead or never started: start again once the back-off allows.
     st.seen_running = false;
+    if (!want.restart_exited && (c.state == ContainerState::kExited || c.state == ContainerState::kDead)) continue;
     if (now < st.next_restart) {
       report.backing_off.push_back(key_text(key));
       continue;

@@ -16,7 +16,8 @@ namespace veil::sched {
 namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
-                                              "command", "env", "ports", "labels"};
+                                              "command", "env", "ports", "labels", "type", "health",
+                                              "restart", "reschedule"};
 
 bool is_dns_label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -124,6 +125,10 @@ class SpecReader {
     VEIL_RETURN_IF_ERROR(read_string_map(root, "env", spec.env, /*env_names=*/true));
     VEIL_RETURN_IF_ERROR(read_string_map(root, "labels", spec.labels, /*env_names=*/false));
     VEIL_RETURN_IF_ERROR(read_ports(root, spec));
+    VEIL_RETURN_IF_ERROR(read_type(root, spec));
+    VEIL_RETURN_IF_ERROR(read_health(root, spec));
+    VEIL_RETURN_IF_ERROR(read_restart(root, spec));
+    VEIL_RETURN_IF_ERROR(read_reschedule(root, spec));
     return spec;
   }
 
@@ -255,6 +260,136 @@ class SpecReader {
     return {};
   }
 
+  // A duration ("10s", "2m"), at least `min`.
+  Result<std::chrono::milliseconds> duration(const YAML::Node& node, std::string_view field,
+                                             std::chrono::milliseconds min = std::chrono::milliseconds(0)) const {
+    VEIL_ASSIGN_OR_RETURN(std::string text, scalar(node, field));
+    auto d = parse_duration(text);
+    if (!d.ok()) return error(node, field, d.status().message());
+    if (*d < min) return error(node, field, "must be at least " + format_duration(min));
+    return *d;
+  }
+
+  Status read_type(const YAML::Node& root, JobSpec& spec) const {
+    if (const YAML::Node node = root["type"]) {
+      VEIL_ASSIGN_OR_RETURN(std::string type, scalar(node, "type"));
+      if (type == "service") spec.type = JobType::kService;
+      else if (type == "batch") spec.type = JobType::kBatch;
+      else return error(node, "type", "'" + type + "' is not a job type (use service or batch)");
+    }
+    spec.restart = default_restart(spec.type);
+    spec.reschedule = default_reschedule(spec.type);
+    return {};
+  }
+
+  Status read_health(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["health"];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, "health", "expected {http: {path, port}} | {tcp: {port}} | {exec: [cmd...]}");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "health", {"http", "tcp", "exec", "interval", "timeout", "grace", "failures"}));
+    HealthCheckSpec check;
+    int kinds = 0;
+    for (const char* kind : {"http", "tcp", "exec"}) kinds += node[kind] ? 1 : 0;
+    if (kinds != 1) return error(node, "health", "needs exactly one of http, tcp or exec");
+    if (const YAML::Node http = node["http"]) {
+      check.kind = HealthCheckSpec::Kind::kHttp;
+      if (!http.IsMap()) return error(http, "health.http", "expected {path: /healthz, port: PORT}");
+      VEIL_RETURN_IF_ERROR(check_keys(http, "health.http", {"path", "port"}));
+      if (http["path"]) {
+        VEIL_ASSIGN_OR_RETURN(check.path, scalar(http["path"], "health.http.path"));
+        const bool printable_path = std::all_of(check.path.begin(), check.path.end(), [](char c) { return c > ' ' && c < 127; });
+        if (!check.path.starts_with("/") || !printable_path) {
+          return error(http["path"], "health.http.path", "must start with '/' and hold no spaces or control characters");
+        }
+      }
+      VEIL_RETURN_IF_ERROR(health_port(http, "health.http", spec, check));
+    } else if (const YAML::Node tcp = node["tcp"]) {
+      check.kind = HealthCheckSpec::Kind::kTcp;
+      if (!tcp.IsMap()) return error(tcp, "health.tcp", "expected {port: PORT}");
+      VEIL_RETURN_IF_ERROR(check_keys(tcp, "health.tcp", {"port"}));
+      VEIL_RETURN_IF_ERROR(health_port(tcp, "health.tcp", spec, check));
+    } else {
+      const YAML::Node exec = node["exec"];
+      check.kind = HealthCheckSpec::Kind::kExec;
+      if (!exec.IsSequence() || exec.size() == 0) return error(exec, "health.exec", "expected a non-empty list of arguments");
+      for (const auto& arg : exec) {
+        VEIL_ASSIGN_OR_RETURN(std::string a, scalar(arg, "health.exec"));
+        check.command.push_back(std::move(a));
+      }
+    }
+    using std::chrono::milliseconds;
+    if (node["interval"]) {
+      VEIL_ASSIGN_OR_RETURN(check.interval, duration(node["interval"], "health.interval", milliseconds(100)));
+    }
+    if (node["timeout"]) {
+      VEIL_ASSIGN_OR_RETURN(check.timeout, duration(node["timeout"], "health.timeout", milliseconds(10)));
+    }
+    if (node["grace"]) {
+      VEIL_ASSIGN_OR_RETURN(check.grace, duration(node["grace"], "health.grace"));
+    }
+    if (node["failures"]) {
+      VEIL_ASSIGN_OR_RETURN(auto failures, integer(node["failures"], "health.failures", 1, 100));
+      check.failures = static_cast<std::uint32_t>(failures);
+    }
+    spec.health = std::move(check);
+    return {};
+  }
+
+  // A check's port must be one the replica publishes over TCP: the node checks it through its host port.
+  Status health_port(const YAML::Node& node, const std::string& field, const JobSpec& spec, HealthCheckSpec& check) const {
+    if (!node["port"]) return error(node, field + ".port", "is required (a container port listed in ports)");
+    VEIL_ASSIGN_OR_RETURN(auto port, integer(node["port"], field + ".port", 1, 65535));
+    const bool exposed = std::any_of(spec.ports.begin(), spec.ports.end(), [&](const PortMapping& p) {
+      return p.container_port == port && p.protocol == "tcp";
+    });
+    if (!exposed) {
+      return error(node["port"], field + ".port",
+                   "port " + std::to_string(port) + " is not exposed; add {container: " + std::to_string(port) + "} to ports");
+    }
+    check.port = static_cast<std::uint16_t>(port);
+    return {};
+  }
+
+  Status read_restart(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["restart"];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, "restart", "expected {attempts, interval, delay, mode}");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "restart", {"attempts", "interval", "delay", "mode"}));
+    RestartPolicy& r = spec.restart;
+    if (node["attempts"]) {
+      VEIL_ASSIGN_OR_RETURN(auto attempts, integer(node["attempts"], "restart.attempts", 0, 100));
+      r.attempts = static_cast<std::uint32_t>(attempts);
+    }
+    if (node["interval"]) {
+      VEIL_ASSIGN_OR_RETURN(r.interval, duration(node["interval"], "restart.interval", std::chrono::seconds(1)));
+    }
+    if (node["delay"]) {
+      VEIL_ASSIGN_OR_RETURN(r.delay, duration(node["delay"], "restart.delay"));
+    }
+    if (node["mode"]) {
+      VEIL_ASSIGN_OR_RETURN(std::string mode, scalar(node["mode"], "restart.mode"));
+      if (mode == "fail") r.mode = RestartPolicy::Mode::kFail;
+      else if (mode == "delay") r.mode = RestartPolicy::Mode::kDelay;
+      else return error(node["mode"], "restart.mode", "'" + mode + "' is not a restart mode (use fail or delay)");
+    }
+    return {};
+  }
+
+  Status read_reschedule(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["reschedule"];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, "reschedule", "expected {attempts, interval}");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "reschedule", {"attempts", "interval"}));
+    if (node["attempts"]) {
+      VEIL_ASSIGN_OR_RETURN(auto attempts, integer(node["attempts"], "reschedule.attempts", 0, 100));
+      spec.reschedule.attempts = static_cast<std::uint32_t>(attempts);
+    }
+    if (node["interval"]) {
+      VEIL_ASSIGN_OR_RETURN(spec.reschedule.interval, duration(node["interval"], "reschedule.interval", std::chrono::seconds(1)));
+    }
+    return {};
+  }
+
   // Less than the shortest text of a port ("- container: 1\n"), so only aliases can exceed it.
   static constexpr std::size_t kChargePerPort = 8;
 
@@ -292,6 +427,75 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
   if (name.empty()) return invalid_argument("image reference '" + std::string(text) + "' has no repository");
   ref.repository = std::string(name);
   return ref;
+}
+
+std::string_view job_type_name(JobType type) { return type == JobType::kBatch ? "batch" : "service"; }
+
+std::string_view health_kind_name(HealthCheckSpec::Kind kind) {
+  switch (kind) {
+    case HealthCheckSpec::Kind::kHttp: return "http";
+    case HealthCheckSpec::Kind::kTcp: return "tcp";
+    case HealthCheckSpec::Kind::kExec: return "exec";
+  }
+  return "?";
+}
+
+RestartPolicy default_restart(JobType type) {
+  using namespace std::chrono_literals;
+  if (type == JobType::kBatch) return {.attempts = 3, .interval = 24h, .delay = 15s, .mode = RestartPolicy::Mode::kFail};
+  return {.attempts = 2, .interval = 30min, .delay = 15s, .mode = RestartPolicy::Mode::kFail};
+}
+
+ReschedulePolicy default_reschedule(JobType type) {
+  using namespace std::chrono_literals;
+  if (type == JobType::kBatch) return {.attempts = 1, .interval = 24h};
+  return {.attempts = 2, .interval = 1h};
+}
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return invalid_argument("'" + printable(text) + "' is not a duration: " + std::string(why) +
+                            " (write it as Nomad does: 10s, 2m, 1h30m, 250ms)");
+  };
+  if (text.empty()) return bad("it is empty");
+  std::uint64_t total_ms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t digits_start = i;
+    std::uint64_t value = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+      if (value > static_cast<std::uint64_t>(kMaxDuration.count())) return bad("it is too long");
+      ++i;
+    }
+    if (i == digits_start) return bad("each part is digits followed by a unit");
+    const std::size_t unit_start = i;
+    while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
+    const std::string_view unit = text.substr(unit_start, i - unit_start);
+    std::uint64_t scale = 0;
+    if (unit == "ms") scale = 1;
+    else if (unit == "s") scale = 1000;
+    else if (unit == "m") scale = 60'000;
+    else if (unit == "h") scale = 3'600'000;
+    else if (unit.empty()) return bad("a number needs a unit (ms, s, m or h)");
+    else return bad("unknown unit '" + std::string(unit) + "'");
+    total_ms += value * scale;  // value and the sum stay far below 2^64 (each is checked below)
+    if (total_ms > static_cast<std::uint64_t>(kMaxDuration.count())) return bad("it is longer than 365 days");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms));
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  std::int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  for (auto [unit, scale] : {std::pair{"h", 3'600'000LL}, {"m", 60'000LL}, {"s", 1000LL}, {"ms", 1LL}}) {
+    if (ms >= scale) {
+      out += std::to_string(ms / scale) + unit;
+      ms %= scale;
+    }
+  }
+  return out;
 }
 
 std::string_view policy_name(PolicyKind kind) {
@@ -365,6 +569,44 @@ std::string to_canonical_yaml(const JobSpec& spec) {
   }
   out << YAML::EndSeq;
   out << YAML::Key << "labels" << YAML::Value << spec.labels;
+  // The fields below came later: written only when they differ from their defaults, so the
+  // canonical text (and the job id hashed from it) of a spec without them is what it was.
+  if (spec.type != JobType::kService) out << YAML::Key << "type" << YAML::Value << std::string(job_type_name(spec.type));
+  if (spec.health) {
+    const HealthCheckSpec& h = *spec.health;
+    out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << std::string(health_kind_name(h.kind)) << YAML::Value;
+    switch (h.kind) {
+      case HealthCheckSpec::Kind::kHttp:
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "path" << YAML::Value << h.path << YAML::Key << "port"
+            << YAML::Value << h.port << YAML::EndMap;
+        break;
+      case HealthCheckSpec::Kind::kTcp:
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "port" << YAML::Value << h.port << YAML::EndMap;
+        break;
+      case HealthCheckSpec::Kind::kExec: out << YAML::Flow << h.command; break;
+    }
+    out << YAML::Key << "interval" << YAML::Value << format_duration(h.interval);
+    out << YAML::Key << "timeout" << YAML::Value << format_duration(h.timeout);
+    out << YAML::Key << "grace" << YAML::Value << format_duration(h.grace);
+    out << YAML::Key << "failures" << YAML::Value << h.failures;
+    out << YAML::EndMap;
+  }
+  if (spec.restart != default_restart(spec.type)) {
+    const RestartPolicy& r = spec.restart;
+    out << YAML::Key << "restart" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "attempts" << YAML::Value << r.attempts;
+    out << YAML::Key << "interval" << YAML::Value << format_duration(r.interval);
+    out << YAML::Key << "delay" << YAML::Value << format_duration(r.delay);
+    out << YAML::Key << "mode" << YAML::Value << (r.mode == RestartPolicy::Mode::kDelay ? "delay" : "fail");
+    out << YAML::EndMap;
+  }
+  if (spec.reschedule != default_reschedule(spec.type)) {
+    out << YAML::Key << "reschedule" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "attempts" << YAML::Value << spec.reschedule.attempts;
+    out << YAML::Key << "interval" << YAML::Value << format_duration(spec.reschedule.interval);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

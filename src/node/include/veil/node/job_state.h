@@ -39,8 +39,10 @@ enum class JobPhase : std::uint8_t {
   kDecrypting,  // a quorum agreed; the committee is asked for decryption shares
   kPlacing,     // the decision is decrypted; replicas are assigned to their nodes
   kRunning,     // every placed replica reported running
-  kFailed,      // the last round could not be decrypted; a node death or retry starts another
+  kFailed,      // the last round could not be decrypted (a node death or retry starts another),
+                // or every replica has finished and one of them is dead: for good
   kStopped,     // stopped by the operator: terminal
+  kSucceeded,   // a batch job whose every replica exited 0: terminal but for a stop
 };
 
 enum class ReplicaPhase : std::uint8_t {
@@ -48,12 +50,16 @@ enum class ReplicaPhase : std::uint8_t {
   kAssigned,  // placed; the assignment is on its way to the node
   kStarting,  // the node accepted it; its container is not running yet
   kRunning,
-  kExited,    // its container exited; the node's driver restarts it
-  kFailed,    // the node refused the assignment
+  kExited,    // its container exited; the node restarts it under the job's restart policy
+  kFailed,    // the node refused the assignment, or gave the replica up (restarts used up):
+              // a new round places it, avoiding that node, while reschedules are left
   kLost,      // its node died or left; a new round replaces it
   kStopped,   // the job was stopped: terminal
   kDrained,   // its node drained it on the way out (becomes kLost at once)
   kNoFit,     // no node fits it now; retried every 10 s
+  kSucceeded, // a batch replica exited 0: terminal but for a stop
+  kUnhealthy, // running, but its health check failed `failures` times in a row
+  kDead,      // failed for good (its reschedules are used up): terminal but for a stop
 };
 
 enum class AnchorPhase : std::uint8_t {
@@ -83,6 +89,9 @@ struct ReplicaSlot {
   std::string endpoint;
   std::string detail;
   std::uint32_t round = 0;  // the round that placed it
+  std::optional<int> exit_code;              // its last exit, when its node reported one
+  std::vector<std::string> failed_nodes;     // nodes that gave it up; reschedules avoid them
+  std::vector<std::uint64_t> reschedules_ms;  // when it was rescheduled (the policy's window)
 };
 
 struct RoundRecord {
@@ -154,6 +163,11 @@ std::vector<PlacedReplica> apply_decision(JobState& job, std::uint32_t round, co
 // Only that assignment is marked kFailed; a later one, or a stopped job, is left alone.
 void apply_refusal(JobState& job, std::uint32_t slot, std::uint32_t round, const std::string& error);
 
+// The nodes a new round for `job` should leave out: those holding an active replica, and those
+// where a replica now needing placement failed (the caller drops the latter when no other
+// live node is left: "never back onto the node where it failed unless no other fits").
+std::set<std::string> reschedule_exclusions(const JobState& job);
+
 struct ReportOutcome {
   // Non-empty: the report is refused with this text, and the node removes its copy of the
   // replica (the job was stopped, or the replica was moved elsewhere or lost meanwhile).
@@ -161,10 +175,15 @@ struct ReportOutcome {
   bool changed = false;     // phase or endpoint changed (worth an event)
   bool drained = false;     // the node gave the replica up: reschedule it elsewhere
   bool now_running = false; // the job just became kRunning
+  bool reschedule = false;  // the node gave the replica up and a reschedule is left: new round
+  bool finished = false;    // every replica has finished: the job just became kSucceeded or kFailed
 };
-// An executor `peer` reports `phase` for replica `slot`.
+// An executor `peer` reports `phase` for replica `slot`, with the container's `exit_code` when
+// it exited. A kFailed report (the node used up its restarts) is rescheduled while the job's
+// reschedule policy allows at `now_ms`, and is otherwise kDead.
 ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t slot, ReplicaPhase phase,
-                           const std::string& endpoint, const std::string& detail);
+                           const std::string& endpoint, const std::string& detail,
+                           std::optional<int> exit_code = std::nullopt, std::uint64_t now_ms = 0);
 
 // Marks every active replica on `peer` kLost and returns their slots (none for a stopped job).
 std::vector<std::uint32_t> mark_lost(JobState& job, const std::string& peer);

@@ -121,6 +121,7 @@ struct ReplicaReport {
   std::string endpoint;  // "127.0.0.1:PORT" of the first published port, may be empty
   std::string detail;    // error text or container id
   std::uint64_t at_ms = 0;
+  std::optional<int> exit_code;  // 0..255 once the container exited (field "exit", absent otherwise)
 };
 
 Bytes encode(const ScheduleRequest& m);

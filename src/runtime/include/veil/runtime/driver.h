@@ -74,6 +74,14 @@ class Driver {
   virtual Result<ExitStatus> wait(const std::string& id,
                                   std::optional<std::chrono::milliseconds> timeout) = 0;
 
+  // Runs `command` (argv, no shell) inside the running container `id` — Docker: the exec
+  // API; process driver: a child process with the container's environment and working
+  // directory — and returns its exit code. kDeadlineExceeded when it has not finished after
+  // `timeout` (the process driver kills it; Docker's exec API cannot, so it runs on),
+  // kFailedPrecondition when the container is not running. Health checks use it.
+  virtual Result<int> exec(const std::string& id, const std::vector<std::string>& command,
+                           std::chrono::milliseconds timeout) = 0;
+
   // Calls `callback` for each container event whose container carries every label of
   // `selector`, from now on, until the returned subscription is destroyed.
   virtual Result<std::unique_ptr<EventSubscription>> subscribe(const LabelSelector& selector,

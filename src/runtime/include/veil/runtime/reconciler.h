@@ -10,6 +10,7 @@
 // One pass:
 //   - missing desired container        -> create (pulling the image first if asked) + start
 //   - exited/dead desired container    -> start again, after an exponential back-off
+//                                         (unless restart_exited is false)
 //   - running container, spec changed  -> remove and create anew (spec hash label)
 //   - several containers for one key   -> keep one (running first), remove the others
 //   - container not desired            -> stop (grace period) and remove
@@ -50,6 +51,9 @@ struct ReconcilerOptions {
 // adds veil.cluster, veil.spec-hash and the deterministic name.
 struct DesiredContainer {
   ContainerSpec spec;
+  // false: an exited or dead container is left as it is — its owner restarts it under a policy
+  // of its own (the node's executor: Nomad's restart block) or keeps it finished (a batch job).
+  bool restart_exited = true;
 };
 
 struct ReconcileReport {

@@ -7,8 +7,10 @@
 // Thread safety: plain values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,8 +65,71 @@ struct PortMapping {
   std::string protocol = "tcp";  // tcp or udp
 };
 
+// `service` runs until stopped (a replica that exits is restarted); `batch` runs to
+// completion: a replica that exits 0 has succeeded, one that exits otherwise is restarted and
+// rescheduled as its policies allow and then has failed with its exit code.
+enum class JobType { kService, kBatch };
+std::string_view job_type_name(JobType type);  // "service", "batch"
+
+// Durations as Nomad writes them: one or more <digits><unit> with units h, m, s, ms
+// ("10s", "2m", "1m30s", "250ms"); at most kMaxDuration. invalid_argument otherwise.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+// The shortest such text for `d` ("90s" -> "1m30s", 0 -> "0s"); parse_duration reads it back.
+std::string format_duration(std::chrono::milliseconds d);
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 * 365);
+
+// A replica's health check (Kubernetes liveness probe, Nomad service check). The node runs
+// it every `interval`; a check that does not pass within `timeout` fails. Failures during the
+// first `grace` after the replica (re)starts do not count; `failures` consecutive failures
+// make the replica unhealthy, and its node restarts it under the restart policy. A replica
+// with a check counts as healthy only while the check passes (before its first pass it is
+// still starting).
+struct HealthCheckSpec {
+  enum class Kind { kHttp, kTcp, kExec };
+  Kind kind = Kind::kTcp;
+  std::string path = "/";          // http: GET this path; 200-399 passes
+  std::uint16_t port = 0;          // http, tcp: a container port listed in `ports` (tcp)
+  std::vector<std::string> command;  // exec: run inside the replica; exit 0 passes
+  std::chrono::milliseconds interval{std::chrono::seconds(10)};
+  std::chrono::milliseconds timeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds grace{std::chrono::seconds(1)};
+  std::uint32_t failures = 3;  // 1..100
+};
+std::string_view health_kind_name(HealthCheckSpec::Kind kind);  // "http", "tcp", "exec"
+
+// Nomad's restart block, applied by the node that runs the replica: at most `attempts`
+// restarts within any `interval`, each `delay` after the exit (or the failed check). When
+// they are used up, mode `fail` gives the replica up (the coordinator reschedules it) and
+// mode `delay` waits until the interval allows another restart.
+struct RestartPolicy {
+  enum class Mode { kFail, kDelay };
+  std::uint32_t attempts = 2;  // 0..100
+  std::chrono::milliseconds interval{std::chrono::minutes(30)};
+  std::chrono::milliseconds delay{std::chrono::seconds(15)};
+  Mode mode = Mode::kFail;
+
+  bool operator==(const RestartPolicy&) const = default;
+};
+
+// Nomad's reschedule block, applied by the job's coordinator: a replica its node gave up is
+// placed again by a new encrypted round, avoiding the nodes where it failed unless no other
+// fits, at most `attempts` times within any `interval`; after that it is dead.
+struct ReschedulePolicy {
+  std::uint32_t attempts = 2;  // 0..100; 0 = never reschedule
+  std::chrono::milliseconds interval{std::chrono::hours(1)};
+
+  bool operator==(const ReschedulePolicy&) const = default;
+};
+
+// The defaults of each job type (docs/jobspec.md): a service restarts twice in 30 minutes
+// and is rescheduled twice an hour; a batch job restarts three times a day and is
+// rescheduled once.
+RestartPolicy default_restart(JobType type);
+ReschedulePolicy default_reschedule(JobType type);
+
 struct JobSpec {
   std::string name;  // DNS-1123 label: lower-case letters, digits, '-', at most 63
+  JobType type = JobType::kService;
   ImageRef image;
   std::uint32_t replicas = 1;  // 1..kMaxReplicas, each on a distinct node
   ResourceRequest resources;
@@ -74,6 +139,9 @@ struct JobSpec {
   std::map<std::string, std::string> env;
   std::vector<PortMapping> ports;
   std::map<std::string, std::string> labels;
+  std::optional<HealthCheckSpec> health;
+  RestartPolicy restart;        // default_restart(type) for the fields the spec leaves out
+  ReschedulePolicy reschedule;  // default_reschedule(type) likewise
 };
 
 inline constexpr std::uint32_t kMaxReplicas = 64;

@@ -1,0 +1,75 @@
+// The executor role on a real dockerd (executor_fixture.h with the Docker driver): the test
+// starts a private dockerd and registry (tests/runtime/test_support.h) and runs busybox
+// replicas pulled by digest — a batch job that exits 0 and one that exits 3, and a replica
+// whose exec health check (Docker's exec API) never passes, restarted and then given up.
+#include "executor_fixture.h"
+#include "test_support.h"
+#include "veil/runtime/docker_driver.h"
+
+namespace veil::node {
+namespace {
+
+class DockerExecutorTest : public ExecutorTest {
+ protected:
+  void SetUp() override {
+    env_ = std::make_unique<runtime::testing::DockerEnvironment>();
+    const std::string why = env_->start();
+    if (!why.empty()) {
+      const char* require = std::getenv("VEIL_REQUIRE_DOCKER");
+      if (require && std::string(require) == "1") FAIL() << "dockerd required but cannot run: " << why;
+      GTEST_SKIP() << "dockerd cannot run here: " << why;
+    }
+    ExecutorTest::SetUp();
+  }
+  void TearDown() override {
+    if (env_ && ctx_) ExecutorTest::TearDown();
+    env_.reset();
+  }
+
+  Result<std::unique_ptr<runtime::Driver>> open_driver() override {
+    return runtime::open_docker_driver({.socket_path = env_->socket()});
+  }
+  void configure(runtime::ReconcilerOptions& options) override {
+    options.pull_missing_images = true;
+    options.image_digests[env_->repository() + "@" + env_->digest()] = env_->digest();
+  }
+  std::string image() const override { return env_->repository() + "@" + env_->digest(); }
+
+  std::unique_ptr<runtime::testing::DockerEnvironment> env_;
+};
+
+TEST_F(DockerExecutorTest, BatchJobsSucceedWithZeroAndFailWithTheirCode) {
+  const Hash32 good = store_replica(kCoordinator, 1, "type: batch\n", "[sh, -c, 'exit 0']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return reported(kCoordinator, "succeeded"); }));
+  EXPECT_EQ(ctx_->reports_to(kCoordinator).back().exit_code, 0);
+  ASSERT_EQ(containers(good).size(), 1u) << "the finished container is kept for its logs";
+  EXPECT_EQ(containers(good).front().state, runtime::ContainerState::kExited);
+}
+
+TEST_F(DockerExecutorTest, ABatchReplicaExitingThreeIsFailedWithCodeThree) {
+  const Hash32 job = store_replica(kCoordinator, 1, "type: batch\nrestart: {attempts: 0}\n", "[sh, -c, 'exit 3']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return reported(kCoordinator, "failed"); }));
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(last.exit_code, 3);
+  EXPECT_NE(last.detail.find("exited with code 3"), std::string::npos) << last.detail;
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->replica_count() == 0 && containers(job).empty(); }));
+}
+
+TEST_F(DockerExecutorTest, AFailingExecCheckRestartsTheContainerThenGivesItUp) {
+  const Hash32 job = store_replica(kCoordinator, 1,
+                                   "health: {exec: [sh, -c, 'test -e /ready'], interval: 100ms, timeout: 5s, grace: 0s, failures: 2}\n"
+                                   "restart: {attempts: 1, delay: 0s}\n",
+                                   "[sleep, '1000']");
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->replica_count() == 0; }));
+  const std::vector<std::string> expected = {"starting", "unhealthy", "starting", "failed"};
+  EXPECT_EQ(states_reported(kCoordinator), expected);
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_NE(last.detail.find("'sh' exited with code 1"), std::string::npos) << last.detail;
+  ASSERT_TRUE(run_until([&] { return containers(job).empty(); })) << "a given-up replica's container is removed";
+}
+
+}  // namespace
+}  // namespace veil::node

@@ -1,0 +1,270 @@
+// The executor role driven through a NodeContext of the test's own: an io_context, a blocking
+// worker, a temporary state database and a real driver (the process driver here; Docker in
+// executor_docker_test.cc). No network or chain: the peers' requests and answers are what the
+// test records and gives. Included by the two executor tests only.
+#pragma once
+
+#include "executor.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon_impl.h"  // Worker
+#include "node_context.h"
+#include "veil/runtime/process_driver.h"
+
+namespace veil::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kCoordinator = "12D3KooWCoordinator";
+const std::string kOther = "12D3KooWOtherPeer";
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t runtime_test_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+class FakeContext : public NodeContext {
+ public:
+  explicit FakeContext(const fs::path& dir) : blocking(std::make_unique<Worker>("blocking")) {
+    auto opened = StateStore::open(dir / "state.db");
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    db = std::move(opened).value();
+  }
+
+  struct Sent {
+    std::string peer, protocol;
+    Bytes message;
+    OnReply on_reply;
+  };
+
+  const std::string& self() const override { return self_id; }
+  std::int64_t now_ms() const override { return clock_ms; }
+  bool stopping() const override { return false; }
+  boost::asio::io_context& io() override { return io_context; }
+  void post_blocking(std::function<void()> task) override {
+    ++blocking_posts;  // one per convergence pass, in this test
+    blocking->post(std::move(task));
+  }
+  void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override {
+    sent.push_back({peer, std::string(protocol), std::move(message), std::move(on_reply)});
+  }
+  StateStore& store() override { return *db; }
+  MetricsRegistry& metrics() override { return registry; }
+  const ClusterKeys& keys() const override { return cluster_keys; }
+  void when_decision_agreed(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord,
+                            AgreedCallback then) override {
+    ++agreement_asked;
+    then(agreement, nullptr);
+  }
+  Result<bool> image_allowed(const chain::Hash32&) override { return true; }
+  void report_to_local_coordinator(Bytes report, Reply reply) override {
+    local_reports.push_back(std::move(report));
+    reply(encode(AssignmentAck{}));
+  }
+
+  // The reports sent so far to `peer`, decoded.
+  std::vector<ReplicaReport> reports_to(const std::string& peer) const {
+    std::vector<ReplicaReport> out;
+    for (const auto& s : sent) {
+      if (s.peer != peer || s.protocol != kReportProtocol) continue;
+      auto r = decode_replica_report(s.message);
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) out.push_back(*r);
+    }
+    return out;
+  }
+
+  std::string self_id = "12D3KooWThisNode";
+  std::int64_t clock_ms = 1'000;  // the node's clock: restart delays and check intervals follow it
+  boost::asio::io_context io_context;
+  std::unique_ptr<Worker> blocking;
+  std::unique_ptr<StateStore> db;
+  MetricsRegistry registry;
+  ClusterKeys cluster_keys;
+  Result<std::string> agreement = permission_denied("not agreed in this test");
+  int agreement_asked = 0;
+  int blocking_posts = 0;
+  std::vector<Sent> sent;
+  std::vector<Bytes> local_reports;
+};
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/veil-executor-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ctx_ = std::make_unique<FakeContext>(dir_);
+    auto driver = open_driver();
+    ASSERT_TRUE(driver.ok()) << driver.status().to_string();
+    driver_ = driver->get();
+    runtime::ReconcilerOptions options;
+    options.cluster = "test-" + std::to_string(::getpid());
+    options.stop_grace = std::chrono::seconds(1);
+    configure(options);
+    executor_ = std::make_unique<Executor>(*ctx_, std::move(driver).value(), "the test's choice", options);
+  }
+
+  // The driver the executor runs, and what the Docker variant adds to the reconciler's options.
+  virtual Result<std::unique_ptr<runtime::Driver>> open_driver() {
+    return runtime::open_process_driver({.state_dir = (dir_ / "processes").string(), .cgroup_parent = ""});
+  }
+  virtual void configure(runtime::ReconcilerOptions&) {}
+  // The spec's image: any digest for the process driver (the command names the executable).
+  virtual std::string image() const { return "x@sha256:" + std::string(64, 'a'); }
+
+  void TearDown() override {
+    if (executor_) executor_->stop();
+    if (driver_ != nullptr) {
+      if (auto all = driver_->list({}, true); all.ok()) {
+        for (const auto& c : *all) (void)driver_->remove(c.id, true);
+      }
+    }
+    ctx_->blocking.reset();  // runs what is queued (it may use the executor), then joins
+    executor_.reset();
+    ctx_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Runs the io thread's work until `done` holds; false if it does not within a minute (a
+  // bound for a failing test, not a timing expectation).
+  template <typename Pred>
+  bool run_until(Pred done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      ctx_->io_context.run_for(std::chrono::milliseconds(20));
+      ctx_->io_context.restart();
+    }
+    return true;
+  }
+
+  // handle_assignment's answer: the AssignmentAck's error ("" = accepted), or "(no answer)".
+  std::string assign(const std::string& peer, const Assignment& a) {
+    std::string error = "(no answer)";
+    executor_->handle_assignment(peer, encode(a), [&error](Bytes reply) {
+      auto ack = decode_assignment_ack(reply);
+      error = ack.ok() ? ack->error : "(undecodable answer)";
+    });
+    return error;
+  }
+
+  static Assignment assignment(const Hash32& job, std::uint32_t round, std::uint32_t replica,
+                               bool stop = false) {
+    Assignment a;
+    a.job_id = job;
+    a.round = round;
+    a.replica = replica;
+    a.stop = stop;
+    return a;
+  }
+
+  // Runs the io thread's work until `done` holds, moving the node's clock `step_ms` on each
+  // turn, and answering every report with an acknowledgement (the coordinator accepts them).
+  template <typename Pred>
+  bool run_acknowledged_until(Pred done, std::int64_t step_ms = 1'000) {
+    return run_until([&] {
+      ctx_->clock_ms += step_ms;
+      acknowledge_reports();
+      return done();
+    });
+  }
+
+  void acknowledge_reports() {
+    for (std::size_t i = 0; i < ctx_->sent.size(); ++i) {
+      if (ctx_->sent[i].protocol != kReportProtocol || !ctx_->sent[i].on_reply) continue;
+      auto reply = std::move(ctx_->sent[i].on_reply);
+      ctx_->sent[i].on_reply = nullptr;
+      reply(encode(AssignmentAck{}));
+    }
+  }
+
+  // The states reported to `peer`, in order, each repetition dropped.
+  std::vector<std::string> states_reported(const std::string& peer) const {
+    std::vector<std::string> states;
+    for (const auto& r : ctx_->reports_to(peer)) {
+      if (states.empty() || states.back() != r.state) states.push_back(r.state);
+    }
+    return states;
+  }
+
+  // Every container of `job`, exited ones too.
+  std::vector<runtime::ContainerInfo> containers(const Hash32& job) {
+    auto list = driver_->list({{std::string(runtime::kLabelJob), hash_hex(job).substr(0, 32)}}, true);
+    return list.ok() ? *list : std::vector<runtime::ContainerInfo>{};
+  }
+
+  // Lines in `path` (how many times a replica ran, when its command appends one per run).
+  static std::size_t lines_in(const fs::path& path) {
+    std::ifstream in(path);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+
+  // Stores a replica of a job running `command` (default /bin/sleep) with `extra` spec lines,
+  // coordinated by `coordinator`, as an earlier run of the node would have; returns the job id.
+  Hash32 store_replica(const std::string& coordinator, std::uint32_t round, const std::string& extra = "",
+                       const std::string& command = "[/bin/sleep, '300']") {
+    const std::string yaml = "name: sleeper\nimage: " + image() +
+                             "\nresources: {cpu: 1, memory: 16}\ncommand: " + command + "\n" + extra;
+    auto spec = sched::parse_job_spec(yaml, "test");
+    EXPECT_TRUE(spec.ok()) << spec.status().to_string();
+    const Hash32 job = sched::job_id(*spec);
+    nlohmann::json doc = {{"job", hash_hex(job)},       {"replica", 0}, {"round", round},
+                          {"coordinator", coordinator}, {"spec", yaml},
+                          {"host_port", spec->ports.empty() ? 0 : spec->ports.front().host_port}};  // as accept() keeps it
+    EXPECT_TRUE(ctx_->db->put(kReplicaDoc, hash_hex(job) + "/0", doc).ok());
+    return job;
+  }
+
+  std::size_t stored_replicas() {
+    auto all = ctx_->db->all(kReplicaDoc);
+    return all.ok() ? all->size() : 0;
+  }
+
+  // Containers of `job` the driver runs now.
+  std::size_t running(const Hash32& job) {
+    auto list = driver_->list({{std::string(runtime::kLabelJob), hash_hex(job).substr(0, 32)}}, false);
+    return list.ok() ? list->size() : 0;
+  }
+
+  bool reported(const std::string& peer, const std::string& state) {
+    for (const auto& r : ctx_->reports_to(peer)) {
+      if (r.state == state) return true;
+    }
+    return false;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<FakeContext> ctx_;
+  runtime::Driver* driver_ = nullptr;
+  std::unique_ptr<Executor> executor_;
+};
+
+}  // namespace
+}  // namespace veil::node
