@@ -13,7 +13,12 @@
 #   7. the coordinator is killed with SIGKILL while a job is being placed and restarted: the job
 #      and its decisions are still there and it completes;
 #   8. a job stopped while its round is in flight stays stopped: the round's late decision,
-#      shares and assignment start nothing on any node.
+#      shares and assignment start nothing on any node;
+#   9. fail-over: the node killed in step 6 comes back and removes its replaced replica; the
+#      coordinator of the first job (which runs one of its replicas) is killed with SIGKILL, a
+#      successor takes the job over and reschedules the lost replica, and `job status` on every
+#      survivor names the new coordinator; the old coordinator comes back, steps down and
+#      removes its replaced copy, and no more containers of the job run than it asks for.
 # Usage: cluster_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -237,6 +242,84 @@ print(sum(1 for c in json.load(sys.stdin) if (c.get("Labels") or {}).get("veil.j
 [[ $RUNNING3 == 0 ]] || fail "$RUNNING3 container(s) of job $JOB3 run although it was stopped during its round"
 pass "a job stopped during its round stayed stopped; no container of it runs"
 
-veil_at 1 job stop "$JOB" >/dev/null
-veil_at 1 job stop "$JOB2" >/dev/null
+# 9. Fail-over (docs/node.md, "Fail-over").
+running_containers() {  # running_containers JOB: containers of the job running in the test's dockerd
+  curl -s --unix-socket "$VEIL_DOCKER_SOCKET" http://docker/containers/json | python3 -c '
+import json, sys
+print(sum(1 for c in json.load(sys.stdin) if (c.get("Labels") or {}).get("veil.job") == sys.argv[1][:32]))' "$1"
+}
+node_of_peer() {  # node_of_peer PEER: the node number
+  for n in 1 2 3; do [[ $(node_field $n peer_id) == "$1" ]] && echo $n && return 0; done
+  return 1
+}
+restart_node() {  # restart_node N: as started above, without the debugging switches
+  start_node "$1" VEIL_DEBUG_FIXED_TELEMETRY=true VEIL_TELEMETRY_CAP_CPU_MILLICORES="${CPU[$1]}" \
+    VEIL_TELEMETRY_CAP_MEMORY_MIB="${MEM[$1]}" VEIL_TELEMETRY_CAP_DISK_MIB="${DISK[$1]}"
+  wait_for_api "$1" || fail "node $1 did not restart"
+}
+# The node killed in step 6 returns. Its container kept running in the shared dockerd while it
+# was away (as in a partition); its replica was moved, so the coordinator refuses its report.
+restart_node "$VICTIM"
+for _ in $(seq 120); do [[ $(running_containers "$JOB") == 2 ]] && break; sleep 0.5; done
+[[ $(running_containers "$JOB") == 2 ]] || fail "node $VICTIM came back and $(running_containers "$JOB") containers of $JOB run (2 wanted)"
+wait_for_members "$VICTIM" 3 || fail "node $VICTIM does not see 3 alive members"
+pass "node $VICTIM came back and removed its replica that had moved meanwhile (2 containers of $JOB)"
+
+coordinator_of() {  # coordinator_of N JOB: the coordinator's PeerId in node N's copy of the job
+  veil_at "$1" job status "$2" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["coordinator"])'
+}
+COORD=""
+for n in 1 2 3; do [[ $(coordinator_of $n "$JOB") == $(node_field $n peer_id) ]] && COORD=$n; done
+[[ -n $COORD ]] || fail "no node coordinates $JOB"
+COORD_PEER=$(node_field "$COORD" peer_id)
+replica_nodes "$COORD" "$JOB" | grep -q "$COORD_PEER" || fail "the coordinator of $JOB runs none of its replicas"
+# Every holder's copy is current again (the coordinator pushes every change, and every 10 s).
+same_copy() {
+  [[ "$(veil_at "$1" job status "$JOB" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["placement"])')" == \
+     "$(veil_at "$COORD" job status "$JOB" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["placement"])')" ]]
+}
+for _ in $(seq 60); do same_copy 1 && same_copy 2 && same_copy 3 && break; sleep 0.5; done
+same_copy 1 && same_copy 2 && same_copy 3 || fail "the holders' copies of $JOB differ from the coordinator's"
+SURVIVORS=()
+for n in 1 2 3; do [[ $n != "$COORD" ]] && SURVIVORS+=("$n"); done
+KILLED_AT=$(date +%s.%N)
+kill -KILL "$(node_pid "$COORD")"
+moved() {  # moved N: node N's status of $JOB names another coordinator and 2 running replicas, none on the old one
+  veil_at "$1" job status "$JOB" -o json 2>/dev/null | python3 -c '
+import json,sys; d=json.load(sys.stdin); old=sys.argv[1]
+run=[p for p in d["placement"] if p["state"]=="running"]
+sys.exit(0 if d["coordinator"]!=old and len(run)==2 and all(p["node"]!=old for p in run) else 1)' "$COORD_PEER"
+}
+for _ in $(seq 600); do moved "${SURVIVORS[0]}" && moved "${SURVIVORS[1]}" && break; sleep 0.5; done
+moved "${SURVIVORS[0]}" && moved "${SURVIVORS[1]}" ||
+  fail "no successor rescheduled $JOB: $(veil_at "${SURVIVORS[0]}" job status "$JOB" -o json)"
+TOOK=$(python3 -c "print(round($(date +%s.%N)-$KILLED_AT,1))")
+NEW_PEER=$(veil_at "${SURVIVORS[0]}" job status "$JOB" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["coordinator"])')
+NEW=$(node_of_peer "$NEW_PEER") || fail "the new coordinator $NEW_PEER is no node of the test"
+for ep in $(veil_at "$NEW" job status "$JOB" -o json | python3 -c 'import json,sys; print(" ".join(p["endpoint"] for p in json.load(sys.stdin)["placement"] if p["state"]=="running"))'); do
+  curl -sf --max-time 5 "http://$ep/" >/dev/null || fail "replica at $ep does not answer after the fail-over"
+done
+python3 -c "import sys; sys.exit(0 if $TOOK <= $BOUND_S + 60 else 1)" ||
+  fail "the fail-over took $TOOK s, beyond the SWIM bound $BOUND_S s + 60 s for the placement"
+pass "coordinator (node $COORD) killed; node $NEW took $JOB over and rescheduled its replica in $TOOK s; both survivors say so"
+
+# The old coordinator returns: at its first push a holder answers with the higher term, and it
+# steps down; its own copy of the replica, moved meanwhile, is stopped.
+restart_node "$COORD"
+stepped_down() {
+  veil_at "$COORD" job status "$JOB" -o json 2>/dev/null | python3 -c '
+import json,sys; d=json.load(sys.stdin)
+sys.exit(0 if d["coordinator"]==sys.argv[1] and d["handovers"] and any("superseded" in e["message"] for e in d["events"]) else 1)' "$NEW_PEER"
+}
+for _ in $(seq 120); do stepped_down && [[ $(running_containers "$JOB") == 2 ]] && break; sleep 0.5; done
+stepped_down || fail "node $COORD came back and did not step down: $(veil_at "$COORD" job status "$JOB" -o json)"
+[[ $(running_containers "$JOB") == 2 ]] || fail "$(running_containers "$JOB") containers of $JOB run after node $COORD came back (2 wanted)"
+moved "$NEW" || fail "the job changed after the old coordinator came back: $(veil_at "$NEW" job status "$JOB" -o json)"
+veil_at "$COORD" job stop "$JOB" >/dev/null 2>&1 && fail "node $COORD stopped a job it no longer coordinates"
+pass "node $COORD came back, stepped down (term $(veil_at "$COORD" job status "$JOB" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["term"])') of $NEW_PEER), 2 containers of $JOB"
+
+for job in "$JOB" "$JOB2"; do
+  c=$(node_of_peer "$(veil_at "$NEW" job status "$job" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["coordinator"])')")
+  veil_at "$c" job stop "$job" >/dev/null
+done
 pass "all steps"

@@ -257,6 +257,7 @@ const std::vector<ConfigField>& config_schema() {
       {"committee.share_file", ConfigKind::kString, "", "This member's sealed threshold key share"},
       {"runtime.driver", ConfigKind::kString, "auto", "Container driver: auto (Docker, else processes), docker or process"},
       {"sched.schedulers", ConfigKind::kInteger, "3", "Schedulers that evaluate each job (k)"},
+      {"jobs.holders", ConfigKind::kInteger, "3", "Nodes that hold each job's record: its coordinator and successors"},
       {"swim.preset", ConfigKind::kString, "lan", "SWIM timing preset: lan, local or wan"},
       {"debug.tamper_decisions", ConfigKind::kBoolean, "false",
        "TESTING ONLY: publish corrupted scheduling decisions (to show the cluster names a lying scheduler)"},

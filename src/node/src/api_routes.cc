@@ -49,7 +49,9 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
             {"placement", placement},
             {"anchor", anchor},
             {"warnings", job.warnings},
-            {"coordinator", self_text_}};
+            {"coordinator", job.coordinator.empty() ? self_text_ : job.coordinator},
+            {"term", job.term},
+            {"holders", job.holders}};
   if (!detail) return j;
   json decisions = json::array();
   json rounds = json::array();
@@ -86,7 +88,12 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   j["rounds"] = rounds;
   j["anchors"] = anchors;
   j["events"] = events;
+  json handovers = json::array();
+  for (const auto& h : job.handovers) {
+    handovers.push_back({{"term", h.term}, {"coordinator", h.coordinator}, {"from", h.from}, {"at", h.at_ms}, {"why", h.why}});
+  }
   j["spec"] = job.spec_yaml;
+  j["handovers"] = handovers;
   return j;
 }
 
@@ -154,7 +161,9 @@ void Daemon::Impl::register_routes() {
 
   api_->route("GET", "/v1/jobs", [this](const ApiRequest&) {
     json jobs = json::array();
+    // Jobs coordinated here and those held for other coordinators: any holder answers.
     for (const auto& [id, job] : jobs_) jobs.push_back(job_json(job, false));
+    for (const auto& [id, job] : held_) jobs.push_back(job_json(job, false));
     return ApiResponse::json(jobs);
   });
 
@@ -169,14 +178,21 @@ void Daemon::Impl::register_routes() {
   });
 
   api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
-    JobState* job = find_job(request.params.at("id"));
+    JobState* job = find_job(request.params.at("id"), /*held=*/true);
     if (job == nullptr) return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
     return ApiResponse::json(job_json(*job, true));
   });
 
   api_->route("DELETE", "/v1/jobs/{id}", [this](const ApiRequest& request) {
     JobState* job = find_job(request.params.at("id"));
-    if (job == nullptr) return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
+    if (job == nullptr) {
+      if (JobState* held = find_job(request.params.at("id"), /*held=*/true)) {
+        return ApiResponse::error(409, "failed_precondition",
+                                  "job '" + request.params.at("id") + "' is coordinated by " + held->coordinator +
+                                      "; stop it on that node");
+      }
+      return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
+    }
     (void)stop_job(*job);
     return ApiResponse::json(job_json(*job, false));
   });

@@ -35,6 +35,10 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   VEIL_ASSIGN_OR_RETURN(auto spec, sched::parse_job_spec(spec_yaml, "spec"));
   VEIL_RETURN_IF_ERROR(sched::quantize_request(spec.resources).status());
   const Hash32 id = sched::job_id(spec);
+  if (auto held = held_.find(id); held != held_.end() && held->second.phase != JobPhase::kStopped) {
+    return failed_precondition("job " + spec.name + " is coordinated by " + held->second.coordinator +
+                               "; submit it there, or stop it there first");
+  }
   auto existing = jobs_.find(id);
   if (existing != jobs_.end() && existing->second.phase != JobPhase::kStopped) return &existing->second;
   JobState job;
@@ -43,10 +47,15 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   job.spec_yaml = sched::to_canonical_yaml(spec);
   job.submitted_ms = static_cast<std::uint64_t>(now_ms());
   job.replicas.resize(spec.replicas);
+  job.coordinator = self_text_;
+  job.holders = choose_holders(id, self_text_, live_members(), settings_.job_holders);
   if (existing != jobs_.end()) {
     job.rounds = existing->second.rounds;
     job.round = existing->second.round;
     job.anchors = existing->second.anchors;
+    job.term = existing->second.term;
+    job.version = existing->second.version;
+    job.handovers = existing->second.handovers;
   }
   auto& stored = jobs_[id] = std::move(job);
   add_job_event(id, "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")");
@@ -369,8 +378,9 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
   for (std::uint32_t slot : round_slots) {
     if (job.replicas[slot].phase == ReplicaPhase::kNoFit) add_job_event(job.id, "replica " + std::to_string(slot) + ": no node fits");
   }
+  for (const PlacedReplica& p : placed) add_job_event(job.id, "replica " + std::to_string(p.slot) + " placed on " + p.node);
+  std::vector<std::pair<std::string, Assignment>> assignments;  // node, assignment
   for (const PlacedReplica& p : placed) {
-    add_job_event(job.id, "replica " + std::to_string(p.slot) + " placed on " + p.node);
     Assignment assignment;
     assignment.job_id = job.id;
     assignment.round = round;
@@ -381,32 +391,55 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
     assignment.shares.resize(share_bytes.size());
     assignment.shares[2 * p.choice] = share_bytes[2 * p.choice];
     assignment.shares[2 * p.choice + 1] = share_bytes[2 * p.choice + 1];
-    const Hash32 id = job.id;
-    auto on_ack = [this, id, slot = p.slot, round, node = p.node](Result<Bytes> reply) {
-      auto it = jobs_.find(id);
-      if (it == jobs_.end()) return;
-      std::string error = reply.ok() ? "" : reply.status().message();
-      if (reply.ok()) {
-        auto ack = decode_assignment_ack(*reply);
-        error = ack.ok() ? ack->error : ack.status().message();
-      }
-      if (error.empty()) return;
-      add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error);
-      apply_refusal(it->second, slot, round, error);
-      save(it->second);
-    };
-    if (p.node == self_text_) {
-      executor_->handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
-        asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
-      });
-    } else {
-      request(p.node, kAssignProtocol, encode(assignment), on_ack);
-    }
+    assignments.emplace_back(p.node, std::move(assignment));
   }
   progress.deadline.reset();
   retry_unplaced(job);
   metrics_.counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
-  save(job);
+  // The fence of fail-over (job_replication.h): the assignments leave only once a majority of
+  // the job's holders stored this placement. A coordinator that was superseded cannot gather
+  // that majority, and one that learns so steps down instead.
+  const Hash32 id = job.id;
+  save(job, [this, id, round, assignments = std::move(assignments)](bool replicated) {
+    JobState* current = job_in_round(id, round);
+    if (current == nullptr) return;
+    if (!replicated) {
+      add_job_event(id, "round " + std::to_string(round) + ": the placement did not reach a majority of the job's holders; "
+                            "nothing assigned, a new round in " + std::to_string(kCommitteeRetry.count()) + " s");
+      for (const auto& [node, a] : assignments) apply_refusal(*current, a.replica, round, "not replicated to a majority of holders");
+      save(*current);
+      auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+      timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
+        JobState* again = ec || stopping_ ? nullptr : job_in_round(id, round);
+        if (again != nullptr) start_round(*again, active_replica_nodes(*again));
+      });
+      return;
+    }
+    for (const auto& [node, assignment] : assignments) send_assignment(id, node, assignment);
+  });
+}
+
+void Daemon::Impl::send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment) {
+  auto on_ack = [this, id, slot = assignment.replica, round = assignment.round, node](Result<Bytes> reply) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    std::string error = reply.ok() ? "" : reply.status().message();
+    if (reply.ok()) {
+      auto ack = decode_assignment_ack(*reply);
+      error = ack.ok() ? ack->error : ack.status().message();
+    }
+    if (error.empty()) return;
+    add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error);
+    apply_refusal(it->second, slot, round, error);
+    save(it->second);
+  };
+  if (node == self_text_) {
+    executor_->handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
+      asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
+    });
+  } else {
+    request(node, kAssignProtocol, encode(assignment), on_ack);
+  }
 }
 
 void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
@@ -414,6 +447,19 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
   auto it = report.ok() ? jobs_.find(report->job_id) : jobs_.end();
   auto phase = report.ok() ? parse_replica_phase(report->state) : Result<ReplicaPhase>(report.status());
   ReportOutcome outcome;
+  if (report.ok() && it == jobs_.end()) {
+    // A job this node holds for another coordinator (this node coordinated it before a
+    // fail-over): a replaced replica is refused, any other answered without a change; its
+    // node learns who coordinates now from the coordinator's handover message.
+    if (auto judged = judge_report_for_held(report->job_id, peer, *report)) {
+      reply(encode(AssignmentAck{judged->refusal}));
+      if (!judged->refusal.empty()) {
+        add_job_event(report->job_id, "replica " + std::to_string(report->replica) + " on " + peer + " reported " +
+                                          report->state + ": refused (" + judged->refusal + "); the node removes it");
+      }
+      return;
+    }
+  }
   if (!phase.ok()) outcome.refusal = phase.status().message();
   else if (it == jobs_.end()) outcome.refusal = "unknown job or replica";
   else outcome = apply_report(it->second, peer, report->replica, *phase, report->endpoint, report->detail, report->exit_code,
@@ -599,10 +645,13 @@ Status Daemon::Impl::stop_job(JobState& job) {
   return {};
 }
 
-void Daemon::Impl::save(const JobState& job) {
+void Daemon::Impl::save(JobState& job, std::function<void(bool)> replicated) {
+  if (job.coordinator.empty()) job.coordinator = self_text_;  // stored before replication existed
+  ++job.version;
   if (auto st = store_->put(kJobDoc, hash_hex(job.id), to_json(job)); !st.ok()) {
     logger()->error("state: cannot save job {}: {}", short_id(job.id), st.to_string());
   }
+  replicate(job.id, {}, std::move(replicated));
 }
 
 JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {
@@ -612,11 +661,14 @@ JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {
   return &it->second;
 }
 
-JobState* Daemon::Impl::find_job(const std::string& id_or_name) {
+JobState* Daemon::Impl::find_job(const std::string& id_or_name, bool held) {
   JobState* match = nullptr;
-  for (auto& [id, job] : jobs_) {
-    if (job.spec.name == id_or_name || hash_hex(id) == id_or_name) return &job;
-    if (id_or_name.size() >= 6 && hash_hex(id).starts_with(id_or_name)) match = &job;
+  for (auto* jobs : {&jobs_, &held_}) {
+    if (jobs == &held_ && !held) break;
+    for (auto& [id, job] : *jobs) {
+      if (job.spec.name == id_or_name || hash_hex(id) == id_or_name) return &job;
+      if (match == nullptr && id_or_name.size() >= 6 && hash_hex(id).starts_with(id_or_name)) match = &job;
+    }
   }
   return match;
 }

@@ -138,6 +138,9 @@ Result<Settings> load_settings(const Config& config) {
   const auto k = config.integer("sched.schedulers");
   if (k < 1 || k > 15) return invalid_argument("sched.schedulers must be between 1 and 15");
   s.schedulers = static_cast<std::size_t>(k);
+  const auto holders = config.integer("jobs.holders");
+  if (holders < 1 || holders > 15) return invalid_argument("jobs.holders must be between 1 and 15");
+  s.job_holders = static_cast<std::size_t>(holders);
   s.swim_preset = config.string("swim.preset");
   if (s.swim_preset != "lan" && s.swim_preset != "local" && s.swim_preset != "wan") {
     return invalid_argument("swim.preset must be lan, local or wan");
@@ -399,6 +402,7 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
   serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
   serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
+  serve(kJobStateProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_job_state(p, std::move(m), reply); });
   return {};
 }
 
@@ -443,10 +447,21 @@ Status Daemon::Impl::restore_and_start_work() {
       continue;
     }
     (*restored)[job->id] = job->round;
+    if (job->coordinator.empty()) job->coordinator = self_text_;  // stored before replication existed
     jobs_[job->id] = std::move(*job);
+  }
+  // Records held for other coordinators. A job this node also coordinates (it was superseded
+  // and stepped down, then an older document survived) is settled by the epochs at the first push.
+  VEIL_ASSIGN_OR_RETURN(auto held_docs, store_->all(kHeldJobDoc));
+  for (const auto& doc : held_docs) {
+    auto job = job_from_json(doc);
+    if (!job.ok() || jobs_.count(job->id) > 0) continue;
+    held_[job->id] = std::move(*job);
   }
   executor_->start();
   start_telemetry();
+  // The first push of each job tells a coordinator that was superseded while it was away.
+  start_replication_timer();
   chain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, [this]() -> p2p::Task<void> {
     for (;;) {
@@ -637,6 +652,7 @@ void Daemon::Impl::on_member_event(const swim::MemberEvent& event) {
   }
   if (event.kind == swim::Event::Kind::kDead || event.kind == swim::Event::Kind::kLeft) {
     reschedule_lost(peer, std::string(kind));
+    take_over_orphaned_jobs();
   }
 }
 

@@ -39,6 +39,7 @@
 #include "veil/fhe/fhe.h"
 #include "veil/node/api_server.h"
 #include "veil/node/daemon.h"
+#include "veil/node/job_replication.h"
 #include "veil/node/job_state.h"
 #include "veil/node/metrics.h"
 #include "veil/node/protocol.h"
@@ -86,6 +87,7 @@ struct Settings {
   runtime::DriverKind driver = runtime::DriverKind::kAuto;
   std::string docker_socket;
   std::size_t schedulers = 3;
+  std::size_t job_holders = kDefaultJobHolders;  // jobs.holders: copies of each job's record
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
   std::chrono::milliseconds evaluation_delay{0};
@@ -199,16 +201,46 @@ struct Daemon::Impl : NodeContext {
   // `plaintexts`: the combined value of each decision value (index, found per replica choice).
   void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares,
              const std::vector<std::uint64_t>& plaintexts);
+  // Sends one checked assignment of job `id` to `node` (or to this node's executor).
+  void send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment);
   void handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
   void maybe_anchor(JobState& job);
   void resume_anchors();
   void reschedule_lost(const std::string& peer, const std::string& why);
   Status stop_job(JobState& job);
-  void save(const JobState& job);
-  JobState* find_job(const std::string& id_or_name);
+  // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
+  void save(JobState& job, std::function<void(bool)> replicated = {});
+  // A job this node coordinates (or, with `held`, one it holds for another coordinator).
+  JobState* find_job(const std::string& id_or_name, bool held = false);
   // The job, when it is not stopped and `round` is still its current round; else nullptr.
   // Every timer and late message of a round checks this first.
   JobState* job_in_round(const Hash32& id, std::uint32_t round);
+
+  // ---- replication_role.cc: replicated job state and fail-over (job_replication.h) ----
+  // Pushes the record of `id` (coordinated here) to its holders and to `also`. `done`, when
+  // given, gets true once a majority of the record's holders (this node included) stored it,
+  // false when that cannot happen (unreachable, refused, superseded: then this node steps down).
+  void replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done);
+  void handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
+  // Takes over every held job whose coordinator SWIM declared dead or left and whose first
+  // live successor is this node, from the newest copy among the live holders.
+  void take_over_orphaned_jobs();
+  // After the other holders' copies were gathered: takes job `id` over if it is still this
+  // node's to take.
+  void finish_take_over(const Hash32& id);
+  // This node learnt that `newer` supersedes the job it coordinated: keep it as a holder, and
+  // stop its own replicas of the job that the newer record does not place here.
+  void step_down(JobState newer);
+  // Every 10 s: re-push each coordinated job (a holder that was away learns it, a superseded
+  // coordinator learns so), replace dead holders, tell replica nodes who coordinates, and
+  // take over orphaned jobs.
+  void start_replication_timer();
+  void tell_replica_nodes(const JobState& job);
+  void hold(JobState record);  // stores a record held for another coordinator
+  // A report about a job coordinated elsewhere: judged against the held record (a replaced
+  // replica is refused, and its node removes it); nothing is changed here.
+  std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer, const ReplicaReport& report);
+  bool is_dead(const std::string& peer) const;  // SWIM declared it dead or it left
 
   // ---- api_routes.cc ----
   void register_routes();
@@ -265,6 +297,10 @@ struct Daemon::Impl : NodeContext {
 
   // Coordinator.
   std::map<Hash32, JobState> jobs_;
+  // Records this node holds for jobs other nodes coordinate (kHeldJobDoc), by job id.
+  std::map<Hash32, JobState> held_;
+  std::set<Hash32> taking_over_;  // gathering the other holders' copies first
+  std::unique_ptr<boost::asio::steady_timer> replication_timer_;
   std::map<Hash32, RoundProgress> progress_;
 
   std::unique_ptr<boost::asio::steady_timer> telemetry_timer_, chain_timer_;

@@ -481,6 +481,17 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
   }
 }
 
+void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinator) {
+  for (auto& [key, replica] : local_) {
+    if (key.first != job || replica.coordinator == coordinator) continue;
+    logger()->info("replica {} of job {}: coordinator {} took over from {}", key.second, hash_hex(job).substr(0, 12),
+                   coordinator, replica.coordinator);
+    replica.coordinator = coordinator;
+    replica.last_reported.clear();  // the new coordinator hears its state at the next pass
+    (void)ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica));
+  }
+}
+
 void Executor::drain(std::function<void()> done) {
   if (local_.empty()) return done();
   logger()->info("draining {} replica(s) before leaving", local_.size());

@@ -81,6 +81,10 @@ class Executor {
   // round and earlier. Otherwise `reply` gets the reason. `reply` may be called later.
   void handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
 
+  // Fail-over (docs/node.md): `coordinator` took job `job` over; this node's replicas of it
+  // report to it from now on, and only it may stop them. The caller has checked the claim.
+  void adopt_coordinator(const Hash32& job, const std::string& coordinator);
+
   // Shut-down: forgets every replica, stops the containers, reports each replica "drained" to
   // its coordinator, and calls `done` once every report was answered or failed.
   void drain(std::function<void()> done);

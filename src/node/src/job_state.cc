@@ -350,9 +350,15 @@ nlohmann::json to_json(const JobState& job) {
   }
   json anchors = json::array();
   for (const auto& a : job.anchors) anchors.push_back(to_json(a));
+  json handovers = json::array();
+  for (const auto& h : job.handovers) {
+    handovers.push_back({{"term", h.term}, {"coordinator", h.coordinator}, {"from", h.from}, {"at_ms", h.at_ms}, {"why", h.why}});
+  }
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
-          {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings}};
+          {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings},
+          {"coordinator", job.coordinator}, {"term", job.term}, {"version", job.version},
+          {"holders", job.holders},   {"handovers", handovers}};
 }
 
 Result<JobState> job_from_json(const nlohmann::json& j) {
@@ -412,6 +418,15 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       job.anchors.push_back(std::move(info));
     }
     job.warnings = j.at("warnings").get<std::vector<std::string>>();
+    // Absent in documents written before replication: the node that stored it coordinates it.
+    job.coordinator = j.value("coordinator", std::string());
+    job.term = j.value("term", std::uint64_t{0});
+    job.version = j.value("version", std::uint64_t{0});
+    job.holders = j.value("holders", std::vector<std::string>{});
+    for (const auto& h : j.value("handovers", nlohmann::json::array())) {
+      job.handovers.push_back({h.at("term").get<std::uint64_t>(), h.at("coordinator").get<std::string>(),
+                               h.at("from").get<std::string>(), h.at("at_ms").get<std::uint64_t>(), h.at("why").get<std::string>()});
+    }
     return job;
   } catch (const nlohmann::json::exception& e) {
     return data_loss(std::string("stored job is malformed: ") + e.what());

@@ -113,8 +113,26 @@ struct AnchorInfo {
   std::uint64_t block = 0;
 };
 
+// A change of coordinator (docs/node.md, "Fail-over"): who took the job over, in which term,
+// from whom, and why. Kept in the replicated record so that every holder's status says it.
+struct Handover {
+  std::uint64_t term = 0;
+  std::string coordinator;  // the new one
+  std::string from;         // the one it replaced
+  std::uint64_t at_ms = 0;
+  std::string why;
+};
+
 struct JobState {
   Hash32 id{};
+  // Who coordinates the job, in which term (0: the node it was submitted to; each take-over
+  // raises it), the change count within the term, and the nodes that hold copies of this
+  // record (the coordinator first, then its successors in order): job_replication.h.
+  std::string coordinator;
+  std::uint64_t term = 0;
+  std::uint64_t version = 0;
+  std::vector<std::string> holders;
+  std::vector<Handover> handovers;
   std::string spec_yaml;
   sched::JobSpec spec;
   JobPhase phase = JobPhase::kPending;

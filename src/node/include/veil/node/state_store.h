@@ -30,6 +30,7 @@ namespace veil::node {
 inline constexpr const char* kJobDoc = "job";            // key: job id (hex)
 inline constexpr const char* kReplicaDoc = "replica";    // key: "<job id>/<replica>", runs here
 inline constexpr const char* kAnchorDoc = "anchor";      // key: "<job id>/<round>"
+inline constexpr const char* kHeldJobDoc = "held_job";   // key: job id (hex), coordinated elsewhere
 
 struct JobEvent {
   std::int64_t at_ms = 0;
