@@ -51,6 +51,7 @@ void register_config_commands(CLI::App& app, GlobalOptions& global, CommandActio
 void register_p2p_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_fhe_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_keys_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_keys_dkg_command(CLI::App& app, GlobalOptions& global, CommandAction& action);  // keys dkg (node's transport)
 void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_bench_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
 void register_sim_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);

@@ -22,6 +22,7 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "member_keys.h"
 #include "veil/common/printable.h"
 #include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
@@ -37,14 +38,6 @@ constexpr std::size_t kCiphertextLimit = kCiphertextFile.max_bytes;
 constexpr std::size_t kSquashKeyLimit = kFheKeyFile.max_bytes;  // ~270 MB with the default parameters
 
 std::string hex(const Hash& h) { return to_hex(ByteView(h.data(), h.size())); }
-
-Result<MemberSecretKey> load_member_key(const fs::path& dir) {
-  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(dir / "member.key", kKeyFile));
-  auto key = MemberSecretKey::deserialize(bytes);
-  secure_wipe(bytes);
-  if (!key.ok()) return key.status().with_context((dir / "member.key").string());
-  return key;
-}
 
 Result<Committee> load_committee(const fs::path& dir) {
   VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(dir / "committee.bin", kCommitteeFile));
@@ -121,10 +114,8 @@ int cmd_ceremony(const KeysOptions& o) {
   if (params == nullptr) return usage("--params must be default or test");
   std::vector<MemberPublicKey> members;
   for (const auto& path : o.members) {
-    auto text = read_file_bytes(path, kKeyFile);
-    if (!text.ok()) return fail(text.status());
-    auto key = MemberPublicKey::from_text(to_string(*text));
-    if (!key.ok()) return fail(path + ": " + key.status().message());
+    auto key = load_member_public_key(path);
+    if (!key.ok()) return fail(key.status());
     members.push_back(*key);
   }
   if (o.threshold == 0 || o.threshold > members.size() || members.size() > kMaxMembers) {
@@ -188,7 +179,7 @@ int cmd_request(const KeysOptions& o) {
 }
 
 int cmd_partial_decrypt(const KeysOptions& o) {
-  auto member = load_member_key(o.member_key);
+  auto member = load_member_secret_key(o.member_key);
   if (!member.ok()) return fail(member.status());
   auto share = open_share(o.share, *member);
   if (!share.ok()) return fail(share.status());
@@ -366,6 +357,21 @@ int cmd_bench(const KeysOptions& o) {
 }
 
 }  // namespace
+
+Result<MemberSecretKey> load_member_secret_key(const fs::path& dir) {
+  VEIL_ASSIGN_OR_RETURN(Bytes bytes, read_file_bytes(dir / "member.key", kKeyFile));
+  auto key = MemberSecretKey::deserialize(bytes);
+  secure_wipe(bytes);
+  if (!key.ok()) return key.status().with_context((dir / "member.key").string());
+  return key;
+}
+
+Result<MemberPublicKey> load_member_public_key(const fs::path& path) {
+  VEIL_ASSIGN_OR_RETURN(Bytes text, read_file_bytes(path, kKeyFile));
+  auto key = MemberPublicKey::from_text(to_string(text));
+  if (!key.ok()) return invalid_argument(path.string() + ": " + key.status().message());
+  return key;
+}
 
 void register_keys_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
   auto options = std::make_shared<KeysOptions>();

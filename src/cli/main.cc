@@ -31,6 +31,7 @@ int run(int argc, char** argv) {
   register_p2p_commands(app, global, action);
   register_fhe_commands(app, global, action);
   register_keys_commands(app, global, action);
+  register_keys_dkg_command(app, global, action);
   register_job_commands(app, global, action);
   register_bench_commands(app, global, action);
   register_sim_commands(app, global, action);
