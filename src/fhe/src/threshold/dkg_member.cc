@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -101,6 +102,7 @@ struct Member::State {
   Status failure;
   std::uint8_t blamed = 0;
   bool stop_after_bits = false;  // tests of R0..R2 only (MemberTestAccess)
+  std::function<void(const std::vector<Elem>&)> bit_shares_observer;  // tests only (MemberTestAccess)
   bool bits_done = false;
 
   struct Peer {
@@ -606,6 +608,7 @@ Result<std::vector<Outgoing>> Member::State::start_bodies() {
   bits_done = true;
   wipe_vector(bit_words);
   if (stop_after_bits) return std::vector<Outgoing>{};
+  if (bit_shares_observer) bit_shares_observer(shares);
 
   Key32 noise_seed{};
   randombytes_buf(noise_seed.data(), noise_seed.size());
@@ -921,6 +924,9 @@ void MemberTestAccess::stop_after_bits(Member& member) { member.state_->stop_aft
 bool MemberTestAccess::bits_done(const Member& member) { return member.state_->bits_done; }
 const std::vector<Elem>& MemberTestAccess::bit_shares(const Member& member) { return member.state_->shares; }
 const BitPlan& MemberTestAccess::plan(const Member& member) { return member.state_->plan; }
+void MemberTestAccess::observe_bit_shares(Member& member, std::function<void(const std::vector<Elem>&)> observer) {
+  member.state_->bit_shares_observer = std::move(observer);
+}
 bool MemberTestAccess::secrets_wiped(const Member& member) {
   const auto& s = *member.state_;
   return s.shares.empty() && s.key_share_values.empty() && s.pair_keys.empty() && s.prss_keys.empty() && !s.prss &&

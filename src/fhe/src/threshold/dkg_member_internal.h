@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -85,6 +86,10 @@ struct MemberTestAccess {
   static bool bits_done(const Member& member);
   static const std::vector<Elem>& bit_shares(const Member& member);
   static const BitPlan& plan(const Member& member);
+  // Calls `observer` with the member's final bit shares (plan order) just before the body
+  // rounds consume them, in a complete run. Whatever it copies is the test's: the member keeps
+  // no more than it would without it (secrets_wiped still holds at the end).
+  static void observe_bit_shares(Member& member, std::function<void(const std::vector<Elem>&)> observer);
   // No share, PRSS key, mask key or body contribution is left in the member.
   static bool secrets_wiped(const Member& member);
 };
