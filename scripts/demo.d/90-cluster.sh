@@ -2,7 +2,7 @@
 # two-replica HTTP job on encrypted telemetry, survives a node's death, and anchors every
 # deployment on chain (docs/node.md). VEIL_CLUSTER_PARAMS=default uses the real FHE parameters
 # (minutes per placement on 2 cores); the demo uses the fast, INSECURE test parameters.
-step "Cluster: anvil, a dockerd with a local registry, veil cluster init (3 operators, 2-of-3 committee)"
+step "Cluster: anvil, a dockerd with a local registry, veil cluster init --dkg (3 operators, 2-of-3 committee, keys from their DKG)"
 (
   set -euo pipefail
   CLUSTER_WORK="$WORK/cluster-demo"

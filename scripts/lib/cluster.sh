@@ -114,16 +114,19 @@ start_docker_and_registry() {
   cluster_log "dockerd at $VEIL_DOCKER_SOCKET; image $IMAGE_REPO@$IMAGE_DIGEST"
 }
 
-# veil cluster init with the three anvil operators; extra arguments are passed on.
+# veil cluster init with the three anvil operators; extra arguments are passed on. The cluster
+# keys come from the members' DKG (no dealer) unless VEIL_CLUSTER_DKG=0 asks for the ceremony.
 init_cluster() {
   local params="${VEIL_CLUSTER_PARAMS:-test}"
+  local keys=(--dkg)
+  [[ ${VEIL_CLUSTER_DKG:-1} == 0 ]] && keys=()
   local p2p_base="${P2P_BASE:-$(free_port_block)}" api_base="${API_BASE:-}"
   while [[ -z $api_base || $api_base == "$p2p_base" ]]; do api_base=$(free_port_block); done
   "$VEIL" cluster init --out "$CLUSTER_WORK/cluster" --rpc "$VEIL_ETH_RPC" \
     --operator-key "$CLUSTER_WORK/operator-1.key" --operator-key "$CLUSTER_WORK/operator-2.key" \
     --operator-key "$CLUSTER_WORK/operator-3.key" --threshold 2 --params "$params" \
     --p2p-base-port "$p2p_base" --api-base-port "$api_base" \
-    --telemetry-interval-ms 1000 -o json "$@" >"$CLUSTER_WORK/cluster.json"
+    --telemetry-interval-ms 1000 "${keys[@]}" -o json "$@" >"$CLUSTER_WORK/cluster.json"
   export VEIL_CONTRACT_ADDRESS
   VEIL_CONTRACT_ADDRESS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$CLUSTER_WORK/cluster.json")
 }

@@ -2,21 +2,35 @@
 //
 //   1. deploy VeilRegistry with the operators (quorum: a majority);
 //   2. per operator, a node identity (libp2p Ed25519) and a committee member key;
-//   3. the key ceremony: FHE keys, the secret key dealt t-of-n to the members (sealed to each),
-//      then wiped; the public key and the server key are published in <out>/cluster;
+//   3. the cluster keys: with --dkg, the members' distributed key generation (one `veil keys dkg`
+//      process per operator, on loopback), so no process ever holds the secret key; otherwise the
+//      key ceremony: FHE keys, the secret key dealt t-of-n to the members (sealed to each), then
+//      wiped. The public key and the server key are published in <out>/cluster;
 //   4. each operator registers its node on chain;
 //   5. governance (proposal + a quorum of votes + execution): the committee, the cluster keys'
 //      hashes, the allowed scheduling policies and the allowed images;
 //   6. a node.yaml per node, ready for `veil --config <out>/node-N/node.yaml node run`.
 //
 // One person running all of it is a demo and test convenience: in a real cluster each operator
-// runs their own steps 2, 4 and their votes, and the ceremony is run by a dealer they trust
-// (docs/threat-model.md).
+// runs their own steps 2, 3 (`veil keys dkg` on their own machine), 4 and their votes
+// (docs/operations.md).
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +62,15 @@ struct ClusterArgs {
   std::vector<std::string> node_addresses;
   int telemetry_interval_ms = 2000;
   std::string swim_preset = "local";
+  bool dkg = false;
+  int dkg_base_port = 4300;
+};
+
+// The cluster's key material as the nodes need it, from either way of making it.
+struct ClusterKeys {
+  Bytes public_key, server_key;
+  // Node indices in committee order: committee member k is node committee_order[k - 1].
+  std::vector<std::size_t> committee_order;
 };
 
 void progress(const std::string& step) {
@@ -66,6 +89,159 @@ Status govern(std::vector<std::unique_ptr<VeilRegistry>>& as_operator, VeilRegis
   return {};
 }
 
+// The dealer: one process makes the whole key set, deals the secret t-of-n, and wipes it.
+Result<ClusterKeys> run_ceremony(const fhe::Parameters& params, unsigned t,
+                                 const std::vector<fhe::threshold::MemberPublicKey>& members, const fs::path& out) {
+  progress("key ceremony: generating the FHE key set (" + std::string(params.name) + ")");
+  const auto client_key = fhe::ClientKey::generate(params);
+  ClusterKeys keys;
+  keys.public_key = fhe::CompactPublicKey::generate(client_key).serialize();
+  progress("key ceremony: generating the server (evaluation) key");
+  keys.server_key = fhe::CompressedServerKey::generate(client_key).serialize();
+  progress("key ceremony: dealing the secret key " + std::to_string(t) + "-of-" + std::to_string(members.size()));
+  auto ceremony = fhe::threshold::deal(client_key, t, members, keys.public_key, keys.server_key);
+  fhe::threshold::wipe_client_key(client_key);
+  if (!ceremony.ok()) return ceremony.status();
+  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "public.key", keys.public_key));
+  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "server.compressed.key", keys.server_key));
+  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "committee.bin", ceremony->committee.serialize()));
+  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "squash.key", ceremony->squashing_key.serialize()));
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    Bytes plain = ceremony->shares[i].serialize();
+    ceremony->shares[i].wipe();
+    Bytes sealed(plain.size() + crypto_box_SEALBYTES);
+    crypto_box_seal(sealed.data(), plain.data(), plain.size(), members[i].box.data());
+    secure_wipe(plain);
+    VEIL_RETURN_IF_ERROR(write_file(out / ("node-" + std::to_string(i + 1)) / "share.sealed", sealed, true));
+    keys.committee_order.push_back(i);  // the dealer's member i + 1 is node i + 1
+  }
+  progress("key ceremony done; the dealer's secret key was wiped");
+  return keys;
+}
+
+std::uint16_t free_loopback_port(int preferred) {
+  for (int port = preferred; port < preferred + 200 && port < 65536; ++port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    if (free) return static_cast<std::uint16_t>(port);
+  }
+  return 0;
+}
+
+std::string last_lines(const fs::path& file, std::size_t count) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string tail;
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) tail += "\n  " + lines[i];
+  return tail;
+}
+
+// The members' DKG: each operator's member runs `veil keys dkg` as its own process, on loopback
+// here; operators on separate machines run the same command themselves (docs/operations.md).
+Result<ClusterKeys> run_member_dkg(const ClusterArgs& a, const fhe::Parameters& params, unsigned t, const fs::path& out) {
+  const std::size_t n = a.operator_keys.size();
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint16_t port = free_loopback_port((ports.empty() ? a.dkg_base_port : ports.back() + 1));
+    if (port == 0) return unavailable("no free loopback port for the DKG from " + std::to_string(a.dkg_base_port));
+    ports.push_back(port);
+  }
+  auto node_dir = [&out](std::size_t i) { return out / ("node-" + std::to_string(i + 1)); };
+  std::vector<std::string> member_args;
+  for (std::size_t i = 0; i < n; ++i) {
+    member_args.push_back("--member");
+    member_args.push_back((node_dir(i) / "member.pub").string() + "=/ip4/127.0.0.1/tcp/" + std::to_string(ports[i]));
+  }
+  progress("dkg: " + std::to_string(t) + "-of-" + std::to_string(n) + " distributed key generation (" +
+           std::string(params.name) + "), one `veil keys dkg` process per operator; logs in node-N/dkg.log");
+  std::vector<pid_t> children;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::error_code ec;
+    fs::remove_all(node_dir(i) / "dkg", ec);
+    std::vector<std::string> args = {"veil", "keys", "dkg", "--threshold", std::to_string(t),
+                                     "--member-key", node_dir(i).string(), "--listen",
+                                     "/ip4/127.0.0.1/tcp/" + std::to_string(ports[i]), "--params", a.params,
+                                     "--out", (node_dir(i) / "dkg").string(), "--start-timeout", "60"};
+    args.insert(args.end(), member_args.begin(), member_args.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    const std::string log = (node_dir(i) / "dkg.log").string();
+    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, "/proc/self/exe", &files, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    if (rc != 0) {
+      for (pid_t child : children) ::kill(child, SIGTERM);
+      return unavailable(std::string("cannot start the DKG member process: ") + std::strerror(rc));
+    }
+    children.push_back(pid);
+  }
+  std::vector<std::string> failures;
+  for (std::size_t i = 0; i < n; ++i) {
+    int status = 0;
+    while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      failures.push_back("node " + std::to_string(i + 1) + "'s member:" + last_lines(node_dir(i) / "dkg.log", 2));
+    }
+  }
+  if (!failures.empty()) {
+    std::string message = "the DKG failed; no key set was written";
+    for (const auto& f : failures) message += "\n" + f;
+    return failed_precondition(message);
+  }
+
+  // Every member holds the same public files and its own share, named by its committee id.
+  ClusterKeys keys;
+  std::map<unsigned, std::size_t> node_of_member;
+  const char* public_files[] = {"public.key", "server.compressed.key", "committee.bin", "squash.key", "hashes.json"};
+  for (std::size_t i = 0; i < n; ++i) {
+    const fs::path dir = node_dir(i) / "dkg";
+    for (const char* file : public_files) {
+      if (!fs::exists(dir / file)) return data_loss((dir / file).string() + " is missing after the DKG");
+    }
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("share-", 0) != 0) continue;
+      const unsigned id = static_cast<unsigned>(std::stoul(file.substr(6)));
+      if (id == 0 || id > n || node_of_member.count(id) > 0) return data_loss(entry.path().string() + ": unexpected share");
+      node_of_member[id] = i;
+      std::error_code ec;
+      fs::rename(entry.path(), node_dir(i) / "share.sealed", ec);
+      if (ec) return data_loss("rename " + entry.path().string() + ": " + ec.message());
+    }
+  }
+  if (node_of_member.size() != n) return data_loss("the DKG left " + std::to_string(node_of_member.size()) + " shares for " + std::to_string(n) + " members");
+  for (const auto& [id, node] : node_of_member) keys.committee_order.push_back(node);
+  for (const char* file : public_files) {
+    VEIL_ASSIGN_OR_RETURN(Bytes first, read_file_bytes(node_dir(0) / "dkg" / file, kFheKeyFile));
+    for (std::size_t i = 1; i < n; ++i) {
+      VEIL_ASSIGN_OR_RETURN(Bytes other, read_file_bytes(node_dir(i) / "dkg" / file, kFheKeyFile));
+      if (other != first) return data_loss(std::string(file) + " differs between node 1 and node " + std::to_string(i + 1));
+    }
+    VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / file, first));
+    if (std::string_view(file) == "public.key") keys.public_key = first;
+    if (std::string_view(file) == "server.compressed.key") keys.server_key = first;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    std::error_code ec;
+    fs::remove_all(node_dir(i) / "dkg", ec);
+  }
+  progress("dkg done: identical public files from all " + std::to_string(n) + " members, each share sealed to its member");
+  return keys;
+}
+
 Result<nlohmann::json> init(const ClusterArgs& a) {
   const fhe::Parameters* params = fhe::params_by_name(a.params);
   if (params == nullptr) return invalid_argument("--params must be default or test");
@@ -73,6 +249,11 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   if (n == 0 || n > fhe::threshold::kMaxMembers) return invalid_argument("give 1 to 15 --operator-key files");
   const unsigned t = a.threshold == 0 ? static_cast<unsigned>(n / 2 + 1) : a.threshold;
   if (t > n) return invalid_argument("--threshold exceeds the number of operators");
+  if (a.dkg && (n < 3 || t < 2 || t > (n + 1) / 2)) {
+    return invalid_argument("--dkg needs at least 3 operators and a threshold from 2 to " + std::to_string((n + 1) / 2) +
+                            " (an honest majority; docs/dkg.md); this is " + std::to_string(t) + "-of-" +
+                            std::to_string(n));
+  }
   if (!a.node_addresses.empty() && a.node_addresses.size() != n) {
     return invalid_argument("give one --node-address per --operator-key (" + std::to_string(n) + "), or none");
   }
@@ -119,36 +300,23 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
     Bytes secret = member.serialize();
     VEIL_RETURN_IF_ERROR(write_file(dir / "member.key", secret, true));
     secure_wipe(secret);
+    VEIL_RETURN_IF_ERROR(write_file(dir / "member.pub", as_bytes(member.public_key().to_text())));
     members.push_back(member.public_key());
   }
 
-  // The key ceremony.
-  progress("key ceremony: generating the FHE key set (" + std::string(params->name) + ")");
-  const auto client_key = fhe::ClientKey::generate(*params);
-  const Bytes public_key = fhe::CompactPublicKey::generate(client_key).serialize();
-  progress("key ceremony: generating the server (evaluation) key");
-  const Bytes server_key = fhe::CompressedServerKey::generate(client_key).serialize();
-  progress("key ceremony: dealing the secret key " + std::to_string(t) + "-of-" + std::to_string(n));
-  auto ceremony = fhe::threshold::deal(client_key, t, members, public_key, server_key);
-  fhe::threshold::wipe_client_key(client_key);
-  if (!ceremony.ok()) return ceremony.status();
-  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "public.key", public_key));
-  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "server.compressed.key", server_key));
-  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "committee.bin", ceremony->committee.serialize()));
-  VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "squash.key", ceremony->squashing_key.serialize()));
+  // The cluster keys.
+  VEIL_ASSIGN_OR_RETURN(const ClusterKeys keys_made,
+                        a.dkg ? run_member_dkg(a, *params, t, out) : run_ceremony(*params, t, members, out));
   nlohmann::json committee_json = {{"threshold", t}, {"members", nlohmann::json::array()}};
-  for (std::size_t i = 0; i < n; ++i) {
-    committee_json["members"].push_back({{"member", i + 1}, {"peer_id", peers[i]}, {"operator", operators[i].to_checksum()}});
-    Bytes plain = ceremony->shares[i].serialize();
-    ceremony->shares[i].wipe();
-    Bytes sealed(plain.size() + crypto_box_SEALBYTES);
-    crypto_box_seal(sealed.data(), plain.data(), plain.size(), members[i].box.data());
-    secure_wipe(plain);
-    VEIL_RETURN_IF_ERROR(write_file(out / ("node-" + std::to_string(i + 1)) / "share.sealed", sealed, true));
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = keys_made.committee_order[k];
+    committee_json["members"].push_back(
+        {{"member", k + 1}, {"peer_id", peers[i]}, {"operator", operators[i].to_checksum()}});
   }
   const std::string cj = committee_json.dump(2) + "\n";
   VEIL_RETURN_IF_ERROR(write_file(out / "cluster" / "committee.json", as_bytes(cj)));
-  progress("key ceremony done; the dealer's secret key was wiped");
+  const Bytes& public_key = keys_made.public_key;
+  const Bytes& server_key = keys_made.server_key;
 
   // Registration and governance.
   for (std::size_t i = 0; i < n; ++i) {
@@ -157,7 +325,7 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   }
   VeilRegistry::Committee committee;
   committee.threshold = static_cast<std::uint8_t>(t);
-  for (std::size_t i = 0; i < n; ++i) {
+  for (const std::size_t i : keys_made.committee_order) {
     committee.members.push_back(operators[i]);
     chain::Hash32 box;
     std::copy(members[i].box.begin(), members[i].box.end(), box.begin());
@@ -232,6 +400,10 @@ void register_cluster_commands(CLI::App& app, GlobalOptions& global, CommandActi
                        "Node N's IPv4 address on the machines' network (repeat, one per --operator-key, in order; "
                        "default 127.0.0.1 for every node)")
       ->check(CLI::ValidIPV4);
+  init_cmd->add_flag("--dkg", a->dkg,
+                     "Generate the cluster keys by the members' DKG (no dealer; one `veil keys dkg` process per "
+                     "operator on loopback) instead of the key ceremony");
+  init_cmd->add_option("--dkg-base-port", a->dkg_base_port, "First loopback port the DKG members try (default 4300)");
   init_cmd->add_option("--telemetry-interval-ms", a->telemetry_interval_ms, "Telemetry interval written to the configs");
   init_cmd->add_option("--swim-preset", a->swim_preset, "SWIM preset written to the configs (local, lan, wan)");
   add_output_option(init_cmd, global.output);

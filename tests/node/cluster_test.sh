@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole product on one machine: anvil, a dockerd of our own with a local registry, and three
-# `veil node run` processes on loopback (docs/node.md). Asserts, step by step:
+# `veil node run` processes on loopback (docs/node.md), on cluster keys from the members' DKG
+# (`veil cluster init --dkg`; VEIL_CLUSTER_DKG=0 uses the dealer's ceremony). Asserts, step by step:
 #   0. peers that are not registered are refused, every refusal counted, the log kept short;
 #   1. a two-replica job is placed, runs, answers HTTP and is anchored on chain;
 #   2. the placement equals the plaintext reference decision on the same telemetry records;
@@ -47,7 +48,17 @@ fi
 start_anvil
 start_docker_and_registry
 init_cluster --allow-image "$IMAGE_DIGEST"
-pass "cluster initialised: registry $VEIL_CONTRACT_ADDRESS"
+if [[ ${VEIL_CLUSTER_DKG:-1} != 0 ]]; then
+  # Keys from the members' DKG: each node holds its own share and nothing of the run is left.
+  for n in 1 2 3; do
+    [[ -s $CLUSTER_WORK/cluster/node-$n/share.sealed ]] || fail "node $n has no key share after the DKG"
+    [[ -e $CLUSTER_WORK/cluster/node-$n/dkg ]] && fail "the DKG's directory of node $n was left behind"
+  done
+  keys="keys from the members' DKG"
+else
+  keys="keys from the dealer's ceremony"
+fi
+pass "cluster initialised: registry $VEIL_CONTRACT_ADDRESS, $keys"
 
 # Distinctive declared capacities (reported as they are) so that a leak would be recognisable.
 # The quantised values lie in 61000..65535: above the ephemeral ports (32768..60999) and the

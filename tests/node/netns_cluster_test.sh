@@ -83,7 +83,8 @@ job_containers() { /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps -q --filte
 
 ANVIL_HOST="$SUBNET.254" start_anvil
 start_docker_and_registry
-init_cluster --allow-image "$IMAGE_DIGEST" --node-address "$SUBNET.1" --node-address "$SUBNET.2" --node-address "$SUBNET.3"
+# The dealer's ceremony here; node.cluster runs on keys from the members' DKG.
+VEIL_CLUSTER_DKG=0 init_cluster --allow-image "$IMAGE_DIGEST" --node-address "$SUBNET.1" --node-address "$SUBNET.2" --node-address "$SUBNET.3"
 for n in 1 2 3; do
   [[ $(node_field "$n" p2p) == /ip4/$SUBNET.$n/tcp/* ]] || fail "cluster init wrote $(node_field "$n" p2p) for node $n"
 done
