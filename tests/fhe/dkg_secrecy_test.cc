@@ -5,10 +5,10 @@
 // as it is delivered and each member's output files. It learns the run's real keys the way no
 // member can: a test-only seam (MemberTestAccess::observe_bit_shares) hands it every member's
 // shares of the key bits s (LWE), z (GLWE) and w (noise squashing) just before the body rounds
-// use them, and it interpolates each bit from t members. Before searching, it proves those are
-// the run's keys by decrypting what the run's public files encrypt under each of them, and that
-// the search finds a key planted in a real message, so a search that finds nothing means
-// something.
+// use them, and it interpolates each bit from t members (dkg_reconstruct.h). Before searching,
+// it proves those are the run's keys by decrypting what the run's public files encrypt under
+// each of them, and that the search finds a key planted in a real message, so a search that
+// finds nothing means something.
 //
 // Searched: each message as sent; each member-to-member chunk stream reassembled (a key cut
 // across chunks); each member's files, and its sealed share once opened. Searched for: each key
@@ -24,18 +24,15 @@
 #include <cstring>
 #include <functional>
 #include <map>
-#include <random>
 #include <set>
 #include <string>
 #include <tuple>
 
-#include "api/impl.h"
-#include "core/squash.h"
+#include "dkg_reconstruct.h"
 #include "dkg_run.h"
 #include "threshold/dkg_keys.h"
 #include "threshold/dkg_member_internal.h"
 #include "threshold/dkg_wire.h"
-#include "threshold/internal.h"
 #include "veil/common/sha256.h"
 #include "veil/fhe/dkg.h"
 #include "veil/fhe/fhe.h"
@@ -49,24 +46,16 @@ using core::Torus;
 
 const Parameters& kParams = kParamInsecureTestOnly;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 r(std::random_device{}());
-  return r;
-}
-
 // ---------------- the run's secret keys ----------------
-
-using KeyBits = std::vector<Torus>;  // one coefficient per word, each 0 or 1
 
 struct SecretKey {
   std::string name;
   KeyBits bits;
 };
 
-struct RunKeys {
-  KeyBits s, z, w;
-  std::vector<SecretKey> all() const { return {{"s (LWE)", s}, {"z (GLWE)", z}, {"w (squashing)", w}}; }
-};
+std::vector<SecretKey> all_keys(const RunKeys& keys) {
+  return {{"s (LWE)", keys.s}, {"z (GLWE)", keys.z}, {"w (squashing)", keys.w}};
+}
 
 // What a complete run left behind, and the keys interpolated from the members' shares.
 struct Recording {
@@ -79,38 +68,6 @@ struct Recording {
   RunKeys keys;
 };
 
-// Shares of the key bits, s then z then w (the bit plan's first s + z + w bits), per member.
-using KeyBitShares = std::vector<std::vector<Elem>>;
-
-// The secret of a degree t - 1 sharing from the members in `mask` (bit i - 1 for member i).
-Elem interpolate(const KeyBitShares& shares, std::size_t bit, unsigned mask) {
-  Elem sum;
-  for (unsigned i = 1; i <= shares.size(); ++i) {
-    if (mask & (1u << (i - 1))) sum = sum + threshold::gr::lagrange_at_zero(i, mask) * shares[i - 1][bit];
-  }
-  return sum;
-}
-
-// Each key bit from the first t members, checked against the last t (a degree t - 1 sharing of
-// 0 or 1). Fails the test on any other value.
-RunKeys interpolate_keys(const KeyBitShares& shares, const BitPlan& plan, unsigned t) {
-  const unsigned m = static_cast<unsigned>(shares.size());
-  const unsigned first_t = (1u << t) - 1, last_t = first_t << (m - t);
-  KeyBits bits(plan.s_count + plan.z_count + plan.w_count);
-  for (std::size_t k = 0; k < bits.size(); ++k) {
-    const Elem b = interpolate(shares, k, first_t);
-    EXPECT_EQ(b, interpolate(shares, k, last_t)) << "key bit " << k << ": shares are not of degree t - 1";
-    EXPECT_TRUE(b == Elem::constant(0) || b == Elem::constant(1)) << "key bit " << k << " is not 0 or 1";
-    bits[k] = b == Elem::constant(1);
-  }
-  auto slice = [&](std::uint64_t first, std::uint64_t count) {
-    return KeyBits(bits.begin() + static_cast<std::ptrdiff_t>(first),
-                   bits.begin() + static_cast<std::ptrdiff_t>(first + count));
-  };
-  return RunKeys{slice(plan.s_first(), plan.s_count), slice(plan.z_first(), plan.z_count),
-                 slice(plan.w_first(), plan.w_count)};
-}
-
 // ---------------- recording a run ----------------
 
 // Chunks of one (sender, receiver, round, object) stream, in order: their words concatenated.
@@ -119,14 +76,7 @@ using StreamId = std::tuple<std::uint8_t, std::uint8_t, unsigned, std::uint32_t>
 Recording record_run(unsigned t, unsigned m) {
   Recording rec;
   DkgRun run(kParams, t, m);
-  const BitPlan& plan = MemberTestAccess::plan(run.members[0]);
-  const std::size_t key_bits = plan.s_count + plan.z_count + plan.w_count;
-  KeyBitShares shares(m);
-  for (auto& mb : run.members) {
-    MemberTestAccess::observe_bit_shares(mb, [&shares, key_bits, id = mb.id()](const std::vector<Elem>& all) {
-      shares[id - 1].assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(key_bits));
-    });
-  }
+  const KeyBitRecorder recorder(run);
   std::map<StreamId, Bytes> streams;
   std::size_t count = 0;
   run.tamper = [&](Delivery& d) {
@@ -150,8 +100,7 @@ Recording record_run(unsigned t, unsigned m) {
     EXPECT_TRUE(mb.finished()) << "member " << int(mb.id()) << " in round " << mb.round();
     EXPECT_TRUE(MemberTestAccess::secrets_wiped(mb))
         << "the observer must leave nothing in member " << int(mb.id());
-    EXPECT_EQ(shares[mb.id() - 1].size(), key_bits)
-        << "member " << int(mb.id()) << "'s shares were not observed";
+    EXPECT_TRUE(recorder.observed(mb.id())) << "member " << int(mb.id()) << "'s shares were not observed";
   }
   if (::testing::Test::HasFailure()) return rec;
 
@@ -181,92 +130,8 @@ Recording record_run(unsigned t, unsigned m) {
     rec.buffers.push_back({who + "share-" + std::to_string(mb.id()) + ".sealed, opened", std::move(opened)});
   }
   rec.output = run.members[0].output();
-  rec.keys = interpolate_keys(shares, plan, t);
+  rec.keys = recorder.keys(t);
   return rec;
-}
-
-// ---------------- proof that the interpolated keys are the run's ----------------
-
-// Each check encrypts random values with the run's public key, 32 blocks in all, and decrypts
-// them through one key; a wrong key decodes each block to a random value (right 1 time in 16).
-constexpr std::size_t kProofBlocks = 32;
-
-struct RunPublicKeys {
-  CompactPublicKey public_key;
-  ServerKey server_key;
-  threshold::SquashingKey squash_key;
-};
-
-RunPublicKeys load_public_keys(const Output& o) {
-  auto pk = CompactPublicKey::deserialize(o.public_key);
-  auto csk = CompressedServerKey::deserialize(o.server_key);
-  auto sq = threshold::SquashingKey::deserialize(o.squash_key);
-  EXPECT_TRUE(pk.ok() && csk.ok() && sq.ok());
-  return RunPublicKeys{*pk, csk->decompress(), *sq};
-}
-
-std::vector<std::uint64_t> random_values(std::size_t count, std::uint64_t modulus) {
-  std::vector<std::uint64_t> v(count);
-  for (auto& x : v) x = rng()() % modulus;
-  return v;
-}
-
-// z: FheUint16 values from the public key decrypt with a ClientKey whose GLWE key is z (the
-// ClientKey's small key s is not used by decryption).
-bool z_decrypts(const RunPublicKeys& keys, const KeyBits& s, const KeyBits& z) {
-  auto ck = shortint::ClientKey::from_parts(
-      kParams, core::LweSecretKey{s},
-      core::GlweSecretKey::from_bits(kParams.glwe_dimension, kParams.polynomial_size, z));
-  const ClientKey client = detail::ClientKeyImpl::wrap(
-      std::make_shared<detail::ClientKeyImpl>(detail::ClientKeyImpl{std::move(ck)}));
-  const std::size_t blocks_per_value = 16 / 2;  // 2-bit messages
-  bool all = true;
-  for (std::uint64_t v : random_values(kProofBlocks / blocks_per_value, 1 << 16)) {
-    all &= FheUint16::encrypt(v, keys.public_key).decrypt(client) == v;
-  }
-  return all;
-}
-
-std::vector<shortint::Ciphertext> public_blocks(const RunPublicKeys& keys,
-                                                const std::vector<std::uint64_t>& values) {
-  return keys.public_key.impl().key.encrypt(values);
-}
-
-// s: blocks from the public key, key-switched by the run's server key (big key -> s), have the
-// phase v * Delta + small noise under s.
-bool s_decrypts(const RunPublicKeys& keys, const KeyBits& s) {
-  const auto values = random_values(kProofBlocks, kParams.message_modulus);
-  const auto blocks = public_blocks(keys, values);
-  const Torus delta = kParams.delta();
-  bool all = true;
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    core::LweCiphertext small;
-    core::keyswitch(keys.server_key.impl().key.ksk(), blocks[i].ct, small);
-    all &= (core::lwe_phase(small, s.data()) + delta / 2) / delta % kParams.plaintext_modulus() == values[i];
-  }
-  return all;
-}
-
-// w: blocks from the public key, squashed by the run's squash key, decrypt modulo 2^128 under w
-// (this also goes through the squash key's own key switch to s and its GGSWs of s under w).
-bool w_decrypts(const RunPublicKeys& keys, const KeyBits& w) {
-  const auto values = random_values(kProofBlocks, kParams.message_modulus);
-  const auto blocks = public_blocks(keys, values);
-  const auto& squash = keys.squash_key.impl_->key;
-  const u128 delta = squash.delta();
-  bool all = true;
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    const core::Lwe128 squashed = squash.squash(blocks[i].ct);
-    all &= (core::lwe128_phase(squashed, w.data()) + delta / 2) / delta % kParams.plaintext_modulus() ==
-           values[i];
-  }
-  return all;
-}
-
-KeyBits random_key(std::size_t n) {
-  KeyBits k(n);
-  for (auto& b : k) b = rng()() & 1;
-  return k;
 }
 
 // ---------------- encodings ----------------
@@ -467,7 +332,7 @@ Recording::Buffer carrier_of(const Recording& rec) {
 
 Recording::Buffer planted(const Recording::Buffer& carrier, const Bytes& key_bytes, const std::string& how) {
   Recording::Buffer out{"a message with " + how + " planted", carrier.bytes};
-  const std::size_t at = rng()() % (out.bytes.size() + 1);
+  const std::size_t at = run_rng()() % (out.bytes.size() + 1);
   out.bytes.insert(out.bytes.begin() + static_cast<std::ptrdiff_t>(at), key_bytes.begin(), key_bytes.end());
   return out;
 }
@@ -488,7 +353,7 @@ std::vector<Elem> ring_constants(const KeyBits& bits) {
 Recording::Buffer overwritten_bitwise(const Recording::Buffer& carrier, const KeyBits& bits) {
   Recording::Buffer out{"a message with s overwritten bit by bit at a random bit position", carrier.bytes};
   out.bytes.resize(std::max(out.bytes.size(), bits.size() / 8 + 2));
-  const std::size_t start = rng()() % (8 * out.bytes.size() - bits.size() + 1);
+  const std::size_t start = run_rng()() % (8 * out.bytes.size() - bits.size() + 1);
   for (std::size_t i = 0; i < bits.size(); ++i) {
     const std::size_t at = start + i;
     const auto mask = static_cast<std::uint8_t>(0x80u >> (at % 8));
@@ -520,7 +385,7 @@ TEST_P(DkgSecrecy, NoFileOrMessageHoldsAWholeSecretKey) {
   EXPECT_FALSE(w_decrypts(public_keys, random_key(keys.w.size())));
   ASSERT_FALSE(HasFailure()) << "the keys to search for are not the run's";
 
-  const std::vector<SecretKey> secrets = keys.all();
+  const std::vector<SecretKey> secrets = all_keys(keys);
   const std::vector<Pattern> patterns = patterns_for(secrets);
 
   // 2. The search finds a key planted in a real message: every key in every encoding, at a
