@@ -1,7 +1,7 @@
 # Sourced by scripts/demo.sh: the whole product — a three-operator cluster on loopback places a
 # two-replica HTTP job on encrypted telemetry, survives a node's death, and anchors every
-# deployment on chain (docs/node.md). VEIL_CLUSTER_PARAMS=default uses the real FHE parameters
-# (minutes per placement on 2 cores); the demo uses the fast, INSECURE test parameters.
+# deployment on chain (docs/node.md), on the real FHE parameters (VEIL_CLUSTER_PARAMS=test: the
+# fast, INSECURE set).
 step "Cluster: anvil, a dockerd with a local registry, veil cluster init --dkg (3 operators, 2-of-3 committee, keys from their DKG)"
 (
   set -euo pipefail
@@ -10,8 +10,12 @@ step "Cluster: anvil, a dockerd with a local registry, veil cluster init --dkg (
   # shellcheck source=../lib/cluster.sh
   source "$ROOT/scripts/lib/cluster.sh"
   trap stop_cluster EXIT
-  export VEIL_CLUSTER_PARAMS="${VEIL_CLUSTER_PARAMS:-test}"
-  [[ $VEIL_CLUSTER_PARAMS == test ]] && echo "(FHE test parameters: INSECURE, fast; VEIL_CLUSTER_PARAMS=default for the real ones)"
+  export VEIL_CLUSTER_PARAMS="${VEIL_CLUSTER_PARAMS:-default}"
+  if [[ $VEIL_CLUSTER_PARAMS == test ]]; then
+    echo "(FHE test parameters: INSECURE, fast; unset VEIL_CLUSTER_PARAMS for the real ones)"
+  else
+    echo "(FHE parameters: $VEIL_CLUSTER_PARAMS; the key generation and each node's server key take a minute on 2 cores)"
+  fi
   start_anvil
   why=$(docker_unavailable_reason)
   if [[ -z $why ]]; then

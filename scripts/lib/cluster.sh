@@ -1,9 +1,16 @@
 # Shared by `make demo` (scripts/demo.d/90-cluster.sh) and the cluster integration test
 # (tests/node/cluster_test.sh): start the services a local Veil cluster needs on loopback —
-# anvil, a dockerd of our own with a local registry holding a busybox image, three nodes — and
+# anvil, a dockerd of our own with a local registry holding a busybox image, the nodes — and
 # stop everything on exit. Source it, then call the functions; every function fails loudly.
 #
 # Needs: $VEIL (the binary), $CLUSTER_WORK (a scratch directory), $ROOT (the checkout).
+# VEIL_CLUSTER_NODES: how many nodes, one operator each (3 to 7, default 3); the committee is
+# all of them with threshold (N + 1) / 2, the largest an honest-majority DKG allows.
+CLUSTER_NODES=${VEIL_CLUSTER_NODES:-3}
+if ! [[ $CLUSTER_NODES =~ ^[3-7]$ ]]; then
+  echo "VEIL_CLUSTER_NODES must be 3 to 7, not '$CLUSTER_NODES'" >&2
+  return 1 2>/dev/null || exit 1
+fi
 
 CLUSTER_PIDS=()
 CLUSTER_BRIDGE=""
@@ -36,8 +43,17 @@ for _ in range(200):
 PY
 }
 
-# anvil on a free port (on ANVIL_HOST, default 127.0.0.1); exports VEIL_ETH_RPC and writes three
-# operator keys (anvil's dev keys).
+# anvil on a free port (on ANVIL_HOST, default 127.0.0.1); exports VEIL_ETH_RPC and writes one
+# operator key per node (anvil's dev keys, which its default mnemonic funds).
+ANVIL_DEV_KEYS=(
+  0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+  0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+  0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+  0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+  0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
+  0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
+  0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
+)
 start_anvil() {
   local anvil="$ROOT/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" host="${ANVIL_HOST:-127.0.0.1}"
   [[ -x "$anvil" ]] || { echo "anvil is missing: run scripts/setup.sh" >&2; return 1; }
@@ -50,9 +66,8 @@ start_anvil() {
       "$VEIL_ETH_RPC" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  echo 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 >"$CLUSTER_WORK/operator-1.key"
-  echo 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d >"$CLUSTER_WORK/operator-2.key"
-  echo 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a >"$CLUSTER_WORK/operator-3.key"
+  local n
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do echo "${ANVIL_DEV_KEYS[$((n - 1))]}" >"$CLUSTER_WORK/operator-$n.key"; done
   chmod 600 "$CLUSTER_WORK"/operator-*.key
   cluster_log "anvil at $VEIL_ETH_RPC"
 }
@@ -114,17 +129,20 @@ start_docker_and_registry() {
   cluster_log "dockerd at $VEIL_DOCKER_SOCKET; image $IMAGE_REPO@$IMAGE_DIGEST"
 }
 
-# veil cluster init with the three anvil operators; extra arguments are passed on. The cluster
-# keys come from the members' DKG (no dealer) unless VEIL_CLUSTER_DKG=0 asks for the ceremony.
+# veil cluster init with one anvil operator per node; extra arguments are passed on. The cluster
+# keys come from the members' DKG (no dealer) unless VEIL_CLUSTER_DKG=0 asks for the ceremony;
+# the FHE parameters are the real ones unless VEIL_CLUSTER_PARAMS=test asks for the fast,
+# INSECURE set.
 init_cluster() {
-  local params="${VEIL_CLUSTER_PARAMS:-test}"
+  local params="${VEIL_CLUSTER_PARAMS:-default}"
   local keys=(--dkg)
   [[ ${VEIL_CLUSTER_DKG:-1} == 0 ]] && keys=()
   local p2p_base="${P2P_BASE:-$(free_port_block)}" api_base="${API_BASE:-}"
   while [[ -z $api_base || $api_base == "$p2p_base" ]]; do api_base=$(free_port_block); done
+  local operators=() n
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do operators+=(--operator-key "$CLUSTER_WORK/operator-$n.key"); done
   "$VEIL" cluster init --out "$CLUSTER_WORK/cluster" --rpc "$VEIL_ETH_RPC" \
-    --operator-key "$CLUSTER_WORK/operator-1.key" --operator-key "$CLUSTER_WORK/operator-2.key" \
-    --operator-key "$CLUSTER_WORK/operator-3.key" --threshold 2 --params "$params" \
+    "${operators[@]}" --threshold $(((CLUSTER_NODES + 1) / 2)) --params "$params" \
     --p2p-base-port "$p2p_base" --api-base-port "$api_base" \
     --telemetry-interval-ms 1000 "${keys[@]}" -o json "$@" >"$CLUSTER_WORK/cluster.json"
   export VEIL_CONTRACT_ADDRESS
@@ -181,6 +199,11 @@ replica_nodes() {  # replica_nodes N JOB
   veil_at "$1" job status "$2" -o json | python3 -c 'import json,sys; print(" ".join(p["node"] for p in json.load(sys.stdin)["placement"] if p["state"]=="running"))'
 }
 
+# How many containers of a job run on the cluster's dockerd (every node of a local cluster uses it).
+job_containers() {  # job_containers JOB_ID
+  /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps -q --filter "label=veil.job=${1:0:32}" | wc -l
+}
+
 stop_cluster() {
   local pid
   for pid in "${CLUSTER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -206,18 +229,18 @@ stop_cluster() {
 keep_logs_on_failure() {  # keep_logs_on_failure EXIT_STATUS
   if [[ $1 -ne 0 && $1 -ne 77 ]]; then
     echo "--- logs kept in $CLUSTER_WORK; last lines of each node:" >&2
-    for n in 1 2 3; do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
   else
     rm -rf "$CLUSTER_WORK"
   fi
 }
 
-# The job spec of the demo: two replicas of an HTTP server on busybox.
-write_web_job() {  # write_web_job FILE [NAME]
+# The job spec of the demo: an HTTP server on busybox, two replicas unless told.
+write_web_job() {  # write_web_job FILE [NAME [REPLICAS]]
   cat >"$1" <<YAML
 name: ${2:-web}
 image: $IMAGE_REPO:1@$IMAGE_DIGEST
-replicas: 2
+replicas: ${3:-2}
 resources:
   cpu: 10m
   memory: 32Mi

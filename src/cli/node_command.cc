@@ -138,6 +138,12 @@ void print_job(const json& j) {
   std::cout << "job " << text(j, "name") << "  id " << text(j, "id") << "\n"
             << "  image      " << text(j, "image") << "\n"
             << "  state      " << text(j, "state") << job_outcome(j) << " (round " << text(j, "round") << ")\n";
+  if (j.contains("coordinator")) {
+    std::cout << "  coordinator " << text(j, "coordinator") << " (term " << text(j, "term") << ")\n";
+  }
+  if (j.contains("answered_by")) {
+    std::cout << "  record     from " << text(j, "answered_by") << " (this node holds no copy)\n";
+  }
   std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "HEALTH", "EXIT", "ENDPOINT"}};
   for (const auto& p : j["placement"]) {
     const bool exited = p.contains("exit_code") && p["exit_code"].is_number_integer();

@@ -97,6 +97,17 @@ TEST(JobReplication, RefreshKeepsDeadHoldersSoTheMajorityNeverShrinks) {
   EXPECT_EQ(holder_quorum(refreshed.size()), 2u);
 }
 
+TEST(JobReplication, AReturningMemberDoesNotDisplaceLiveHolders) {
+  JobState job = running_job();
+  const auto all = peers(5);
+  // Whatever the rendezvous order of the returning members 3 and 4, live holders stay, in order.
+  EXPECT_EQ(refresh_holders(job, all, 3), job.holders);
+  // A dead holder is replaced, and when it returns it does not push its replacement out.
+  auto without = refresh_holders(job, {all[0], all[1], all[3], all[4]}, 3);
+  job.holders = without;
+  EXPECT_EQ(refresh_holders(job, all, 3), without);
+}
+
 TEST(JobReplication, SuccessorIsTheFirstLiveHolderAfterTheCoordinator) {
   JobState job = running_job();
   const auto all = peers(5);

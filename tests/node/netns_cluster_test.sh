@@ -17,74 +17,20 @@ set -euo pipefail
 VEIL="$(realpath "$1")"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLUSTER_WORK="$(mktemp -d -t veil-netns-test.XXXXXX)"
+# The network is the point here, not the FHE parameters: the fast set unless told.
+export VEIL_CLUSTER_PARAMS=${VEIL_CLUSTER_PARAMS:-test}
+export VEIL_CLUSTER_NODES=3
 # shellcheck source=../../scripts/lib/cluster.sh
 source "$ROOT/scripts/lib/cluster.sh"
-
-NS_PREFIX="vns$$"
-NS_BRIDGE=""
-remove_network() {
-  for n in 1 2 3; do ip netns del "$NS_PREFIX-$n" 2>/dev/null || true; done
-  [[ -n $NS_BRIDGE ]] && ip link del "$NS_BRIDGE" 2>/dev/null || true
-}
-finish() {
-  local rc=$?
-  stop_cluster
-  remove_network
-  keep_logs_on_failure $rc
-  exit $rc
-}
-trap finish EXIT
-fail() { echo "netns_cluster_test: FAIL: $*" >&2; exit 1; }
-pass() { echo "netns_cluster_test: ok: $*"; }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-
-why=$(docker_unavailable_reason)
-[[ -z $why ]] || { echo "netns_cluster_test: SKIP: $why"; exit 77; }
-ip netns add "$NS_PREFIX-probe" 2>/dev/null || { echo "netns_cluster_test: SKIP: cannot create network namespaces"; exit 77; }
-ip netns del "$NS_PREFIX-probe"
-
-# The LAN: a bridge in the root namespace, one veth per node namespace.
-for _ in $(seq 20); do
-  NS_BRIDGE="vnb$$-$((RANDOM % 4096))"; NS_BRIDGE=${NS_BRIDGE:0:15}
-  SUBNET="10.$((100 + RANDOM % 100)).$((1 + RANDOM % 250))"
-  ip -4 addr | grep -q " $SUBNET\." && continue
-  ip link add "$NS_BRIDGE" type bridge && break
-  NS_BRIDGE=""
-done
-[[ -n $NS_BRIDGE ]] || fail "cannot create a bridge"
-ip addr add "$SUBNET.254/24" dev "$NS_BRIDGE"
-ip link set "$NS_BRIDGE" up
-for n in 1 2 3; do
-  ns="$NS_PREFIX-$n"
-  ip netns add "$ns"
-  ip link add "${NS_PREFIX}h$n" type veth peer name eth0 netns "$ns"
-  ip link set "${NS_PREFIX}h$n" master "$NS_BRIDGE" up
-  ip -n "$ns" addr add "$SUBNET.$n/24" dev eth0
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" route add default via "$SUBNET.254"
-done
-
-# Node N runs, and is asked, inside namespace N: its API listens on that namespace's loopback.
-start_node() {
-  local n=$1; shift
-  env "$@" VEIL_WEB_DIR="$ROOT/web" ip netns exec "$NS_PREFIX-$n" "$VEIL" --config "$CLUSTER_WORK/cluster/node-$n/node.yaml" \
-    node run >>"$CLUSTER_WORK/node-$n.log" 2>&1 &
-  eval "NODE_PID_$n=$!"
-  CLUSTER_PIDS+=("$!")
-}
-veil_at() {
-  local n=$1; shift
-  ip netns exec "$NS_PREFIX-$n" "$VEIL" --config "$CLUSTER_WORK/cluster/node-$n/node.yaml" "$@"
-}
-partition() { ip netns exec "$NS_PREFIX-$1" iptables -w -A INPUT -i eth0 -j DROP; ip netns exec "$NS_PREFIX-$1" iptables -w -A OUTPUT -o eth0 -j DROP; }
-heal() { ip netns exec "$NS_PREFIX-$1" iptables -w -F; }
-job_containers() { /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps -q --filter "label=veil.job=${1:0:32}" | wc -l; }
+# shellcheck source=../../scripts/lib/netns.sh
+source "$ROOT/scripts/lib/netns.sh"
+netns_test_begin netns_cluster_test
 
 ANVIL_HOST="$SUBNET.254" start_anvil
 start_docker_and_registry
 # The dealer's ceremony here; node.cluster runs on keys from the members' DKG.
-VEIL_CLUSTER_DKG=0 init_cluster --allow-image "$IMAGE_DIGEST" --node-address "$SUBNET.1" --node-address "$SUBNET.2" --node-address "$SUBNET.3"
+# shellcheck disable=SC2046
+VEIL_CLUSTER_DKG=0 init_cluster --allow-image "$IMAGE_DIGEST" $(node_address_flags)
 for n in 1 2 3; do
   [[ $(node_field "$n" p2p) == /ip4/$SUBNET.$n/tcp/* ]] || fail "cluster init wrote $(node_field "$n" p2p) for node $n"
 done

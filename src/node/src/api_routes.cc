@@ -159,12 +159,40 @@ void Daemon::Impl::register_routes() {
     return ApiResponse::json(nodes);
   });
 
-  api_->route("GET", "/v1/jobs", [this](const ApiRequest&) {
-    json jobs = json::array();
-    // Jobs coordinated here and those held for other coordinators: any holder answers.
-    for (const auto& [id, job] : jobs_) jobs.push_back(job_json(job, false));
-    for (const auto& [id, job] : held_) jobs.push_back(job_json(job, false));
-    return ApiResponse::json(jobs);
+  // Every job of the cluster: those coordinated or held here, and (unless ?local=1) the newest
+  // copy of every other one a live member holds, marked with the member that answered. A copy
+  // held here for a job whose holders no longer include this node gives way to a newer one.
+  api_->route("GET", "/v1/jobs", [this](const ApiRequest& request) {
+    struct Listed {
+      json view;
+      std::uint64_t term = 0, version = 0;
+    };
+    std::map<Hash32, Listed> listed;
+    for (const auto* copies : {&jobs_, &held_}) {
+      for (const auto& [id, job] : *copies) listed[id] = {job_json(job, false), job.term, job.version};
+    }
+    auto as_array = [](const std::map<Hash32, Listed>& jobs) {
+      json out = json::array();
+      for (const auto& [_, j] : jobs) out.push_back(j.view);
+      return out;
+    };
+    if (auto local = request.query.find("local"); local != request.query.end() && local->second != "0") {
+      return ApiResponse::json(as_array(listed));
+    }
+    ApiResponse later;
+    later.deferred = [this, listed, as_array]() mutable -> boost::asio::awaitable<ApiResponse> {
+      for (auto& [peer, job] : co_await ask_members_for_jobs(Hash32{})) {
+        auto known = listed.find(job.id);
+        if (known != listed.end() && std::tie(job.term, job.version) <= std::tie(known->second.term, known->second.version)) {
+          continue;
+        }
+        json j = job_json(job, false);
+        j["answered_by"] = peer;
+        listed[job.id] = {std::move(j), job.term, job.version};
+      }
+      co_return ApiResponse::json(as_array(listed));
+    };
+    return later;
   });
 
   api_->route("POST", "/v1/jobs", [this](const ApiRequest& request) {
@@ -177,10 +205,47 @@ void Daemon::Impl::register_routes() {
     return ApiResponse::json(job_json(**job, false), 202);
   });
 
+  // A job coordinated or held here; otherwise the newest copy a live member holds.
   api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
-    JobState* job = find_job(request.params.at("id"), /*held=*/true);
-    if (job == nullptr) return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
-    return ApiResponse::json(job_json(*job, true));
+    const std::string wanted = request.params.at("id");
+    JobState* mine = find_job(wanted, /*held=*/true);
+    // A copy answers when this node coordinates the job or is one of its holders; a copy left
+    // from an earlier holder list may be stale, so the current holders are asked as well.
+    if (mine != nullptr && (jobs_.count(mine->id) > 0 || std::count(mine->holders.begin(), mine->holders.end(), self_text_) > 0)) {
+      return ApiResponse::json(job_json(*mine, true));
+    }
+    Hash32 id{};
+    if (mine != nullptr) id = mine->id;
+    else if (auto exact = fixed_from_hex<32>(wanted); exact.ok()) id = *exact;
+    std::optional<JobState> stale;
+    if (mine != nullptr) stale = *mine;
+    ApiResponse later;
+    later.deferred = [this, wanted, id, stale]() -> boost::asio::awaitable<ApiResponse> {
+      const std::pair<std::string, JobState>* match = nullptr;
+      auto found = co_await ask_members_for_jobs(id);
+      if (stale) {
+        bool newer_elsewhere = false;
+        for (const auto& [_, job] : found) {
+          newer_elsewhere |= job.id == stale->id && std::tie(job.term, job.version) > std::tie(stale->term, stale->version);
+        }
+        if (!newer_elsewhere) co_return ApiResponse::json(job_json(*stale, true));
+      }
+      for (const auto& entry : found) {
+        const JobState& job = entry.second;
+        if (job.spec.name == wanted || hash_hex(job.id) == wanted) {
+          match = &entry;
+          break;
+        }
+        if (match == nullptr && wanted.size() >= 6 && hash_hex(job.id).starts_with(wanted)) match = &entry;
+      }
+      if (match == nullptr) {
+        co_return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node or any live member");
+      }
+      json j = job_json(match->second, true);
+      j["answered_by"] = match->first;
+      co_return ApiResponse::json(j);
+    };
+    return later;
   });
 
   api_->route("DELETE", "/v1/jobs/{id}", [this](const ApiRequest& request) {

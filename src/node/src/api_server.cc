@@ -143,7 +143,12 @@ struct ApiServer::State {
     HttpResponse response;
     bool close = false;
   };
-  Reply reply_to(const HttpRequest& request);
+  // The answer to one request; a deferred handler's work is awaited.
+  asio::awaitable<Reply> reply_to(const HttpRequest& request);
+  // The same without awaiting (respond_to_bytes): a deferred handler is answered 503.
+  Reply reply_now(const HttpRequest& request);
+  Reply build_reply(const HttpRequest& request, ApiResponse api, const std::string& allow, const std::string& route,
+                    std::chrono::steady_clock::time_point started);
   Reply reply_to_parse_error(const beast::error_code& ec);
 
   // Connections (see the contract in api_server.h).
@@ -347,11 +352,38 @@ ApiResponse ApiServer::State::run_handler(const Route& route, ApiRequest request
   return ApiResponse::error(500, "internal", "the handler failed; see the node's log");
 }
 
-ApiServer::State::Reply ApiServer::State::reply_to(const HttpRequest& request) {
+asio::awaitable<ApiServer::State::Reply> ApiServer::State::reply_to(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
   std::string allow;
   std::string route = "unmatched";
   ApiResponse api = answer(request, &allow, &route);
+  if (api.deferred) {
+    auto later = std::move(api.deferred);
+    try {
+      api = co_await later();
+    } catch (const std::exception& e) {
+      log->error("{}: deferred handler threw: {}", route, e.what());
+      api = ApiResponse::error(500, "internal", "the handler failed; see the node's log");
+    }
+    api.deferred = nullptr;  // one level only
+  }
+  co_return build_reply(request, std::move(api), allow, route, started);
+}
+
+ApiServer::State::Reply ApiServer::State::reply_now(const HttpRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  std::string allow;
+  std::string route = "unmatched";
+  ApiResponse api = answer(request, &allow, &route);
+  if (api.deferred) {
+    api = ApiResponse::error(503, "unavailable", "this endpoint asks other nodes: it answers only on a running server");
+  }
+  return build_reply(request, std::move(api), allow, route, started);
+}
+
+ApiServer::State::Reply ApiServer::State::build_reply(const HttpRequest& request, ApiResponse api,
+                                                      const std::string& allow, const std::string& route,
+                                                      std::chrono::steady_clock::time_point started) {
   std::string_view target(request.target().data(), request.target().size());
   Reply reply;
   HttpResponse& res = reply.response;
@@ -429,7 +461,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<ApiServer::State> state,
     c->waiting_since.reset();
     ApiServer::State::Reply reply;
     if (!ec) {
-      reply = state->reply_to(parser.get());
+      reply = co_await state->reply_to(parser.get());
     } else if (is_http_parse_error(ec) && ec != http::error::end_of_stream &&
                ec != http::error::partial_message) {
       reply = state->reply_to_parse_error(ec);
@@ -598,7 +630,7 @@ std::string ApiServer::respond_to_bytes(std::string_view raw) {
     }
     // An incomplete request at the end of input: a connection would wait (then time out).
     if (ec == http::error::need_more || (!ec && !parser.is_done())) break;
-    State::Reply reply = ec ? state_->reply_to_parse_error(ec) : state_->reply_to(parser.get());
+    State::Reply reply = ec ? state_->reply_to_parse_error(ec) : state_->reply_now(parser.get());
     std::ostringstream bytes;
     bytes << reply.response;
     out += bytes.str();

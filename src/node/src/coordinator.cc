@@ -645,13 +645,13 @@ Status Daemon::Impl::stop_job(JobState& job) {
   return {};
 }
 
-void Daemon::Impl::save(JobState& job, std::function<void(bool)> replicated) {
+void Daemon::Impl::save(JobState& job, std::function<void(bool)> replicated, const std::vector<std::string>& also) {
   if (job.coordinator.empty()) job.coordinator = self_text_;  // stored before replication existed
   ++job.version;
   if (auto st = store_->put(kJobDoc, hash_hex(job.id), to_json(job)); !st.ok()) {
     logger()->error("state: cannot save job {}: {}", short_id(job.id), st.to_string());
   }
-  replicate(job.id, {}, std::move(replicated));
+  replicate(job.id, also, std::move(replicated));
 }
 
 JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {

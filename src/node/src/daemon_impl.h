@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -209,7 +210,9 @@ struct Daemon::Impl : NodeContext {
   void reschedule_lost(const std::string& peer, const std::string& why);
   Status stop_job(JobState& job);
   // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
-  void save(JobState& job, std::function<void(bool)> replicated = {});
+  // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
+  // copy says they no longer hold it).
+  void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
   // A job this node coordinates (or, with `held`, one it holds for another coordinator).
   JobState* find_job(const std::string& id_or_name, bool held = false);
   // The job, when it is not stopped and `round` is still its current round; else nullptr.
@@ -222,6 +225,10 @@ struct Daemon::Impl : NodeContext {
   // false when that cannot happen (unreachable, refused, superseded: then this node steps down).
   void replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done);
   void handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
+  // Records held elsewhere, for `job status|ls` on a node that holds none: every live member is
+  // asked (kGet of `id`, or kList when `id` is zero) and what arrives within a few seconds is
+  // returned, the newest copy of each job, with the member that sent it.
+  boost::asio::awaitable<std::vector<std::pair<std::string, JobState>>> ask_members_for_jobs(const Hash32& id);
   // Takes over every held job whose coordinator SWIM declared dead or left and whose first
   // live successor is this node, from the newest copy among the live holders.
   void take_over_orphaned_jobs();

@@ -57,10 +57,19 @@ std::vector<std::string> choose_holders(const Hash32& job, const std::string& co
 }
 
 std::vector<std::string> refresh_holders(const JobState& job, const std::vector<std::string>& live, std::size_t count) {
-  std::vector<std::string> holders = choose_holders(job.id, job.coordinator, live, count);
+  auto is_live = [&live](const std::string& peer) { return std::find(live.begin(), live.end(), peer) != live.end(); };
+  auto holds = [](const std::vector<std::string>& list, const std::string& peer) {
+    return std::find(list.begin(), list.end(), peer) != list.end();
+  };
+  std::vector<std::string> holders{job.coordinator};
   for (const auto& old : job.holders) {
-    if (holders.size() >= count) break;
-    if (std::find(holders.begin(), holders.end(), old) == holders.end()) holders.push_back(old);
+    if (holders.size() < count && is_live(old) && !holds(holders, old)) holders.push_back(old);
+  }
+  for (const auto& peer : choose_holders(job.id, job.coordinator, live, live.size() + 1)) {
+    if (holders.size() < count && !holds(holders, peer)) holders.push_back(peer);
+  }
+  for (const auto& old : job.holders) {
+    if (holders.size() < count && !holds(holders, old)) holders.push_back(old);
   }
   return holders;
 }

@@ -2,7 +2,9 @@
 // the coordinator pushes each job's record to its holders; a holder stores the record of the
 // highest epoch; the first live successor takes a job over when SWIM declares its coordinator
 // dead; a coordinator that learns of a higher epoch steps down.
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "daemon_impl.h"
 
@@ -10,6 +12,9 @@ namespace veil::node {
 namespace {
 
 namespace asio = boost::asio;
+
+// How long `job status|ls` on a node that holds no copy waits for the other members' answers.
+constexpr auto kAskMembersTimeout = std::chrono::seconds(3);
 
 auto logger() { return log::get("replication"); }
 
@@ -330,8 +335,12 @@ void Daemon::Impl::start_replication_timer() {
       if (job.coordinator.empty()) job.coordinator = self_text_;  // stored before replication existed
       auto holders = refresh_holders(job, live_members(), settings_.job_holders);
       if (holders != job.holders) {
+        std::vector<std::string> dropped;
+        for (const auto& old : job.holders) {
+          if (std::find(holders.begin(), holders.end(), old) == holders.end()) dropped.push_back(old);
+        }
         job.holders = std::move(holders);
-        save(job);  // pushes
+        save(job, {}, dropped);  // pushes, to the dropped holders too
       } else {
         replicate(id, {}, {});
       }
@@ -339,6 +348,48 @@ void Daemon::Impl::start_replication_timer() {
     }
     start_replication_timer();
   });
+}
+
+asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask_members_for_jobs(const Hash32& id) {
+  struct Gathered {
+    explicit Gathered(asio::io_context& io) : all_answered(io) {}
+    std::map<Hash32, std::pair<std::string, JobState>> newest;
+    std::size_t waiting = 0;
+    asio::steady_timer all_answered;  // expires at the deadline, cancelled by the last answer
+  };
+  auto gathered = std::make_shared<Gathered>(io_);
+  std::vector<std::string> peers;
+  for (const auto& peer : live_members()) {
+    if (peer != self_text_) peers.push_back(peer);
+  }
+  const bool one = id != Hash32{};
+  const Bytes ask = encode(JobStateRequest{one ? JobStateKind::kGet : JobStateKind::kList, id, ""});
+  gathered->waiting = peers.size();
+  gathered->all_answered.expires_after(kAskMembersTimeout);
+  for (const auto& peer : peers) {
+    request(peer, kJobStateProtocol, ask, [gathered, peer](Result<Bytes> reply) {
+      auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+      if (answer.ok() && answer->error.empty()) {
+        for (const auto& text : answer->records) {
+          auto record = parse_record(text);
+          if (!record.ok()) continue;
+          auto [it, fresh] = gathered->newest.try_emplace(record->id, peer, *record);
+          const JobState& known = it->second.second;
+          if (!fresh && std::tie(record->term, record->version) > std::tie(known.term, known.version)) {
+            it->second = {peer, std::move(*record)};
+          }
+        }
+      }
+      if (--gathered->waiting == 0) gathered->all_answered.cancel();
+    });
+  }
+  if (!peers.empty()) {
+    boost::system::error_code ec;
+    co_await gathered->all_answered.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::vector<std::pair<std::string, JobState>> out;
+  for (auto& [_, entry] : gathered->newest) out.push_back(std::move(entry));
+  co_return out;
 }
 
 }  // namespace veil::node

@@ -36,7 +36,8 @@
 //    `crowded_request_timeout`. So silent connections cannot lock other clients out.
 //
 // Threading: the server runs on the io_context given to it, normally run by one thread.
-// Handlers run on that thread, one at a time, so they must not block for long. route(),
+// Handlers run on that thread, one at a time, so they must not block for long; one that must
+// wait for something (another node's answer) returns a response with `deferred` set. route(),
 // route_public(), start() and stop() must be called either before that thread runs the
 // io_context, or from handlers/completions on it; port() may be called from any thread once
 // start() returned.
@@ -51,6 +52,9 @@
 #include <string_view>
 #include <vector>
 
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
 #include <nlohmann/json_fwd.hpp>
 
 #include "veil/common/status.h"
@@ -76,6 +80,10 @@ struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, the server awaits it on the io thread and answers with what it returns instead
+  // (this response's other fields are ignored): for a handler that asks other nodes. The
+  // request's other checks have all passed by then; its deadline is the awaited work's own.
+  std::function<boost::asio::awaitable<ApiResponse>()> deferred;
 
   // `j` serialised as the body.
   static ApiResponse json(const nlohmann::json& j, int status = 200);
@@ -150,13 +158,14 @@ class ApiServer {
   std::uint16_t port() const;
 
   // Stops accepting and closes every open connection. Idempotent. In-flight handlers have
-  // already run (they are synchronous); their responses are dropped.
+  // already run (they are synchronous); their responses, and deferred work's, are dropped.
   void stop();
 
   // Parses `raw` as the bytes of one or more pipelined HTTP/1.1 requests, exactly as a
   // connection does, and returns the bytes the server would write back (responses in order,
   // ending after a response that closes the connection). Touches no socket: used by the
-  // fuzzer and by tests of the parsing and routing path.
+  // fuzzer and by tests of the parsing and routing path. A handler whose response is deferred
+  // has run, but is answered 503 here: its work needs the server's io_context.
   std::string respond_to_bytes(std::string_view raw);
 
   struct State;  // shared with the connections, which may outlive the server object briefly

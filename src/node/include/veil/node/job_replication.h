@@ -61,10 +61,12 @@ std::vector<std::string> holder_order(const Hash32& job, std::vector<std::string
 std::vector<std::string> choose_holders(const Hash32& job, const std::string& coordinator,
                                         const std::vector<std::string>& live, std::size_t count);
 
-// The holders after members came or went: choose_holders among `live`, topped up to `count`
-// with the record's earlier holders that are not live, in their order. The majority a
-// coordinator needs therefore never shrinks because holders died: a coordinator cut off on
-// its own must not become a majority of one.
+// The holders after members came or went: the coordinator, then the record's holders that are
+// still live, in their order (a member that returns does not displace them: fewer copies move,
+// fewer members learn the placement, and the successor order stays put), then live members in
+// rendezvous order, then, up to `count`, the earlier holders that are not live. The majority a
+// coordinator needs therefore never shrinks because holders died: a coordinator cut off on its
+// own must not become a majority of one.
 std::vector<std::string> refresh_holders(const JobState& job, const std::vector<std::string>& live, std::size_t count);
 
 // The holder that takes the job over when its coordinator is not live: the first holder after
