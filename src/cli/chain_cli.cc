@@ -1,7 +1,10 @@
 #include "chain_cli.h"
 
+#include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "veil/chain/ether_amount.h"
 #include "veil/chain/keccak.h"
 #include "veil/common/config.h"
 
@@ -24,6 +27,43 @@ chain::Hash32 hash_arg(const std::string& text) {
     if (h.ok()) return *h;
   }
   return chain::keccak256(as_bytes(text));
+}
+
+bool reverted_with(const Status& status, std::string_view error_name) {
+  return !status.ok() &&
+         status.message().find("reverted: " + std::string(error_name) + "(") != std::string::npos;
+}
+
+Result<std::uint64_t> chain_time(chain::EthClient& client) {
+  VEIL_ASSIGN_OR_RETURN(nlohmann::json block,
+                        client.rpc().call("eth_getBlockByNumber", nlohmann::json::array({"latest", false})));
+  if (!block.is_object() || !block.contains("timestamp"))
+    return data_loss("eth_getBlockByNumber(latest) answered without a timestamp");
+  VEIL_ASSIGN_OR_RETURN(chain::U256 timestamp, chain::parse_quantity(block["timestamp"]));
+  if (!timestamp.fits_u64()) return data_loss("the head block's timestamp does not fit in 64 bits");
+  return timestamp.low_u64();
+}
+
+std::string utc_time(std::uint64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+Status explain_insufficient_stake(const Status& status, chain::VeilRegistry& registry,
+                                  const chain::Address& operator_address) {
+  if (!reverted_with(status, "InsufficientStake")) return status;
+  auto bonded = registry.stake_of(operator_address);
+  auto params = registry.stake_params();
+  if (!bonded.ok() || !params.ok() || *bonded >= params->min_stake_wei) return status;  // changed since
+  const chain::U256 missing = params->min_stake_wei - *bonded;
+  return failed_precondition(
+      "operator " + operator_address.to_checksum() + " has " + chain::format_ether(*bonded) +
+      " bonded and the cluster's minimum stake is " + chain::format_ether(params->min_stake_wei) +
+      "; bond the rest with 'veil stake deposit " + missing.to_dec() + "wei' (" + status.message() + ")");
 }
 
 Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& global, const ChainOptions& o,

@@ -48,4 +48,24 @@ Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> c
 // A 32-byte value from 0x-hex, or keccak256 of any other text (job ids, policy names).
 chain::Hash32 hash_arg(const std::string& text);
 
+// True when `status` is a VeilRegistry revert with the custom error `error_name`, as the
+// transactor words it ("reverted: NAME(args)").
+bool reverted_with(const Status& status, std::string_view error_name);
+
+// The head block's timestamp in unix seconds: unbonding is released by the chain's clock, which
+// need not be this machine's (anvil's evm_increaseTime, a stalled chain).
+Result<std::uint64_t> chain_time(chain::EthClient& client);
+
+// "2026-12-05T07:00:00Z".
+std::string utc_time(std::uint64_t unix_seconds);
+
+// An InsufficientStake revert (registering or reactivating a node) said with the amounts in
+// ether and the command that fixes it; any other status is returned unchanged.
+Status explain_insufficient_stake(const Status& status, chain::VeilRegistry& registry,
+                                  const chain::Address& operator_address);
+
+// `veil stake ...` and `veil dispute ...` (stake_command.cc, dispute_command.cc).
+void register_stake_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+void register_dispute_commands(CLI::App& app, GlobalOptions& global, CommandAction& action);
+
 }  // namespace veil::cli

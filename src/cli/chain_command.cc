@@ -1,4 +1,5 @@
-// `veil chain deploy|status`: create a cluster's VeilRegistry and read it back.
+// `veil chain deploy|status`: create a cluster's VeilRegistry and read it back. Registers the
+// other chain nouns too (gov, image, node register, audit, stake, dispute).
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -129,6 +130,8 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
 
 void register_chain_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
   register_governance_commands(app, global, action);
+  register_stake_commands(app, global, action);
+  register_dispute_commands(app, global, action);
   auto* noun = app.add_subcommand("chain", "Deploy and inspect the cluster's VeilRegistry contract");
   noun->require_subcommand(1);
 

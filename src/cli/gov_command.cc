@@ -356,7 +356,7 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
       Hash32 peer = na->kind.starts_with("0x") && na->kind.size() == 66 ? hash_arg(na->kind)
                                                                         : chain::peer_id_hash(na->kind);
       auto r = (*s)->registry->register_node(peer, (*s)->key->address());
-      if (!r.ok()) return fail(r.status());
+      if (!r.ok()) return fail(explain_insufficient_stake(r.status(), *(*s)->registry, (*s)->key->address()));
       std::cout << "node " << na->kind << " (" << chain::hash_hex(peer) << ") registered to "
                 << (*s)->key->address().to_checksum() << " in block " << r->block_number << "\n";
       return static_cast<int>(kExitOk);

@@ -90,6 +90,30 @@ TEST(Evidence, TwoSignersOrEqualDecisionsAreNotEvidence) {
   EXPECT_NE(same.signer(domain).status().message().find("not an equivocation"), std::string::npos);
 }
 
+// libsecp256k1 recovers (n - s, other parity) to the same signer, but the contract refuses a high
+// s; a local check that accepted it would send evidence that reverts.
+TEST(Evidence, AHighSSignatureIsRefusedLikeTheContractDoes) {
+  const auto key = PrivateKey::generate();
+  const RegistryDomain domain{31337, Address{}};
+  Evidence e = equivocation(key, domain);
+  ASSERT_TRUE(e.signer(domain).ok());
+  Signature sig = parse_signature_bytes(e.signature_b).value();
+  const U256 order =
+      U256::parse("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").value();
+  const U256 low_s = U256::from_be_bytes(sig.s).value();
+  sig.s = (order - low_s).to_be32();
+  sig.recovery_id ^= 1;
+  EXPECT_EQ(
+      recover_address(announcement_digest(domain, {e.job_id, e.round, e.decision_b, e.peer_id}), sig).value(),
+      key.address())
+      << "the malleated signature still recovers to the signer";
+  e.signature_b = signature_bytes(sig);
+  const auto refused = e.signer(domain);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'signature_b' has a high s"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(Evidence, MalformedJsonNamesTheField) {
   const auto key = PrivateKey::generate();
   const std::string good = equivocation(key, {1, Address{}}).to_json();

@@ -15,6 +15,17 @@ StatusCode code(std::string_view text, const QuantitySyntax& syntax) {
   return parse_quantity(text, syntax).status().code();
 }
 
+TEST(Quantity, SplitFindsTheThreeParts) {
+  const auto parts = split_quantity("12.50eth");
+  ASSERT_TRUE(parts);
+  EXPECT_EQ(parts->integer, "12");
+  EXPECT_EQ(parts->fraction, "50");
+  EXPECT_EQ(parts->suffix, "eth");
+  EXPECT_EQ(split_quantity("7")->suffix, "");
+  EXPECT_EQ(split_quantity("7 Gi")->suffix, " Gi") << "the suffix is not judged here";
+  for (std::string_view bad : {"", ".5", "1.", "1.x", "x1", "-1"}) EXPECT_FALSE(split_quantity(bad)) << bad;
+}
+
 TEST(Quantity, CpuInMillicores) {
   EXPECT_EQ(parsed("2", kCpuMillicores), 2000u);
   EXPECT_EQ(parsed("0.5", kCpuMillicores), 500u);

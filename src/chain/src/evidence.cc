@@ -1,6 +1,8 @@
 // EIP-712 announcements and equivocation evidence (veil/chain/evidence.h).
 #include "veil/chain/evidence.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +41,26 @@ Result<Hash32> hash_field(const nlohmann::json& j, const char* name) {
   auto h = parse_hash(j[name].get<std::string>());
   if (!h.ok()) return invalid_argument(std::string("evidence: '") + name + "': " + h.status().message());
   return h;
+}
+
+// Half the secp256k1 group order: EIP-2 (and OpenZeppelin's ECDSA, which the contract uses)
+// refuses a signature whose s is above it, although libsecp256k1 recovers it (to the same
+// signer, with the other parity), so a local check must refuse it too.
+constexpr std::array<std::uint8_t, 32> kHalfOrder = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
+
+Result<Address> recover_low_s(const Hash32& digest, const Bytes& signature, const char* name) {
+  auto sig = parse_signature_bytes(signature);
+  if (!sig.ok()) return invalid_argument(std::string("evidence: '") + name + "': " + sig.status().message());
+  if (std::lexicographical_compare(kHalfOrder.begin(), kHalfOrder.end(), sig->s.begin(), sig->s.end())) {
+    return invalid_argument(std::string("evidence: '") + name +
+                            "' has a high s (above half the curve order, EIP-2); the contract refuses it");
+  }
+  auto signer = recover_address(digest, *sig);
+  if (!signer.ok())
+    return invalid_argument(std::string("evidence: '") + name + "': " + signer.status().message());
+  return signer;
 }
 
 Result<Bytes> signature_field(const nlohmann::json& j, const char* name) {
@@ -116,12 +138,23 @@ Result<Evidence> Evidence::from_json(std::string_view text) {
 
 Result<Address> Evidence::signer(const RegistryDomain& domain) const {
   if (decision_a == decision_b) return invalid_argument("evidence: the two decisions are equal; that is not an equivocation");
-  VEIL_ASSIGN_OR_RETURN(Signature sig_a, parse_signature_bytes(signature_a));
-  VEIL_ASSIGN_OR_RETURN(Signature sig_b, parse_signature_bytes(signature_b));
-  VEIL_ASSIGN_OR_RETURN(Address a, recover_address(announcement_digest(domain, {job_id, round, decision_a, peer_id}), sig_a));
-  VEIL_ASSIGN_OR_RETURN(Address b, recover_address(announcement_digest(domain, {job_id, round, decision_b, peer_id}), sig_b));
+  VEIL_ASSIGN_OR_RETURN(
+      Address a, recover_low_s(announcement_digest(domain, {job_id, round, decision_a, peer_id}), signature_a,
+                               "signature_a"));
+  VEIL_ASSIGN_OR_RETURN(
+      Address b, recover_low_s(announcement_digest(domain, {job_id, round, decision_b, peer_id}), signature_b,
+                               "signature_b"));
   if (a != b) return invalid_argument("evidence: the signatures are by two signers (" + a.to_checksum() + ", " + b.to_checksum() + ")");
   return a;
+}
+
+Hash32 Evidence::id(const Address& signer_address) const {
+  Bytes enc;  // abi.encode(address, bytes32, bytes32, uint32): four words
+  append(enc, word_of(signer_address));
+  append(enc, peer_id);
+  append(enc, job_id);
+  append(enc, word_of(round));
+  return keccak256(enc);
 }
 
 }  // namespace veil::chain

@@ -31,6 +31,22 @@ std::string quoted(std::string_view text) { return "'" + printable(text) + "'"; 
 
 }  // namespace
 
+std::optional<QuantityText> split_quantity(std::string_view text) {
+  QuantityText parts;
+  const std::size_t integer_length = count_digits(text, 0);
+  if (integer_length == 0) return std::nullopt;
+  parts.integer = text.substr(0, integer_length);
+  std::size_t suffix_begin = integer_length;
+  if (suffix_begin < text.size() && text[suffix_begin] == '.') {
+    const std::size_t fraction_length = count_digits(text, suffix_begin + 1);
+    if (fraction_length == 0) return std::nullopt;
+    parts.fraction = text.substr(suffix_begin + 1, fraction_length);
+    suffix_begin += 1 + fraction_length;
+  }
+  parts.suffix = text.substr(suffix_begin);
+  return parts;
+}
+
 Result<std::uint64_t> parse_quantity(std::string_view text, const QuantitySyntax& syntax) {
   const auto not_one = [&] {
     return invalid_argument(quoted(text) + " is not a " + std::string(syntax.what) + " (e.g. " +
@@ -41,19 +57,11 @@ Result<std::uint64_t> parse_quantity(std::string_view text, const QuantitySyntax
                         std::string(syntax.base));
   };
 
-  // DIGITS [ "." DIGITS ] UNIT
-  const std::size_t integer_length = count_digits(text, 0);
-  if (integer_length == 0) return not_one();
-  std::string_view integer = text.substr(0, integer_length);
-  std::string_view fraction;
-  std::size_t unit_begin = integer_length;
-  if (unit_begin < text.size() && text[unit_begin] == '.') {
-    const std::size_t fraction_length = count_digits(text, unit_begin + 1);
-    if (fraction_length == 0) return not_one();
-    fraction = text.substr(unit_begin + 1, fraction_length);
-    unit_begin += 1 + fraction_length;
-  }
-  const std::string_view suffix = text.substr(unit_begin);
+  const auto parts = split_quantity(text);
+  if (!parts) return not_one();
+  std::string_view integer = parts->integer;
+  std::string_view fraction = parts->fraction;
+  const std::string_view suffix = parts->suffix;
   const auto unit = std::find_if(syntax.units.begin(), syntax.units.end(),
                                  [&](const QuantityUnit& u) { return u.suffix == suffix; });
   if (unit == syntax.units.end()) {

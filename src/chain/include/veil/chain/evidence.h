@@ -57,9 +57,13 @@ struct Evidence {
   std::string to_json() const;
   // kInvalidArgument naming the field for anything malformed.
   static Result<Evidence> from_json(std::string_view text);
-  // The signer both signatures recover to; kInvalidArgument when they do not agree or the
-  // decisions are equal (not an equivocation).
+  // The signer both signatures recover to; kInvalidArgument naming the signature when one is
+  // malformed or has a high s (the contract's ECDSA refuses those), when they recover to two
+  // signers, or when the decisions are equal (not an equivocation).
   Result<Address> signer(const RegistryDomain& domain) const;
+  // VeilRegistry.evidenceId(signer, peerId, jobId, round): the key under which this lie is
+  // slashed at most once, whichever pair of conflicting decisions shows it.
+  Hash32 id(const Address& signer_address) const;
 };
 
 }  // namespace veil::chain

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -40,6 +41,18 @@ struct QuantitySyntax {
 // quote the text through printable() and say what is expected. At most 19 digits before the
 // point (more is out of range) and 18 after it (not counting trailing zeros) are accepted.
 Result<std::uint64_t> parse_quantity(std::string_view text, const QuantitySyntax& syntax);
+
+// The three parts of DIGITS [ "." DIGITS ] SUFFIX, the grammar above.
+struct QuantityText {
+  std::string_view integer;   // at least one digit
+  std::string_view fraction;  // the digits after the point; empty when there is no point
+  std::string_view suffix;    // the rest of the text, possibly empty; not judged here
+};
+
+// Splits `text`; nullopt when it does not start with a digit or its point is not followed by
+// one. For parsers of this grammar whose units or range parse_quantity cannot express (ether
+// amounts, veil/chain/ether_amount.h, go up to 2^256 wei).
+std::optional<QuantityText> split_quantity(std::string_view text);
 
 // The syntaxes Veil Stack reads (docs/jobspec.md and docs/runtime.md describe them).
 
