@@ -149,5 +149,7 @@ for page in veil-stake-deposit veil-stake-status veil-stake-unstake veil-stake-w
             veil-dispute-check veil-dispute-submit; do
   [[ -s "$WORK/man/$page.1" ]] || fail "no man page $page.1"
 done
-"$VEIL" completion bash | grep -q "withdraw-rewards" || fail "bash completion lacks 'stake withdraw-rewards'"
+# (Through a file: `grep -q` on a pipe may close it early, and pipefail would see veil's SIGPIPE.)
+"$VEIL" completion bash >"$WORK/completion.bash"
+grep -q "withdraw-rewards" "$WORK/completion.bash" || fail "bash completion lacks 'stake withdraw-rewards'"
 echo "stake_cli_test: OK"
