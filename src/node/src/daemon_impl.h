@@ -244,6 +244,9 @@ struct Daemon::Impl : NodeContext {
   void start_replication_timer();
   void tell_replica_nodes(const JobState& job);
   void hold(JobState record);  // stores a record held for another coordinator
+  // A push was refused because this node's copy names a coordinator it sees alive: asks that
+  // coordinator for its copy and keeps it when its epoch is higher (it stepped down).
+  void ask_live_coordinator(const Hash32& id, const std::string& coordinator);
   // A report about a job coordinated elsewhere: judged against the held record (a replaced
   // replica is refused, and its node removes it); nothing is changed here.
   std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer, const ReplicaReport& report);

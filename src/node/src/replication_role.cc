@@ -152,6 +152,9 @@ void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std:
       break;
     case PushVerdict::kRefused:
       answer.error = "coordinator " + mine->coordinator + " of job " + short_id(id) + " is alive here";
+      // It may be alive but no longer the coordinator: it came back and stepped down while this
+      // node was away. Ask it; its copy of the newer record lets the next push (10 s) through.
+      ask_live_coordinator(id, mine->coordinator);
       break;
     case PushVerdict::kStore:
       if (coordinated != jobs_.end()) {
@@ -163,6 +166,20 @@ void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std:
       break;
   }
   reply(encode(answer));
+}
+
+void Daemon::Impl::ask_live_coordinator(const Hash32& id, const std::string& coordinator) {
+  const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
+  request(coordinator, kJobStateProtocol, get, [this, id, coordinator](Result<Bytes> reply) {
+    auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+    auto held = held_.find(id);
+    if (!answer.ok() || !answer->error.empty() || answer->records.empty() || held == held_.end()) return;
+    auto theirs = parse_record(answer->records.front());
+    if (!theirs.ok() || theirs->id != id || epoch_of(*theirs) <= epoch_of(held->second)) return;
+    logger()->info("job {}: {} stepped down; its copy names {} (term {})", short_id(id), coordinator,
+                   theirs->coordinator, theirs->term);
+    hold(std::move(*theirs));
+  });
 }
 
 void Daemon::Impl::hold(JobState record) {
