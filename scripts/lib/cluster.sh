@@ -226,8 +226,10 @@ stop_cluster() {
 
 # For a test's EXIT trap, after stop_cluster: on failure (any status but 0 and 77, "skipped") keep
 # $CLUSTER_WORK and print the end of each node's log; otherwise remove it.
-keep_logs_on_failure() {  # keep_logs_on_failure EXIT_STATUS
-  if [[ $1 -ne 0 && $1 -ne 77 ]]; then
+keep_logs_on_failure() {  # keep_logs_on_failure EXIT_STATUS (VEIL_KEEP_LOGS=1: keep them always)
+  if [[ ${VEIL_KEEP_LOGS:-0} == 1 ]]; then
+    echo "--- logs kept in $CLUSTER_WORK (VEIL_KEEP_LOGS=1)" >&2
+  elif [[ $1 -ne 0 && $1 -ne 77 ]]; then
     echo "--- logs kept in $CLUSTER_WORK; last lines of each node:" >&2
     for ((n = 1; n <= CLUSTER_NODES; n++)); do echo "--- node $n" >&2; tail -25 "$CLUSTER_WORK/node-$n.log" >&2 || true; done
   else

@@ -135,7 +135,25 @@ for line in open(sys.argv[2]):
 PY
 }
 for _ in $(seq 180); do at_rest && break; sample; sleep 1; done
-at_rest || say "not every job is running all its replicas $(($(date +%s) - quiet_at)) s after the soak"
+if ! at_rest; then
+  say "not every job is running all its replicas $(($(date +%s) - quiet_at)) s after the soak; their last events:"
+  python3 - "$CLUSTER_WORK/final.json" "$SUBMITTED" <<'PY' | while read -r id; do
+import json, sys
+jobs = {j["id"]: j for j in json.load(open(sys.argv[1]))}
+for line in open(sys.argv[2]):
+    job_id, replicas = line.split()[:2]
+    j = jobs.get(job_id)
+    if j is None or sum(p["state"] == "running" for p in j["placement"]) != int(replicas):
+        print(job_id)
+PY
+    veil_at 1 job status "$id" -o json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print("chaos:   %s %s (%s) coordinator %s term %s" % (j["name"], j["id"][:12], j["state"], j["coordinator"][-8:], j["term"]))
+for e in j.get("events", [])[-6:]:
+    print("chaos:     " + e.get("message", ""))' || say "  $id: no node answers for it"
+  done
+fi
 sleep 35  # executors re-report every 30 s: a superseded copy is gone by then
 sample
 veil_at 1 job ls -o json >"$CLUSTER_WORK/final.json" || fail "job ls on node 1 after the soak"
