@@ -25,6 +25,7 @@ struct GossipSub::Impl : std::enable_shared_from_this<GossipSub::Impl> {
     std::deque<Bytes> queue;
     asio::steady_timer wake;
     bool writer = false;
+    bool speaks_pubsub = false;  // a pubsub stream was opened once: worth reopening when it fails
   };
 
   asio::io_context& io;
@@ -64,6 +65,7 @@ struct GossipSub::Impl : std::enable_shared_from_this<GossipSub::Impl> {
       co_return;
     }
     router.add_peer(peer, (*stream)->protocol());
+    if (auto it = peers.find(peer); it != peers.end()) it->second->speaks_pubsub = true;
     flush();
     while (running) {
       auto it = peers.find(peer);
@@ -109,6 +111,13 @@ struct GossipSub::Impl : std::enable_shared_from_this<GossipSub::Impl> {
       co_await heartbeat.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (!running) break;
       router.heartbeat(std::chrono::steady_clock::now());
+      // A pubsub stream can fail while its connection stays up (a network cut that outlasts the
+      // write, then heals): the connected event does not fire again, so without this the peer
+      // would stay in the mesh with nobody writing its queue.
+      for (const auto& peer : host.connected_peers()) {
+        auto it = peers.find(peer);
+        if (it != peers.end() && it->second->speaks_pubsub && !it->second->writer) ensure_writer(peer);
+      }
       flush();
     }
   }
