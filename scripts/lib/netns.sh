@@ -19,7 +19,8 @@ NS_LOSS_MODE=""
 # VEIL_REQUIRE_DOCKER=1), then the LAN itself.
 netns_test_begin() {  # netns_test_begin TEST
   NETNS_TEST=$1
-  fail() { echo "$NETNS_TEST: FAIL: $*" >&2; exit 1; }
+  NETNS_FAILURE=""
+  fail() { NETNS_FAILURE="$NETNS_TEST: FAIL: $*"; echo "$NETNS_FAILURE" >&2; exit 1; }
   pass() { echo "$NETNS_TEST: ok: $*"; }
   json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
   netns_test_finish() {
@@ -27,6 +28,8 @@ netns_test_begin() {  # netns_test_begin TEST
     stop_cluster
     remove_lan
     keep_logs_on_failure $rc
+    # Again after the logs, where a truncated CI log keeps it.
+    [[ -z $NETNS_FAILURE ]] || echo "$NETNS_FAILURE" >&2
     exit $rc
   }
   trap netns_test_finish EXIT

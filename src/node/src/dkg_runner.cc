@@ -105,6 +105,7 @@ class Run {
     bool writer_done = false;
     bool reader_done = false;
     bool closed_by_peer = false;  // its side ended after its Ready: the normal end
+    bool dialing = false;         // our dial loop is running (an aborting run waits for it to deliver)
   };
 
   Status prepare();
@@ -151,7 +152,7 @@ class Run {
   p2p::Host host_;
   Member member_;
   asio::steady_timer watchdog_;
-  asio::steady_timer grace_;  // after an abort: how long the Abort messages may take to leave
+  asio::steady_timer grace_;  // after an abort: how long the Abort messages and the peers' ends may take
   std::vector<std::unique_ptr<Peer>> peers_;  // by member id; this member's slot is empty
   Clock::time_point started_{};
   Clock::time_point last_message_{};
@@ -217,6 +218,7 @@ void Run::attach(Peer& peer, StreamPtr stream) {
 }
 
 Task<void> Run::dial_loop(Peer& peer) {
+  peer.dialing = true;
   asio::steady_timer pause(io_);
   while (!closed_ && !peer.stream) {
     auto connected = co_await host_.connect(peer.address);
@@ -224,6 +226,7 @@ Task<void> Run::dial_loop(Peer& peer) {
       std::vector<std::string> protocols{std::string(kDkgProtocol)};
       auto stream = co_await host_.new_stream(peer.peer_id, std::move(protocols));
       if (stream.ok() && !peer.stream && !closed_) {
+        peer.dialing = false;
         attach(peer, std::move(*stream));
         co_await read_loop(peer);
         co_return;
@@ -235,13 +238,22 @@ Task<void> Run::dial_loop(Peer& peer) {
     boost::system::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  peer.dialing = false;
+  maybe_stop();
 }
 
 Task<void> Run::read_loop(Peer& peer) {
   StreamPtr stream = peer.stream;
-  while (!stopping_) {
+  while (true) {
     auto message = co_await stream->read_message(fhe::dkg::kMaxMessageBytes);
-    if (stopping_) break;
+    if (stopping_) {
+      // Aborting: read on until the peer ends its side (it does once it read our Abort). A
+      // connection closed with unread input is reset, and a reset can discard our Abort in the
+      // peer's socket before the peer read it (the peer would then blame us for closing).
+      if (!message.ok()) break;
+      secure_wipe(*message);
+      continue;
+    }
     if (!message.ok()) {
       if (said_everything(peer.id)) {
         peer.closed_by_peer = true;
@@ -418,17 +430,17 @@ void Run::abort(std::uint8_t blamed, const Status& why) {
   if (outcome_) return;
   outcome_ = why;
   describe(why.message());
-  // Best effort: tell every member, then stop once that is written. Members not connected yet
-  // are dialled once more, also those that were to dial us: otherwise a member whose connections
-  // were all still to come would wait for its start timeout.
+  // Best effort: tell every member, then stop once that is written. A member not connected yet
+  // gets its Abort on the connection still to come: ours to a larger id (the dial loop makes one
+  // more attempt), its own to us from a smaller id (maybe_stop waits for it, within grace_).
+  // Dialling a smaller id here instead would cross its own dial: each side keeps the stream it
+  // accepted and drops the one it opened, and both streams die.
   stopping_ = true;
   for (const auto& o : member_.abort_messages(blamed, why.message())) {
     if (o.to >= peers_.size() || !peers_[o.to] || peers_[o.to]->writer_done) continue;
     Peer& peer = *peers_[o.to];
     peer.queue.clear();
     peer.queue.push_back(o.bytes);
-    // Members with a larger id have a dial loop running already.
-    if (!peer.stream && o.to < member_.id()) asio::co_spawn(io_, dial_loop(peer), asio::detached);
   }
   if (!temp_.empty()) {
     std::error_code ec;
@@ -438,9 +450,9 @@ void Run::abort(std::uint8_t blamed, const Status& why) {
   for (auto& p : peers_) {
     if (p) p->wake.cancel();
   }
-  // The writers send the Abort first, then half-close; a peer that reads nothing any more must
-  // not keep us waiting.
-  grace_.expires_after(std::chrono::seconds(2));
+  // The writers send the Abort first, then half-close, and each reader waits for its peer's end;
+  // a peer that reads nothing any more, or never ends its side, must not keep us waiting.
+  grace_.expires_after(std::chrono::seconds(5));
   grace_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) stop();
   });
@@ -450,10 +462,17 @@ void Run::abort(std::uint8_t blamed, const Status& why) {
 void Run::maybe_stop() {
   if (!outcome_) return;
   for (const auto& p : peers_) {
-    if (!p || !p->stream) continue;
+    if (!p) continue;
+    if (!p->stream) {
+      // Aborting: a connection still to come is the one that would deliver the Abort (stopping
+      // now would close it as it opens, and the member would blame us for closing).
+      if (p->dialing || p->id < member_.id()) return;
+      continue;
+    }
     if (!p->writer_done) return;
-    // After a success, wait for each member to end its side: it has then seen our Ready too.
-    if (outcome_->ok() && !p->reader_done) return;
+    // Wait for each member to end its side: after a success it has then seen our Ready, after an
+    // abort our Abort (grace_ bounds the wait for a member that never ends its side).
+    if (!p->reader_done) return;
   }
   stop();
 }
