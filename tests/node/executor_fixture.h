@@ -1,7 +1,7 @@
-// The executor role driven through a NodeContext of the test's own: an io_context, a blocking
-// worker, a temporary state database and a real driver (the process driver here; Docker in
-// executor_docker_test.cc). No network or chain: the peers' requests and answers are what the
-// test records and gives. Included by the two executor tests only.
+// The executor role driven through a NodeContext of the test's own (fake_node_context.h) and a
+// real driver (the process driver here; Docker in executor_docker_test.cc). No network or
+// chain: the peers' requests and answers are what the test records and gives. Included by the
+// two executor tests only.
 #pragma once
 
 #include "executor.h"
@@ -19,8 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_impl.h"  // Worker
-#include "node_context.h"
+#include "fake_node_context.h"
 #include "veil/runtime/process_driver.h"
 
 namespace veil::node {
@@ -32,7 +31,7 @@ const std::string kCoordinator = "12D3KooWCoordinator";
 const std::string kOther = "12D3KooWOtherPeer";
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
-std::uint16_t runtime_test_free_port() {
+[[maybe_unused]] std::uint16_t runtime_test_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -46,71 +45,6 @@ std::uint16_t runtime_test_free_port() {
   ::close(fd);
   return port;
 }
-
-class FakeContext : public NodeContext {
- public:
-  explicit FakeContext(const fs::path& dir) : blocking(std::make_unique<Worker>("blocking")) {
-    auto opened = StateStore::open(dir / "state.db");
-    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
-    db = std::move(opened).value();
-  }
-
-  struct Sent {
-    std::string peer, protocol;
-    Bytes message;
-    OnReply on_reply;
-  };
-
-  const std::string& self() const override { return self_id; }
-  std::int64_t now_ms() const override { return clock_ms; }
-  bool stopping() const override { return false; }
-  boost::asio::io_context& io() override { return io_context; }
-  void post_blocking(std::function<void()> task) override {
-    ++blocking_posts;  // one per convergence pass, in this test
-    blocking->post(std::move(task));
-  }
-  void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override {
-    sent.push_back({peer, std::string(protocol), std::move(message), std::move(on_reply)});
-  }
-  StateStore& store() override { return *db; }
-  MetricsRegistry& metrics() override { return registry; }
-  const ClusterKeys& keys() const override { return cluster_keys; }
-  void when_decision_agreed(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord,
-                            AgreedCallback then) override {
-    ++agreement_asked;
-    then(agreement, nullptr);
-  }
-  Result<bool> image_allowed(const chain::Hash32&) override { return true; }
-  void report_to_local_coordinator(Bytes report, Reply reply) override {
-    local_reports.push_back(std::move(report));
-    reply(encode(AssignmentAck{}));
-  }
-
-  // The reports sent so far to `peer`, decoded.
-  std::vector<ReplicaReport> reports_to(const std::string& peer) const {
-    std::vector<ReplicaReport> out;
-    for (const auto& s : sent) {
-      if (s.peer != peer || s.protocol != kReportProtocol) continue;
-      auto r = decode_replica_report(s.message);
-      EXPECT_TRUE(r.ok());
-      if (r.ok()) out.push_back(*r);
-    }
-    return out;
-  }
-
-  std::string self_id = "12D3KooWThisNode";
-  std::int64_t clock_ms = 1'000;  // the node's clock: restart delays and check intervals follow it
-  boost::asio::io_context io_context;
-  std::unique_ptr<Worker> blocking;
-  std::unique_ptr<StateStore> db;
-  MetricsRegistry registry;
-  ClusterKeys cluster_keys;
-  Result<std::string> agreement = permission_denied("not agreed in this test");
-  int agreement_asked = 0;
-  int blocking_posts = 0;
-  std::vector<Sent> sent;
-  std::vector<Bytes> local_reports;
-};
 
 class ExecutorTest : public ::testing::Test {
  protected:

@@ -146,7 +146,7 @@ void Daemon::Impl::register_routes() {
       json addrs = json::array();
       for (const auto& a : m.addrs) addrs.push_back(a.to_string());
       auto op = registered_by_hash_.find(chain::peer_id_hash(id));
-      auto t = latest_telemetry(id);
+      auto t = telemetry_->latest(id);
       nodes.push_back({{"peer_id", id},
                        {"state", state_name(m.state)},
                        {"incarnation", m.incarnation},
@@ -265,7 +265,7 @@ void Daemon::Impl::register_routes() {
   // This node's own telemetry in plaintext, for its operator (never sent anywhere else).
   api_->route("GET", "/v1/telemetry", [this](const ApiRequest&) {
     json records = json::array();
-    for (const auto& r : own_records_) {
+    for (const auto& r : telemetry_->own_records()) {
       records.push_back({{"hash", hash_hex(r.hash)},
                          {"timestamp_ms", r.timestamp_ms},
                          {"cpu", r.values.free[sched::kCpu]},

@@ -88,7 +88,7 @@ void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
   std::vector<TelemetryRef> nodes;
   for (const auto& peer : live_members()) {
     if (exclude.count(peer) > 0) continue;
-    auto t = latest_telemetry(peer);
+    auto t = telemetry_->latest(peer);
     if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(now_ms())) nodes.push_back({peer, t->hash});
   }
   if (nodes.empty()) {

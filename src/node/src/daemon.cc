@@ -198,14 +198,13 @@ Status Daemon::Impl::start() {
   VEIL_ASSIGN_OR_RETURN(store_, StateStore::open(settings_.data_dir / "state.db"));
   VEIL_ASSIGN_OR_RETURN(const fhe::threshold::Hash server_key_hash, load_cluster_keys());
   VEIL_RETURN_IF_ERROR(load_committee_membership());
-  telemetry_validator_ = std::make_unique<sched::TelemetryValidator>(keys_.public_key.params(),
-                                                                     5 * settings_.telemetry_interval.count() + 60'000);
   VEIL_RETURN_IF_ERROR(connect_chain(server_key_hash));
   VEIL_RETURN_IF_ERROR(open_executor());
   SystemProbe::Options popts;
   popts.disk_path = settings_.data_dir;
   popts.cap = settings_.cap;
   probe_ = std::make_unique<SystemProbe>(popts);
+  make_telemetry_role();
   VEIL_RETURN_IF_ERROR(start_network(identity));
   VEIL_RETURN_IF_ERROR(start_api());
   return restore_and_start_work();
@@ -236,7 +235,7 @@ Result<p2p::KeyPair> Daemon::Impl::load_identity() {
     if (encoded.size() != 68 || encoded[0] != 0x08 || encoded[1] != 0x01 || encoded[2] != 0x12 || encoded[3] != 0x40) {
       return invalid_argument(settings_.key_file.string() + ": not an Ed25519 libp2p key");
     }
-    std::copy(encoded.begin() + 4, encoded.end(), telemetry_signing_key_.begin());
+    std::copy(encoded.begin() + 4, encoded.end(), identity_secret_.begin());
     secure_wipe(encoded);
   }
   topics_ = Topics::for_cluster(settings_.contract);
@@ -342,6 +341,21 @@ Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) 
 }
 
 // The container driver (Docker, else processes; the log says why) and the executor on it.
+// After the executor (telemetry offers what its replicas were not promised) and the probe.
+void Daemon::Impl::make_telemetry_role() {
+  TelemetryRole::Options options;
+  options.interval = settings_.telemetry_interval;
+  options.topic = topics_.telemetry;
+  if (settings_.fixed_telemetry) {
+    const auto& cap = settings_.cap;
+    options.fixed = sched::FreeCapacity{cap.cpu_millicores.value_or(0), cap.memory_mib.value_or(0),
+                                        cap.disk_mib.value_or(0), cap.gpus.value_or(0), 0};
+  }
+  telemetry_ = std::make_unique<TelemetryRole>(*this, std::move(options), [this] { return probe_->sample(); },
+                                               identity_secret_);
+  secure_wipe(identity_secret_.data(), identity_secret_.size());
+}
+
 Status Daemon::Impl::open_executor() {
   runtime::DriverOptions options;
   options.kind = settings_.driver;
@@ -384,7 +398,7 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   pubsub_ = std::make_unique<p2p::GossipSub>(io_, *host_, p2p::GossipSubParams::fast());
   pubsub_->on_message([this](const p2p::PubsubMessage& m) {
     wire_dump("in", "gossip " + m.topic, m.from.to_string(), m.data);
-    if (m.topic == topics_.telemetry) on_telemetry(m);
+    if (m.topic == topics_.telemetry) telemetry_->on_record(m.from, m.data);
     else if (m.topic == topics_.jobs) on_schedule_request(m);
     else if (m.topic == topics_.decisions) on_decision_announcement(m);
   });
@@ -459,7 +473,7 @@ Status Daemon::Impl::restore_and_start_work() {
     held_[job->id] = std::move(*job);
   }
   executor_->start();
-  start_telemetry();
+  telemetry_->start();
   // The first push of each job tells a coordinator that was superseded while it was away.
   start_replication_timer();
   chain_timer_ = std::make_unique<asio::steady_timer>(io_);
@@ -510,7 +524,7 @@ void Daemon::Impl::shutdown_gracefully() {
   if (stopping_.exchange(true)) return;
   executor_->drain([this] {
     members_->leave([this] {
-      if (telemetry_timer_) telemetry_timer_->cancel();
+      telemetry_->stop();
       if (chain_timer_) chain_timer_->cancel();
       executor_->stop();
       members_->stop();
@@ -614,6 +628,21 @@ void Daemon::Impl::serve(std::string_view protocol,
   });
 }
 
+bool Daemon::Impl::is_registered(const std::string& peer) const {
+  return registered_by_hash_.count(chain::peer_id_hash(peer)) > 0;
+}
+
+void Daemon::Impl::ping(const std::string& peer, OnRtt done) {
+  auto id = p2p::PeerId::parse(peer);
+  if (!id.ok() || !host_->is_connected(*id)) {
+    done(unavailable("not connected to " + peer));
+    return;
+  }
+  asio::co_spawn(io_, [this, id = *id, done = std::move(done)]() -> p2p::Task<void> {
+    done(co_await p2p::ping(*host_, id));
+  }, asio::detached);
+}
+
 bool Daemon::Impl::is_live(const std::string& peer) const {
   for (const auto& m : members_->members()) {
     if (m.peer.to_string() == peer) return m.state == swim::MemberState::kAlive || m.state == swim::MemberState::kSuspect;
@@ -626,7 +655,7 @@ std::vector<std::string> Daemon::Impl::live_members() const {
   for (const auto& m : members_->members()) {
     const std::string id = m.peer.to_string();
     const bool live = m.state == swim::MemberState::kAlive || m.state == swim::MemberState::kSuspect;
-    if (live && registered_by_hash_.count(chain::peer_id_hash(id)) > 0) {
+    if (live && is_registered(id)) {
       out.push_back(id);
     }
   }

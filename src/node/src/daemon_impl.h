@@ -1,9 +1,9 @@
 // The daemon's state and the roles that act on it (private to veil_node). Each role lives in
-// its own file: telemetry.cc, scheduler_role.cc, committee_role.cc, coordinator.cc,
+// its own file: telemetry_role.cc, scheduler_role.cc, committee_role.cc, coordinator.cc,
 // executor.cc, api_routes.cc; daemon.cc wires them and owns start-up and shut-down. The
-// executor is an object of its own (executor.h) that owns its state and reaches the rest
-// through the NodeContext (node_context.h) that Impl implements; the other roles are still
-// methods of Impl.
+// executor and the telemetry role are objects of their own (executor.h, telemetry_role.h)
+// that own their state and reach the rest through the NodeContext (node_context.h) that Impl
+// implements; the other roles are still methods of Impl.
 //
 // Threading: every member below is touched only on the io thread, except where a comment
 // says otherwise. Blocking work goes to `blocking_` (chain RPC, container driver) or `fhe_`
@@ -34,6 +34,7 @@
 
 #include "executor.h"
 #include "node_context.h"
+#include "telemetry_role.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/config.h"
 #include "veil/common/log.h"
@@ -97,13 +98,6 @@ struct Settings {
 };
 Result<Settings> load_settings(const Config& config);
 
-// One telemetry record kept for scheduling (the last few per node).
-struct KnownTelemetry {
-  Hash32 hash{};
-  std::uint64_t timestamp_ms = 0;
-  std::shared_ptr<const sched::EncryptedTelemetry> telemetry;
-};
-
 // Work in flight for the current round of a coordinated job (not persisted: a restarted
 // coordinator starts a new round).
 struct RoundProgress {
@@ -127,6 +121,7 @@ struct Daemon::Impl : NodeContext {
   Status load_committee_membership();
   Status connect_chain(const fhe::threshold::Hash& server_key_hash);
   Status open_executor();
+  void make_telemetry_role();
   Status start_network(const p2p::KeyPair& identity);
   Status start_api();
   Status restore_and_start_work();
@@ -139,6 +134,10 @@ struct Daemon::Impl : NodeContext {
   bool stopping() const override { return stopping_; }
   boost::asio::io_context& io() override { return io_; }
   void post_blocking(std::function<void()> task) override { blocking_->post(std::move(task)); }
+  void post_fhe(std::function<void()> task) override { fhe_->post(std::move(task)); }
+  void ping(const std::string& peer, OnRtt done) override;
+  bool is_registered(const std::string& peer) const override;
+  sched::FreeCapacity reserved_capacity() const override { return executor_->reserved_capacity(); }
   StateStore& store() override { return *store_; }
   MetricsRegistry& metrics() override { return metrics_; }
   const ClusterKeys& keys() const override { return keys_; }
@@ -147,26 +146,18 @@ struct Daemon::Impl : NodeContext {
     handle_report(self_text_, std::move(report), std::move(reply));
   }
 
-  void publish(const std::string& topic, const Bytes& data);
+  void publish(const std::string& topic, const Bytes& data) override;
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
   // Sends one message on a new stream and reads one reply (empty protocol reply allowed).
   void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override;
   void serve(std::string_view protocol, std::function<void(const std::string& peer, Bytes message,
                                                             std::function<void(Bytes)> reply)> handler);
   bool is_live(const std::string& peer) const;
-  std::vector<std::string> live_members() const;  // alive or suspect, registered, sorted
+  std::vector<std::string> live_members() const override;
   void on_member_event(const swim::MemberEvent& event);
   void refresh_chain_view();
   void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy);
   void add_job_event(const Hash32& job, const std::string& message);
-
-  // ---- telemetry.cc ----
-  void start_telemetry();
-  void publish_telemetry();
-  void on_telemetry(const p2p::PubsubMessage& message);
-  void measure_latency();
-  std::optional<KnownTelemetry> find_telemetry(const std::string& peer, const Hash32& hash) const;
-  std::optional<KnownTelemetry> latest_telemetry(const std::string& peer) const;
 
   // ---- scheduler_role.cc ----
   void on_schedule_request(const p2p::PubsubMessage& message);
@@ -268,7 +259,6 @@ struct Daemon::Impl : NodeContext {
   std::string self_text_;
   Topics topics_;
   std::chrono::steady_clock::time_point started_at_;
-  std::uint64_t telemetry_sequence_ = 0;
   std::atomic<bool> stopping_{false};
 
   // Chain (the EthClient and registry are used on blocking_ only).
@@ -287,18 +277,10 @@ struct Daemon::Impl : NodeContext {
   ClusterKeys keys_;
   std::unique_ptr<SystemProbe> probe_;
   std::unique_ptr<Executor> executor_;  // made once the container driver is open
-
-  // Telemetry.
-  std::map<std::string, std::deque<KnownTelemetry>> telemetry_;
-  std::unique_ptr<sched::TelemetryValidator> telemetry_validator_;
-  std::map<std::string, std::chrono::nanoseconds> latency_;
-  struct OwnRecord {
-    Hash32 hash{};
-    std::uint64_t timestamp_ms = 0;
-    sched::QuantizedTelemetry values;
-  };
-  std::deque<OwnRecord> own_records_;  // this node's plaintext, for its own operator's API only
-  sched::Ed25519SecretKey telemetry_signing_key_{};  // the libp2p identity's Ed25519 secret
+  std::unique_ptr<TelemetryRole> telemetry_;
+  // The libp2p identity's Ed25519 secret, which signs telemetry: handed to the telemetry role
+  // and wiped here once it is made.
+  sched::Ed25519SecretKey identity_secret_{};
 
   // Rounds seen on gossip (all nodes), and who announced what.
   std::map<std::pair<Hash32, std::uint32_t>, ScheduleRequest> rounds_seen_;
@@ -313,7 +295,7 @@ struct Daemon::Impl : NodeContext {
   std::unique_ptr<boost::asio::steady_timer> replication_timer_;
   std::map<Hash32, RoundProgress> progress_;
 
-  std::unique_ptr<boost::asio::steady_timer> telemetry_timer_, chain_timer_;
+  std::unique_ptr<boost::asio::steady_timer> chain_timer_;
   std::mutex dump_mutex_;
 
   // Declared last: destroyed first, so their queued work finishes while the state exists.

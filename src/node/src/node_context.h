@@ -1,17 +1,18 @@
 // What a role of the daemon reaches besides its own state (private to veil_node).
 //
-// Each role (executor.h; the others still live in Daemon::Impl) owns its state and sees the
-// rest of the node only through this interface: who it is, the clock, the io thread and the
-// blocking worker, requests to peers, the state database, metrics, the cluster's keys, and
-// the few questions a role asks the others. Daemon::Impl implements it; a unit test
+// Each role (executor.h, telemetry_role.h; the others still live in Daemon::Impl) owns its
+// state and sees the rest of the node only through this interface: who it is, the clock, the
+// io thread and the two workers, requests to peers, gossip, the live registered members, the
+// state database, metrics, the cluster's keys, and the few questions a role asks the others. Daemon::Impl implements it; a unit test
 // implements it with an io_context, a worker and a temporary database, no network or chain.
 //
-// Threading: every method is called on the io thread, except post() (any thread) and
-// image_allowed() (the blocking worker only).
+// Threading: every method is called on the io thread, except post() (any thread), self() and
+// keys() (immutable once the node runs: any thread) and image_allowed() (the blocking worker only).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "veil/node/metrics.h"
 #include "veil/node/protocol.h"
 #include "veil/node/state_store.h"
+#include "veil/sched/resources.h"
 #include "veil/sched/telemetry_record.h"
 
 namespace veil::node {
@@ -64,10 +66,24 @@ class NodeContext {
   // Runs `task` on the blocking worker (chain RPC, container driver), in posting order. The
   // task hands its results back with post().
   virtual void post_blocking(std::function<void()> task) = 0;
+  // Runs `task` on the FHE worker (encryption, evaluation, partial decryption), in posting
+  // order; the same hand-back rule.
+  virtual void post_fhe(std::function<void()> task) = 0;
+  // Publishes `data` on the gossip topic `topic`.
+  virtual void publish(const std::string& topic, const Bytes& data) = 0;
+  // Measures the round-trip time to `peer` over its open connection (libp2p ping); `done`
+  // runs on the io thread, with an error when there is no connection or no answer.
+  using OnRtt = std::function<void(Result<std::chrono::nanoseconds>)>;
+  virtual void ping(const std::string& peer, OnRtt done) = 0;
   // Sends `message` to `peer` on a new stream of `protocol` and calls `on_reply` on the io
   // thread with its one reply, or with the error (unreachable peer, reset stream).
   virtual void request(const std::string& peer, std::string_view protocol, Bytes message,
                        OnReply on_reply) = 0;
+
+  // Members SWIM sees alive or suspect that the registry lists, sorted (this node included).
+  virtual std::vector<std::string> live_members() const = 0;
+  // Whether the registry lists `peer` as an active node.
+  virtual bool is_registered(const std::string& peer) const = 0;
 
   virtual StateStore& store() = 0;
   virtual MetricsRegistry& metrics() = 0;
@@ -85,6 +101,9 @@ class NodeContext {
   // The coordinator role of this node: a ReplicaReport about a job this node coordinates
   // itself. `reply` gets the AssignmentAck, possibly later, on any thread.
   virtual void report_to_local_coordinator(Bytes report, Reply reply) = 0;
+  // The executor role: what the replicas on this node were promised (telemetry offers the
+  // measured capacity minus this).
+  virtual sched::FreeCapacity reserved_capacity() const = 0;
 };
 
 }  // namespace veil::node

@@ -64,7 +64,7 @@ void Daemon::Impl::evaluate(const ScheduleRequest& request, int attempt) {
   std::vector<std::shared_ptr<const sched::EncryptedTelemetry>> inputs;
   std::string missing;
   for (const auto& node : request.nodes) {
-    auto t = find_telemetry(node.peer, node.telemetry_hash);
+    auto t = telemetry_->find(node.peer, node.telemetry_hash);
     if (!t) {
       missing = node.peer;
       break;

@@ -1,0 +1,104 @@
+// A NodeContext of a test's own, for the roles that are objects (executor_test.cc,
+// executor_docker_test.cc, telemetry_role_test.cc): an io_context, a worker that serves as
+// both the blocking and the FHE worker, and a temporary state database. No network or chain:
+// what a role sends (requests, gossip) is recorded, and what it asks (live members, pings,
+// registrations, agreement) is answered from fields the test sets.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon_impl.h"  // Worker
+#include "node_context.h"
+
+namespace veil::node {
+
+class FakeContext : public NodeContext {
+ public:
+  explicit FakeContext(const std::filesystem::path& dir) : blocking(std::make_unique<Worker>("blocking")) {
+    auto opened = StateStore::open(dir / "state.db");
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    db = std::move(opened).value();
+  }
+
+  struct Sent {
+    std::string peer, protocol;
+    Bytes message;
+    OnReply on_reply;
+  };
+
+  const std::string& self() const override { return self_id; }
+  std::int64_t now_ms() const override { return clock_ms; }
+  bool stopping() const override { return false; }
+  boost::asio::io_context& io() override { return io_context; }
+  void post_blocking(std::function<void()> task) override {
+    ++blocking_posts;  // one per convergence pass, in this test
+    blocking->post(std::move(task));
+  }
+  void post_fhe(std::function<void()> task) override { blocking->post(std::move(task)); }
+  void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override {
+    sent.push_back({peer, std::string(protocol), std::move(message), std::move(on_reply)});
+  }
+  void publish(const std::string& topic, const Bytes& data) override { published.push_back({topic, data}); }
+  void ping(const std::string& peer, OnRtt done) override {
+    auto it = rtts.find(peer);
+    if (it == rtts.end()) return done(unavailable("not connected to " + peer));
+    done(it->second);
+  }
+  std::vector<std::string> live_members() const override { return live; }
+  bool is_registered(const std::string& peer) const override { return registered.count(peer) > 0; }
+  sched::FreeCapacity reserved_capacity() const override { return reserved; }
+  StateStore& store() override { return *db; }
+  MetricsRegistry& metrics() override { return registry; }
+  const ClusterKeys& keys() const override { return cluster_keys; }
+  void when_decision_agreed(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord,
+                            AgreedCallback then) override {
+    ++agreement_asked;
+    then(agreement, nullptr);
+  }
+  Result<bool> image_allowed(const chain::Hash32&) override { return true; }
+  void report_to_local_coordinator(Bytes report, Reply reply) override {
+    local_reports.push_back(std::move(report));
+    reply(encode(AssignmentAck{}));
+  }
+
+  // The reports sent so far to `peer`, decoded.
+  std::vector<ReplicaReport> reports_to(const std::string& peer) const {
+    std::vector<ReplicaReport> out;
+    for (const auto& s : sent) {
+      if (s.peer != peer || s.protocol != kReportProtocol) continue;
+      auto r = decode_replica_report(s.message);
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) out.push_back(*r);
+    }
+    return out;
+  }
+
+  std::string self_id = "12D3KooWThisNode";
+  std::int64_t clock_ms = 1'000;  // the node's clock: restart delays and check intervals follow it
+  boost::asio::io_context io_context;
+  std::unique_ptr<Worker> blocking;
+  std::unique_ptr<StateStore> db;
+  MetricsRegistry registry;
+  ClusterKeys cluster_keys;
+  Result<std::string> agreement = permission_denied("not agreed in this test");
+  int agreement_asked = 0;
+  int blocking_posts = 0;
+  std::vector<Sent> sent;
+  std::vector<Bytes> local_reports;
+  std::vector<std::pair<std::string, Bytes>> published;  // topic, data
+  std::map<std::string, std::chrono::nanoseconds> rtts;  // what ping() answers; others unreachable
+  std::vector<std::string> live;
+  std::set<std::string> registered;
+  sched::FreeCapacity reserved{};
+};
+
+}  // namespace veil::node
