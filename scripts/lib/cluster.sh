@@ -247,7 +247,7 @@ resources:
   cpu: 10m
   memory: 32Mi
 policy: spread
-command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+command: ["httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
 ports:
   - container: 8080
 YAML

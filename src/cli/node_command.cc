@@ -257,13 +257,19 @@ int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
     return kExitOk;
   }
   if (logs->empty()) {
-    std::cerr << "no replica of " << printable(a.job) << " runs on this node; ask the node that runs it (veil job status shows where)\n";
+    std::cerr << "no replica of " << printable(a.job) << " runs anywhere yet (veil job status shows why)\n";
     return kExitFailure;
   }
+  bool unanswered = false;
   for (const auto& l : *logs) {
+    if (l.contains("error")) {
+      std::cerr << "veil: node " << text(l, "node") << " did not send its logs: " << text(l, "error") << "\n";
+      unanswered = true;
+      continue;
+    }
     std::cout << "==> replica " << text(l, "replica") << " on " << text(l, "node") << " <==\n" << text(l, "logs");
   }
-  return kExitOk;
+  return unanswered ? kExitFailure : kExitOk;
 }
 
 int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
@@ -330,7 +336,7 @@ void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction&
   add_api_options(jstatus, args->api, global);
   jstatus->callback([&global, &action, args] { action = [&global, args] { return cmd_job_status(global, *args); }; });
 
-  auto* jlogs = job->add_subcommand("logs", "Output of the job's replicas that run on this node");
+  auto* jlogs = job->add_subcommand("logs", "Output of the job's replicas, from every node that runs one");
   jlogs->add_option("job", args->job, "Job name, id or id prefix")->required();
   jlogs->add_option("--tail", args->tail, "Last lines per replica (default 200)");
   add_api_options(jlogs, args->api, global);

@@ -113,6 +113,21 @@ done
 PLACEMENT_S=$(( $(date +%s) - PLACE_STARTED ))
 pass "job $JOB placed on two nodes, both answer HTTP, anchored in $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"]')"
 
+# 1b. `job logs` on every node shows both replicas' output (httpd -v logs each request),
+# fetched from the nodes that run them: the node running neither asks both.
+for n in 1 2 3; do
+  veil_at "$n" job logs "$JOB" -o json >"$CLUSTER_WORK/logs-$n.json" || fail "job logs on node $n"
+  python3 - "$CLUSTER_WORK/logs-$n.json" "$CLUSTER_WORK/web.json" <<'PY' || fail "job logs on node $n: $(cat "$CLUSTER_WORK/logs-$n.json")"
+import json, sys
+logs, job = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+placed = {(p["replica"], p["node"]) for p in job["placement"]}
+got = {(l["replica"], l["node"]) for l in logs if "error" not in l}
+assert got == placed, (got, placed)
+assert all("response:200" in l["logs"] for l in logs), "a replica's logs lack the request it answered"
+PY
+done
+pass "job logs on each of the 3 nodes shows both replicas' requests, from the nodes that run them"
+
 # 2. The encrypted decision equals the plaintext reference on the same records.
 python3 - "$CLUSTER_WORK" <<'PY' >"$CLUSTER_WORK/inputs.json" || fail "collecting the round's plaintext inputs"
 import json, sys, urllib.request

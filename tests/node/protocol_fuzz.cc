@@ -16,6 +16,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)decode_assignment(bytes);
   (void)decode_assignment_ack(bytes);
   (void)decode_replica_report(bytes);
+  (void)decode_logs_request(bytes);
+  if (auto m = decode_logs_reply(bytes); m.ok()) {
+    auto again = decode_logs_reply(encode(*m));
+    if (!again.ok() || again->replicas.size() != m->replicas.size() || again->error != m->error) __builtin_trap();
+  }
   // A message that decodes must encode to something that decodes to the same message.
   if (auto m = decode_replica_report(bytes); m.ok()) {
     auto again = decode_replica_report(encode(*m));

@@ -143,6 +143,34 @@ namespace {
 
 // Writes one encoded message of each type as fuzzing seeds when VEIL_WRITE_CORPUS names a
 // directory (tests/node/corpus/protocol was made this way).
+TEST(ProtocolTest, LogsMessagesRoundTripAndRefuseWhatNoJobHas) {
+  auto request = decode_logs_request(encode(LogsRequest{filled(7), 50}));
+  ASSERT_TRUE(request.ok()) << request.status().to_string();
+  EXPECT_EQ(request->job_id, filled(7));
+  EXPECT_EQ(request->tail, 50u);
+  EXPECT_FALSE(decode_logs_request(encode(LogsRequest{filled(7), 0})).ok());
+  EXPECT_FALSE(decode_logs_request(encode(LogsRequest{filled(7), kMaxLogLines + 1})).ok());
+
+  LogsReply reply{"", {{0, "line one\nline two\n"}, {3, ""}}};
+  auto back = decode_logs_reply(encode(reply));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->replicas.size(), 2u);
+  EXPECT_EQ(back->replicas[0].text, "line one\nline two\n");
+  EXPECT_EQ(back->replicas[1].replica, 3u);
+
+  LogsReply too_long{"", {{0, std::string(kMaxReplicaLogBytes + 1, 'x')}}};
+  auto refused = decode_logs_reply(encode(too_long));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'text' is too long"), std::string::npos) << refused.status().to_string();
+  LogsReply bad_slot{"", {{64, "x"}}};
+  EXPECT_FALSE(decode_logs_reply(encode(bad_slot)).ok());
+  LogsReply many;
+  for (std::uint32_t i = 0; i < 65; ++i) many.replicas.push_back({i % 64, ""});
+  EXPECT_FALSE(decode_logs_reply(encode(many)).ok());
+  // A request is not a reply.
+  EXPECT_FALSE(decode_logs_reply(encode(LogsRequest{filled(7), 5})).ok());
+}
+
 TEST(ProtocolTest, SeedCorpus) {
   const char* dir = std::getenv("VEIL_WRITE_CORPUS");
   if (dir == nullptr) GTEST_SKIP() << "set VEIL_WRITE_CORPUS=DIR to write the fuzzing seeds";
@@ -164,7 +192,9 @@ TEST(ProtocolTest, SeedCorpus) {
       {"shares", encode(DecryptResponse{"", {{1, 2, 3}}})},
       {"assign", encode(a)},
       {"ack", encode(AssignmentAck{"refused"})},
-      {"report", encode(ReplicaReport{filled(1), 0, "running", "127.0.0.1:1", "x", 5})}};
+      {"report", encode(ReplicaReport{filled(1), 0, "running", "127.0.0.1:1", "x", 5})},
+      {"logs-request", encode(LogsRequest{filled(1), 20})},
+      {"logs-reply", encode(LogsReply{"", {{0, "hello\n"}, {1, ""}}})}};
   for (const auto& [name, bytes] : seeds) {
     std::FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
     ASSERT_NE(f, nullptr);

@@ -277,16 +277,56 @@ void Daemon::Impl::register_routes() {
     return ApiResponse::json(records);
   });
 
-  // Logs of the replicas of a job that run on this node (the CLI asks each replica's node).
+  // Logs of a job's replicas: those running here, and (unless ?local=1) those of every other
+  // node its record places a replica on, asked over /veil/logs/1.0.0. The record is this
+  // node's copy, or the newest a live member holds. A node that does not answer in time is
+  // listed with an error instead of its logs.
   api_->route("GET", "/v1/jobs/{id}/logs", [this](const ApiRequest& request) {
-    const std::string& wanted = request.params.at("id");
-    int tail = 200;
-    if (auto t = request.query.find("tail"); t != request.query.end()) tail = std::atoi(t->second.c_str());
-    json out = json::array();
-    for (const auto& r : executor_->logs(wanted, tail)) {
-      out.push_back({{"job", hash_hex(r.job)}, {"replica", r.replica}, {"node", self_text_}, {"logs", r.text}});
+    const std::string wanted = request.params.at("id");
+    std::uint32_t tail = 200;
+    if (auto t = request.query.find("tail"); t != request.query.end()) {
+      tail = static_cast<std::uint32_t>(std::clamp<long>(std::atol(t->second.c_str()), 1, kMaxLogLines));
     }
-    return ApiResponse::json(out);
+    json here = json::array();
+    for (const auto& r : executor_->logs(wanted, static_cast<int>(tail))) {
+      here.push_back({{"job", hash_hex(r.job)}, {"replica", r.replica}, {"node", self_text_}, {"logs", r.text}});
+    }
+    if (auto local = request.query.find("local"); local != request.query.end() && local->second != "0") {
+      return ApiResponse::json(here);
+    }
+    std::optional<JobState> known;
+    if (const JobState* mine = find_job(wanted, /*held=*/true)) known = *mine;
+    ApiResponse later;
+    later.deferred = [this, wanted, tail, here, known]() mutable -> boost::asio::awaitable<ApiResponse> {
+      if (!known) {
+        for (auto& [_, job] : co_await ask_members_for_jobs(Hash32{})) {
+          const std::string hex = hash_hex(job.id);
+          if (job.spec.name == wanted || hex == wanted || (wanted.size() >= 6 && hex.starts_with(wanted))) {
+            known = std::move(job);
+            break;
+          }
+        }
+      }
+      if (!known) {
+        if (!here.empty()) co_return ApiResponse::json(here);
+        co_return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node or any live member");
+      }
+      std::set<std::string> nodes;
+      for (const auto& r : known->replicas) {
+        if (!r.node.empty() && r.node != self_text_) nodes.insert(r.node);
+      }
+      for (auto& [node, answer] : co_await ask_nodes_for_logs(known->id, nodes, tail)) {
+        if (!answer.ok()) {
+          here.push_back({{"job", hash_hex(known->id)}, {"node", node}, {"error", answer.status().message()}});
+          continue;
+        }
+        for (auto& r : answer->replicas) {
+          here.push_back({{"job", hash_hex(known->id)}, {"replica", r.replica}, {"node", node}, {"logs", std::move(r.text)}});
+        }
+      }
+      co_return ApiResponse::json(here);
+    };
+    return later;
   });
 }
 

@@ -416,6 +416,7 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
   serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
   serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
+  serve(kLogsProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_logs_request(p, std::move(m), reply); });
   serve(kJobStateProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_job_state(p, std::move(m), reply); });
   return {};
 }

@@ -243,6 +243,11 @@ struct Daemon::Impl : NodeContext {
   std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer, const ReplicaReport& report);
   bool is_dead(const std::string& peer) const;  // SWIM declared it dead or it left
 
+  // Asks each of `nodes` for its replicas' logs of job `id` (/veil/logs/1.0.0); what has not
+  // answered within a few seconds is an error in the result.
+  boost::asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> ask_nodes_for_logs(
+      const Hash32& id, const std::set<std::string>& nodes, std::uint32_t tail);
+
   // ---- api_routes.cc ----
   void register_routes();
   nlohmann::json job_json(const JobState& job, bool detail);

@@ -5,6 +5,8 @@
 
 #include "executor.h"
 
+#include <algorithm>
+
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
@@ -227,6 +229,33 @@ std::vector<Executor::ReplicaLogs> Executor::logs(const std::string& wanted, int
     out.push_back({key.first, key.second, std::move(text)});
   }
   return out;
+}
+
+void Executor::handle_logs_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+  auto request = decode_logs_request(message);
+  if (!request.ok()) {
+    reply(encode(LogsReply{request.status().message(), {}}));
+    return;
+  }
+  auto logs = this->logs(hash_hex(request->job_id), static_cast<int>(request->tail));
+  // Every replica's end fits: the reply stays well under the protocol's message limit.
+  constexpr std::size_t kReplyBudget = 12u << 20;
+  const std::size_t each = std::min(kMaxReplicaLogBytes, kReplyBudget / std::max<std::size_t>(1, logs.size()));
+  LogsReply out;
+  for (auto& l : logs) {
+    std::string text = std::move(l.text);
+    if (text.size() > each) {
+      // Keep whole lines where one ends inside the part kept.
+      std::size_t cut = text.size() - each;
+      const std::size_t newline = text.find('\n', cut);
+      if (newline != std::string::npos && newline + 1 < text.size()) cut = newline + 1;
+      text.erase(0, cut);
+    }
+    out.replicas.push_back({l.replica, std::move(text)});
+  }
+  log::get("node")->debug("logs of job {}: {} replica(s) for {}", hash_hex(request->job_id).substr(0, 12),
+                          out.replicas.size(), peer);
+  reply(encode(out));
 }
 
 runtime::ContainerSpec Executor::container_spec(const LocalReplica& r) const {

@@ -104,6 +104,10 @@ class Executor {
     std::string text;
   };
   std::vector<ReplicaLogs> logs(const std::string& job, int tail);
+  // /veil/logs/1.0.0 from `peer` (any registered node: the gater admits no other): the last
+  // lines of this node's replicas of the job, each cut to its end so the reply stays within
+  // the message limit. Blocking, as logs() is.
+  void handle_logs_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
 
  private:
   void reconcile_now();

@@ -264,6 +264,22 @@ Bytes encode(const ReplicaReport& m) {
   return to_bytes(j);
 }
 
+Bytes encode(const LogsRequest& m) {
+  json j = header("logs?");
+  j["job"] = bin(m.job_id);
+  j["tail"] = m.tail;
+  return to_bytes(j);
+}
+
+Bytes encode(const LogsReply& m) {
+  json j = header("logs");
+  j["error"] = m.error;
+  json replicas = json::array();
+  for (const auto& r : m.replicas) replicas.push_back({{"replica", r.replica}, {"text", r.text}});
+  j["replicas"] = std::move(replicas);
+  return to_bytes(j);
+}
+
 // ---- decoders ---------------------------------------------------------------------------------
 
 Result<ScheduleRequest> decode_schedule_request(ByteView bytes) {
@@ -352,6 +368,32 @@ Result<ReplicaReport> decode_replica_report(ByteView bytes) {
     m.detail = f.text("detail", 4096);
     m.at_ms = f.number("at_ms");
     if (f.has("exit")) m.exit_code = static_cast<int>(f.number("exit", 255));  // absent from older nodes
+  });
+}
+
+Result<LogsRequest> decode_logs_request(ByteView bytes) {
+  return decode_message<LogsRequest>(bytes, "logs?", [](Fields& f, LogsRequest& m) {
+    m.job_id = f.hash("job");
+    m.tail = static_cast<std::uint32_t>(f.number("tail", kMaxLogLines));
+    if (f.status().ok() && m.tail == 0) f.fail("field 'tail' must be at least 1");
+  });
+}
+
+Result<LogsReply> decode_logs_reply(ByteView bytes) {
+  return decode_message<LogsReply>(bytes, "logs", [](Fields& f, LogsReply& m) {
+    m.error = f.text("error", 4096);
+    const json* replicas = f.list("replicas");
+    if (replicas == nullptr) return;
+    if (replicas->size() > 64) return (void)f.fail("more replicas than a job has");
+    for (const auto& entry : *replicas) {
+      if (!entry.is_object()) return (void)f.fail("a replica's logs must be a map");
+      Fields r(entry, "replica");
+      LogsReply::Replica out;
+      out.replica = static_cast<std::uint32_t>(r.number("replica", 63));
+      out.text = r.text("text", kMaxReplicaLogBytes);
+      if (!r.status().ok()) return (void)f.fail(r.status().message());
+      m.replicas.push_back(std::move(out));
+    }
   });
 }
 

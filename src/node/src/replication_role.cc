@@ -409,4 +409,34 @@ asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask
   co_return out;
 }
 
+asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> Daemon::Impl::ask_nodes_for_logs(
+    const Hash32& id, const std::set<std::string>& nodes, std::uint32_t tail) {
+  struct Gathered {
+    explicit Gathered(asio::io_context& io) : all_answered(io) {}
+    std::map<std::string, Result<LogsReply>> answers;
+    std::size_t waiting = 0;
+    asio::steady_timer all_answered;
+  };
+  auto gathered = std::make_shared<Gathered>(io_);
+  for (const auto& node : nodes) gathered->answers.emplace(node, deadline_exceeded("no answer within 5 s"));
+  gathered->waiting = nodes.size();
+  gathered->all_answered.expires_after(std::chrono::seconds(5));
+  const Bytes ask = encode(LogsRequest{id, tail});
+  for (const auto& node : nodes) {
+    request(node, kLogsProtocol, ask, [gathered, node](Result<Bytes> reply) {
+      auto answer = reply.ok() ? decode_logs_reply(*reply) : Result<LogsReply>(reply.status());
+      if (answer.ok() && !answer->error.empty()) answer = failed_precondition(answer->error);
+      gathered->answers.insert_or_assign(node, std::move(answer));
+      if (--gathered->waiting == 0) gathered->all_answered.cancel();
+    });
+  }
+  if (!nodes.empty()) {
+    boost::system::error_code ec;
+    co_await gathered->all_answered.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::vector<std::pair<std::string, Result<LogsReply>>> out;
+  for (auto& [node, answer] : gathered->answers) out.emplace_back(node, std::move(answer));
+  co_return out;
+}
+
 }  // namespace veil::node

@@ -8,6 +8,8 @@
 //   coordinator --Assignment (stream /veil/assign/1.0.0)-------------------> chosen node
 //               <-AssignmentAck
 //   node        --ReplicaReport (stream /veil/report/1.0.0)----------------> coordinator
+//   any node    --LogsRequest (stream /veil/logs/1.0.0)--------------------> a replica's node
+//               <-LogsReply (the last lines of its replicas of the job)---
 //
 // Encoding: CBOR maps (RFC 8949) with a "v" version and a "t" type; byte strings for hashes
 // and ciphertexts. Every decoder checks types, sizes and counts before building anything and
@@ -41,6 +43,11 @@ inline constexpr std::string_view kDecisionProtocol = "/veil/decision/1.0.0";
 inline constexpr std::string_view kDecryptProtocol = "/veil/decrypt/1.0.0";
 inline constexpr std::string_view kAssignProtocol = "/veil/assign/1.0.0";
 inline constexpr std::string_view kReportProtocol = "/veil/report/1.0.0";
+inline constexpr std::string_view kLogsProtocol = "/veil/logs/1.0.0";
+// A LogsRequest asks for at most this many lines per replica; a LogsReply carries at most
+// kMaxReplicaLogBytes of each replica's output (the end of it).
+inline constexpr std::uint32_t kMaxLogLines = 10'000;
+inline constexpr std::size_t kMaxReplicaLogBytes = 1 << 20;
 inline constexpr std::size_t kMaxProtocolMessage = 16 << 20;
 
 // GossipSub topic names of a cluster, scoped by the registry contract address so that two
@@ -124,6 +131,21 @@ struct ReplicaReport {
   std::optional<int> exit_code;  // 0..255 once the container exited (field "exit", absent otherwise)
 };
 
+// `veil job logs` on a node that does not run every replica: it asks each replica's node.
+struct LogsRequest {
+  Hash32 job_id{};
+  std::uint32_t tail = 200;  // lines per replica, 1..kMaxLogLines
+};
+
+struct LogsReply {
+  struct Replica {
+    std::uint32_t replica = 0;
+    std::string text;  // its last lines, at most kMaxReplicaLogBytes
+  };
+  std::string error;  // empty: `replicas` are this node's replicas of the job (maybe none)
+  std::vector<Replica> replicas;
+};
+
 Bytes encode(const ScheduleRequest& m);
 Bytes encode(const DecisionAnnouncement& m);
 Bytes encode(const DecisionSubmission& m);
@@ -132,6 +154,8 @@ Bytes encode(const DecryptResponse& m);
 Bytes encode(const Assignment& m);
 Bytes encode(const AssignmentAck& m);
 Bytes encode(const ReplicaReport& m);
+Bytes encode(const LogsRequest& m);
+Bytes encode(const LogsReply& m);
 
 Result<ScheduleRequest> decode_schedule_request(ByteView bytes);
 Result<DecisionAnnouncement> decode_decision_announcement(ByteView bytes);
@@ -141,6 +165,8 @@ Result<DecryptResponse> decode_decrypt_response(ByteView bytes);
 Result<Assignment> decode_assignment(ByteView bytes);
 Result<AssignmentAck> decode_assignment_ack(ByteView bytes);
 Result<ReplicaReport> decode_replica_report(ByteView bytes);
+Result<LogsRequest> decode_logs_request(ByteView bytes);
+Result<LogsReply> decode_logs_reply(ByteView bytes);
 
 // ---- deterministic choices every node recomputes --------------------------------------------
 
