@@ -429,9 +429,20 @@ void Daemon::Impl::send_assignment(const Hash32& id, const std::string& node, co
       error = ack.ok() ? ack->error : ack.status().message();
     }
     if (error.empty()) return;
-    add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error);
+    add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error + "; a new round in " +
+                          std::to_string(kCommitteeRetry.count()) + " s without that node");
     apply_refusal(it->second, slot, round, error);
     save(it->second);
+    // The refused replica needs another node; nothing else would start a round for it (the
+    // chaos soak found a job left in "placing" for minutes after an assignment's dial timed out).
+    auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+    timer->async_wait([this, timer, id, round, node](const boost::system::error_code& ec) {
+      JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
+      if (current == nullptr || slots_needing_placement(*current).empty()) return;
+      std::set<std::string> exclude = active_replica_nodes(*current);
+      exclude.insert(node);
+      start_round(*current, exclude);
+    });
   };
   if (node == self_text_) {
     executor_->handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
