@@ -142,7 +142,7 @@ void print_job(const json& j) {
     std::cout << "  coordinator " << text(j, "coordinator") << " (term " << text(j, "term") << ")\n";
   }
   if (j.contains("answered_by")) {
-    std::cout << "  record     from " << text(j, "answered_by") << " (this node holds no copy)\n";
+    std::cout << "  record     from " << text(j, "answered_by") << " (the newest copy among the live members)\n";
   }
   std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "HEALTH", "EXIT", "ENDPOINT"}};
   for (const auto& p : j["placement"]) {

@@ -1,7 +1,12 @@
 // The executor role on a real dockerd (executor_fixture.h with the Docker driver): the test
 // starts a private dockerd and registry (tests/runtime/test_support.h) and runs busybox
-// replicas pulled by digest — a batch job that exits 0 and one that exits 3, and a replica
-// whose exec health check (Docker's exec API) never passes, restarted and then given up.
+// replicas pulled by digest — a batch job that exits 0 and one that exits 3, a replica whose
+// exec health check (Docker's exec API) never passes, restarted and then given up, and a
+// replica whose picked host port another process holds, moved to a free one.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "executor_fixture.h"
 #include "test_support.h"
 #include "veil/runtime/docker_driver.h"
@@ -69,6 +74,43 @@ TEST_F(DockerExecutorTest, AFailingExecCheckRestartsTheContainerThenGivesItUp) {
   const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
   EXPECT_NE(last.detail.find("'sh' exited with code 1"), std::string::npos) << last.detail;
   ASSERT_TRUE(run_until([&] { return containers(job).empty(); })) << "a given-up replica's container is removed";
+}
+
+TEST_F(DockerExecutorTest, AReplicaWhosePickedHostPortIsTakenMovesToAnotherPort) {
+  // Another process holds the port the replica was given (nodes sharing a host, or anything
+  // else that bound it after the pick): the engine cannot publish it, so the node picks again.
+  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t taken = ntohs(addr.sin_port);
+
+  const Hash32 job = store_replica(kCoordinator, 1, "ports: [{container: 8080}]\n");
+  auto doc = ctx_->db->get(kReplicaDoc, hash_hex(job) + "/0");
+  ASSERT_TRUE(doc.ok()) << doc.status().to_string();
+  nlohmann::json stored = *doc;
+  stored["host_port"] = taken;
+  ASSERT_TRUE(ctx_->db->put(kReplicaDoc, hash_hex(job) + "/0", stored).ok());
+
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return running(job) == 1; })) << "the replica never ran on another port";
+  const auto& replica = executor_->replicas().begin()->second;
+  EXPECT_NE(replica.host_port, taken);
+  EXPECT_NE(replica.host_port, 0);
+  auto kept = ctx_->db->get(kReplicaDoc, hash_hex(job) + "/0");
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  EXPECT_EQ((*kept)["host_port"].get<int>(), replica.host_port) << "the new port is recorded for restarts";
+  auto listed = driver_->list({{std::string(runtime::kLabelJob), hash_hex(job).substr(0, 32)}}, false);
+  ASSERT_TRUE(listed.ok() && listed->size() == 1);
+  bool published = false;
+  for (const auto& p : listed->front().ports) published |= p.host_port == replica.host_port && p.container_port == 8080;
+  EXPECT_TRUE(published) << "the container publishes the new port";
+  ::close(holder);
 }
 
 }  // namespace

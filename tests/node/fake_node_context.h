@@ -1,5 +1,5 @@
 // A NodeContext of a test's own, for the roles that are objects (executor_test.cc,
-// executor_docker_test.cc, telemetry_role_test.cc): an io_context, a worker that serves as
+// executor_docker_test.cc, telemetry_role_test.cc, decision_roles_test.cc): an io_context, a worker that serves as
 // both the blocking and the FHE worker, and a temporary state database. No network or chain:
 // what a role sends (requests, gossip) is recorded, and what it asks (live members, pings,
 // registrations, agreement) is answered from fields the test sets.
@@ -59,12 +59,16 @@ class FakeContext : public NodeContext {
   StateStore& store() override { return *db; }
   MetricsRegistry& metrics() override { return registry; }
   const ClusterKeys& keys() const override { return cluster_keys; }
-  void when_decision_agreed(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord,
-                            AgreedCallback then) override {
+  void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                            sched::DecisionRecord record, AgreedCallback then) override {
     ++agreement_asked;
+    if (agree) return agree(coordinator, job, round, std::move(record), std::move(then));
     then(agreement, nullptr);
   }
   Result<bool> image_allowed(const chain::Hash32&) override { return true; }
+  bool policy_allowed(std::string_view policy) const override {
+    return allowed_policies.empty() || allowed_policies.count(std::string(policy)) > 0;
+  }
   void report_to_local_coordinator(Bytes report, Reply reply) override {
     local_reports.push_back(std::move(report));
     reply(encode(AssignmentAck{}));
@@ -89,6 +93,9 @@ class FakeContext : public NodeContext {
   std::unique_ptr<StateStore> db;
   MetricsRegistry registry;
   ClusterKeys cluster_keys;
+  // What when_decision_agreed answers: `agree` when set (a scheduler role of the test's),
+  // else `agreement`, at once.
+  std::function<void(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord, AgreedCallback)> agree;
   Result<std::string> agreement = permission_denied("not agreed in this test");
   int agreement_asked = 0;
   int blocking_posts = 0;
@@ -98,6 +105,7 @@ class FakeContext : public NodeContext {
   std::map<std::string, std::chrono::nanoseconds> rtts;  // what ping() answers; others unreachable
   std::vector<std::string> live;
   std::set<std::string> registered;
+  std::set<std::string> allowed_policies;  // empty: every policy
   sched::FreeCapacity reserved{};
 };
 

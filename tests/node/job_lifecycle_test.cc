@@ -512,5 +512,19 @@ TEST(JobLifecycle, ModelOfStopsDeathsAndLateMessagesSettlesWithoutDuplicatesOrLe
   }
 }
 
+TEST(JobLifecycle, AJobIsNamedByItsNameItsIdOrAnIdPrefixOfSixDigits) {
+  Hash32 id{};
+  for (std::size_t i = 0; i < id.size(); ++i) id[i] = static_cast<std::uint8_t>(0xa0 + i);
+  const std::string hex = hash_hex(id);
+  EXPECT_EQ(match_job("web", id, "web"), JobMatch::kExact);
+  EXPECT_EQ(match_job(hex, id, "web"), JobMatch::kExact);
+  EXPECT_EQ(match_job(hex.substr(0, 6), id, "web"), JobMatch::kPrefix);
+  EXPECT_EQ(match_job(hex.substr(0, 5), id, "web"), JobMatch::kNone) << "too short a prefix names nothing";
+  EXPECT_EQ(match_job("a0a1a2ff", id, "web"), JobMatch::kNone);
+  EXPECT_EQ(match_job("", id, "web"), JobMatch::kNone);
+  EXPECT_EQ(match_job("we", id, "web"), JobMatch::kNone) << "names are not matched by prefix";
+  EXPECT_EQ(match_job("a0a1a2", id, "a0a1a2"), JobMatch::kExact) << "a name that looks like a prefix is exact";
+}
+
 }  // namespace
 }  // namespace veil::node

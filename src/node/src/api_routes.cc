@@ -205,38 +205,38 @@ void Daemon::Impl::register_routes() {
     return ApiResponse::json(job_json(**job, false), 202);
   });
 
-  // A job coordinated or held here; otherwise the newest copy a live member holds.
+  // A job this node coordinates answers from its record. Any other node, a holder included (a
+  // holder that missed a push, or was dropped from the holders while cut off, keeps an old
+  // copy), asks the live members and answers with the newest copy, its own when no member's is
+  // newer and naming the member otherwise. ?local=1 answers from this node's copy, asking nobody.
   api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
     const std::string wanted = request.params.at("id");
     JobState* mine = find_job(wanted, /*held=*/true);
-    // A copy answers when this node coordinates the job or is one of its holders; a copy left
-    // from an earlier holder list may be stale, so the current holders are asked as well.
-    if (mine != nullptr && (jobs_.count(mine->id) > 0 || std::count(mine->holders.begin(), mine->holders.end(), self_text_) > 0)) {
-      return ApiResponse::json(job_json(*mine, true));
-    }
+    const auto local = request.query.find("local");
+    const bool local_only = local != request.query.end() && local->second != "0";
+    if (mine != nullptr && (jobs_.count(mine->id) > 0 || local_only)) return ApiResponse::json(job_json(*mine, true));
+    if (local_only) return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node");
     Hash32 id{};
     if (mine != nullptr) id = mine->id;
     else if (auto exact = fixed_from_hex<32>(wanted); exact.ok()) id = *exact;
-    std::optional<JobState> stale;
-    if (mine != nullptr) stale = *mine;
+    std::optional<JobState> own;
+    if (mine != nullptr) own = *mine;
     ApiResponse later;
-    later.deferred = [this, wanted, id, stale]() -> boost::asio::awaitable<ApiResponse> {
+    later.deferred = [this, wanted, id, own]() -> boost::asio::awaitable<ApiResponse> {
       const std::pair<std::string, JobState>* match = nullptr;
       auto found = co_await ask_members_for_jobs(id);
-      if (stale) {
-        bool newer_elsewhere = false;
-        for (const auto& [_, job] : found) {
-          newer_elsewhere |= job.id == stale->id && std::tie(job.term, job.version) > std::tie(stale->term, stale->version);
-        }
-        if (!newer_elsewhere) co_return ApiResponse::json(job_json(*stale, true));
-      }
       for (const auto& entry : found) {
         const JobState& job = entry.second;
-        if (job.spec.name == wanted || hash_hex(job.id) == wanted) {
+        const JobMatch how = own ? (job.id == own->id ? JobMatch::kExact : JobMatch::kNone)
+                                 : match_job(wanted, job.id, job.spec.name);
+        if (how == JobMatch::kExact) {
           match = &entry;
           break;
         }
-        if (match == nullptr && wanted.size() >= 6 && hash_hex(job.id).starts_with(wanted)) match = &entry;
+        if (match == nullptr && how == JobMatch::kPrefix) match = &entry;
+      }
+      if (own && (match == nullptr || std::tie(own->term, own->version) > std::tie(match->second.term, match->second.version))) {
+        co_return ApiResponse::json(job_json(*own, true));
       }
       if (match == nullptr) {
         co_return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node or any live member");
@@ -300,11 +300,9 @@ void Daemon::Impl::register_routes() {
     later.deferred = [this, wanted, tail, here, known]() mutable -> boost::asio::awaitable<ApiResponse> {
       if (!known) {
         for (auto& [_, job] : co_await ask_members_for_jobs(Hash32{})) {
-          const std::string hex = hash_hex(job.id);
-          if (job.spec.name == wanted || hex == wanted || (wanted.size() >= 6 && hex.starts_with(wanted))) {
-            known = std::move(job);
-            break;
-          }
+          const JobMatch how = match_job(wanted, job.id, job.spec.name);
+          if (how == JobMatch::kExact || (how == JobMatch::kPrefix && !known)) known = job;
+          if (how == JobMatch::kExact) break;
         }
       }
       if (!known) {

@@ -16,8 +16,13 @@ auto logger() { return log::get("coordinator"); }
 
 std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
 
-// How long a round whose committee gave fewer than t shares waits before the next one.
-constexpr std::chrono::seconds kCommitteeRetry{5};
+// How long a job whose round could not place (too few committee shares, a placement not
+// replicated, an assignment refused) waits before the next round: 5 s, doubling with every
+// retry in a row up to a minute, until one of its replicas runs.
+constexpr std::chrono::seconds kFirstRetry{5};
+constexpr std::chrono::seconds kMaxRetry{60};
+
+std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
 
 std::chrono::seconds round_timeout(const fhe::Parameters& params) {
   // A decision on the real parameters takes seconds for tens of nodes on a 2-core machine
@@ -147,11 +152,7 @@ void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
 
   const Bytes bytes = encode(request);
   publish(topics_.jobs, bytes);
-  p2p::PubsubMessage own;
-  own.from = host_->id();
-  own.topic = topics_.jobs;
-  own.data = bytes;
-  on_schedule_request(own);
+  scheduler_->on_round(self_text_, bytes);
 }
 
 // ---- collecting decisions ---------------------------------------------------------------------
@@ -183,7 +184,7 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
   auto& job = it->second;
   auto& rr = job.rounds.back();
   auto& progress = progress_[job_id];
-  const auto& announced = announcements_[{job_id, rr.round}];
+  const auto& announced = scheduler_->announced(job_id, rr.round);
   std::map<std::string, std::size_t> votes;
   for (const auto& scheduler : rr.schedulers) {
     auto a = announced.find(scheduler);
@@ -257,7 +258,7 @@ void Daemon::Impl::request_shares(JobState& job) {
   for (const auto& member : keys_.member_peers) {
     if (member == self_text_) {
       // Our own share: the same checks as for anyone else's request.
-      handle_decrypt_request(self_text_, encode(request), [this, id, round](Bytes reply) {
+      committee_->handle(self_text_, encode(request), [this, id, round](Bytes reply) {
         asio::post(io_, [this, id, round, reply = std::move(reply)]() mutable { on_shares(id, round, self_text_, std::move(reply)); });
       });
       continue;
@@ -307,15 +308,15 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
   if (answered < keys_.committee.threshold) {
     if (everyone_answered) {
       job.rounds.back().outcome = "decrypt-failed";
+      const auto delay = next_retry_delay(job_id);
       add_job_event(job_id, "fewer than " + std::to_string(int(keys_.committee.threshold)) +
-                                " committee members gave shares; a new round in " +
-                                std::to_string(kCommitteeRetry.count()) + " s");
+                                " committee members gave shares; a new round in " + seconds_text(delay));
       progress.decided = true;
       (void)move(job, JobPhase::kFailed);  // the job is not stopped (job_in_round)
       save(job);
       // Members come back (a restart before SWIM re-learned their addresses, a partition):
       // the job must not wait for an unrelated event to try again.
-      auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
       timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
         JobState* current = ec || stopping_ ? nullptr : job_in_round(job_id, round);
         if (current != nullptr && current->phase == JobPhase::kFailed) start_round(*current, active_replica_nodes(*current));
@@ -404,11 +405,12 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
     JobState* current = job_in_round(id, round);
     if (current == nullptr) return;
     if (!replicated) {
+      const auto delay = next_retry_delay(id);
       add_job_event(id, "round " + std::to_string(round) + ": the placement did not reach a majority of the job's holders; "
-                            "nothing assigned, a new round in " + std::to_string(kCommitteeRetry.count()) + " s");
+                            "nothing assigned, a new round in " + seconds_text(delay));
       for (const auto& [node, a] : assignments) apply_refusal(*current, a.replica, round, "not replicated to a majority of holders");
       save(*current);
-      auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
       timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
         JobState* again = ec || stopping_ ? nullptr : job_in_round(id, round);
         if (again != nullptr) start_round(*again, active_replica_nodes(*again));
@@ -429,13 +431,14 @@ void Daemon::Impl::send_assignment(const Hash32& id, const std::string& node, co
       error = ack.ok() ? ack->error : ack.status().message();
     }
     if (error.empty()) return;
+    const auto delay = next_retry_delay(id);
     add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error + "; a new round in " +
-                          std::to_string(kCommitteeRetry.count()) + " s without that node");
+                          seconds_text(delay) + " without that node");
     apply_refusal(it->second, slot, round, error);
     save(it->second);
     // The refused replica needs another node; nothing else would start a round for it (the
     // chaos soak found a job left in "placing" for minutes after an assignment's dial timed out).
-    auto timer = std::make_shared<asio::steady_timer>(io_, kCommitteeRetry);
+    auto timer = std::make_shared<asio::steady_timer>(io_, delay);
     timer->async_wait([this, timer, id, round, node](const boost::system::error_code& ec) {
       JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
       if (current == nullptr || slots_needing_placement(*current).empty()) return;
@@ -486,6 +489,7 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
     return;
   }
   auto& job = it->second;
+  if (*phase == ReplicaPhase::kRunning) retry_count_.erase(job.id);
   if (outcome.changed) {
     add_job_event(job.id, "replica " + std::to_string(report->replica) + " on " + peer + ": " + report->state +
                               (report->endpoint.empty() ? "" : " at " + report->endpoint) +
@@ -672,13 +676,19 @@ JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {
   return &it->second;
 }
 
+std::chrono::seconds Daemon::Impl::next_retry_delay(const Hash32& id) {
+  const int retries = retry_count_[id]++;
+  return std::min(kMaxRetry, kFirstRetry * (1 << std::min(retries, 4)));
+}
+
 JobState* Daemon::Impl::find_job(const std::string& id_or_name, bool held) {
   JobState* match = nullptr;
   for (auto* jobs : {&jobs_, &held_}) {
     if (jobs == &held_ && !held) break;
     for (auto& [id, job] : *jobs) {
-      if (job.spec.name == id_or_name || hash_hex(id) == id_or_name) return &job;
-      if (match == nullptr && id_or_name.size() >= 6 && hash_hex(id).starts_with(id_or_name)) match = &job;
+      const JobMatch how = match_job(id_or_name, id, job.spec.name);
+      if (how == JobMatch::kExact) return &job;
+      if (match == nullptr && how == JobMatch::kPrefix) match = &job;
     }
   }
   return match;

@@ -205,6 +205,7 @@ Status Daemon::Impl::start() {
   popts.cap = settings_.cap;
   probe_ = std::make_unique<SystemProbe>(popts);
   make_telemetry_role();
+  make_scheduler_role();
   VEIL_RETURN_IF_ERROR(start_network(identity));
   VEIL_RETURN_IF_ERROR(start_api());
   return restore_and_start_work();
@@ -356,6 +357,36 @@ void Daemon::Impl::make_telemetry_role() {
   secure_wipe(identity_secret_.data(), identity_secret_.size());
 }
 
+// After the telemetry role, whose records the schedulers evaluate; the committee role asks the
+// scheduler role whether a decision is agreed.
+void Daemon::Impl::make_scheduler_role() {
+  SchedulerRole::Options options;
+  options.decisions_topic = topics_.decisions;
+  options.tamper_decisions = settings_.tamper_decisions;
+  options.evaluation_delay = settings_.evaluation_delay;
+  auto find_telemetry = [this](const std::string& peer, const Hash32& hash) -> std::shared_ptr<const sched::EncryptedTelemetry> {
+    auto kept = telemetry_->find(peer, hash);
+    return kept ? kept->telemetry : nullptr;
+  };
+  SchedulerRole::CoordinatorHooks hooks;
+  hooks.on_announcement = [this](const Hash32& job) {
+    if (jobs_.count(job) > 0) consider_round(job);
+  };
+  hooks.on_own_decision = [this](const ScheduleRequest& round, const Hash32& hash, sched::DecisionRecord record) {
+    // As handle_decision_submission does for other schedulers: only the current round of a job
+    // that is not stopped keeps a record.
+    if (job_in_round(round.job_id, round.round) == nullptr) return;
+    progress_[round.job_id].records[hash_hex(hash)] = std::move(record);
+    consider_round(round.job_id);
+  };
+  scheduler_ = std::make_unique<SchedulerRole>(*this, std::move(options), std::move(find_telemetry), std::move(hooks));
+  committee_ = std::make_unique<CommitteeRole>(*this);
+}
+
+bool Daemon::Impl::policy_allowed(std::string_view policy) const {
+  return allowed_policies_.empty() || std::find(allowed_policies_.begin(), allowed_policies_.end(), policy) != allowed_policies_.end();
+}
+
 Status Daemon::Impl::open_executor() {
   runtime::DriverOptions options;
   options.kind = settings_.driver;
@@ -399,8 +430,8 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   pubsub_->on_message([this](const p2p::PubsubMessage& m) {
     wire_dump("in", "gossip " + m.topic, m.from.to_string(), m.data);
     if (m.topic == topics_.telemetry) telemetry_->on_record(m.from, m.data);
-    else if (m.topic == topics_.jobs) on_schedule_request(m);
-    else if (m.topic == topics_.decisions) on_decision_announcement(m);
+    else if (m.topic == topics_.jobs) scheduler_->on_round(m.from.to_string(), m.data);
+    else if (m.topic == topics_.decisions) scheduler_->on_announcement(m.from.to_string(), m.data);
   });
   for (const auto* topic : {&topics_.telemetry, &topics_.jobs, &topics_.decisions}) pubsub_->subscribe(*topic);
   pubsub_->start();
@@ -413,7 +444,7 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   VEIL_RETURN_IF_ERROR(members_->start(settings_.bootstrap));
 
   serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decision_submission(p, std::move(m), reply); });
-  serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decrypt_request(p, std::move(m), reply); });
+  serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { committee_->handle(p, std::move(m), reply); });
   serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
   serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
   serve(kLogsProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_logs_request(p, std::move(m), reply); });

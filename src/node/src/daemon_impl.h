@@ -1,9 +1,9 @@
 // The daemon's state and the roles that act on it (private to veil_node). Each role lives in
 // its own file: telemetry_role.cc, scheduler_role.cc, committee_role.cc, coordinator.cc,
 // executor.cc, api_routes.cc; daemon.cc wires them and owns start-up and shut-down. The
-// executor and the telemetry role are objects of their own (executor.h, telemetry_role.h)
-// that own their state and reach the rest through the NodeContext (node_context.h) that Impl
-// implements; the other roles are still methods of Impl.
+// executor and the telemetry, scheduler and committee roles are objects of their own
+// (executor.h, telemetry_role.h, scheduler_role.h, committee_role.h) that own their state and reach the rest through the
+// NodeContext (node_context.h) that Impl implements; the other roles are still methods of Impl.
 //
 // Threading: every member below is touched only on the io thread, except where a comment
 // says otherwise. Blocking work goes to `blocking_` (chain RPC, container driver) or `fhe_`
@@ -33,7 +33,9 @@
 #include <nlohmann/json.hpp>
 
 #include "executor.h"
+#include "committee_role.h"
 #include "node_context.h"
+#include "scheduler_role.h"
 #include "telemetry_role.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/config.h"
@@ -122,6 +124,7 @@ struct Daemon::Impl : NodeContext {
   Status connect_chain(const fhe::threshold::Hash& server_key_hash);
   Status open_executor();
   void make_telemetry_role();
+  void make_scheduler_role();
   Status start_network(const p2p::KeyPair& identity);
   Status start_api();
   Status restore_and_start_work();
@@ -142,6 +145,11 @@ struct Daemon::Impl : NodeContext {
   MetricsRegistry& metrics() override { return metrics_; }
   const ClusterKeys& keys() const override { return keys_; }
   Result<bool> image_allowed(const chain::Hash32& digest) override;
+  bool policy_allowed(std::string_view policy) const override;
+  void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                            sched::DecisionRecord record, AgreedCallback then) override {
+    scheduler_->when_decision_agreed(coordinator, job, round, std::move(record), std::move(then));
+  }
   void report_to_local_coordinator(Bytes report, Reply reply) override {
     handle_report(self_text_, std::move(report), std::move(reply));
   }
@@ -158,27 +166,6 @@ struct Daemon::Impl : NodeContext {
   void refresh_chain_view();
   void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy);
   void add_job_event(const Hash32& job, const std::string& message);
-
-  // ---- scheduler_role.cc ----
-  void on_schedule_request(const p2p::PubsubMessage& message);
-  void evaluate(const ScheduleRequest& request, int attempt);
-  void on_decision_announcement(const p2p::PubsubMessage& message);
-  // The committee's and executors' check that `record` is the decision a quorum of the
-  // round's schedulers announced. Returns the decision hash hex.
-  Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
-  // Calls `then` with the agreed hash and the round once check_agreed_decision passes for a
-  // request from `coordinator`, or with the error (and no round) when it fails for good.
-  void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
-                            sched::DecisionRecord record, AgreedCallback then) override {
-    await_agreed_decision(coordinator, job, round, std::move(record), std::move(then), 0);
-  }
-  // Attempt `attempt` of when_decision_agreed (it retries while gossip may still be on its way).
-  void await_agreed_decision(const std::string& coordinator, const Hash32& job, std::uint32_t round,
-                             sched::DecisionRecord record, AgreedCallback then, int attempt);
-
-  // ---- committee_role.cc ----
-  void handle_decrypt_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
-  Result<DecryptResponse> partial_decrypt_decision(const DecryptRequest& request, std::uint32_t replicas);
 
   // ---- coordinator.cc ----
   Result<JobState*> submit_job(const std::string& spec_yaml);
@@ -204,6 +191,9 @@ struct Daemon::Impl : NodeContext {
   // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
   // copy says they no longer hold it).
   void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
+  // The wait before job `id`'s next round after one that could not place: 5 s, doubled with
+  // every retry in a row, at most 60 s; a replica of the job reported running starts afresh.
+  std::chrono::seconds next_retry_delay(const Hash32& id);
   // A job this node coordinates (or, with `held`, one it holds for another coordinator).
   JobState* find_job(const std::string& id_or_name, bool held = false);
   // The job, when it is not stopped and `round` is still its current round; else nullptr.
@@ -216,8 +206,8 @@ struct Daemon::Impl : NodeContext {
   // false when that cannot happen (unreachable, refused, superseded: then this node steps down).
   void replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done);
   void handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
-  // Records held elsewhere, for `job status|ls` on a node that holds none: every live member is
-  // asked (kGet of `id`, or kList when `id` is zero) and what arrives within a few seconds is
+  // Records held elsewhere, for `job status|ls` on any node but the coordinator: every live
+  // member is asked (kGet of `id`, or kList when `id` is zero) and what arrives within a few seconds is
   // returned, the newest copy of each job, with the member that sent it.
   boost::asio::awaitable<std::vector<std::pair<std::string, JobState>>> ask_members_for_jobs(const Hash32& id);
   // Takes over every held job whose coordinator SWIM declared dead or left and whose first
@@ -243,6 +233,12 @@ struct Daemon::Impl : NodeContext {
   std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer, const ReplicaReport& report);
   bool is_dead(const std::string& peer) const;  // SWIM declared it dead or it left
 
+  // Sends `message` on `protocol` to each of `peers` at once and returns each one's reply once
+  // all answered or `timeout` passed; a peer that has not answered by then has a
+  // deadline_exceeded error.
+  boost::asio::awaitable<std::map<std::string, Result<Bytes>>> ask_peers(const std::set<std::string>& peers,
+                                                                       std::string_view protocol, Bytes message,
+                                                                       std::chrono::milliseconds timeout);
   // Asks each of `nodes` for its replicas' logs of job `id` (/veil/logs/1.0.0); what has not
   // answered within a few seconds is an error in the result.
   boost::asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> ask_nodes_for_logs(
@@ -283,14 +279,11 @@ struct Daemon::Impl : NodeContext {
   std::unique_ptr<SystemProbe> probe_;
   std::unique_ptr<Executor> executor_;  // made once the container driver is open
   std::unique_ptr<TelemetryRole> telemetry_;
+  std::unique_ptr<SchedulerRole> scheduler_;
+  std::unique_ptr<CommitteeRole> committee_;
   // The libp2p identity's Ed25519 secret, which signs telemetry: handed to the telemetry role
   // and wiped here once it is made.
   sched::Ed25519SecretKey identity_secret_{};
-
-  // Rounds seen on gossip (all nodes), and who announced what.
-  std::map<std::pair<Hash32, std::uint32_t>, ScheduleRequest> rounds_seen_;
-  std::map<std::pair<Hash32, std::uint32_t>, std::map<std::string, DecisionAnnouncement>> announcements_;
-  std::set<std::pair<Hash32, std::uint32_t>> evaluated_;
 
   // Coordinator.
   std::map<Hash32, JobState> jobs_;
@@ -299,6 +292,7 @@ struct Daemon::Impl : NodeContext {
   std::set<Hash32> taking_over_;  // gathering the other holders' copies first
   std::unique_ptr<boost::asio::steady_timer> replication_timer_;
   std::map<Hash32, RoundProgress> progress_;
+  std::map<Hash32, int> retry_count_;  // retries in a row since a replica last ran (not persisted)
 
   std::unique_ptr<boost::asio::steady_timer> chain_timer_;
   std::mutex dump_mutex_;

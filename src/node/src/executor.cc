@@ -6,6 +6,7 @@
 #include "executor.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -38,6 +39,32 @@ std::uint16_t pick_free_port() {
   }
   ::close(fd);
   return port;
+}
+
+// The "job-label/replica" key a reconcile error names (directly for a create, through the
+// container for a restart) when the engine refused it because the host port is taken: another
+// process — or, on a host shared by several nodes, another node's replica — bound it since the
+// port was picked.
+std::optional<std::pair<std::string, std::string>> port_conflict(const std::string& error,
+                                                                 const std::vector<runtime::ContainerInfo>& containers) {
+  if (error.find("port is already allocated") == std::string::npos && error.find("address already in use") == std::string::npos) {
+    return std::nullopt;
+  }
+  const auto space = error.find(' '), colon = error.find(": ");
+  if (space == std::string::npos || colon == std::string::npos || colon < space) return std::nullopt;
+  const std::string op = error.substr(0, space), what = error.substr(space + 1, colon - space - 1);
+  if (op == "create") {
+    const auto slash = what.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    return std::make_pair(what.substr(0, slash), what.substr(slash + 1));
+  }
+  for (const auto& c : containers) {
+    if (c.id != what) continue;
+    auto job = c.labels.find(std::string(runtime::kLabelJob));
+    auto replica = c.labels.find(std::string(runtime::kLabelReplica));
+    if (job != c.labels.end() && replica != c.labels.end()) return std::make_pair(job->second, replica->second);
+  }
+  return std::nullopt;
 }
 
 nlohmann::json replica_json(const LocalReplica& r) {
@@ -212,8 +239,8 @@ sched::FreeCapacity Executor::reserved_capacity() const {
 std::vector<Executor::ReplicaLogs> Executor::logs(const std::string& wanted, int tail) {
   std::vector<ReplicaLogs> out;
   for (const auto& [key, replica] : local_) {
+    if (match_job(wanted, key.first, replica.spec.name) == JobMatch::kNone) continue;
     const std::string hex = hash_hex(key.first);
-    if (hex != wanted && replica.spec.name != wanted && !(wanted.size() >= 6 && hex.starts_with(wanted))) continue;
     std::string text;
     runtime::LabelSelector selector = {{std::string(runtime::kLabelJob), hex.substr(0, 32)},
                                        {std::string(runtime::kLabelReplica), std::to_string(key.second)}};
@@ -353,6 +380,7 @@ void Executor::reconcile_now() {
   ctx_.post_blocking([this, desired = std::move(desired), restarts = std::move(restarts), checks = std::move(checks),
                       now]() mutable {
     std::vector<runtime::ContainerInfo> containers;
+    std::vector<std::string> errors;
     if (auto st = reconciler_->set_desired(std::move(desired)); !st.ok()) {
       logger()->error("reconcile: {}", st.to_string());
     } else if (auto report = reconciler_->reconcile(); !report.ok()) {
@@ -368,9 +396,14 @@ void Executor::reconcile_now() {
       for (auto& c : checks) c.result = run_health_check(c.spec, c.target);
       auto listed = driver_->list({}, true);
       if (listed.ok()) containers = std::move(*listed);
+      errors = std::move(report->errors);
     }
-    ctx_.post([this, containers = std::move(containers), restarts = std::move(restarts), checks = std::move(checks), now] {
+    ctx_.post([this, containers = std::move(containers), errors = std::move(errors), restarts = std::move(restarts),
+               checks = std::move(checks), now] {
       reconcile_running_ = false;
+      for (const auto& e : errors) {
+        if (auto conflict = port_conflict(e, containers)) move_off_taken_port(conflict->first, conflict->second);
+      }
       for (const auto& r : restarts) {
         auto it = local_.find(r.key);
         if (it == local_.end()) continue;
@@ -387,6 +420,24 @@ void Executor::reconcile_now() {
       report_replicas(containers);
     });
   });
+}
+
+void Executor::move_off_taken_port(const std::string& job_label, const std::string& replica_text) {
+  for (auto& [key, replica] : local_) {
+    if (hash_hex(key.first).substr(0, job_label.size()) != job_label || std::to_string(key.second) != replica_text) continue;
+    // Only a port this node picked moves; a port the spec fixes is the operator's to free.
+    if (replica.spec.ports.empty() || replica.spec.ports.front().host_port != 0) return;
+    const std::uint16_t taken = replica.host_port;
+    replica.host_port = pick_free_port();
+    if (replica.host_port == 0 || replica.host_port == taken) return;
+    if (auto st = ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica)); !st.ok()) {
+      logger()->error("replica {} of job {}: cannot record its new port: {}", key.second, hash_hex(key.first).substr(0, 12),
+                      st.to_string());
+    }
+    logger()->warn("replica {} of job {}: host port {} is taken on this host; it moves to port {}", key.second,
+                   hash_hex(key.first).substr(0, 12), taken, replica.host_port);
+    return;
+  }
 }
 
 void Executor::plan_restart(LocalReplica& r, std::int64_t now_ms, bool stop_first, const std::string& why) {

@@ -112,6 +112,10 @@ class Executor {
  private:
   void reconcile_now();
   void report_replicas(const std::vector<runtime::ContainerInfo>& containers);
+  // The engine could not bind replica `replica_text` of the job labelled `job_label` to its
+  // host port: a port this node picked is picked again (the container is then replaced, its
+  // spec having changed); a port the job's spec fixes stays, and the error with it.
+  void move_off_taken_port(const std::string& job_label, const std::string& replica_text);
   void accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
               const std::string& spec_yaml, std::function<void(const std::string&)> answer);
   runtime::ContainerSpec container_spec(const LocalReplica& replica) const;

@@ -433,4 +433,11 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
   }
 }
 
+JobMatch match_job(std::string_view wanted, const Hash32& id, std::string_view name) {
+  const std::string hex = hash_hex(id);
+  if (wanted == name || wanted == hex) return JobMatch::kExact;
+  if (wanted.size() >= 6 && std::string_view(hex).starts_with(wanted)) return JobMatch::kPrefix;
+  return JobMatch::kNone;
+}
+
 }  // namespace veil::node

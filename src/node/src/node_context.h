@@ -1,13 +1,16 @@
 // What a role of the daemon reaches besides its own state (private to veil_node).
 //
-// Each role (executor.h, telemetry_role.h; the others still live in Daemon::Impl) owns its
-// state and sees the rest of the node only through this interface: who it is, the clock, the
-// io thread and the two workers, requests to peers, gossip, the live registered members, the
-// state database, metrics, the cluster's keys, and the few questions a role asks the others. Daemon::Impl implements it; a unit test
-// implements it with an io_context, a worker and a temporary database, no network or chain.
+// Each role that is an object (executor.h, telemetry_role.h, scheduler_role.h,
+// committee_role.h; the coordinator and the job-state holder still live in Daemon::Impl) owns
+// its state and sees the rest of the node only through this interface: who it is, the clock,
+// the io thread and the two workers, requests to peers, gossip, the live registered members,
+// the state database, metrics, the cluster's keys, and the few questions a role asks the
+// others. Daemon::Impl implements it; a unit test implements it with an io_context, a worker
+// and a temporary database, no network or chain.
 //
 // Threading: every method is called on the io thread, except post() (any thread), self() and
-// keys() (immutable once the node runs: any thread) and image_allowed() (the blocking worker only).
+// keys() (immutable once the node runs: any thread) and image_allowed() (the blocking worker
+// only).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -98,6 +101,9 @@ class NodeContext {
   // The chain: whether this node's operator may run the image with `digest`. Blocking: call it
   // on the blocking worker only.
   virtual Result<bool> image_allowed(const chain::Hash32& digest) = 0;
+  // The chain: whether the cluster's governance allows placement policy `policy` (every
+  // policy, while it names none).
+  virtual bool policy_allowed(std::string_view policy) const = 0;
   // The coordinator role of this node: a ReplicaReport about a job this node coordinates
   // itself. `reply` gets the AssignmentAck, possibly later, on any thread.
   virtual void report_to_local_coordinator(Bytes report, Reply reply) = 0;

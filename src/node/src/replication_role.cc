@@ -14,7 +14,8 @@ namespace {
 namespace asio = boost::asio;
 
 // How long `job status|ls` on a node that holds no copy waits for the other members' answers.
-constexpr auto kAskMembersTimeout = std::chrono::seconds(3);
+constexpr auto kAskMembersTimeout = std::chrono::milliseconds(3000);
+constexpr auto kAskForLogsTimeout = std::chrono::milliseconds(5000);
 
 auto logger() { return log::get("replication"); }
 
@@ -367,36 +368,25 @@ void Daemon::Impl::start_replication_timer() {
   });
 }
 
-asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask_members_for_jobs(const Hash32& id) {
+asio::awaitable<std::map<std::string, Result<Bytes>>> Daemon::Impl::ask_peers(const std::set<std::string>& peers,
+                                                                             std::string_view protocol, Bytes message,
+                                                                             std::chrono::milliseconds timeout) {
   struct Gathered {
     explicit Gathered(asio::io_context& io) : all_answered(io) {}
-    std::map<Hash32, std::pair<std::string, JobState>> newest;
+    std::map<std::string, Result<Bytes>> answers;
     std::size_t waiting = 0;
     asio::steady_timer all_answered;  // expires at the deadline, cancelled by the last answer
   };
   auto gathered = std::make_shared<Gathered>(io_);
-  std::vector<std::string> peers;
-  for (const auto& peer : live_members()) {
-    if (peer != self_text_) peers.push_back(peer);
-  }
-  const bool one = id != Hash32{};
-  const Bytes ask = encode(JobStateRequest{one ? JobStateKind::kGet : JobStateKind::kList, id, ""});
+  const std::string unanswered = timeout.count() % 1000 == 0
+                                     ? "no answer within " + std::to_string(timeout.count() / 1000) + " s"
+                                     : "no answer within " + std::to_string(timeout.count()) + " ms";
+  for (const auto& peer : peers) gathered->answers.emplace(peer, deadline_exceeded(unanswered));
   gathered->waiting = peers.size();
-  gathered->all_answered.expires_after(kAskMembersTimeout);
+  gathered->all_answered.expires_after(timeout);
   for (const auto& peer : peers) {
-    request(peer, kJobStateProtocol, ask, [gathered, peer](Result<Bytes> reply) {
-      auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
-      if (answer.ok() && answer->error.empty()) {
-        for (const auto& text : answer->records) {
-          auto record = parse_record(text);
-          if (!record.ok()) continue;
-          auto [it, fresh] = gathered->newest.try_emplace(record->id, peer, *record);
-          const JobState& known = it->second.second;
-          if (!fresh && std::tie(record->term, record->version) > std::tie(known.term, known.version)) {
-            it->second = {peer, std::move(*record)};
-          }
-        }
-      }
+    request(peer, protocol, message, [gathered, peer](Result<Bytes> reply) {
+      gathered->answers.insert_or_assign(peer, std::move(reply));
       if (--gathered->waiting == 0) gathered->all_answered.cancel();
     });
   }
@@ -404,38 +394,44 @@ asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask
     boost::system::error_code ec;
     co_await gathered->all_answered.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  // Answers after the deadline land in the shared state and are dropped with it.
+  co_return std::map<std::string, Result<Bytes>>(gathered->answers);
+}
+
+asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask_members_for_jobs(const Hash32& id) {
+  std::set<std::string> peers;
+  for (const auto& peer : live_members()) {
+    if (peer != self_text_) peers.insert(peer);
+  }
+  const bool one = id != Hash32{};
+  const Bytes ask = encode(JobStateRequest{one ? JobStateKind::kGet : JobStateKind::kList, id, ""});
+  std::map<Hash32, std::pair<std::string, JobState>> newest;
+  for (const auto& [peer, reply] : co_await ask_peers(peers, kJobStateProtocol, ask, kAskMembersTimeout)) {
+    auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+    if (!answer.ok() || !answer->error.empty()) continue;
+    for (const auto& text : answer->records) {
+      auto record = parse_record(text);
+      if (!record.ok()) continue;
+      auto [it, fresh] = newest.try_emplace(record->id, peer, *record);
+      const JobState& known = it->second.second;
+      if (!fresh && std::tie(record->term, record->version) > std::tie(known.term, known.version)) {
+        it->second = {peer, std::move(*record)};
+      }
+    }
+  }
   std::vector<std::pair<std::string, JobState>> out;
-  for (auto& [_, entry] : gathered->newest) out.push_back(std::move(entry));
+  for (auto& [_, entry] : newest) out.push_back(std::move(entry));
   co_return out;
 }
 
 asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> Daemon::Impl::ask_nodes_for_logs(
     const Hash32& id, const std::set<std::string>& nodes, std::uint32_t tail) {
-  struct Gathered {
-    explicit Gathered(asio::io_context& io) : all_answered(io) {}
-    std::map<std::string, Result<LogsReply>> answers;
-    std::size_t waiting = 0;
-    asio::steady_timer all_answered;
-  };
-  auto gathered = std::make_shared<Gathered>(io_);
-  for (const auto& node : nodes) gathered->answers.emplace(node, deadline_exceeded("no answer within 5 s"));
-  gathered->waiting = nodes.size();
-  gathered->all_answered.expires_after(std::chrono::seconds(5));
-  const Bytes ask = encode(LogsRequest{id, tail});
-  for (const auto& node : nodes) {
-    request(node, kLogsProtocol, ask, [gathered, node](Result<Bytes> reply) {
-      auto answer = reply.ok() ? decode_logs_reply(*reply) : Result<LogsReply>(reply.status());
-      if (answer.ok() && !answer->error.empty()) answer = failed_precondition(answer->error);
-      gathered->answers.insert_or_assign(node, std::move(answer));
-      if (--gathered->waiting == 0) gathered->all_answered.cancel();
-    });
-  }
-  if (!nodes.empty()) {
-    boost::system::error_code ec;
-    co_await gathered->all_answered.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
   std::vector<std::pair<std::string, Result<LogsReply>>> out;
-  for (auto& [node, answer] : gathered->answers) out.emplace_back(node, std::move(answer));
+  for (auto& [node, reply] : co_await ask_peers(nodes, kLogsProtocol, encode(LogsRequest{id, tail}), kAskForLogsTimeout)) {
+    auto answer = reply.ok() ? decode_logs_reply(*reply) : Result<LogsReply>(reply.status());
+    if (answer.ok() && !answer->error.empty()) answer = failed_precondition(answer->error);
+    out.emplace_back(node, std::move(answer));
+  }
   co_return out;
 }
 

@@ -1,18 +1,23 @@
-// The scheduler role: evaluate the placement circuit for the rounds whose rendezvous set holds
-// this node, announce the decision hash, hand the record to the coordinator; and the check
-// every committee member and executor applies before acting on a decision.
-#include <boost/asio/steady_timer.hpp>
+#include "scheduler_role.h"
 
-#include "daemon_impl.h"
+#include <utility>  // Boost 1.74 asio needs std::exchange declared first
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "veil/chain/types.h"
+#include "veil/common/log.h"
+#include "veil/sched/encrypted_placement.h"
+#include "veil/sched/job_spec.h"
 
 namespace veil::node {
 namespace {
 
 namespace asio = boost::asio;
-constexpr int kTelemetryWaitAttempts = 40;  // x 250 ms
-constexpr std::size_t kRoundsRemembered = 512;
 
 auto logger() { return log::get("sched"); }
+
+std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
 
 std::string policy_of(const ScheduleRequest& request, const sched::JobSpec& spec) {
   return sched::policy_descriptor(spec.policy, request.replicas, round_robin_offset(request.job_id, request.nodes.size()));
@@ -20,117 +25,140 @@ std::string policy_of(const ScheduleRequest& request, const sched::JobSpec& spec
 
 }  // namespace
 
-void Daemon::Impl::on_schedule_request(const p2p::PubsubMessage& message) {
-  auto request = decode_schedule_request(message.data);
+SchedulerRole::SchedulerRole(NodeContext& node, Options options, FindTelemetry find_telemetry,
+                             CoordinatorHooks coordinator)
+    : node_(node),
+      options_(std::move(options)),
+      find_telemetry_(std::move(find_telemetry)),
+      coordinator_(std::move(coordinator)) {}
+
+SchedulerRole::~SchedulerRole() { *alive_ = false; }
+
+void SchedulerRole::later(std::function<void()> then) {
+  auto timer = std::make_shared<asio::steady_timer>(node_.io(), kPoll);
+  timer->async_wait([this, timer, alive = alive_, then = std::move(then)](const boost::system::error_code& ec) {
+    if (!ec && *alive && !node_.stopping()) then();
+  });
+}
+
+void SchedulerRole::on_round(const std::string& from, ByteView data) {
+  auto request = decode_schedule_request(data);
   if (!request.ok()) {
-    logger()->warn("schedule request from {} refused: {}", message.from.to_string(), request.status().to_string());
+    logger()->warn("schedule request from {} refused: {}", from, request.status().to_string());
     return;
   }
-  if (request->coordinator != message.from.to_string()) {
-    logger()->warn("schedule request names coordinator {} but was sent by {}", request->coordinator, message.from.to_string());
+  if (request->coordinator != from) {
+    logger()->warn("schedule request names coordinator {} but was sent by {}", request->coordinator, from);
     return;
   }
-  const auto key = std::make_pair(request->job_id, request->round);
+  const RoundKey key{request->job_id, request->round};
   rounds_seen_[key] = *request;
   while (rounds_seen_.size() > kRoundsRemembered) {
     auto oldest = std::min_element(rounds_seen_.begin(), rounds_seen_.end(),
                                    [](const auto& a, const auto& b) { return a.second.created_ms < b.second.created_ms; });
     announcements_.erase(oldest->first);
+    evaluated_.erase(oldest->first);
     rounds_seen_.erase(oldest);
   }
   const auto& schedulers = request->schedulers;
-  if (std::find(schedulers.begin(), schedulers.end(), self_text_) != schedulers.end() && evaluated_.insert(key).second) {
-    evaluate(*request, 0);
+  if (std::find(schedulers.begin(), schedulers.end(), node_.self()) != schedulers.end() && evaluated_.insert(key).second) {
+    evaluate(*request, std::chrono::steady_clock::now() + options_.telemetry_wait);
   }
 }
 
-void Daemon::Impl::evaluate(const ScheduleRequest& request, int attempt) {
-  const std::string job_short = hash_hex(request.job_id).substr(0, 12);
-  auto announce = [this, request](const Hash32& hash, const std::string& error) {
-    DecisionAnnouncement a{request.job_id, request.round, self_text_, hash, error};
-    const Bytes bytes = encode(a);
-    publish(topics_.decisions, bytes);
-    announcements_[{request.job_id, request.round}][self_text_] = a;
-    if (request.coordinator == self_text_) consider_round(request.job_id);
-  };
+void SchedulerRole::announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error) {
+  DecisionAnnouncement a{request.job_id, request.round, node_.self(), hash, error};
+  node_.publish(options_.decisions_topic, encode(a));
+  announcements_[{request.job_id, request.round}][node_.self()] = a;
+  if (request.coordinator == node_.self() && coordinator_.on_announcement) coordinator_.on_announcement(request.job_id);
+}
+
+void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady_clock::time_point give_up) {
+  const std::string job_short = short_id(request.job_id);
   auto spec = sched::parse_job_spec(request.spec_yaml, "job " + job_short);
   if (!spec.ok() || sched::job_id(*spec) != request.job_id) {
-    return announce({}, spec.ok() ? "the spec does not hash to the job id" : spec.status().message());
+    return announce(request, {}, spec.ok() ? "the spec does not hash to the job id" : spec.status().message());
   }
   auto quantised = sched::quantize_request(spec->resources);
-  if (!quantised.ok()) return announce({}, quantised.status().message());
+  if (!quantised.ok()) return announce(request, {}, quantised.status().message());
 
-  // The round names each node's exact record; wait a little for gossip to bring it.
+  // The round names each node's exact record; gossip may bring it a moment later.
   std::vector<std::shared_ptr<const sched::EncryptedTelemetry>> inputs;
-  std::string missing;
   for (const auto& node : request.nodes) {
-    auto t = telemetry_->find(node.peer, node.telemetry_hash);
+    auto t = find_telemetry_ ? find_telemetry_(node.peer, node.telemetry_hash) : nullptr;
     if (!t) {
-      missing = node.peer;
-      break;
+      if (std::chrono::steady_clock::now() >= give_up) {
+        return announce(request, {}, "no telemetry record " + node.peer + " was named with");
+      }
+      return later([this, request, give_up] { evaluate(request, give_up); });
     }
-    inputs.push_back(t->telemetry);
-  }
-  if (!missing.empty()) {
-    if (attempt >= kTelemetryWaitAttempts) return announce({}, "no telemetry record " + missing + " was named with");
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
-    timer->async_wait([this, timer, request, attempt](const boost::system::error_code& ec) {
-      if (!ec && !stopping_) evaluate(request, attempt + 1);
-    });
-    return;
+    inputs.push_back(std::move(t));
   }
   logger()->info("evaluating job {} round {} over {} nodes", job_short, request.round, request.nodes.size());
   const auto started = std::chrono::steady_clock::now();
-  fhe_->post([this, request, spec = *spec, quantised = *quantised, inputs = std::move(inputs), announce, started] {
+  // Everything the FHE worker needs is captured by value but the node, which outlives the role.
+  node_.post_fhe([&node = node_, alive = alive_, this, request, spec = *spec, quantised = *quantised,
+                  inputs = std::move(inputs), started, tamper = options_.tamper_decisions,
+                  delay = options_.evaluation_delay] {
     sched::EncryptedPlacementInput input;
     for (const auto& t : inputs) input.nodes.push_back(*t);
     input.request = quantised;
     input.policy = spec.policy;
     input.replicas = request.replicas;
     input.round_robin_offset = round_robin_offset(request.job_id, request.nodes.size());
-    const auto placement = sched::place_encrypted(input, keys_.server_key);
+    const auto placement = sched::place_encrypted(input, node.keys().server_key);
     sched::DecisionRecord record = sched::make_decision_record(request.job_id, input, placement);
-    if (settings_.tamper_decisions) {
-      // A dishonest scheduler: it claims a decision nobody else computed.
-      record.outputs.back() ^= 0x01;
-    }
+    if (tamper) record.outputs.back() ^= 0x01;  // a dishonest scheduler: a decision nobody else computed
     const Hash32 hash = sched::decision_hash(record);
-    // A slow scheduler, for tests of what happens while a round is in flight.
-    if (settings_.evaluation_delay.count() > 0) std::this_thread::sleep_for(settings_.evaluation_delay);
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);  // a slow scheduler, for tests of rounds in flight
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    asio::post(io_, [this, request, record = std::move(record), hash, announce, seconds] {
-      metrics_.histogram("veil_sched_evaluation_seconds", "Time to evaluate one placement on ciphertexts.").with({}).observe(seconds);
-      logger()->info("job {} round {}: decision {} in {:.1f} s", hash_hex(request.job_id).substr(0, 12), request.round,
+    node.post([alive, this, request, record = std::move(record), hash, seconds]() mutable {
+      if (!*alive) return;
+      node_.metrics()
+          .histogram("veil_sched_evaluation_seconds", "Time to evaluate one placement on ciphertexts.")
+          .with({})
+          .observe(seconds);
+      logger()->info("job {} round {}: decision {} in {:.1f} s", short_id(request.job_id), request.round,
                      hash_hex(hash).substr(0, 12), seconds);
-      announce(hash, "");
-      DecisionSubmission submission{request.job_id, request.round, record};
-      if (request.coordinator == self_text_) {
-        // As handle_decision_submission does for other schedulers: only the current round of a
-        // job that is not stopped keeps a record.
-        if (job_in_round(request.job_id, request.round) == nullptr) return;
-        progress_[request.job_id].records[hash_hex(hash)] = record;
-        consider_round(request.job_id);
+      announce(request, hash, "");
+      if (request.coordinator == node_.self()) {
+        if (coordinator_.on_own_decision) coordinator_.on_own_decision(request, hash, std::move(record));
         return;
       }
-      this->request(request.coordinator, kDecisionProtocol, encode(submission), [job = request.job_id](Result<Bytes> reply) {
-        if (!reply.ok()) logger()->warn("decision for job {} not delivered: {}", hash_hex(job).substr(0, 12), reply.status().to_string());
+      DecisionSubmission submission{request.job_id, request.round, std::move(record)};
+      node_.request(request.coordinator, kDecisionProtocol, encode(submission), [job = request.job_id](Result<Bytes> reply) {
+        if (!reply.ok()) logger()->warn("decision for job {} not delivered: {}", short_id(job), reply.status().to_string());
       });
     });
   });
 }
 
-void Daemon::Impl::on_decision_announcement(const p2p::PubsubMessage& message) {
-  auto a = decode_decision_announcement(message.data);
-  if (!a.ok() || a->scheduler != message.from.to_string()) {
-    logger()->warn("decision announcement from {} refused", message.from.to_string());
+void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
+  auto a = decode_decision_announcement(data);
+  if (!a.ok() || a->scheduler != from) {
+    logger()->warn("decision announcement from {} refused: {}", from,
+                   a.ok() ? "it names another scheduler" : a.status().message());
     return;
   }
   announcements_[{a->job_id, a->round}][a->scheduler] = *a;
-  if (jobs_.count(a->job_id) > 0) consider_round(a->job_id);
+  if (coordinator_.on_announcement) coordinator_.on_announcement(a->job_id);
 }
 
-void Daemon::Impl::await_agreed_decision(const std::string& coordinator, const Hash32& job, std::uint32_t round,
-                                        sched::DecisionRecord record, AgreedCallback then, int attempt) {
+const std::map<std::string, DecisionAnnouncement>& SchedulerRole::announced(const Hash32& job, std::uint32_t round) const {
+  static const std::map<std::string, DecisionAnnouncement> kNone;
+  auto it = announcements_.find({job, round});
+  return it == announcements_.end() ? kNone : it->second;
+}
+
+void SchedulerRole::when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                                         sched::DecisionRecord record, NodeContext::AgreedCallback then) {
+  await_agreed(coordinator, job, round, std::move(record), std::move(then),
+               std::chrono::steady_clock::now() + options_.agreement_wait);
+}
+
+void SchedulerRole::await_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                                 sched::DecisionRecord record, NodeContext::AgreedCallback then,
+                                 std::chrono::steady_clock::time_point give_up) {
   auto seen = rounds_seen_.find({job, round});
   Result<std::string> agreed = failed_precondition("this node has not seen the round");
   if (seen != rounds_seen_.end()) {
@@ -138,20 +166,18 @@ void Daemon::Impl::await_agreed_decision(const std::string& coordinator, const H
                  ? check_agreed_decision(seen->second, record)
                  : Result<std::string>(permission_denied(coordinator + " is not the coordinator of this round"));
   }
-  // Gossip may bring the round and the announcements a moment after the request: wait ~10 s.
-  if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition && attempt < 40) {
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(250));
-    timer->async_wait([this, timer, coordinator, job, round, record = std::move(record), then = std::move(then),
-                       attempt](const boost::system::error_code& ec) mutable {
-      if (!ec && !stopping_) await_agreed_decision(coordinator, job, round, std::move(record), std::move(then), attempt + 1);
+  // Gossip may bring the round and the announcements a moment after the request.
+  if (!agreed.ok() && agreed.status().code() == StatusCode::kFailedPrecondition &&
+      std::chrono::steady_clock::now() < give_up) {
+    return later([this, coordinator, job, round, record = std::move(record), then = std::move(then), give_up]() mutable {
+      await_agreed(coordinator, job, round, std::move(record), std::move(then), give_up);
     });
-    return;
   }
   then(agreed, agreed.ok() ? &seen->second : nullptr);
 }
 
-Result<std::string> Daemon::Impl::check_agreed_decision(const ScheduleRequest& request,
-                                                        const sched::DecisionRecord& record) const {
+Result<std::string> SchedulerRole::check_agreed_decision(const ScheduleRequest& request,
+                                                         const sched::DecisionRecord& record) const {
   if (record.job != request.job_id) return invalid_argument("the decision is for another job");
   if (record.inputs.size() != request.nodes.size()) return invalid_argument("the decision covers other nodes than the round");
   for (std::size_t i = 0; i < record.inputs.size(); ++i) {
@@ -165,24 +191,19 @@ Result<std::string> Daemon::Impl::check_agreed_decision(const ScheduleRequest& r
     return invalid_argument("the decision used policy '" + record.policy + "', the job asks for '" + policy_of(request, spec) + "'");
   }
   const std::string policy_name(sched::policy_name(spec.policy.kind));
-  if (!allowed_policies_.empty() &&
-      std::find(allowed_policies_.begin(), allowed_policies_.end(), policy_name) == allowed_policies_.end()) {
-    return permission_denied("policy '" + policy_name + "' is not one the chain allows");
-  }
+  if (!node_.policy_allowed(policy_name)) return permission_denied("policy '" + policy_name + "' is not one the chain allows");
   for (const auto& c : request.candidates) {
-    if (registered_by_hash_.count(chain::peer_id_hash(c)) == 0) return permission_denied(c + " is not a registered node");
+    if (!node_.is_registered(c)) return permission_denied(c + " is not a registered node");
   }
   if (select_schedulers(request.job_id, request.round, request.candidates, request.schedulers.size()) != request.schedulers) {
     return permission_denied("the round's schedulers are not the rendezvous choice among its candidates");
   }
   const Hash32 hash = sched::decision_hash(record);
   std::size_t agreeing = 0;
-  auto it = announcements_.find({request.job_id, request.round});
-  if (it != announcements_.end()) {
-    for (const auto& scheduler : request.schedulers) {
-      auto a = it->second.find(scheduler);
-      if (a != it->second.end() && a->second.error.empty() && a->second.decision_hash == hash) ++agreeing;
-    }
+  const auto& announced_here = announced(request.job_id, request.round);
+  for (const auto& scheduler : request.schedulers) {
+    auto a = announced_here.find(scheduler);
+    if (a != announced_here.end() && a->second.error.empty() && a->second.decision_hash == hash) ++agreeing;
   }
   const std::size_t quorum = agreement_quorum(request.schedulers.size());
   if (agreeing < quorum) {

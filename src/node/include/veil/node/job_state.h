@@ -214,6 +214,14 @@ struct StopOrder {
 // that may hold a container (assignments in flight included).
 std::vector<StopOrder> apply_stop(JobState& job);
 
+// ---- naming a job --------------------------------------------------------------------------------
+
+// How `wanted` (a CLI or API argument) names the job `id` called `name`: exactly (its name or
+// its full id in hex), by a prefix of its id of at least 6 hex digits, or not at all. Where
+// several jobs answer, an exact match wins over a prefix.
+enum class JobMatch : std::uint8_t { kNone, kPrefix, kExact };
+JobMatch match_job(std::string_view wanted, const Hash32& id, std::string_view name);
+
 // ---- the executor's fence ---------------------------------------------------------------------
 
 // Remembers, per (job, replica, coordinator), the round at which that coordinator stopped

@@ -1,0 +1,111 @@
+// The scheduler role (private to veil_node): evaluate the placement circuit on ciphertexts for
+// the rounds whose schedulers include this node, announce the decision's hash on gossip and
+// hand the record to the round's coordinator; remember every round and announcement seen, for
+// the check that committee members and executors apply before acting on a decision: that a
+// quorum of the round's schedulers announced it (docs/node.md, "Scheduling rounds").
+//
+// It owns the rounds seen, the announcements and the set of rounds it evaluated, and reaches
+// the rest of the node through a NodeContext, the telemetry it is given a finder for, and two
+// hooks into this node's coordinator role.
+//
+// Threading: every public method is called on the io thread. Evaluation runs on the FHE
+// worker (NodeContext::post_fhe) and its result comes back to the io thread.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "node_context.h"
+#include "veil/common/status.h"
+#include "veil/node/protocol.h"
+#include "veil/sched/telemetry_record.h"
+
+namespace veil::node {
+
+class SchedulerRole {
+ public:
+  // The record of `peer` whose hash is `hash`, if this node keeps it (the telemetry role).
+  using FindTelemetry =
+      std::function<std::shared_ptr<const sched::EncryptedTelemetry>(const std::string& peer, const Hash32& hash)>;
+
+  // What the role tells this node's coordinator role.
+  struct CoordinatorHooks {
+    // An announcement for round `round` of `job` arrived or was made here: a coordinator of the
+    // job counts the votes again.
+    std::function<void(const Hash32& job)> on_announcement;
+    // This node evaluated a round it coordinates itself: the record, with its hash, goes to the
+    // coordinator role directly instead of over a stream.
+    std::function<void(const ScheduleRequest& round, const Hash32& hash, sched::DecisionRecord record)> on_own_decision;
+  };
+
+  struct Options {
+    std::string decisions_topic;  // where announcements are published
+    // Test switches (docs/operations.md): a dishonest scheduler, a slow one.
+    bool tamper_decisions = false;
+    std::chrono::milliseconds evaluation_delay{0};
+    // How long a round waits for the telemetry records it names to arrive by gossip, and how
+    // long a check waits for the round and its announcements, before giving up.
+    std::chrono::milliseconds telemetry_wait{10'000};
+    std::chrono::milliseconds agreement_wait{10'000};
+  };
+
+  // `node` must outlive this.
+  SchedulerRole(NodeContext& node, Options options, FindTelemetry find_telemetry, CoordinatorHooks coordinator);
+  ~SchedulerRole();
+  SchedulerRole(const SchedulerRole&) = delete;
+  SchedulerRole& operator=(const SchedulerRole&) = delete;
+
+  // A round from the jobs topic, published by `from` (or this node's own, with from = self).
+  // Kept when it decodes and names its sender as coordinator; evaluated once when this node is
+  // one of its schedulers.
+  void on_round(const std::string& from, ByteView data);
+  // An announcement from the decisions topic, published by `from`; kept when it names its
+  // sender as the scheduler.
+  void on_announcement(const std::string& from, ByteView data);
+
+  // The hash hex of `record` when it is the decision a quorum of the schedulers of `request`
+  // announced and the round itself is sound (its spec, candidates, schedulers, policy).
+  Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
+  // Calls `then` once check_agreed_decision passes for round `round` of `job` coordinated by
+  // `coordinator` — waiting up to agreement_wait for gossip — or with the error (and no round)
+  // when it fails for good.
+  void when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                            sched::DecisionRecord record, NodeContext::AgreedCallback then);
+
+  // The announcements seen for a round, by scheduler.
+  const std::map<std::string, DecisionAnnouncement>& announced(const Hash32& job, std::uint32_t round) const;
+
+  // How many rounds are remembered (the oldest by creation time are forgotten first).
+  static constexpr std::size_t kRoundsRemembered = 512;
+
+ private:
+  using RoundKey = std::pair<Hash32, std::uint32_t>;
+  static constexpr std::chrono::milliseconds kPoll{250};
+
+  void evaluate(const ScheduleRequest& request, std::chrono::steady_clock::time_point give_up);
+  void announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error);
+  void await_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
+                    sched::DecisionRecord record, NodeContext::AgreedCallback then,
+                    std::chrono::steady_clock::time_point give_up);
+  // Runs `then` on the io thread after kPoll, unless the role is gone or the node stopping.
+  void later(std::function<void()> then);
+
+  NodeContext& node_;
+  Options options_;
+  FindTelemetry find_telemetry_;
+  CoordinatorHooks coordinator_;
+  std::map<RoundKey, ScheduleRequest> rounds_seen_;
+  std::map<RoundKey, std::map<std::string, DecisionAnnouncement>> announcements_;
+  std::set<RoundKey> evaluated_;
+  // Evaluations on the FHE worker and pending timers hold this; the role's destruction expires it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace veil::node
