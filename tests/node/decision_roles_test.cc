@@ -17,6 +17,7 @@
 #include "committee_role.h"
 #include "fake_node_context.h"
 #include "scheduler_role.h"
+#include "test_cluster_keys.h"
 #include "veil/fhe/threshold.h"
 #include "veil/sched/decision.h"
 #include "veil/sched/encrypted_placement.h"
@@ -47,18 +48,13 @@ void run_until(FakeContext& ctx, Done done) {
 class DecisionRolesTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    client_ = new fhe::ClientKey(fhe::ClientKey::generate(fhe::kParamInsecureTestOnly));
-    public_ = new fhe::CompactPublicKey(fhe::CompactPublicKey::generate(*client_));
-    server_ = new fhe::ServerKey(fhe::ServerKey::generate(*client_));
-    std::vector<threshold::MemberPublicKey> pubs;
-    members_ = new std::vector<threshold::MemberSecretKey>;
-    for (int i = 0; i < 3; ++i) {
-      members_->push_back(threshold::MemberSecretKey::generate());
-      pubs.push_back(members_->back().public_key());
-    }
-    auto ceremony = threshold::deal(*client_, 2, pubs, public_->serialize(), {});
-    ASSERT_TRUE(ceremony.ok()) << ceremony.status().to_string();
-    ceremony_ = new threshold::Ceremony(std::move(*ceremony));
+    keys_ = TestClusterKeys::generate().release();
+    ASSERT_NE(keys_->ceremony, nullptr);
+    client_ = &keys_->client;
+    public_ = &keys_->public_key;
+    server_ = &keys_->server_key;
+    members_ = &keys_->members;
+    ceremony_ = keys_->ceremony.get();
     big_ = new sched::EncryptedTelemetry(
         sched::encrypt_telemetry(sched::quantize_telemetry({8000, 16384, 100'000, 0, 2000}), *public_));
     small_ = new sched::EncryptedTelemetry(
@@ -66,11 +62,7 @@ class DecisionRolesTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     for (auto* p : {big_, small_}) delete p;
-    delete ceremony_;
-    delete members_;
-    delete server_;
-    delete public_;
-    delete client_;
+    delete keys_;
   }
 
   void SetUp() override {
@@ -154,6 +146,7 @@ class DecisionRolesTest : public ::testing::Test {
     return encode(DecisionAnnouncement{r.job_id, r.round, scheduler, sched::decision_hash(record), error});
   }
 
+  static inline TestClusterKeys* keys_ = nullptr;
   static inline fhe::ClientKey* client_ = nullptr;
   static inline fhe::CompactPublicKey* public_ = nullptr;
   static inline fhe::ServerKey* server_ = nullptr;

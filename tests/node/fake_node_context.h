@@ -1,8 +1,8 @@
-// A NodeContext of a test's own, for the roles that are objects (executor_test.cc,
-// executor_docker_test.cc, telemetry_role_test.cc, decision_roles_test.cc): an io_context, a worker that serves as
-// both the blocking and the FHE worker, and a temporary state database. No network or chain:
-// what a role sends (requests, gossip) is recorded, and what it asks (live members, pings,
-// registrations, agreement) is answered from fields the test sets.
+// A NodeContext of a test's own, for the roles (executor_test.cc, executor_docker_test.cc,
+// telemetry_role_test.cc, decision_roles_test.cc, coordinator_role_test.cc): an io_context, a
+// worker that serves as both the blocking and the FHE worker, and a temporary state database.
+// No network or chain: what a role sends (requests, gossip) is recorded, and what it asks (live
+// members, SWIM's dead, pings, registrations, agreement) is answered from fields the test sets.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -55,6 +55,7 @@ class FakeContext : public NodeContext {
   }
   std::vector<std::string> live_members() const override { return live; }
   bool is_registered(const std::string& peer) const override { return registered.count(peer) > 0; }
+  bool declared_dead(const std::string& peer) const override { return dead.count(peer) > 0; }
   sched::FreeCapacity reserved_capacity() const override { return reserved; }
   StateStore& store() override { return *db; }
   MetricsRegistry& metrics() override { return registry; }
@@ -105,6 +106,7 @@ class FakeContext : public NodeContext {
   std::map<std::string, std::chrono::nanoseconds> rtts;  // what ping() answers; others unreachable
   std::vector<std::string> live;
   std::set<std::string> registered;
+  std::set<std::string> dead;  // what declared_dead() answers
   std::set<std::string> allowed_policies;  // empty: every policy
   sched::FreeCapacity reserved{};
 };

@@ -3,7 +3,7 @@
 // random order while nodes die, come back and the operator stops the job — then the cluster is
 // left to settle and the job's final state is checked against the containers on every node.
 //
-// The model mirrors what the daemon does with each message (coordinator.cc, executor.cc): the
+// The model mirrors what the daemon does with each message (coordinator_role.cc, executor.cc): the
 // coordinator's side calls the same pure functions the daemon calls; the executors' side is
 // the executor's rules restated (accept unless fenced, remove on a stop or a refused report,
 // report every replica again now and then).
@@ -439,7 +439,7 @@ class ClusterModel {
         network_.push_back({Kind::kAssignAnswer, m.node, m.slot, m.round, refusal});
         break;
       }
-      case Kind::kAssignAnswer:  // coordinator.cc place(): on_ack
+      case Kind::kAssignAnswer:  // coordinator_role.cc place(): on_ack
         if (!m.refusal.empty()) apply_refusal(job_, m.slot, m.round, m.refusal);
         break;
       case Kind::kStop:  // executor.cc handle_assignment with stop
@@ -447,7 +447,7 @@ class ClusterModel {
         e.fence.record_stop(job_.id, m.slot, "coordinator", m.round);
         e.containers.erase(m.slot);
         break;
-      case Kind::kReport: {  // coordinator.cc handle_report
+      case Kind::kReport: {  // coordinator_role.cc handle_report
         const ReportOutcome outcome = apply_report(job_, m.node, m.slot, ReplicaPhase::kRunning, "", "");
         network_.push_back({Kind::kReportAnswer, m.node, m.slot, m.round, outcome.refusal});
         break;

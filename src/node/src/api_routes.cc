@@ -112,7 +112,7 @@ void Daemon::Impl::register_routes() {
     for (const auto& [state, n] : counts) members.with({state}).set(n);
     auto& jobs = metrics_.gauge("veil_jobs", "Jobs this node coordinates, by state.", {"state"});
     std::map<std::string_view, int> by_state;
-    for (const auto& [id, job] : jobs_) ++by_state[phase_name(job.phase)];
+    for (const auto& [id, job] : coordinator_->jobs()) ++by_state[phase_name(job.phase)];
     for (const auto& [state, n] : by_state) jobs.with({std::string(state)}).set(n);
     metrics_.gauge("veil_local_replicas", "Replicas assigned to this node.").with({}).set(static_cast<double>(executor_->replica_count()));
   });
@@ -168,7 +168,7 @@ void Daemon::Impl::register_routes() {
       std::uint64_t term = 0, version = 0;
     };
     std::map<Hash32, Listed> listed;
-    for (const auto* copies : {&jobs_, &held_}) {
+    for (const auto* copies : {&coordinator_->jobs(), &coordinator_->held()}) {
       for (const auto& [id, job] : *copies) listed[id] = {job_json(job, false), job.term, job.version};
     }
     auto as_array = [](const std::map<Hash32, Listed>& jobs) {
@@ -200,7 +200,7 @@ void Daemon::Impl::register_routes() {
     if (body.is_discarded() || !body.is_object() || !body.contains("spec") || !body["spec"].is_string()) {
       return ApiResponse::error(400, "invalid_argument", "expected {\"spec\": \"<job spec YAML>\"}");
     }
-    auto job = submit_job(body["spec"].get<std::string>());
+    auto job = coordinator_->submit_job(body["spec"].get<std::string>());
     if (!job.ok()) return ApiResponse::from_status(job.status());
     return ApiResponse::json(job_json(**job, false), 202);
   });
@@ -211,10 +211,10 @@ void Daemon::Impl::register_routes() {
   // newer and naming the member otherwise. ?local=1 answers from this node's copy, asking nobody.
   api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
     const std::string wanted = request.params.at("id");
-    JobState* mine = find_job(wanted, /*held=*/true);
+    JobState* mine = coordinator_->find_job(wanted, /*held=*/true);
     const auto local = request.query.find("local");
     const bool local_only = local != request.query.end() && local->second != "0";
-    if (mine != nullptr && (jobs_.count(mine->id) > 0 || local_only)) return ApiResponse::json(job_json(*mine, true));
+    if (mine != nullptr && (coordinator_->coordinates(mine->id) || local_only)) return ApiResponse::json(job_json(*mine, true));
     if (local_only) return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node");
     Hash32 id{};
     if (mine != nullptr) id = mine->id;
@@ -249,16 +249,16 @@ void Daemon::Impl::register_routes() {
   });
 
   api_->route("DELETE", "/v1/jobs/{id}", [this](const ApiRequest& request) {
-    JobState* job = find_job(request.params.at("id"));
+    JobState* job = coordinator_->find_job(request.params.at("id"));
     if (job == nullptr) {
-      if (JobState* held = find_job(request.params.at("id"), /*held=*/true)) {
+      if (JobState* held = coordinator_->find_job(request.params.at("id"), /*held=*/true)) {
         return ApiResponse::error(409, "failed_precondition",
                                   "job '" + request.params.at("id") + "' is coordinated by " + held->coordinator +
                                       "; stop it on that node");
       }
       return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
     }
-    (void)stop_job(*job);
+    (void)coordinator_->stop_job(*job);
     return ApiResponse::json(job_json(*job, false));
   });
 
@@ -295,7 +295,7 @@ void Daemon::Impl::register_routes() {
       return ApiResponse::json(here);
     }
     std::optional<JobState> known;
-    if (const JobState* mine = find_job(wanted, /*held=*/true)) known = *mine;
+    if (const JobState* mine = coordinator_->find_job(wanted, /*held=*/true)) known = *mine;
     ApiResponse later;
     later.deferred = [this, wanted, tail, here, known]() mutable -> boost::asio::awaitable<ApiResponse> {
       if (!known) {

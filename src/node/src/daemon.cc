@@ -206,6 +206,7 @@ Status Daemon::Impl::start() {
   probe_ = std::make_unique<SystemProbe>(popts);
   make_telemetry_role();
   make_scheduler_role();
+  make_coordinator_role();
   VEIL_RETURN_IF_ERROR(start_network(identity));
   VEIL_RETURN_IF_ERROR(start_api());
   return restore_and_start_work();
@@ -369,15 +370,9 @@ void Daemon::Impl::make_scheduler_role() {
     return kept ? kept->telemetry : nullptr;
   };
   SchedulerRole::CoordinatorHooks hooks;
-  hooks.on_announcement = [this](const Hash32& job) {
-    if (jobs_.count(job) > 0) consider_round(job);
-  };
+  hooks.on_announcement = [this](const Hash32& job) { coordinator_->on_announcement(job); };
   hooks.on_own_decision = [this](const ScheduleRequest& round, const Hash32& hash, sched::DecisionRecord record) {
-    // As handle_decision_submission does for other schedulers: only the current round of a job
-    // that is not stopped keeps a record.
-    if (job_in_round(round.job_id, round.round) == nullptr) return;
-    progress_[round.job_id].records[hash_hex(hash)] = std::move(record);
-    consider_round(round.job_id);
+    coordinator_->on_own_decision(round, hash, std::move(record));
   };
   scheduler_ = std::make_unique<SchedulerRole>(*this, std::move(options), std::move(find_telemetry), std::move(hooks));
   committee_ = std::make_unique<CommitteeRole>(*this);
@@ -385,6 +380,38 @@ void Daemon::Impl::make_scheduler_role() {
 
 bool Daemon::Impl::policy_allowed(std::string_view policy) const {
   return allowed_policies_.empty() || std::find(allowed_policies_.begin(), allowed_policies_.end(), policy) != allowed_policies_.end();
+}
+
+// After the other roles, which it asks (their own answers to this node's rounds, requests and
+// assignments), and before the network, whose protocols it serves.
+void Daemon::Impl::make_coordinator_role() {
+  CoordinatorRole::Options options;
+  options.jobs_topic = topics_.jobs;
+  options.schedulers = settings_.schedulers;
+  options.job_holders = settings_.job_holders;
+  options.telemetry_interval = settings_.telemetry_interval;
+  // A decision on the real parameters takes seconds for tens of nodes on a 2-core machine
+  // (bench/README.md); the timeout only matters when a scheduler stays silent without dying
+  // (a dead one ends its rounds at once).
+  options.round_timeout = keys_.public_key.params().insecure ? std::chrono::seconds(120) : std::chrono::seconds(300);
+  CoordinatorRole::LocalRoles roles;
+  roles.evaluate_round = [this](const Bytes& round) { scheduler_->on_round(self_text_, round); };
+  roles.announced = [this](const Hash32& job, std::uint32_t round) { return scheduler_->announced(job, round); };
+  roles.decrypt = [this](Bytes request, Reply reply) { committee_->handle(self_text_, std::move(request), std::move(reply)); };
+  roles.assign = [this](Bytes assignment, Reply reply) {
+    executor_->handle_assignment(self_text_, std::move(assignment), std::move(reply));
+  };
+  roles.replicas_of = [this](const Hash32& job) {
+    std::vector<LocalReplica> out;
+    for (const auto& [key, replica] : executor_->replicas()) {
+      if (key.first == job) out.push_back(replica);
+    }
+    return out;
+  };
+  roles.adopt_coordinator = [this](const Hash32& job, const std::string& peer) { executor_->adopt_coordinator(job, peer); };
+  roles.latest_telemetry = [this](const std::string& peer) { return telemetry_->latest(peer); };
+  roles.anchor = [this](const chain::VeilRegistry::Commitment& commitment) { return anchor_on_chain(commitment); };
+  coordinator_ = std::make_unique<CoordinatorRole>(*this, std::move(options), std::move(roles));
 }
 
 Status Daemon::Impl::open_executor() {
@@ -443,12 +470,16 @@ Status Daemon::Impl::start_network(const p2p::KeyPair& identity) {
   members_->subscribe([this](const swim::MemberEvent& e) { on_member_event(e); });
   VEIL_RETURN_IF_ERROR(members_->start(settings_.bootstrap));
 
-  serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_decision_submission(p, std::move(m), reply); });
+  serve(kDecisionProtocol, [this](const std::string& p, Bytes m, auto reply) {
+    coordinator_->handle_decision_submission(p, std::move(m), reply);
+  });
   serve(kDecryptProtocol, [this](const std::string& p, Bytes m, auto reply) { committee_->handle(p, std::move(m), reply); });
   serve(kAssignProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_assignment(p, std::move(m), reply); });
-  serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_report(p, std::move(m), reply); });
+  serve(kReportProtocol, [this](const std::string& p, Bytes m, auto reply) { coordinator_->handle_report(p, std::move(m), reply); });
   serve(kLogsProtocol, [this](const std::string& p, Bytes m, auto reply) { executor_->handle_logs_request(p, std::move(m), reply); });
-  serve(kJobStateProtocol, [this](const std::string& p, Bytes m, auto reply) { handle_job_state(p, std::move(m), reply); });
+  serve(kJobStateProtocol, [this](const std::string& p, Bytes m, auto reply) {
+    coordinator_->handle_job_state(p, std::move(m), reply);
+  });
   return {};
 }
 
@@ -484,30 +515,10 @@ Status Daemon::Impl::start_api() {
 
 // Restores what the state database holds, then starts the periodic work.
 Status Daemon::Impl::restore_and_start_work() {
-  VEIL_ASSIGN_OR_RETURN(auto job_docs, store_->all(kJobDoc));
-  auto restored = std::make_shared<std::map<Hash32, std::uint32_t>>();  // job -> round at start
-  for (const auto& doc : job_docs) {
-    auto job = job_from_json(doc);
-    if (!job.ok()) {
-      logger()->error("state: skipping a job document: {}", job.status().to_string());
-      continue;
-    }
-    (*restored)[job->id] = job->round;
-    if (job->coordinator.empty()) job->coordinator = self_text_;  // stored before replication existed
-    jobs_[job->id] = std::move(*job);
-  }
-  // Records held for other coordinators. A job this node also coordinates (it was superseded
-  // and stepped down, then an older document survived) is settled by the epochs at the first push.
-  VEIL_ASSIGN_OR_RETURN(auto held_docs, store_->all(kHeldJobDoc));
-  for (const auto& doc : held_docs) {
-    auto job = job_from_json(doc);
-    if (!job.ok() || jobs_.count(job->id) > 0) continue;
-    held_[job->id] = std::move(*job);
-  }
+  VEIL_RETURN_IF_ERROR(coordinator_->restore());
   executor_->start();
   telemetry_->start();
-  // The first push of each job tells a coordinator that was superseded while it was away.
-  start_replication_timer();
+  coordinator_->start();
   chain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, [this]() -> p2p::Task<void> {
     for (;;) {
@@ -518,21 +529,6 @@ Status Daemon::Impl::restore_and_start_work() {
       refresh_chain_view();
     }
   }, asio::detached);
-  // Jobs that were mid-round when the node stopped get a new round once members are known.
-  auto resume = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(3));
-  resume->async_wait([this, resume, restored](const boost::system::error_code& ec) {
-    if (ec) return;
-    for (auto& [id, job] : jobs_) {
-      // Only jobs read from the database whose round has not moved on since.
-      auto it = restored->find(id);
-      if (it == restored->end() || it->second != job.round) continue;
-      if (job.phase == JobPhase::kScheduling || job.phase == JobPhase::kDecrypting || job.phase == JobPhase::kPlacing) {
-        add_job_event(id, "resuming after a restart: starting a new round");
-        start_round(job, active_replica_nodes(job));
-      }
-    }
-    resume_anchors();
-  });
   return {};
 }
 
@@ -675,11 +671,11 @@ void Daemon::Impl::ping(const std::string& peer, OnRtt done) {
   }, asio::detached);
 }
 
-bool Daemon::Impl::is_live(const std::string& peer) const {
+bool Daemon::Impl::declared_dead(const std::string& peer) const {
   for (const auto& m : members_->members()) {
-    if (m.peer.to_string() == peer) return m.state == swim::MemberState::kAlive || m.state == swim::MemberState::kSuspect;
+    if (m.peer.to_string() == peer) return m.state == swim::MemberState::kDead || m.state == swim::MemberState::kLeft;
   }
-  return false;
+  return false;  // never seen since this node started: not known to be dead
 }
 
 std::vector<std::string> Daemon::Impl::live_members() const {
@@ -712,8 +708,7 @@ void Daemon::Impl::on_member_event(const swim::MemberEvent& event) {
     }
   }
   if (event.kind == swim::Event::Kind::kDead || event.kind == swim::Event::Kind::kLeft) {
-    reschedule_lost(peer, std::string(kind));
-    take_over_orphaned_jobs();
+    coordinator_->on_member_gone(peer, std::string(kind));
   }
 }
 
@@ -765,9 +760,35 @@ void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry
   allowed_policies_ = names;
 }
 
-void Daemon::Impl::add_job_event(const Hash32& job, const std::string& message) {
-  logger()->info("job {}: {}", hash_hex(job).substr(0, 12), message);
-  (void)store_->add_event(hash_hex(job), now_ms(), message);
+AnchorInfo Daemon::Impl::anchor_on_chain(const chain::VeilRegistry::Commitment& commitment) {
+  AnchorInfo result;
+  result.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
+  if (!sender_) {
+    result.phase = AnchorPhase::kFailed;
+    result.error = "no eth.key_file: this node cannot anchor deployments";
+    return result;
+  }
+  auto existing = registry_->deployment(chain::VeilRegistry::commitment_hash(commitment));
+  Status status;
+  if (!existing.ok() || existing->status == chain::VeilRegistry::DeploymentStatus::kNone) {
+    status = registry_->anchor_commitment(commitment).status();
+  }
+  if (!status.ok()) {
+    result.phase = AnchorPhase::kFailed;
+    result.error = status.message();
+    return result;
+  }
+  // Sent, but its event not seen yet: stays kPending and is looked for again.
+  auto events = registry_->anchored_events(0, 0, commitment.job_id);
+  if (!events.ok()) return result;
+  for (const auto& e : *events) {
+    if (e.assignment_hash == chain::VeilRegistry::commitment_hash(commitment)) {
+      result.phase = AnchorPhase::kAnchored;
+      result.tx = to_hex_prefixed(e.transaction_hash);
+      result.block = e.block_number;
+    }
+  }
+  return result;
 }
 
 }  // namespace veil::node

@@ -1,9 +1,8 @@
-// The daemon's state and the roles that act on it (private to veil_node). Each role lives in
-// its own file: telemetry_role.cc, scheduler_role.cc, committee_role.cc, coordinator.cc,
-// executor.cc, api_routes.cc; daemon.cc wires them and owns start-up and shut-down. The
-// executor and the telemetry, scheduler and committee roles are objects of their own
-// (executor.h, telemetry_role.h, scheduler_role.h, committee_role.h) that own their state and reach the rest through the
-// NodeContext (node_context.h) that Impl implements; the other roles are still methods of Impl.
+// The daemon's state and the roles that act on it (private to veil_node). daemon.cc wires the
+// roles and owns start-up and shut-down; api_routes.cc and peer_queries.cc serve the API. Each role
+// is an object of its own (executor.h, telemetry_role.h, scheduler_role.h, committee_role.h,
+// coordinator_role.h) that owns its state and reaches the rest through the NodeContext
+// (node_context.h) that Impl implements; Impl keeps the network, the chain and the API.
 //
 // Threading: every member below is touched only on the io thread, except where a comment
 // says otherwise. Blocking work goes to `blocking_` (chain RPC, container driver) or `fhe_`
@@ -34,6 +33,7 @@
 
 #include "executor.h"
 #include "committee_role.h"
+#include "coordinator_role.h"
 #include "node_context.h"
 #include "scheduler_role.h"
 #include "telemetry_role.h"
@@ -100,17 +100,6 @@ struct Settings {
 };
 Result<Settings> load_settings(const Config& config);
 
-// Work in flight for the current round of a coordinated job (not persisted: a restarted
-// coordinator starts a new round).
-struct RoundProgress {
-  std::map<std::string, sched::DecisionRecord> records;  // decision hash hex -> full record
-  bool decrypting = false;
-  bool decided = false;
-  std::map<std::string, DecryptResponse> responses;  // member peer -> response
-  std::vector<fhe::threshold::EncryptedValue> values;
-  std::unique_ptr<boost::asio::steady_timer> deadline;
-};
-
 struct Daemon::Impl : NodeContext {
   explicit Impl(Settings settings);
   ~Impl() override;
@@ -151,8 +140,9 @@ struct Daemon::Impl : NodeContext {
     scheduler_->when_decision_agreed(coordinator, job, round, std::move(record), std::move(then));
   }
   void report_to_local_coordinator(Bytes report, Reply reply) override {
-    handle_report(self_text_, std::move(report), std::move(reply));
+    coordinator_->handle_report(self_text_, std::move(report), std::move(reply));
   }
+  bool declared_dead(const std::string& peer) const override;
 
   void publish(const std::string& topic, const Bytes& data) override;
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
@@ -160,79 +150,21 @@ struct Daemon::Impl : NodeContext {
   void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override;
   void serve(std::string_view protocol, std::function<void(const std::string& peer, Bytes message,
                                                             std::function<void(Bytes)> reply)> handler);
-  bool is_live(const std::string& peer) const;
   std::vector<std::string> live_members() const override;
   void on_member_event(const swim::MemberEvent& event);
   void refresh_chain_view();
   void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy);
-  void add_job_event(const Hash32& job, const std::string& message);
 
-  // ---- coordinator.cc ----
-  Result<JobState*> submit_job(const std::string& spec_yaml);
-  // A new round for every replica of `job` that needs a node (slots_needing_placement), on
-  // live nodes outside `exclude`; supersedes the round in flight. Nothing for a stopped job.
-  void start_round(JobState& job, std::set<std::string> exclude);
-  void handle_decision_submission(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
-  void consider_round(const Hash32& job_id);
-  void request_shares(JobState& job);
-  void on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply);
-  void retry_unplaced(JobState& job);
-  // `plaintexts`: the combined value of each decision value (index, found per replica choice).
-  void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares,
-             const std::vector<std::uint64_t>& plaintexts);
-  // Sends one checked assignment of job `id` to `node` (or to this node's executor).
-  void send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment);
-  void handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
-  void maybe_anchor(JobState& job);
-  void resume_anchors();
-  void reschedule_lost(const std::string& peer, const std::string& why);
-  Status stop_job(JobState& job);
-  // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
-  // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
-  // copy says they no longer hold it).
-  void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
-  // The wait before job `id`'s next round after one that could not place: 5 s, doubled with
-  // every retry in a row, at most 60 s; a replica of the job reported running starts afresh.
-  std::chrono::seconds next_retry_delay(const Hash32& id);
-  // A job this node coordinates (or, with `held`, one it holds for another coordinator).
-  JobState* find_job(const std::string& id_or_name, bool held = false);
-  // The job, when it is not stopped and `round` is still its current round; else nullptr.
-  // Every timer and late message of a round checks this first.
-  JobState* job_in_round(const Hash32& id, std::uint32_t round);
+  // The coordinator role's chain call (blocking worker only): anchors `commitment` unless it
+  // is anchored already, and says where it is.
+  AnchorInfo anchor_on_chain(const chain::VeilRegistry::Commitment& commitment);
+  void make_coordinator_role();
 
-  // ---- replication_role.cc: replicated job state and fail-over (job_replication.h) ----
-  // Pushes the record of `id` (coordinated here) to its holders and to `also`. `done`, when
-  // given, gets true once a majority of the record's holders (this node included) stored it,
-  // false when that cannot happen (unreachable, refused, superseded: then this node steps down).
-  void replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done);
-  void handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
+  // ---- peer_queries.cc: what the API asks the other members ----
   // Records held elsewhere, for `job status|ls` on any node but the coordinator: every live
   // member is asked (kGet of `id`, or kList when `id` is zero) and what arrives within a few seconds is
   // returned, the newest copy of each job, with the member that sent it.
   boost::asio::awaitable<std::vector<std::pair<std::string, JobState>>> ask_members_for_jobs(const Hash32& id);
-  // Takes over every held job whose coordinator SWIM declared dead or left and whose first
-  // live successor is this node, from the newest copy among the live holders.
-  void take_over_orphaned_jobs();
-  // After the other holders' copies were gathered: takes job `id` over if it is still this
-  // node's to take.
-  void finish_take_over(const Hash32& id);
-  // This node learnt that `newer` supersedes the job it coordinated: keep it as a holder, and
-  // stop its own replicas of the job that the newer record does not place here.
-  void step_down(JobState newer);
-  // Every 10 s: re-push each coordinated job (a holder that was away learns it, a superseded
-  // coordinator learns so), replace dead holders, tell replica nodes who coordinates, and
-  // take over orphaned jobs.
-  void start_replication_timer();
-  void tell_replica_nodes(const JobState& job);
-  void hold(JobState record);  // stores a record held for another coordinator
-  // A push was refused because this node's copy names a coordinator it sees alive: asks that
-  // coordinator for its copy and keeps it when its epoch is higher (it stepped down).
-  void ask_live_coordinator(const Hash32& id, const std::string& coordinator);
-  // A report about a job coordinated elsewhere: judged against the held record (a replaced
-  // replica is refused, and its node removes it); nothing is changed here.
-  std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer, const ReplicaReport& report);
-  bool is_dead(const std::string& peer) const;  // SWIM declared it dead or it left
-
   // Sends `message` on `protocol` to each of `peers` at once and returns each one's reply once
   // all answered or `timeout` passed; a peer that has not answered by then has a
   // deadline_exceeded error.
@@ -281,18 +213,10 @@ struct Daemon::Impl : NodeContext {
   std::unique_ptr<TelemetryRole> telemetry_;
   std::unique_ptr<SchedulerRole> scheduler_;
   std::unique_ptr<CommitteeRole> committee_;
+  std::unique_ptr<CoordinatorRole> coordinator_;
   // The libp2p identity's Ed25519 secret, which signs telemetry: handed to the telemetry role
   // and wiped here once it is made.
   sched::Ed25519SecretKey identity_secret_{};
-
-  // Coordinator.
-  std::map<Hash32, JobState> jobs_;
-  // Records this node holds for jobs other nodes coordinate (kHeldJobDoc), by job id.
-  std::map<Hash32, JobState> held_;
-  std::set<Hash32> taking_over_;  // gathering the other holders' copies first
-  std::unique_ptr<boost::asio::steady_timer> replication_timer_;
-  std::map<Hash32, RoundProgress> progress_;
-  std::map<Hash32, int> retry_count_;  // retries in a row since a replica last ran (not persisted)
 
   std::unique_ptr<boost::asio::steady_timer> chain_timer_;
   std::mutex dump_mutex_;

@@ -1,11 +1,10 @@
 // What a role of the daemon reaches besides its own state (private to veil_node).
 //
-// Each role that is an object (executor.h, telemetry_role.h, scheduler_role.h,
-// committee_role.h; the coordinator and the job-state holder still live in Daemon::Impl) owns
-// its state and sees the rest of the node only through this interface: who it is, the clock,
-// the io thread and the two workers, requests to peers, gossip, the live registered members,
-// the state database, metrics, the cluster's keys, and the few questions a role asks the
-// others. Daemon::Impl implements it; a unit test implements it with an io_context, a worker
+// Each role of the daemon (executor.h, telemetry_role.h, scheduler_role.h, committee_role.h,
+// coordinator_role.h) owns its state and sees the rest of the node only through this
+// interface: who it is, the clock, the io thread and the two workers, requests to peers,
+// gossip, the live registered members, the state database, metrics, the cluster's keys, and
+// the few questions a role asks the others. Daemon::Impl implements it; a unit test implements it with an io_context, a worker
 // and a temporary database, no network or chain.
 //
 // Threading: every method is called on the io thread, except post() (any thread), self() and
@@ -87,6 +86,8 @@ class NodeContext {
   virtual std::vector<std::string> live_members() const = 0;
   // Whether the registry lists `peer` as an active node.
   virtual bool is_registered(const std::string& peer) const = 0;
+  // Whether SWIM declared `peer` dead or saw it leave (a peer never seen is not known dead).
+  virtual bool declared_dead(const std::string& peer) const = 0;
 
   virtual StateStore& store() = 0;
   virtual MetricsRegistry& metrics() = 0;

@@ -1,10 +1,10 @@
-// The coordinator role: for each job submitted to this node, run scheduling rounds, decide
-// which decision a quorum of schedulers agrees on (naming those that disagree), gather the
-// committee's shares, assign the replicas, anchor the deployment, and reschedule replicas
-// whose node died or drained.
+// The coordinator role (coordinator_role.h): rounds, agreement, the committee's shares,
+// assignments, anchors, and rescheduling.
 #include <boost/asio/steady_timer.hpp>
 
-#include "daemon_impl.h"
+#include "veil/common/log.h"
+
+#include "coordinator_role.h"
 
 namespace veil::node {
 namespace {
@@ -16,27 +16,97 @@ auto logger() { return log::get("coordinator"); }
 
 std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
 
-// How long a job whose round could not place (too few committee shares, a placement not
-// replicated, an assignment refused) waits before the next round: 5 s, doubling with every
-// retry in a row up to a minute, until one of its replicas runs.
-constexpr std::chrono::seconds kFirstRetry{5};
-constexpr std::chrono::seconds kMaxRetry{60};
-
-std::string seconds_text(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
-
-std::chrono::seconds round_timeout(const fhe::Parameters& params) {
-  // A decision on the real parameters takes seconds for tens of nodes on a 2-core machine
-  // (bench/README.md); the timeout only matters when a scheduler stays silent without dying
-  // (a dead one ends its rounds at once, reschedule_lost). (The test set was meant to get
-  // 120 s before, but a case-sensitive match on its name gave it 900 s.)
-  return params.insecure ? std::chrono::seconds(120) : std::chrono::seconds(300);
+std::string delay_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s" : std::to_string(d.count()) + " ms";
 }
 
 }  // namespace
 
+CoordinatorRole::CoordinatorRole(NodeContext& node, Options options, LocalRoles roles)
+    : node_(node), options_(std::move(options)), roles_(std::move(roles)) {}
+
+CoordinatorRole::~CoordinatorRole() = default;
+
+Status CoordinatorRole::restore() {
+  VEIL_ASSIGN_OR_RETURN(auto job_docs, node_.store().all(kJobDoc));
+  for (const auto& doc : job_docs) {
+    auto job = job_from_json(doc);
+    if (!job.ok()) {
+      logger()->error("state: skipping a job document: {}", job.status().to_string());
+      continue;
+    }
+    restored_rounds_[job->id] = job->round;
+    if (job->coordinator.empty()) job->coordinator = node_.self();  // stored before replication existed
+    jobs_[job->id] = std::move(*job);
+  }
+  // Records held for other coordinators. A job this node also coordinates (it was superseded
+  // and stepped down, then an older document survived) is settled by the epochs at the first push.
+  VEIL_ASSIGN_OR_RETURN(auto held_docs, node_.store().all(kHeldJobDoc));
+  for (const auto& doc : held_docs) {
+    auto job = job_from_json(doc);
+    if (!job.ok() || jobs_.count(job->id) > 0) continue;
+    held_[job->id] = std::move(*job);
+  }
+  return {};
+}
+
+void CoordinatorRole::start() {
+  // The first push of each job tells a coordinator that was superseded while it was away.
+  start_replication_timer();
+  // Jobs that were mid-round when the node stopped get a new round once members are known.
+  auto resume = std::make_shared<asio::steady_timer>(node_.io(), std::chrono::seconds(3));
+  resume->async_wait([this, resume](const boost::system::error_code& ec) {
+    if (ec || node_.stopping()) return;
+    for (auto& [id, job] : jobs_) {
+      // Only jobs read from the database whose round has not moved on since.
+      auto it = restored_rounds_.find(id);
+      if (it == restored_rounds_.end() || it->second != job.round) continue;
+      if (job.phase == JobPhase::kScheduling || job.phase == JobPhase::kDecrypting || job.phase == JobPhase::kPlacing) {
+        add_job_event(id, "resuming after a restart: starting a new round");
+        start_round(job, active_replica_nodes(job));
+      }
+    }
+    restored_rounds_.clear();
+    resume_anchors();
+  });
+}
+
+void CoordinatorRole::on_announcement(const Hash32& job) {
+  if (jobs_.count(job) > 0) consider_round(job);
+}
+
+void CoordinatorRole::on_own_decision(const ScheduleRequest& round, const Hash32& hash, sched::DecisionRecord record) {
+  // As handle_decision_submission does for other schedulers: only the current round of a job
+  // that is not stopped keeps a record.
+  if (job_in_round(round.job_id, round.round) == nullptr) return;
+  progress_[round.job_id].records[hash_hex(hash)] = std::move(record);
+  consider_round(round.job_id);
+}
+
+void CoordinatorRole::on_member_gone(const std::string& peer, const std::string& why) {
+  reschedule_lost(peer, why);
+  take_over_orphaned_jobs();
+}
+
+void CoordinatorRole::add_job_event(const Hash32& job, const std::string& message) {
+  logger()->info("job {}: {}", short_id(job), message);
+  (void)node_.store().add_event(hash_hex(job), node_.now_ms(), message);
+}
+
+void CoordinatorRole::start_round_later(const Hash32& id, std::uint32_t round, std::chrono::milliseconds delay,
+                                        std::function<std::set<std::string>(JobState&)> exclude,
+                                        std::function<bool(const JobState&)> when) {
+  auto timer = std::make_shared<asio::steady_timer>(node_.io(), delay);
+  timer->async_wait([this, timer, id, round, exclude = std::move(exclude), when = std::move(when)](
+                        const boost::system::error_code& ec) {
+    JobState* current = ec || node_.stopping() ? nullptr : job_in_round(id, round);
+    if (current != nullptr && (!when || when(*current))) start_round(*current, exclude(*current));
+  });
+}
+
 // ---- submission and rounds --------------------------------------------------------------------
 
-Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
+Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml) {
   VEIL_ASSIGN_OR_RETURN(auto spec, sched::parse_job_spec(spec_yaml, "spec"));
   VEIL_RETURN_IF_ERROR(sched::quantize_request(spec.resources).status());
   const Hash32 id = sched::job_id(spec);
@@ -50,10 +120,10 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   job.id = id;
   job.spec = spec;
   job.spec_yaml = sched::to_canonical_yaml(spec);
-  job.submitted_ms = static_cast<std::uint64_t>(now_ms());
+  job.submitted_ms = static_cast<std::uint64_t>(node_.now_ms());
   job.replicas.resize(spec.replicas);
-  job.coordinator = self_text_;
-  job.holders = choose_holders(id, self_text_, live_members(), settings_.job_holders);
+  job.coordinator = node_.self();
+  job.holders = choose_holders(id, node_.self(), node_.live_members(), options_.job_holders);
   if (existing != jobs_.end()) {
     job.rounds = existing->second.rounds;
     job.round = existing->second.round;
@@ -68,7 +138,7 @@ Result<JobState*> Daemon::Impl::submit_job(const std::string& spec_yaml) {
   return &stored;
 }
 
-void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
+void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) {
   const Hash32 id = job.id;
   // Every timer and message that may start a round ends here: a stopped job never gets one.
   if (!job_move_allowed(job.phase, JobPhase::kScheduling)) return;
@@ -84,39 +154,39 @@ void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
     for (const auto& r : other.rounds) liars.insert(r.liars.begin(), r.liars.end());
   }
   std::vector<std::string> candidates;
-  for (const auto& peer : live_members()) {
+  for (const auto& peer : node_.live_members()) {
     if (liars.count(peer) == 0) candidates.push_back(peer);
   }
-  if (candidates.empty()) candidates = live_members();
+  if (candidates.empty()) candidates = node_.live_members();
   // Inputs: every live node outside `exclude` with a fresh record.
-  const auto freshness = static_cast<std::uint64_t>(3 * settings_.telemetry_interval.count() + 30'000);
+  const auto freshness = static_cast<std::uint64_t>(3 * options_.telemetry_interval.count() + 30'000);
   std::vector<TelemetryRef> nodes;
-  for (const auto& peer : live_members()) {
+  for (const auto& peer : node_.live_members()) {
     if (exclude.count(peer) > 0) continue;
-    auto t = telemetry_->latest(peer);
-    if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(now_ms())) nodes.push_back({peer, t->hash});
+    auto t = roles_.latest_telemetry(peer);
+    if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(node_.now_ms())) nodes.push_back({peer, t->hash});
   }
   if (nodes.empty()) {
     (void)move(job, JobPhase::kPending);  // allowed from every phase start_round accepts
     save(job);
     add_job_event(id, "no live node has published telemetry yet; retrying in 3 s");
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(3));
+    auto timer = std::make_shared<asio::steady_timer>(node_.io(), std::chrono::seconds(3));
     timer->async_wait([this, timer, id, exclude](const boost::system::error_code& ec) {
       auto it = jobs_.find(id);
-      if (!ec && !stopping_ && it != jobs_.end() && it->second.phase == JobPhase::kPending) start_round(it->second, exclude);
+      if (!ec && !node_.stopping() && it != jobs_.end() && it->second.phase == JobPhase::kPending) start_round(it->second, exclude);
     });
     return;
   }
   ScheduleRequest request;
   request.job_id = id;
   request.round = ++job.round;
-  request.coordinator = self_text_;
+  request.coordinator = node_.self();
   request.spec_yaml = job.spec_yaml;
   request.candidates = candidates;
-  request.schedulers = select_schedulers(id, request.round, candidates, std::min(settings_.schedulers, candidates.size()));
+  request.schedulers = select_schedulers(id, request.round, candidates, std::min(options_.schedulers, candidates.size()));
   request.nodes = nodes;
   request.replicas = static_cast<std::uint32_t>(slots.size());
-  request.created_ms = static_cast<std::uint64_t>(now_ms());
+  request.created_ms = static_cast<std::uint64_t>(node_.now_ms());
 
   RoundRecord record;
   record.round = request.round;
@@ -134,10 +204,10 @@ void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
 
   auto& progress = progress_[id];
   progress = RoundProgress{};
-  progress.deadline = std::make_unique<asio::steady_timer>(io_, round_timeout(keys_.public_key.params()));
+  progress.deadline = std::make_unique<asio::steady_timer>(node_.io(), options_.round_timeout);
   const std::uint32_t round = request.round;
   progress.deadline->async_wait([this, id, round](const boost::system::error_code& ec) {
-    JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
+    JobState* current = ec || node_.stopping() ? nullptr : job_in_round(id, round);
     if (current == nullptr || progress_[id].decided) return;
     auto& job = *current;
     auto& rr = job.rounds.back();
@@ -151,13 +221,13 @@ void Daemon::Impl::start_round(JobState& job, std::set<std::string> exclude) {
   });
 
   const Bytes bytes = encode(request);
-  publish(topics_.jobs, bytes);
-  scheduler_->on_round(self_text_, bytes);
+  node_.publish(options_.jobs_topic, bytes);
+  roles_.evaluate_round(bytes);
 }
 
 // ---- collecting decisions ---------------------------------------------------------------------
 
-void Daemon::Impl::handle_decision_submission(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+void CoordinatorRole::handle_decision_submission(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
   auto submission = decode_decision_submission(message);
   AssignmentAck ack;
   auto it = submission.ok() ? jobs_.find(submission->job_id) : jobs_.end();
@@ -178,13 +248,13 @@ void Daemon::Impl::handle_decision_submission(const std::string& peer, Bytes mes
   if (ack.error.empty()) consider_round(submission->job_id);
 }
 
-void Daemon::Impl::consider_round(const Hash32& job_id) {
+void CoordinatorRole::consider_round(const Hash32& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || it->second.rounds.empty() || it->second.phase == JobPhase::kStopped) return;
   auto& job = it->second;
   auto& rr = job.rounds.back();
   auto& progress = progress_[job_id];
-  const auto& announced = scheduler_->announced(job_id, rr.round);
+  const auto& announced = roles_.announced(job_id, rr.round);
   std::map<std::string, std::size_t> votes;
   for (const auto& scheduler : rr.schedulers) {
     auto a = announced.find(scheduler);
@@ -208,7 +278,7 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
       job.warnings.push_back(warning);
       logger()->error("job {}: {}", short_id(job_id), warning);
       add_job_event(job_id, warning);
-      metrics_.counter("veil_sched_disagreements_total", "Decisions that disagreed with the quorum.", {"scheduler"})
+      node_.metrics().counter("veil_sched_disagreements_total", "Decisions that disagreed with the quorum.", {"scheduler"})
           .with({scheduler})
           .inc();
     }
@@ -223,12 +293,7 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
       rr.outcome = "no-quorum";
       add_job_event(job_id, "round " + std::to_string(rr.round) + ": the schedulers do not agree; another round in 2 s");
       progress.decided = true;
-      const std::uint32_t round = rr.round;
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
-      timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
-        JobState* current = ec || stopping_ ? nullptr : job_in_round(job_id, round);
-        if (current != nullptr) start_round(*current, active_replica_nodes(*current));
-      });
+      start_round_later(job_id, rr.round, std::chrono::seconds(2), active_replica_nodes);
     }
   }
   save(job);
@@ -236,11 +301,11 @@ void Daemon::Impl::consider_round(const Hash32& job_id) {
 
 // ---- threshold decryption ---------------------------------------------------------------------
 
-void Daemon::Impl::request_shares(JobState& job) {
+void CoordinatorRole::request_shares(JobState& job) {
   auto& rr = job.rounds.back();
   auto& progress = progress_[job.id];
   const auto& record = progress.records.at(rr.agreed);
-  auto values = decision_values(record, static_cast<std::uint32_t>(rr.slots.size()), keys_.public_key.params());
+  auto values = decision_values(record, static_cast<std::uint32_t>(rr.slots.size()), node_.keys().public_key.params());
   if (!values.ok()) {
     add_job_event(job.id, "the agreed decision is malformed: " + values.status().message());
     return;
@@ -250,25 +315,25 @@ void Daemon::Impl::request_shares(JobState& job) {
   progress.values = std::move(*values);
   save(job);
   add_job_event(job.id, "decision " + rr.agreed.substr(0, 16) + " agreed by a quorum; asking the committee (" +
-                            std::to_string(int(keys_.committee.threshold)) + " of " + std::to_string(keys_.committee.size()) +
+                            std::to_string(int(node_.keys().committee.threshold)) + " of " + std::to_string(node_.keys().committee.size()) +
                             ")");
   const DecryptRequest request{job.id, rr.round, record};
   const Hash32 id = job.id;
   const std::uint32_t round = rr.round;
-  for (const auto& member : keys_.member_peers) {
-    if (member == self_text_) {
+  for (const auto& member : node_.keys().member_peers) {
+    if (member == node_.self()) {
       // Our own share: the same checks as for anyone else's request.
-      committee_->handle(self_text_, encode(request), [this, id, round](Bytes reply) {
-        asio::post(io_, [this, id, round, reply = std::move(reply)]() mutable { on_shares(id, round, self_text_, std::move(reply)); });
+      roles_.decrypt(encode(request), [this, id, round](Bytes reply) {
+        node_.post([this, id, round, reply = std::move(reply)]() mutable { on_shares(id, round, node_.self(), std::move(reply)); });
       });
       continue;
     }
-    this->request(member, kDecryptProtocol, encode(request),
+    node_.request(member, kDecryptProtocol, encode(request),
                   [this, id, round, member](Result<Bytes> reply) { on_shares(id, round, member, std::move(reply)); });
   }
 }
 
-void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply) {
+void CoordinatorRole::on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply) {
   JobState* current = job_in_round(job_id, round);
   auto progress_it = progress_.find(job_id);
   if (current == nullptr || progress_it == progress_.end() || progress_it->second.decided) return;
@@ -304,30 +369,27 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
     ++answered;
     for (std::size_t v = 0; v < parsed.size(); ++v) shares[v].push_back(std::move(parsed[v]));
   }
-  const bool everyone_answered = progress.responses.size() == keys_.member_peers.size();
-  if (answered < keys_.committee.threshold) {
+  const bool everyone_answered = progress.responses.size() == node_.keys().member_peers.size();
+  if (answered < node_.keys().committee.threshold) {
     if (everyone_answered) {
       job.rounds.back().outcome = "decrypt-failed";
       const auto delay = next_retry_delay(job_id);
-      add_job_event(job_id, "fewer than " + std::to_string(int(keys_.committee.threshold)) +
-                                " committee members gave shares; a new round in " + seconds_text(delay));
+      add_job_event(job_id, "fewer than " + std::to_string(int(node_.keys().committee.threshold)) +
+                                " committee members gave shares; a new round in " + delay_text(delay));
       progress.decided = true;
       (void)move(job, JobPhase::kFailed);  // the job is not stopped (job_in_round)
       save(job);
       // Members come back (a restart before SWIM re-learned their addresses, a partition):
       // the job must not wait for an unrelated event to try again.
-      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-      timer->async_wait([this, timer, job_id, round](const boost::system::error_code& ec) {
-        JobState* current = ec || stopping_ ? nullptr : job_in_round(job_id, round);
-        if (current != nullptr && current->phase == JobPhase::kFailed) start_round(*current, active_replica_nodes(*current));
-      });
+      start_round_later(job_id, round, delay, active_replica_nodes,
+                        [](const JobState& job) { return job.phase == JobPhase::kFailed; });
     }
     return;
   }
   // Enough shares: every value must combine (the combiner names members whose shares are wrong).
   std::vector<std::uint64_t> plaintexts;
   for (std::size_t v = 0; v < shares.size(); ++v) {
-    auto combined = fhe::threshold::combine(keys_.committee, decision_request(job_id, round, v, progress.values[v]), shares[v]);
+    auto combined = fhe::threshold::combine(node_.keys().committee, decision_request(job_id, round, v, progress.values[v]), shares[v]);
     if (!combined.ok()) {
       if (everyone_answered) add_job_event(job_id, "decryption failed: " + combined.status().message());
       return;
@@ -345,7 +407,7 @@ void Daemon::Impl::on_shares(const Hash32& job_id, std::uint32_t round, const st
 
 // Replicas that fit nowhere wait, as a Kubernetes pod stays Pending: a new round for them
 // every 10 s, as long as the job runs and nothing else is in flight.
-void Daemon::Impl::retry_unplaced(JobState& job) {
+void CoordinatorRole::retry_unplaced(JobState& job) {
   std::vector<std::uint32_t> unplaced;
   for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
     if (job.replicas[i].phase == ReplicaPhase::kNoFit) unplaced.push_back(i);
@@ -353,17 +415,10 @@ void Daemon::Impl::retry_unplaced(JobState& job) {
   if (unplaced.empty()) return;
   if (unplaced.size() == job.replicas.size()) (void)move(job, JobPhase::kPending);
   add_job_event(job.id, std::to_string(unplaced.size()) + " replica(s) fit no node now; trying again in 10 s");
-  const Hash32 id = job.id;
-  const std::uint32_t round = job.round;
-  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
-  timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
-    JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
-    if (current == nullptr) return;
-    start_round(*current, active_replica_nodes(*current));
-  });
+  start_round_later(job.id, job.round, std::chrono::seconds(10), active_replica_nodes);
 }
 
-void Daemon::Impl::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares,
+void CoordinatorRole::place(JobState& job, const std::vector<std::vector<DecryptionShare>>& shares,
                          const std::vector<std::uint64_t>& plaintexts) {
   auto& progress = progress_[job.id];
   const auto& record = progress.records.at(job.rounds.back().agreed);
@@ -396,7 +451,7 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
   }
   progress.deadline.reset();
   retry_unplaced(job);
-  metrics_.counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
+  node_.metrics().counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
   // The fence of fail-over (job_replication.h): the assignments leave only once a majority of
   // the job's holders stored this placement. A coordinator that was superseded cannot gather
   // that majority, and one that learns so steps down instead.
@@ -407,21 +462,17 @@ void Daemon::Impl::place(JobState& job, const std::vector<std::vector<Decryption
     if (!replicated) {
       const auto delay = next_retry_delay(id);
       add_job_event(id, "round " + std::to_string(round) + ": the placement did not reach a majority of the job's holders; "
-                            "nothing assigned, a new round in " + seconds_text(delay));
+                            "nothing assigned, a new round in " + delay_text(delay));
       for (const auto& [node, a] : assignments) apply_refusal(*current, a.replica, round, "not replicated to a majority of holders");
       save(*current);
-      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-      timer->async_wait([this, timer, id, round](const boost::system::error_code& ec) {
-        JobState* again = ec || stopping_ ? nullptr : job_in_round(id, round);
-        if (again != nullptr) start_round(*again, active_replica_nodes(*again));
-      });
+      start_round_later(id, round, delay, active_replica_nodes);
       return;
     }
     for (const auto& [node, assignment] : assignments) send_assignment(id, node, assignment);
   });
 }
 
-void Daemon::Impl::send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment) {
+void CoordinatorRole::send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment) {
   auto on_ack = [this, id, slot = assignment.replica, round = assignment.round, node](Result<Bytes> reply) {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
@@ -433,30 +484,30 @@ void Daemon::Impl::send_assignment(const Hash32& id, const std::string& node, co
     if (error.empty()) return;
     const auto delay = next_retry_delay(id);
     add_job_event(id, "replica " + std::to_string(slot) + " refused by " + node + ": " + error + "; a new round in " +
-                          seconds_text(delay) + " without that node");
+                          delay_text(delay) + " without that node");
     apply_refusal(it->second, slot, round, error);
     save(it->second);
     // The refused replica needs another node; nothing else would start a round for it (the
     // chaos soak found a job left in "placing" for minutes after an assignment's dial timed out).
-    auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-    timer->async_wait([this, timer, id, round, node](const boost::system::error_code& ec) {
-      JobState* current = ec || stopping_ ? nullptr : job_in_round(id, round);
-      if (current == nullptr || slots_needing_placement(*current).empty()) return;
-      std::set<std::string> exclude = active_replica_nodes(*current);
-      exclude.insert(node);
-      start_round(*current, exclude);
-    });
+    start_round_later(
+        id, round, delay,
+        [node](JobState& current) {
+          std::set<std::string> exclude = active_replica_nodes(current);
+          exclude.insert(node);
+          return exclude;
+        },
+        [](const JobState& current) { return !slots_needing_placement(current).empty(); });
   };
-  if (node == self_text_) {
-    executor_->handle_assignment(self_text_, encode(assignment), [this, on_ack](Bytes reply) {
-      asio::post(io_, [on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
+  if (node == node_.self()) {
+    roles_.assign(encode(assignment), [this, on_ack](Bytes reply) {
+      node_.post([on_ack, reply = std::move(reply)]() mutable { on_ack(std::move(reply)); });
     });
   } else {
-    request(node, kAssignProtocol, encode(assignment), on_ack);
+    node_.request(node, kAssignProtocol, encode(assignment), on_ack);
   }
 }
 
-void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+void CoordinatorRole::handle_report(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
   auto report = decode_replica_report(message);
   auto it = report.ok() ? jobs_.find(report->job_id) : jobs_.end();
   auto phase = report.ok() ? parse_replica_phase(report->state) : Result<ReplicaPhase>(report.status());
@@ -477,7 +528,7 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
   if (!phase.ok()) outcome.refusal = phase.status().message();
   else if (it == jobs_.end()) outcome.refusal = "unknown job or replica";
   else outcome = apply_report(it->second, peer, report->replica, *phase, report->endpoint, report->detail, report->exit_code,
-                              static_cast<std::uint64_t>(now_ms()));
+                              static_cast<std::uint64_t>(node_.now_ms()));
   // A refusal makes the node remove its copy: how a stopped job's late replica, or one that
   // was replaced while its node was away, is undone.
   reply(encode(AssignmentAck{outcome.refusal}));
@@ -505,7 +556,7 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
     add_job_event(job.id, "replica " + std::to_string(report->replica) + ": " + peer + " gave it up; rescheduling elsewhere");
     // Never back onto a node where it failed, unless no other live node is left.
     std::set<std::string> exclude = reschedule_exclusions(job);
-    const auto live = live_members();
+    const auto live = node_.live_members();
     if (std::all_of(live.begin(), live.end(), [&](const std::string& p) { return exclude.count(p) > 0; })) {
       exclude = active_replica_nodes(job);
     }
@@ -522,7 +573,7 @@ void Daemon::Impl::handle_report(const std::string& peer, Bytes message, std::fu
 
 // ---- anchoring --------------------------------------------------------------------------------
 
-void Daemon::Impl::maybe_anchor(JobState& job) {
+void CoordinatorRole::maybe_anchor(JobState& job) {
   for (const auto& rr : job.rounds) {
     if (rr.outcome != "placed") continue;
     bool anchored = false;
@@ -543,7 +594,7 @@ void Daemon::Impl::maybe_anchor(JobState& job) {
   }
 }
 
-void Daemon::Impl::resume_anchors() {
+void CoordinatorRole::resume_anchors() {
   for (auto& [id, job] : jobs_) {
     for (auto& anchor : job.anchors) {
       if (anchor.phase != AnchorPhase::kPending) continue;
@@ -565,35 +616,10 @@ void Daemon::Impl::resume_anchors() {
       anchor.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
       (void)move(anchor, AnchorPhase::kSending);  // from kPending, checked above
       const std::uint32_t round = anchor.round;
-      blocking_->post([this, id = id, round, commitment] {
-        AnchorInfo result;
+      node_.post_blocking([this, id = id, round, commitment] {
+        AnchorInfo result = roles_.anchor(commitment);
         result.round = round;
-        result.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
-        if (!sender_) {
-          result.phase = AnchorPhase::kFailed;
-          result.error = "no eth.key_file: this node cannot anchor deployments";
-        } else {
-          auto existing = registry_->deployment(chain::VeilRegistry::commitment_hash(commitment));
-          Status status;
-          if (!existing.ok() || existing->status == chain::VeilRegistry::DeploymentStatus::kNone) {
-            status = registry_->anchor_commitment(commitment).status();
-          }
-          auto events = registry_->anchored_events(0, 0, commitment.job_id);
-          if (!status.ok()) {
-            result.phase = AnchorPhase::kFailed;
-            result.error = status.message();
-          } else if (events.ok()) {
-            // Sent, but its event not seen yet: stays kPending and is looked for again.
-            for (const auto& e : *events) {
-              if (e.assignment_hash == chain::VeilRegistry::commitment_hash(commitment)) {
-                result.phase = AnchorPhase::kAnchored;
-                result.tx = to_hex_prefixed(e.transaction_hash);
-                result.block = e.block_number;
-              }
-            }
-          }
-        }
-        asio::post(io_, [this, id, result] {
+        node_.post([this, id, result] {
           auto it = jobs_.find(id);
           if (it == jobs_.end()) return;
           for (auto& a : it->second.anchors) {
@@ -614,12 +640,12 @@ void Daemon::Impl::resume_anchors() {
 
 // ---- failures and stops -----------------------------------------------------------------------
 
-void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& why) {
+void CoordinatorRole::reschedule_lost(const std::string& peer, const std::string& why) {
   for (auto& [id, job] : jobs_) {
     const std::vector<std::uint32_t> lost = mark_lost(job, peer);
     if (lost.empty()) continue;
     add_job_event(id, std::to_string(lost.size()) + " replica(s) lost: node " + peer + " is " + why + "; rescheduling");
-    metrics_.counter("veil_replicas_rescheduled_total", "Replicas rescheduled after their node died or drained.").with({}).inc(
+    node_.metrics().counter("veil_replicas_rescheduled_total", "Replicas rescheduled after their node died or drained.").with({}).inc(
         static_cast<double>(lost.size()));
     std::set<std::string> exclude = active_replica_nodes(job);
     exclude.insert(peer);
@@ -640,7 +666,7 @@ void Daemon::Impl::reschedule_lost(const std::string& peer, const std::string& w
   }
 }
 
-Status Daemon::Impl::stop_job(JobState& job) {
+Status CoordinatorRole::stop_job(JobState& job) {
   if (job.phase == JobPhase::kStopped) return {};
   for (const StopOrder& order : apply_stop(job)) {
     Assignment stop;
@@ -648,10 +674,10 @@ Status Daemon::Impl::stop_job(JobState& job) {
     stop.round = job.round;  // the node's fence refuses this round's assignment should it come later
     stop.replica = order.slot;
     stop.stop = true;
-    if (order.node == self_text_) {
-      executor_->handle_assignment(self_text_, encode(stop), [](Bytes) {});
+    if (order.node == node_.self()) {
+      roles_.assign(encode(stop), [](Bytes) {});
     } else {
-      request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
+      node_.request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
     }
   }
   progress_.erase(job.id);
@@ -660,28 +686,28 @@ Status Daemon::Impl::stop_job(JobState& job) {
   return {};
 }
 
-void Daemon::Impl::save(JobState& job, std::function<void(bool)> replicated, const std::vector<std::string>& also) {
-  if (job.coordinator.empty()) job.coordinator = self_text_;  // stored before replication existed
+void CoordinatorRole::save(JobState& job, std::function<void(bool)> replicated, const std::vector<std::string>& also) {
+  if (job.coordinator.empty()) job.coordinator = node_.self();  // stored before replication existed
   ++job.version;
-  if (auto st = store_->put(kJobDoc, hash_hex(job.id), to_json(job)); !st.ok()) {
+  if (auto st = node_.store().put(kJobDoc, hash_hex(job.id), to_json(job)); !st.ok()) {
     logger()->error("state: cannot save job {}: {}", short_id(job.id), st.to_string());
   }
   replicate(job.id, also, std::move(replicated));
 }
 
-JobState* Daemon::Impl::job_in_round(const Hash32& id, std::uint32_t round) {
+JobState* CoordinatorRole::job_in_round(const Hash32& id, std::uint32_t round) {
   auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.phase == JobPhase::kStopped || it->second.round != round || it->second.rounds.empty())
     return nullptr;
   return &it->second;
 }
 
-std::chrono::seconds Daemon::Impl::next_retry_delay(const Hash32& id) {
+std::chrono::milliseconds CoordinatorRole::next_retry_delay(const Hash32& id) {
   const int retries = retry_count_[id]++;
-  return std::min(kMaxRetry, kFirstRetry * (1 << std::min(retries, 4)));
+  return std::min(options_.max_retry, options_.first_retry * (1 << std::min(retries, 4)));
 }
 
-JobState* Daemon::Impl::find_job(const std::string& id_or_name, bool held) {
+JobState* CoordinatorRole::find_job(const std::string& id_or_name, bool held) {
   JobState* match = nullptr;
   for (auto* jobs : {&jobs_, &held_}) {
     if (jobs == &held_ && !held) break;

@@ -1,34 +1,29 @@
-// Replicated job state and coordinator fail-over (job_replication.h, docs/node.md "Fail-over"):
-// the coordinator pushes each job's record to its holders; a holder stores the record of the
-// highest epoch; the first live successor takes a job over when SWIM declares its coordinator
-// dead; a coordinator that learns of a higher epoch steps down.
-#include <boost/asio/redirect_error.hpp>
+// The coordinator role's replicated job state and fail-over (job_replication.h, docs/node.md
+// "Fail-over"): the coordinator pushes each job's record to its holders; a holder stores the
+// record of the highest epoch; the first live successor takes a job over when SWIM declares its
+// coordinator dead; a coordinator that learns of a higher epoch steps down.
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
-#include "daemon_impl.h"
+#include "veil/common/log.h"
+
+#include "coordinator_role.h"
 
 namespace veil::node {
 namespace {
 
 namespace asio = boost::asio;
 
-// How long `job status|ls` on a node that holds no copy waits for the other members' answers.
-constexpr auto kAskMembersTimeout = std::chrono::milliseconds(3000);
-constexpr auto kAskForLogsTimeout = std::chrono::milliseconds(5000);
-
 auto logger() { return log::get("replication"); }
 
 std::string short_id(const Hash32& id) { return hash_hex(id).substr(0, 12); }
 
-constexpr std::chrono::seconds kReplicationInterval{10};
 // A push that has not reached a majority of holders by then counts as not replicated (a
 // partitioned holder's stream may hang until TCP gives up).
 constexpr std::chrono::seconds kReplicationDeadline{10};
 
 }  // namespace
 
-void Daemon::Impl::replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done) {
+void CoordinatorRole::replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
     if (done) done(false);
@@ -38,7 +33,7 @@ void Daemon::Impl::replicate(const Hash32& id, const std::vector<std::string>& a
   const Bytes bytes = encode(JobStateRequest{JobStateKind::kPush, id, to_json(job).dump()});
   std::set<std::string> targets(job.holders.begin(), job.holders.end());
   targets.insert(also.begin(), also.end());
-  targets.erase(self_text_);
+  targets.erase(node_.self());
 
   struct Tally {
     std::size_t acks = 1;  // this node stored it
@@ -63,14 +58,14 @@ void Daemon::Impl::replicate(const Hash32& id, const std::vector<std::string>& a
   if (tally->acks >= tally->needed) tally->finish(true);
   else if (targets.empty()) tally->finish(false);
   if (tally->done) {
-    tally->deadline = std::make_unique<asio::steady_timer>(io_, kReplicationDeadline);
+    tally->deadline = std::make_unique<asio::steady_timer>(node_.io(), kReplicationDeadline);
     tally->deadline->async_wait([tally](const boost::system::error_code& ec) {
       if (!ec) tally->finish(false);
     });
   }
   const std::uint64_t term = job.term;
   for (const auto& target : targets) {
-    request(target, kJobStateProtocol, bytes, [this, tally, id, term, target](Result<Bytes> reply) {
+    node_.request(target, kJobStateProtocol, bytes, [this, tally, id, term, target](Result<Bytes> reply) {
       --tally->waiting;
       auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
       if (answer.ok() && answer->superseded && !answer->records.empty()) {
@@ -95,7 +90,7 @@ void Daemon::Impl::replicate(const Hash32& id, const std::vector<std::string>& a
   }
 }
 
-void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
+void CoordinatorRole::handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
   auto request = decode_job_state_request(message);
   JobStateReply answer;
   if (!request.ok()) {
@@ -122,11 +117,11 @@ void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std:
         bool believed = mine != nullptr;
         if (!believed) {
           believed = true;
-          for (const auto& [key, replica] : executor_->replicas()) {
-            if (key.first == id && !is_dead(replica.coordinator)) believed = false;
+          for (const auto& replica : roles_.replicas_of(id)) {
+            if (!node_.declared_dead(replica.coordinator)) believed = false;
           }
         }
-        if (believed) executor_->adopt_coordinator(id, peer);
+        if (believed) roles_.adopt_coordinator(id, peer);
         else answer.error = "the job's coordinator is alive here";
       } else {
         answer.error = "this node's record names " + mine->coordinator + " as the coordinator";
@@ -142,7 +137,7 @@ void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std:
   }
   // This node's own record counts as dead for the rule: a successor took over while it was
   // away, and the higher epoch wins (it steps down below).
-  const bool mine_live = mine != nullptr && mine->coordinator != self_text_ && !is_dead(mine->coordinator);
+  const bool mine_live = mine != nullptr && mine->coordinator != node_.self() && !node_.declared_dead(mine->coordinator);
   switch (judge_push(mine, *incoming, mine_live)) {
     case PushVerdict::kKeep:
       break;
@@ -169,9 +164,9 @@ void Daemon::Impl::handle_job_state(const std::string& peer, Bytes message, std:
   reply(encode(answer));
 }
 
-void Daemon::Impl::ask_live_coordinator(const Hash32& id, const std::string& coordinator) {
+void CoordinatorRole::ask_live_coordinator(const Hash32& id, const std::string& coordinator) {
   const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
-  request(coordinator, kJobStateProtocol, get, [this, id, coordinator](Result<Bytes> reply) {
+  node_.request(coordinator, kJobStateProtocol, get, [this, id, coordinator](Result<Bytes> reply) {
     auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
     auto held = held_.find(id);
     if (!answer.ok() || !answer->error.empty() || answer->records.empty() || held == held_.end()) return;
@@ -183,15 +178,15 @@ void Daemon::Impl::ask_live_coordinator(const Hash32& id, const std::string& coo
   });
 }
 
-void Daemon::Impl::hold(JobState record) {
+void CoordinatorRole::hold(JobState record) {
   const Hash32 id = record.id;
-  if (auto st = store_->put(kHeldJobDoc, hash_hex(id), to_json(record)); !st.ok()) {
+  if (auto st = node_.store().put(kHeldJobDoc, hash_hex(id), to_json(record)); !st.ok()) {
     logger()->error("state: cannot store the record of job {}: {}", short_id(id), st.to_string());
   }
   held_[id] = std::move(record);
 }
 
-void Daemon::Impl::step_down(JobState newer) {
+void CoordinatorRole::step_down(JobState newer) {
   const Hash32 id = newer.id;
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return hold(std::move(newer));
@@ -199,31 +194,32 @@ void Daemon::Impl::step_down(JobState newer) {
   add_job_event(id, why + "; this node keeps a copy of its record");
   progress_.erase(id);
   jobs_.erase(it);
-  (void)store_->erase(kJobDoc, hash_hex(id));
+  (void)node_.store().erase(kJobDoc, hash_hex(id));
   // Replicas here that the newer record does not place here were replaced while this node was
   // away: stop them now, as their coordinator (this node) would have.
   std::vector<Assignment> stops;
-  for (const auto& [key, replica] : executor_->replicas()) {
-    if (key.first != id || replica.coordinator != self_text_) continue;
-    const bool kept = key.second < newer.replicas.size() && newer.replicas[key.second].node == self_text_ &&
-                      replica_active(newer.replicas[key.second]);
+  for (const auto& replica : roles_.replicas_of(id)) {
+    if (replica.coordinator != node_.self()) continue;
+    const std::uint32_t slot = replica.replica;
+    const bool kept = slot < newer.replicas.size() && newer.replicas[slot].node == node_.self() &&
+                      replica_active(newer.replicas[slot]);
     if (kept) continue;
     Assignment stop;
     stop.job_id = id;
     stop.round = replica.round;
-    stop.replica = key.second;
+    stop.replica = slot;
     stop.stop = true;
     stops.push_back(std::move(stop));
   }
   for (const Assignment& stop : stops) {
     add_job_event(id, "replica " + std::to_string(stop.replica) + " here was replaced while this node was away; stopping it");
-    executor_->handle_assignment(self_text_, encode(stop), [](Bytes) {});
+    roles_.assign(encode(stop), [](Bytes) {});
   }
-  executor_->adopt_coordinator(id, newer.coordinator);
+  roles_.adopt_coordinator(id, newer.coordinator);
   hold(std::move(newer));
 }
 
-std::optional<ReportOutcome> Daemon::Impl::judge_report_for_held(const Hash32& job, const std::string& peer,
+std::optional<ReportOutcome> CoordinatorRole::judge_report_for_held(const Hash32& job, const std::string& peer,
                                                                 const ReplicaReport& report) {
   auto it = held_.find(job);
   if (it == held_.end()) return std::nullopt;
@@ -233,35 +229,33 @@ std::optional<ReportOutcome> Daemon::Impl::judge_report_for_held(const Hash32& j
   return apply_report(copy, peer, report.replica, *phase, report.endpoint, report.detail);
 }
 
-void Daemon::Impl::tell_replica_nodes(const JobState& job) {
-  if (job.coordinator != self_text_) return;
+void CoordinatorRole::tell_replica_nodes(const JobState& job) {
+  if (job.coordinator != node_.self()) return;
   std::set<std::string> nodes;
   for (const auto& slot : job.replicas) {
     if (replica_active(slot)) nodes.insert(slot.node);
   }
   const Bytes bytes = encode(JobStateRequest{JobStateKind::kHandover, job.id, ""});
   for (const auto& node : nodes) {
-    if (node == self_text_) {
-      executor_->adopt_coordinator(job.id, self_text_);
+    if (node == node_.self()) {
+      roles_.adopt_coordinator(job.id, node_.self());
       continue;
     }
-    request(node, kJobStateProtocol, bytes, [](Result<Bytes>) {});
+    node_.request(node, kJobStateProtocol, bytes, [](Result<Bytes>) {});
   }
 }
 
-bool Daemon::Impl::is_dead(const std::string& peer) const {
-  for (const auto& m : members_->members()) {
-    if (m.peer.to_string() == peer) return m.state == swim::MemberState::kDead || m.state == swim::MemberState::kLeft;
-  }
-  return false;  // never seen since this node started: not known to be dead
+bool CoordinatorRole::is_live(const std::string& peer) const {
+  const auto live = node_.live_members();
+  return std::find(live.begin(), live.end(), peer) != live.end();
 }
 
-void Daemon::Impl::take_over_orphaned_jobs() {
+void CoordinatorRole::take_over_orphaned_jobs() {
   std::vector<Hash32> orphans;
   for (const auto& [id, job] : held_) {
-    if (job.phase == JobPhase::kStopped || !is_dead(job.coordinator) || taking_over_.count(id) > 0) continue;
-    auto next = successor(job, [this](const std::string& p) { return p == self_text_ || is_live(p); });
-    if (next && *next == self_text_) orphans.push_back(id);
+    if (job.phase == JobPhase::kStopped || !node_.declared_dead(job.coordinator) || taking_over_.count(id) > 0) continue;
+    auto next = successor(job, [this](const std::string& p) { return p == node_.self() || is_live(p); });
+    if (next && *next == node_.self()) orphans.push_back(id);
   }
   for (const Hash32& id : orphans) {
     const JobState& job = held_.at(id);
@@ -269,7 +263,7 @@ void Daemon::Impl::take_over_orphaned_jobs() {
     // ask the other live holders for theirs first, and go on from the newest.
     std::vector<std::string> others;
     for (const auto& h : job.holders) {
-      if (h != self_text_ && h != job.coordinator && is_live(h)) others.push_back(h);
+      if (h != node_.self() && h != job.coordinator && is_live(h)) others.push_back(h);
     }
     taking_over_.insert(id);
     struct Gather {
@@ -291,13 +285,13 @@ void Daemon::Impl::take_over_orphaned_jobs() {
       finish();
       continue;
     }
-    gather->deadline = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(3));
+    gather->deadline = std::make_unique<asio::steady_timer>(node_.io(), std::chrono::seconds(3));
     gather->deadline->async_wait([finish](const boost::system::error_code& ec) {
       if (!ec) finish();
     });
     const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
     for (const auto& holder : others) {
-      request(holder, kJobStateProtocol, get, [this, gather, job_id, finish](Result<Bytes> reply) {
+      node_.request(holder, kJobStateProtocol, get, [this, gather, job_id, finish](Result<Bytes> reply) {
         auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
         auto held = held_.find(job_id);
         if (answer.ok() && answer->error.empty() && !answer->records.empty() && held != held_.end() && !gather->finished) {
@@ -312,26 +306,26 @@ void Daemon::Impl::take_over_orphaned_jobs() {
   }
 }
 
-void Daemon::Impl::finish_take_over(const Hash32& id) {
+void CoordinatorRole::finish_take_over(const Hash32& id) {
   auto it = held_.find(id);
   // The newest copy may name another coordinator (one took over already), alive or not.
-  if (it == held_.end() || it->second.phase == JobPhase::kStopped || !is_dead(it->second.coordinator)) return;
-  auto next = successor(it->second, [this](const std::string& p) { return p == self_text_ || is_live(p); });
-  if (!next || *next != self_text_) return;
+  if (it == held_.end() || it->second.phase == JobPhase::kStopped || !node_.declared_dead(it->second.coordinator)) return;
+  auto next = successor(it->second, [this](const std::string& p) { return p == node_.self() || is_live(p); });
+  if (!next || *next != node_.self()) return;
   JobState job = it->second;
   const std::string from = job.coordinator;
-  auto result = take_over(job, self_text_, live_members(), settings_.job_holders, static_cast<std::uint64_t>(now_ms()), "dead");
+  auto result = take_over(job, node_.self(), node_.live_members(), options_.job_holders, static_cast<std::uint64_t>(node_.now_ms()), "dead");
   if (!result.ok()) {
     logger()->warn("job {}: cannot take it over: {}", short_id(id), result.status().to_string());
     return;
   }
   held_.erase(it);
-  (void)store_->erase(kHeldJobDoc, hash_hex(id));
+  (void)node_.store().erase(kHeldJobDoc, hash_hex(id));
   auto& taken = jobs_[id] = std::move(job);
   logger()->warn("job {}: coordinator {} is dead; this node takes it over (term {})", short_id(id), from, taken.term);
   add_job_event(id, "took over from " + from + " (dead) in term " + std::to_string(taken.term) + "; " +
                         std::to_string(result->lost.size()) + " replica(s) lost with dead nodes");
-  metrics_.counter("veil_jobs_taken_over_total", "Jobs this node took over from a dead coordinator.").with({}).inc();
+  node_.metrics().counter("veil_jobs_taken_over_total", "Jobs this node took over from a dead coordinator.").with({}).inc();
   save(taken);
   replicate(id, result->old_holders, {});
   tell_replica_nodes(taken);
@@ -339,10 +333,10 @@ void Daemon::Impl::finish_take_over(const Hash32& id) {
   resume_anchors();
 }
 
-void Daemon::Impl::start_replication_timer() {
-  replication_timer_ = std::make_unique<asio::steady_timer>(io_, kReplicationInterval);
+void CoordinatorRole::start_replication_timer() {
+  replication_timer_ = std::make_unique<asio::steady_timer>(node_.io(), options_.replication_interval);
   replication_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
+    if (ec || node_.stopping()) return;
     take_over_orphaned_jobs();
     std::vector<Hash32> ids;
     for (const auto& [id, job] : jobs_) ids.push_back(id);
@@ -350,8 +344,8 @@ void Daemon::Impl::start_replication_timer() {
       auto it = jobs_.find(id);
       if (it == jobs_.end()) continue;  // stepped down meanwhile
       JobState& job = it->second;
-      if (job.coordinator.empty()) job.coordinator = self_text_;  // stored before replication existed
-      auto holders = refresh_holders(job, live_members(), settings_.job_holders);
+      if (job.coordinator.empty()) job.coordinator = node_.self();  // stored before replication existed
+      auto holders = refresh_holders(job, node_.live_members(), options_.job_holders);
       if (holders != job.holders) {
         std::vector<std::string> dropped;
         for (const auto& old : job.holders) {
@@ -366,73 +360,6 @@ void Daemon::Impl::start_replication_timer() {
     }
     start_replication_timer();
   });
-}
-
-asio::awaitable<std::map<std::string, Result<Bytes>>> Daemon::Impl::ask_peers(const std::set<std::string>& peers,
-                                                                             std::string_view protocol, Bytes message,
-                                                                             std::chrono::milliseconds timeout) {
-  struct Gathered {
-    explicit Gathered(asio::io_context& io) : all_answered(io) {}
-    std::map<std::string, Result<Bytes>> answers;
-    std::size_t waiting = 0;
-    asio::steady_timer all_answered;  // expires at the deadline, cancelled by the last answer
-  };
-  auto gathered = std::make_shared<Gathered>(io_);
-  const std::string unanswered = timeout.count() % 1000 == 0
-                                     ? "no answer within " + std::to_string(timeout.count() / 1000) + " s"
-                                     : "no answer within " + std::to_string(timeout.count()) + " ms";
-  for (const auto& peer : peers) gathered->answers.emplace(peer, deadline_exceeded(unanswered));
-  gathered->waiting = peers.size();
-  gathered->all_answered.expires_after(timeout);
-  for (const auto& peer : peers) {
-    request(peer, protocol, message, [gathered, peer](Result<Bytes> reply) {
-      gathered->answers.insert_or_assign(peer, std::move(reply));
-      if (--gathered->waiting == 0) gathered->all_answered.cancel();
-    });
-  }
-  if (!peers.empty()) {
-    boost::system::error_code ec;
-    co_await gathered->all_answered.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  // Answers after the deadline land in the shared state and are dropped with it.
-  co_return std::map<std::string, Result<Bytes>>(gathered->answers);
-}
-
-asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask_members_for_jobs(const Hash32& id) {
-  std::set<std::string> peers;
-  for (const auto& peer : live_members()) {
-    if (peer != self_text_) peers.insert(peer);
-  }
-  const bool one = id != Hash32{};
-  const Bytes ask = encode(JobStateRequest{one ? JobStateKind::kGet : JobStateKind::kList, id, ""});
-  std::map<Hash32, std::pair<std::string, JobState>> newest;
-  for (const auto& [peer, reply] : co_await ask_peers(peers, kJobStateProtocol, ask, kAskMembersTimeout)) {
-    auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
-    if (!answer.ok() || !answer->error.empty()) continue;
-    for (const auto& text : answer->records) {
-      auto record = parse_record(text);
-      if (!record.ok()) continue;
-      auto [it, fresh] = newest.try_emplace(record->id, peer, *record);
-      const JobState& known = it->second.second;
-      if (!fresh && std::tie(record->term, record->version) > std::tie(known.term, known.version)) {
-        it->second = {peer, std::move(*record)};
-      }
-    }
-  }
-  std::vector<std::pair<std::string, JobState>> out;
-  for (auto& [_, entry] : newest) out.push_back(std::move(entry));
-  co_return out;
-}
-
-asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> Daemon::Impl::ask_nodes_for_logs(
-    const Hash32& id, const std::set<std::string>& nodes, std::uint32_t tail) {
-  std::vector<std::pair<std::string, Result<LogsReply>>> out;
-  for (auto& [node, reply] : co_await ask_peers(nodes, kLogsProtocol, encode(LogsRequest{id, tail}), kAskForLogsTimeout)) {
-    auto answer = reply.ok() ? decode_logs_reply(*reply) : Result<LogsReply>(reply.status());
-    if (answer.ok() && !answer->error.empty()) answer = failed_precondition(answer->error);
-    out.emplace_back(node, std::move(answer));
-  }
-  co_return out;
 }
 
 }  // namespace veil::node

@@ -1,0 +1,201 @@
+// The coordinator role (private to veil_node): for each job submitted to this node, run
+// scheduling rounds, decide which decision a quorum of schedulers agrees on (naming those that
+// disagree), gather the committee's shares, assign the replicas, anchor the deployment, and
+// reschedule replicas whose node died or drained (coordinator_role.cc). With it, the job-state
+// holder: every job's record is pushed to holders chosen by rendezvous hashing; a holder keeps
+// the record of the highest epoch; the first live successor takes a job over when SWIM declares
+// its coordinator dead; a coordinator that learns of a higher epoch steps down
+// (coordinator_replication.cc, job_replication.h, docs/node.md "Fail-over").
+//
+// It owns the jobs it coordinates, the records it holds for other coordinators, and the work in
+// flight of each round; it reaches the rest of the node through a NodeContext and the LocalRoles
+// below (the scheduler, committee, executor and telemetry roles of this node, and the chain).
+//
+// Threading: every public method is called on the io thread. Chain calls run on the blocking
+// worker and come back with NodeContext::post.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "executor.h"
+#include "node_context.h"
+#include "telemetry_role.h"
+#include "veil/chain/veil_registry.h"
+#include "veil/node/job_replication.h"
+#include "veil/node/job_state.h"
+#include "veil/node/protocol.h"
+
+namespace veil::node {
+
+// Work in flight for the current round of a coordinated job (not persisted: a restarted
+// coordinator starts a new round).
+struct RoundProgress {
+  std::map<std::string, sched::DecisionRecord> records;  // decision hash hex -> full record
+  bool decrypting = false;
+  bool decided = false;
+  std::map<std::string, DecryptResponse> responses;  // member peer -> response
+  std::vector<fhe::threshold::EncryptedValue> values;
+  std::unique_ptr<boost::asio::steady_timer> deadline;
+};
+
+class CoordinatorRole {
+ public:
+  // What the coordinator asks of this node's other roles and of the chain.
+  struct LocalRoles {
+    // The scheduler role: this node's own round, handled as if it came by gossip; and the
+    // announcements seen for a round, by scheduler.
+    std::function<void(const Bytes& round)> evaluate_round;
+    std::function<std::map<std::string, DecisionAnnouncement>(const Hash32& job, std::uint32_t round)> announced;
+    // The committee role: this node's shares for a DecryptRequest (`reply` on any thread).
+    std::function<void(Bytes request, NodeContext::Reply reply)> decrypt;
+    // The executor role: an Assignment for this node (`reply` on any thread); the replicas of
+    // `job` on this node; and who coordinates them from now on.
+    std::function<void(Bytes assignment, NodeContext::Reply reply)> assign;
+    std::function<std::vector<LocalReplica>(const Hash32& job)> replicas_of;
+    std::function<void(const Hash32& job, const std::string& coordinator)> adopt_coordinator;
+    // The telemetry role: the newest record kept for `peer`.
+    std::function<std::optional<KnownTelemetry>(const std::string& peer)> latest_telemetry;
+    // The chain, on the blocking worker only: anchors `commitment` unless it is anchored
+    // already, and says where it is (kAnchored with tx and block; kPending while its event is
+    // not seen; kFailed with the error).
+    std::function<AnchorInfo(const chain::VeilRegistry::Commitment& commitment)> anchor;
+  };
+
+  struct Options {
+    std::string jobs_topic;  // where rounds are published
+    std::size_t schedulers = 3;
+    std::size_t job_holders = kDefaultJobHolders;
+    std::chrono::milliseconds telemetry_interval{10000};  // a record older than 3 of these + 30 s is stale
+    // How long a round may wait for its schedulers (a silent one, not a dead one).
+    std::chrono::seconds round_timeout{300};
+    // A round that could not place retries after `first_retry`, doubled with every retry in a
+    // row, at most `max_retry`, until a replica of the job runs.
+    std::chrono::milliseconds first_retry{5000};
+    std::chrono::milliseconds max_retry{60000};
+    // How often each coordinated job's record is pushed again to its holders (and orphaned
+    // held jobs looked for).
+    std::chrono::milliseconds replication_interval{10000};
+  };
+
+  // `node` must outlive this.
+  CoordinatorRole(NodeContext& node, Options options, LocalRoles roles);
+  ~CoordinatorRole();
+  CoordinatorRole(const CoordinatorRole&) = delete;
+  CoordinatorRole& operator=(const CoordinatorRole&) = delete;
+
+  // Reads the jobs and held records the state database keeps (before start()).
+  Status restore();
+  // Starts the periodic replication, and 3 s later a new round for every restored job that was
+  // mid-round, and the anchors still pending.
+  void start();
+
+  // ---- the operator (API) ----
+  Result<JobState*> submit_job(const std::string& spec_yaml);
+  Status stop_job(JobState& job);
+  // A job this node coordinates (or, with `held`, one it holds for another coordinator), by
+  // name, id or id prefix (match_job: an exact match wins).
+  JobState* find_job(const std::string& id_or_name, bool held = false);
+  const std::map<Hash32, JobState>& jobs() const { return jobs_; }
+  const std::map<Hash32, JobState>& held() const { return held_; }
+  bool coordinates(const Hash32& id) const { return jobs_.count(id) > 0; }
+
+  // ---- peers (the protocols it serves) ----
+  void handle_decision_submission(const std::string& peer, Bytes message, NodeContext::Reply reply);
+  void handle_report(const std::string& peer, Bytes message, NodeContext::Reply reply);
+  void handle_job_state(const std::string& peer, Bytes message, NodeContext::Reply reply);
+
+  // ---- the other roles and membership ----
+  // An announcement for a round of `job` arrived: count the votes again.
+  void on_announcement(const Hash32& job);
+  // This node, a scheduler of its own round, evaluated it: the record, with its hash.
+  void on_own_decision(const ScheduleRequest& round, const Hash32& hash, sched::DecisionRecord record);
+  // SWIM declared `peer` dead or gone (`why`): reschedule its replicas, restart rounds waiting
+  // for it, and take over the jobs it coordinated whose first live successor is this node.
+  void on_member_gone(const std::string& peer, const std::string& why);
+
+  void add_job_event(const Hash32& job, const std::string& message);
+
+ private:
+  // ---- coordinator_role.cc ----
+  // A new round for every replica of `job` that needs a node (slots_needing_placement), on
+  // live nodes outside `exclude`; supersedes the round in flight. Nothing for a stopped job.
+  void start_round(JobState& job, std::set<std::string> exclude);
+  // start_round after `delay`, if round `round` of job `id` is still current (and `when`,
+  // given, still holds).
+  void start_round_later(const Hash32& id, std::uint32_t round, std::chrono::milliseconds delay,
+                         std::function<std::set<std::string>(JobState&)> exclude,
+                         std::function<bool(const JobState&)> when = {});
+  void consider_round(const Hash32& job_id);
+  void request_shares(JobState& job);
+  void on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply);
+  void retry_unplaced(JobState& job);
+  // `plaintexts`: the combined value of each decision value (index, found per replica choice).
+  void place(JobState& job, const std::vector<std::vector<fhe::threshold::DecryptionShare>>& shares,
+             const std::vector<std::uint64_t>& plaintexts);
+  // Sends one checked assignment of job `id` to `node` (or to this node's executor).
+  void send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment);
+  void maybe_anchor(JobState& job);
+  void resume_anchors();
+  void reschedule_lost(const std::string& peer, const std::string& why);
+  // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
+  // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
+  // copy says they no longer hold it).
+  void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
+  // The wait before job `id`'s next round after one that could not place (Options::first_retry).
+  std::chrono::milliseconds next_retry_delay(const Hash32& id);
+  // The job, when it is not stopped and `round` is still its current round; else nullptr.
+  // Every timer and late message of a round checks this first.
+  JobState* job_in_round(const Hash32& id, std::uint32_t round);
+
+  // ---- coordinator_replication.cc ----
+  // Pushes the record of `id` (coordinated here) to its holders and to `also`. `done`, when
+  // given, gets true once a majority of the record's holders (this node included) stored it,
+  // false when that cannot happen (unreachable, refused, superseded: then this node steps down).
+  void replicate(const Hash32& id, const std::vector<std::string>& also, std::function<void(bool)> done);
+  // Takes over every held job whose coordinator SWIM declared dead or left and whose first
+  // live successor is this node, from the newest copy among the live holders.
+  void take_over_orphaned_jobs();
+  // After the other holders' copies were gathered: takes job `id` over if it is still this
+  // node's to take.
+  void finish_take_over(const Hash32& id);
+  // This node learnt that `newer` supersedes the job it coordinated: keep it as a holder, and
+  // stop its own replicas of the job that the newer record does not place here.
+  void step_down(JobState newer);
+  // Every replication_interval: re-push each coordinated job (a holder that was away learns
+  // it, a superseded coordinator learns so), replace dead holders, tell replica nodes who
+  // coordinates, and take over orphaned jobs.
+  void start_replication_timer();
+  void tell_replica_nodes(const JobState& job);
+  void hold(JobState record);  // stores a record held for another coordinator
+  // A push was refused because this node's copy names a coordinator it sees alive: asks that
+  // coordinator for its copy and keeps it when its epoch is higher (it stepped down).
+  void ask_live_coordinator(const Hash32& id, const std::string& coordinator);
+  // A report about a job coordinated elsewhere: judged against the held record (a replaced
+  // replica is refused, and its node removes it); nothing is changed here.
+  std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer,
+                                                     const ReplicaReport& report);
+  bool is_live(const std::string& peer) const;
+
+  NodeContext& node_;
+  Options options_;
+  LocalRoles roles_;
+  std::map<Hash32, JobState> jobs_;
+  // Records this node holds for jobs other nodes coordinate (kHeldJobDoc), by job id.
+  std::map<Hash32, JobState> held_;
+  std::set<Hash32> taking_over_;  // gathering the other holders' copies first
+  std::unique_ptr<boost::asio::steady_timer> replication_timer_;
+  std::map<Hash32, RoundProgress> progress_;
+  std::map<Hash32, int> retry_count_;  // retries in a row since a replica last ran (not persisted)
+  std::map<Hash32, std::uint32_t> restored_rounds_;  // job -> its round when restore() read it
+};
+
+}  // namespace veil::node
