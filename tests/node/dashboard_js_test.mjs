@@ -101,7 +101,7 @@ test('chart series: rates and means between samples, a restart counts from zero'
   ];
   assert.equal(samples[0].telemetry_age_s, 3);  // the oldest alive member's record; the dead one is ignored
   const s = chartSeries(samples);
-  assert.deepEqual(s.placements_per_min.map((p) => p.value), [2, 2]);
+  assert.deepEqual(s.placements_per_min.map((p) => p.value), [2, 1]);  // the restart: 1 since it
   assert.deepEqual(s.decision_s.map((p) => p.value), [0.2, 0.4, 0.3]);
   assert.deepEqual(s.suspect.map((p) => p.value), [0, 1, 0]);
 });
@@ -111,6 +111,12 @@ test('a family that appears between two samples counts from zero', () => {
   const after = takeSample(30000, METRICS(1, 0.4, 1, 0), []);
   const s = chartSeries([before, after]);
   assert.deepEqual(s.decision_s.map((p) => p.value), [null, 0.4]);
-  assert.deepEqual(s.placements_per_min.map((p) => p.value), [2]);
+  assert.deepEqual(s.placements_per_min.map((p) => p.value), [1]);
   assert.equal(before.telemetry_age_s, null);
+});
+
+test('placements per minute count the trailing minute', () => {
+  const samples = [0, 1, 1, 1, 3].map((placed, i) => takeSample(i * 20000, METRICS(placed, 0, 0, 0), []));
+  // 20 s apart: at 20 s one placement (a partial minute counts as a minute), then the window slides.
+  assert.deepEqual(chartSeries(samples).placements_per_min.map((p) => p.value), [1, 1, 1, 2]);
 });

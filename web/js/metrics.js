@@ -54,7 +54,7 @@ export function takeSample(at, metricsText, nodes) {
 // The charts' series, each [{at, value}] (value null where it cannot be derived):
 //   decision_s: mean time of the scheduler evaluations this node finished between two samples
 //     (at the first sample: since the node started);
-//   placements_per_min: rounds this node placed, per minute, between two samples;
+//   placements_per_min: rounds this node placed in the trailing minute;
 //   telemetry_age_s, suspect (and dead): as sampled.
 export function chartSeries(samples) {
   const series = { decision_s: [], placements_per_min: [], telemetry_age_s: [], suspect: [], dead: [] };
@@ -67,9 +67,13 @@ export function chartSeries(samples) {
       series.decision_s.push({ at: s.at, value: s.eval_count > 0 ? s.eval_sum / s.eval_count : null });
       continue;
     }
-    const minutes = (s.at - p.at) / 60000;
-    const placed = delta(s.placed, p.placed);
-    series.placements_per_min.push({ at: s.at, value: placed === null || minutes <= 0 ? null : placed / minutes });
+    // Over the trailing minute (or the time sampled so far): a placement is one event, and a
+    // rate between two samples 5 s apart would show it as a spike of 12 a minute.
+    let j = i - 1;
+    while (j > 0 && s.at - samples[j - 1].at <= 60000) --j;
+    const minutes = (s.at - samples[j].at) / 60000;
+    const placed = delta(s.placed, samples[j].placed);
+    series.placements_per_min.push({ at: s.at, value: placed === null || minutes <= 0 ? null : placed / Math.max(minutes, 1) });
     const count = delta(s.eval_count, p.eval_count), sum = delta(s.eval_sum, p.eval_sum);
     series.decision_s.push({ at: s.at, value: count > 0 && sum !== null ? sum / count : null });
   }
