@@ -237,6 +237,15 @@ keep_logs_on_failure() {  # keep_logs_on_failure EXIT_STATUS (VEIL_KEEP_LOGS=1: 
   fi
 }
 
+# A test's EXIT trap in one call: `trap cluster_finish EXIT` stops the cluster, keeps the logs
+# on failure (keep_logs_on_failure) and exits with the test's status.
+cluster_finish() {
+  local rc=$?
+  stop_cluster
+  keep_logs_on_failure $rc
+  exit $rc
+}
+
 # The job spec of the demo: an HTTP server on busybox, two replicas unless told.
 write_web_job() {  # write_web_job FILE [NAME [REPLICAS]]
   cat >"$1" <<YAML

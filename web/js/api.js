@@ -47,7 +47,17 @@ export function getJson(path) {
 // other method carries `Content-Type: application/json`, with `body` (if any) serialised.
 // The page is served by the API itself: the browser's Host and Origin are the API's own.
 export async function requestJson(method, path, body) {
-  const headers = { 'Authorization': 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || ''), 'Accept': 'application/json' };
+  const text = await request(method, path, body, 'application/json');
+  try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
+}
+
+// GET `path` and return its body as text (the Prometheus exposition of /metrics).
+export function getText(path) {
+  return request('GET', path, undefined, 'text/plain');
+}
+
+async function request(method, path, body, accept) {
+  const headers = { 'Authorization': 'Bearer ' + (sessionStorage.getItem(TOKEN_KEY) || ''), 'Accept': accept };
   if (method !== 'GET' && method !== 'HEAD') headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -61,11 +71,11 @@ export async function requestJson(method, path, body) {
     throw new ApiError(0, 'unreachable', 'the node does not answer (' + e.message + ')');
   }
   const text = await response.text();
-  let parsed = null;
-  try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
   if (!response.ok) {
+    let parsed = null;
+    try { parsed = JSON.parse(text); } catch (e) { parsed = null; }
     const err = parsed && parsed.error ? parsed.error : { code: 'http_' + response.status, message: text.slice(0, 200) };
     throw new ApiError(response.status, err.code, err.message);
   }
-  return parsed;
+  return text;
 }

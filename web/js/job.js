@@ -1,0 +1,123 @@
+// A job's page: the round timeline, the schedulers' verdicts, replicas, versions, anchors,
+// logs and events (GET /v1/jobs/{id}, GET /v1/jobs/{id}/logs). Text only, as in view.js.
+import { formatTook, jobTimeline, schedulerVerdicts } from './timeline.js';
+import { badge, decisionRow, el, eventItem, peer, replaceRows } from './view.js';
+
+const $ = (id) => document.getElementById(id);
+
+export function renderJob(job) {
+  $('job-detail-name').textContent = job.name;
+  $('job-state').replaceChildren(badge(job.state));
+  $('job-id').textContent = job.id;
+  $('job-answered-by').replaceChildren(...(job.answered_by ? ['answered by ', peer(job.answered_by)] : []));
+  $('job-warnings').replaceChildren(...(job.warnings || []).map((w) => el('li', { class: 'warning' }, '⚠ ' + w)));
+  renderTimeline($('timeline'), job);
+  renderVerdicts($('verdicts'), job);
+  replaceRows($('decisions'), (job.decisions || []).map(decisionRow));
+  replaceRows($('replicas'), (job.placement || []).map(replicaRow));
+  renderVersion($('job-version'), job);
+  replaceRows($('anchors'), (job.anchors || []).map(anchorRow));
+  $('anchors-none').hidden = (job.anchors || []).length > 0;
+  $('events').replaceChildren(...(job.events || []).map(eventItem));
+  $('job-stop').disabled = job.state === 'stopped';
+}
+
+// Seven steps in a row: done ones with the time they took, the next one marked current while
+// the job is still on its way.
+function renderTimeline(ol, job) {
+  const steps = jobTimeline(job);
+  const firstPending = steps.findIndex((s) => !s.done);
+  const stuck = ['failed', 'stopped'].includes(job.state);
+  ol.replaceChildren(...steps.map((s, i) => el('li', {
+    class: 'step ' + (s.done ? 'done' : i === firstPending && !stuck ? 'current' : 'todo'),
+    'data-step': s.step, title: s.message || s.what,
+  },
+  el('span', { class: 'step-name' }, s.step),
+  el('span', { class: 'step-took' }, s.done ? (s.took_ms === null ? new Date(s.at).toLocaleTimeString() : '+' + formatTook(s.took_ms)) : '…'),
+  el('span', { class: 'step-what' }, s.what))));
+  const total = steps.filter((s) => s.done).map((s) => s.at);
+  $('timeline-total').textContent = total.length > 1
+    ? `${formatTook(total[total.length - 1] - total[0])} from submission to ${steps[total.length - 1].step}` +
+      ((job.rounds || []).length > 1 ? ` over ${job.rounds.length} rounds` : '')
+    : '';
+}
+
+function renderVerdicts(container, job) {
+  const rounds = schedulerVerdicts(job);
+  if (!rounds.length) {
+    container.replaceChildren(el('p', { class: 'muted' }, 'No round has started yet.'));
+    return;
+  }
+  container.replaceChildren(...rounds.slice(-3).map((r) => el('div', { class: 'verdict-round' },
+    el('div', { class: 'muted' }, `round ${r.round}`, r.outcome ? ` — ${r.outcome}` : '',
+      r.agreed ? el('span', { class: 'mono', title: r.agreed }, ' agreed on ' + r.agreed.slice(0, 16)) : ''),
+    el('ul', { class: 'plain verdicts' }, r.schedulers.map((s) => el('li', { class: 'verdict-' + s.verdict, 'data-peer': s.scheduler },
+      peer(s.scheduler), ' ',
+      s.verdict === 'agreed' ? el('span', { class: 'agreed' }, '✓ agreed')
+        : s.verdict === 'disagreed' ? el('span', { class: 'liar' }, '✗ named for disagreeing')
+          : el('span', { class: 'muted' }, 'no decision')))))));
+}
+
+function replicaRow(p) {
+  return el('tr', { 'data-replica': p.replica },
+    el('td', {}, '#' + p.replica),
+    el('td', {}, p.node ? peer(p.node) : el('span', { class: 'muted' }, 'not placed')),
+    el('td', {}, badge(p.state)),
+    el('td', {}, p.health === undefined ? '' : badge(p.health)),
+    el('td', { class: 'mono replica-endpoint' }, p.endpoint || ''),
+    el('td', {}, p.exit_code === null || p.exit_code === undefined ? '' : String(p.exit_code)),
+    el('td', {}, p.reschedules ?? ''),
+    el('td', {}, p.round ?? ''),
+    el('td', { class: 'mono muted' }, p.detail || ''));
+}
+
+function renderVersion(dl, job) {
+  const facts = [
+    ['Image', el('span', { class: 'mono' }, job.image || '')],
+    ['Type', job.type || ''],
+    ['Round', job.round ?? ''],
+    ['Coordinator', job.coordinator ? peer(job.coordinator) : ''],
+    ['Term', job.term ?? ''],
+    ['Holders', el('span', {}, (job.holders || []).flatMap((h, i) => (i ? [', ', peer(h)] : [peer(h)])))],
+  ];
+  dl.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  $('job-spec').textContent = job.spec || '';
+  $('job-handovers').replaceChildren(...(job.handovers || []).map((h) => el('li', {},
+    `term ${h.term}: `, peer(h.coordinator), ' took over from ', peer(h.from), ` (${h.why})`)));
+}
+
+export function anchorRow(a) {
+  return el('tr', { 'data-round': a.round },
+    el('td', {}, a.round),
+    el('td', {}, badge(a.state)),
+    el('td', { class: 'mono wrap' }, a.commitment || ''),
+    el('td', { class: 'mono wrap anchor-tx' }, a.tx || ''),
+    el('td', {}, a.block ? String(a.block) : ''),
+    el('td', { class: 'warning' }, a.error || ''));
+}
+
+// The replicas' logs (GET /v1/jobs/{id}/logs): a choice of replica and its last lines.
+// `selected` is "NODE|REPLICA" or ''; returns the key shown (the first replica by default).
+export function renderLogs(entries, selected) {
+  const choices = entries.map((e) => ({ key: e.error ? e.node + '|' : `${e.node}|${e.replica}`, entry: e }));
+  const select = $('log-replica');
+  const shown = choices.find((c) => c.key === selected) || choices.find((c) => !c.entry.error) || choices[0];
+  select.replaceChildren(...choices.map((c) => el('option', { value: c.key, selected: c === shown },
+    c.entry.error ? `${short(c.entry.node)}: unanswered` : `replica #${c.entry.replica} on ${short(c.entry.node)}`)));
+  const pre = $('log-text');
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  if (!shown) {
+    pre.textContent = '';
+    $('log-status').textContent = 'no replica has logs yet';
+    return '';
+  }
+  pre.textContent = shown.entry.error ? '' : shown.entry.logs || '';
+  $('log-status').textContent = shown.entry.error ? 'the node did not answer: ' + shown.entry.error
+    : shown.entry.logs ? `last ${countLines(shown.entry.logs)} line(s), updated ${new Date().toLocaleTimeString()}`
+      : 'no output yet';
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+  return shown.key;
+}
+
+const short = (id) => (typeof id === 'string' && id.length > 12 ? '…' + id.slice(-8) : String(id ?? ''));
+const countLines = (text) => text.split('\n').filter((l) => l !== '').length;
