@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -270,31 +269,6 @@ TEST(Host, ConnectionLimitClosesExtraInboundConnections) {
     EXPECT_FALSE(r.ok());
     EXPECT_TRUE(b.is_connected(a.id()));
   });
-}
-
-TEST(Host, ConcurrentDialsOfOnePeerShareOneConnection) {
-  asio::io_context io;
-  Host a(io), b(io);
-  ASSERT_TRUE(a.listen(loopback()).ok());
-  int connected = 0;
-  constexpr int kDials = 20;
-  for (int i = 0; i < kDials; ++i) {
-    asio::co_spawn(io, [&]() -> Task<void> {
-      auto r = co_await b.connect(dial_addr(a));
-      EXPECT_TRUE(r.ok()) << r.status().to_string();
-      if (r.ok()) ++connected;
-    }, asio::detached);
-  }
-  run(io, [&]() -> Task<void> {
-    for (int i = 0; i < 500 && connected < kDials; ++i) co_await sleep_ms(10);
-    co_await sleep_ms(100);  // an extra inbound connection would have reached `a` by now
-  });
-  EXPECT_EQ(connected, kDials);
-  EXPECT_EQ(b.connection_count(a.id()), 1u);
-  EXPECT_EQ(a.connection_count(b.id()), 1u);
-  a.close();
-  b.close();
-  io.run_for(std::chrono::milliseconds(100));
 }
 
 TEST(Host, GracefulShutdownDisconnectsPeers) {

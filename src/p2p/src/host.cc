@@ -11,10 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -47,25 +43,6 @@ namespace detail {
 constexpr std::size_t kReadBuffer = 1 << 20;
 constexpr std::size_t kWritePiece = 256 * 1024;
 constexpr std::size_t kMaxQueued = 256 * 1024;
-
-// TCP settings of every connection, either direction: no Nagle delay (frames are written
-// whole), and the dead-connection bound of HostConfig::dead_connection_timeout.
-void tune_socket(tcp::socket& sock, std::chrono::milliseconds dead_after) {
-  error_code ec;
-  sock.set_option(tcp::no_delay(true), ec);
-  if (dead_after.count() <= 0) return;
-  const int fd = sock.native_handle();
-  const int on = 1;
-  const int seconds = std::max<int>(3, static_cast<int>(dead_after.count() / 1000));
-  const int idle = std::max(1, seconds / 3), interval = std::max(1, seconds / 6), probes = 3;
-  const unsigned user_timeout = static_cast<unsigned>(dead_after.count());
-  // Best effort: a failure leaves the kernel's defaults, which are correct, only slower.
-  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
-  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
-}
 constexpr std::size_t kDirectMin = 16 * 1024;  // Stream::write: bulk data, worth the zero-copy path
 constexpr std::size_t kWireSize = noise::Session::sealed_size(kWritePiece + yamux::kHeaderSize);
 
@@ -176,16 +153,6 @@ struct Host::Impl : std::enable_shared_from_this<Host::Impl> {
     std::chrono::milliseconds delay{0};
   };
   std::map<std::string, Backoff> backoff;
-  // A dial in flight, by address: callers that want the same address meanwhile wait for its
-  // result instead of opening a connection each. (Without this, the requests queued while a
-  // peer was unreachable each completed a dial of their own when it came back: hundreds of
-  // connections to one peer, and "connection limit reached".)
-  struct PendingDial {
-    explicit PendingDial(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
-    asio::steady_timer done;  // cancelled once `result` is set
-    std::optional<Result<PeerId>> result;
-  };
-  std::map<std::string, std::shared_ptr<PendingDial>> dialing;
   std::array<std::uint64_t, 2> refused{};  // by Refusal
   LogThrottle gated_log{config.refusal_log};
   LogThrottle limit_log{config.refusal_log};
@@ -859,7 +826,7 @@ Task<void> accept_loop(std::shared_ptr<Host::Impl> host, std::shared_ptr<tcp::ac
       sock->close(ec);
       continue;
     }
-    detail::tune_socket(*sock, host->config.dead_connection_timeout);
+    sock->set_option(tcp::no_delay(true), ec);
     asio::co_spawn(host->io, [host, sock, remote_ep]() -> Task<void> {
       detail::Deadline deadline(sock->get_executor(), host->config.upgrade_timeout, [sock] {
         error_code e;
@@ -1080,11 +1047,6 @@ std::uint64_t Host::refused_connections(Refusal reason) const {
 }
 void Host::add_listener(Listener listener) { impl_->listeners.push_back(std::move(listener)); }
 
-std::size_t Host::connection_count(const PeerId& peer) const {
-  auto it = impl_->connections.find(peer);
-  return it == impl_->connections.end() ? 0 : it->second.size();
-}
-
 bool Host::is_connected(const PeerId& peer) const {
   auto it = impl_->connections.find(peer);
   if (it == impl_->connections.end()) return false;
@@ -1123,16 +1085,6 @@ Task<Result<PeerId>> Host::connect(const Multiaddr& addr) {
     co_return unavailable("connection limit reached");
   }
 
-  if (auto in_flight = host->dialing.find(key); in_flight != host->dialing.end()) {
-    auto pending = in_flight->second;
-    error_code wait;
-    co_await pending->done.async_wait(asio::redirect_error(asio::use_awaitable, wait));
-    if (pending->result) co_return *pending->result;
-    co_return unavailable("dial " + key + " was abandoned");
-  }
-  auto pending = std::make_shared<Impl::PendingDial>(host->io);
-  host->dialing[key] = pending;
-
   auto sock = std::make_shared<tcp::socket>(host->io);
   detail::Deadline deadline(host->io.get_executor(), host->config.dial_timeout, [sock] {
     error_code e;
@@ -1154,7 +1106,7 @@ Task<Result<PeerId>> Host::connect(const Multiaddr& addr) {
   if (ec) {
     result = unavailable("cannot connect to " + key + ": " + ec.message());
   } else {
-    detail::tune_socket(*sock, host->config.dead_connection_timeout);
+    sock->set_option(tcp::no_delay(true), ec);
     result = co_await upgrade(host, sock, Direction::kOutbound, expected, addr.without_peer_id());
   }
   if (deadline.fired()) result = deadline_exceeded("dial " + key + " timed out");
@@ -1167,9 +1119,6 @@ Task<Result<PeerId>> Host::connect(const Multiaddr& addr) {
     b.delay = std::min(host->config.backoff_max, b.delay.count() == 0 ? host->config.backoff_base : b.delay * 2);
     b.until = std::chrono::steady_clock::now() + b.delay;
   }
-  host->dialing.erase(key);
-  pending->result = result;
-  pending->done.cancel();
   co_return result;
 }
 

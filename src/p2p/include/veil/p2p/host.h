@@ -134,12 +134,6 @@ struct HostConfig {
   // up to backoff_max; a success clears it.
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_max{5 * 60'000};
-  // A connection whose peer stopped answering (a cut cable, a paused or partitioned machine)
-  // is closed after about this long, by the kernel: TCP keepalive probes an idle connection
-  // from a third of it on, and unacknowledged data fails the socket after all of it
-  // (TCP_USER_TIMEOUT). Its peer is then dialled afresh when it is needed again. 0: the
-  // kernel's defaults (hours for an idle connection, ~15 min with data in flight).
-  std::chrono::milliseconds dead_connection_timeout{30'000};
   // Connections beyond this are closed right after accept (inbound) or refused (outbound).
   std::size_t max_connections = 256;
   // Per-connection Yamux settings (stream limit, receive window).
@@ -202,9 +196,6 @@ class Host {
   Task<Result<StreamPtr>> new_stream(const PeerId& peer, std::vector<std::string> protocols);
 
   bool is_connected(const PeerId& peer) const;
-  // Connections open to `peer`: one, normally (two when both sides dialled at once); dials of
-  // one address made while another is in flight wait for it and share its connection.
-  std::size_t connection_count(const PeerId& peer) const;
   std::vector<PeerId> connected_peers() const;
   // Closes every connection to `peer` (GoAway, then the socket).
   void disconnect(const PeerId& peer);
