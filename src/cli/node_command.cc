@@ -195,7 +195,7 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
   // deployment is anchored, or the job fails — as `kubectl rollout status` follows a rollout.
   std::cerr << "job " << text(*job, "name") << " submitted: " << id << "\n";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s);
-  StepProgress steps("job " + text(*job, "name"), round_timeline(json::array()).size());
+  StepProgress steps("job " + text(*job, "name"), kRoundTimelineSteps);
   std::size_t steps_done = 0;
   std::size_t events_seen = 0;
   for (;;) {

@@ -23,6 +23,7 @@ constexpr StepRule kSteps[] = {
     {"running", "the nodes pulled and started the replicas", R"(^all placed replicas are running\b|^every replica finished\b)"},
     {"anchored", "the commitment anchored on chain", R"(^deployment anchored\b)"},
 };
+static_assert(std::size(kSteps) == kRoundTimelineSteps);
 constexpr std::size_t kCommitteeStep = 3;
 
 struct Event {

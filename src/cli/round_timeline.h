@@ -7,6 +7,7 @@
 // whose message matches; a step's time runs from the previous step's event to its own.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,8 +25,10 @@ struct TimelineStep {
   std::string message;                  // the event that marked it
 };
 
-// Always the seven steps, in order; events without a numeric `at` or a string `message` are
-// skipped.
+inline constexpr std::size_t kRoundTimelineSteps = 7;
+
+// Always the kRoundTimelineSteps steps, in order; events without a numeric `at` or a string
+// `message` are skipped.
 std::vector<TimelineStep> round_timeline(const nlohmann::json& events);
 
 }  // namespace veil::cli

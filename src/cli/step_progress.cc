@@ -62,8 +62,7 @@ void StepProgress::begin(const std::string& step) {
   if (terminal_) {
     redraw_locked();
   } else {
-    out_ << "[" << title_ << "] " << begun_;
-    if (total_ > 0) out_ << "/" << total_;
+    write_plain_prefix_locked();
     out_ << " " << step_ << std::endl;
   }
 }
@@ -103,10 +102,14 @@ void StepProgress::finish_locked(const std::string* summary) {
     clear_line_locked();
     out_ << "\u2713 " << (summary ? *summary : step_ + " (" + took + ")") << std::endl;
   } else {
-    out_ << "[" << title_ << "] " << begun_;
-    if (total_ > 0) out_ << "/" << total_;
+    write_plain_prefix_locked();
     out_ << (summary ? " " + *summary : " done in " + took) << std::endl;
   }
+}
+
+void StepProgress::write_plain_prefix_locked() {
+  out_ << "[" << title_ << "] " << begun_;
+  if (total_ > 0) out_ << "/" << total_;
 }
 
 void StepProgress::clear_line_locked() { out_ << "\r\033[K"; }

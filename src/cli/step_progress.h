@@ -48,6 +48,7 @@ class StepProgress {
   void finish_locked(const std::string* summary = nullptr);
   void redraw_locked();
   void clear_line_locked();
+  void write_plain_prefix_locked();  // "[title] N/TOTAL" of a plain line
   void tick();
 
   const std::string title_;
