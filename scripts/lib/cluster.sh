@@ -171,19 +171,29 @@ veil_at() {
   "$VEIL" --config "$CLUSTER_WORK/cluster/node-$n/node.yaml" "$@"
 }
 
+# Bounded by the clock (each try may wait out the CLI's 10 s request timeout). A node that is
+# alive but never answers is hung: its threads' stacks go to stderr with its log's tail.
 wait_for_api() {  # wait_for_api N
-  for _ in $(seq 600); do
+  local deadline=$((SECONDS + 120)) pid
+  pid=$(node_pid "$1")
+  while ((SECONDS < deadline)); do
     veil_at "$1" node ls -o json >/dev/null 2>&1 && return 0
-    kill -0 "$(node_pid "$1")" 2>/dev/null || { tail -20 "$CLUSTER_WORK/node-$1.log" >&2; return 1; }
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$CLUSTER_WORK/node-$1.log" >&2; return 1; }
     sleep 0.2
   done
+  echo "node $1 (pid $pid) is alive but its API did not answer for 120 s; its log's tail and its threads:" >&2
+  tail -20 "$CLUSTER_WORK/node-$1.log" >&2
+  if command -v gdb >/dev/null; then
+    timeout 60 gdb -p "$(pgrep -P "$pid" -f 'node run' || echo "$pid")" -batch -ex 'thread apply all bt 12' 2>/dev/null |
+      grep -E '^(Thread|#)' | head -150 >&2 || true
+  fi
   return 1
 }
 
 # Waits until COUNT of node N's members satisfy the Python condition on `m` (a /v1/nodes entry).
 wait_for_nodes_where() {  # wait_for_nodes_where N COUNT CONDITION
-  local n=$1 count=$2 condition=$3
-  for _ in $(seq 300); do
+  local n=$1 count=$2 condition=$3 deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
     [[ $(veil_at "$n" node ls -o json 2>/dev/null |
       python3 -c "import json,sys; print(sum(1 for m in json.load(sys.stdin) if $condition))" 2>/dev/null) == "$count" ]] && return 0
     sleep 0.2

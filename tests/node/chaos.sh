@@ -122,8 +122,11 @@ for n in $ALL; do
   STATE[$n]=up
 done
 quiet_at=$(date +%s)
+say "soak over after $k submissions; every node back, waiting for the cluster to settle"
 for n in $ALL; do wait_for_api "$n" || fail "node $n did not come back"; done
+say "every API answers ($(($(date +%s) - quiet_at)) s)"
 for n in $ALL; do wait_for_members "$n" 5 || fail "node $n does not see 5 alive members after the soak"; done
+say "every node sees 5 alive members ($(($(date +%s) - quiet_at)) s)"
 at_rest() {
   veil_at 1 job ls -o json >"$CLUSTER_WORK/final.json" 2>/dev/null || return 1
   python3 - "$CLUSTER_WORK/final.json" "$SUBMITTED" <<'PY'
@@ -136,7 +139,17 @@ for line in open(sys.argv[2]):
         sys.exit(1)
 PY
 }
-for _ in $(seq 180); do at_rest && break; sample; sleep 1; done
+# Bounded by the clock, not by tries: each try may wait out an API timeout (10 s).
+settle_deadline=$(($(date +%s) + 180)) next_note=$(($(date +%s) + 30))
+until at_rest || (($(date +%s) >= settle_deadline)); do
+  sample
+  if (($(date +%s) >= next_note)); then
+    say "still settling ($(($(date +%s) - quiet_at)) s after the soak)"
+    next_note=$(($(date +%s) + 30))
+  fi
+  sleep 1
+done
+say "settled check done ($(($(date +%s) - quiet_at)) s after the soak)"
 if ! at_rest; then
   say "not every job is running all its replicas $(($(date +%s) - quiet_at)) s after the soak; their last events:"
   python3 - "$CLUSTER_WORK/final.json" "$SUBMITTED" <<'PY' | while read -r id; do
