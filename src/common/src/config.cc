@@ -261,6 +261,9 @@ const std::vector<ConfigField>& config_schema() {
       {"swim.preset", ConfigKind::kString, "lan", "SWIM timing preset: lan, local or wan"},
       {"debug.tamper_decisions", ConfigKind::kBoolean, "false",
        "TESTING ONLY: publish corrupted scheduling decisions (to show the cluster names a lying scheduler)"},
+      {"debug.equivocate_decisions", ConfigKind::kBoolean, "false",
+       "TESTING ONLY: announce each scheduling decision and then a corrupted one, both signed (to show the "
+       "cluster proves the equivocation on chain and slashes the operator)"},
       {"debug.fixed_telemetry", ConfigKind::kBoolean, "false",
        "TESTING ONLY: report the declared capacity (telemetry.cap_*) as free, instead of measuring"},
       {"debug.wire_dump", ConfigKind::kString, "", "TESTING ONLY: append every application message sent or received to this file"},

@@ -146,6 +146,7 @@ Result<Settings> load_settings(const Config& config) {
     return invalid_argument("swim.preset must be lan, local or wan");
   }
   s.tamper_decisions = config.boolean("debug.tamper_decisions");
+  s.equivocate_decisions = config.boolean("debug.equivocate_decisions");
   s.evaluation_delay = std::chrono::milliseconds(std::clamp<std::int64_t>(config.integer("debug.evaluation_delay_ms"), 0, 600'000));
   s.fixed_telemetry = config.boolean("debug.fixed_telemetry");
   s.wire_dump = config.string("debug.wire_dump");
@@ -327,6 +328,7 @@ Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) 
     operator_address_ = eth_key_->address().to_checksum();
   }
   registry_.emplace(*eth_, address, sender_.get());
+  domain_ = chain::RegistryDomain{chain_id_, address};
   VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
   if (keys.first != keys_.committee.public_key_hash || keys.second != server_key_hash) {
     return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
@@ -364,6 +366,7 @@ void Daemon::Impl::make_scheduler_role() {
   SchedulerRole::Options options;
   options.decisions_topic = topics_.decisions;
   options.tamper_decisions = settings_.tamper_decisions;
+  options.equivocate_decisions = settings_.equivocate_decisions;
   options.evaluation_delay = settings_.evaluation_delay;
   auto find_telemetry = [this](const std::string& peer, const Hash32& hash) -> std::shared_ptr<const sched::EncryptedTelemetry> {
     auto kept = telemetry_->find(peer, hash);

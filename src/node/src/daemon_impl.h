@@ -94,6 +94,7 @@ struct Settings {
   std::size_t job_holders = kDefaultJobHolders;  // jobs.holders: copies of each job's record
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
+  bool equivocate_decisions = false;
   std::chrono::milliseconds evaluation_delay{0};
   bool fixed_telemetry = false;
   std::string wire_dump;
@@ -143,6 +144,12 @@ struct Daemon::Impl : NodeContext {
     coordinator_->handle_report(self_text_, std::move(report), std::move(reply));
   }
   bool declared_dead(const std::string& peer) const override;
+  // ---- stake.cc: signed announcements and slashing ----
+  std::optional<chain::RegistryDomain> announcement_domain() const override { return domain_; }
+  std::optional<chain::Address> operator_of(const std::string& peer) const override;
+  Bytes sign_as_operator(const Hash32& digest) const override;
+  void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
+                           const chain::Address& signer) override;
 
   void publish(const std::string& topic, const Bytes& data) override;
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
@@ -206,6 +213,10 @@ struct Daemon::Impl : NodeContext {
   std::map<chain::Hash32, std::string> registered_by_hash_;
   std::map<std::string, std::string> registered_;
   std::vector<std::string> allowed_policies_;
+  // The domain this node signs announcements in and checks them against (set by connect_chain).
+  std::optional<chain::RegistryDomain> domain_;
+  // Evidence ids this node has submitted or found used: each is sent at most once.
+  std::set<chain::Hash32> evidence_reported_;
 
   ClusterKeys keys_;
   std::unique_ptr<SystemProbe> probe_;
