@@ -108,7 +108,10 @@ int cmd_node_ls(const GlobalOptions& global, const ApiOptions& o) {
       addr += (addr.empty() ? "" : ",") + a.get<std::string>();
     }
     rows.push_back({text(n, "peer_id") + (n.value("self", false) ? " (this node)" : ""), text(n, "state"), text(n, "incarnation"),
-                    n.value("registered", false) ? "yes" : "NO", text(n, "operator"), addr});
+                    n.value("registered", false)          ? "yes"
+                    : n.value("refused", "") == "unstaked" ? "UNSTAKED"
+                                                           : "NO",
+                    text(n, "operator"), addr});
   }
   print_table(rows);
   return kExitOk;

@@ -273,7 +273,8 @@ void CoordinatorRole::consider_round(const Hash32& job_id) {
     for (const auto& [scheduler, what] : rr.announced) {
       if (what == rr.agreed || std::find(rr.liars.begin(), rr.liars.end(), scheduler) != rr.liars.end()) continue;
       rr.liars.push_back(scheduler);
-      const std::string warning = "scheduler " + scheduler + " published decision " + what.substr(0, 16) +
+      const std::string warning = "scheduler " + scheduler + " published decision " +
+                                  (what.starts_with("error: ") ? what.substr(0, 96) : what.substr(0, 16)) +
                                   " which disagrees with the quorum's " + rr.agreed.substr(0, 16) + "; ignored";
       job.warnings.push_back(warning);
       logger()->error("job {}: {}", short_id(job_id), warning);

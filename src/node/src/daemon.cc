@@ -340,7 +340,8 @@ Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) 
                                ": run `veil node register` with its operator's key");
   }
   if (operator_address_.empty()) operator_address_ = me.operator_address.to_checksum();
-  apply_chain_view(registry_->nodes(), registry_->cluster_policy());
+  auto nodes = registry_->nodes();
+  apply_chain_view(nodes, registry_->cluster_policy(), read_stake_view(nodes));
   return {};
 }
 
@@ -719,12 +720,15 @@ void Daemon::Impl::refresh_chain_view() {
   blocking_->post([this] {
     auto nodes = registry_->nodes();
     auto policy = registry_->cluster_policy();
-    asio::post(io_, [this, nodes = std::move(nodes), policy = std::move(policy)] { apply_chain_view(nodes, policy); });
+    auto stake = read_stake_view(nodes);
+    asio::post(io_, [this, nodes = std::move(nodes), policy = std::move(policy), stake = std::move(stake)] {
+      apply_chain_view(nodes, policy, stake);
+    });
   });
 }
 
 void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes,
-                                    const Result<Bytes>& policy) {
+                                    const Result<Bytes>& policy, const StakeView& stake) {
   if (!nodes.ok()) {
     logger()->warn("chain: cannot read the node registry: {}", nodes.status().to_string());
     return;
@@ -733,6 +737,7 @@ void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry
   for (const auto& n : *nodes) {
     if (n.active) active[n.peer_id] = n.operator_address.to_checksum();
   }
+  apply_stake_view(stake, active);
   // The registry holds keccak(PeerId); name the ones we know.
   std::set<std::string> known = {self_text_};
   if (host_) {

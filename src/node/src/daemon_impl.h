@@ -101,6 +101,15 @@ struct Settings {
 };
 Result<Settings> load_settings(const Config& config);
 
+// What the chain says about stake (docs/chain.md, "Stake"), read on the blocking worker with
+// the node registry.
+struct StakeView {
+  bool read = false;                         // false: the chain could not be read (see error)
+  std::string error;
+  chain::U256 min_stake;                     // 0: no minimum, nobody is gated
+  std::set<std::string> unstaked_operators;  // checksum addresses of operators below it
+};
+
 struct Daemon::Impl : NodeContext {
   explicit Impl(Settings settings);
   ~Impl() override;
@@ -160,7 +169,19 @@ struct Daemon::Impl : NodeContext {
   std::vector<std::string> live_members() const override;
   void on_member_event(const swim::MemberEvent& event);
   void refresh_chain_view();
-  void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy);
+  void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy,
+                        const StakeView& stake);
+  // ---- stake.cc: stake gating ----
+  // Blocking worker: the minimum stake and, when it is above 0, which operators of `nodes`
+  // (and this node's own) are below it.
+  StakeView read_stake_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes);
+  // Io thread, from apply_chain_view: removes the nodes of unstaked operators from `active`
+  // (so the gater refuses them and they are neither scheduled nor counted) and closes their
+  // connections; when this node's own operator fell below the minimum, drains its replicas and
+  // refuses assignments until it is staked again.
+  void apply_stake_view(const StakeView& stake, std::map<chain::Hash32, std::string>& active);
+  // "staked", "unstaked", or "no minimum" (min stake 0), for /v1/status.
+  std::string stake_state() const;
 
   // The coordinator role's chain call (blocking worker only): anchors `commitment` unless it
   // is anchored already, and says where it is.
@@ -217,6 +238,13 @@ struct Daemon::Impl : NodeContext {
   std::optional<chain::RegistryDomain> domain_;
   // Evidence ids this node has submitted or found used: each is sent at most once.
   std::set<chain::Hash32> evidence_reported_;
+  // The last stake view read: the minimum, operators below it and their nodes (which are not in
+  // registered_by_hash_), whether this node's own operator is below it, and whether the
+  // executor was drained for that.
+  chain::U256 min_stake_;
+  std::set<std::string> unstaked_operators_;
+  std::map<chain::Hash32, std::string> unstaked_nodes_;
+  bool self_unstaked_ = false, drained_for_stake_ = false;
 
   ClusterKeys keys_;
   std::unique_ptr<SystemProbe> probe_;
