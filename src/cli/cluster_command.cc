@@ -36,6 +36,7 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "step_progress.h"
 #include "veil/chain/keccak.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/sha256.h"
@@ -73,32 +74,28 @@ struct ClusterKeys {
   std::vector<std::size_t> committee_order;
 };
 
-void progress(const std::string& step) {
-  std::cerr << "[" << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() % 100000
-            << "] " << step << "\n";
-}
-
 // Proposal, a yes vote from each operator up to the quorum, execution.
 Status govern(std::vector<std::unique_ptr<VeilRegistry>>& as_operator, VeilRegistry::ProposalKind kind, const Bytes& payload,
-              std::size_t quorum) {
+              std::size_t quorum, StepProgress& steps) {
+  steps.begin(std::string("governance: ") + std::string(chain::proposal_kind_name(kind)));
   VEIL_ASSIGN_OR_RETURN(std::uint64_t id, as_operator[0]->propose(kind, payload));
   for (std::size_t i = 0; i < quorum; ++i) VEIL_RETURN_IF_ERROR(as_operator[i]->vote(id, true).status());
   VEIL_RETURN_IF_ERROR(as_operator[0]->execute(id).status());
-  progress(std::string("governance: ") + std::string(chain::proposal_kind_name(kind)) + " (proposal " + std::to_string(id) +
-           ") executed with " + std::to_string(quorum) + " votes");
+  steps.note("proposal " + std::to_string(id) + " executed with " + std::to_string(quorum) + " votes");
   return {};
 }
 
 // The dealer: one process makes the whole key set, deals the secret t-of-n, and wipes it.
 Result<ClusterKeys> run_ceremony(const fhe::Parameters& params, unsigned t,
-                                 const std::vector<fhe::threshold::MemberPublicKey>& members, const fs::path& out) {
-  progress("key ceremony: generating the FHE key set (" + std::string(params.name) + ")");
+                                 const std::vector<fhe::threshold::MemberPublicKey>& members, const fs::path& out,
+                                 StepProgress& steps) {
+  steps.begin("key ceremony: generating the FHE key set (" + std::string(params.name) + ")");
   const auto client_key = fhe::ClientKey::generate(params);
   ClusterKeys keys;
   keys.public_key = fhe::CompactPublicKey::generate(client_key).serialize();
-  progress("key ceremony: generating the server (evaluation) key");
+  steps.begin("key ceremony: generating the server (evaluation) key");
   keys.server_key = fhe::CompressedServerKey::generate(client_key).serialize();
-  progress("key ceremony: dealing the secret key " + std::to_string(t) + "-of-" + std::to_string(members.size()));
+  steps.begin("key ceremony: dealing the secret key " + std::to_string(t) + "-of-" + std::to_string(members.size()));
   auto ceremony = fhe::threshold::deal(client_key, t, members, keys.public_key, keys.server_key);
   fhe::threshold::wipe_client_key(client_key);
   if (!ceremony.ok()) return ceremony.status();
@@ -115,7 +112,7 @@ Result<ClusterKeys> run_ceremony(const fhe::Parameters& params, unsigned t,
     VEIL_RETURN_IF_ERROR(write_file(out / ("node-" + std::to_string(i + 1)) / "share.sealed", sealed, true));
     keys.committee_order.push_back(i);  // the dealer's member i + 1 is node i + 1
   }
-  progress("key ceremony done; the dealer's secret key was wiped");
+  steps.note("the dealer's secret key was wiped");
   return keys;
 }
 
@@ -145,7 +142,8 @@ std::string last_lines(const fs::path& file, std::size_t count) {
 
 // The members' DKG: each operator's member runs `veil keys dkg` as its own process, on loopback
 // here; operators on separate machines run the same command themselves (docs/operations.md).
-Result<ClusterKeys> run_member_dkg(const ClusterArgs& a, const fhe::Parameters& params, unsigned t, const fs::path& out) {
+Result<ClusterKeys> run_member_dkg(const ClusterArgs& a, const fhe::Parameters& params, unsigned t, const fs::path& out,
+                                   StepProgress& steps) {
   const std::size_t n = a.operator_keys.size();
   std::vector<std::uint16_t> ports;
   for (std::size_t i = 0; i < n; ++i) {
@@ -159,7 +157,7 @@ Result<ClusterKeys> run_member_dkg(const ClusterArgs& a, const fhe::Parameters& 
     member_args.push_back("--member");
     member_args.push_back((node_dir(i) / "member.pub").string() + "=/ip4/127.0.0.1/tcp/" + std::to_string(ports[i]));
   }
-  progress("dkg: " + std::to_string(t) + "-of-" + std::to_string(n) + " distributed key generation (" +
+  steps.begin("dkg: " + std::to_string(t) + "-of-" + std::to_string(n) + " distributed key generation (" +
            std::string(params.name) + "), one `veil keys dkg` process per operator; logs in node-N/dkg.log");
   std::vector<pid_t> children;
   for (std::size_t i = 0; i < n; ++i) {
@@ -238,7 +236,7 @@ Result<ClusterKeys> run_member_dkg(const ClusterArgs& a, const fhe::Parameters& 
     std::error_code ec;
     fs::remove_all(node_dir(i) / "dkg", ec);
   }
-  progress("dkg done: identical public files from all " + std::to_string(n) + " members, each share sealed to its member");
+  steps.note("identical public files from all " + std::to_string(n) + " members, each share sealed to its member");
   return keys;
 }
 
@@ -261,6 +259,9 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   std::error_code ec;
   fs::create_directories(out / "cluster", ec);
   if (ec) return unavailable(out.string() + ": " + ec.message());
+  // Registry, identities, keys (the dealer's three steps or one DKG), registration, one
+  // governance step per proposal, configurations.
+  StepProgress steps("cluster init", 1 + 1 + (a.dkg ? 1 : 3) + 1 + 3 + a.images.size() + 1);
 
   // Operators and the chain.
   VEIL_ASSIGN_OR_RETURN(auto client, chain::EthClient::connect(a.rpc));
@@ -277,7 +278,7 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
     senders.push_back(std::move(sender));
   }
   const std::size_t quorum = n / 2 + 1;
-  progress("deploying VeilRegistry '" + a.name + "' with " + std::to_string(n) + " operators (quorum " + std::to_string(quorum) + ")");
+  steps.begin("deploying VeilRegistry '" + a.name + "' with " + std::to_string(n) + " operators (quorum " + std::to_string(quorum) + ")");
   VeilRegistry::DeployParams dp;
   dp.cluster_name = a.name;
   dp.operators = operators;
@@ -286,9 +287,9 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   const chain::Address contract = deployed.address();
   std::vector<std::unique_ptr<VeilRegistry>> as_operator;
   for (auto& s : senders) as_operator.push_back(std::make_unique<VeilRegistry>(client, contract, s.get()));
-  progress("registry at " + contract.to_checksum());
+  steps.note("registry at " + contract.to_checksum());
 
-  // Identities.
+  steps.begin("node identities and committee member keys");
   std::vector<std::string> peers;
   std::vector<fhe::threshold::MemberPublicKey> members;
   for (std::size_t i = 0; i < n; ++i) {
@@ -306,7 +307,7 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
 
   // The cluster keys.
   VEIL_ASSIGN_OR_RETURN(const ClusterKeys keys_made,
-                        a.dkg ? run_member_dkg(a, *params, t, out) : run_ceremony(*params, t, members, out));
+                        a.dkg ? run_member_dkg(a, *params, t, out, steps) : run_ceremony(*params, t, members, out, steps));
   nlohmann::json committee_json = {{"threshold", t}, {"members", nlohmann::json::array()}};
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = keys_made.committee_order[k];
@@ -319,9 +320,10 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
   const Bytes& server_key = keys_made.server_key;
 
   // Registration and governance.
+  steps.begin("registering " + std::to_string(n) + " nodes");
   for (std::size_t i = 0; i < n; ++i) {
     VEIL_RETURN_IF_ERROR(as_operator[i]->register_node(chain::peer_id_hash(peers[i]), operators[i]).status());
-    progress("node " + peers[i] + " registered by operator " + operators[i].to_checksum());
+    steps.note("node " + peers[i] + " registered by operator " + operators[i].to_checksum());
   }
   VeilRegistry::Committee committee;
   committee.threshold = static_cast<std::uint8_t>(t);
@@ -331,20 +333,20 @@ Result<nlohmann::json> init(const ClusterArgs& a) {
     std::copy(members[i].box.begin(), members[i].box.end(), box.begin());
     committee.x25519_keys.push_back(box);
   }
-  VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kSetCommittee, VeilRegistry::committee_payload(committee), quorum));
+  VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kSetCommittee, VeilRegistry::committee_payload(committee), quorum, steps));
   VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kSetClusterKeys,
-                              VeilRegistry::cluster_keys_payload(sha256(public_key), sha256(server_key)), quorum));
+                              VeilRegistry::cluster_keys_payload(sha256(public_key), sha256(server_key)), quorum, steps));
   const std::string policies = "spread,binpack,latency,priority-round-robin";
   VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kSetPolicy,
                               VeilRegistry::policy_payload(chain::keccak256(as_bytes(std::string_view("veil-policy-set-v1"))),
                                                            Bytes(policies.begin(), policies.end())),
-                              quorum));
+                              quorum, steps));
   for (const auto& image : a.images) {
     VEIL_ASSIGN_OR_RETURN(auto digest, chain::parse_image_digest(image));
-    VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kAllowImage, VeilRegistry::image_payload(digest), quorum));
+    VEIL_RETURN_IF_ERROR(govern(as_operator, VeilRegistry::ProposalKind::kAllowImage, VeilRegistry::image_payload(digest), quorum, steps));
   }
 
-  // Node configurations.
+  steps.begin("writing node configurations");
   auto node_address = [&a](std::size_t i) { return a.node_addresses.empty() ? std::string("127.0.0.1") : a.node_addresses[i]; };
   const std::string bootstrap = "/ip4/" + node_address(0) + "/tcp/" + std::to_string(a.p2p_base_port + 1) + "/p2p/" + peers[0];
   nlohmann::json nodes = nlohmann::json::array();

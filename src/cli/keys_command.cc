@@ -23,6 +23,7 @@
 #include "cli_io.h"
 #include "commands.h"
 #include "member_keys.h"
+#include "step_progress.h"
 #include "veil/common/printable.h"
 #include "veil/common/sha256.h"
 #include "veil/fhe/fhe.h"
@@ -126,12 +127,17 @@ int cmd_ceremony(const KeysOptions& o) {
   fs::create_directories(dir, ec);
   if (ec) return fail(o.out + ": " + ec.message());
 
+  StepProgress steps("keys ceremony", 4);
+  steps.begin("generating the FHE key set (" + std::string(params->name) + ")");
   const auto client = ClientKey::generate(*params);
   const Bytes public_key = CompactPublicKey::generate(client).serialize();
+  steps.begin("generating the server (evaluation) key");
   const Bytes server_key = CompressedServerKey::generate(client).serialize();
+  steps.begin("dealing the secret key " + std::to_string(o.threshold) + "-of-" + std::to_string(members.size()));
   auto ceremony = deal(client, o.threshold, members, public_key, server_key);
   wipe_client_key(client);  // the dealer keeps nothing: only the sealed shares can decrypt
   if (!ceremony.ok()) return fail(ceremony.status());
+  steps.begin("sealing the shares and writing " + o.out);
 
   nlohmann::json hashes = {{"parameters", std::string(params->name)},
                            {"threshold", o.threshold},
@@ -160,6 +166,7 @@ int cmd_ceremony(const KeysOptions& o) {
   for (const auto& [name, bytes] : files) {
     if (auto st = write_file(dir / name, bytes); !st.ok()) return fail(st);
   }
+  steps.finish();
   std::cout << "committee of " << members.size() << " members, threshold " << o.threshold << " (" << params->name
             << "); public material and " << members.size() << " sealed shares in " << dir.string()
             << "; the dealer's secret key was wiped\n"

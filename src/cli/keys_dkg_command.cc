@@ -15,6 +15,7 @@
 #include "cli_io.h"
 #include "commands.h"
 #include "member_keys.h"
+#include "step_progress.h"
 #include "veil/fhe/fhe.h"
 #include "veil/node/dkg_runner.h"
 
@@ -100,9 +101,15 @@ int cmd_dkg(const DkgOptions& o) {
   if (fs::exists(config.out, ec) && (!fs::is_directory(config.out, ec) || !fs::is_empty(config.out, ec))) {
     return usage(o.out + " exists and is not an empty directory; a run writes a whole key set or nothing");
   }
-  config.progress = [](const std::string& line) { std::cerr << "dkg: " << line << std::endl; };
+  // Each protocol round is a step (its line carries the time and bytes so far); the rest are notes.
+  StepProgress steps("dkg", 0);
+  config.progress = [&steps](const std::string& line) {
+    if (line.rfind("round ", 0) == 0) steps.begin(line);
+    else steps.note(line);
+  };
 
   auto report = node::run_dkg(config);
+  steps.finish();
   if (!report.ok()) return fail(report.status());
   if (structured_output(o.output)) {
     print_data(report_json(*report), o.output);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -11,6 +12,8 @@
 #include "chain_cli.h"
 #include "cli_io.h"
 #include "commands.h"
+#include "round_timeline.h"
+#include "step_progress.h"
 #include "veil/common/config.h"
 #include "veil/common/printable.h"
 #include "veil/node/api_client.h"
@@ -191,23 +194,49 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
     else std::cout << "job " << text(*job, "name") << " submitted: " << id << " (veil job status " << id.substr(0, 12) << ")\n";
     return kExitOk;
   }
-  // --wait: follow the job's events until its replicas run (or it fails), as `kubectl rollout status`.
+  // --wait: the round timeline as it happens (round_timeline.h), until the replicas run and the
+  // deployment is anchored, or the job fails — as `kubectl rollout status` follows a rollout.
   std::cerr << "job " << text(*job, "name") << " submitted: " << id << "\n";
-  std::size_t shown = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s);
+  StepProgress steps("job " + text(*job, "name"), kRoundTimelineSteps);
+  std::size_t steps_done = 0;
+  std::size_t events_seen = 0;
   for (;;) {
     auto status = api->get("/v1/jobs/" + id);
     if (!status.ok()) return fail(status.status());
     const auto& events = (*status)["events"];
-    for (; shown < events.size(); ++shown) std::cerr << "  " << printable(text(events[shown], "message")) << "\n";
+    const auto timeline = round_timeline(events);
+    std::set<std::string> step_messages;
+    for (const auto& step : timeline) {
+      if (step.at_ms) step_messages.insert(step.message);
+    }
+    // Events that mark no step (a scheduler named for disagreeing, a retry, a refusal) as notes.
+    for (; events.is_array() && events_seen < events.size(); ++events_seen) {
+      const std::string message = text(events[events_seen], "message");
+      if (step_messages.count(message) == 0) steps.note(message);
+    }
+    for (; steps_done < timeline.size() && timeline[steps_done].at_ms; ++steps_done) {
+      const auto& step = timeline[steps_done];
+      if (steps.steps_begun() <= steps_done) steps.begin(step.step + ": " + step.what);
+      std::string summary = step.step;
+      if (step.took_ms) summary += " " + format_duration(std::chrono::milliseconds(*step.took_ms));
+      steps.finish(summary + "  " + step.message);
+    }
+    if (steps_done < timeline.size() && steps.steps_begun() <= steps_done) {
+      steps.begin(timeline[steps_done].step + ": " + timeline[steps_done].what);
+    }
     const std::string state = text(*status, "state");
     const bool anchored = !(*status)["anchor"].is_null();
-    if ((state == "running" && anchored) || state == "failed" || state == "stopped") {
+    if ((state == "running" && anchored) || state == "succeeded" || state == "failed" || state == "stopped") {
+      steps.finish();
       if (structured_output(global.output)) print_data(*status, global.output);
       else print_job(*status);
-      return state == "running" ? kExitOk : kExitFailure;
+      return state == "running" || state == "succeeded" ? kExitOk : kExitFailure;
     }
-    if (std::chrono::steady_clock::now() > deadline) return fail("job " + id + " is still " + state + " after " + std::to_string(a.timeout_s) + " s");
+    if (std::chrono::steady_clock::now() > deadline) {
+      steps.finish();
+      return fail("job " + id + " is still " + state + " after " + std::to_string(a.timeout_s) + " s");
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }

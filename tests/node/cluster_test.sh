@@ -100,8 +100,14 @@ pass "40 dials from unregistered peers: $REFUSED refusals counted, $LINES log li
 # 1. Place and run a two-replica HTTP job.
 write_web_job "$CLUSTER_WORK/web.yaml" web
 PLACE_STARTED=$(date +%s)
-veil_at 1 job run "$CLUSTER_WORK/web.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/web.json" || fail "job run --wait"
+veil_at 1 job run "$CLUSTER_WORK/web.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/web.json" \
+  2>"$CLUSTER_WORK/web.wait" || { cat "$CLUSTER_WORK/web.wait"; fail "job run --wait"; }
 JOB=$(json "$CLUSTER_WORK/web.json" 'd["id"]')
+# --wait printed the round timeline as it happened: every step, in order, each once.
+STEPS=$(grep -v ' done in ' "$CLUSTER_WORK/web.wait" | sed -nE 's#^\[job web\] ([1-7])/7 ([a-z]+) .*#\1 \2#p' | paste -sd, -)
+[[ $STEPS == "1 submitted,2 schedulers,3 agreed,4 committee,5 placed,6 running,7 anchored" ]] ||
+  { cat "$CLUSTER_WORK/web.wait"; fail "job run --wait timeline: '$STEPS'"; }
+grep -q 'disagrees with the quorum' "$CLUSTER_WORK/web.wait" || fail "job run --wait did not show the liar being named"
 [[ $(json "$CLUSTER_WORK/web.json" 'd["state"]') == running ]] || fail "job not running"
 [[ $(json "$CLUSTER_WORK/web.json" 'len({p["node"] for p in d["placement"] if p["state"]=="running"})') == 2 ]] ||
   fail "two replicas must run on two distinct nodes"

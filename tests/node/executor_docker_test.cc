@@ -3,11 +3,8 @@
 // replicas pulled by digest — a batch job that exits 0 and one that exits 3, a replica whose
 // exec health check (Docker's exec API) never passes, restarted and then given up, and a
 // replica whose picked host port another process holds, moved to a free one.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "executor_fixture.h"
+#include "loopback_listener.h"
 #include "test_support.h"
 #include "veil/runtime/docker_driver.h"
 
@@ -79,16 +76,8 @@ TEST_F(DockerExecutorTest, AFailingExecCheckRestartsTheContainerThenGivesItUp) {
 TEST_F(DockerExecutorTest, AReplicaWhosePickedHostPortIsTakenMovesToAnotherPort) {
   // Another process holds the port the replica was given (nodes sharing a host, or anything
   // else that bound it after the pick): the engine cannot publish it, so the node picks again.
-  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(holder, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(holder, 1), 0);
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::uint16_t taken = ntohs(addr.sin_port);
+  LoopbackListener holder;
+  const std::uint16_t taken = holder.port;
 
   const Hash32 job = store_replica(kCoordinator, 1, "ports: [{container: 8080}]\n");
   auto doc = ctx_->db->get(kReplicaDoc, hash_hex(job) + "/0");
@@ -110,7 +99,6 @@ TEST_F(DockerExecutorTest, AReplicaWhosePickedHostPortIsTakenMovesToAnotherPort)
   bool published = false;
   for (const auto& p : listed->front().ports) published |= p.host_port == replica.host_port && p.container_port == 8080;
   EXPECT_TRUE(published) << "the container publishes the new port";
-  ::close(holder);
 }
 
 }  // namespace

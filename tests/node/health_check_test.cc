@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "loopback_listener.h"
 #include "veil/runtime/process_driver.h"
 
 namespace veil::node {
@@ -25,27 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 using Kind = sched::HealthCheckSpec::Kind;
 
-// A listening socket on 127.0.0.1 with an ephemeral port.
-struct Listener {
-  int fd = -1;
-  std::uint16_t port = 0;
-  Listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd, 16), 0);
-    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port = ntohs(addr.sin_port);
-  }
-  ~Listener() { close(); }
-  void close() {
-    if (fd >= 0) ::shutdown(fd, SHUT_RDWR), ::close(fd);
-    fd = -1;
-  }
-};
+using Listener = LoopbackListener;
 
 // Serves GET /ok with 200, /moved with 302, /broken with 500, and never answers /hang.
 class HttpServer {

@@ -255,7 +255,7 @@ inline void check_reconciler(const std::function<std::unique_ptr<Driver>()>& ope
     ASSERT_TRUE(r.set_desired({{spec}}).ok());
     auto pass = r.reconcile();
     ASSERT_TRUE(pass.ok()) << pass.status().to_string();
-    ASSERT_EQ(pass->created.size(), 1u) << (pass->errors.empty() ? "" : pass->errors.front());
+    ASSERT_EQ(pass->created.size(), 1u) << (pass->errors.empty() ? "" : pass->errors.front().to_string());
     first_id = pass->created.front();
     auto info = driver->inspect(first_id);
     ASSERT_TRUE(info.ok());

@@ -155,7 +155,7 @@ TEST_F(ProcessDriverTest, DISABLED_ReconcilerLoopRestartsOnDieEvent) {
       if (std::getenv("VEIL_DEBUG_LOOP") && report.ok()) {
         std::fprintf(stderr, "pass %d created %zu restarted %zu errors %zu backing %zu\n", passes, report->created.size(),
                      report->restarted.size(), report->errors.size(), report->backing_off.size());
-        for (auto& e : report->errors) std::fprintf(stderr, "  %s\n", e.c_str());
+        for (auto& e : report->errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
       }
       if (report.ok()) restarted.insert(restarted.end(), report->restarted.begin(), report->restarted.end());
     });

@@ -1,5 +1,6 @@
 // A job's round timeline, read from its events (GET /v1/jobs/{id}: `events`, written by the
-// coordinator, src/node/src/coordinator.cc). Pure functions: no DOM, so Node can test them.
+// coordinator, src/node/src/coordinator_role.cc). Pure functions: no DOM, so Node can test them.
+// `veil job run --wait` applies the same rules (src/cli/round_timeline.h): change both together.
 //
 // Each step is marked by the first event, after the previous step's, whose message matches;
 // the time a step took is from the previous step's event to its own. A job placed in several

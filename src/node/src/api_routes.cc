@@ -10,6 +10,12 @@ using nlohmann::json;
 
 std::string state_name(swim::MemberState state) { return std::string(swim::member_state_name(state)); }
 
+// ?local=1 (any value but 0): answer from this node alone, asking no other member.
+bool wants_local(const ApiRequest& request) {
+  auto local = request.query.find("local");
+  return local != request.query.end() && local->second != "0";
+}
+
 // What `veil job status` shows as a replica's health: only a job with a check has one, and a
 // replica is healthy only while its check passes (its node reports it running, not starting).
 std::string health_of(const JobState& job, const ReplicaSlot& r) {
@@ -185,9 +191,7 @@ void Daemon::Impl::register_routes() {
       for (const auto& [_, j] : jobs) out.push_back(j.view);
       return out;
     };
-    if (auto local = request.query.find("local"); local != request.query.end() && local->second != "0") {
-      return ApiResponse::json(as_array(listed));
-    }
+    if (wants_local(request)) return ApiResponse::json(as_array(listed));
     ApiResponse later;
     later.deferred = [this, listed, as_array]() mutable -> boost::asio::awaitable<ApiResponse> {
       for (auto& [peer, job] : co_await ask_members_for_jobs(Hash32{})) {
@@ -221,8 +225,7 @@ void Daemon::Impl::register_routes() {
   api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
     const std::string wanted = request.params.at("id");
     JobState* mine = coordinator_->find_job(wanted, /*held=*/true);
-    const auto local = request.query.find("local");
-    const bool local_only = local != request.query.end() && local->second != "0";
+    const bool local_only = wants_local(request);
     if (mine != nullptr && (coordinator_->coordinates(mine->id) || local_only)) return ApiResponse::json(job_json(*mine, true));
     if (local_only) return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node");
     Hash32 id{};
@@ -232,18 +235,11 @@ void Daemon::Impl::register_routes() {
     if (mine != nullptr) own = *mine;
     ApiResponse later;
     later.deferred = [this, wanted, id, own]() -> boost::asio::awaitable<ApiResponse> {
-      const std::pair<std::string, JobState>* match = nullptr;
       auto found = co_await ask_members_for_jobs(id);
-      for (const auto& entry : found) {
-        const JobState& job = entry.second;
-        const JobMatch how = own ? (job.id == own->id ? JobMatch::kExact : JobMatch::kNone)
-                                 : match_job(wanted, job.id, job.spec.name);
-        if (how == JobMatch::kExact) {
-          match = &entry;
-          break;
-        }
-        if (match == nullptr && how == JobMatch::kPrefix) match = &entry;
-      }
+      // The job this node knows by that name is the one wanted; else the name decides.
+      const auto* match = best_match(found, own ? hash_hex(own->id) : wanted, [](const auto& entry) -> const JobState& {
+        return entry.second;
+      });
       if (own && (match == nullptr || std::tie(own->term, own->version) > std::tie(match->second.term, match->second.version))) {
         co_return ApiResponse::json(job_json(*own, true));
       }
@@ -300,19 +296,15 @@ void Daemon::Impl::register_routes() {
     for (const auto& r : executor_->logs(wanted, static_cast<int>(tail))) {
       here.push_back({{"job", hash_hex(r.job)}, {"replica", r.replica}, {"node", self_text_}, {"logs", r.text}});
     }
-    if (auto local = request.query.find("local"); local != request.query.end() && local->second != "0") {
-      return ApiResponse::json(here);
-    }
+    if (wants_local(request)) return ApiResponse::json(here);
     std::optional<JobState> known;
     if (const JobState* mine = coordinator_->find_job(wanted, /*held=*/true)) known = *mine;
     ApiResponse later;
     later.deferred = [this, wanted, tail, here, known]() mutable -> boost::asio::awaitable<ApiResponse> {
       if (!known) {
-        for (auto& [_, job] : co_await ask_members_for_jobs(Hash32{})) {
-          const JobMatch how = match_job(wanted, job.id, job.spec.name);
-          if (how == JobMatch::kExact || (how == JobMatch::kPrefix && !known)) known = job;
-          if (how == JobMatch::kExact) break;
-        }
+        auto found = co_await ask_members_for_jobs(Hash32{});
+        const auto* match = best_match(found, wanted, [](const auto& entry) -> const JobState& { return entry.second; });
+        if (match != nullptr) known = match->second;
       }
       if (!known) {
         if (!here.empty()) co_return ApiResponse::json(here);

@@ -682,6 +682,7 @@ Status CoordinatorRole::stop_job(JobState& job) {
     }
   }
   progress_.erase(job.id);
+  retry_count_.erase(job.id);
   add_job_event(job.id, "stopped by the operator");
   save(job);
   return {};
@@ -709,16 +710,13 @@ std::chrono::milliseconds CoordinatorRole::next_retry_delay(const Hash32& id) {
 }
 
 JobState* CoordinatorRole::find_job(const std::string& id_or_name, bool held) {
-  JobState* match = nullptr;
-  for (auto* jobs : {&jobs_, &held_}) {
-    if (jobs == &held_ && !held) break;
-    for (auto& [id, job] : *jobs) {
-      const JobMatch how = match_job(id_or_name, id, job.spec.name);
-      if (how == JobMatch::kExact) return &job;
-      if (match == nullptr && how == JobMatch::kPrefix) match = &job;
-    }
+  std::vector<JobState*> copies;  // coordinated first: a name both coordinated and held is ours
+  for (auto& [_, job] : jobs_) copies.push_back(&job);
+  if (held) {
+    for (auto& [_, job] : held_) copies.push_back(&job);
   }
-  return match;
+  JobState** found = best_match(copies, id_or_name, [](JobState* job) -> const JobState& { return *job; });
+  return found != nullptr ? *found : nullptr;
 }
 
 }  // namespace veil::node

@@ -194,7 +194,9 @@ class CoordinatorRole {
   std::set<Hash32> taking_over_;  // gathering the other holders' copies first
   std::unique_ptr<boost::asio::steady_timer> replication_timer_;
   std::map<Hash32, RoundProgress> progress_;
-  std::map<Hash32, int> retry_count_;  // retries in a row since a replica last ran (not persisted)
+  // Retries in a row since a replica last ran. Not persisted nor replicated: a restarted
+  // coordinator, or a successor, starts again from Options::first_retry.
+  std::map<Hash32, int> retry_count_;
   std::map<Hash32, std::uint32_t> restored_rounds_;  // job -> its round when restore() read it
 };
 

@@ -41,30 +41,13 @@ std::uint16_t pick_free_port() {
   return port;
 }
 
-// The "job-label/replica" key a reconcile error names (directly for a create, through the
-// container for a restart) when the engine refused it because the host port is taken: another
-// process — or, on a host shared by several nodes, another node's replica — bound it since the
-// port was picked.
-std::optional<std::pair<std::string, std::string>> port_conflict(const std::string& error,
-                                                                 const std::vector<runtime::ContainerInfo>& containers) {
-  if (error.find("port is already allocated") == std::string::npos && error.find("address already in use") == std::string::npos) {
-    return std::nullopt;
-  }
-  const auto space = error.find(' '), colon = error.find(": ");
-  if (space == std::string::npos || colon == std::string::npos || colon < space) return std::nullopt;
-  const std::string op = error.substr(0, space), what = error.substr(space + 1, colon - space - 1);
-  if (op == "create") {
-    const auto slash = what.find('/');
-    if (slash == std::string::npos) return std::nullopt;
-    return std::make_pair(what.substr(0, slash), what.substr(slash + 1));
-  }
-  for (const auto& c : containers) {
-    if (c.id != what) continue;
-    auto job = c.labels.find(std::string(runtime::kLabelJob));
-    auto replica = c.labels.find(std::string(runtime::kLabelReplica));
-    if (job != c.labels.end() && replica != c.labels.end()) return std::make_pair(job->second, replica->second);
-  }
-  return std::nullopt;
+// Whether the engine refused to create or restart a container because its host port is taken:
+// another process — or, on a host shared by several nodes, another node's replica — bound it
+// since the port was picked. (The engine says so only in its message.)
+bool port_taken(const runtime::ReconcileError& error) {
+  if (error.action != "create" && error.action != "restart") return false;
+  const std::string& m = error.status.message();
+  return m.find("port is already allocated") != std::string::npos || m.find("address already in use") != std::string::npos;
 }
 
 nlohmann::json replica_json(const LocalReplica& r) {
@@ -381,13 +364,13 @@ void Executor::reconcile_now() {
   ctx_.post_blocking([this, desired = std::move(desired), restarts = std::move(restarts), checks = std::move(checks),
                       now]() mutable {
     std::vector<runtime::ContainerInfo> containers;
-    std::vector<std::string> errors;
+    std::vector<runtime::ReconcileError> errors;
     if (auto st = reconciler_->set_desired(std::move(desired)); !st.ok()) {
       logger()->error("reconcile: {}", st.to_string());
     } else if (auto report = reconciler_->reconcile(); !report.ok()) {
       logger()->warn("reconcile: {}", report.status().to_string());
     } else {
-      for (const auto& e : report->errors) logger()->warn("reconcile: {}", e);
+      for (const auto& e : report->errors) logger()->warn("reconcile: {}", e.to_string());
       for (const auto& r : restarts) {
         if (r.stop_first) {
           if (auto st = driver_->stop(r.container, stop_grace_); !st.ok()) logger()->warn("restart: {}", st.to_string());
@@ -403,7 +386,7 @@ void Executor::reconcile_now() {
                checks = std::move(checks), now] {
       reconcile_running_ = false;
       for (const auto& e : errors) {
-        if (auto conflict = port_conflict(e, containers)) move_off_taken_port(conflict->first, conflict->second);
+        if (port_taken(e)) move_off_taken_port(e.job, e.replica);
       }
       for (const auto& r : restarts) {
         auto it = local_.find(r.key);

@@ -81,27 +81,36 @@ Status Reconciler::create_and_start(const DesiredContainer& want, ReconcileRepor
   return {};
 }
 
+std::string ReconcileError::to_string() const {
+  const std::string what = container.empty() ? job + "/" + replica : container;
+  return action + " " + what + ": " + status.to_string();
+}
+
 Result<ReconcileReport> Reconciler::reconcile() {
   ReconcileReport report;
   auto log = log::get("runtime");
   VEIL_ASSIGN_OR_RETURN(auto actual, driver_.list({{std::string(kLabelCluster), options_.cluster}}, true));
 
   std::map<Key, std::vector<ContainerInfo>> by_key;
-  for (auto& c : actual) {
+  auto now = Clock::now();
+  auto fail = [&](std::string action, const Key& key, std::string container, const Status& s) {
+    ReconcileError error{key.first, key.second, std::move(action), std::move(container), s};
+    log->warn("reconcile {}", error.to_string());
+    report.errors.push_back(std::move(error));
+  };
+  auto key_of = [](const ContainerInfo& c) {
     auto job = c.labels.find(std::string(kLabelJob));
     auto replica = c.labels.find(std::string(kLabelReplica));
-    Key key{job == c.labels.end() ? "" : job->second, replica == c.labels.end() ? "" : replica->second};
+    return Key{job == c.labels.end() ? "" : job->second, replica == c.labels.end() ? "" : replica->second};
+  };
+  for (auto& c : actual) {
+    const Key key = key_of(c);
     by_key[key].push_back(std::move(c));
   }
-  auto now = Clock::now();
-  auto fail = [&](const std::string& what, const Status& s) {
-    report.errors.push_back(what + ": " + s.to_string());
-    log->warn("reconcile {}: {}", what, s.to_string());
-  };
   auto remove_container = [&](const ContainerInfo& c) {
     if (c.running()) {
       if (auto s = driver_.stop(c.id, options_.stop_grace); !s.ok() && s.code() != StatusCode::kNotFound) {
-        fail("stop " + c.id, s);
+        fail("stop", key_of(c), c.id, s);
       }
     }
     auto s = driver_.remove(c.id, true);
@@ -109,7 +118,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
       report.removed.push_back(c.id);
       known_ids_.erase(c.id);
     } else {
-      fail("remove " + c.id, s);
+      fail("remove", key_of(c), c.id, s);
     }
   };
 
@@ -128,7 +137,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
         continue;
       }
       if (auto s = create_and_start(want, report); !s.ok()) {
-        fail("create " + key_text(key), s);
+        fail("create", key, "", s);
         if (s.code() == StatusCode::kAlreadyExists) continue;  // a racing instance made it; adopt next pass
         st.restarts++;
         st.next_restart = now + restart_backoff(options_, st.restarts);
@@ -148,7 +157,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
     if (hash == c.labels.end() || hash->second != want_hash) {
       log->info("reconcile {}: spec changed, replacing {}", key_text(key), c.id);
       remove_container(c);
-      if (auto s = create_and_start(want, report); !s.ok()) fail("create " + key_text(key), s);
+      if (auto s = create_and_start(want, report); !s.ok()) fail("create", key, "", s);
       continue;
     }
     if (c.running()) {
@@ -174,7 +183,7 @@ Result<ReconcileReport> Reconciler::reconcile() {
     if (auto s = driver_.start(c.id); s.ok()) {
       report.restarted.push_back(c.id);
     } else {
-      fail("restart " + c.id, s);
+      fail("restart", key, c.id, s);
     }
   }
   return report;

@@ -221,6 +221,19 @@ std::vector<StopOrder> apply_stop(JobState& job);
 // several jobs answer, an exact match wins over a prefix.
 enum class JobMatch : std::uint8_t { kNone, kPrefix, kExact };
 JobMatch match_job(std::string_view wanted, const Hash32& id, std::string_view name);
+// The element of `range` that `wanted` names (match_job: the first exact match, else the first
+// prefix match), or nullptr; `job_of(element)` is the element's JobState.
+template <typename Range, typename JobOf>
+auto best_match(Range& range, std::string_view wanted, JobOf job_of) -> decltype(&*std::begin(range)) {
+  decltype(&*std::begin(range)) prefix = nullptr;
+  for (auto& element : range) {
+    const JobState& job = job_of(element);
+    const JobMatch how = match_job(wanted, job.id, job.spec.name);
+    if (how == JobMatch::kExact) return &element;
+    if (prefix == nullptr && how == JobMatch::kPrefix) prefix = &element;
+  }
+  return prefix;
+}
 
 // ---- the executor's fence ---------------------------------------------------------------------
 

@@ -56,13 +56,23 @@ struct DesiredContainer {
   bool restart_exited = true;
 };
 
+// A container the pass could not bring to its desired state (the pass goes on).
+struct ReconcileError {
+  std::string job, replica;  // its veil.job and veil.replica labels (empty when it has none)
+  std::string action;        // "create", "restart", "stop" or "remove"
+  std::string container;     // its id, when it exists
+  Status status;
+  // "create JOB/REPLICA: ..." or "restart ID: ...", as the log says it.
+  std::string to_string() const;
+};
+
 struct ReconcileReport {
   std::vector<std::string> created;    // ids
   std::vector<std::string> restarted;  // ids started again after exiting
   std::vector<std::string> removed;    // ids of unwanted or duplicate containers
   std::vector<std::string> adopted;    // ids found running that this instance had not seen
   std::vector<std::string> backing_off;  // "job/replica" waiting for their restart delay
-  std::vector<std::string> errors;     // per-container failures (the pass goes on)
+  std::vector<ReconcileError> errors;
 };
 
 // The delay before restart number `attempt` (1-based): min(initial * 2^(attempt-1), max).
