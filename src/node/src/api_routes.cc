@@ -42,7 +42,14 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   }
   json anchor = nullptr;
   for (const auto& a : job.anchors) {
-    if (a.phase == AnchorPhase::kAnchored) anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+    if (a.phase != AnchorPhase::kAnchored) continue;
+    anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+    if (!a.batch_root.empty()) {
+      anchor["batch_root"] = a.batch_root;
+      anchor["batch_index"] = a.batch_index;
+      anchor["batch_size"] = a.batch_size;
+      anchor["proof_length"] = a.proof.size();
+    }
   }
   json j = {{"id", hash_hex(job.id)},
             {"name", job.spec.name},

@@ -92,6 +92,9 @@ struct Settings {
   std::string docker_socket;
   std::size_t schedulers = 3;
   std::size_t job_holders = kDefaultJobHolders;  // jobs.holders: copies of each job's record
+  // chain.anchor.batch_size and chain.anchor.batch_max_age (docs/chain.md, "Batched anchoring")
+  std::size_t anchor_batch_size = 1;
+  std::chrono::milliseconds anchor_batch_max_age{10000};
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
   bool equivocate_decisions = false;
@@ -186,6 +189,7 @@ struct Daemon::Impl : NodeContext {
   // The coordinator role's chain call (blocking worker only): anchors `commitment` unless it
   // is anchored already, and says where it is.
   AnchorInfo anchor_on_chain(const chain::VeilRegistry::Commitment& commitment);
+  AnchorInfo anchor_batch_on_chain(const Hash32& root, std::uint32_t size, bool may_send);
   void make_coordinator_role();
 
   // ---- peer_queries.cc: what the API asks the other members ----
