@@ -80,6 +80,17 @@ docker_unavailable_reason() {
   [[ $(id -u) -eq 0 ]] || { echo "dockerd needs root"; return; }
 }
 
+# For a test's start: exits 77 ("skipped") when Docker cannot run here, or 1 when
+# VEIL_REQUIRE_DOCKER=1 makes that a failure; NAME starts the message.
+skip_without_docker() {  # skip_without_docker NAME
+  local why
+  why=$(docker_unavailable_reason)
+  [[ -z $why ]] && return 0
+  if [[ ${VEIL_REQUIRE_DOCKER:-0} == 1 ]]; then echo "$1: FAIL: Docker is required here but: $why" >&2; exit 1; fi
+  echo "$1: SKIP: $why"
+  exit 77
+}
+
 # A dockerd of our own (own bridge, no firewall changes) and a registry on loopback with a
 # busybox image; exports VEIL_DOCKER_SOCKET, IMAGE_REPO and IMAGE_DIGEST.
 start_docker_and_registry() {

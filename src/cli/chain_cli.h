@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -39,11 +40,13 @@ Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& gl
                                                          const ChainOptions& options, bool need_key,
                                                          bool need_contract);
 
-// The job id and the commitments a job's coordinating node says it anchored, recomputed from its
-// records (decision hash, input telemetry hashes, agreeing schedulers): `veil audit --from-node`.
-// Defined in node_command.cc.
-Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_from_node(
-    const GlobalOptions& global, const std::string& job, const std::string& api, const std::string& token);
+// A job's record as its node's API shows it (GET /v1/jobs/JOB, `veil job status -o json`), and
+// the job id and the commitments recomputed from that record's rounds (decision hash, input
+// telemetry hashes, agreeing schedulers): `veil audit --from-node` and `--record`. Defined in
+// node_command.cc.
+Result<nlohmann::json> job_from_node(const GlobalOptions& global, const std::string& job, const std::string& api,
+                                     const std::string& token);
+Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_of_job(const nlohmann::json& job);
 
 // A 32-byte value from 0x-hex, or keccak256 of any other text (job ids, policy names).
 chain::Hash32 hash_arg(const std::string& text);

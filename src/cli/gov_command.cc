@@ -6,6 +6,9 @@
 
 #include "cli_io.h"
 #include "chain_cli.h"
+#include "veil/chain/merkle_batch.h"
+#include "veil/common/read_file.h"
+#include "veil/node/protocol.h"
 
 namespace veil::cli {
 namespace {
@@ -145,9 +148,115 @@ struct AuditArgs {
   std::string decision_hash, inputs_root;
   std::vector<std::string> schedulers;
   std::uint64_t from_block = 0;
-  bool from_node = false;  // expected commitments from the coordinating node's records
+  bool from_node = false;  // expected commitments (and batched anchors) from the node's records
+  std::string record_file;  // the same, from a file (`veil job status JOB -o json`)
   std::string api, token;
 };
+
+// One batched anchor of the job's record: a commitment, the root it was anchored under and its
+// inclusion proof (docs/chain.md, "Batched anchoring").
+struct BatchedAnchor {
+  std::uint32_t round = 0;
+  Hash32 commitment{}, root{};
+  std::uint32_t index = 0, size = 0;
+  std::vector<Hash32> proof;
+};
+
+Result<std::vector<BatchedAnchor>> batched_anchors(const nlohmann::json& record) {
+  std::vector<BatchedAnchor> out;
+  try {
+    for (const auto& a : record.value("anchors", nlohmann::json::array())) {
+      if (a.value("batch_root", "").empty()) continue;
+      BatchedAnchor b;
+      b.round = a.value("round", 0u);
+      VEIL_ASSIGN_OR_RETURN(b.commitment, node::parse_hash_hex(a.at("commitment").get<std::string>()));
+      VEIL_ASSIGN_OR_RETURN(b.root, node::parse_hash_hex(a.at("batch_root").get<std::string>()));
+      b.index = a.value("batch_index", 0u);
+      b.size = a.value("batch_size", 0u);
+      for (const auto& h : a.at("proof")) {
+        VEIL_ASSIGN_OR_RETURN(auto step, node::parse_hash_hex(h.get<std::string>()));
+        b.proof.push_back(step);
+      }
+      out.push_back(std::move(b));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return invalid_argument(std::string("an anchor of the job's record is malformed: ") + e.what());
+  }
+  return out;
+}
+
+// The job's record, from its node (--from-node) or a file (--record); nothing when neither.
+Result<std::optional<nlohmann::json>> audit_record(const GlobalOptions& global, const AuditArgs& a) {
+  if (a.from_node) {
+    VEIL_ASSIGN_OR_RETURN(auto j, job_from_node(global, a.job, a.api, a.token));
+    return std::optional<nlohmann::json>(std::move(j));
+  }
+  if (a.record_file.empty()) return std::optional<nlohmann::json>();
+  VEIL_ASSIGN_OR_RETURN(std::string text, read_file(a.record_file, kJobRecordFile));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return invalid_argument(a.record_file + " is not a JSON object (`veil job status JOB -o json`)");
+  return std::optional<nlohmann::json>(std::move(j));
+}
+
+// Checks one batched anchor locally (the proof leads from the commitment to the root) and on
+// chain (the root was anchored; verifyInclusion agrees).
+nlohmann::json audit_batched(VeilRegistry& reg, const BatchedAnchor& b, bool matches, bool have_expected) {
+  const bool local = chain::batch_proof_leads_to(b.root, b.commitment, b.proof);
+  auto event = reg.batch_anchored_event(b.root);
+  auto included = reg.verify_inclusion(b.root, b.commitment, b.proof);
+  const bool anchored = event.ok() && event->has_value();
+  const bool on_chain = included.ok() && *included;
+  nlohmann::json d = {{"round", b.round},
+                      {"commitment", chain::hash_hex(b.commitment)},
+                      {"matches_expected", have_expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
+                      {"batch_root", chain::hash_hex(b.root)},
+                      {"batch_index", b.index},
+                      {"batch_size", b.size},
+                      {"proof_length", b.proof.size()},
+                      {"proof_leads_to_root", local},
+                      {"root_anchored", anchored},
+                      {"verify_inclusion", on_chain},
+                      {"ok", local && anchored && on_chain && matches}};
+  if (anchored) {
+    d["anchored_by"] = (*event)->anchored_by.to_checksum();
+    d["count_on_chain"] = (*event)->count;
+    d["block"] = (*event)->block_number;
+    d["transaction"] = chain::hash_hex((*event)->transaction_hash);
+  }
+  if (!event.ok() || !included.ok()) d["error"] = (event.ok() ? included.status() : event.status()).message();
+  return d;
+}
+
+void print_audit(const AuditArgs& a, const nlohmann::json& report, bool have_expected) {
+  if (report["deployments"].empty() && report["batched"].empty()) {
+    std::cout << "job " << a.job << ": no anchored deployment found on chain\n";
+  }
+  for (const auto& d : report["deployments"]) {
+    std::cout << "job " << a.job << "  commitment " << d["assignment_hash"].get<std::string>() << "  block "
+              << d["block"] << "  status " << d["status"].get<std::string>() << "\n"
+              << "  recomputed from the event: "
+              << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
+    if (have_expected)
+      std::cout << "  expected decision/inputs/schedulers: "
+                << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
+  }
+  auto yes = [](const nlohmann::json& v, const char* good, const char* bad) { return v.get<bool>() ? good : bad; };
+  for (const auto& d : report["batched"]) {
+    std::cout << "job " << a.job << "  commitment " << d["commitment"].get<std::string>() << "  round " << d["round"]
+              << "\n  batch root " << d["batch_root"].get<std::string>() << "  leaf " << d["batch_index"] << " of "
+              << d["batch_size"] << ", proof of " << d["proof_length"] << " hashes\n";
+    if (have_expected)
+      std::cout << "  recomputed from the job's decision/inputs/schedulers: " << yes(d["matches_expected"], "match", "MISMATCH") << "\n";
+    std::cout << "  proof leads from the commitment to the root (local): " << yes(d["proof_leads_to_root"], "yes", "NO") << "\n"
+              << "  root anchored on chain: "
+              << (d["root_anchored"].get<bool>() ? "yes, block " + d["block"].dump() + " tx " + d["transaction"].get<std::string>() +
+                                                       " (" + d["count_on_chain"].dump() + " commitments)"
+                                                 : std::string("NO"))
+              << "\n  verifyInclusion on chain: " << yes(d["verify_inclusion"], "true", "FALSE") << "\n";
+    if (d.contains("error")) std::cout << "  error: " << d["error"].get<std::string>() << "\n";
+  }
+  std::cout << (report["ok"].get<bool>() ? "audit OK" : "audit FAILED") << "\n";
+}
 
 int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   auto session = open_chain_session(global, a.chain, false, true);
@@ -156,11 +265,17 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   Hash32 job = hash_arg(a.job);
   // What the auditor expects, when given; otherwise only the chain's internal consistency.
   std::vector<VeilRegistry::Commitment> expected_list;
-  if (a.from_node) {
-    auto from_node = commitments_from_node(global, a.job, a.api, a.token);
-    if (!from_node.ok()) return fail(from_node.status());
-    job = from_node->first;
-    expected_list = from_node->second;
+  std::vector<BatchedAnchor> batched;
+  auto record = audit_record(global, a);
+  if (!record.ok()) return fail(record.status());
+  if (*record) {
+    auto recomputed = commitments_of_job(**record);
+    if (!recomputed.ok()) return fail(recomputed.status());
+    job = recomputed->first;
+    expected_list = recomputed->second;
+    auto anchors = batched_anchors(**record);
+    if (!anchors.ok()) return fail(anchors.status());
+    batched = std::move(*anchors);
   }
   auto events = reg.anchored_events(a.from_block, 0, job);
   if (!events.ok()) return fail(events.status());
@@ -176,16 +291,22 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
     for (const auto& s : a.schedulers) c.schedulers.push_back(hash_arg(s));
     expected = c;
   }
-  nlohmann::json report = {{"job_id", chain::hash_hex(job)}, {"deployments", nlohmann::json::array()}};
-  bool all_ok = !events->empty();
+  const bool have_expected = expected || record->has_value();
+  auto matches_expected = [&](const Hash32& commitment) {
+    if (expected && VeilRegistry::commitment_hash(*expected) != commitment) return false;
+    if (!*record) return true;
+    for (const auto& c : expected_list) {
+      if (VeilRegistry::commitment_hash(c) == commitment) return true;
+    }
+    return false;
+  };
+  nlohmann::json report = {{"job_id", chain::hash_hex(job)}, {"deployments", nlohmann::json::array()},
+                           {"batched", nlohmann::json::array()}};
+  bool all_ok = !events->empty() || !batched.empty();
   for (const auto& ev : *events) {
     Hash32 recomputed = VeilRegistry::commitment_hash(ev.commitment);
     bool consistent = recomputed == ev.assignment_hash;
-    bool matches = !expected || VeilRegistry::commitment_hash(*expected) == ev.assignment_hash;
-    if (a.from_node) {
-      matches = false;
-      for (const auto& c : expected_list) matches = matches || VeilRegistry::commitment_hash(c) == ev.assignment_hash;
-    }
+    bool matches = matches_expected(ev.assignment_hash);
     auto d = reg.deployment(ev.assignment_hash);
     std::string status = d.ok() ? std::string(chain::deployment_status_name(d->status)) : "unknown";
     bool ok = consistent && matches && d.ok() && d->status != VeilRegistry::DeploymentStatus::kUpheld;
@@ -194,33 +315,23 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
         {{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
          {"recomputed", chain::hash_hex(recomputed)},
          {"commitment_consistent", consistent},
-         {"matches_expected", expected || a.from_node ? nlohmann::json(matches) : nlohmann::json(nullptr)},
+         {"matches_expected", have_expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
          {"status", status},
          {"anchored_by", ev.anchored_by.to_checksum()},
          {"block", ev.block_number},
          {"transaction", chain::hash_hex(ev.transaction_hash)},
          {"ok", ok}});
   }
-  report["ok"] = all_ok;
-  if (structured_output(global.output)) {
-    print_data(report, global.output);
-  } else if (events->empty()) {
-    std::cout << "job " << a.job << ": no anchored deployment found on chain\n";
-  } else {
-    for (const auto& d : report["deployments"]) {
-      std::cout << "job " << a.job << "  commitment " << d["assignment_hash"].get<std::string>() << "  block "
-                << d["block"] << "  status " << d["status"].get<std::string>() << "\n"
-                << "  recomputed from the event: "
-                << (d["commitment_consistent"].get<bool>() ? "match" : "MISMATCH") << "\n";
-      if (expected || a.from_node)
-        std::cout << "  expected decision/inputs/schedulers: "
-                  << (d["matches_expected"].get<bool>() ? "match" : "MISMATCH") << "\n";
-    }
-    std::cout << (all_ok ? "audit OK" : "audit FAILED") << "\n";
+  for (const auto& b : batched) {
+    auto d = audit_batched(reg, b, matches_expected(b.commitment), have_expected);
+    all_ok = all_ok && d["ok"].get<bool>();
+    report["batched"].push_back(std::move(d));
   }
+  report["ok"] = all_ok;
+  if (structured_output(global.output)) print_data(report, global.output);
+  else print_audit(a, report, have_expected);
   return all_ok ? kExitOk : kExitFailure;
 }
-
 
 }  // namespace
 
@@ -374,6 +485,10 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
   audit->add_option("--inputs-root", aa->inputs_root, "Expected root of the input-ciphertext hashes");
   audit->add_option("--scheduler", aa->schedulers, "Expected scheduler (repeat, in order)");
   audit->add_option("--from-block", aa->from_block, "First block to search (default 0)");
+  audit->add_option("--record", aa->record_file,
+                    "The job's record as `veil job status JOB -o json` prints it: recompute its commitments and check "
+                    "its batched anchors' inclusion proofs (instead of --from-node)")
+      ->check(CLI::ExistingFile);
   audit->add_flag("--from-node", aa->from_node,
                   "Recompute the expected commitments from the coordinating node's records (its API: --api/--token)");
   audit->add_option("--api", aa->api, "With --from-node: the node's API HOST:PORT (env VEIL_API_ADDR, config api.listen)");

@@ -111,7 +111,10 @@ int cmd_node_ls(const GlobalOptions& global, const ApiOptions& o) {
       addr += (addr.empty() ? "" : ",") + a.get<std::string>();
     }
     rows.push_back({text(n, "peer_id") + (n.value("self", false) ? " (this node)" : ""), text(n, "state"), text(n, "incarnation"),
-                    n.value("registered", false) ? "yes" : "NO", text(n, "operator"), addr});
+                    n.value("registered", false)          ? "yes"
+                    : n.value("refused", "") == "unstaked" ? "UNSTAKED"
+                                                           : "NO",
+                    text(n, "operator"), addr});
   }
   print_table(rows);
   return kExitOk;
@@ -157,6 +160,11 @@ void print_job(const json& j) {
   print_table(rows);
   if (j.contains("anchor") && !j["anchor"].is_null()) {
     std::cout << "  anchored   tx " << text(j["anchor"], "tx") << " in block " << text(j["anchor"], "block") << "\n";
+    if (!text(j["anchor"], "batch_root").empty()) {
+      std::cout << "  batch      root " << text(j["anchor"], "batch_root") << "  leaf " << text(j["anchor"], "batch_index")
+                << " of " << text(j["anchor"], "batch_size") << "  proof of " << text(j["anchor"], "proof_length")
+                << " hashes (veil audit checks it)\n";
+    }
   } else {
     std::cout << "  anchored   not yet\n";
   }
@@ -314,27 +322,34 @@ int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
 
 }  // namespace
 
-Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_from_node(
-    const GlobalOptions& global, const std::string& job, const std::string& api_addr, const std::string& token) {
+Result<json> job_from_node(const GlobalOptions& global, const std::string& job, const std::string& api_addr,
+                           const std::string& token) {
   VEIL_ASSIGN_OR_RETURN(auto api, open_api(global, ApiOptions{api_addr, token}));
-  VEIL_ASSIGN_OR_RETURN(json j, api.get("/v1/jobs/" + job));
-  VEIL_ASSIGN_OR_RETURN(chain::Hash32 id, node::parse_hash_hex(j.at("id").get<std::string>()));
-  std::vector<chain::VeilRegistry::Commitment> out;
-  for (const auto& round : j.at("rounds")) {
-    if (round.value("agreed", "").empty()) continue;
-    chain::VeilRegistry::Commitment c;
-    c.job_id = id;
-    VEIL_ASSIGN_OR_RETURN(c.decision_hash, node::parse_hash_hex(round["agreed"].get<std::string>()));
-    std::vector<node::Hash32> inputs;
-    for (const auto& n : round["nodes"]) {
-      VEIL_ASSIGN_OR_RETURN(auto h, node::parse_hash_hex(n["telemetry_hash"].get<std::string>()));
-      inputs.push_back(h);
+  return api.get("/v1/jobs/" + job);
+}
+
+Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_of_job(const json& j) {
+  try {
+    VEIL_ASSIGN_OR_RETURN(chain::Hash32 id, node::parse_hash_hex(j.at("id").get<std::string>()));
+    std::vector<chain::VeilRegistry::Commitment> out;
+    for (const auto& round : j.value("rounds", json::array())) {
+      if (round.value("agreed", "").empty()) continue;
+      chain::VeilRegistry::Commitment c;
+      c.job_id = id;
+      VEIL_ASSIGN_OR_RETURN(c.decision_hash, node::parse_hash_hex(round["agreed"].get<std::string>()));
+      std::vector<node::Hash32> inputs;
+      for (const auto& n : round["nodes"]) {
+        VEIL_ASSIGN_OR_RETURN(auto h, node::parse_hash_hex(n["telemetry_hash"].get<std::string>()));
+        inputs.push_back(h);
+      }
+      c.inputs_root = node::inputs_root(inputs);
+      for (const auto& s : round["agreeing"]) c.schedulers.push_back(chain::peer_id_hash(s.get<std::string>()));
+      out.push_back(c);
     }
-    c.inputs_root = node::inputs_root(inputs);
-    for (const auto& s : round["agreeing"]) c.schedulers.push_back(chain::peer_id_hash(s.get<std::string>()));
-    out.push_back(c);
+    return std::make_pair(id, out);
+  } catch (const json::exception& e) {
+    return invalid_argument(std::string("the job's record is not what `veil job status -o json` prints: ") + e.what());
   }
-  return std::make_pair(id, out);
 }
 
 void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {

@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,9 @@
 #include "fake_node_context.h"
 #include "scheduler_role.h"
 #include "test_cluster_keys.h"
+#include "veil/chain/evidence.h"
+#include "veil/chain/keys.h"
+#include "veil/chain/veil_registry.h"
 #include "veil/fhe/threshold.h"
 #include "veil/sched/decision.h"
 #include "veil/sched/encrypted_placement.h"
@@ -139,6 +144,11 @@ class DecisionRolesTest : public ::testing::Test {
     for (const auto& n : r.nodes) record.inputs.push_back(n.telemetry_hash);
     record.policy = sched::policy_descriptor(spec_.policy, r.replicas, round_robin_offset(r.job_id, r.nodes.size()));
     return record;
+  }
+
+  // The EIP-712 domain of a registry (anvil's chain id and first contract address).
+  static chain::RegistryDomain test_domain() {
+    return {31337, chain::Address::parse("0x5FbDB2315678afecb367f032d93F642f64180aa3").value()};
   }
 
   static Bytes announcement(const ScheduleRequest& r, const std::string& scheduler, const sched::DecisionRecord& record,
@@ -334,8 +344,11 @@ TEST_F(DecisionRolesTest, TheAgreementCheckWaitsForGossipAndASchedulerWithoutTel
   seen.on_round(kSmallNode, encode(forged));
   EXPECT_EQ(seen.check_agreed_decision(forged, record).status().code(), StatusCode::kFailedPrecondition);
 
-  // This node is a scheduler of a round naming telemetry it never receives: it announces why.
+  // This node is a scheduler of a round naming telemetry it never receives: it announces why,
+  // signed with its operator key.
   FakeContext& s = node(kBigNode);
+  s.domain = test_domain();
+  s.operator_key.emplace(chain::PrivateKey::generate());
   SchedulerRole lonely(s, [&] {
     SchedulerRole::Options o;
     o.decisions_topic = kDecisions;
@@ -352,6 +365,98 @@ TEST_F(DecisionRolesTest, TheAgreementCheckWaitsForGossipAndASchedulerWithoutTel
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->error, "no telemetry record " + mine.nodes[0].peer + " was named with");
   EXPECT_TRUE(s.sent.empty()) << "nothing is submitted for a round it could not evaluate";
+  auto signature = chain::parse_signature_bytes(a->signature);
+  ASSERT_TRUE(signature.ok()) << signature.status().to_string();
+  auto signer = chain::recover_address(chain::announcement_digest(test_domain(), announcement_content(*a)), *signature);
+  ASSERT_TRUE(signer.ok());
+  EXPECT_EQ(*signer, s.operator_key->address());
+}
+
+TEST_F(DecisionRolesTest, TwoConflictingSignedAnnouncementsOfASchedulerAreEvidenceAgainstItsOperator) {
+  FakeContext& m = node("12D3KooWMember1", 1);
+  m.domain = test_domain();
+  SchedulerRole& seen = scheduler_of(m);
+  const ScheduleRequest r = round({kBigNode, kSmallNode, kCoordinator}, 3);
+  const auto record = record_for(r);
+  auto tampered = record;
+  tampered.outputs.push_back(0x01);
+  const Hash32 honest = sched::decision_hash(record), lie = sched::decision_hash(tampered);
+  seen.on_round(kCoordinator, encode(r));
+  std::vector<chain::PrivateKey> keys;
+  for (const auto& scheduler : r.schedulers) {
+    keys.push_back(chain::PrivateKey::generate());
+    m.operators.emplace(scheduler, keys.back().address());
+  }
+  auto signed_by = [&](std::size_t i, const chain::PrivateKey& key, const Hash32& hash) {
+    DecisionAnnouncement a{r.job_id, r.round, r.schedulers[i], hash, "", {}};
+    a.signature = chain::signature_bytes(key.sign(chain::announcement_digest(test_domain(), announcement_content(a))));
+    return a;
+  };
+  const auto& announced = [&]() -> const std::map<std::string, DecisionAnnouncement>& { return seen.announced(r.job_id, r.round); };
+
+  // Unsigned, signed by another operator, signed for another registry, or from a node the chain
+  // does not list (unregistered, or its operator unstaked): not counted.
+  seen.on_announcement(r.schedulers[0], encode(DecisionAnnouncement{r.job_id, r.round, r.schedulers[0], honest, "", {}}));
+  seen.on_announcement(r.schedulers[0], encode(signed_by(0, keys[1], honest)));
+  auto elsewhere = signed_by(0, keys[0], honest);
+  elsewhere.signature = chain::signature_bytes(keys[0].sign(chain::announcement_digest(
+      chain::RegistryDomain{test_domain().chain_id + 1, test_domain().contract}, announcement_content(elsewhere))));
+  seen.on_announcement(r.schedulers[0], encode(elsewhere));
+  m.operators.erase(r.schedulers[0]);
+  seen.on_announcement(r.schedulers[0], encode(signed_by(0, keys[0], honest)));
+  m.operators.emplace(r.schedulers[0], keys[0].address());
+  EXPECT_TRUE(announced().empty());
+
+  // Two honest schedulers agree; the third announces the same decision, then another one.
+  seen.on_announcement(r.schedulers[0], encode(signed_by(0, keys[0], honest)));
+  seen.on_announcement(r.schedulers[1], encode(signed_by(1, keys[1], honest)));
+  seen.on_announcement(r.schedulers[2], encode(signed_by(2, keys[2], honest)));
+  EXPECT_EQ(announced().size(), 3u);
+  EXPECT_TRUE(m.equivocations.empty());
+  seen.on_announcement(r.schedulers[2], encode(signed_by(2, keys[2], lie)));
+  ASSERT_EQ(m.equivocations.size(), 1u);
+  const auto& reported = m.equivocations[0];
+  EXPECT_EQ(reported.scheduler, r.schedulers[2]);
+  EXPECT_EQ(reported.signer, keys[2].address());
+  const chain::Evidence& e = reported.evidence;
+  EXPECT_EQ(e.job_id, r.job_id);
+  EXPECT_EQ(e.round, r.round);
+  EXPECT_EQ(e.peer_id, chain::peer_id_hash(r.schedulers[2]));
+  EXPECT_EQ(e.decision_a, honest);
+  EXPECT_EQ(e.decision_b, lie);
+  auto signer = e.signer(test_domain());
+  ASSERT_TRUE(signer.ok()) << signer.status().to_string();
+  EXPECT_EQ(*signer, keys[2].address());
+  // What `veil dispute submit --evidence FILE` reads proves the same.
+  auto parsed = chain::Evidence::from_json(e.to_json());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->signer(test_domain()).value(), keys[2].address());
+
+  // The liar's vote no longer counts, and no later announcement of its revives it or is
+  // reported again; the honest quorum still agrees.
+  EXPECT_TRUE(announced().at(r.schedulers[2]).error.starts_with(SchedulerRole::kEquivocated));
+  seen.on_announcement(r.schedulers[2], encode(signed_by(2, keys[2], honest)));
+  EXPECT_TRUE(announced().at(r.schedulers[2]).error.starts_with(SchedulerRole::kEquivocated));
+  EXPECT_EQ(m.equivocations.size(), 1u);
+  auto agreed = seen.check_agreed_decision(r, record);
+  ASSERT_TRUE(agreed.ok()) << agreed.status().to_string();
+
+  // What is not an equivocation: the same decision twice, an error, another round, unsigned.
+  const auto a = signed_by(0, keys[0], honest);
+  EXPECT_FALSE(equivocation_evidence(a, a).has_value());
+  auto with_error = signed_by(0, keys[0], lie);
+  with_error.error = "no telemetry";
+  EXPECT_FALSE(equivocation_evidence(a, with_error).has_value());
+  auto other_round = signed_by(0, keys[0], lie);
+  other_round.round += 1;
+  EXPECT_FALSE(equivocation_evidence(a, other_round).has_value());
+  auto unsigned_lie = signed_by(0, keys[0], lie);
+  unsigned_lie.signature.clear();
+  EXPECT_FALSE(equivocation_evidence(a, unsigned_lie).has_value());
+  // Two different signers make evidence that does not check (signer() refuses it).
+  auto two_signers = equivocation_evidence(a, signed_by(0, keys[1], lie));
+  ASSERT_TRUE(two_signers.has_value());
+  EXPECT_FALSE(two_signers->signer(test_domain()).ok());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 
 #include "daemon_impl.h"  // Worker
 #include "node_context.h"
+#include "veil/chain/keys.h"
 
 namespace veil::node {
 
@@ -74,6 +76,18 @@ class FakeContext : public NodeContext {
     local_reports.push_back(std::move(report));
     reply(encode(AssignmentAck{}));
   }
+  std::optional<chain::RegistryDomain> announcement_domain() const override { return domain; }
+  std::optional<chain::Address> operator_of(const std::string& peer) const override {
+    auto it = operators.find(peer);
+    return it == operators.end() ? std::nullopt : std::optional<chain::Address>(it->second);
+  }
+  Bytes sign_as_operator(const Hash32& digest) const override {
+    return operator_key ? chain::signature_bytes(operator_key->sign(digest)) : Bytes{};
+  }
+  void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
+                           const chain::Address& signer) override {
+    equivocations.push_back({scheduler, evidence, signer});
+  }
 
   // The reports sent so far to `peer`, decoded.
   std::vector<ReplicaReport> reports_to(const std::string& peer) const {
@@ -109,6 +123,16 @@ class FakeContext : public NodeContext {
   std::set<std::string> dead;  // what declared_dead() answers
   std::set<std::string> allowed_policies;  // empty: every policy
   sched::FreeCapacity reserved{};
+  // The chain's view of signed announcements: none by default (nothing signed or checked).
+  std::optional<chain::RegistryDomain> domain;
+  std::map<std::string, chain::Address> operators;  // what operator_of() answers
+  std::optional<chain::PrivateKey> operator_key;     // what sign_as_operator() signs with
+  struct Equivocation {
+    std::string scheduler;
+    chain::Evidence evidence;
+    chain::Address signer;
+  };
+  std::vector<Equivocation> equivocations;  // what report_equivocation() was given
 };
 
 }  // namespace veil::node

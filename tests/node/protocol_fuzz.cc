@@ -26,6 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto again = decode_replica_report(encode(*m));
     if (!again.ok() || again->state != m->state || again->endpoint != m->endpoint) __builtin_trap();
   }
+  if (auto m = decode_decision_announcement(bytes); m.ok()) {
+    if (!m->signature.empty() && m->signature.size() != 65) __builtin_trap();
+    auto again = decode_decision_announcement(encode(*m));
+    if (!again.ok() || again->signature != m->signature || again->decision_hash != m->decision_hash ||
+        again->scheduler != m->scheduler || again->error != m->error) {
+      __builtin_trap();
+    }
+  }
   if (auto m = decode_schedule_request(bytes); m.ok()) {
     auto again = decode_schedule_request(encode(*m));
     if (!again.ok() || again->nodes != m->nodes || again->schedulers != m->schedulers) __builtin_trap();

@@ -66,10 +66,21 @@ TEST(ProtocolTest, AssignmentCarriesRecordAndShares) {
 }
 
 TEST(ProtocolTest, SmallMessagesRoundTrip) {
-  DecisionAnnouncement a{filled(1), 2, "s", filled(3), ""};
+  DecisionAnnouncement a{filled(1), 2, "s", filled(3), "", Bytes(65, 0x1b)};
   auto a2 = decode_decision_announcement(encode(a));
   ASSERT_TRUE(a2.ok());
   EXPECT_EQ(a2->decision_hash, a.decision_hash);
+  EXPECT_EQ(a2->signature, a.signature);
+  // A signature is 65 bytes or absent (empty); anything else is refused.
+  a.signature.clear();
+  ASSERT_TRUE(decode_decision_announcement(encode(a)).ok());
+  EXPECT_TRUE(decode_decision_announcement(encode(a))->signature.empty());
+  for (std::size_t size : {1u, 64u, 66u}) {
+    a.signature = Bytes(size, 0x01);
+    const auto refused = decode_decision_announcement(encode(a));
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << size;
+    EXPECT_NE(refused.status().message().find("field 'sig'"), std::string::npos) << refused.status().message();
+  }
   ReplicaReport r{filled(1), 1, "running", "127.0.0.1:8080", "abc", 99};
   auto r2 = decode_replica_report(encode(r));
   ASSERT_TRUE(r2.ok());
@@ -186,7 +197,7 @@ TEST(ProtocolTest, SeedCorpus) {
   a.shares = {{{1, 2}}};
   const std::vector<std::pair<std::string, Bytes>> seeds = {
       {"schedule", encode(s)},
-      {"announce", encode(DecisionAnnouncement{filled(1), 1, "a", filled(2), ""})},
+      {"announce", encode(DecisionAnnouncement{filled(1), 1, "a", filled(2), "", Bytes(65, 0x1c)})},
       {"decision", encode(DecisionSubmission{filled(1), 1, sample_record()})},
       {"decrypt", encode(DecryptRequest{filled(1), 1, sample_record()})},
       {"shares", encode(DecryptResponse{"", {{1, 2, 3}}})},

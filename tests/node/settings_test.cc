@@ -133,6 +133,25 @@ TEST(Settings, AMalformedPeerIdIsRefusedNamingTheSetting) {
       << settings.status().to_string();
 }
 
+TEST(Settings, BatchedAnchoringReadsItsSizeAndAgeAndRefusesNonsenseNamingTheSetting) {
+  const std::string base = "contract: {address: \"" + std::string(kContract) + "\"}\ncluster: {dir: /tmp/c}\n";
+  auto defaults = load_settings(load(base));
+  ASSERT_TRUE(defaults.ok()) << defaults.status().to_string();
+  EXPECT_EQ(defaults->anchor_batch_size, 1u) << "one at a time unless configured";
+  EXPECT_EQ(defaults->anchor_batch_max_age, std::chrono::seconds(10));
+  auto batched = load_settings(load(base + "chain: {anchor: {batch_size: 32, batch_max_age: 1m30s}}\n"));
+  ASSERT_TRUE(batched.ok()) << batched.status().to_string();
+  EXPECT_EQ(batched->anchor_batch_size, 32u);
+  EXPECT_EQ(batched->anchor_batch_max_age, std::chrono::seconds(90));
+  for (const auto& [yaml, key] : {std::pair{"chain: {anchor: {batch_size: 0}}\n", "chain.anchor.batch_size"},
+                                  std::pair{"chain: {anchor: {batch_max_age: 10}}\n", "chain.anchor.batch_max_age"},
+                                  std::pair{"chain: {anchor: {batch_max_age: 0s}}\n", "chain.anchor.batch_max_age"}}) {
+    auto refused = load_settings(load(base + yaml));
+    ASSERT_FALSE(refused.ok()) << yaml;
+    EXPECT_NE(refused.status().message().find(key), std::string::npos) << refused.status().to_string();
+  }
+}
+
 // ---- node.peerid ---------------------------------------------------------------------------
 
 class DaemonStart : public ::testing::Test {

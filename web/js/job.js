@@ -93,7 +93,17 @@ export function anchorRow(a) {
     el('td', { class: 'mono wrap' }, a.commitment || ''),
     el('td', { class: 'mono wrap anchor-tx' }, a.tx || ''),
     el('td', {}, a.block ? String(a.block) : ''),
+    batchCell(a),
     el('td', { class: 'warning' }, a.error || ''));
+}
+
+// A batched anchor's Merkle root and where its commitment sits (docs/chain.md, "Batched
+// anchoring"); the proof itself is in the API's JSON, for `veil audit`.
+function batchCell(a) {
+  if (!a.batch_root) return el('td', { class: 'muted' }, 'alone');
+  return el('td', { class: 'anchor-batch' },
+    el('div', { class: 'mono wrap' }, a.batch_root),
+    el('div', { class: 'muted' }, `leaf ${a.batch_index} of ${a.batch_size}, proof of ${(a.proof || []).length} hashes`));
 }
 
 // The replicas' logs (GET /v1/jobs/{id}/logs): a choice of replica and its last lines.

@@ -417,6 +417,26 @@ Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(s
   return out;
 }
 
+Result<std::optional<VeilRegistry::BatchAnchoredEvent>> VeilRegistry::batch_anchored_event(const Hash32& root,
+                                                                                           std::uint64_t from_block) {
+  VEIL_ASSIGN_OR_RETURN(const AbiEvent* ev, abi().event("BatchAnchored"));
+  VEIL_ASSIGN_OR_RETURN(std::uint64_t head, client_->block_number());
+  LogFilter filter;
+  filter.address = address_;
+  filter.topics.push_back({ev->topic});
+  filter.topics.push_back({root});
+  VEIL_ASSIGN_OR_RETURN(std::vector<Log> logs, client_->logs(filter, from_block, head));
+  if (logs.empty()) return std::optional<BatchAnchoredEvent>();
+  VEIL_ASSIGN_OR_RETURN(DecodedEvent e, abi().decode_log(logs.front()));
+  BatchAnchoredEvent out;
+  out.root = e.get("root")->as_bytes32();
+  out.anchored_by = e.get("anchoredBy")->as_address();
+  out.count = static_cast<std::uint32_t>(as_u64(*e.get("count")));
+  out.block_number = logs.front().block_number;
+  out.transaction_hash = logs.front().transaction_hash;
+  return std::optional<BatchAnchoredEvent>(out);
+}
+
 // ---------------------------------------------------------------- names
 
 Result<Hash32> parse_image_digest(std::string_view text) {

@@ -42,7 +42,14 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   }
   json anchor = nullptr;
   for (const auto& a : job.anchors) {
-    if (a.phase == AnchorPhase::kAnchored) anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+    if (a.phase != AnchorPhase::kAnchored) continue;
+    anchor = {{"tx", a.tx}, {"block", a.block}, {"commitment", a.commitment}, {"round", a.round}};
+    if (!a.batch_root.empty()) {
+      anchor["batch_root"] = a.batch_root;
+      anchor["batch_index"] = a.batch_index;
+      anchor["batch_size"] = a.batch_size;
+      anchor["proof_length"] = a.proof.size();
+    }
   }
   json j = {{"id", hash_hex(job.id)},
             {"name", job.spec.name},
@@ -136,7 +143,10 @@ void Daemon::Impl::register_routes() {
            {"driver", executor_->driver_name()},
            {"driver_reason", executor_->driver_reason()},
            {"addrs", addrs},
-           {"committee_member", keys_.share ? int(keys_.share->member) : 0}}},
+           {"committee_member", keys_.share ? int(keys_.share->member) : 0},
+           // "unstaked": the operator is below the cluster's minimum stake; the node drained
+           // its replicas and refuses assignments (docs/chain.md, "Stake").
+           {"stake", {{"state", stake_state()}, {"min_stake_wei", min_stake_.to_dec()}, {"refusing", executor_->refusal()}}}}},
          {"cluster",
           {{"contract", settings_.contract},
            {"chain_id", chain_id_},
@@ -152,12 +162,18 @@ void Daemon::Impl::register_routes() {
       json addrs = json::array();
       for (const auto& a : m.addrs) addrs.push_back(a.to_string());
       auto op = registered_by_hash_.find(chain::peer_id_hash(id));
+      auto unstaked = unstaked_nodes_.find(chain::peer_id_hash(id));
       auto t = telemetry_->latest(id);
       nodes.push_back({{"peer_id", id},
                        {"state", state_name(m.state)},
                        {"incarnation", m.incarnation},
                        {"registered", op != registered_by_hash_.end()},
-                       {"operator", op != registered_by_hash_.end() ? op->second : ""},
+                       // Registered on chain but refused here: "unstaked" (its operator is below
+                       // the minimum stake), else empty.
+                       {"refused", unstaked != unstaked_nodes_.end() ? "unstaked" : ""},
+                       {"operator", op != registered_by_hash_.end()   ? op->second
+                                    : unstaked != unstaked_nodes_.end() ? unstaked->second
+                                                                        : ""},
                        {"addrs", addrs},
                        {"self", id == self_text_},
                        {"telemetry_at", t ? t->timestamp_ms : 0}});

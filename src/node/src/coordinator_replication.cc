@@ -194,6 +194,7 @@ void CoordinatorRole::step_down(JobState newer) {
   add_job_event(id, why + "; this node keeps a copy of its record");
   progress_.erase(id);
   retry_count_.erase(id);
+  batcher_.remove_job(id);  // its new coordinator anchors what is still pending
   jobs_.erase(it);
   (void)node_.store().erase(kJobDoc, hash_hex(id));
   // Replicas here that the newer record does not place here were replaced while this node was

@@ -23,7 +23,7 @@ std::string delay_text(std::chrono::milliseconds d) {
 }  // namespace
 
 CoordinatorRole::CoordinatorRole(NodeContext& node, Options options, LocalRoles roles)
-    : node_(node), options_(std::move(options)), roles_(std::move(roles)) {}
+    : node_(node), options_(std::move(options)), roles_(std::move(roles)), batcher_(options_.anchoring) {}
 
 CoordinatorRole::~CoordinatorRole() = default;
 
@@ -273,7 +273,8 @@ void CoordinatorRole::consider_round(const Hash32& job_id) {
     for (const auto& [scheduler, what] : rr.announced) {
       if (what == rr.agreed || std::find(rr.liars.begin(), rr.liars.end(), scheduler) != rr.liars.end()) continue;
       rr.liars.push_back(scheduler);
-      const std::string warning = "scheduler " + scheduler + " published decision " + what.substr(0, 16) +
+      const std::string warning = "scheduler " + scheduler + " published decision " +
+                                  (what.starts_with("error: ") ? what.substr(0, 96) : what.substr(0, 16)) +
                                   " which disagrees with the quorum's " + rr.agreed.substr(0, 16) + "; ignored";
       job.warnings.push_back(warning);
       logger()->error("job {}: {}", short_id(job_id), warning);
@@ -595,28 +596,16 @@ void CoordinatorRole::maybe_anchor(JobState& job) {
 }
 
 void CoordinatorRole::resume_anchors() {
+  if (batcher_.batching()) return pool_anchors();
   for (auto& [id, job] : jobs_) {
     for (auto& anchor : job.anchors) {
       if (anchor.phase != AnchorPhase::kPending) continue;
-      const RoundRecord* rr = nullptr;
-      for (const auto& r : job.rounds) {
-        if (r.round == anchor.round) rr = &r;
-      }
-      if (rr == nullptr || rr->agreed.empty()) continue;
-      chain::VeilRegistry::Commitment commitment;
-      commitment.job_id = id;
-      commitment.decision_hash = *parse_hash_hex(rr->agreed);
-      std::vector<Hash32> inputs;
-      for (const auto& n : rr->nodes) inputs.push_back(n.telemetry_hash);
-      commitment.inputs_root = inputs_root(inputs);
-      for (const auto& s : rr->schedulers) {
-        auto it = rr->announced.find(s);
-        if (it != rr->announced.end() && it->second == rr->agreed) commitment.schedulers.push_back(chain::peer_id_hash(s));
-      }
-      anchor.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(commitment));
+      auto commitment = round_commitment(job, anchor.round);
+      if (!commitment) continue;
+      anchor.commitment = to_hex_prefixed(chain::VeilRegistry::commitment_hash(*commitment));
       (void)move(anchor, AnchorPhase::kSending);  // from kPending, checked above
       const std::uint32_t round = anchor.round;
-      node_.post_blocking([this, id = id, round, commitment] {
+      node_.post_blocking([this, id = id, round, commitment = *commitment] {
         AnchorInfo result = roles_.anchor(commitment);
         result.round = round;
         node_.post([this, id, result] {
@@ -636,6 +625,110 @@ void CoordinatorRole::resume_anchors() {
       });
     }
   }
+}
+
+// ---- batched anchoring --------------------------------------------------------------------------
+
+void CoordinatorRole::pool_anchors() {
+  for (auto& [id, job] : jobs_) {
+    for (auto& anchor : job.anchors) {
+      const AnchorBatcher::Key key{id, anchor.round};
+      if (anchor.phase != AnchorPhase::kPending || batcher_.contains(key)) continue;
+      auto commitment = round_commitment(job, anchor.round);
+      if (!commitment) continue;
+      const Hash32 hash = chain::VeilRegistry::commitment_hash(*commitment);
+      anchor.commitment = to_hex_prefixed(hash);
+      // One sent under a root before (read back after a restart or a take-over) keeps it.
+      batcher_.add(key, hash, node_.now_ms(), placement_of(anchor));
+    }
+  }
+  send_due_batch();
+}
+
+void CoordinatorRole::send_due_batch() {
+  auto batch = batcher_.take_due(node_.now_ms());
+  if (!batch) return arm_anchor_timer();
+  // Durable before the transaction: after a restart the chain is asked about this root before
+  // anything is sent again (AnchorBatcher, "sent under a root").
+  std::set<Hash32> touched;
+  for (std::size_t i = 0; i < batch->members.size(); ++i) {
+    const auto& key = batch->members[i].first;
+    auto it = jobs_.find(key.job);
+    if (it == jobs_.end()) continue;
+    for (auto& a : it->second.anchors) {
+      if (a.round != key.round || a.phase != AnchorPhase::kPending) continue;
+      set_placement(a, batch->placements[i]);
+      (void)move(a, AnchorPhase::kSending);  // from kPending, checked above
+      touched.insert(key.job);
+    }
+  }
+  for (const auto& id : touched) save(jobs_.at(id));
+  node_.post_blocking([this, batch = *batch] {
+    AnchorInfo result = roles_.anchor_batch(batch.root, batch.size, batch.complete);
+    node_.post([this, batch, result] { on_batch_result(batch, result); });
+  });
+}
+
+void CoordinatorRole::on_batch_result(const AnchorBatcher::Batch& batch, const AnchorInfo& result) {
+  using Outcome = AnchorBatcher::Outcome;
+  const Outcome outcome = result.phase == AnchorPhase::kAnchored ? Outcome::kAnchored
+                          : result.phase == AnchorPhase::kFailed ? Outcome::kFailed
+                          : batch.complete                       ? Outcome::kUnconfirmed
+                                                                 : Outcome::kNotAnchored;
+  batcher_.finish(batch, outcome, node_.now_ms());
+  const std::string root = to_hex_prefixed(batch.root);
+  std::set<Hash32> touched;
+  for (std::size_t i = 0; i < batch.members.size(); ++i) {
+    const auto& key = batch.members[i].first;
+    auto it = jobs_.find(key.job);
+    if (it == jobs_.end()) {
+      batcher_.remove_job(key.job);  // it moved to another coordinator while the batch was in flight
+      continue;
+    }
+    for (auto& a : it->second.anchors) {
+      if (a.round != key.round || a.phase == AnchorPhase::kAnchored) continue;
+      touched.insert(key.job);
+      const std::string leaf = "leaf " + std::to_string(i) + " of " + std::to_string(batch.size);
+      if (outcome == Outcome::kAnchored || outcome == Outcome::kUnconfirmed) {
+        set_placement(a, batch.placements[i]);
+      } else {
+        a.batch_root.clear();
+        a.batch_index = a.batch_size = 0;
+        a.proof.clear();
+      }
+      if (outcome == Outcome::kAnchored) {
+        (void)move(a, AnchorPhase::kAnchored);
+        a.tx = result.tx;
+        a.block = result.block;
+        a.error.clear();
+        add_job_event(key.job, "deployment anchored in batch " + root + " (" + leaf + "): commitment " + a.commitment +
+                                   " in tx " + result.tx + " (block " + std::to_string(result.block) + ")");
+        continue;
+      }
+      (void)move(a, AnchorPhase::kPending);  // from kSending: retried by the batcher
+      if (outcome == Outcome::kUnconfirmed) {
+        add_job_event(key.job, "batch " + root + " sent (" + leaf + "); the chain does not confirm it yet");
+      } else if (outcome == Outcome::kNotAnchored) {
+        add_job_event(key.job, "batch " + root + " was never anchored; the commitment waits for a new batch");
+      } else if (a.error != result.error) {  // one event per distinct error, not one per retry
+        a.error = result.error;
+        add_job_event(key.job, "anchoring batch failed (retried in " + delay_text(batcher_.options().retry) + "): " + result.error);
+      }
+    }
+  }
+  for (const auto& id : touched) save(jobs_.at(id));
+  send_due_batch();
+}
+
+void CoordinatorRole::arm_anchor_timer() {
+  const std::int64_t now = node_.now_ms();
+  auto due = batcher_.next_due_ms(now);
+  if (!due) return;
+  if (!anchor_timer_) anchor_timer_ = std::make_unique<asio::steady_timer>(node_.io());
+  anchor_timer_->expires_after(std::chrono::milliseconds(*due - now));  // replaces the wait armed before
+  anchor_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !node_.stopping()) send_due_batch();
+  });
 }
 
 // ---- failures and stops -----------------------------------------------------------------------

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "anchor_batcher.h"
 #include "executor.h"
 #include "node_context.h"
 #include "telemetry_role.h"
@@ -68,6 +69,12 @@ class CoordinatorRole {
     // already, and says where it is (kAnchored with tx and block; kPending while its event is
     // not seen; kFailed with the error).
     std::function<AnchorInfo(const chain::VeilRegistry::Commitment& commitment)> anchor;
+    // With batching (Options::anchoring.batch_size > 1), on the blocking worker only: anchors
+    // the batch root `root` of `size` commitments unless the chain holds it already (sending
+    // only when `may_send`), and says where it is: kAnchored with the anchorBatch's tx and block
+    // once getBatch (or the BatchAnchored event) confirms it; kPending while it does not; kFailed
+    // with the error.
+    std::function<AnchorInfo(const Hash32& root, std::uint32_t size, bool may_send)> anchor_batch;
   };
 
   struct Options {
@@ -84,6 +91,9 @@ class CoordinatorRole {
     // How often each coordinated job's record is pushed again to its holders (and orphaned
     // held jobs looked for).
     std::chrono::milliseconds replication_interval{10000};
+    // Batched anchoring (config chain.anchor.batch_size, chain.anchor.batch_max_age); a
+    // batch_size of 1 anchors each deployment alone with anchorCommitment.
+    AnchorBatcher::Options anchoring;
   };
 
   // `node` must outlive this.
@@ -144,7 +154,15 @@ class CoordinatorRole {
   // Sends one checked assignment of job `id` to `node` (or to this node's executor).
   void send_assignment(const Hash32& id, const std::string& node, const Assignment& assignment);
   void maybe_anchor(JobState& job);
+  // Sends every pending anchor: alone (batch_size 1), or into the batcher's pool.
   void resume_anchors();
+  // ---- batched anchoring (Options::anchoring.batch_size > 1) ----
+  void pool_anchors();
+  // Sends the batch that is due, if any (its placements saved in the job records first), and
+  // arms the timer for the next one.
+  void send_due_batch();
+  void on_batch_result(const AnchorBatcher::Batch& batch, const AnchorInfo& result);
+  void arm_anchor_timer();
   void reschedule_lost(const std::string& peer, const std::string& why);
   // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
   // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
@@ -198,6 +216,8 @@ class CoordinatorRole {
   // coordinator, or a successor, starts again from Options::first_retry.
   std::map<Hash32, int> retry_count_;
   std::map<Hash32, std::uint32_t> restored_rounds_;  // job -> its round when restore() read it
+  AnchorBatcher batcher_;
+  std::unique_ptr<boost::asio::steady_timer> anchor_timer_;
 };
 
 }  // namespace veil::node

@@ -19,6 +19,7 @@
 #include "veil/common/sha256.h"
 #include "veil/node/api_token.h"
 #include "veil/p2p/protocols.h"
+#include "veil/sched/job_spec.h"
 
 namespace veil::node {
 namespace {
@@ -141,11 +142,19 @@ Result<Settings> load_settings(const Config& config) {
   const auto holders = config.integer("jobs.holders");
   if (holders < 1 || holders > 15) return invalid_argument("jobs.holders must be between 1 and 15");
   s.job_holders = static_cast<std::size_t>(holders);
+  const auto batch_size = config.integer("chain.anchor.batch_size");
+  if (batch_size < 1 || batch_size > 4096) return invalid_argument("chain.anchor.batch_size must be between 1 and 4096");
+  s.anchor_batch_size = static_cast<std::size_t>(batch_size);
+  auto max_age = sched::parse_duration(config.string("chain.anchor.batch_max_age"));
+  if (!max_age.ok()) return max_age.status().with_context("chain.anchor.batch_max_age");
+  if (max_age->count() == 0) return invalid_argument("chain.anchor.batch_max_age must be longer than 0s");
+  s.anchor_batch_max_age = *max_age;
   s.swim_preset = config.string("swim.preset");
   if (s.swim_preset != "lan" && s.swim_preset != "local" && s.swim_preset != "wan") {
     return invalid_argument("swim.preset must be lan, local or wan");
   }
   s.tamper_decisions = config.boolean("debug.tamper_decisions");
+  s.equivocate_decisions = config.boolean("debug.equivocate_decisions");
   s.evaluation_delay = std::chrono::milliseconds(std::clamp<std::int64_t>(config.integer("debug.evaluation_delay_ms"), 0, 600'000));
   s.fixed_telemetry = config.boolean("debug.fixed_telemetry");
   s.wire_dump = config.string("debug.wire_dump");
@@ -327,6 +336,7 @@ Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) 
     operator_address_ = eth_key_->address().to_checksum();
   }
   registry_.emplace(*eth_, address, sender_.get());
+  domain_ = chain::RegistryDomain{chain_id_, address};
   VEIL_ASSIGN_OR_RETURN(auto keys, registry_->cluster_keys());
   if (keys.first != keys_.committee.public_key_hash || keys.second != server_key_hash) {
     return failed_precondition("the cluster keys in " + dir.string() + " are not the ones registered on chain at " +
@@ -338,7 +348,8 @@ Status Daemon::Impl::connect_chain(const fhe::threshold::Hash& server_key_hash) 
                                ": run `veil node register` with its operator's key");
   }
   if (operator_address_.empty()) operator_address_ = me.operator_address.to_checksum();
-  apply_chain_view(registry_->nodes(), registry_->cluster_policy());
+  auto nodes = registry_->nodes();
+  apply_chain_view(nodes, registry_->cluster_policy(), read_stake_view(nodes));
   return {};
 }
 
@@ -364,6 +375,7 @@ void Daemon::Impl::make_scheduler_role() {
   SchedulerRole::Options options;
   options.decisions_topic = topics_.decisions;
   options.tamper_decisions = settings_.tamper_decisions;
+  options.equivocate_decisions = settings_.equivocate_decisions;
   options.evaluation_delay = settings_.evaluation_delay;
   auto find_telemetry = [this](const std::string& peer, const Hash32& hash) -> std::shared_ptr<const sched::EncryptedTelemetry> {
     auto kept = telemetry_->find(peer, hash);
@@ -394,6 +406,9 @@ void Daemon::Impl::make_coordinator_role() {
   // (bench/README.md); the timeout only matters when a scheduler stays silent without dying
   // (a dead one ends its rounds at once).
   options.round_timeout = keys_.public_key.params().insecure ? std::chrono::seconds(120) : std::chrono::seconds(300);
+  options.anchoring.batch_size = settings_.anchor_batch_size;
+  options.anchoring.max_age = settings_.anchor_batch_max_age;
+  options.anchoring.retry = std::min<std::chrono::milliseconds>(settings_.anchor_batch_max_age, std::chrono::seconds(30));
   CoordinatorRole::LocalRoles roles;
   roles.evaluate_round = [this](const Bytes& round) { scheduler_->on_round(self_text_, round); };
   roles.announced = [this](const Hash32& job, std::uint32_t round) { return scheduler_->announced(job, round); };
@@ -411,6 +426,9 @@ void Daemon::Impl::make_coordinator_role() {
   roles.adopt_coordinator = [this](const Hash32& job, const std::string& peer) { executor_->adopt_coordinator(job, peer); };
   roles.latest_telemetry = [this](const std::string& peer) { return telemetry_->latest(peer); };
   roles.anchor = [this](const chain::VeilRegistry::Commitment& commitment) { return anchor_on_chain(commitment); };
+  roles.anchor_batch = [this](const Hash32& root, std::uint32_t size, bool may_send) {
+    return anchor_batch_on_chain(root, size, may_send);
+  };
   coordinator_ = std::make_unique<CoordinatorRole>(*this, std::move(options), std::move(roles));
 }
 
@@ -716,12 +734,15 @@ void Daemon::Impl::refresh_chain_view() {
   blocking_->post([this] {
     auto nodes = registry_->nodes();
     auto policy = registry_->cluster_policy();
-    asio::post(io_, [this, nodes = std::move(nodes), policy = std::move(policy)] { apply_chain_view(nodes, policy); });
+    auto stake = read_stake_view(nodes);
+    asio::post(io_, [this, nodes = std::move(nodes), policy = std::move(policy), stake = std::move(stake)] {
+      apply_chain_view(nodes, policy, stake);
+    });
   });
 }
 
 void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes,
-                                    const Result<Bytes>& policy) {
+                                    const Result<Bytes>& policy, const StakeView& stake) {
   if (!nodes.ok()) {
     logger()->warn("chain: cannot read the node registry: {}", nodes.status().to_string());
     return;
@@ -730,6 +751,7 @@ void Daemon::Impl::apply_chain_view(const Result<std::vector<chain::VeilRegistry
   for (const auto& n : *nodes) {
     if (n.active) active[n.peer_id] = n.operator_address.to_checksum();
   }
+  apply_stake_view(stake, active);
   // The registry holds keccak(PeerId); name the ones we know.
   std::set<std::string> known = {self_text_};
   if (host_) {
@@ -788,6 +810,35 @@ AnchorInfo Daemon::Impl::anchor_on_chain(const chain::VeilRegistry::Commitment& 
       result.block = e.block_number;
     }
   }
+  return result;
+}
+
+AnchorInfo Daemon::Impl::anchor_batch_on_chain(const Hash32& root, std::uint32_t size, bool may_send) {
+  AnchorInfo result;  // kPending: not anchored (yet)
+  auto fail = [&](const Status& status) {
+    result.phase = AnchorPhase::kFailed;
+    result.error = status.message();
+    return result;
+  };
+  if (!sender_) return fail(failed_precondition("no eth.key_file: this node cannot anchor deployments"));
+  // The chain first: a root is never sent twice (after a restart, a take-over or a lost receipt).
+  auto anchored = registry_->batch_anchored_event(root);
+  if (!anchored.ok()) return fail(anchored.status());
+  if (*anchored) {
+    result.phase = AnchorPhase::kAnchored;
+    result.tx = to_hex_prefixed((*anchored)->transaction_hash);
+    result.block = (*anchored)->block_number;
+    return result;
+  }
+  if (!may_send) return result;
+  auto receipt = registry_->anchor_batch(root, size);
+  if (!receipt.ok()) return fail(receipt.status());
+  // Confirmed by the contract's own record of the root (getBatch), not by the receipt alone.
+  auto batch = registry_->batch(root);
+  if (!batch.ok() || batch->anchored_by == chain::Address{}) return result;
+  result.phase = AnchorPhase::kAnchored;
+  result.tx = to_hex_prefixed(receipt->transaction_hash);
+  result.block = receipt->block_number;
   return result;
 }
 

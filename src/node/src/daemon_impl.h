@@ -92,13 +92,26 @@ struct Settings {
   std::string docker_socket;
   std::size_t schedulers = 3;
   std::size_t job_holders = kDefaultJobHolders;  // jobs.holders: copies of each job's record
+  // chain.anchor.batch_size and chain.anchor.batch_max_age (docs/chain.md, "Batched anchoring")
+  std::size_t anchor_batch_size = 1;
+  std::chrono::milliseconds anchor_batch_max_age{10000};
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
+  bool equivocate_decisions = false;
   std::chrono::milliseconds evaluation_delay{0};
   bool fixed_telemetry = false;
   std::string wire_dump;
 };
 Result<Settings> load_settings(const Config& config);
+
+// What the chain says about stake (docs/chain.md, "Stake"), read on the blocking worker with
+// the node registry.
+struct StakeView {
+  bool read = false;                         // false: the chain could not be read (see error)
+  std::string error;
+  chain::U256 min_stake;                     // 0: no minimum, nobody is gated
+  std::set<std::string> unstaked_operators;  // checksum addresses of operators below it
+};
 
 struct Daemon::Impl : NodeContext {
   explicit Impl(Settings settings);
@@ -143,6 +156,12 @@ struct Daemon::Impl : NodeContext {
     coordinator_->handle_report(self_text_, std::move(report), std::move(reply));
   }
   bool declared_dead(const std::string& peer) const override;
+  // ---- stake.cc: signed announcements and slashing ----
+  std::optional<chain::RegistryDomain> announcement_domain() const override { return domain_; }
+  std::optional<chain::Address> operator_of(const std::string& peer) const override;
+  Bytes sign_as_operator(const Hash32& digest) const override;
+  void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
+                           const chain::Address& signer) override;
 
   void publish(const std::string& topic, const Bytes& data) override;
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
@@ -153,11 +172,24 @@ struct Daemon::Impl : NodeContext {
   std::vector<std::string> live_members() const override;
   void on_member_event(const swim::MemberEvent& event);
   void refresh_chain_view();
-  void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy);
+  void apply_chain_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes, const Result<Bytes>& policy,
+                        const StakeView& stake);
+  // ---- stake.cc: stake gating ----
+  // Blocking worker: the minimum stake and, when it is above 0, which operators of `nodes`
+  // (and this node's own) are below it.
+  StakeView read_stake_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes);
+  // Io thread, from apply_chain_view: removes the nodes of unstaked operators from `active`
+  // (so the gater refuses them and they are neither scheduled nor counted) and closes their
+  // connections; when this node's own operator fell below the minimum, drains its replicas and
+  // refuses assignments until it is staked again.
+  void apply_stake_view(const StakeView& stake, std::map<chain::Hash32, std::string>& active);
+  // "staked", "unstaked", or "no minimum" (min stake 0), for /v1/status.
+  std::string stake_state() const;
 
   // The coordinator role's chain call (blocking worker only): anchors `commitment` unless it
   // is anchored already, and says where it is.
   AnchorInfo anchor_on_chain(const chain::VeilRegistry::Commitment& commitment);
+  AnchorInfo anchor_batch_on_chain(const Hash32& root, std::uint32_t size, bool may_send);
   void make_coordinator_role();
 
   // ---- peer_queries.cc: what the API asks the other members ----
@@ -206,6 +238,17 @@ struct Daemon::Impl : NodeContext {
   std::map<chain::Hash32, std::string> registered_by_hash_;
   std::map<std::string, std::string> registered_;
   std::vector<std::string> allowed_policies_;
+  // The domain this node signs announcements in and checks them against (set by connect_chain).
+  std::optional<chain::RegistryDomain> domain_;
+  // Evidence ids this node has submitted or found used: each is sent at most once.
+  std::set<chain::Hash32> evidence_reported_;
+  // The last stake view read: the minimum, operators below it and their nodes (which are not in
+  // registered_by_hash_), whether this node's own operator is below it, and whether the
+  // executor was drained for that.
+  chain::U256 min_stake_;
+  std::set<std::string> unstaked_operators_;
+  std::map<chain::Hash32, std::string> unstaked_nodes_;
+  bool self_unstaked_ = false, drained_for_stake_ = false;
 
   ClusterKeys keys_;
   std::unique_ptr<SystemProbe> probe_;

@@ -102,6 +102,7 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
     reconcile_now();
     return;
   }
+  if (!refusal_.empty()) return answer(refusal_);
   const Assignment a = std::move(*assignment);
   if (!stop_fence_.admits(a.job_id, a.replica, peer, a.round)) return answer("the coordinator stopped this replica");
   ctx_.when_decision_agreed(peer, a.job_id, a.round, a.record, [this, peer, assignment = a, answer, key](
@@ -555,12 +556,12 @@ void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinat
   }
 }
 
-void Executor::drain(std::function<void()> done) {
+void Executor::drain(std::function<void()> done, std::string why) {
   if (local_.empty()) return done();
-  logger()->info("draining {} replica(s) before leaving", local_.size());
+  logger()->info("draining {} replica(s): {}", local_.size(), why);
   std::vector<std::pair<std::string, ReplicaReport>> reports;
   for (const auto& [key, replica] : local_) {
-    reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, std::string(phase_name(ReplicaPhase::kDrained)), "", "node leaving",
+    reports.emplace_back(replica.coordinator, ReplicaReport{key.first, key.second, std::string(phase_name(ReplicaPhase::kDrained)), "", why,
                                                             static_cast<std::uint64_t>(ctx_.now_ms())});
     (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
   }

@@ -85,9 +85,14 @@ class Executor {
   // report to it from now on, and only it may stop them. The caller has checked the claim.
   void adopt_coordinator(const Hash32& job, const std::string& coordinator);
 
-  // Shut-down: forgets every replica, stops the containers, reports each replica "drained" to
-  // its coordinator, and calls `done` once every report was answered or failed.
-  void drain(std::function<void()> done);
+  // Shut-down (and a node whose operator lost its stake): forgets every replica, stops the
+  // containers, reports each replica "drained" to its coordinator with `why` as the detail,
+  // and calls `done` once every report was answered or failed.
+  void drain(std::function<void()> done, std::string why = "node leaving");
+  // While `reason` is not empty every new assignment is refused with it (stops still apply):
+  // this node's operator is below the cluster's minimum stake (docs/chain.md, "Stake").
+  void refuse_assignments(std::string reason) { refusal_ = std::move(reason); }
+  const std::string& refusal() const { return refusal_; }
 
   // What the replicas here were promised (telemetry offers the measured capacity minus this).
   sched::FreeCapacity reserved_capacity() const;
@@ -141,6 +146,7 @@ class Executor {
   StopFence stop_fence_;  // assignments of stopped replicas that must not start
   std::uint64_t reconcile_passes_ = 0;
   bool reconcile_running_ = false;
+  std::string refusal_;  // refuse_assignments
   std::unique_ptr<boost::asio::steady_timer> reconcile_timer_;
 };
 

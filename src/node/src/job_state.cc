@@ -317,8 +317,15 @@ bool StopFence::admits(const Hash32& job, std::uint32_t replica, const std::stri
 // ---- persistence ------------------------------------------------------------------------------
 
 nlohmann::json to_json(const AnchorInfo& a) {
-  return {{"round", a.round}, {"state", phase_name(a.phase)}, {"commitment", a.commitment},
-          {"tx", a.tx},       {"block", a.block},              {"error", a.error}};
+  nlohmann::json j = {{"round", a.round}, {"state", phase_name(a.phase)}, {"commitment", a.commitment},
+                      {"tx", a.tx},       {"block", a.block},              {"error", a.error}};
+  if (!a.batch_root.empty()) {
+    j["batch_root"] = a.batch_root;
+    j["batch_index"] = a.batch_index;
+    j["batch_size"] = a.batch_size;
+    j["proof"] = a.proof;
+  }
+  return j;
 }
 
 nlohmann::json to_json(const JobState& job) {
@@ -415,6 +422,11 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       info.tx = a.at("tx");
       info.block = a.at("block");
       info.error = a.at("error");
+      // Absent for anchors made one at a time (and in documents written before batching).
+      info.batch_root = a.value("batch_root", std::string());
+      info.batch_index = a.value("batch_index", std::uint32_t{0});
+      info.batch_size = a.value("batch_size", std::uint32_t{0});
+      info.proof = a.value("proof", std::vector<std::string>{});
       job.anchors.push_back(std::move(info));
     }
     job.warnings = j.at("warnings").get<std::vector<std::string>>();

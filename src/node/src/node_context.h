@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "veil/chain/evidence.h"
 #include "veil/chain/types.h"
 #include "veil/common/bytes.h"
 #include "veil/common/status.h"
@@ -111,6 +112,20 @@ class NodeContext {
   // The executor role: what the replicas on this node were promised (telemetry offers the
   // measured capacity minus this).
   virtual sched::FreeCapacity reserved_capacity() const = 0;
+
+  // ---- signed announcements (docs/chain.md, "Slashing for equivocation") ----
+  // The EIP-712 domain announcements are signed in (the chain's id and the registry), when
+  // this node has a chain view; without one (a unit test's context) nothing is signed or checked.
+  virtual std::optional<chain::RegistryDomain> announcement_domain() const = 0;
+  // The operator the registry binds `peer` to, while it lists `peer` as an active node of a
+  // staked operator.
+  virtual std::optional<chain::Address> operator_of(const std::string& peer) const = 0;
+  // `digest` signed with this node's operator key (65 bytes r ‖ s ‖ v); empty without one.
+  virtual Bytes sign_as_operator(const Hash32& digest) const = 0;
+  // Scheduler `scheduler` equivocated and `evidence`, checked to recover to `signer`, proves
+  // it: submit it to the registry (once, unless the chain already used it).
+  virtual void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
+                                   const chain::Address& signer) = 0;
 };
 
 }  // namespace veil::node

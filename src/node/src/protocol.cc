@@ -17,6 +17,7 @@ constexpr int kVersion = 1;
 constexpr std::size_t kMaxListEntries = 4096;
 constexpr std::size_t kMaxText = 1 << 16;
 constexpr std::size_t kMaxSpec = 1 << 20;
+constexpr std::size_t kAnnouncementSignatureSize = 65;  // r ‖ s ‖ v
 
 json bin(ByteView bytes) { return json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end())); }
 json bin(const Hash32& hash) { return bin(ByteView(hash.data(), hash.size())); }
@@ -206,6 +207,7 @@ Bytes encode(const DecisionAnnouncement& m) {
   j["scheduler"] = m.scheduler;
   j["hash"] = bin(m.decision_hash);
   j["error"] = m.error;
+  j["sig"] = bin(m.signature);
   return to_bytes(j);
 }
 
@@ -312,6 +314,10 @@ Result<DecisionAnnouncement> decode_decision_announcement(ByteView bytes) {
     m.scheduler = f.text("scheduler", 128);
     m.decision_hash = f.hash("hash");
     m.error = f.text("error", 1024);
+    m.signature = f.bytes("sig", kAnnouncementSignatureSize);
+    if (f.status().ok() && !m.signature.empty() && m.signature.size() != kAnnouncementSignatureSize) {
+      f.fail("field 'sig' must be empty or 65 bytes");
+    }
   });
 }
 

@@ -5,7 +5,9 @@
 #include <thread>
 #include <vector>
 
+#include "veil/chain/keys.h"
 #include "veil/chain/types.h"
+#include "veil/chain/veil_registry.h"
 #include "veil/common/log.h"
 #include "veil/sched/encrypted_placement.h"
 #include "veil/sched/job_spec.h"
@@ -66,11 +68,31 @@ void SchedulerRole::on_round(const std::string& from, ByteView data) {
   }
 }
 
-void SchedulerRole::announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error) {
-  DecisionAnnouncement a{request.job_id, request.round, node_.self(), hash, error};
+void SchedulerRole::announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error, bool remember) {
+  DecisionAnnouncement a{request.job_id, request.round, node_.self(), hash, error, {}};
+  if (auto domain = node_.announcement_domain()) {
+    a.signature = node_.sign_as_operator(chain::announcement_digest(*domain, announcement_content(a)));
+  }
   node_.publish(options_.decisions_topic, encode(a));
+  if (!remember) return;
   announcements_[{request.job_id, request.round}][node_.self()] = a;
   if (request.coordinator == node_.self() && coordinator_.on_announcement) coordinator_.on_announcement(request.job_id);
+}
+
+Status SchedulerRole::check_signature(const DecisionAnnouncement& a) const {
+  const auto domain = node_.announcement_domain();
+  if (!domain) return {};  // no chain view (a unit test's node): nothing to check against
+  const auto operator_address = node_.operator_of(a.scheduler);
+  if (!operator_address) return permission_denied("the chain lists no staked operator for " + a.scheduler);
+  if (a.signature.empty()) return permission_denied("it is not signed");
+  VEIL_ASSIGN_OR_RETURN(auto signature, chain::parse_signature_bytes(a.signature));
+  auto signer = chain::recover_address(chain::announcement_digest(*domain, announcement_content(a)), signature);
+  if (!signer.ok()) return permission_denied("its signature is invalid: " + signer.status().message());
+  if (*signer != *operator_address) {
+    return permission_denied("it is signed by " + signer->to_checksum() + ", not by its operator " +
+                             operator_address->to_checksum());
+  }
+  return {};
 }
 
 void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady_clock::time_point give_up) {
@@ -99,7 +121,7 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
   // Everything the FHE worker needs is captured by value but the node, which outlives the role.
   node_.post_fhe([&node = node_, alive = alive_, this, request, spec = *spec, quantised = *quantised,
                   inputs = std::move(inputs), started, tamper = options_.tamper_decisions,
-                  delay = options_.evaluation_delay] {
+                  equivocate = options_.equivocate_decisions, delay = options_.evaluation_delay] {
     sched::EncryptedPlacementInput input;
     for (const auto& t : inputs) input.nodes.push_back(*t);
     input.request = quantised;
@@ -110,9 +132,15 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
     sched::DecisionRecord record = sched::make_decision_record(request.job_id, input, placement);
     if (tamper) record.outputs.back() ^= 0x01;  // a dishonest scheduler: a decision nobody else computed
     const Hash32 hash = sched::decision_hash(record);
+    std::optional<Hash32> second;  // an equivocating scheduler's other decision
+    if (equivocate) {
+      sched::DecisionRecord other = record;
+      other.outputs.back() ^= 0x01;
+      second = sched::decision_hash(other);
+    }
     if (delay.count() > 0) std::this_thread::sleep_for(delay);  // a slow scheduler, for tests of rounds in flight
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    node.post([alive, this, request, record = std::move(record), hash, seconds]() mutable {
+    node.post([alive, this, request, record = std::move(record), hash, second, seconds]() mutable {
       if (!*alive) return;
       node_.metrics()
           .histogram("veil_sched_evaluation_seconds", "Time to evaluate one placement on ciphertexts.")
@@ -121,6 +149,11 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
       logger()->info("job {} round {}: decision {} in {:.1f} s", short_id(request.job_id), request.round,
                      hash_hex(hash).substr(0, 12), seconds);
       announce(request, hash, "");
+      if (second) {
+        logger()->warn("job {} round {}: equivocating (debug.equivocate_decisions): also announcing {}",
+                       short_id(request.job_id), request.round, hash_hex(*second).substr(0, 12));
+        announce(request, *second, "", /*remember=*/false);
+      }
       if (request.coordinator == node_.self()) {
         if (coordinator_.on_own_decision) coordinator_.on_own_decision(request, hash, std::move(record));
         return;
@@ -140,8 +173,54 @@ void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
                    a.ok() ? "it names another scheduler" : a.status().message());
     return;
   }
-  announcements_[{a->job_id, a->round}][a->scheduler] = *a;
+  if (auto checked = check_signature(*a); !checked.ok()) {
+    logger()->warn("decision announcement of {} for job {} round {} not counted: {}", from, short_id(a->job_id), a->round,
+                   checked.message());
+    return;
+  }
+  auto& kept = announcements_[{a->job_id, a->round}];
+  auto earlier = kept.find(a->scheduler);
+  if (earlier != kept.end()) {
+    if (earlier->second.error.starts_with(kEquivocated)) return;  // proven already; its vote stays void
+    auto evidence = equivocation_evidence(earlier->second, *a);
+    const auto domain = node_.announcement_domain();
+    if (evidence && domain) {
+      auto signer = evidence->signer(*domain);
+      if (signer.ok()) {
+        logger()->error("job {} round {}: scheduler {} equivocated: it announced {} and {}, both signed by {}",
+                        short_id(a->job_id), a->round, from, hash_hex(evidence->decision_a).substr(0, 12),
+                        hash_hex(evidence->decision_b).substr(0, 12), signer->to_checksum());
+        earlier->second.error = std::string(kEquivocated) + ": announced " + hash_hex(evidence->decision_a).substr(0, 16) +
+                                " and " + hash_hex(evidence->decision_b).substr(0, 16);
+        node_.report_equivocation(from, *evidence, *signer);
+        if (coordinator_.on_announcement) coordinator_.on_announcement(a->job_id);
+        return;
+      }
+      logger()->warn("job {} round {}: conflicting announcements of {} do not prove an equivocation: {}",
+                     short_id(a->job_id), a->round, from, signer.status().message());
+    }
+  }
+  kept[a->scheduler] = *a;
   if (coordinator_.on_announcement) coordinator_.on_announcement(a->job_id);
+}
+
+chain::Announcement announcement_content(const DecisionAnnouncement& a) {
+  return chain::Announcement{a.job_id, a.round, a.decision_hash, chain::peer_id_hash(a.scheduler)};
+}
+
+std::optional<chain::Evidence> equivocation_evidence(const DecisionAnnouncement& first, const DecisionAnnouncement& second) {
+  if (first.job_id != second.job_id || first.round != second.round || first.scheduler != second.scheduler) return std::nullopt;
+  if (!first.error.empty() || !second.error.empty() || first.decision_hash == second.decision_hash) return std::nullopt;
+  if (first.signature.empty() || second.signature.empty()) return std::nullopt;
+  chain::Evidence e;
+  e.job_id = first.job_id;
+  e.round = first.round;
+  e.peer_id = chain::peer_id_hash(first.scheduler);
+  e.decision_a = first.decision_hash;
+  e.signature_a = first.signature;
+  e.decision_b = second.decision_hash;
+  e.signature_b = second.signature;
+  return e;
 }
 
 const std::map<std::string, DecisionAnnouncement>& SchedulerRole::announced(const Hash32& job, std::uint32_t round) const {

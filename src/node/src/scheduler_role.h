@@ -18,11 +18,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "node_context.h"
+#include "veil/chain/evidence.h"
 #include "veil/common/status.h"
 #include "veil/node/protocol.h"
 #include "veil/sched/telemetry_record.h"
@@ -47,8 +50,10 @@ class SchedulerRole {
 
   struct Options {
     std::string decisions_topic;  // where announcements are published
-    // Test switches (docs/operations.md): a dishonest scheduler, a slow one.
+    // Test switches (docs/operations.md): a dishonest scheduler, one that announces the honest
+    // decision and then a tampered one (an equivocation, provable on chain), a slow one.
     bool tamper_decisions = false;
+    bool equivocate_decisions = false;
     std::chrono::milliseconds evaluation_delay{0};
     // How long a round waits for the telemetry records it names to arrive by gossip, and how
     // long a check waits for the round and its announcements, before giving up.
@@ -67,7 +72,11 @@ class SchedulerRole {
   // one of its schedulers.
   void on_round(const std::string& from, ByteView data);
   // An announcement from the decisions topic, published by `from`; kept when it names its
-  // sender as the scheduler.
+  // sender as the scheduler and, on a node with a chain view, is signed by the operator the
+  // registry binds that scheduler to. A second signed announcement of the same scheduler for
+  // the round with another decision is an equivocation: the scheduler's vote no longer counts
+  // (it is kept as an error starting with kEquivocated) and the evidence goes to
+  // NodeContext::report_equivocation.
   void on_announcement(const std::string& from, ByteView data);
 
   // The hash hex of `record` when it is the decision a quorum of the schedulers of `request`
@@ -84,13 +93,20 @@ class SchedulerRole {
 
   // How many rounds are remembered (the oldest by creation time are forgotten first).
   static constexpr std::size_t kRoundsRemembered = 512;
+  // The error an equivocating scheduler's announcement is kept with.
+  static constexpr std::string_view kEquivocated = "equivocated";
 
  private:
   using RoundKey = std::pair<Hash32, std::uint32_t>;
   static constexpr std::chrono::milliseconds kPoll{250};
 
   void evaluate(const ScheduleRequest& request, std::chrono::steady_clock::time_point give_up);
-  void announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error);
+  // Signs and publishes the announcement; `remember` false publishes without keeping it here
+  // (the equivocating test switch's second announcement).
+  void announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error, bool remember = true);
+  // Why `a` must not be counted (unsigned, or not signed by its node's operator), or OK; always
+  // OK without a chain view.
+  Status check_signature(const DecisionAnnouncement& a) const;
   void await_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
                     sched::DecisionRecord record, NodeContext::AgreedCallback then,
                     std::chrono::steady_clock::time_point give_up);
@@ -107,5 +123,12 @@ class SchedulerRole {
   // Evaluations on the FHE worker and pending timers hold this; the role's destruction expires it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+// What an announcement's signature covers: (job, round, decision hash, peer_id_hash(scheduler)).
+chain::Announcement announcement_content(const DecisionAnnouncement& a);
+// The evidence that `first` and `second` make when they are announcements of one scheduler for
+// one job and round, both signed and without error, naming different decisions; nullopt
+// otherwise. Whether the two signatures recover to one signer is Evidence::signer's to check.
+std::optional<chain::Evidence> equivocation_evidence(const DecisionAnnouncement& first, const DecisionAnnouncement& second);
 
 }  // namespace veil::node

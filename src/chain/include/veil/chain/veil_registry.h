@@ -197,6 +197,15 @@ class VeilRegistry {
     std::uint32_t count = 0;
   };
   Result<BatchInfo> batch(const Hash32& root);
+  // The BatchAnchored event of `root` (in [from_block, head]), or nothing when it was never anchored.
+  struct BatchAnchoredEvent {
+    Hash32 root{};
+    Address anchored_by;
+    std::uint32_t count = 0;
+    std::uint64_t block_number = 0;
+    Hash32 transaction_hash{};
+  };
+  Result<std::optional<BatchAnchoredEvent>> batch_anchored_event(const Hash32& root, std::uint64_t from_block = 0);
   // True when `root` was anchored and `proof` leads from `commitment` to it.
   Result<bool> verify_inclusion(const Hash32& root, const Hash32& commitment, const std::vector<Hash32>& proof);
   Result<DeploymentInfo> deployment(const Hash32& assignment_hash);

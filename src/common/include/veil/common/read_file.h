@@ -34,6 +34,7 @@ inline constexpr std::size_t kGiB = std::size_t{1} << 30;
 inline constexpr FileLimit kJobSpecFile{"job spec", 1 * kMiB};
 inline constexpr FileLimit kConfigFile{"config file", 1 * kMiB};
 inline constexpr FileLimit kNodeListFile{"node list", 1 * kMiB};  // veil job plan --nodes
+inline constexpr FileLimit kJobRecordFile{"job record", 16 * kMiB};  // veil audit --record
 inline constexpr FileLimit kKeyFile{"key file", 4 * kKiB};        // secp256k1 hex, member.key/.pub
 inline constexpr FileLimit kApiTokenFile{"API token file", 4 * kKiB};
 inline constexpr FileLimit kCommitteeFile{"committee file", 1 * kMiB};  // committee.bin, committee.json

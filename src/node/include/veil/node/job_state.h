@@ -111,6 +111,13 @@ struct AnchorInfo {
   AnchorPhase phase = AnchorPhase::kPending;
   std::string commitment, tx, error;
   std::uint64_t block = 0;
+  // Batched anchoring (docs/chain.md, "Batched anchoring"): the Merkle root the commitment was
+  // sent under, its leaf index, the batch's leaf count and the inclusion proof (sibling hashes,
+  // 0x hex, from the leaf up). Empty root: anchored alone (anchorCommitment), or not yet in a
+  // batch. A pending anchor with a root was sent under it and waits for the chain to confirm.
+  std::string batch_root;
+  std::uint32_t batch_index = 0, batch_size = 0;
+  std::vector<std::string> proof;
 };
 
 // A change of coordinator (docs/node.md, "Fail-over"): who took the job over, in which term,

@@ -86,6 +86,11 @@ struct DecisionAnnouncement {
   std::string scheduler;  // must be the gossip sender
   Hash32 decision_hash{};
   std::string error;      // non-empty: the scheduler could not evaluate (and says why)
+  // 65 bytes r ‖ s ‖ v by the scheduler's operator key over chain::announcement_digest of
+  // (job, round, decision hash, peer_id_hash(scheduler)) (docs/chain.md, "Slashing for
+  // equivocation"); empty only from a node without an operator key, which nodes with a chain
+  // view do not count.
+  Bytes signature;
 };
 
 struct DecisionSubmission {
