@@ -8,6 +8,7 @@
 
 #include "cli_io.h"
 #include "commands.h"
+#include "step_progress.h"
 #include "veil/common/config.h"
 #include "veil/common/printable.h"
 #include "veil/runtime/driver.h"
@@ -122,6 +123,23 @@ int do_logs(const RuntimeOptions& o, const GlobalOptions& global) {
   return s.ok() ? kExitOk : fail(s);
 }
 
+// A pull with its layers and bytes on stderr as the engine reports them (a bar on a terminal,
+// one done line in a log).
+Result<runtime::PulledImage> pull_with_progress(runtime::Driver& driver, const std::string& image,
+                                                const std::string& digest) {
+  StepProgress progress("pull", 1);
+  progress.begin("pulling " + image);
+  runtime::PullRequest request{.reference = image, .expected_digest = digest};
+  request.on_progress = [&progress](const runtime::PullProgress& p) {
+    std::string text = std::to_string(p.layers_done) + "/" + std::to_string(p.layers) + " layers";
+    if (p.bytes_total > 0) text += ", " + format_bytes(p.bytes_done) + " of " + format_bytes(p.bytes_total);
+    progress.detail(text);
+  };
+  auto pulled = driver.pull(request);
+  if (!pulled.ok()) progress.finish("pulling " + image + " failed");
+  return pulled;
+}
+
 int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   runtime::ContainerSpec spec{.name = o.name, .image = o.image, .command = o.command};
   auto env = parse_pairs(o.env, "--env");
@@ -149,14 +167,14 @@ int do_run(const RuntimeOptions& o, const GlobalOptions& global) {
   if (!sel.ok()) return fail(sel.status());
   auto& driver = *sel->driver;
   if (o.pull || !o.digest.empty()) {
-    auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
+    auto pulled = pull_with_progress(driver, o.image, o.digest);
     if (!pulled.ok()) return fail(pulled.status());
     std::cerr << "veil: pulled " << printable(pulled->reference + " (" + pulled->digest + ")") << "\n";
   }
   auto id = driver.create(spec);
   if (!id.ok() && id.status().code() == StatusCode::kNotFound && !o.pull && driver.name() == "docker") {
     std::cerr << "veil: image " << printable(o.image) << " not present, pulling\n";
-    auto pulled = driver.pull({.reference = o.image, .expected_digest = o.digest});
+    auto pulled = pull_with_progress(driver, o.image, o.digest);
     if (!pulled.ok()) return fail(pulled.status());
     id = driver.create(spec);
   }

@@ -28,9 +28,25 @@ bool stderr_is_terminal() {
 std::string format_duration(std::chrono::milliseconds elapsed) {
   const long long ms = std::max<long long>(0, elapsed.count());
   char text[48];
+  // Rounded to the unit shown before it is split, so 59.97 s is "1 min 0 s", never "60.0 s",
+  // and 119.6 s is "2 min 0 s", never "1 min 60 s".
+  const long long tenths = (ms + 50) / 100, seconds = (ms + 500) / 1000;
   if (ms < 1000) std::snprintf(text, sizeof text, "%lld ms", ms);
-  else if (ms < 60'000) std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000.0);
-  else std::snprintf(text, sizeof text, "%lld min %lld s", ms / 60'000, (ms % 60'000 + 500) / 1000);
+  else if (tenths < 600) std::snprintf(text, sizeof text, "%lld.%lld s", tenths / 10, tenths % 10);
+  else std::snprintf(text, sizeof text, "%lld min %lld s", seconds / 60, seconds % 60);
+  return text;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  char text[48];
+  if (bytes < 1000) {
+    std::snprintf(text, sizeof text, "%llu B", static_cast<unsigned long long>(bytes));
+  } else if (bytes < 1'000'000'000) {
+    const bool kilo = bytes < 1'000'000;
+    std::snprintf(text, sizeof text, "%.1f %s", static_cast<double>(bytes) / (kilo ? 1e3 : 1e6), kilo ? "kB" : "MB");
+  } else {
+    std::snprintf(text, sizeof text, "%.2f GB", static_cast<double>(bytes) / 1e9);
+  }
   return text;
 }
 
@@ -56,6 +72,7 @@ void StepProgress::begin(const std::string& step) {
   std::lock_guard lock(mutex_);
   finish_locked();
   step_ = printable(step);
+  detail_.clear();
   in_step_ = true;
   ++begun_;
   step_started_ = Clock::now();
@@ -78,6 +95,13 @@ void StepProgress::note(const std::string& line) {
   }
 }
 
+void StepProgress::detail(const std::string& text) {
+  std::lock_guard lock(mutex_);
+  if (!in_step_) return;
+  detail_ = printable(text);
+  if (terminal_) redraw_locked();
+}
+
 void StepProgress::finish() {
   std::lock_guard lock(mutex_);
   finish_locked();
@@ -98,12 +122,13 @@ void StepProgress::finish_locked(const std::string* summary) {
   if (!in_step_) return;
   in_step_ = false;
   const auto took = format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - step_started_));
+  const std::string detail = detail_.empty() ? "" : ", " + detail_;
   if (terminal_) {
     clear_line_locked();
-    out_ << "\u2713 " << (summary ? *summary : step_ + " (" + took + ")") << std::endl;
+    out_ << "\u2713 " << (summary ? *summary : step_ + " (" + took + detail + ")") << std::endl;
   } else {
     write_plain_prefix_locked();
-    out_ << (summary ? " " + *summary : " done in " + took) << std::endl;
+    out_ << (summary ? " " + *summary : " done in " + took + detail) << std::endl;
   }
 }
 
@@ -125,6 +150,7 @@ void StepProgress::redraw_locked() {
   }
   line << step_ << "  "
        << format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - step_started_));
+  if (!detail_.empty()) line << "  " << detail_;
   clear_line_locked();
   out_ << line.str() << std::flush;
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <mutex>
 #include <string>
@@ -36,6 +37,10 @@ class StepProgress {
   void begin(const std::string& step);
   // A line printed above the progress line, inside the current step ("registry at 0x...").
   void note(const std::string& line);
+  // What the current step has done so far ("3/5 layers, 12.1 of 40.0 MB"): on a terminal shown
+  // after the step's name at once; in plain lines only on the step's done line, so a log gets
+  // one line per step however often it changes. begin() clears it.
+  void detail(const std::string& text);
   // Ends the current step; the next begin() starts a new one. With a summary, that line is
   // printed for the step instead of its name and local duration (e.g. times measured elsewhere).
   void finish();
@@ -58,6 +63,7 @@ class StepProgress {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::string step_;
+  std::string detail_;
   bool in_step_ = false;
   bool stopping_ = false;
   std::size_t begun_ = 0;
@@ -67,5 +73,8 @@ class StepProgress {
 
 // "412 ms", "4.2 s", "3 min 5 s": the one way `veil` prints a step's duration.
 std::string format_duration(std::chrono::milliseconds elapsed);
+
+// "812 B", "4.0 kB", "12.1 MB", "1.50 GB" (decimal units, as Docker prints sizes).
+std::string format_bytes(std::uint64_t bytes);
 
 }  // namespace veil::cli

@@ -94,6 +94,42 @@ TEST(StepProgress, PlainLinesWhenNotATerminal) {
   EXPECT_EQ(text.find('\033'), std::string::npos) << "no escape sequences in a log";
 }
 
+TEST(StepProgress, ADetailShowsOnTheTerminalLineAndOnceInALog) {
+  std::ostringstream log;
+  {
+    StepProgress steps("pull", 1, log, false);
+    steps.begin("pulling busybox");
+    steps.detail("1/2 layers");
+    steps.detail("2/2 layers, 4.0 kB");
+  }
+  const std::string text = log.str();
+  EXPECT_EQ(text.rfind("[pull] 1/1 pulling busybox\n[pull] 1/1 done in ", 0), 0u) << text;
+  EXPECT_EQ(text.substr(text.size() - std::string(" ms, 2/2 layers, 4.0 kB\n").size()), " ms, 2/2 layers, 4.0 kB\n") << text;
+  EXPECT_EQ(text.find("1/2 layers"), std::string::npos) << "a log gets the last detail only";
+
+  std::ostringstream terminal;
+  {
+    StepProgress steps("pull", 1, terminal, true);
+    steps.begin("pulling busybox");
+    steps.detail("1/2 layers");
+    steps.begin("starting");  // a new step starts without the old detail
+  }
+  const std::string drawn = terminal.str();
+  expect_contains(drawn, " ms  1/2 layers");
+  expect_contains(drawn, " ms, 1/2 layers)\n");
+  const auto starting = drawn.find("starting");
+  ASSERT_NE(starting, std::string::npos);
+  EXPECT_EQ(drawn.find("1/2 layers", starting), std::string::npos) << "begin() clears the detail";
+}
+
+TEST(FormatBytes, DecimalUnits) {
+  EXPECT_EQ(format_bytes(0), "0 B");
+  EXPECT_EQ(format_bytes(812), "812 B");
+  EXPECT_EQ(format_bytes(4'000), "4.0 kB");
+  EXPECT_EQ(format_bytes(12'100'000), "12.1 MB");
+  EXPECT_EQ(format_bytes(1'500'000'000), "1.50 GB");
+}
+
 TEST(StepProgress, ABarRedrawnInPlaceOnATerminal) {
   std::ostringstream out;
   {
@@ -126,6 +162,11 @@ TEST(FormatDuration, AsTheDashboardWritesIt) {
   EXPECT_EQ(format_duration(milliseconds(4200)), "4.2 s");
   EXPECT_EQ(format_duration(milliseconds(185'000)), "3 min 5 s");
   EXPECT_EQ(format_duration(milliseconds(-5)), "0 ms");
+  // Rounded before it is split: no "60.0 s" and no "1 min 60 s".
+  EXPECT_EQ(format_duration(milliseconds(59'970)), "1 min 0 s");
+  EXPECT_EQ(format_duration(milliseconds(119'600)), "2 min 0 s");
+  EXPECT_EQ(format_duration(milliseconds(999)), "999 ms");
+  EXPECT_EQ(format_duration(milliseconds(1'000)), "1.0 s");
 }
 
 }  // namespace

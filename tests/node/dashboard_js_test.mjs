@@ -55,6 +55,8 @@ test('formatTook', () => {
   assert.equal(formatTook(4403), '4.4 s');
   assert.equal(formatTook(185000), '3 min 5 s');
   assert.equal(formatTook(null), '');
+  assert.equal(formatTook(59970), '1 min 0 s');
+  assert.equal(formatTook(119600), '2 min 0 s');
 });
 
 test('scheduler verdicts: agreed, named for disagreeing, silent', () => {

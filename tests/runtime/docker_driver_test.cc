@@ -80,7 +80,16 @@ TEST_F(DockerDriverTest, PullByDigestThenServeHttpLogsStopRemove) {
   // Not pulled yet: create says so.
   auto early = driver_->create({.image = image()});
   EXPECT_EQ(early.status().code(), StatusCode::kNotFound) << early.status().to_string();
-  pull();
+  // The first pull reports its layers as the engine streams them, ending with all of them done.
+  std::vector<PullProgress> seen;
+  auto pulled = driver_->pull({.reference = image(),
+                               .expected_digest = env_->digest(),
+                               .on_progress = [&seen](const PullProgress& p) { seen.push_back(p); }});
+  ASSERT_TRUE(pulled.ok()) << pulled.status().to_string();
+  ASSERT_FALSE(seen.empty()) << "no progress reported for a first pull";
+  EXPECT_GE(seen.back().layers, 1u);
+  EXPECT_EQ(seen.back().layers_done, seen.back().layers);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].layers_done, seen[i - 1].layers_done);
   check_http_lifecycle(*driver_, profile());
 }
 
@@ -169,6 +178,11 @@ TEST_F(DockerDriverTest, CliRunPsLogsStopRm) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   std::string id = run.output.substr(0, run.output.find('\n'));
   ASSERT_EQ(id.size(), 64u) << run.output;
+  // Its stderr is a file, not a terminal: the pull's progress is one plain done line.
+  const std::string err = run_shell("cat " + (env_->dir() / "cli-run.err").string()).output;
+  EXPECT_NE(err.find("[pull] 1/1 pulling " + image()), std::string::npos) << err;
+  EXPECT_NE(err.find(" layers"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\r'), std::string::npos) << "no redrawing in a file: " << err;
   auto reply = http_get_until_ok(port, "/index.html", std::chrono::seconds(10));
   EXPECT_EQ(reply.body, "hello from veil\n");
   auto ps = run_shell(r + "ps -o json -l veil.job=cli 2>/dev/null");

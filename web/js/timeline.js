@@ -62,9 +62,13 @@ function lastPlacedEvent(events, first) {
 // "412 ms", "4.2 s", "3 min 5 s".
 export function formatTook(ms) {
   if (ms === null || ms === undefined) return '';
+  // Rounded to the unit shown before it is split: 59.97 s is "1 min 0 s", never "60.0 s", and
+  // 119.6 s "2 min 0 s", never "1 min 60 s" (the CLI's format_duration does the same).
   if (ms < 1000) return Math.max(0, Math.round(ms)) + ' ms';
-  if (ms < 60000) return (ms / 1000).toFixed(1) + ' s';
-  return Math.floor(ms / 60000) + ' min ' + Math.round((ms % 60000) / 1000) + ' s';
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return (tenths / 10).toFixed(1) + ' s';
+  const seconds = Math.round(ms / 1000);
+  return Math.floor(seconds / 60) + ' min ' + (seconds % 60) + ' s';
 }
 
 // Which schedulers agreed and which were named for disagreeing, per round (`rounds` of the

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "pull_tally.h"
 #include "unix_http.h"
 #include "veil/common/log.h"
 #include "veil/runtime/image_ref.h"
@@ -336,6 +337,7 @@ class DockerDriver final : public Driver {
     // The answer is a stream of JSON progress lines; a failure may arrive as an "error"
     // line inside a 200 answer, so every line is checked.
     std::string pending, stream_error;
+    PullTally tally;
     auto on_data = [&](std::string_view piece) {
       pending.append(piece);
       for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
@@ -344,6 +346,7 @@ class DockerDriver final : public Driver {
         if (line.is_object() && line.contains("error")) {
           stream_error = line["error"].is_string() ? line["error"].get<std::string>() : line["error"].dump();
         }
+        if (tally.add(line) && request.on_progress) request.on_progress(tally.progress());
       }
       return true;
     };

@@ -122,10 +122,20 @@ struct RegistryAuth {
   std::string identity_token;  // used instead of username/password when set
 };
 
+// How far a pull has come, summed over the image's layers as the engine reports them.
+struct PullProgress {
+  std::size_t layers = 0;       // layers the engine has named so far
+  std::size_t layers_done = 0;  // pulled, or already present
+  std::uint64_t bytes_done = 0;   // downloaded bytes of the layers whose size is known
+  std::uint64_t bytes_total = 0;  // their sizes (grows as the engine learns more layers)
+};
+
 struct PullRequest {
   std::string reference;             // "host:port/repo:tag" or "host:port/repo@sha256:..."
   std::string expected_digest;       // "sha256:<64 hex>"; empty = no check (not recommended)
   std::optional<RegistryAuth> auth;
+  // Called on the pulling thread after each progress message that changed the sums.
+  std::function<void(const PullProgress&)> on_progress;
 };
 
 struct PulledImage {
