@@ -40,13 +40,11 @@ Result<std::unique_ptr<ChainSession>> open_chain_session(const GlobalOptions& gl
                                                          const ChainOptions& options, bool need_key,
                                                          bool need_contract);
 
-// A job's record as its node's API shows it (GET /v1/jobs/JOB, `veil job status -o json`), and
-// the job id and the commitments recomputed from that record's rounds (decision hash, input
-// telemetry hashes, agreeing schedulers): `veil audit --from-node` and `--record`. Defined in
+// A job's record as its node's API shows it (GET /v1/jobs/JOB, `veil job status -o json`), for
+// `veil audit --from-node` (veil/node/audit.h recomputes its commitments). Defined in
 // node_command.cc.
 Result<nlohmann::json> job_from_node(const GlobalOptions& global, const std::string& job, const std::string& api,
                                      const std::string& token);
-Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_of_job(const nlohmann::json& job);
 
 // A 32-byte value from 0x-hex, or keccak256 of any other text (job ids, policy names).
 chain::Hash32 hash_arg(const std::string& text);

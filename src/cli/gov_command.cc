@@ -6,8 +6,8 @@
 
 #include "cli_io.h"
 #include "chain_cli.h"
-#include "veil/chain/merkle_batch.h"
 #include "veil/common/read_file.h"
+#include "veil/node/audit.h"
 #include "veil/node/protocol.h"
 
 namespace veil::cli {
@@ -153,38 +153,6 @@ struct AuditArgs {
   std::string api, token;
 };
 
-// One batched anchor of the job's record: a commitment, the root it was anchored under and its
-// inclusion proof (docs/chain.md, "Batched anchoring").
-struct BatchedAnchor {
-  std::uint32_t round = 0;
-  Hash32 commitment{}, root{};
-  std::uint32_t index = 0, size = 0;
-  std::vector<Hash32> proof;
-};
-
-Result<std::vector<BatchedAnchor>> batched_anchors(const nlohmann::json& record) {
-  std::vector<BatchedAnchor> out;
-  try {
-    for (const auto& a : record.value("anchors", nlohmann::json::array())) {
-      if (a.value("batch_root", "").empty()) continue;
-      BatchedAnchor b;
-      b.round = a.value("round", 0u);
-      VEIL_ASSIGN_OR_RETURN(b.commitment, node::parse_hash_hex(a.at("commitment").get<std::string>()));
-      VEIL_ASSIGN_OR_RETURN(b.root, node::parse_hash_hex(a.at("batch_root").get<std::string>()));
-      b.index = a.value("batch_index", 0u);
-      b.size = a.value("batch_size", 0u);
-      for (const auto& h : a.at("proof")) {
-        VEIL_ASSIGN_OR_RETURN(auto step, node::parse_hash_hex(h.get<std::string>()));
-        b.proof.push_back(step);
-      }
-      out.push_back(std::move(b));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return invalid_argument(std::string("an anchor of the job's record is malformed: ") + e.what());
-  }
-  return out;
-}
-
 // The job's record, from its node (--from-node) or a file (--record); nothing when neither.
 Result<std::optional<nlohmann::json>> audit_record(const GlobalOptions& global, const AuditArgs& a) {
   if (a.from_node) {
@@ -196,35 +164,6 @@ Result<std::optional<nlohmann::json>> audit_record(const GlobalOptions& global, 
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return invalid_argument(a.record_file + " is not a JSON object (`veil job status JOB -o json`)");
   return std::optional<nlohmann::json>(std::move(j));
-}
-
-// Checks one batched anchor locally (the proof leads from the commitment to the root) and on
-// chain (the root was anchored; verifyInclusion agrees).
-nlohmann::json audit_batched(VeilRegistry& reg, const BatchedAnchor& b, bool matches, bool have_expected) {
-  const bool local = chain::batch_proof_leads_to(b.root, b.commitment, b.proof);
-  auto event = reg.batch_anchored_event(b.root);
-  auto included = reg.verify_inclusion(b.root, b.commitment, b.proof);
-  const bool anchored = event.ok() && event->has_value();
-  const bool on_chain = included.ok() && *included;
-  nlohmann::json d = {{"round", b.round},
-                      {"commitment", chain::hash_hex(b.commitment)},
-                      {"matches_expected", have_expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
-                      {"batch_root", chain::hash_hex(b.root)},
-                      {"batch_index", b.index},
-                      {"batch_size", b.size},
-                      {"proof_length", b.proof.size()},
-                      {"proof_leads_to_root", local},
-                      {"root_anchored", anchored},
-                      {"verify_inclusion", on_chain},
-                      {"ok", local && anchored && on_chain && matches}};
-  if (anchored) {
-    d["anchored_by"] = (*event)->anchored_by.to_checksum();
-    d["count_on_chain"] = (*event)->count;
-    d["block"] = (*event)->block_number;
-    d["transaction"] = chain::hash_hex((*event)->transaction_hash);
-  }
-  if (!event.ok() || !included.ok()) d["error"] = (event.ok() ? included.status() : event.status()).message();
-  return d;
 }
 
 void print_audit(const AuditArgs& a, const nlohmann::json& report, bool have_expected) {
@@ -261,76 +200,30 @@ void print_audit(const AuditArgs& a, const nlohmann::json& report, bool have_exp
 int run_audit(const GlobalOptions& global, const AuditArgs& a) {
   auto session = open_chain_session(global, a.chain, false, true);
   if (!session.ok()) return fail(session.status());
-  VeilRegistry& reg = *(*session)->registry;
-  Hash32 job = hash_arg(a.job);
+  node::AuditRequest request;
+  request.job_id = hash_arg(a.job);
+  request.from_block = a.from_block;
   // What the auditor expects, when given; otherwise only the chain's internal consistency.
-  std::vector<VeilRegistry::Commitment> expected_list;
-  std::vector<BatchedAnchor> batched;
   auto record = audit_record(global, a);
   if (!record.ok()) return fail(record.status());
-  if (*record) {
-    auto recomputed = commitments_of_job(**record);
-    if (!recomputed.ok()) return fail(recomputed.status());
-    job = recomputed->first;
-    expected_list = recomputed->second;
-    auto anchors = batched_anchors(**record);
-    if (!anchors.ok()) return fail(anchors.status());
-    batched = std::move(*anchors);
-  }
-  auto events = reg.anchored_events(a.from_block, 0, job);
-  if (!events.ok()) return fail(events.status());
-  std::optional<VeilRegistry::Commitment> expected;
+  request.record = std::move(*record);
   if (!a.decision_hash.empty() || !a.inputs_root.empty() || !a.schedulers.empty()) {
     if (a.decision_hash.empty() || a.inputs_root.empty()) {
       return usage("an expected commitment needs --decision-hash and --inputs-root (and its --scheduler list)");
     }
     VeilRegistry::Commitment c;
-    c.job_id = job;
+    c.job_id = request.job_id;
     c.decision_hash = hash_arg(a.decision_hash);
     c.inputs_root = hash_arg(a.inputs_root);
     for (const auto& s : a.schedulers) c.schedulers.push_back(hash_arg(s));
-    expected = c;
+    request.expected = c;
   }
-  const bool have_expected = expected || record->has_value();
-  auto matches_expected = [&](const Hash32& commitment) {
-    if (expected && VeilRegistry::commitment_hash(*expected) != commitment) return false;
-    if (!*record) return true;
-    for (const auto& c : expected_list) {
-      if (VeilRegistry::commitment_hash(c) == commitment) return true;
-    }
-    return false;
-  };
-  nlohmann::json report = {{"job_id", chain::hash_hex(job)}, {"deployments", nlohmann::json::array()},
-                           {"batched", nlohmann::json::array()}};
-  bool all_ok = !events->empty() || !batched.empty();
-  for (const auto& ev : *events) {
-    Hash32 recomputed = VeilRegistry::commitment_hash(ev.commitment);
-    bool consistent = recomputed == ev.assignment_hash;
-    bool matches = matches_expected(ev.assignment_hash);
-    auto d = reg.deployment(ev.assignment_hash);
-    std::string status = d.ok() ? std::string(chain::deployment_status_name(d->status)) : "unknown";
-    bool ok = consistent && matches && d.ok() && d->status != VeilRegistry::DeploymentStatus::kUpheld;
-    all_ok = all_ok && ok;
-    report["deployments"].push_back(
-        {{"assignment_hash", chain::hash_hex(ev.assignment_hash)},
-         {"recomputed", chain::hash_hex(recomputed)},
-         {"commitment_consistent", consistent},
-         {"matches_expected", have_expected ? nlohmann::json(matches) : nlohmann::json(nullptr)},
-         {"status", status},
-         {"anchored_by", ev.anchored_by.to_checksum()},
-         {"block", ev.block_number},
-         {"transaction", chain::hash_hex(ev.transaction_hash)},
-         {"ok", ok}});
-  }
-  for (const auto& b : batched) {
-    auto d = audit_batched(reg, b, matches_expected(b.commitment), have_expected);
-    all_ok = all_ok && d["ok"].get<bool>();
-    report["batched"].push_back(std::move(d));
-  }
-  report["ok"] = all_ok;
-  if (structured_output(global.output)) print_data(report, global.output);
-  else print_audit(a, report, have_expected);
-  return all_ok ? kExitOk : kExitFailure;
+  const bool have_expected = request.expected || request.record;
+  auto report = node::audit_job(*(*session)->registry, request);
+  if (!report.ok()) return fail(report.status());
+  if (structured_output(global.output)) print_data(*report, global.output);
+  else print_audit(a, *report, have_expected);
+  return (*report)["ok"].get<bool>() ? kExitOk : kExitFailure;
 }
 
 }  // namespace

@@ -328,30 +328,6 @@ Result<json> job_from_node(const GlobalOptions& global, const std::string& job, 
   return api.get("/v1/jobs/" + job);
 }
 
-Result<std::pair<chain::Hash32, std::vector<chain::VeilRegistry::Commitment>>> commitments_of_job(const json& j) {
-  try {
-    VEIL_ASSIGN_OR_RETURN(chain::Hash32 id, node::parse_hash_hex(j.at("id").get<std::string>()));
-    std::vector<chain::VeilRegistry::Commitment> out;
-    for (const auto& round : j.value("rounds", json::array())) {
-      if (round.value("agreed", "").empty()) continue;
-      chain::VeilRegistry::Commitment c;
-      c.job_id = id;
-      VEIL_ASSIGN_OR_RETURN(c.decision_hash, node::parse_hash_hex(round["agreed"].get<std::string>()));
-      std::vector<node::Hash32> inputs;
-      for (const auto& n : round["nodes"]) {
-        VEIL_ASSIGN_OR_RETURN(auto h, node::parse_hash_hex(n["telemetry_hash"].get<std::string>()));
-        inputs.push_back(h);
-      }
-      c.inputs_root = node::inputs_root(inputs);
-      for (const auto& s : round["agreeing"]) c.schedulers.push_back(chain::peer_id_hash(s.get<std::string>()));
-      out.push_back(c);
-    }
-    return std::make_pair(id, out);
-  } catch (const json::exception& e) {
-    return invalid_argument(std::string("the job's record is not what `veil job status -o json` prints: ") + e.what());
-  }
-}
-
 void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
   auto* node = get_or_add_subcommand(app, "node", "Cluster nodes");
   auto* run = node->add_subcommand("run", "Run this machine's node until SIGTERM (settings: --config file and VEIL_* env)");

@@ -122,6 +122,20 @@ veil_at 1 audit b2 --from-node >"$CLUSTER_WORK/audit-b2.txt" || fail "veil audit
 grep -q "verifyInclusion on chain: true" "$CLUSTER_WORK/audit-b2.txt" || fail "audit text: $(cat "$CLUSTER_WORK/audit-b2.txt")"
 grep -q "^audit OK" "$CLUSTER_WORK/audit-b2.txt" || fail "audit text: $(cat "$CLUSTER_WORK/audit-b2.txt")"
 pass "veil audit --from-node passes for the four jobs (local proof and verifyInclusion)"
+# The node's API (the dashboard's audit view) checks the same on its own chain view: node 2, a
+# holder, gives the same verdicts as the CLI did against node 1's record.
+for name in "${JOBS[@]}"; do
+  curl -sf --max-time 30 -H "Authorization: Bearer $(cat "$CLUSTER_WORK/cluster/node-2/data/api.token")" \
+    "http://$(node_field 2 api)/v1/jobs/$name/audit" >"$CLUSTER_WORK/api-audit-$name.json" || fail "GET /v1/jobs/$name/audit on node 2"
+  python3 - "$CLUSTER_WORK/api-audit-$name.json" "$CLUSTER_WORK/audit-$name.json" <<'PY' || fail "the API's audit of $name differs from veil audit's: $(cat "$CLUSTER_WORK/api-audit-$name.json")"
+import json, sys
+api, cli = (json.load(open(p)) for p in sys.argv[1:3])
+keys = ("commitment", "batch_root", "proof_leads_to_root", "root_anchored", "verify_inclusion", "matches_expected", "ok")
+same = lambda r: [tuple(b[k] for k in keys) for b in r["batched"]]
+sys.exit(0 if api["ok"] and same(api) == same(cli) else 1)
+PY
+done
+pass "GET /v1/jobs/JOB/audit on a holder agrees with veil audit for the four jobs"
 
 veil_at 1 job status b2 -o json >"$CLUSTER_WORK/b2.record.json"
 veil_at 1 audit b2 --record "$CLUSTER_WORK/b2.record.json" -o json >"$CLUSTER_WORK/audit-b2-file.json" ||

@@ -79,6 +79,14 @@ async function main() {
     if (!(await page.eval(`/^0x[0-9a-f]{64}$/.test(document.querySelector('#anchors .anchor-tx')?.textContent || '')`))) {
       throw new Error('no anchor transaction on the job page');
     }
+    // The audit view of the job: the node checks its anchor against the chain.
+    await page.eval(`document.getElementById('job-audit').click()`);
+    result.audit = await waitFor(page, `(() => { const s = document.getElementById('job-audit-status').textContent; return s.startsWith('audit ') ? s : null; })()`,
+      30000, 'the audit of the job');
+    log('audit:', result.audit);
+    if (!result.audit.startsWith('audit OK') || await page.eval(`!!document.querySelector('#job-audit-result .check-failed')`)) {
+      throw new Error('the audit of the job failed: ' + await page.eval(`document.getElementById('job-audit-result').textContent`));
+    }
     await page.eval(`window.scrollTo(0, 0)`);
     await shot('job');
 

@@ -1,9 +1,10 @@
-// The dashboard's pure modules (web/js/timeline.js, web/js/metrics.js) under Node's test
+// The dashboard's pure modules (web/js/timeline.js, web/js/metrics.js, job.js's audit checks) under Node's test
 // runner: node --test tests/node/dashboard_js_test.mjs (ctest: node.dashboard_js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { chartSeries, metricSum, parsePrometheus, takeSample } from '../../web/js/metrics.js';
+import { auditChecks } from '../../web/js/job.js';
 import { formatTook, jobTimeline, schedulerVerdicts, specErrorLocation } from '../../web/js/timeline.js';
 
 const A = '12D3KooWCLwDVjuuHDHNNm8Ufxi3WzqXWy6MroEmjWjxxexVt7Do';
@@ -121,4 +122,28 @@ test('placements per minute count the trailing minute', () => {
   const samples = [0, 1, 1, 1, 3].map((placed, i) => takeSample(i * 20000, METRICS(placed, 0, 0, 0), []));
   // 20 s apart: at 20 s one placement (a partial minute counts as a minute), then the window slides.
   assert.deepEqual(chartSeries(samples).placements_per_min.map((p) => p.value), [1, 1, 1, 2]);
+});
+
+test('auditChecks: one line per check of the report GET /v1/jobs/{id}/audit returns', () => {
+  const batched = {
+    round: 1, commitment: '0xc0', batch_root: '0xr0', batch_index: 2, batch_size: 4, proof_length: 2,
+    matches_expected: true, proof_leads_to_root: true, root_anchored: true, verify_inclusion: true,
+    block: 9, count_on_chain: 4, ok: true,
+  };
+  const good = auditChecks({ deployments: [], batched: [batched], ok: true });
+  assert.equal(good.length, 4);
+  assert.ok(good.every((c) => c.ok));
+  assert.match(good[2].text, /block 9, 4 commitments/);
+
+  const tampered = auditChecks({ batched: [{ ...batched, proof_leads_to_root: false, verify_inclusion: false }], ok: false });
+  assert.deepEqual(tampered.map((c) => c.ok), [true, false, true, false]);
+
+  const alone = auditChecks({
+    deployments: [{ assignment_hash: '0xa1', block: 5, commitment_consistent: true, matches_expected: false, status: 'anchored' }],
+  });
+  assert.deepEqual(alone.map((c) => c.ok), [true, false, true]);
+
+  const none = auditChecks({ deployments: [], batched: [], ok: false });
+  assert.equal(none.length, 1);
+  assert.equal(none[0].ok, false);
 });

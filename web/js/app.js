@@ -5,7 +5,7 @@
 //   #job=ID             the job's page
 //   #view=submit|cluster|metrics|audit
 import { ApiError, forgetToken, getJson, getText, requestJson, setToken, takeTokenFromLocation } from './api.js';
-import { anchorRow, renderJob, renderLogs } from './job.js';
+import { anchorRow, renderAudit, renderJob, renderLogs } from './job.js';
 import { HISTORY_MS, chartSeries, loadHistory, saveHistory, takeSample } from './metrics.js';
 import { setUpSubmitForm } from './submit.js';
 import { clusterGraph, lineChart } from './svg.js';
@@ -196,6 +196,20 @@ async function stopJob() {
   refresh();
 }
 
+async function auditJob() {
+  const button = $('job-audit');
+  button.disabled = true;
+  $('job-audit-status').textContent = 'checking the chain…';
+  $('job-audit-result').replaceChildren();
+  try {
+    renderAudit(await getJson('/v1/jobs/' + encodeURIComponent(route.job) + '/audit'));
+  } catch (e) {
+    $('job-audit-status').textContent = 'cannot audit: ' + e.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function start() {
   $('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -206,11 +220,14 @@ function start() {
     refresh();
   });
   $('job-stop').addEventListener('click', stopJob);
+  $('job-audit').addEventListener('click', auditJob);
   $('log-replica').addEventListener('change', () => { logReplica = $('log-replica').value; refresh(); });
   setUpSubmitForm((job) => openJob(job.id));
   window.addEventListener('hashchange', () => {
     route = readRoute();
     $('job-action-status').textContent = '';
+    $('job-audit-status').textContent = '';
+    $('job-audit-result').replaceChildren();
     logReplica = '';
     showRoute();
     refresh();

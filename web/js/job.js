@@ -106,6 +106,36 @@ function batchCell(a) {
     el('div', { class: 'muted' }, `leaf ${a.batch_index} of ${a.batch_size}, proof of ${(a.proof || []).length} hashes`));
 }
 
+// What the node found when it checked the job's anchors against the chain (GET
+// /v1/jobs/{id}/audit, the same report as `veil audit --from-node -o json`): one line per
+// check, each passed (✓) or failed (✗). Returns the verdict line.
+export function auditChecks(report) {
+  const check = (ok, text) => ({ ok: ok === true, text });
+  const out = [];
+  for (const d of report.deployments || []) {
+    out.push(check(d.commitment_consistent, `commitment ${d.assignment_hash} (block ${d.block}) recomputed from its event`));
+    out.push(check(d.matches_expected, "it is one of the job's agreed rounds (decision, inputs, schedulers)"));
+    out.push(check(d.status !== 'upheld', `its dispute status: ${d.status}`));
+  }
+  for (const b of report.batched || []) {
+    out.push(check(b.matches_expected, `round ${b.round}: commitment ${b.commitment} recomputed from the job's record`));
+    out.push(check(b.proof_leads_to_root, `its proof (${b.proof_length} hashes) leads to batch root ${b.batch_root}`));
+    out.push(check(b.root_anchored, b.root_anchored ? `the root is anchored: block ${b.block}, ${b.count_on_chain} commitments`
+      : 'the root is anchored on chain'));
+    out.push(check(b.verify_inclusion, "the contract's verifyInclusion agrees"));
+    if (b.error) out.push(check(false, 'error: ' + b.error));
+  }
+  if (!out.length) out.push(check(false, 'no anchored deployment of this job was found on chain'));
+  return out;
+}
+
+export function renderAudit(report) {
+  $('job-audit-result').replaceChildren(...auditChecks(report).map((c) =>
+    el('li', { class: c.ok ? 'check-ok' : 'check-failed' }, (c.ok ? '\u2713 ' : '\u2717 ') + c.text)));
+  $('job-audit-status').textContent = (report.ok ? 'audit OK' : 'audit FAILED') +
+    ` (the record of ${short(report.answered_by)}, checked by this node at ${new Date().toLocaleTimeString()})`;
+}
+
 // The replicas' logs (GET /v1/jobs/{id}/logs): a choice of replica and its last lines.
 // `selected` is "NODE|REPLICA" or ''; returns the key shown (the first replica by default).
 export function renderLogs(entries, selected) {

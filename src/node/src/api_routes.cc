@@ -1,6 +1,7 @@
 // The node's HTTP/JSON API routes (docs/node-api.md is the contract the CLI and the dashboard
 // rely on). Handlers run on the io thread and only read state, or start asynchronous work.
 #include "daemon_impl.h"
+#include "veil/node/audit.h"
 #include "veil/common/version.h"
 
 namespace veil::node {
@@ -229,33 +230,62 @@ void Daemon::Impl::register_routes() {
   // holder that missed a push, or was dropped from the holders while cut off, keeps an old
   // copy), asks the live members and answers with the newest copy, its own when no member's is
   // newer and naming the member otherwise. ?local=1 answers from this node's copy, asking nobody.
-  api_->route("GET", "/v1/jobs/{id}", [this](const ApiRequest& request) {
+  // What a route knows of a job before it asks the members: this node's copy, if any, and the
+  // id to ask for (zero when the name is not an id and this node has no copy).
+  struct JobLookup {
+    std::string wanted;
+    Hash32 id{};
+    std::optional<JobState> own;
+  };
+  auto look_up = [this](const std::string& wanted) {
+    JobLookup found{wanted, {}, {}};
+    if (JobState* mine = coordinator_->find_job(wanted, /*held=*/true)) {
+      found.id = mine->id;
+      found.own = *mine;
+    } else if (auto exact = fixed_from_hex<32>(wanted); exact.ok()) {
+      found.id = *exact;
+    }
+    return found;
+  };
+
+  api_->route("GET", "/v1/jobs/{id}", [this, look_up](const ApiRequest& request) {
     const std::string wanted = request.params.at("id");
     JobState* mine = coordinator_->find_job(wanted, /*held=*/true);
     const bool local_only = wants_local(request);
     if (mine != nullptr && (coordinator_->coordinates(mine->id) || local_only)) return ApiResponse::json(job_json(*mine, true));
     if (local_only) return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node");
-    Hash32 id{};
-    if (mine != nullptr) id = mine->id;
-    else if (auto exact = fixed_from_hex<32>(wanted); exact.ok()) id = *exact;
-    std::optional<JobState> own;
-    if (mine != nullptr) own = *mine;
     ApiResponse later;
-    later.deferred = [this, wanted, id, own]() -> boost::asio::awaitable<ApiResponse> {
-      auto found = co_await ask_members_for_jobs(id);
-      // The job this node knows by that name is the one wanted; else the name decides.
-      const auto* match = best_match(found, own ? hash_hex(own->id) : wanted, [](const auto& entry) -> const JobState& {
-        return entry.second;
-      });
-      if (own && (match == nullptr || std::tie(own->term, own->version) > std::tie(match->second.term, match->second.version))) {
-        co_return ApiResponse::json(job_json(*own, true));
+    later.deferred = [this, job = look_up(wanted)]() -> boost::asio::awaitable<ApiResponse> {
+      auto record = co_await newest_job_json(job.wanted, job.id, job.own);
+      if (!record) co_return ApiResponse::error(404, "not_found", "no job '" + job.wanted + "' on this node or any live member");
+      co_return ApiResponse::json(*record);
+    };
+    return later;
+  });
+
+  // The job's anchors checked against the chain, as `veil audit --from-node` does (the
+  // dashboard's audit view): the record is the newest copy this node or a live member holds;
+  // the chain is this node's.
+  api_->route("GET", "/v1/jobs/{id}/audit", [this, look_up](const ApiRequest& request) {
+    if (!registry_) {
+      return ApiResponse::error(409, "failed_precondition", "this node has no chain (chain.rpc, chain.contract): nothing to audit against");
+    }
+    ApiResponse later;
+    later.deferred = [this, job = look_up(request.params.at("id"))]() -> boost::asio::awaitable<ApiResponse> {
+      auto record = co_await newest_job_json(job.wanted, job.id, job.own);
+      if (!record) co_return ApiResponse::error(404, "not_found", "no job '" + job.wanted + "' on this node or any live member");
+      AuditRequest audit;
+      audit.record = std::move(*record);
+      const std::function<Result<json>()> check = [this, audit] { return audit_job(*registry_, audit); };
+      auto report = co_await on_blocking_worker(check);
+      if (!report.ok()) {
+        // A record this node built that does not parse is its own fault; anything else is the chain's.
+        const bool own_fault = report.status().code() == StatusCode::kInvalidArgument;
+        co_return ApiResponse::error(own_fault ? 500 : 502, own_fault ? "internal" : "unavailable",
+                                     (own_fault ? "" : "the chain could not be read: ") + report.status().message());
       }
-      if (match == nullptr) {
-        co_return ApiResponse::error(404, "not_found", "no job '" + wanted + "' on this node or any live member");
-      }
-      json j = job_json(match->second, true);
-      j["answered_by"] = match->first;
-      co_return ApiResponse::json(j);
+      (*report)["answered_by"] = audit.record->value("answered_by", self_text_);
+      co_return ApiResponse::json(*report);
     };
     return later;
   });

@@ -197,6 +197,19 @@ struct Daemon::Impl : NodeContext {
   // member is asked (kGet of `id`, or kList when `id` is zero) and what arrives within a few seconds is
   // returned, the newest copy of each job, with the member that sent it.
   boost::asio::awaitable<std::vector<std::pair<std::string, JobState>>> ask_members_for_jobs(const Hash32& id);
+  // The newest copy of a job's record that this node (`own`, when it holds one) or a live member
+  // holds, as GET /v1/jobs/{id} shows it ("answered_by" names a member whose copy is newer);
+  // nullopt when nobody knows the job. The arguments must outlive the call (captures of the
+  // route's deferred handler): with by-value parameters made from temporaries in the co_await
+  // expression (a std::function from a lambda), nodes built by GCC 12.2 aborted with
+  // "malloc_consolidate(): unaligned fastbin chunk" after the first audit; named arguments
+  // passed by reference do not.
+  boost::asio::awaitable<std::optional<nlohmann::json>> newest_job_json(const std::string& wanted, const Hash32& id,
+                                                                        const std::optional<JobState>& own);
+  // Runs `work` on the blocking worker (chain reads) and resumes on the node's executor with
+  // its result, so an API handler can wait for it without blocking the node. `work` must
+  // outlive the call, as above.
+  boost::asio::awaitable<Result<nlohmann::json>> on_blocking_worker(const std::function<Result<nlohmann::json>()>& work);
   // Sends `message` on `protocol` to each of `peers` at once and returns each one's reply once
   // all answered or `timeout` passed; a peer that has not answered by then has a
   // deadline_exceeded error.

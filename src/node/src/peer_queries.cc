@@ -73,6 +73,44 @@ asio::awaitable<std::vector<std::pair<std::string, JobState>>> Daemon::Impl::ask
   co_return out;
 }
 
+asio::awaitable<std::optional<nlohmann::json>> Daemon::Impl::newest_job_json(const std::string& wanted, const Hash32& id,
+                                                                            const std::optional<JobState>& own) {
+  auto found = co_await ask_members_for_jobs(id);
+  // The job this node knows by that name is the one wanted; else the name decides.
+  const auto* match = best_match(found, own ? hash_hex(own->id) : wanted, [](const auto& entry) -> const JobState& {
+    return entry.second;
+  });
+  if (own && (match == nullptr || std::tie(own->term, own->version) > std::tie(match->second.term, match->second.version))) {
+    co_return job_json(*own, true);
+  }
+  if (match == nullptr) co_return std::nullopt;
+  nlohmann::json j = job_json(match->second, true);
+  j["answered_by"] = match->first;
+  co_return j;
+}
+
+asio::awaitable<Result<nlohmann::json>> Daemon::Impl::on_blocking_worker(const std::function<Result<nlohmann::json>()>& work) {
+  struct Outcome {
+    explicit Outcome(asio::io_context& io) : done(io) {}
+    std::optional<Result<nlohmann::json>> result;
+    asio::steady_timer done;  // never expires by itself; cancelled on the node's thread once the work ran
+  };
+  auto outcome = std::make_shared<Outcome>(io_);
+  outcome->done.expires_at(asio::steady_timer::time_point::max());
+  // The worker hands its reference on, so the timer is only ever destroyed on the node's thread.
+  blocking_->post([this, outcome, work]() mutable {
+    auto result = work();
+    asio::post(io_, [outcome = std::move(outcome), result = std::move(result)]() mutable {
+      outcome->result = std::move(result);
+      outcome->done.cancel();
+    });
+  });
+  boost::system::error_code ec;
+  co_await outcome->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!outcome->result) co_return unavailable("the node stopped before the work ran");
+  co_return std::move(*outcome->result);
+}
+
 asio::awaitable<std::vector<std::pair<std::string, Result<LogsReply>>>> Daemon::Impl::ask_nodes_for_logs(
     const Hash32& id, const std::set<std::string>& nodes, std::uint32_t tail) {
   std::vector<std::pair<std::string, Result<LogsReply>>> out;
