@@ -118,6 +118,15 @@ done
 [[ $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"][:2]') == 0x ]] || fail "no anchor transaction"
 PLACEMENT_S=$(( $(date +%s) - PLACE_STARTED ))
 pass "job $JOB placed on two nodes, both answer HTTP, anchored in $(json "$CLUSTER_WORK/web.json" 'd["anchor"]["tx"]')"
+# The evaluation's bootstraps are counted (the dashboard's "bootstraps per decision" chart).
+PBS_PER_EVAL=$(curl -sf --max-time 5 -H "Authorization: Bearer $(cat "$CLUSTER_WORK/cluster/node-1/data/api.token")" \
+  "http://$(node_field 1 api)/metrics" | python3 -c '
+import sys
+m = dict(l.split()[:2] for l in sys.stdin if l.startswith(("veil_sched_bootstraps_total ", "veil_sched_evaluation_seconds_count ")))
+print(round(float(m["veil_sched_bootstraps_total"]) / float(m["veil_sched_evaluation_seconds_count"])))') ||
+  fail "node 1's /metrics lacks veil_sched_bootstraps_total or its evaluations"
+((PBS_PER_EVAL > 0)) || fail "node 1 counted $PBS_PER_EVAL bootstraps per evaluation"
+pass "node 1's evaluations ran $PBS_PER_EVAL bootstraps each (veil_sched_bootstraps_total)"
 
 # 1b. `job logs` on every node shows both replicas' output (httpd -v logs each request),
 # fetched from the nodes that run them: the node running neither asks both.

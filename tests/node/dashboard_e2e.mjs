@@ -95,7 +95,7 @@ async function main() {
       await page.eval(`location.hash = 'view=${view}'`);
       const ready = {
         cluster: `document.querySelectorAll('#cluster-graph .node-mark').length === 3 && document.querySelectorAll('#cluster-graph .edge-running').length === 2`,
-        metrics: `document.querySelectorAll('#charts svg.chart').length === 4 && document.querySelectorAll('#charts polyline.series').length >= 2`,
+        metrics: `document.querySelectorAll('#charts svg.chart').length === 5 && document.querySelectorAll('#charts polyline.series').length >= 2`,
         audit: `document.querySelector('#audit tbody tr a')?.textContent === 'web'`,
       }[view];
       await waitFor(page, ready, 20000, `the ${view} view`);

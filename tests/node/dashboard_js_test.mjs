@@ -73,7 +73,7 @@ test('a spec error names its line and column; others name none', () => {
   assert.equal(specErrorLocation(undefined), null);
 });
 
-const METRICS = (placed, sum, count, suspect) => `# HELP veil_jobs_placed_total Scheduling rounds that ended in a placement.
+const METRICS = (placed, sum, count, suspect, bootstraps) => `${bootstraps === undefined ? '' : `veil_sched_bootstraps_total ${bootstraps}\n`}# HELP veil_jobs_placed_total Scheduling rounds that ended in a placement.
 # TYPE veil_jobs_placed_total counter
 veil_jobs_placed_total ${placed}
 veil_sched_evaluation_seconds_bucket{le="+Inf"} ${count}
@@ -107,6 +107,18 @@ test('chart series: rates and means between samples, a restart counts from zero'
   assert.deepEqual(s.placements_per_min.map((p) => p.value), [2, 1]);  // the restart: 1 since it
   assert.deepEqual(s.decision_s.map((p) => p.value), [0.2, 0.4, 0.3]);
   assert.deepEqual(s.suspect.map((p) => p.value), [0, 1, 0]);
+});
+
+test('bootstraps per decision: the counter over the evaluations, as decision time is', () => {
+  const samples = [
+    takeSample(0, METRICS(1, 0.2, 1, 0, 60), []),
+    takeSample(5000, METRICS(1, 1.0, 3, 0, 190), []),   // 2 evaluations, 130 bootstraps
+    takeSample(10000, METRICS(1, 1.0, 3, 0, 190), []),  // none since: no value
+    takeSample(15000, METRICS(1, 0.3, 1, 0, 70), []),   // restarted: counts from zero
+  ];
+  assert.deepEqual(chartSeries(samples).bootstraps_per_decision.map((p) => p.value), [60, 65, null, 70]);
+  const without = chartSeries([takeSample(0, METRICS(1, 0.2, 1, 0), [])]);
+  assert.deepEqual(without.bootstraps_per_decision.map((p) => p.value), [null], 'a node without the counter draws nothing');
 });
 
 test('a family that appears between two samples counts from zero', () => {

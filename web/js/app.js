@@ -151,6 +151,7 @@ function drawCharts() {
   const s = chartSeries(samples);
   $('charts').replaceChildren(
     lineChart('Decision time (mean)', 's', s.decision_s, from, now),
+    lineChart('Bootstraps per decision', 'PBS', s.bootstraps_per_decision, from, now),
     lineChart('Placements per minute', '/min', s.placements_per_min, from, now),
     lineChart('Telemetry age (oldest)', 's', s.telemetry_age_s, from, now),
     lineChart('SWIM suspicions', 'suspect', s.suspect, from, now));

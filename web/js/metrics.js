@@ -43,6 +43,7 @@ export function takeSample(at, metricsText, nodes) {
     at,
     eval_sum: metricSum(m, 'veil_sched_evaluation_seconds_sum'),
     eval_count: metricSum(m, 'veil_sched_evaluation_seconds_count'),
+    bootstraps: metricSum(m, 'veil_sched_bootstraps_total'),
     placed: metricSum(m, 'veil_jobs_placed_total'),
     suspect: metricSum(m, 'veil_swim_members', { state: 'suspect' }),
     dead: metricSum(m, 'veil_swim_members', { state: 'dead' }),
@@ -54,10 +55,11 @@ export function takeSample(at, metricsText, nodes) {
 // The charts' series, each [{at, value}] (value null where it cannot be derived):
 //   decision_s: mean time of the scheduler evaluations this node finished between two samples
 //     (at the first sample: since the node started);
+//   bootstraps_per_decision: bootstraps per evaluation over the same span as decision_s;
 //   placements_per_min: rounds this node placed in the trailing minute;
 //   telemetry_age_s, suspect (and dead): as sampled.
 export function chartSeries(samples) {
-  const series = { decision_s: [], placements_per_min: [], telemetry_age_s: [], suspect: [], dead: [] };
+  const series = { decision_s: [], bootstraps_per_decision: [], placements_per_min: [], telemetry_age_s: [], suspect: [], dead: [] };
   for (let i = 0; i < samples.length; ++i) {
     const s = samples[i], p = samples[i - 1];
     series.telemetry_age_s.push({ at: s.at, value: s.telemetry_age_s });
@@ -65,6 +67,7 @@ export function chartSeries(samples) {
     series.dead.push({ at: s.at, value: s.dead });
     if (!p) {  // the first sample: the mean since the node started, the only one there is
       series.decision_s.push({ at: s.at, value: s.eval_count > 0 ? s.eval_sum / s.eval_count : null });
+      series.bootstraps_per_decision.push({ at: s.at, value: s.eval_count > 0 && s.bootstraps !== null ? s.bootstraps / s.eval_count : null });
       continue;
     }
     // Over the trailing minute (or the time sampled so far): a placement is one event, and a
@@ -76,6 +79,8 @@ export function chartSeries(samples) {
     series.placements_per_min.push({ at: s.at, value: placed === null || minutes <= 0 ? null : placed / Math.max(minutes, 1) });
     const count = delta(s.eval_count, p.eval_count), sum = delta(s.eval_sum, p.eval_sum);
     series.decision_s.push({ at: s.at, value: count > 0 && sum !== null ? sum / count : null });
+    const bootstraps = delta(s.bootstraps, p.bootstraps);
+    series.bootstraps_per_decision.push({ at: s.at, value: count > 0 && bootstraps !== null ? bootstraps / count : null });
   }
   return series;
 }

@@ -9,6 +9,7 @@
 #include "veil/chain/types.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/log.h"
+#include "veil/fhe/diagnostics.h"
 #include "veil/sched/encrypted_placement.h"
 #include "veil/sched/job_spec.h"
 
@@ -128,7 +129,10 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
     input.policy = spec.policy;
     input.replicas = request.replicas;
     input.round_robin_offset = round_robin_offset(request.job_id, request.nodes.size());
+    // Exact per evaluation: every bootstrap of this process runs on the FHE worker, one job at a time.
+    const std::uint64_t bootstraps_before = fhe::bootstrap_count();
     const auto placement = sched::place_encrypted(input, node.keys().server_key);
+    const std::uint64_t bootstraps = fhe::bootstrap_count() - bootstraps_before;
     sched::DecisionRecord record = sched::make_decision_record(request.job_id, input, placement);
     if (tamper) record.outputs.back() ^= 0x01;  // a dishonest scheduler: a decision nobody else computed
     const Hash32 hash = sched::decision_hash(record);
@@ -140,12 +144,16 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
     }
     if (delay.count() > 0) std::this_thread::sleep_for(delay);  // a slow scheduler, for tests of rounds in flight
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    node.post([alive, this, request, record = std::move(record), hash, second, seconds]() mutable {
+    node.post([alive, this, request, record = std::move(record), hash, second, seconds, bootstraps]() mutable {
       if (!*alive) return;
       node_.metrics()
           .histogram("veil_sched_evaluation_seconds", "Time to evaluate one placement on ciphertexts.")
           .with({})
           .observe(seconds);
+      node_.metrics()
+          .counter("veil_sched_bootstraps_total", "Programmable bootstraps run by this node's placement evaluations.")
+          .with({})
+          .inc(static_cast<double>(bootstraps));
       logger()->info("job {} round {}: decision {} in {:.1f} s", short_id(request.job_id), request.round,
                      hash_hex(hash).substr(0, 12), seconds);
       announce(request, hash, "");
