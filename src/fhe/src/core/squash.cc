@@ -290,18 +290,19 @@ NoiseSquashingKey NoiseSquashingKey::expand(const Parameters& params, const Seed
   return key;
 }
 
-Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
-  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
-  const std::uint64_t p = params->plaintext_modulus();
-  const u128 d = delta();
-  // Identity table over the block's full value (message and carry), boxes of N / p words
-  // centred on each value as in shortint's builder; words past N wrap to -f(0) = 0.
-  std::vector<u128> lut(n, 0);
-  const std::size_t box = n / p;
+std::vector<u128> NoiseSquashingKey::lut(const std::function<u128(std::uint64_t)>& f) const {
+  const std::size_t n = bsk.shape.n;
+  const std::size_t box = n / params->plaintext_modulus();
+  std::vector<u128> out(n);
   for (std::size_t j = 0; j < n; ++j) {
     const std::size_t t = j + box / 2;
-    if (t < n) lut[j] = static_cast<u128>(t / box) * d;
+    out[j] = t < n ? f(t / box) : 0 - f(0);
   }
+  return out;
+}
+
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u128>& lut) const {
+  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   LweCiphertext small;
   keyswitch(ksk, block, small);
   std::vector<u128> acc((k + 1) * n);
@@ -309,6 +310,11 @@ Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
   return out;
+}
+
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
+  const u128 d = delta();
+  return squash(block, lut([d](std::uint64_t v) { return static_cast<u128>(v) * d; }));
 }
 
 }  // namespace veil::fhe::core

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/bootstrap.h"
@@ -104,8 +105,14 @@ struct NoiseSquashingKey {
   static NoiseSquashingKey expand(const Parameters& params, const Seed& seed, std::vector<Torus> ksk_bodies,
                                   std::vector<u128> bsk_bodies);
 
-  // The squashed ciphertext of a 64-bit block (dimension big_lwe_dimension): dimension k*N
-  // modulo 2^128, plaintext v * 2^127 / p for a block of value v.
+  // The blind rotation's table for f: one box of N / p words per block value v in [0, p),
+  // centred on v as in shortint's builder, holding f(v); the words that wrap past N hold
+  // -f(0), so that a value slightly below 0 still reads f(0).
+  std::vector<u128> lut(const std::function<u128(std::uint64_t)>& f) const;
+  // The squashed ciphertext of f(v) for a 64-bit block of value v (dimension
+  // big_lwe_dimension), `lut` made by lut(f): dimension k*N modulo 2^128.
+  Lwe128 squash(const LweCiphertext& block, const std::vector<u128>& lut) const;
+  // The identity table: plaintext v * 2^127 / p for a block of value v.
   Lwe128 squash(const LweCiphertext& block) const;
   // Delta at 2^128.
   u128 delta() const;
