@@ -106,18 +106,15 @@ u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits) {
 
 void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits) {
   const unsigned shift = 128 - static_cast<unsigned>(base_log * level);
-  const u128 mask = (static_cast<u128>(1) << base_log) - 1;
-  const u128 half = static_cast<u128>(1) << (base_log - 1);
+  const std::uint64_t mask = (std::uint64_t{1} << base_log) - 1;
   u128 state = ((x >> (shift - 1)) + 1) >> 1;  // round to the kept bits
+  // Without branches (the top digit bit of random words is a coin flip): a digit >= B/2
+  // becomes digit - B and carries one into the next.
   for (std::size_t j = level; j-- > 0;) {
-    const u128 digit = state & mask;
-    state >>= base_log;
-    if (digit >= half) {
-      digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - (static_cast<std::int64_t>(1) << base_log));
-      state += 1;
-    } else {
-      digits[j] = static_cast<std::int32_t>(digit);
-    }
+    const std::uint64_t digit = static_cast<std::uint64_t>(state) & mask;
+    const std::uint64_t carry = digit >> (base_log - 1);
+    digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - static_cast<std::int64_t>(carry << base_log));
+    state = (state >> base_log) + carry;
   }
 }
 
