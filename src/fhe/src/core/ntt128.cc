@@ -189,7 +189,8 @@ void Ntt128::forward_i32(const std::int32_t* in, std::uint64_t* out) const {
   for (std::size_t i = 0; i < kPrimes; ++i) {
     std::uint64_t* o = out + i * n_;
     const std::uint64_t p = p_[i];
-    for (std::size_t j = 0; j < n_; ++j) {
+    if (vector_) ntt128_avx512::reduce_small(in, o, n_, p);
+    for (std::size_t j = vector_ ? n_ : 0; j < n_; ++j) {
       const std::int64_t v = in[j];
       o[j] = static_cast<std::uint64_t>(v) + (static_cast<std::uint64_t>(v >> 63) & p);  // v mod p, branch-free
     }

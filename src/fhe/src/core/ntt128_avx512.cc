@@ -121,6 +121,15 @@ bool available() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 }
 
+void reduce_small(const std::int32_t* in, std::uint64_t* out, std::size_t n, std::uint64_t p) {
+  const __m512i vp = _mm512_set1_epi64(static_cast<long long>(p));
+  for (std::size_t j = 0; j < n; j += kLanes) {
+    const __m512i v = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + j)));
+    const __mmask8 negative = _mm512_movepi64_mask(v);
+    store(out + j, _mm512_mask_add_epi64(v, negative, v, vp));
+  }
+}
+
 void forward(std::uint64_t* a, std::size_t n, const std::uint64_t* w, const std::uint64_t* ws, std::uint64_t p) {
   const ForwardButterfly butterfly{_mm512_set1_epi64(static_cast<long long>(p)),
                                    _mm512_set1_epi64(static_cast<long long>(2 * p))};

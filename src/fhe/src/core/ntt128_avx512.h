@@ -14,6 +14,9 @@ inline constexpr std::size_t kLanes = 8;
 
 bool available();
 
+// out[j] = in[j] mod p for n small signed integers (Ntt128::forward_i32's input step).
+void reduce_small(const std::int32_t* in, std::uint64_t* out, std::size_t n, std::uint64_t p);
+
 // All stages of a size-n transform with twiddles w and Shoup quotients ws indexed as Ntt128
 // stores them: forward Cooley-Tukey (lazy inside, reduced to [0, p) at the end, as
 // Ntt128::forward_inplace) and inverse Gentleman-Sande (lazy, values left in [0, 2p), as

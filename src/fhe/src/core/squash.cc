@@ -157,7 +157,7 @@ void ggsw128_to_ntt(std::uint64_t* out, const u128* standard, const GgswShape& s
   }
 }
 
-void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t) {
+void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t, bool spread) {
   if (t == 0) return;
   const std::size_t k = shape.k, n = shape.n, level = shape.level;
   const Ntt128& ntt = ntt128_plan(n);
@@ -173,13 +173,16 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     poly128_rotate(d, acc + c * n, n, t);
     for (std::size_t i = 0; i < n; ++i) d[i] -= acc[c * n + i];
   }
-  // One squash of a single block (a decision) would use one core: the k+1 decompositions and
-  // transforms, then the k+1 outputs, run on the shared pool (inline when it is busy).
+  // One squash of a single block (a decision) would use one core: when spread, the k+1
+  // decompositions and transforms, then the k+1 outputs, run on the shared pool.
   u128* diff = s.diff.data();
   std::uint64_t* fdig = s.fdig.data();
   u128* sums = s.acc.data();
-  ThreadPool& pool = ThreadPool::shared();
-  pool.parallel_for(0, k + 1, [&](std::size_t c) {
+  auto for_each_column = [spread, k](const std::function<void(std::size_t)>& fn) {
+    if (spread) return ThreadPool::shared().parallel_for(0, k + 1, fn);
+    for (std::size_t c = 0; c <= k; ++c) fn(c);
+  };
+  for_each_column([&](std::size_t c) {
     thread_local std::vector<std::int32_t> digits;
     digits.resize(level * n);
     std::int32_t coef[16];
@@ -190,7 +193,7 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     }
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
   });
-  pool.parallel_for(0, k + 1, [&](std::size_t o) {
+  for_each_column([&](std::size_t o) {
     u128* sum = sums + o * w;
     std::fill(sum, sum + w, 0);
     for (std::size_t r = 0; r < (k + 1) * level; ++r) ntt.mul_acc(sum, fdig + r * w, ggsw + (r * (k + 1) + o) * w);
@@ -198,14 +201,14 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   });
 }
 
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
   const SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
   poly128_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i]);
+    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], spread);
   }
 }
 
@@ -298,12 +301,12 @@ std::vector<u128> NoiseSquashingKey::lut(const std::function<u128(std::uint64_t)
   return out;
 }
 
-Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u128>& lut) const {
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u128>& lut, bool spread) const {
   const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   LweCiphertext small;
   keyswitch(ksk, block, small);
   std::vector<u128> acc((k + 1) * n);
-  blind_rotate128(acc.data(), bsk, small, lut.data());
+  blind_rotate128(acc.data(), bsk, small, lut.data(), spread);
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
   return out;

@@ -5,6 +5,7 @@
 // on the thread pool at once, so the replicas of a decision cost one batch.
 // docs/fhe-threshold.md, "Noise squashing", has the noise arithmetic.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 
 #include "threshold/internal.h"
@@ -150,9 +151,17 @@ Result<std::vector<SquashedValue>> squash(const SquashingKey& key, const std::ve
           plan_block(k, tables, values[v], v, block, first, std::min(first + group, blocks), bootstraps));
     }
   }
+  // A lone bootstrap spreads each CMUX over the pool; several run one per core at a time (no
+  // more threads than cores, which would only stretch the last ones), each CMUX on its own
+  // thread: spreading a CMUX costs ~50 % more CPU for its hand-offs (bench/README.md).
   std::vector<core::Lwe128> results(bootstraps.size());
-  ThreadPool::shared().parallel_for(0, bootstraps.size(), [&](std::size_t i) {
-    results[i] = k.squash(bootstraps[i].input, *bootstraps[i].lut);
+  const bool spread = bootstraps.size() == 1;
+  ThreadPool& pool = ThreadPool::shared();
+  std::atomic<std::size_t> next{0};
+  pool.parallel_for(0, std::min(bootstraps.size(), pool.size()), [&](std::size_t) {
+    for (std::size_t i; (i = next.fetch_add(1)) < bootstraps.size();) {
+      results[i] = k.squash(bootstraps[i].input, *bootstraps[i].lut, spread);
+    }
   });
 
   // Each squashed block: its bootstraps' outputs summed, plus its public part on the body.
