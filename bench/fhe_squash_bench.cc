@@ -46,12 +46,14 @@ void BM_Cmux128(benchmark::State& state) {
   std::vector<u128> acc((shape.k + 1) * shape.n);
   for (auto& v : acc) v = (static_cast<u128>(rng()) << 64) | rng();
   std::size_t t = 1;
+  const bool spread = state.range(0) != 0;
   for (auto _ : state) {
-    veil::fhe::core::cmux128_rotate(acc.data(), ggsw.data(), shape, t);
+    veil::fhe::core::cmux128_rotate(acc.data(), ggsw.data(), shape, t, spread);
     t = t % 4095 + 1;
     benchmark::DoNotOptimize(acc.data());
   }
 }
-BENCHMARK(BM_Cmux128)->Unit(benchmark::kMicrosecond);
+// Arg 1: spread over the thread pool (a lone bootstrap); 0: on the calling thread (a batch).
+BENCHMARK(BM_Cmux128)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

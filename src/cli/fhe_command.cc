@@ -406,7 +406,7 @@ int cmd_bench(const FheOptions& o) {
   auto threshold = threshold_bench(*params, std::max(1, std::min(samples, 3)));
   if (!threshold.ok()) return fail(threshold.status());
   for (const char* key : {"noise_squash_ms", "partial_decrypt_u16_ms", "combine_u16_ms", "decision_end_to_end_ms",
-                          "share_file_bytes"}) {
+                          "committee_step_2_replicas_ms", "share_file_bytes"}) {
     j[std::string("threshold_") + key] = (*threshold)[key];
   }
   (void)sink;

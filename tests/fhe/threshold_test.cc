@@ -231,6 +231,55 @@ TEST(ThresholdSharing, DealRejectsBadCommittees) {
 
 class ThresholdCommittee : public ::testing::TestWithParam<std::pair<unsigned, unsigned>> {};
 
+// Squashing packs two blocks per bootstrap where the tracked degrees and noise levels allow,
+// reads a public (trivial) block without a bootstrap, and otherwise bootstraps each block on
+// its own, dropping its carry: each way decrypts to the value's messages, with squashed noise
+// far below the flood.
+TEST(ThresholdSquash, PacksPairsReadsPublicBlocksAndFallsBackPerBlock) {
+  const auto& params = kParamInsecureTestOnly;
+  const std::uint64_t m = params.message_modulus;
+  auto c = make_committee(params, 2, 3);
+  const std::uint64_t v = 0xB6E5;
+  const auto packed = bootstrapped(ValueKind::kUint16, v, keys(params));
+  ASSERT_EQ(packed.bounds.size(), 8u);
+  auto unknown = packed;  // no tracking: one bootstrap per block
+  unknown.bounds.clear();
+  auto carry = packed;  // a carry in block 0: its pair cannot be packed
+  carry.blocks[0].back() += m * params.delta();
+  carry.bounds[0].degree = m + carry.bounds[0].degree;
+  auto noisy = packed;  // 1 + 4 * 2 > max_noise_level: not packed
+  noisy.bounds[3].noise_level = 2;
+  auto upper_public = packed;  // blocks 4..7 public: squashed blocks 2 and 3 need no bootstrap
+  for (std::size_t b = 4; b < 8; ++b) {
+    const std::uint64_t msg = (v >> (2 * b)) & (m - 1);
+    std::fill(upper_public.blocks[b].begin(), upper_public.blocks[b].end(), 0);
+    upper_public.blocks[b].back() = msg * params.delta();
+    upper_public.bounds[b] = {msg, 0};
+  }
+  const std::vector<EncryptedValue> values{packed, unknown, carry, noisy, upper_public};
+  const auto sq = squash(c.ceremony.squashing_key, values);
+  ASSERT_TRUE(sq.ok()) << sq.status().to_string();
+  const u128 delta = (static_cast<u128>(1) << 127) / params.plaintext_modulus();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const SquashedValue& s = (*sq)[i];
+    ASSERT_EQ(s.blocks.size(), squashed_block_count(ValueKind::kUint16, params));
+    for (std::size_t b = 0; b < s.blocks.size(); ++b) {
+      const u128 ph = squashed_phase(c, s, b);
+      EXPECT_EQ((ph + delta / 2) / delta, (v >> (4 * b)) & 0xf) << "value " << i << " block " << b;
+    }
+    const auto req = DecryptionRequest::for_value(values[i], "squash", "threshold_test");
+    auto r = combine(c.ceremony.committee, req, all_shares(c, req, s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->value, v) << "value " << i;
+    EXPECT_LT(r->max_noise_log2, static_cast<double>(flood_log2(2)) - 64 + 1.01);
+  }
+  for (std::size_t b = 2; b < 4; ++b) {  // public: a zero mask, the messages on the body
+    const auto& words = (*sq)[4].blocks[b];
+    EXPECT_TRUE(std::all_of(words.begin(), words.end() - 2, [](std::uint64_t w) { return w == 0; }));
+  }
+  EXPECT_EQ((*sq)[0].blocks, squashed(c, packed).blocks);  // the batch squashes as one value alone
+}
+
 TEST_P(ThresholdCommittee, AnyTSharesDecryptEveryKind) {
   const auto [t, n] = GetParam();
   const auto& k = keys(kParamInsecureTestOnly);

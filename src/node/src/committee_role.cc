@@ -46,12 +46,12 @@ Result<DecryptResponse> CommitteeRole::partial_decrypt(const ClusterKeys& keys, 
                                                        std::uint32_t replicas) {
   if (!keys.share || !keys.member_key) return failed_precondition("this node holds no key share");
   VEIL_ASSIGN_OR_RETURN(auto values, decision_values(request.record, replicas, keys.public_key.params()));
+  // Every replica's values squashed in one batch: their 128-bit bootstraps share the cores.
+  std::vector<fhe::threshold::DecryptionRequest> requests;
+  for (std::size_t i = 0; i < values.size(); ++i) requests.push_back(decision_request(request.job_id, request.round, i, values[i]));
+  VEIL_ASSIGN_OR_RETURN(auto shares, fhe::threshold::partial_decrypt(*keys.share, *keys.member_key, requests, values));
   DecryptResponse response;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto r = decision_request(request.job_id, request.round, i, values[i]);
-    VEIL_ASSIGN_OR_RETURN(auto share, fhe::threshold::partial_decrypt(*keys.share, *keys.member_key, r, values[i]));
-    response.shares.push_back(share.serialize());
-  }
+  for (const auto& share : shares) response.shares.push_back(share.serialize());
   return response;
 }
 

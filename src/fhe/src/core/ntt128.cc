@@ -1,5 +1,7 @@
 #include "core/ntt128.h"
 
+#include "core/ntt128_avx512.h"
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,7 +84,8 @@ unsigned bit_reverse(std::size_t x, unsigned bits) {
 
 }  // namespace
 
-Ntt128::Ntt128(std::size_t n) : n_(n) {
+Ntt128::Ntt128(std::size_t n, bool vector)
+    : n_(n), vector_(vector && n >= 2 * ntt128_avx512::kLanes && ntt128_avx512::available()) {
   if (n < 2 || n > (std::size_t{1} << 16) || (n & (n - 1)) != 0) {
     throw std::invalid_argument("Ntt128: size must be a power of two in [2, 2^16]");
   }
@@ -136,9 +139,9 @@ void Ntt128::forward_inplace(std::size_t prime, std::uint64_t* a) const {
   const std::uint64_t p = p_[prime], two_p = 2 * p;
   const std::uint64_t* w = psi_[prime].data();
   const std::uint64_t* ws = psi_shoup_[prime].data();
-  std::size_t t = n_;
-  for (std::size_t m = 1; m < n_; m <<= 1) {
-    t >>= 1;
+  if (vector_) ntt128_avx512::forward(a, n_, w, ws, p);
+  for (std::size_t m = vector_ ? n_ : 1; m < n_; m <<= 1) {  // the scalar stages otherwise
+    const std::size_t t = n_ / (2 * m);
     for (std::size_t i = 0; i < m; ++i) {
       std::uint64_t* x = a + 2 * i * t;
       std::uint64_t* y = x + t;
@@ -152,7 +155,7 @@ void Ntt128::forward_inplace(std::size_t prime, std::uint64_t* a) const {
       }
     }
   }
-  for (std::size_t j = 0; j < n_; ++j) {
+  for (std::size_t j = vector_ ? n_ : 0; j < n_; ++j) {  // the vector transform reduces itself
     std::uint64_t v = a[j];
     v = v >= two_p ? v - two_p : v;
     a[j] = v >= p ? v - p : v;
@@ -165,9 +168,9 @@ void Ntt128::backward_inplace(std::size_t prime, std::uint64_t* a) const {
   const std::uint64_t p = p_[prime], two_p = 2 * p;
   const std::uint64_t* w = ipsi_[prime].data();
   const std::uint64_t* ws = ipsi_shoup_[prime].data();
-  std::size_t t = 1;
-  for (std::size_t m = n_; m > 1; m >>= 1) {
-    const std::size_t h = m / 2;
+  if (vector_) ntt128_avx512::backward(a, n_, w, ws, p);
+  for (std::size_t m = vector_ ? 1 : n_; m > 1; m >>= 1) {  // the scalar stages otherwise
+    const std::size_t h = m / 2, t = n_ / m;
     for (std::size_t i = 0; i < h; ++i) {
       std::uint64_t* x = a + 2 * i * t;
       std::uint64_t* y = x + t;
@@ -179,7 +182,6 @@ void Ntt128::backward_inplace(std::size_t prime, std::uint64_t* a) const {
         y[j] = mul_shoup_lazy(u - v + two_p, wi, wsi, p);
       }
     }
-    t <<= 1;
   }
 }
 
@@ -187,9 +189,10 @@ void Ntt128::forward_i32(const std::int32_t* in, std::uint64_t* out) const {
   for (std::size_t i = 0; i < kPrimes; ++i) {
     std::uint64_t* o = out + i * n_;
     const std::uint64_t p = p_[i];
-    for (std::size_t j = 0; j < n_; ++j) {
+    if (vector_) ntt128_avx512::reduce_small(in, o, n_, p);
+    for (std::size_t j = vector_ ? n_ : 0; j < n_; ++j) {
       const std::int64_t v = in[j];
-      o[j] = v < 0 ? p - static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
+      o[j] = static_cast<std::uint64_t>(v) + (static_cast<std::uint64_t>(v >> 63) & p);  // v mod p, branch-free
     }
     forward_inplace(i, o);
   }

@@ -39,8 +39,10 @@ class Ntt128 {
   // Point-wise products that may be summed before `reduce_acc` (each < p^2 < 2^120).
   static constexpr std::size_t kMaxAccumulate = 15;
 
-  // n: polynomial size, a power of two in [2, 2^16].
-  explicit Ntt128(std::size_t n);
+  // n: polynomial size, a power of two in [2, 2^16]. With `vector` (and n >= 16) the
+  // butterflies run 8 at a time on AVX-512 (core/ntt128_avx512.h) when the CPU has it; the
+  // transforms are the same bit for bit either way.
+  explicit Ntt128(std::size_t n, bool vector = true);
 
   std::size_t n() const { return n_; }
   std::size_t words() const { return kPrimes * n_; }  // of one transformed polynomial
@@ -72,6 +74,7 @@ class Ntt128 {
   void backward_inplace(std::size_t prime, std::uint64_t* a) const;
 
   std::size_t n_;
+  bool vector_;  // AVX-512 stages available and wanted
   std::uint64_t p_[kPrimes];
   std::uint64_t pinv_neg_[kPrimes];  // -p^-1 mod 2^64 (Montgomery)
   std::uint64_t r2_[kPrimes];        // 2^128 mod p

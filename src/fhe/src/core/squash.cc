@@ -106,18 +106,15 @@ u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits) {
 
 void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits) {
   const unsigned shift = 128 - static_cast<unsigned>(base_log * level);
-  const u128 mask = (static_cast<u128>(1) << base_log) - 1;
-  const u128 half = static_cast<u128>(1) << (base_log - 1);
+  const std::uint64_t mask = (std::uint64_t{1} << base_log) - 1;
   u128 state = ((x >> (shift - 1)) + 1) >> 1;  // round to the kept bits
+  // Without branches (the top digit bit of random words is a coin flip): a digit >= B/2
+  // becomes digit - B and carries one into the next.
   for (std::size_t j = level; j-- > 0;) {
-    const u128 digit = state & mask;
-    state >>= base_log;
-    if (digit >= half) {
-      digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - (static_cast<std::int64_t>(1) << base_log));
-      state += 1;
-    } else {
-      digits[j] = static_cast<std::int32_t>(digit);
-    }
+    const std::uint64_t digit = static_cast<std::uint64_t>(state) & mask;
+    const std::uint64_t carry = digit >> (base_log - 1);
+    digits[j] = static_cast<std::int32_t>(static_cast<std::int64_t>(digit) - static_cast<std::int64_t>(carry << base_log));
+    state = (state >> base_log) + carry;
   }
 }
 
@@ -160,7 +157,7 @@ void ggsw128_to_ntt(std::uint64_t* out, const u128* standard, const GgswShape& s
   }
 }
 
-void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t) {
+void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t, bool spread) {
   if (t == 0) return;
   const std::size_t k = shape.k, n = shape.n, level = shape.level;
   const Ntt128& ntt = ntt128_plan(n);
@@ -176,13 +173,16 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     poly128_rotate(d, acc + c * n, n, t);
     for (std::size_t i = 0; i < n; ++i) d[i] -= acc[c * n + i];
   }
-  // One squash of a single block (a decision) would use one core: the k+1 decompositions and
-  // transforms, then the k+1 outputs, run on the shared pool (inline when it is busy).
+  // One squash of a single block (a decision) would use one core: when spread, the k+1
+  // decompositions and transforms, then the k+1 outputs, run on the shared pool.
   u128* diff = s.diff.data();
   std::uint64_t* fdig = s.fdig.data();
   u128* sums = s.acc.data();
-  ThreadPool& pool = ThreadPool::shared();
-  pool.parallel_for(0, k + 1, [&](std::size_t c) {
+  auto for_each_column = [spread, k](const std::function<void(std::size_t)>& fn) {
+    if (spread) return ThreadPool::shared().parallel_for(0, k + 1, fn);
+    for (std::size_t c = 0; c <= k; ++c) fn(c);
+  };
+  for_each_column([&](std::size_t c) {
     thread_local std::vector<std::int32_t> digits;
     digits.resize(level * n);
     std::int32_t coef[16];
@@ -193,7 +193,7 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     }
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
   });
-  pool.parallel_for(0, k + 1, [&](std::size_t o) {
+  for_each_column([&](std::size_t o) {
     u128* sum = sums + o * w;
     std::fill(sum, sum + w, 0);
     for (std::size_t r = 0; r < (k + 1) * level; ++r) ntt.mul_acc(sum, fdig + r * w, ggsw + (r * (k + 1) + o) * w);
@@ -201,14 +201,14 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   });
 }
 
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
   const SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
   poly128_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i]);
+    cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], spread);
   }
 }
 
@@ -290,25 +290,31 @@ NoiseSquashingKey NoiseSquashingKey::expand(const Parameters& params, const Seed
   return key;
 }
 
-Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
-  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
-  const std::uint64_t p = params->plaintext_modulus();
-  const u128 d = delta();
-  // Identity table over the block's full value (message and carry), boxes of N / p words
-  // centred on each value as in shortint's builder; words past N wrap to -f(0) = 0.
-  std::vector<u128> lut(n, 0);
-  const std::size_t box = n / p;
+std::vector<u128> NoiseSquashingKey::lut(const std::function<u128(std::uint64_t)>& f) const {
+  const std::size_t n = bsk.shape.n;
+  const std::size_t box = n / params->plaintext_modulus();
+  std::vector<u128> out(n);
   for (std::size_t j = 0; j < n; ++j) {
     const std::size_t t = j + box / 2;
-    if (t < n) lut[j] = static_cast<u128>(t / box) * d;
+    out[j] = t < n ? f(t / box) : 0 - f(0);
   }
+  return out;
+}
+
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u128>& lut, bool spread) const {
+  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   LweCiphertext small;
   keyswitch(ksk, block, small);
   std::vector<u128> acc((k + 1) * n);
-  blind_rotate128(acc.data(), bsk, small, lut.data());
+  blind_rotate128(acc.data(), bsk, small, lut.data(), spread);
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
   return out;
+}
+
+Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block) const {
+  const u128 d = delta();
+  return squash(block, lut([d](std::uint64_t v) { return static_cast<u128>(v) * d; }));
 }
 
 }  // namespace veil::fhe::core

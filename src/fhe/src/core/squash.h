@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/bootstrap.h"
@@ -77,11 +78,14 @@ void ggsw128_encrypt(u128* out, const GgswShape& shape, const GlweSecretKey128& 
 // Transforms one standard GGSW into `out` (ggsw_words()).
 void ggsw128_to_ntt(std::uint64_t* out, const u128* standard, const GgswShape& shape);
 
-// acc ((k+1) N words, in place) <- acc + ggsw [x] (X^t acc - acc).
-void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t);
+// acc ((k+1) N words, in place) <- acc + ggsw [x] (X^t acc - acc). With `spread` its k+1
+// transform groups and outputs run on the shared thread pool: for a bootstrap that has the
+// machine to itself; a batch of bootstraps already keeps the cores busy.
+void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape, std::size_t t, bool spread = true);
 // acc = X^(-phase~) * lut (lut: N words), phase~ the input's phase switched to Z/2N by the
 // centred switch (modswitch_centred, core/lwe.h).
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut);
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut,
+                     bool spread = true);
 
 // The public squashing key: its key-switching key (big -> small, 64-bit) and bootstrapping
 // key (small -> 128-bit GLWE), both with masks drawn from `seed` so that the serialized form
@@ -104,8 +108,15 @@ struct NoiseSquashingKey {
   static NoiseSquashingKey expand(const Parameters& params, const Seed& seed, std::vector<Torus> ksk_bodies,
                                   std::vector<u128> bsk_bodies);
 
-  // The squashed ciphertext of a 64-bit block (dimension big_lwe_dimension): dimension k*N
-  // modulo 2^128, plaintext v * 2^127 / p for a block of value v.
+  // The blind rotation's table for f: one box of N / p words per block value v in [0, p),
+  // centred on v as in shortint's builder, holding f(v); the words that wrap past N hold
+  // -f(0), so that a value slightly below 0 still reads f(0).
+  std::vector<u128> lut(const std::function<u128(std::uint64_t)>& f) const;
+  // The squashed ciphertext of f(v) for a 64-bit block of value v (dimension
+  // big_lwe_dimension), `lut` made by lut(f): dimension k*N modulo 2^128. `spread` as for
+  // cmux128_rotate.
+  Lwe128 squash(const LweCiphertext& block, const std::vector<u128>& lut, bool spread = true) const;
+  // The identity table: plaintext v * 2^127 / p for a block of value v.
   Lwe128 squash(const LweCiphertext& block) const;
   // Delta at 2^128.
   u128 delta() const;

@@ -3,9 +3,20 @@
 #pragma once
 
 #include "core/squash.h"
+#include "threshold/galois_ring.h"
 #include "veil/fhe/threshold.h"
 
 namespace veil::fhe::threshold {
+
+// A 128-bit word stored as two 64-bit words, low half first (the wire's and the shares' layout).
+inline gr::u128 load128(const std::uint64_t* p) { return static_cast<gr::u128>(p[0]) | (static_cast<gr::u128>(p[1]) << 64); }
+inline void store128(std::uint64_t* p, gr::u128 v) {
+  p[0] = static_cast<std::uint64_t>(v);
+  p[1] = static_cast<std::uint64_t>(v >> 64);
+}
+
+// Blocks of a value of `kind` (64-bit LWE blocks of message_modulus values each).
+std::size_t block_count(ValueKind kind, const Parameters& params);
 
 struct SquashingKeyImpl {
   core::NoiseSquashingKey key;

@@ -69,19 +69,8 @@ void write_fixed(detail::Writer& w, const std::array<std::uint8_t, N>& a) {
   w.raw(a.data(), N);
 }
 
-u128 load128(const std::uint64_t* p) { return static_cast<u128>(p[0]) | (static_cast<u128>(p[1]) << 64); }
-void store128(std::uint64_t* p, u128 v) {
-  p[0] = static_cast<std::uint64_t>(v);
-  p[1] = static_cast<std::uint64_t>(v >> 64);
-}
-
 bool valid_kind(std::uint8_t k) { return k >= 5 && k <= 8; }
 
-std::size_t block_count(ValueKind kind, const Parameters& params) {
-  if (kind == ValueKind::kBool) return 1;
-  const unsigned bits = kind == ValueKind::kUint8 ? 8 : kind == ValueKind::kUint16 ? 16 : 32;
-  return bits / static_cast<unsigned>(std::countr_zero(params.message_modulus));
-}
 
 // The t-subsets of {1..n} (bit j-1 for member j) that contain `member`, in increasing order.
 std::vector<std::uint16_t> subsets_with(unsigned member, unsigned t, unsigned n) {
@@ -431,33 +420,6 @@ Result<SquashingKey> SquashingKey::deserialize(ByteView bytes, std::size_t size_
 
 Hash SquashingKey::hash() const { return impl_ ? impl_->hash : Hash{}; }
 
-Result<SquashedValue> squash(const SquashingKey& key, const EncryptedValue& value) {
-  if (key.empty()) return invalid_argument("no squashing key");
-  const auto& k = key.impl_->key;
-  if (value.params == nullptr || value.params->id != k.params->id) {
-    return invalid_argument("the value and the squashing key use different parameter sets");
-  }
-  const std::size_t dim = value.params->big_lwe_dimension();
-  for (const auto& b : value.blocks) {
-    if (b.size() != dim + 1) return invalid_argument("a block is not under the big key");
-  }
-  SquashedValue out;
-  out.params = value.params;
-  out.value_hash = value.hash();
-  out.squashing_key_hash = key.hash();
-  out.kind = value.kind;
-  out.blocks.resize(value.blocks.size());
-  ThreadPool::shared().parallel_for(0, value.blocks.size(), [&](std::size_t i) {
-    core::LweCiphertext in;
-    in.data = value.blocks[i];
-    const core::Lwe128 sq = k.squash(in);
-    auto& dst = out.blocks[i];
-    dst.resize(sq.data.size() * 2);
-    for (std::size_t j = 0; j < sq.data.size(); ++j) store128(dst.data() + 2 * j, sq.data[j]);
-  });
-  return out;
-}
-
 void wipe_client_key(const ClientKey& key) {
   // The key's impl was created mutable and is only exposed as const; zeroing it in place is
   // the point (every handle shares it).
@@ -494,7 +456,10 @@ EncryptedValue of_radix(const V& v, ValueKind kind) {
   e.kind = kind;
   e.params = v.raw().params;
   e.serialized = v.serialize();
-  for (const auto& b : v.raw().ct.blocks) e.blocks.push_back(b.ct.data);
+  for (const auto& b : v.raw().ct.blocks) {
+    e.blocks.push_back(b.ct.data);
+    e.bounds.push_back({b.degree, b.noise_level});
+  }
   return e;
 }
 }  // namespace
@@ -505,6 +470,7 @@ EncryptedValue EncryptedValue::of(const FheBool& v) {
   e.params = v.raw().params;
   e.serialized = v.serialize();
   e.blocks.push_back(v.raw().ct.ct.data);
+  e.bounds.push_back({v.raw().ct.degree, v.raw().ct.noise_level});
   return e;
 }
 EncryptedValue EncryptedValue::of(const FheUint8& v) { return of_radix(v, ValueKind::kUint8); }
@@ -613,7 +579,7 @@ Result<DecryptionShare> DecryptionShare::deserialize(ByteView bytes, std::size_t
   if (!valid_kind(kind)) return invalid_argument("decryption share: unknown value kind " + std::to_string(kind));
   s.kind = static_cast<ValueKind>(kind);
   VEIL_RETURN_IF_ERROR(r.u32(s.blocks));
-  if (s.blocks != block_count(s.kind, *s.params)) return invalid_argument("decryption share: block count does not match the kind");
+  if (s.blocks != squashed_block_count(s.kind, *s.params)) return invalid_argument("decryption share: block count does not match the kind");
   std::uint32_t count = 0;
   VEIL_RETURN_IF_ERROR(r.u32(count));
   if (count == 0 || count > 3432) return invalid_argument("decryption share: " + std::to_string(count) + " subsets (1..3432)");
@@ -630,16 +596,37 @@ Result<DecryptionShare> DecryptionShare::deserialize(ByteView bytes, std::size_t
   return s;
 }
 
-Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
-                                        const DecryptionRequest& request, const EncryptedValue& value) {
+namespace {
+Status check_squashing_key(const KeyShare& share) {
   if (share.squashing_key.empty()) {
     return failed_precondition("the key share has no squashing key attached (load the ceremony's squash.key)");
   }
   if (share.squashing_key.hash() != share.committee.squashing_key_hash) {
     return invalid_argument("the attached squashing key is not the committee's");
   }
+  return Status::ok_status();
+}
+}  // namespace
+
+Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                        const DecryptionRequest& request, const EncryptedValue& value) {
+  VEIL_RETURN_IF_ERROR(check_squashing_key(share));
   VEIL_ASSIGN_OR_RETURN(auto squashed, squash(share.squashing_key, value));
   return partial_decrypt(share, member_key, request, squashed);
+}
+
+Result<std::vector<DecryptionShare>> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                                     const std::vector<DecryptionRequest>& requests,
+                                                     const std::vector<EncryptedValue>& values) {
+  if (requests.size() != values.size()) return invalid_argument("one request per value is needed");
+  VEIL_RETURN_IF_ERROR(check_squashing_key(share));
+  VEIL_ASSIGN_OR_RETURN(auto squashed, squash(share.squashing_key, values));
+  std::vector<DecryptionShare> out;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    VEIL_ASSIGN_OR_RETURN(auto s, partial_decrypt(share, member_key, requests[i], squashed[i]));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
@@ -660,8 +647,8 @@ Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecre
   }
   const std::size_t dim = noise_squashing_for(params).output_dimension();
   if (share.values.size() != dim * 2 * gr::kDegree) return invalid_argument("key share has the wrong size");
-  const std::size_t blocks = block_count(value.kind, params);
-  if (value.blocks.size() != blocks) return invalid_argument("the value has the wrong number of blocks");
+  const std::size_t blocks = squashed_block_count(value.kind, params);
+  if (value.blocks.size() != blocks) return invalid_argument("the value has the wrong number of squashed blocks");
   for (const auto& b : value.blocks) {
     if (b.size() != (dim + 1) * 2) return invalid_argument("a block is not a squashed ciphertext");
   }
@@ -732,7 +719,7 @@ Result<CombineResult> combine(const Committee& committee, const Hash& rh, ValueK
                               const std::vector<DecryptionShare>& shares) {
   const Parameters& params = *committee.params;
   const unsigned t = committee.threshold, n = static_cast<unsigned>(committee.size());
-  const std::size_t blocks = block_count(kind, params);
+  const std::size_t blocks = squashed_block_count(kind, params);
   struct {
     ValueKind kind;
   } request{kind};
@@ -864,9 +851,11 @@ Result<CombineResult> combine(const Committee& committee, const Hash& rh, ValueK
     }
     const auto [set, label] = winners.front();
     const auto& decoded = labels[static_cast<std::size_t>(label)];
-    const unsigned bits_per_block = static_cast<unsigned>(std::countr_zero(params.message_modulus));
+    // Squashed block k holds the messages of up to `group` blocks, M^group values in all.
+    const std::size_t group = std::min(squash_group(params), block_count(kind, params));
+    const unsigned bits_per_block = static_cast<unsigned>(std::countr_zero(params.message_modulus)) * group;
     for (std::size_t k = 0; k < blocks; ++k) {
-      result.value |= (decoded[k] % params.message_modulus) << (k * bits_per_block);
+      result.value |= (decoded[k] & ((std::uint64_t{1} << bits_per_block) - 1)) << (k * bits_per_block);
     }
     u128 worst = 0;
     for (unsigned sub = set; sub != 0; sub = (sub - 1) & set) {

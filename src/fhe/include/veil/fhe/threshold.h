@@ -183,6 +183,14 @@ struct EncryptedValue {
   const Parameters* params = nullptr;
   Bytes serialized;  // the engine's serialization; its SHA-256 identifies the value
   std::vector<std::vector<std::uint64_t>> blocks;  // mask then body, least significant block first
+  // Per block, what the engine tracked (shortint's degree: the largest value it may hold; its
+  // noise level: the multiple of a bootstrap's noise it carries). They decide whether two
+  // blocks can share one squashing bootstrap. Empty when unknown: then none do.
+  struct BlockBound {
+    std::uint64_t degree = 0;
+    std::uint64_t noise_level = 0;
+  };
+  std::vector<BlockBound> bounds;
 
   Hash hash() const;
   // Parses any serialized FheBool / FheUint8/16/32.
@@ -225,9 +233,14 @@ struct DecryptionShare {
   Bytes signed_bytes() const;
 };
 
-// A value's blocks after the noise-squashing bootstrap: LWE ciphertexts modulo 2^128 of
-// dimension k*N under the squashing key. Deterministic given the key and the value, so every
-// member computes the same (or one party computes it and members that trust it reuse it).
+// A value after the noise-squashing bootstrap: LWE ciphertexts modulo 2^128 of dimension k*N
+// under the squashing key. Deterministic given the key and the value, so every member computes
+// the same (or one party computes it and members that trust it reuse it).
+//
+// Squashed block j holds the messages of blocks [j g, j g + g), g = squash_group(params) (2
+// when a block's carry space holds a second message, as in TFHE-rs), as sum_i m_(j g + i) M^i
+// (M = message_modulus) times Delta = 2^127 / p; so a FheUint16 of eight 2-bit blocks squashes
+// into four blocks of 4 bits. docs/fhe-threshold.md, "Noise squashing", says how.
 struct SquashedValue {
   const Parameters* params = nullptr;
   Hash value_hash{};  // EncryptedValue::hash() of the input
@@ -235,9 +248,19 @@ struct SquashedValue {
   ValueKind kind = ValueKind::kBool;
   std::vector<std::vector<std::uint64_t>> blocks;  // (k*N + 1) words of 128 bits as (lo, hi)
 };
-// One bootstrap per block (in parallel on the shared thread pool). kInvalidArgument when the
-// key is empty, or the parameter sets or shapes differ.
+// Blocks of a value that one squashed block holds, and how many squashed blocks a value of
+// `kind` has.
+std::size_t squash_group(const Parameters& params);
+std::size_t squashed_block_count(ValueKind kind, const Parameters& params);
+// One 128-bit bootstrap per group of blocks whose degrees and noise levels allow packing them
+// (their sum m_0 + M m_1 stays within the noise budget the parameters were designed for),
+// otherwise one per block; none for a public (trivial) block. The bootstraps run in parallel on
+// the shared thread pool. kInvalidArgument when the key is empty, or the parameter sets or
+// shapes differ.
 Result<SquashedValue> squash(const SquashingKey& key, const EncryptedValue& value);
+// The same for several values at once: every bootstrap of all of them in one parallel batch
+// (a decision's replicas), results in the order of `values`.
+Result<std::vector<SquashedValue>> squash(const SquashingKey& key, const std::vector<EncryptedValue>& values);
 
 // The member's partial decryption of `value` (squashed) for `request`. kInvalidArgument when
 // the request does not name this ciphertext, the parameter sets differ, the squashed value
@@ -249,6 +272,10 @@ Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecre
 // attached).
 Result<DecryptionShare> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
                                         const DecryptionRequest& request, const EncryptedValue& value);
+// The same for several values, requests[i] naming values[i], squashed in one batch.
+Result<std::vector<DecryptionShare>> partial_decrypt(const KeyShare& share, const MemberSecretKey& member_key,
+                                                     const std::vector<DecryptionRequest>& requests,
+                                                     const std::vector<EncryptedValue>& values);
 
 struct CombineResult {
   std::uint64_t value = 0;  // the plaintext (0/1 for FheBool)

@@ -1,0 +1,162 @@
+// The AVX-512 transforms of Ntt128 (core/ntt128.h): every stage 8 butterflies at a time (the
+// last ones, whose butterflies are closer than 8 words, on gathered lanes). Compiled with -mavx512f -mavx512dq for this file only
+// (CMakeLists.txt) and entered only after a run-time CPU check. Each lane computes exactly
+// what the scalar butterfly computes (Harvey's lazy form with Shoup's quotient, the 64 x 64
+// high product assembled from 32-bit products), so every build gives the same transforms.
+#include "core/ntt128_avx512.h"
+
+#include <immintrin.h>
+
+// GCC 12 reports the _mm512_undefined_epi32() inside its own intrinsics as "(may be) used
+// uninitialized" once they are inlined here (a known false positive, as in fft_avx512.cc).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace veil::fhe::core::ntt128_avx512 {
+namespace {
+
+// The high 64 bits of x * y per lane, from four 32 x 32 -> 64 products.
+inline __m512i mul_high(__m512i x, __m512i y) {
+  const __m512i low32 = _mm512_set1_epi64(0xffffffff);
+  const __m512i xh = _mm512_srli_epi64(x, 32), yh = _mm512_srli_epi64(y, 32);
+  const __m512i ll = _mm512_mul_epu32(x, y);
+  const __m512i lh = _mm512_mul_epu32(x, yh);
+  const __m512i hl = _mm512_mul_epu32(xh, y);
+  const __m512i hh = _mm512_mul_epu32(xh, yh);
+  __m512i mid = _mm512_add_epi64(_mm512_srli_epi64(ll, 32), _mm512_and_si512(lh, low32));
+  mid = _mm512_add_epi64(mid, _mm512_and_si512(hl, low32));
+  __m512i hi = _mm512_add_epi64(hh, _mm512_srli_epi64(lh, 32));
+  hi = _mm512_add_epi64(hi, _mm512_srli_epi64(hl, 32));
+  return _mm512_add_epi64(hi, _mm512_srli_epi64(mid, 32));
+}
+
+// x * w mod p in [0, 2p) for any 64-bit x, ws = floor(w 2^64 / p).
+inline __m512i mul_shoup_lazy(__m512i x, __m512i w, __m512i ws, __m512i p) {
+  const __m512i q = mul_high(x, ws);
+  return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(q, p));
+}
+
+// x >= m ? x - m : x, for x, m < 2^63 (below m the difference wraps above 2^63).
+inline __m512i subtract_if_at_least(__m512i x, __m512i m) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, m)); }
+
+inline __m512i load(const std::uint64_t* p) { return _mm512_loadu_si512(p); }
+inline void store(std::uint64_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
+
+// Harvey's lazy butterflies, as Ntt128's scalar ones: forward keeps values in [0, 4p), the
+// inverse in [0, 2p).
+struct ForwardButterfly {
+  __m512i p, two_p;
+  void operator()(__m512i& x, __m512i& y, __m512i w, __m512i ws) const {
+    const __m512i u = subtract_if_at_least(x, two_p);
+    const __m512i v = mul_shoup_lazy(y, w, ws, p);
+    x = _mm512_add_epi64(u, v);
+    y = _mm512_add_epi64(_mm512_sub_epi64(u, v), two_p);
+  }
+};
+struct BackwardButterfly {
+  __m512i p, two_p;
+  void operator()(__m512i& x, __m512i& y, __m512i w, __m512i ws) const {
+    const __m512i u = x, v = y;
+    x = subtract_if_at_least(_mm512_add_epi64(u, v), two_p);
+    y = mul_shoup_lazy(_mm512_add_epi64(_mm512_sub_epi64(u, v), two_p), w, ws, p);
+  }
+};
+
+// A stage of `groups` pairs of half-blocks t >= kLanes words long, pair i at a + 2 i t with
+// twiddle w[first + i]: the butterfly on each kLanes-wide column.
+template <typename Butterfly>
+void wide_stage(std::uint64_t* a, std::size_t groups, std::size_t t, std::size_t first, const std::uint64_t* w,
+                const std::uint64_t* ws, const Butterfly& butterfly) {
+  for (std::size_t i = 0; i < groups; ++i) {
+    std::uint64_t* x = a + 2 * i * t;
+    const __m512i wi = _mm512_set1_epi64(static_cast<long long>(w[first + i]));
+    const __m512i wsi = _mm512_set1_epi64(static_cast<long long>(ws[first + i]));
+    for (std::size_t j = 0; j < t; j += kLanes) {
+      __m512i u = load(x + j), v = load(x + t + j);
+      butterfly(u, v, wi, wsi);
+      store(x + j, u);
+      store(x + t + j, v);
+    }
+  }
+}
+
+// A stage whose half-blocks t (4, 2 or 1 words) are shorter than a vector, over all n words:
+// 16 words (8 / t pairs) at a time, their x halves gathered into one vector and their y halves
+// into another, each lane with its pair's twiddle, and scattered back.
+template <typename Butterfly>
+void narrow_stage(std::uint64_t* a, std::size_t n, std::size_t t, std::size_t first, const std::uint64_t* w,
+                  const std::uint64_t* ws, const Butterfly& butterfly) {
+  long long gather_x[kLanes], gather_y[kLanes], twiddle_of[kLanes], scatter[2 * kLanes];
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    gather_x[l] = static_cast<long long>(2 * t * (l / t) + l % t);
+    gather_y[l] = gather_x[l] + static_cast<long long>(t);
+    twiddle_of[l] = static_cast<long long>(l / t);
+  }
+  for (std::size_t q = 0; q < 2 * kLanes; ++q) {  // word q of the 16 comes from lane ... of x or y
+    const std::size_t g = q / (2 * t), r = q % (2 * t);
+    scatter[q] = static_cast<long long>(r < t ? g * t + r : kLanes + g * t + r - t);
+  }
+  const __m512i vx = _mm512_loadu_si512(gather_x), vy = _mm512_loadu_si512(gather_y);
+  const __m512i vw = _mm512_loadu_si512(twiddle_of);
+  const __m512i lo = _mm512_loadu_si512(scatter), hi = _mm512_loadu_si512(scatter + kLanes);
+  const std::size_t pairs = kLanes / t;  // per 16 words
+  const __mmask8 twiddles = static_cast<__mmask8>((1u << pairs) - 1);
+  for (std::size_t base = 0, g = first; base < n; base += 2 * kLanes, g += pairs) {
+    const __m512i a0 = load(a + base), a1 = load(a + base + kLanes);
+    __m512i x = _mm512_permutex2var_epi64(a0, vx, a1), y = _mm512_permutex2var_epi64(a0, vy, a1);
+    const __m512i wi = _mm512_permutexvar_epi64(vw, _mm512_maskz_loadu_epi64(twiddles, w + g));
+    const __m512i wsi = _mm512_permutexvar_epi64(vw, _mm512_maskz_loadu_epi64(twiddles, ws + g));
+    butterfly(x, y, wi, wsi);
+    store(a + base, _mm512_permutex2var_epi64(x, lo, y));
+    store(a + base + kLanes, _mm512_permutex2var_epi64(x, hi, y));
+  }
+}
+
+}  // namespace
+
+bool available() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+void reduce_small(const std::int32_t* in, std::uint64_t* out, std::size_t n, std::uint64_t p) {
+  const __m512i vp = _mm512_set1_epi64(static_cast<long long>(p));
+  for (std::size_t j = 0; j < n; j += kLanes) {
+    const __m512i v = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + j)));
+    const __mmask8 negative = _mm512_movepi64_mask(v);
+    store(out + j, _mm512_mask_add_epi64(v, negative, v, vp));
+  }
+}
+
+void forward(std::uint64_t* a, std::size_t n, const std::uint64_t* w, const std::uint64_t* ws, std::uint64_t p) {
+  const ForwardButterfly butterfly{_mm512_set1_epi64(static_cast<long long>(p)),
+                                   _mm512_set1_epi64(static_cast<long long>(2 * p))};
+  for (std::size_t m = 1; m < n; m <<= 1) {
+    const std::size_t t = n / (2 * m);
+    if (t >= kLanes) {
+      wide_stage(a, m, t, m, w, ws, butterfly);
+    } else {
+      narrow_stage(a, n, t, m, w, ws, butterfly);
+    }
+  }
+  for (std::size_t j = 0; j < n; j += kLanes) {  // [0, 4p) -> [0, p)
+    store(a + j, subtract_if_at_least(subtract_if_at_least(load(a + j), butterfly.two_p), butterfly.p));
+  }
+}
+
+void backward(std::uint64_t* a, std::size_t n, const std::uint64_t* w, const std::uint64_t* ws, std::uint64_t p) {
+  const BackwardButterfly butterfly{_mm512_set1_epi64(static_cast<long long>(p)),
+                                    _mm512_set1_epi64(static_cast<long long>(2 * p))};
+  for (std::size_t m = n; m > 1; m >>= 1) {
+    const std::size_t t = n / m;
+    if (t >= kLanes) {
+      wide_stage(a, m / 2, t, m / 2, w, ws, butterfly);
+    } else {
+      narrow_stage(a, n, t, m / 2, w, ws, butterfly);
+    }
+  }
+}
+
+}  // namespace veil::fhe::core::ntt128_avx512
