@@ -176,6 +176,9 @@ start_node() {
 
 node_pid() { eval "echo \${NODE_PID_$1:-}"; }
 
+# Evaluates a Python expression over the JSON in FILE as `d`: json FILE EXPR.
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
 # veil against node N's API.
 veil_at() {
   local n=$1; shift

@@ -22,7 +22,6 @@ netns_test_begin() {  # netns_test_begin TEST
   NETNS_FAILURE=""
   fail() { NETNS_FAILURE="$NETNS_TEST: FAIL: $*"; echo "$NETNS_FAILURE" >&2; exit 1; }
   pass() { echo "$NETNS_TEST: ok: $*"; }
-  json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
   netns_test_finish() {
     local rc=$?
     stop_cluster

@@ -18,7 +18,6 @@ VEIL="$(realpath "$1")" CLUSTER_WORK="$(mktemp -d -t veil-anchor-batch.XXXXXX)"
 source "$ROOT/scripts/lib/cluster.sh"
 trap cluster_finish EXIT
 skip_without_docker anchor_batch
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 pass() { echo "anchor_batch: ok: $*"; }
 fail() { echo "anchor_batch: FAIL: $*" >&2; exit 1; }
 

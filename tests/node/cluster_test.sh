@@ -37,13 +37,8 @@ finish() {
 trap finish EXIT
 fail() { echo "cluster_test: FAIL: $*" >&2; exit 1; }
 pass() { echo "cluster_test: ok: $*"; }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
-why=$(docker_unavailable_reason)
-if [[ -n $why ]]; then
-  [[ ${VEIL_REQUIRE_DOCKER:-0} == 1 ]] && fail "Docker is required here but: $why"
-  echo "cluster_test: SKIP: $why"; exit 77
-fi
+skip_without_docker cluster_test
 
 start_anvil
 start_docker_and_registry

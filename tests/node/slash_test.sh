@@ -27,7 +27,6 @@ source "$ROOT/scripts/lib/cluster.sh"
 trap cluster_finish EXIT
 fail() { echo "slash_test: FAIL: $*" >&2; exit 1; }
 pass() { echo "slash_test: ok: $*"; }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 # Evaluates a Python expression over the JSON on stdin as `d`.
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 stake_of() { "$VEIL" stake status "$1" -o json | jq_py "$2"; }  # stake_of ADDRESS EXPR
@@ -38,11 +37,7 @@ eventually() {
   return 1
 }
 
-why=$(docker_unavailable_reason)
-if [[ -n $why ]]; then
-  [[ ${VEIL_REQUIRE_DOCKER:-0} == 1 ]] && fail "Docker is required here but: $why"
-  echo "slash_test: SKIP: $why"; exit 77
-fi
+skip_without_docker slash_test
 
 start_anvil
 start_docker_and_registry
