@@ -17,7 +17,9 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 ///      Operators bond ETH as stake; a node registers only while its operator's bonded stake
 ///      reaches `minStake`. A scheduler announcement is signed (EIP-712, `Announcement`) by the
 ///      operator's address; two such announcements for one (peerId, jobId, round) with different
-///      decision hashes are proof of equivocation and slash the operator (`submitEvidence`).
+///      non-zero decision hashes are proof of equivocation and slash the operator
+///      (`submitEvidence`), and so is one announcement whose non-zero decision differs from a
+///      settled anchored decision over the same job, round and inputs (`submitContradiction`).
 ///      Contract ETH balance == totalBonded + totalUnbonding + totalRewardsOwed + totalSlashRetained.
 contract VeilRegistry is EIP712 {
     using EnumerableSet for EnumerableSet.AddressSet;
@@ -94,6 +96,25 @@ contract VeilRegistry is EIP712 {
         bool upheld;
     }
 
+    /// @notice A scheduler's signed decision announcement, as evidence carries it.
+    /// @dev `signature` is 65 bytes r ‖ s ‖ v over
+    ///      `announcementDigest(jobId, round, decisionHash, peerId, inputsRoot)`; the job, round and
+    ///      peer come from the call that carries the announcement.
+    struct SignedAnnouncement {
+        bytes32 decisionHash;
+        bytes32 inputsRoot;
+        bytes signature;
+    }
+
+    /// @notice An anchored deployment decision: exactly the fields `deploymentCommitment` hashes.
+    struct AnchoredDecision {
+        bytes32 jobId;
+        uint32 round;
+        bytes32 decisionHash;
+        bytes32 inputsRoot;
+        bytes32[] schedulers;
+    }
+
     // ------------------------------------------------------------------ errors
 
     error NotOperator(address caller);
@@ -133,6 +154,13 @@ contract VeilRegistry is EIP712 {
     error EvidenceAlreadyUsed(bytes32 evidenceId);
     error NothingToSlash(address operator);
     error BatchAlreadyAnchored(bytes32 root);
+    /// @notice The decision offered as anchored is not a settled anchored commitment (unknown,
+    ///         disputed or upheld when anchored alone; not proven into an anchored batch).
+    error NotAnchoredDecision(bytes32 commitment);
+    /// @notice The announcement does not contradict the anchored decision (same or zero decision hash).
+    error NotContradiction(bytes32 decisionHash);
+    /// @notice The announcement was made over other inputs than the anchored decision, so it is no lie.
+    error InputsDiffer(bytes32 announcedInputsRoot, bytes32 anchoredInputsRoot);
 
     // ------------------------------------------------------------------ events
 
@@ -156,6 +184,7 @@ contract VeilRegistry is EIP712 {
         bytes32 indexed assignmentHash,
         bytes32 indexed jobId,
         address indexed anchoredBy,
+        uint32 round,
         bytes32 decisionHash,
         bytes32 inputsRoot,
         bytes32[] schedulers
@@ -207,7 +236,7 @@ contract VeilRegistry is EIP712 {
 
     /// @notice EIP-712 type hash of a scheduler's signed decision announcement.
     bytes32 public constant ANNOUNCEMENT_TYPEHASH =
-        keccak256("Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId)");
+        keccak256("Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId,bytes32 inputsRoot)");
     /// @notice Basis-point denominator of `slashBps` and `reporterBps`.
     uint16 public constant BPS = 10_000;
     /// @notice Bonded stake a node's operator needs to register or reactivate it (0 until governance sets it).
@@ -401,35 +430,52 @@ contract VeilRegistry is EIP712 {
 
     // ------------------------------------------------------------------ anchoring and disputes
 
-    /// @notice The commitment to one deployment decision, as the contract and the auditors compute it.
-    function deploymentCommitment(bytes32 jobId, bytes32 decisionHash, bytes32 inputsRoot, bytes32[] memory schedulers)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(jobId, decisionHash, inputsRoot, schedulers));
+    /// @notice The commitment to one deployment decision, as the contract and the auditors compute it:
+    ///         keccak256(abi.encode(jobId, round, decisionHash, inputsRoot, schedulers)).
+    /// @param jobId The job the decision is for.
+    /// @param round The scheduling round of the job the decision closes (one decision per job and round).
+    /// @param decisionHash Hash of the decision the agreeing schedulers announced.
+    /// @param inputsRoot Root of the input-ciphertext hashes the schedulers evaluated.
+    /// @param schedulers Peer-id hashes of the schedulers whose announcements agreed.
+    /// @return The commitment (`assignmentHash` when anchored alone, a leaf's preimage in a batch).
+    function deploymentCommitment(
+        bytes32 jobId,
+        uint32 round,
+        bytes32 decisionHash,
+        bytes32 inputsRoot,
+        bytes32[] memory schedulers
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, round, decisionHash, inputsRoot, schedulers));
     }
 
     /// @notice Anchors an opaque assignment hash (the seed interface). Prefer `anchorCommitment`,
-    ///         which records what the hash commits to.
+    ///         which records what the hash commits to. The event carries round 0 and zero parts,
+    ///         so such a hash can never serve as the anchored decision of contradiction evidence.
     /// @return True once anchored; a duplicate reverts with AlreadyAnchored.
     function anchorDeployment(bytes32 assignmentHash) external onlyOperator returns (bool) {
         bytes32[] memory none;
-        _anchor(assignmentHash, bytes32(0), bytes32(0), bytes32(0), none);
+        _anchor(assignmentHash, bytes32(0), 0, bytes32(0), bytes32(0), none);
         return true;
     }
 
-    /// @notice Anchors the commitment to (job, decision, input-ciphertext hashes root, scheduler
-    ///         set) and emits every part of it, so auditors can recompute it from the event.
-    /// @return assignmentHash The anchored commitment.
-    function anchorCommitment(bytes32 jobId, bytes32 decisionHash, bytes32 inputsRoot, bytes32[] calldata schedulers)
-        external
-        onlyOperator
-        returns (bytes32 assignmentHash)
-    {
+    /// @notice Anchors the commitment to (job, round, decision, input-ciphertext hashes root,
+    ///         scheduler set) and emits every part of it, so auditors can recompute it from the event.
+    /// @param jobId The job (non-zero).
+    /// @param round The job's scheduling round the decision closes.
+    /// @param decisionHash Hash of the decision the agreeing schedulers announced.
+    /// @param inputsRoot Root of the input-ciphertext hashes the schedulers evaluated.
+    /// @param schedulers Peer-id hashes of the agreeing schedulers.
+    /// @return assignmentHash The anchored commitment (`deploymentCommitment` of the same arguments).
+    function anchorCommitment(
+        bytes32 jobId,
+        uint32 round,
+        bytes32 decisionHash,
+        bytes32 inputsRoot,
+        bytes32[] calldata schedulers
+    ) external onlyOperator returns (bytes32 assignmentHash) {
         if (jobId == bytes32(0)) revert ZeroValue();
-        assignmentHash = deploymentCommitment(jobId, decisionHash, inputsRoot, schedulers);
-        _anchor(assignmentHash, jobId, decisionHash, inputsRoot, schedulers);
+        assignmentHash = deploymentCommitment(jobId, round, decisionHash, inputsRoot, schedulers);
+        _anchor(assignmentHash, jobId, round, decisionHash, inputsRoot, schedulers);
     }
 
     /// @notice Challenges an anchored commitment within its dispute window.
@@ -561,47 +607,112 @@ contract VeilRegistry is EIP712 {
 
     // ------------------------------------------------------------------ slashing
 
-    /// @notice The EIP-712 digest an operator signs for a scheduler decision announcement.
-    function announcementDigest(bytes32 jobId, uint32 round, bytes32 decisionHash, bytes32 peerId)
+    /// @notice The EIP-712 digest an operator signs for a scheduler decision announcement:
+    ///         `Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId,bytes32 inputsRoot)`
+    ///         under the domain ("VeilRegistry", "1", chain id, this contract).
+    /// @param jobId The job the scheduler evaluated.
+    /// @param round The job's scheduling round.
+    /// @param decisionHash The announced decision's hash (zero: the scheduler could not evaluate).
+    /// @param peerId The announcing scheduler's peer-id hash.
+    /// @param inputsRoot Root of the input-ciphertext hashes the scheduler evaluated.
+    /// @return The digest to sign with the operator's secp256k1 key.
+    function announcementDigest(bytes32 jobId, uint32 round, bytes32 decisionHash, bytes32 peerId, bytes32 inputsRoot)
         public
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(ANNOUNCEMENT_TYPEHASH, jobId, round, decisionHash, peerId)));
+        return
+            _hashTypedDataV4(
+                keccak256(abi.encode(ANNOUNCEMENT_TYPEHASH, jobId, round, decisionHash, peerId, inputsRoot))
+            );
     }
 
-    /// @notice The id under which one equivocation (signer, node, job, round) is slashed at most once.
+    /// @notice The id under which one lie (signer, node, job, round) is slashed at most once,
+    ///         whether equivocation or contradiction evidence shows it.
     function evidenceId(address signer, bytes32 peerId, bytes32 jobId, uint32 round) public pure returns (bytes32) {
         return keccak256(abi.encode(signer, peerId, jobId, round));
     }
 
-    /// @notice True when the equivocation `id` (see `evidenceId`) has already been slashed.
+    /// @notice True when the lie `id` (see `evidenceId`) has already been slashed.
     function isEvidenceUsed(bytes32 id) external view returns (bool) {
         return _evidenceUsed[id];
     }
 
     /// @notice Proves that one signer announced two different decisions for the same node, job and
-    ///         round, and slashes `slashBps` of the signer's bonded and unbonding stake. The caller
-    ///         is credited `reporterBps` of the slash (`withdrawRewards`); the rest stays locked.
-    ///         Anyone may report. Each (signer, peerId, jobId, round) is slashed at most once.
-    /// @param sigA 65-byte (r, s, v) secp256k1 signature over `announcementDigest(jobId, round, decisionHashA, peerId)`.
-    /// @param sigB The same over `decisionHashB`; both must recover to the same address.
+    ///         round (equivocation), and slashes `slashBps` of the signer's bonded and unbonding
+    ///         stake. The caller is credited `reporterBps` of the slash (`withdrawRewards`); the
+    ///         rest stays locked. Anyone may report. Each (signer, peerId, jobId, round) is slashed
+    ///         at most once. The two announcements may name different inputs roots: an honest
+    ///         scheduler evaluates one request per job and round, so two different signed
+    ///         decisions for one (job, round, peer) are a lie whatever the inputs. A zero decision
+    ///         hash (a scheduler that could not evaluate) is never evidence (NotEquivocation).
+    /// @param jobId The job both announcements are for.
+    /// @param round The round both announcements are for.
+    /// @param peerId The announcing scheduler's peer-id hash.
+    /// @param a One announcement, signed over `announcementDigest(jobId, round, a.decisionHash, peerId, a.inputsRoot)`.
+    /// @param b The other, signed the same way; both must recover to the same address (InvalidSignature).
     /// @return slashed The wei taken from the signer's stake.
     function submitEvidence(
         bytes32 jobId,
         uint32 round,
         bytes32 peerId,
-        bytes32 decisionHashA,
-        bytes calldata sigA,
-        bytes32 decisionHashB,
-        bytes calldata sigB
+        SignedAnnouncement calldata a,
+        SignedAnnouncement calldata b
     ) external returns (uint256 slashed) {
-        if (decisionHashA == decisionHashB) revert NotEquivocation(decisionHashA);
-        address signer = _recover(announcementDigest(jobId, round, decisionHashA, peerId), sigA);
-        if (_recover(announcementDigest(jobId, round, decisionHashB, peerId), sigB) != signer) {
+        if (a.decisionHash == b.decisionHash || a.decisionHash == bytes32(0) || b.decisionHash == bytes32(0)) {
+            revert NotEquivocation(a.decisionHash);
+        }
+        address signer = _recover(announcementDigest(jobId, round, a.decisionHash, peerId, a.inputsRoot), a.signature);
+        if (_recover(announcementDigest(jobId, round, b.decisionHash, peerId, b.inputsRoot), b.signature) != signer) {
             revert InvalidSignature();
         }
         slashed = _punish(signer, evidenceId(signer, peerId, jobId, round), jobId, round);
+    }
+
+    /// @notice Proves that a scheduler announced a decision that disagrees with an anchored quorum
+    ///         decision over the same inputs (contradiction), and slashes its signer exactly as
+    ///         `submitEvidence` does (`slashBps`, reporter credited `reporterBps`), under the same
+    ///         evidence id: one lie in one round is slashed at most once whichever evidence shows it.
+    ///         The anchored decision must be settled: anchored alone with status Anchored or
+    ///         Cleared (a disputed or upheld commitment is no settled quorum decision), or proven
+    ///         into an anchored batch. The announcement must carry a non-zero decision hash other
+    ///         than the anchored one, over the anchored inputs root (a decision over other inputs
+    ///         is no lie).
+    /// @param anchored The anchored decision; its `deploymentCommitment` is what was anchored.
+    /// @param batchRoot Zero when the commitment was anchored alone; else the anchored batch root.
+    /// @param proof Sibling hashes from the commitment's leaf up to `batchRoot` (as `verifyInclusion`);
+    ///        ignored when `batchRoot` is zero.
+    /// @param peerId The announcing scheduler's peer-id hash.
+    /// @param announcement The contradicting announcement, signed over `announcementDigest(anchored.jobId,
+    ///        anchored.round, announcement.decisionHash, peerId, announcement.inputsRoot)`.
+    /// @return slashed The wei taken from the signer's stake.
+    function submitContradiction(
+        AnchoredDecision calldata anchored,
+        bytes32 batchRoot,
+        bytes32[] calldata proof,
+        bytes32 peerId,
+        SignedAnnouncement calldata announcement
+    ) external returns (uint256 slashed) {
+        bytes32 c = deploymentCommitment(
+            anchored.jobId, anchored.round, anchored.decisionHash, anchored.inputsRoot, anchored.schedulers
+        );
+        if (batchRoot == bytes32(0)) {
+            DeploymentStatus st = _deployments[c].status;
+            if (st != DeploymentStatus.Anchored && st != DeploymentStatus.Cleared) revert NotAnchoredDecision(c);
+        } else if (!_included(batchRoot, c, proof)) {
+            revert NotAnchoredDecision(c);
+        }
+        bytes32 decision = announcement.decisionHash;
+        if (decision == bytes32(0) || decision == anchored.decisionHash) revert NotContradiction(decision);
+        if (announcement.inputsRoot != anchored.inputsRoot) {
+            revert InputsDiffer(announcement.inputsRoot, anchored.inputsRoot);
+        }
+        address signer = _recover(
+            announcementDigest(anchored.jobId, anchored.round, decision, peerId, announcement.inputsRoot),
+            announcement.signature
+        );
+        slashed =
+            _punish(signer, evidenceId(signer, peerId, anchored.jobId, anchored.round), anchored.jobId, anchored.round);
     }
 
     // ------------------------------------------------------------------ batched anchoring
@@ -625,12 +736,7 @@ contract VeilRegistry is EIP712 {
     /// @param commitment A deployment commitment (as `deploymentCommitment` computes it), not yet leaf-hashed.
     /// @param proof Sibling hashes from the leaf level up (order within a pair does not matter).
     function verifyInclusion(bytes32 root, bytes32 commitment, bytes32[] calldata proof) external view returns (bool) {
-        if (_batches[root].anchoredBy == address(0)) return false;
-        bytes32 h = batchLeafHash(commitment);
-        for (uint256 i = 0; i < proof.length; i++) {
-            h = batchNodeHash(h, proof[i]);
-        }
-        return h == root;
+        return _included(root, commitment, proof);
     }
 
     /// @notice Reads an anchored batch; anchoredBy is zero when the root is unknown.
@@ -711,7 +817,18 @@ contract VeilRegistry is EIP712 {
         totalUnbonding -= fromUnbonding;
     }
 
-    /// @dev Slashes `signer` once for equivocation `id` and credits the reporter (msg.sender).
+    /// @dev True when `root` is an anchored batch and `proof` leads from `commitment`'s leaf to it.
+    function _included(bytes32 root, bytes32 commitment, bytes32[] calldata proof) private view returns (bool) {
+        if (_batches[root].anchoredBy == address(0)) return false;
+        bytes32 h = batchLeafHash(commitment);
+        for (uint256 i = 0; i < proof.length; i++) {
+            h = batchNodeHash(h, proof[i]);
+        }
+        return h == root;
+    }
+
+    /// @dev Slashes `signer` once for the lie `id` (equivocation or contradiction) and credits the
+    ///      reporter (msg.sender).
     function _punish(address signer, bytes32 id, bytes32 jobId, uint32 round) private returns (uint256 slashed) {
         if (_evidenceUsed[id]) revert EvidenceAlreadyUsed(id);
         slashed = _slash(signer);
@@ -752,6 +869,7 @@ contract VeilRegistry is EIP712 {
     function _anchor(
         bytes32 assignmentHash,
         bytes32 jobId,
+        uint32 round,
         bytes32 decisionHash,
         bytes32 inputsRoot,
         bytes32[] memory schedulers
@@ -763,7 +881,7 @@ contract VeilRegistry is EIP712 {
         d.anchoredBy = msg.sender;
         d.anchoredAt = uint64(block.timestamp);
         d.jobId = jobId;
-        emit DeploymentAnchored(assignmentHash, jobId, msg.sender, decisionHash, inputsRoot, schedulers);
+        emit DeploymentAnchored(assignmentHash, jobId, msg.sender, round, decisionHash, inputsRoot, schedulers);
     }
 
     /// @dev Checks a payload against the current state so that a proposal that could never be
