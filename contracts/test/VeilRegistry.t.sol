@@ -224,7 +224,9 @@ contract VeilRegistryTest is RegistryTest {
         m[0] = alice;
         bytes32[] memory k = new bytes32[](1);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidCommittee.selector, uint256(1), uint256(1), uint8(2)));
+        vm.expectRevert(
+            abi.encodeWithSelector(VeilRegistry.InvalidCommittee.selector, uint256(1), uint256(1), uint8(2))
+        );
         reg.propose(VeilRegistry.ProposalKind.SetCommittee, abi.encode(m, k, uint8(2)));
     }
 
@@ -247,11 +249,11 @@ contract VeilRegistryTest is RegistryTest {
     function test_AnchorCommitmentEmitsItsParts() public {
         bytes32 job = keccak256("job-1");
         bytes32[] memory s = _schedulers();
-        bytes32 expected = keccak256(abi.encode(job, keccak256("d"), keccak256("in"), s));
+        bytes32 expected = keccak256(abi.encode(job, uint32(3), keccak256("d"), keccak256("in"), s));
         vm.expectEmit(true, true, true, true);
-        emit VeilRegistry.DeploymentAnchored(expected, job, alice, keccak256("d"), keccak256("in"), s);
+        emit VeilRegistry.DeploymentAnchored(expected, job, alice, 3, keccak256("d"), keccak256("in"), s);
         vm.prank(alice);
-        bytes32 h = reg.anchorCommitment(job, keccak256("d"), keccak256("in"), s);
+        bytes32 h = reg.anchorCommitment(job, 3, keccak256("d"), keccak256("in"), s);
         vm.assertEq(h, expected, "hash");
         (VeilRegistry.DeploymentStatus st, address by,, bytes32 gotJob) = reg.getDeployment(h);
         vm.assertEq(uint256(st), uint256(VeilRegistry.DeploymentStatus.Anchored), "status");
@@ -259,10 +261,16 @@ contract VeilRegistryTest is RegistryTest {
         vm.assertEq(gotJob, job, "job");
         vm.prank(bob);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.AlreadyAnchored.selector, h));
-        reg.anchorCommitment(job, keccak256("d"), keccak256("in"), s);
+        reg.anchorCommitment(job, 3, keccak256("d"), keccak256("in"), s);
+        // The same decision in another round is another commitment.
+        vm.prank(bob);
+        vm.assertTrue(reg.anchorCommitment(job, 4, keccak256("d"), keccak256("in"), s) != h, "round is bound");
     }
 
     function test_SeedAnchorDeploymentReturnsTrue() public {
+        bytes32[] memory none;
+        vm.expectEmit(true, true, true, true);
+        emit VeilRegistry.DeploymentAnchored(keccak256("a"), bytes32(0), bob, 0, bytes32(0), bytes32(0), none);
         vm.prank(bob);
         vm.assertTrue(reg.anchorDeployment(keccak256("a")), "anchored");
         vm.prank(mallory);
@@ -272,7 +280,7 @@ contract VeilRegistryTest is RegistryTest {
 
     function test_DisputeUpheldByGovernance() public {
         vm.prank(alice);
-        bytes32 h = reg.anchorCommitment(keccak256("job"), keccak256("d"), keccak256("in"), _schedulers());
+        bytes32 h = reg.anchorCommitment(keccak256("job"), 1, keccak256("d"), keccak256("in"), _schedulers());
         vm.prank(bob);
         uint256 disputeId = reg.openDispute(h, keccak256("evidence"));
         vm.prank(carol);
@@ -327,16 +335,22 @@ contract VeilRegistryTest is RegistryTest {
     }
 
     /// The on-chain commitment equals the off-chain formula and binds every field.
-    function testFuzz_CommitmentMatchesFormula(bytes32 job, bytes32 d, bytes32 inputs, bytes32 s0, bytes32 s1)
-        public
-        view
-    {
+    function testFuzz_CommitmentMatchesFormula(
+        bytes32 job,
+        uint32 round,
+        bytes32 d,
+        bytes32 inputs,
+        bytes32 s0,
+        bytes32 s1
+    ) public view {
         bytes32[] memory s = new bytes32[](2);
         s[0] = s0;
         s[1] = s1;
-        bytes32 h = reg.deploymentCommitment(job, d, inputs, s);
-        vm.assertEq(h, keccak256(abi.encode(job, d, inputs, s)), "formula");
-        vm.assertTrue(h != reg.deploymentCommitment(job, d ^ bytes32(uint256(1)), inputs, s), "binds decision");
+        bytes32 h = reg.deploymentCommitment(job, round, d, inputs, s);
+        vm.assertEq(h, keccak256(abi.encode(job, round, d, inputs, s)), "formula");
+        vm.assertTrue(h != reg.deploymentCommitment(job, round, d ^ bytes32(uint256(1)), inputs, s), "binds decision");
+        vm.assertTrue(h != reg.deploymentCommitment(job, round ^ 1, d, inputs, s), "binds round");
+        vm.assertTrue(h != reg.deploymentCommitment(job, round, d, inputs ^ bytes32(uint256(1)), s), "binds inputs");
     }
 
     /// Any non-zero peer id can be registered once, by its own operator.

@@ -4,8 +4,8 @@ pragma solidity ^0.8.24;
 import {VeilTest, Vm} from "./utils/VeilTest.sol";
 import {VeilRegistry} from "../src/VeilRegistry.sol";
 
-/// Drives stake, unstake, withdrawals and equivocation evidence with random amounts, signers,
-/// reporters and waits.
+/// Drives stake, unstake, withdrawals, equivocation and contradiction evidence with random amounts,
+/// signers, reporters and waits.
 contract StakeHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     VeilRegistry public immutable reg;
@@ -60,14 +60,41 @@ contract StakeHandler {
         bytes memory sig1 = _sign(pk, jobId, round, keccak256("d1"));
         bytes memory sig2 = _sign(pk, jobId, round, d2);
         vm.prank(actors[reporterSeed % actors.length]);
-        try reg.submitEvidence(jobId, round, keccak256("peer"), keccak256("d1"), sig1, d2, sig2) {
+        try reg.submitEvidence(jobId, round, keccak256("peer"), _ann(keccak256("d1"), sig1), _ann(d2, sig2)) {
+            slashes++;
+        } catch {}
+    }
+
+    /// An operator anchors decision "d1" for a job and round (once), then a signer's announcement
+    /// of "d2" (or, when `agree`, of "d1") over the same inputs is offered as contradiction.
+    function contradict(uint256 signerSeed, uint256 reporterSeed, uint8 job, uint32 round, bool agree) external {
+        uint256 pk = keys[signerSeed % keys.length];
+        VeilRegistry.AnchoredDecision memory a;
+        a.jobId = keccak256(abi.encode(job % 4));
+        a.round = round % 4;
+        a.decisionHash = keccak256("d1");
+        a.inputsRoot = keccak256("inputs");
+        a.schedulers = new bytes32[](1);
+        a.schedulers[0] = keccak256("peer");
+        vm.prank(actors[0]); // an operator
+        try reg.anchorCommitment(a.jobId, a.round, a.decisionHash, a.inputsRoot, a.schedulers) {} catch {}
+        bytes32 lie = agree ? keccak256("d1") : keccak256("d2");
+        bytes memory sig = _sign(pk, a.jobId, a.round, lie);
+        vm.prank(actors[reporterSeed % actors.length]);
+        try reg.submitContradiction(a, bytes32(0), new bytes32[](0), keccak256("peer"), _ann(lie, sig)) {
             slashes++;
         } catch {}
     }
 
     function _sign(uint256 pk, bytes32 jobId, uint32 round, bytes32 decision) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, reg.announcementDigest(jobId, round, decision, keccak256("peer")));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(pk, reg.announcementDigest(jobId, round, decision, keccak256("peer"), keccak256("inputs")));
         return abi.encodePacked(r, s, v);
+    }
+
+    function _ann(bytes32 decision, bytes memory sig) internal pure returns (VeilRegistry.SignedAnnouncement memory) {
+        return
+            VeilRegistry.SignedAnnouncement({decisionHash: decision, inputsRoot: keccak256("inputs"), signature: sig});
     }
 }
 

@@ -68,6 +68,7 @@ contract VeilRegistryStakeTest is RegistryTest {
     bytes32 internal constant PEER = keccak256("12D3KooWpeer");
     bytes32 internal constant D1 = keccak256("decision-1");
     bytes32 internal constant D2 = keccak256("decision-2");
+    bytes32 internal constant IN = keccak256("inputs-1");
 
     function setUp() public {
         alice = vm.addr(ALICE_PK);
@@ -95,20 +96,41 @@ contract VeilRegistryStakeTest is RegistryTest {
         reg.stake{value: amount}();
     }
 
+    /// A signature over an announcement of `decision` evaluated over the inputs IN.
     function _sign(uint256 pk, bytes32 job, uint32 round, bytes32 decision, bytes32 peer)
         internal
         view
         returns (bytes memory)
     {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, reg.announcementDigest(job, round, decision, peer));
+        return _signOver(pk, job, round, decision, peer, IN);
+    }
+
+    function _signOver(uint256 pk, bytes32 job, uint32 round, bytes32 decision, bytes32 peer, bytes32 inputs)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, reg.announcementDigest(job, round, decision, peer, inputs));
         return abi.encodePacked(r, s, v);
+    }
+
+    function _ann(bytes32 decision, bytes memory sig) internal pure returns (VeilRegistry.SignedAnnouncement memory) {
+        return VeilRegistry.SignedAnnouncement({decisionHash: decision, inputsRoot: IN, signature: sig});
+    }
+
+    function _annOver(bytes32 decision, bytes32 inputs, bytes memory sig)
+        internal
+        pure
+        returns (VeilRegistry.SignedAnnouncement memory)
+    {
+        return VeilRegistry.SignedAnnouncement({decisionHash: decision, inputsRoot: inputs, signature: sig});
     }
 
     function _equivocate(uint256 pk) internal returns (uint256) {
         bytes memory a = _sign(pk, JOB, 7, D1, PEER);
         bytes memory b = _sign(pk, JOB, 7, D2, PEER);
         vm.prank(reporter);
-        return reg.submitEvidence(JOB, 7, PEER, D1, a, D2, b);
+        return reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, b));
     }
 
     function _accounted() internal view returns (uint256) {
@@ -241,7 +263,7 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes memory a = _sign(ALICE_PK, JOB, 7, D1, PEER);
         bytes memory b = _sign(ALICE_PK, JOB, 7, D2, PEER);
         vm.prank(address(attacker));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, b);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, b));
         uint256 reward = reg.rewardsOf(address(attacker));
         vm.assertEq(reward, 0.5 ether, "10% of a 5 ether slash");
         attacker.withdrawRewards();
@@ -366,15 +388,18 @@ contract VeilRegistryStakeTest is RegistryTest {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId)"),
+                keccak256(
+                    "Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId,bytes32 inputsRoot)"
+                ),
                 JOB,
                 uint32(7),
                 D1,
-                PEER
+                PEER,
+                IN
             )
         );
         bytes32 expected = keccak256(abi.encodePacked(hex"1901", domain, structHash));
-        vm.assertEq(reg.announcementDigest(JOB, 7, D1, PEER), expected, "digest");
+        vm.assertEq(reg.announcementDigest(JOB, 7, D1, PEER, IN), expected, "digest");
     }
 
     function test_EquivocationSlashesAndCreditsReporter() public {
@@ -430,22 +455,22 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes32 d3 = keccak256("decision-3");
         bytes memory c = _sign(ALICE_PK, JOB, 7, d3, PEER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, b);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, b));
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
-        reg.submitEvidence(JOB, 7, PEER, D2, b, D1, a); // swapped
+        reg.submitEvidence(JOB, 7, PEER, _ann(D2, b), _ann(D1, a)); // swapped
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, d3, c); // another pair of the same lie
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(d3, c)); // another pair of the same lie
         // A different round is a different lie.
         bytes memory a8 = _sign(ALICE_PK, JOB, 8, D1, PEER);
         bytes memory b8 = _sign(ALICE_PK, JOB, 8, D2, PEER);
-        vm.assertEq(reg.submitEvidence(JOB, 8, PEER, D1, a8, D2, b8), 2.5 ether, "round 8 slashed");
+        vm.assertEq(reg.submitEvidence(JOB, 8, PEER, _ann(D1, a8), _ann(D2, b8)), 2.5 ether, "round 8 slashed");
     }
 
     function test_SameDecisionIsNotEquivocation() public {
         _stake(alice, 10 ether);
         bytes memory a = _sign(ALICE_PK, JOB, 7, D1, PEER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotEquivocation.selector, D1));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D1, a);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D1, a));
     }
 
     function test_TwoSignersAreNotEquivocation() public {
@@ -454,7 +479,7 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes memory a = _sign(ALICE_PK, JOB, 7, D1, PEER);
         bytes memory b = _sign(BOB_PK, JOB, 7, D2, PEER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, b);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, b));
     }
 
     function test_AnnouncementsForDifferentRoundsOrPeersAreNotEvidence() public {
@@ -463,19 +488,19 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes memory otherRound = _sign(ALICE_PK, JOB, 8, D2, PEER);
         bytes memory otherPeer = _sign(ALICE_PK, JOB, 7, D2, keccak256("other-peer"));
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, otherRound);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, otherRound));
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, otherPeer);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, otherPeer));
     }
 
     function test_MalformedSignatureReverts() public {
         _stake(alice, 10 ether);
         bytes memory a = _sign(ALICE_PK, JOB, 7, D1, PEER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, hex"1234");
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, hex"1234"));
         bytes memory zero = new bytes(65);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, zero, D2, a);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, zero), _ann(D2, a));
     }
 
     function test_SignatureForAnotherRegistryIsRejected() public {
@@ -483,10 +508,10 @@ contract VeilRegistryStakeTest is RegistryTest {
         address[] memory ops = new address[](1);
         ops[0] = alice;
         VeilRegistry other = new VeilRegistry("other", ops, 1, 0, 0);
-        (uint8 v1, bytes32 r1, bytes32 s1) = vm.sign(ALICE_PK, other.announcementDigest(JOB, 7, D1, PEER));
-        (uint8 v2, bytes32 r2, bytes32 s2) = vm.sign(ALICE_PK, other.announcementDigest(JOB, 7, D2, PEER));
+        (uint8 v1, bytes32 r1, bytes32 s1) = vm.sign(ALICE_PK, other.announcementDigest(JOB, 7, D1, PEER, IN));
+        (uint8 v2, bytes32 r2, bytes32 s2) = vm.sign(ALICE_PK, other.announcementDigest(JOB, 7, D2, PEER, IN));
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
-        reg.submitEvidence(JOB, 7, PEER, D1, abi.encodePacked(r1, s1, v1), D2, abi.encodePacked(r2, s2, v2));
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, abi.encodePacked(r1, s1, v1)), _ann(D2, abi.encodePacked(r2, s2, v2)));
     }
 
     function test_NothingToSlashReverts() public {
@@ -494,7 +519,7 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes memory a = _sign(MALLORY_PK, JOB, 7, D1, PEER);
         bytes memory b = _sign(MALLORY_PK, JOB, 7, D2, PEER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NothingToSlash.selector, mallory));
-        reg.submitEvidence(JOB, 7, PEER, D1, a, D2, b);
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _ann(D2, b));
         vm.assertFalse(reg.isEvidenceUsed(id), "evidence kept for when stake appears");
         _stake(mallory, 4 ether);
         vm.assertEq(_equivocate(MALLORY_PK), 2 ether, "slashed after staking");
@@ -511,7 +536,7 @@ contract VeilRegistryStakeTest is RegistryTest {
         uint16 rep
     ) public {
         pk = bound(pk, 1, 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140);
-        vm.assume(d1 != d2);
+        vm.assume(d1 != d2 && d1 != bytes32(0) && d2 != bytes32(0));
         amount = bound(amount, 1 ether, 1000 ether);
         slash = uint16(bound(slash, 1, 10_000));
         rep = uint16(bound(rep, 0, 10_000));
@@ -522,11 +547,329 @@ contract VeilRegistryStakeTest is RegistryTest {
         bytes memory a = _sign(pk, job, round, d1, PEER);
         bytes memory b = _sign(pk, job, round, d2, PEER);
         vm.prank(reporter);
-        uint256 slashed = reg.submitEvidence(job, round, PEER, d1, a, d2, b);
+        uint256 slashed = reg.submitEvidence(job, round, PEER, _ann(d1, a), _ann(d2, b));
         vm.assertEq(slashed, (amount * slash) / 10_000, "slash fraction");
         vm.assertEq(reg.stakeOf(signer), amount - slashed, "bonded left");
         vm.assertEq(reg.rewardsOf(reporter), (slashed * rep) / 10_000, "reward");
         vm.assertEq(address(reg).balance, _accounted(), "accounted");
+    }
+
+    function test_EquivocationWithAZeroDecisionIsRefused() public {
+        _stake(alice, 10 ether);
+        bytes memory z = _sign(ALICE_PK, JOB, 7, bytes32(0), PEER);
+        bytes memory b = _sign(ALICE_PK, JOB, 7, D2, PEER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotEquivocation.selector, bytes32(0)));
+        reg.submitEvidence(JOB, 7, PEER, _ann(bytes32(0), z), _ann(D2, b));
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotEquivocation.selector, D2));
+        reg.submitEvidence(JOB, 7, PEER, _ann(D2, b), _ann(bytes32(0), z));
+    }
+
+    function test_EquivocationOverTwoInputsRootsSlashes() public {
+        // One request per job and round: two signed decisions are a lie whatever inputs they name.
+        _stake(alice, 10 ether);
+        bytes memory a = _signOver(ALICE_PK, JOB, 7, D1, PEER, IN);
+        bytes memory b = _signOver(ALICE_PK, JOB, 7, D2, PEER, IN2);
+        vm.prank(reporter);
+        vm.assertEq(reg.submitEvidence(JOB, 7, PEER, _annOver(D1, IN, a), _annOver(D2, IN2, b)), 5 ether, "slashed");
+    }
+
+    function test_EquivocationSignatureBindsTheInputsRoot() public {
+        // A signature over IN2 offered as one over IN recovers some other address.
+        _stake(alice, 10 ether);
+        bytes memory a = _sign(ALICE_PK, JOB, 7, D1, PEER);
+        bytes memory b = _signOver(ALICE_PK, JOB, 7, D2, PEER, IN2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, a), _annOver(D2, IN, b));
+    }
+
+    // ---------------------------------------------------------------- contradiction
+
+    bytes32 internal constant IN2 = keccak256("inputs-2");
+
+    function _decision(bytes32 job, uint32 round, bytes32 d)
+        internal
+        pure
+        returns (VeilRegistry.AnchoredDecision memory a)
+    {
+        bytes32[] memory s = new bytes32[](2);
+        s[0] = keccak256("sched-a");
+        s[1] = keccak256("sched-b");
+        a = VeilRegistry.AnchoredDecision({jobId: job, round: round, decisionHash: d, inputsRoot: IN, schedulers: s});
+    }
+
+    function _commit(VeilRegistry.AnchoredDecision memory a) internal view returns (bytes32) {
+        return reg.deploymentCommitment(a.jobId, a.round, a.decisionHash, a.inputsRoot, a.schedulers);
+    }
+
+    /// The quorum decision D1 for (JOB, round 7) over IN, anchored alone by alice.
+    function _anchored() internal returns (VeilRegistry.AnchoredDecision memory a) {
+        a = _decision(JOB, 7, D1);
+        vm.prank(alice);
+        reg.anchorCommitment(a.jobId, a.round, a.decisionHash, a.inputsRoot, a.schedulers);
+    }
+
+    /// `pk` signs `lie` for the anchored job and round over IN; the reporter submits it.
+    function _contradict(
+        uint256 pk,
+        VeilRegistry.AnchoredDecision memory a,
+        bytes32 root,
+        bytes32[] memory proof,
+        bytes32 lie
+    ) internal returns (uint256) {
+        VeilRegistry.SignedAnnouncement memory ann = _lie(pk, a, lie);
+        vm.prank(reporter);
+        return reg.submitContradiction(a, root, proof, PEER, ann);
+    }
+
+    /// `pk`'s announcement of `lie` for the anchored job and round over IN. Built before any
+    /// expectRevert: signing calls the registry (announcementDigest), which would take the expectation.
+    function _lie(uint256 pk, VeilRegistry.AnchoredDecision memory a, bytes32 lie)
+        internal
+        view
+        returns (VeilRegistry.SignedAnnouncement memory)
+    {
+        return _ann(lie, _sign(pk, a.jobId, a.round, lie, PEER));
+    }
+
+    function test_ContradictionOfASingleAnchorSlashes() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32 id = reg.evidenceId(alice, PEER, JOB, 7);
+        vm.expectEmit(true, true, true, true);
+        emit VeilRegistry.Slashed(alice, reporter, id, JOB, 7, 5 ether, 0.5 ether);
+        vm.assertEq(_contradict(ALICE_PK, a, bytes32(0), new bytes32[](0), D2), 5 ether, "slashBps of bonded");
+        vm.assertEq(reg.stakeOf(alice), 5 ether, "bonded left");
+        vm.assertEq(reg.rewardsOf(reporter), 0.5 ether, "reporterBps of the slash");
+        vm.assertEq(reg.totalSlashRetained(), 4.5 ether, "retained");
+        vm.assertTrue(reg.isEvidenceUsed(id), "evidence used");
+        vm.assertEq(address(reg).balance, _accounted(), "accounted");
+    }
+
+    function test_ContradictionOfABatchedDecisionSlashes() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _decision(JOB, 7, D1);
+        // Five leaves: ours is the last, carried up unchanged past one level.
+        bytes32[] memory c = _commitments(5, 55);
+        c[4] = _commit(a);
+        (bytes32 root, bytes32[][] memory proofs) = _tree(c);
+        vm.prank(bob);
+        reg.anchorBatch(root, 5);
+        vm.assertTrue(reg.verifyInclusion(root, c[4], proofs[4]), "included");
+        vm.assertEq(_contradict(ALICE_PK, a, root, proofs[4], D2), 5 ether, "slashed");
+        // And a middle leaf of a batch of three.
+        _stake(bob, 4 ether);
+        VeilRegistry.AnchoredDecision memory b = _decision(keccak256("job-2"), 1, D2);
+        bytes32[] memory c3 = _commitments(3, 33);
+        c3[1] = _commit(b);
+        (bytes32 root3, bytes32[][] memory proofs3) = _tree(c3);
+        vm.prank(carol);
+        reg.anchorBatch(root3, 3);
+        vm.assertEq(_contradict(BOB_PK, b, root3, proofs3[1], D1), 2 ether, "slashed from a middle leaf");
+        vm.assertEq(address(reg).balance, _accounted(), "accounted");
+    }
+
+    function test_ContradictionNeedsAnAnchoredDecision() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _decision(JOB, 7, D1);
+        bytes32 c = _commit(a);
+        bytes memory sig = _sign(ALICE_PK, JOB, 7, D2, PEER);
+        bytes32[] memory none = new bytes32[](0);
+        // Never anchored.
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, bytes32(0), none, PEER, _ann(D2, sig));
+        // In a tree whose root was never anchored.
+        bytes32[] memory leaves = _commitments(3, 7);
+        leaves[0] = c;
+        (bytes32 root, bytes32[][] memory proofs) = _tree(leaves);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, root, proofs[0], PEER, _ann(D2, sig));
+        // Anchored batch, wrong proof (another leaf's).
+        vm.prank(alice);
+        reg.anchorBatch(root, 3);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, root, proofs[2], PEER, _ann(D2, sig));
+        // Anchored alone but offered with another round: another commitment.
+        _anchored();
+        VeilRegistry.AnchoredDecision memory r8 = _decision(JOB, 8, D1);
+        VeilRegistry.SignedAnnouncement memory lie8 = _lie(ALICE_PK, r8, D2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, _commit(r8)));
+        reg.submitContradiction(r8, bytes32(0), none, PEER, lie8);
+        // The batch path does not accept a single anchor, nor the single path a batched one.
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, keccak256("unknown-root"), none, PEER, _ann(D2, sig));
+        VeilRegistry.AnchoredDecision memory other = _decision(JOB, 9, D1);
+        bytes32[] memory l2 = _commitments(2, 8);
+        l2[0] = _commit(other);
+        (bytes32 root2,) = _tree(l2);
+        vm.prank(alice);
+        reg.anchorBatch(root2, 2);
+        VeilRegistry.SignedAnnouncement memory lie9 = _lie(ALICE_PK, other, D2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, l2[0]));
+        reg.submitContradiction(other, bytes32(0), none, PEER, lie9);
+        vm.assertEq(reg.stakeOf(alice), 10 ether, "nothing slashed");
+    }
+
+    function test_ContradictionOfADisputedOrUpheldDecisionIsRefused() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32 c = _commit(a);
+        vm.prank(bob);
+        uint256 disputeId = reg.openDispute(c, keccak256("evidence"));
+        bytes memory sig = _sign(ALICE_PK, JOB, 7, D2, PEER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, _ann(D2, sig));
+        _pass(VeilRegistry.ProposalKind.ResolveDispute, abi.encode(disputeId, true));
+        (VeilRegistry.DeploymentStatus st,,,) = reg.getDeployment(c);
+        vm.assertEq(uint256(st), uint256(VeilRegistry.DeploymentStatus.Upheld), "upheld");
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotAnchoredDecision.selector, c));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, _ann(D2, sig));
+    }
+
+    function test_ContradictionOfAClearedDecisionSlashes() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32 c = _commit(a);
+        vm.prank(bob);
+        uint256 disputeId = reg.openDispute(c, keccak256("evidence"));
+        _pass(VeilRegistry.ProposalKind.ResolveDispute, abi.encode(disputeId, false));
+        (VeilRegistry.DeploymentStatus st,,,) = reg.getDeployment(_commit(a));
+        vm.assertEq(uint256(st), uint256(VeilRegistry.DeploymentStatus.Cleared), "cleared");
+        vm.assertEq(_contradict(ALICE_PK, a, bytes32(0), new bytes32[](0), D2), 5 ether, "slashed");
+    }
+
+    function test_AgreeingOrZeroAnnouncementIsNotContradiction() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32[] memory none = new bytes32[](0);
+        VeilRegistry.SignedAnnouncement memory same = _lie(ALICE_PK, a, D1);
+        VeilRegistry.SignedAnnouncement memory zero = _lie(ALICE_PK, a, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotContradiction.selector, D1));
+        reg.submitContradiction(a, bytes32(0), none, PEER, same);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotContradiction.selector, bytes32(0)));
+        reg.submitContradiction(a, bytes32(0), none, PEER, zero);
+    }
+
+    function test_DecisionOverOtherInputsIsNotContradiction() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes memory sig = _signOver(ALICE_PK, JOB, 7, D2, PEER, IN2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InputsDiffer.selector, IN2, IN));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, _annOver(D2, IN2, sig));
+        // Claiming the anchored inputs for that signature frames nobody: it recovers a stranger.
+        address stranger = _strangerOf(reg.announcementDigest(JOB, 7, D2, PEER, IN), sig);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NothingToSlash.selector, stranger));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, _ann(D2, sig));
+        vm.assertEq(reg.stakeOf(alice), 10 ether, "alice untouched");
+    }
+
+    function _strangerOf(bytes32 digest, bytes memory sig) internal pure returns (address) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly {
+            r := mload(add(sig, 32))
+            s := mload(add(sig, 64))
+            v := byte(0, mload(add(sig, 96)))
+        }
+        return ecrecover(digest, v, r, s);
+    }
+
+    function test_ContradictionWithABadSignatureReverts() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32[] memory none = new bytes32[](0);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
+        reg.submitContradiction(a, bytes32(0), none, PEER, _ann(D2, hex"1234"));
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
+        reg.submitContradiction(a, bytes32(0), none, PEER, _ann(D2, new bytes(65)));
+        // High-s form of a valid signature (malleated): refused.
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ALICE_PK, reg.announcementDigest(JOB, 7, D2, PEER, IN));
+        bytes32 highS = bytes32(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 - uint256(s));
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidSignature.selector));
+        reg.submitContradiction(a, bytes32(0), none, PEER, _ann(D2, abi.encodePacked(r, highS, v == 27 ? 28 : 27)));
+    }
+
+    function test_ContradictionIsUsedOnce() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        bytes32[] memory none = new bytes32[](0);
+        VeilRegistry.SignedAnnouncement memory lie = _lie(ALICE_PK, a, D2);
+        VeilRegistry.SignedAnnouncement memory lie3 = _lie(ALICE_PK, a, keccak256("decision-3"));
+        reg.submitContradiction(a, bytes32(0), none, PEER, lie);
+        bytes32 id = reg.evidenceId(alice, PEER, JOB, 7);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
+        reg.submitContradiction(a, bytes32(0), none, PEER, lie);
+        // Another lie in the same round is the same lie.
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
+        reg.submitContradiction(a, bytes32(0), none, PEER, lie3);
+        // And equivocation over it too.
+        bytes memory s1 = _sign(ALICE_PK, JOB, 7, D1, PEER);
+        bytes memory s2 = _sign(ALICE_PK, JOB, 7, D2, PEER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, id));
+        reg.submitEvidence(JOB, 7, PEER, _ann(D1, s1), _ann(D2, s2));
+    }
+
+    function test_EquivocationThenContradictionOfTheSameLie() public {
+        _stake(alice, 10 ether);
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        _equivocate(ALICE_PK); // D1 and D2 for (JOB, 7, PEER)
+        VeilRegistry.SignedAnnouncement memory lie = _lie(ALICE_PK, a, D2);
+        vm.expectRevert(
+            abi.encodeWithSelector(VeilRegistry.EvidenceAlreadyUsed.selector, reg.evidenceId(alice, PEER, JOB, 7))
+        );
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, lie);
+        vm.assertEq(reg.stakeOf(alice), 5 ether, "slashed once");
+    }
+
+    function test_ContradictionByAnUnstakedSignerReverts() public {
+        VeilRegistry.AnchoredDecision memory a = _anchored();
+        VeilRegistry.SignedAnnouncement memory lie = _lie(MALLORY_PK, a, D2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NothingToSlash.selector, mallory));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, lie);
+        vm.assertFalse(reg.isEvidenceUsed(reg.evidenceId(mallory, PEER, JOB, 7)), "evidence kept");
+    }
+
+    function testFuzz_ContradictionSlash(
+        uint256 pk,
+        bytes32 job,
+        uint32 round,
+        bytes32 anchoredDecision,
+        bytes32 lie,
+        uint256 amount,
+        uint16 slash,
+        uint16 rep
+    ) public {
+        pk = bound(pk, 1, 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140);
+        vm.assume(job != bytes32(0) && lie != bytes32(0) && lie != anchoredDecision);
+        amount = bound(amount, 1 ether, 1000 ether);
+        slash = uint16(bound(slash, 1, 10_000));
+        rep = uint16(bound(rep, 0, 10_000));
+        _setStakeParams(0, 1 days, slash, rep);
+        address signer = vm.addr(pk);
+        vm.deal(signer, amount);
+        _stake(signer, amount);
+        VeilRegistry.AnchoredDecision memory a = _decision(job, round, anchoredDecision);
+        vm.prank(alice);
+        reg.anchorCommitment(job, round, anchoredDecision, IN, a.schedulers);
+        uint256 slashed = _contradict(pk, a, bytes32(0), new bytes32[](0), lie);
+        vm.assertEq(slashed, (amount * slash) / 10_000, "slash fraction");
+        vm.assertEq(reg.stakeOf(signer), amount - slashed, "bonded left");
+        vm.assertEq(reg.rewardsOf(reporter), (slashed * rep) / 10_000, "reward");
+        vm.assertEq(address(reg).balance, _accounted(), "accounted");
+    }
+
+    function testFuzz_AgreeingAnnouncementIsRefused(bytes32 job, uint32 round, bytes32 d, uint256 pk) public {
+        pk = bound(pk, 1, 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140);
+        vm.assume(job != bytes32(0));
+        address signer = vm.addr(pk);
+        vm.deal(signer, 1 ether);
+        _stake(signer, 1 ether);
+        VeilRegistry.AnchoredDecision memory a = _decision(job, round, d);
+        vm.prank(alice);
+        reg.anchorCommitment(job, round, d, IN, a.schedulers);
+        bytes memory sig = _sign(pk, job, round, d, PEER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotContradiction.selector, d));
+        reg.submitContradiction(a, bytes32(0), new bytes32[](0), PEER, _ann(d, sig));
     }
 
     // ---------------------------------------------------------------- batched anchoring
