@@ -402,6 +402,42 @@ contract VeilRegistryStakeTest is RegistryTest {
         vm.assertEq(reg.announcementDigest(JOB, 7, D1, PEER, IN), expected, "digest");
     }
 
+    /// The worked vector of docs/chain.md ("Signing format"): anvil's chain id, the first
+    /// contract anvil's account 0 deploys, signed by `cast wallet sign --data` (an independent
+    /// EIP-712 implementation).
+    function test_DocumentedWorkedVector() public pure {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("VeilRegistry"),
+                keccak256("1"),
+                uint256(31337),
+                address(0x5FbDB2315678afecb367f032d93F642f64180aa3)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "Announcement(bytes32 jobId,uint32 round,bytes32 decisionHash,bytes32 peerId,bytes32 inputsRoot)"
+                ),
+                keccak256("job-1"),
+                uint32(7),
+                keccak256("decision-1"),
+                keccak256("12D3KooWexample"),
+                keccak256("inputs-1")
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", domain, structHash));
+        vm.assertEq(digest, 0x27406c6153ad69c27d0027c3dff7c22f9d80df225637e3290daea8b740670f49, "digest");
+        address signer = ecrecover(
+            digest,
+            27,
+            0x7bfa9a1b4fb3037fc2af2bef3fc8e1b1f95c3960e01121ae5a7d941de92a71c9,
+            0x506613d453f3e2e4b2cd731049e1f303a5d674fdc1c7b9f4c6e9ad21a7bff80f
+        );
+        vm.assertEq(signer, 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266, "anvil account 0");
+    }
+
     function test_EquivocationSlashesAndCreditsReporter() public {
         _stake(alice, 10 ether);
         bytes32 id = reg.evidenceId(alice, PEER, JOB, 7);
