@@ -16,7 +16,7 @@ step "Chain: deploy VeilRegistry on a local anvil, register a node, allow an ima
   "$VEIL" node register 12D3KooWDemoNode
   "$VEIL" image allow "sha256:$(printf '5e%.0s' $(seq 32))" >/dev/null
   "$CAST" send --rpc-url "$VEIL_ETH_RPC" --private-key "$(cat "$VEIL_ETH_KEY_FILE")" "$VEIL_CONTRACT_ADDRESS" \
-    "anchorCommitment(bytes32,bytes32,bytes32,bytes32[])" "$("$CAST" keccak demo-job)" "$("$CAST" keccak decision)" \
+    "anchorCommitment(bytes32,uint32,bytes32,bytes32,bytes32[])" "$("$CAST" keccak demo-job)" 1 "$("$CAST" keccak decision)" \
     "$("$CAST" keccak inputs)" "[$("$CAST" keccak scheduler-1)]" >/dev/null
   "$VEIL" chain status
   "$VEIL" audit demo-job

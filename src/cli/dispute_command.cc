@@ -1,12 +1,19 @@
-// `veil dispute check|submit --evidence FILE`: equivocation evidence (two announcements one
-// operator signed for the same job, round and node with different decisions; evidence.h) checked
-// here against the registry's EIP-712 domain and, with `submit`, sent to submitEvidence, which
-// slashes the signer (docs/chain.md, "Slashing for equivocation").
+// `veil dispute check|submit --evidence FILE`: evidence of a scheduler's lie (evidence.h), checked
+// here against the registry's EIP-712 domain and, with `submit`, sent to the contract, which
+// slashes the signer (docs/chain.md, "Slashing"). Two kinds:
+//   equivocation   two announcements one operator signed for the same job, round and node with
+//                  different decisions (submitEvidence);
+//   contradiction  one signed announcement that differs from the quorum decision anchored for the
+//                  same job, round and inputs (submitContradiction).
 //
 // Both verbs run the same checks, so whatever `check` accepts `submit` sends and nothing it refuses
-// costs a transaction: the JSON and both signatures (including the contract's low-s rule), that
-// this equivocation was not slashed before, and that its signer has stake to take.
+// costs a transaction: the JSON and the signatures (including the contract's low-s rule), that a
+// contradicted decision is anchored (alone and undisputed, or in an anchored batch with a proof
+// that leads to it), that this lie was not slashed before, and that its signer has stake to take.
 #include <iostream>
+#include <type_traits>
+#include <variant>
+
 #include <nlohmann/json.hpp>
 
 #include "chain_cli.h"
@@ -34,7 +41,8 @@ struct DisputeArgs {
 
 // What the chain would do with the evidence, learned without sending it.
 struct CheckedEvidence {
-  chain::Evidence evidence;
+  std::variant<chain::Evidence, chain::Contradiction> evidence;
+  std::string anchored_problem;  // a contradiction: why its decision is not a settled anchor; empty when it is
   chain::RegistryDomain domain;
   Address signer;
   chain::Hash32 id{};  // evidenceId(signer, peerId, jobId, round)
@@ -50,11 +58,42 @@ U256 share(const U256& wei, std::uint16_t bps) {
   return (wei * U256(bps)).divmod_small(kBps, remainder);
 }
 
-Result<chain::Evidence> load_evidence(const std::string& path) {
+const chain::Hash32& job_of(const CheckedEvidence& c) {
+  return std::visit([](const auto& e) -> const chain::Hash32& { return e.job_id; }, c.evidence);
+}
+std::uint32_t round_of(const CheckedEvidence& c) {
+  return std::visit([](const auto& e) { return e.round; }, c.evidence);
+}
+bool is_contradiction(const CheckedEvidence& c) { return std::holds_alternative<chain::Contradiction>(c.evidence); }
+
+Result<std::variant<chain::Evidence, chain::Contradiction>> load_evidence(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(std::string text, read_file(path, kEvidenceFile));
-  auto evidence = chain::Evidence::from_json(text);
-  if (!evidence.ok()) return evidence.status().with_context("evidence file " + path);
-  return evidence;
+  auto kind = chain::evidence_kind(text);
+  if (!kind.ok()) return kind.status().with_context("evidence file " + path);
+  if (*kind == "contradiction") {
+    auto c = chain::Contradiction::from_json(text);
+    if (!c.ok()) return c.status().with_context("evidence file " + path);
+    return std::variant<chain::Evidence, chain::Contradiction>(std::move(*c));
+  }
+  auto e = chain::Evidence::from_json(text);
+  if (!e.ok()) return e.status().with_context("evidence file " + path);
+  return std::variant<chain::Evidence, chain::Contradiction>(std::move(*e));
+}
+
+// Empty when the contradicted decision is anchored as submitContradiction requires.
+Result<std::string> anchored_problem(VeilRegistry& reg, const chain::Contradiction& e) {
+  VeilRegistry::Commitment agreed{e.job_id, e.round, e.agreed_decision, e.inputs_root, e.schedulers};
+  const chain::Hash32 commitment = VeilRegistry::commitment_hash(agreed);
+  if (e.batch_root != chain::Hash32{}) {
+    VEIL_ASSIGN_OR_RETURN(bool included, reg.verify_inclusion(e.batch_root, commitment, e.proof));
+    if (included) return std::string();
+    return "the commitment " + chain::hash_hex(commitment) + " is not proven to be in an anchored batch " +
+           chain::hash_hex(e.batch_root);
+  }
+  VEIL_ASSIGN_OR_RETURN(VeilRegistry::DeploymentInfo d, reg.deployment(commitment));
+  if (d.status == VeilRegistry::DeploymentStatus::kAnchored || d.status == VeilRegistry::DeploymentStatus::kCleared) return std::string();
+  if (d.status == VeilRegistry::DeploymentStatus::kNone) return "the commitment " + chain::hash_hex(commitment) + " is not anchored";
+  return "the commitment " + chain::hash_hex(commitment) + " is disputed or was judged wrong; it is not a settled decision";
 }
 
 Result<CheckedEvidence> check_evidence(ChainSession& session, const std::string& path) {
@@ -62,14 +101,17 @@ Result<CheckedEvidence> check_evidence(ChainSession& session, const std::string&
   CheckedEvidence c;
   VEIL_ASSIGN_OR_RETURN(c.evidence, load_evidence(path));
   VEIL_ASSIGN_OR_RETURN(c.domain, reg.domain());
-  auto signer = c.evidence.signer(c.domain);
+  auto signer = std::visit([&](const auto& e) { return e.signer(c.domain); }, c.evidence);
   if (!signer.ok()) {
     return signer.status().with_context(
-        "evidence file " + path + " does not prove an equivocation in the registry " +
-        reg.address().to_checksum() + " on chain " + std::to_string(c.domain.chain_id));
+        "evidence file " + path + " does not prove " + (is_contradiction(c) ? "a contradiction" : "an equivocation") +
+        " in the registry " + reg.address().to_checksum() + " on chain " + std::to_string(c.domain.chain_id));
   }
   c.signer = *signer;
-  c.id = c.evidence.id(c.signer);
+  c.id = std::visit([&](const auto& e) { return e.id(c.signer); }, c.evidence);
+  if (const auto* contradiction = std::get_if<chain::Contradiction>(&c.evidence)) {
+    VEIL_ASSIGN_OR_RETURN(c.anchored_problem, anchored_problem(reg, *contradiction));
+  }
   VEIL_ASSIGN_OR_RETURN(c.already_slashed, reg.is_evidence_used(c.id));
   VEIL_ASSIGN_OR_RETURN(c.signer_is_operator, reg.is_operator(c.signer));
   VEIL_ASSIGN_OR_RETURN(c.bonded, reg.stake_of(c.signer));
@@ -83,8 +125,9 @@ Result<CheckedEvidence> check_evidence(ChainSession& session, const std::string&
 
 // Why the contract would refuse checked evidence; empty when it would slash.
 std::string refusal(const CheckedEvidence& c) {
+  if (!c.anchored_problem.empty()) return c.anchored_problem;
   if (c.already_slashed) {
-    return "this equivocation (evidence id " + chain::hash_hex(c.id) +
+    return "this lie (evidence id " + chain::hash_hex(c.id) +
            ") was already slashed; each (signer, node, job, round) is slashed once";
   }
   if (c.slash.is_zero()) {
@@ -95,14 +138,24 @@ std::string refusal(const CheckedEvidence& c) {
   return {};
 }
 
+// The two decisions the evidence sets against each other: (A, B) of an equivocation, (agreed,
+// announced) of a contradiction.
+std::pair<chain::Hash32, chain::Hash32> decisions_of(const CheckedEvidence& c) {
+  if (const auto* e = std::get_if<chain::Evidence>(&c.evidence)) return {e->decision_a, e->decision_b};
+  const auto& k = std::get<chain::Contradiction>(c.evidence);
+  return {k.agreed_decision, k.announced_decision};
+}
+
 nlohmann::json check_json(const CheckedEvidence& c) {
-  const chain::Evidence& e = c.evidence;
   const std::string why_not = refusal(c);
-  return {{"job_id", chain::hash_hex(e.job_id)},
-          {"round", e.round},
-          {"peer_id", chain::hash_hex(e.peer_id)},
-          {"decision_a", chain::hash_hex(e.decision_a)},
-          {"decision_b", chain::hash_hex(e.decision_b)},
+  const auto [a, b] = decisions_of(c);
+  const auto peer = std::visit([](const auto& e) { return e.peer_id; }, c.evidence);
+  return {{"kind", is_contradiction(c) ? "contradiction" : "equivocation"},
+          {"job_id", chain::hash_hex(job_of(c))},
+          {"round", round_of(c)},
+          {"peer_id", chain::hash_hex(peer)},
+          {"decision_a", chain::hash_hex(a)},
+          {"decision_b", chain::hash_hex(b)},
           {"signer", c.signer.to_checksum()},
           {"signer_is_operator", c.signer_is_operator},
           {"chain_id", c.domain.chain_id},
@@ -126,14 +179,16 @@ int run_check(const GlobalOptions& global, const DisputeArgs& a) {
   if (structured_output(global.output)) {
     print_data(j, global.output);
   } else {
-    std::cout << "Job          " << j["job_id"].get<std::string>() << ", round " << checked->evidence.round
-              << "\n"
+    const bool contradiction = is_contradiction(*checked);
+    std::cout << "Kind         " << j["kind"].get<std::string>() << "\n"
+              << "Job          " << j["job_id"].get<std::string>() << ", round " << round_of(*checked) << "\n"
               << "Node         " << j["peer_id"].get<std::string>() << "\n"
-              << "Decision A   " << j["decision_a"].get<std::string>() << "\n"
-              << "Decision B   " << j["decision_b"].get<std::string>() << "\n"
+              << (contradiction ? "Anchored     " : "Decision A   ") << j["decision_a"].get<std::string>() << "\n"
+              << (contradiction ? "Announced    " : "Decision B   ") << j["decision_b"].get<std::string>() << "\n"
               << "Signer       " << j["signer"].get<std::string>()
               << (checked->signer_is_operator ? " (operator)" : " (not an operator)")
-              << ": both signatures recover to it in the domain of " << j["contract"].get<std::string>()
+              << (contradiction ? ": the signature recovers to it in the domain of "
+                                : ": both signatures recover to it in the domain of ") << j["contract"].get<std::string>()
               << " on chain " << checked->domain.chain_id << "\n"
               << "Evidence id  " << j["evidence_id"].get<std::string>() << "\n"
               << "Stake        " << format_ether(checked->bonded) << " bonded, "
@@ -156,9 +211,14 @@ int run_submit(const GlobalOptions& global, const DisputeArgs& a) {
   if (!checked.ok()) return fail(checked.status().with_context("not sent"));
   if (const std::string why_not = refusal(*checked); !why_not.empty()) return fail("not sent: " + why_not);
 
-  auto slash = reg.submit_evidence(checked->evidence);
+  auto slash = std::visit(
+      [&](const auto& e) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(e)>, chain::Evidence>) return reg.submit_evidence(e);
+        else return reg.submit_contradiction(e);
+      },
+      checked->evidence);
   if (reverted_with(slash.status(), "EvidenceAlreadyUsed")) {
-    return fail("refused by the contract: this equivocation (evidence id " + chain::hash_hex(checked->id) +
+    return fail("refused by the contract: this lie (evidence id " + chain::hash_hex(checked->id) +
                 ") was slashed meanwhile");
   }
   if (!slash.ok()) return fail(slash.status().with_context("submitting evidence"));
@@ -179,7 +239,7 @@ int run_submit(const GlobalOptions& global, const DisputeArgs& a) {
   }
   std::cout << "Slashed " << slash->operator_address.to_checksum() << " by " << format_ether(slash->slashed)
             << " (" << slash->slashed.to_dec() << " wei) for job "
-            << chain::hash_hex(checked->evidence.job_id) << ", round " << checked->evidence.round << "\n"
+            << chain::hash_hex(job_of(*checked)) << ", round " << round_of(*checked) << "\n"
             << "Reporter " << slash->reporter.to_checksum() << " is owed " << format_ether(slash->reward)
             << " (" << slash->reward.to_dec() << " wei): 'veil stake withdraw-rewards' pays it\n";
   if (bonded_after.ok() && staked_after.ok()) {
@@ -194,7 +254,8 @@ int run_submit(const GlobalOptions& global, const DisputeArgs& a) {
 void register_dispute_commands(CLI::App& app, GlobalOptions& global, CommandAction& action) {
   auto* noun = app.add_subcommand(
       "dispute",
-      "Equivocation evidence against a scheduler's operator: check it, or submit it to be slashed");
+      "Evidence that a scheduler lied (equivocation or contradiction): check it, or submit it to have its operator "
+      "slashed");
   noun->require_subcommand(1);
 
   using Runner = int (*)(const GlobalOptions&, const DisputeArgs&);
@@ -214,7 +275,7 @@ void register_dispute_commands(CLI::App& app, GlobalOptions& global, CommandActi
        "anything; exit 1 when it would not",
        /*with_key=*/false, &run_check);
   verb("submit",
-       "Check an evidence file as 'dispute check' does, then submit it (submitEvidence): the signer is "
+       "Check an evidence file as 'dispute check' does, then submit it (submitEvidence or submitContradiction): the signer is "
        "slashed and the key's address credited the reporter reward",
        /*with_key=*/true, &run_submit);
 }

@@ -146,6 +146,7 @@ struct AuditArgs {
   ChainOptions chain;
   std::string job;
   std::string decision_hash, inputs_root;
+  std::uint32_t round = 1;
   std::vector<std::string> schedulers;
   std::uint64_t from_block = 0;
   bool from_node = false;  // expected commitments (and batched anchors) from the node's records
@@ -213,6 +214,7 @@ int run_audit(const GlobalOptions& global, const AuditArgs& a) {
     }
     VeilRegistry::Commitment c;
     c.job_id = request.job_id;
+    c.round = a.round;
     c.decision_hash = hash_arg(a.decision_hash);
     c.inputs_root = hash_arg(a.inputs_root);
     for (const auto& s : a.schedulers) c.schedulers.push_back(hash_arg(s));
@@ -376,6 +378,7 @@ void register_governance_commands(CLI::App& app, GlobalOptions& global, CommandA
       ->required();
   audit->add_option("--decision-hash", aa->decision_hash, "Expected decision hash");
   audit->add_option("--inputs-root", aa->inputs_root, "Expected root of the input-ciphertext hashes");
+  audit->add_option("--round", aa->round, "Round of the expected decision")->capture_default_str();
   audit->add_option("--scheduler", aa->schedulers, "Expected scheduler (repeat, in order)");
   audit->add_option("--from-block", aa->from_block, "First block to search (default 0)");
   audit->add_option("--record", aa->record_file,

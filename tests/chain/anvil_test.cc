@@ -126,7 +126,7 @@ TEST_F(AnvilTest, RegistryLifecycle) {
   // An anchored deployment, read back from its event.
   std::uint64_t from = *client_->block_number();
   VeilRegistry::Commitment c{
-      h("job-42"), h("decision"), h("inputs-root"), {h("sched-a"), h("sched-b"), h("sched-c")}};
+      h("job-42"), 3, h("decision"), h("inputs-root"), {h("sched-a"), h("sched-b"), h("sched-c")}};
   auto anchored = as(reg, 1).anchor_commitment(c);
   ASSERT_TRUE(anchored.ok()) << anchored.status().message();
   EXPECT_EQ(*anchored, VeilRegistry::commitment_hash(c));
@@ -137,6 +137,7 @@ TEST_F(AnvilTest, RegistryLifecycle) {
   const auto& ev = (*events)[0];
   EXPECT_EQ(ev.assignment_hash, *anchored);
   EXPECT_EQ(ev.anchored_by, keys_[1].address());
+  EXPECT_EQ(ev.commitment.round, 3u);
   EXPECT_EQ(ev.commitment.decision_hash, c.decision_hash);
   EXPECT_EQ(ev.commitment.inputs_root, c.inputs_root);
   EXPECT_EQ(ev.commitment.schedulers, c.schedulers);
@@ -458,8 +459,9 @@ TEST_F(AnvilTest, EquivocationEvidenceSignedHereSlashesOnChain) {
   e.peer_id = peer_id_hash("12D3KooWLiar");
   e.decision_a = h("the agreed decision");
   e.decision_b = h("a tampered decision");
+  e.inputs_root_a = e.inputs_root_b = h("inputs");
   for (const auto& [decision, sig] : {std::pair{e.decision_a, &e.signature_a}, std::pair{e.decision_b, &e.signature_b}}) {
-    const Announcement a{e.job_id, e.round, decision, e.peer_id};
+    const Announcement a{e.job_id, e.round, decision, e.peer_id, e.inputs_root_a};
     ASSERT_EQ(announcement_digest(domain, a), reg.announcement_digest_on_chain(a).value()) << "EIP-712 digest differs from the contract's";
     *sig = signature_bytes(keys_[1].sign(announcement_digest(domain, a)));
   }
@@ -485,6 +487,67 @@ TEST_F(AnvilTest, EquivocationEvidenceSignedHereSlashesOnChain) {
   ASSERT_FALSE(refused.ok());
   ASSERT_TRUE(reporter.withdraw_rewards().ok());
   EXPECT_EQ(reg.rewards_of(keys_[2].address()).value(), U256(0));
+}
+
+// A decision that differs from the anchored quorum decision over the same inputs, signed here,
+// slashes its signer whether the decision was anchored alone or in a batch; the contract checks
+// the commitment and the inclusion proof computed here.
+TEST_F(AnvilTest, ContradictionEvidenceSignedHereSlashesOnChain) {
+  auto reg = deploy();
+  auto op0 = as(reg, 0), op1 = as(reg, 1), reporter = as(reg, 2);
+  set_stake_params(op0, op1, {U256(1000), 3600, 5000, 2000});
+  ASSERT_TRUE(op1.stake(U256(10000)).ok());
+  const RegistryDomain domain = reg.domain().value();
+  const auto liar = peer_id_hash("12D3KooWLiar");
+  auto lie = [&](const VeilRegistry::Commitment& agreed) {
+    Contradiction c;
+    c.job_id = agreed.job_id;
+    c.round = agreed.round;
+    c.agreed_decision = agreed.decision_hash;
+    c.inputs_root = agreed.inputs_root;
+    c.schedulers = agreed.schedulers;
+    c.peer_id = liar;
+    c.announced_decision = h("a tampered decision");
+    const Announcement a{c.job_id, c.round, c.announced_decision, c.peer_id, c.inputs_root};
+    EXPECT_EQ(announcement_digest(domain, a), reg.announcement_digest_on_chain(a).value());
+    c.signature = signature_bytes(keys_[1].sign(announcement_digest(domain, a)));
+    return c;
+  };
+  // Anchored alone.
+  const VeilRegistry::Commitment alone{h("job"), 1, h("agreed"), h("inputs"), {h("s1"), h("s2")}};
+  Contradiction c = lie(alone);
+  auto early = reporter.submit_contradiction(c);
+  ASSERT_FALSE(early.ok()) << "nothing is anchored yet";
+  EXPECT_NE(early.status().message().find("NotAnchoredDecision"), std::string::npos) << early.status().message();
+  ASSERT_TRUE(op0.anchor_commitment(alone).ok());
+  auto slash = reporter.submit_contradiction(c);
+  ASSERT_TRUE(slash.ok()) << slash.status().message();
+  EXPECT_EQ(slash->operator_address, keys_[1].address());
+  EXPECT_EQ(slash->slashed, U256(5000));
+  EXPECT_EQ(slash->evidence_id, c.id(keys_[1].address()));
+  EXPECT_FALSE(reporter.submit_contradiction(c).ok()) << "one lie is slashed once";
+  // Anchored in a batch of three, proven by the leaf's path.
+  const VeilRegistry::Commitment batched{h("job"), 2, h("agreed 2"), h("inputs 2"), {h("s1"), h("s2")}};
+  const std::vector<Hash32> leaves = {h("x"), VeilRegistry::commitment_hash(batched), h("y")};
+  c = lie(batched);
+  c.batch_root = batch_root(leaves).value();
+  c.proof = batch_proof(leaves, 1).value();
+  ASSERT_TRUE(op0.anchor_batch(c.batch_root, 3).ok());
+  slash = reporter.submit_contradiction(c);
+  ASSERT_TRUE(slash.ok()) << slash.status().message();
+  EXPECT_EQ(slash->slashed, U256(2500));
+  EXPECT_EQ(reg.stake_of(keys_[1].address()).value(), U256(2500));
+  // Both slashes, as the dashboard lists them.
+  auto events = reg.slashed_events(0);
+  ASSERT_TRUE(events.ok()) << events.status().message();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].operator_address, keys_[1].address());
+  EXPECT_EQ((*events)[0].reporter, keys_[2].address());
+  EXPECT_EQ((*events)[0].round, 1u);
+  EXPECT_EQ((*events)[0].slashed, U256(5000));
+  EXPECT_EQ((*events)[1].round, 2u);
+  EXPECT_EQ((*events)[1].reward, U256(500));
+  EXPECT_EQ((*events)[1].job_id, h("job"));
 }
 
 TEST_F(AnvilTest, BatchRootsComputedHereVerifyOnChain) {

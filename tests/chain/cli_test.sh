@@ -39,10 +39,13 @@ node -e '
 JOB="$("$CAST" keccak job-7)"; DEC="$("$CAST" keccak decision)"; IN="$("$CAST" keccak inputs)"
 S1="$("$CAST" keccak sched-1)"; S2="$("$CAST" keccak sched-2)"
 "$CAST" send --rpc-url "$VEIL_ETH_RPC" --private-key "$K1" "$ADDR" \
-  "anchorCommitment(bytes32,bytes32,bytes32,bytes32[])" "$JOB" "$DEC" "$IN" "[$S1,$S2]" >/dev/null
-"$VEIL" audit job-7 --decision-hash "$DEC" --inputs-root "$IN" --scheduler "$S1" --scheduler "$S2" >/dev/null \
+  "anchorCommitment(bytes32,uint32,bytes32,bytes32,bytes32[])" "$JOB" 2 "$DEC" "$IN" "[$S1,$S2]" >/dev/null
+"$VEIL" audit job-7 --round 2 --decision-hash "$DEC" --inputs-root "$IN" --scheduler "$S1" --scheduler "$S2" >/dev/null \
   || fail "audit of the honest commitment"
-if "$VEIL" audit job-7 --decision-hash "$IN" --inputs-root "$IN" --scheduler "$S1" --scheduler "$S2" >/dev/null; then
+if "$VEIL" audit job-7 --round 1 --decision-hash "$DEC" --inputs-root "$IN" --scheduler "$S1" --scheduler "$S2" >/dev/null; then
+  fail "audit accepted the decision for another round"
+fi
+if "$VEIL" audit job-7 --round 2 --decision-hash "$IN" --inputs-root "$IN" --scheduler "$S1" --scheduler "$S2" >/dev/null; then
   fail "audit accepted a wrong decision hash"
 fi
 if "$VEIL" audit job-unknown >/dev/null; then fail "audit of a job never anchored succeeded"; fi

@@ -59,10 +59,30 @@ Evidence equivocation(const PrivateKey& key, const RegistryDomain& domain) {
   e.round = 7;
   e.peer_id = h("12D3KooW...");
   e.decision_a = h("decision a");
+  e.inputs_root_a = h("inputs");
   e.decision_b = h("decision b");
-  e.signature_a = signature_bytes(key.sign(announcement_digest(domain, {e.job_id, e.round, e.decision_a, e.peer_id})));
-  e.signature_b = signature_bytes(key.sign(announcement_digest(domain, {e.job_id, e.round, e.decision_b, e.peer_id})));
+  e.inputs_root_b = h("other inputs");  // evaluated once per round: any two decisions are a lie
+  e.signature_a = signature_bytes(
+      key.sign(announcement_digest(domain, {e.job_id, e.round, e.decision_a, e.peer_id, e.inputs_root_a})));
+  e.signature_b = signature_bytes(
+      key.sign(announcement_digest(domain, {e.job_id, e.round, e.decision_b, e.peer_id, e.inputs_root_b})));
   return e;
+}
+
+Contradiction contradiction(const PrivateKey& key, const RegistryDomain& domain) {
+  Contradiction c;
+  c.job_id = h("job");
+  c.round = 2;
+  c.agreed_decision = h("the quorum's decision");
+  c.inputs_root = h("inputs");
+  c.schedulers = {h("scheduler 1"), h("scheduler 2")};
+  c.batch_root = h("root");
+  c.proof = {h("sibling"), h("uncle")};
+  c.peer_id = h("12D3KooW...");
+  c.announced_decision = h("a decision nobody else computed");
+  c.signature = signature_bytes(
+      key.sign(announcement_digest(domain, {c.job_id, c.round, c.announced_decision, c.peer_id, c.inputs_root})));
+  return c;
 }
 
 TEST(Evidence, RoundTripsThroughJsonAndRecoversTheSigner) {
@@ -74,8 +94,75 @@ TEST(Evidence, RoundTripsThroughJsonAndRecoversTheSigner) {
   EXPECT_EQ(back->to_json(), e.to_json());
   EXPECT_EQ(back->signer(domain).value(), key.address());
   // The digest binds the domain: the same signatures in another chain's domain name someone else.
-  EXPECT_NE(announcement_digest(domain, {e.job_id, e.round, e.decision_a, e.peer_id}),
-            announcement_digest({1, domain.contract}, {e.job_id, e.round, e.decision_a, e.peer_id}));
+  EXPECT_NE(announcement_digest(domain, {e.job_id, e.round, e.decision_a, e.peer_id, e.inputs_root_a}),
+            announcement_digest({1, domain.contract}, {e.job_id, e.round, e.decision_a, e.peer_id, e.inputs_root_a}));
+  // The digest binds the inputs: the signature names no signer over other inputs.
+  Evidence moved = e;
+  moved.inputs_root_a = h("inputs of another request");
+  EXPECT_NE(moved.signer(domain).value_or(Address{}), key.address());
+}
+
+TEST(Evidence, AZeroDecisionIsNeverEvidence) {
+  const auto key = PrivateKey::generate();
+  const RegistryDomain domain{31337, Address{}};
+  Evidence e = equivocation(key, domain);
+  e.decision_b = Hash32{};  // "could not evaluate"
+  e.signature_b = signature_bytes(key.sign(announcement_digest(domain, {e.job_id, e.round, {}, e.peer_id, e.inputs_root_b})));
+  EXPECT_NE(e.signer(domain).status().message().find("could not evaluate"), std::string::npos);
+}
+
+TEST(Contradiction, RoundTripsThroughJsonAndRecoversTheSigner) {
+  const auto key = PrivateKey::generate();
+  const RegistryDomain domain{31337, Address::parse("0x5FbDB2315678afecb367f032d93F642f64180aa3").value()};
+  const Contradiction c = contradiction(key, domain);
+  const auto back = Contradiction::from_json(c.to_json());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->to_json(), c.to_json());
+  EXPECT_EQ(back->schedulers, c.schedulers);
+  EXPECT_EQ(back->proof, c.proof);
+  EXPECT_EQ(back->signer(domain).value(), key.address());
+  EXPECT_EQ(evidence_kind(c.to_json()).value(), "contradiction");
+  EXPECT_FALSE(Evidence::from_json(c.to_json()).ok()) << "a contradiction is not read as an equivocation";
+}
+
+TEST(Contradiction, SharesTheLiesIdWithEquivocation) {
+  const auto key = PrivateKey::generate();
+  const RegistryDomain domain{31337, Address{}};
+  Contradiction c = contradiction(key, domain);
+  Evidence e = equivocation(key, domain);
+  e.round = c.round;
+  EXPECT_EQ(c.id(key.address()), e.id(key.address())) << "one lie in one round is slashed once, whatever shows it";
+}
+
+TEST(Contradiction, AgreeingZeroOrOtherInputsAreNotContradictions) {
+  const auto key = PrivateKey::generate();
+  const RegistryDomain domain{31337, Address{}};
+  Contradiction same = contradiction(key, domain);
+  same.announced_decision = same.agreed_decision;
+  EXPECT_NE(same.signer(domain).status().message().find("not a contradiction"), std::string::npos);
+  Contradiction zero = contradiction(key, domain);
+  zero.announced_decision = Hash32{};
+  EXPECT_NE(zero.signer(domain).status().message().find("could not evaluate"), std::string::npos);
+  // Signed over other inputs: recovered against the anchored inputs it names someone else.
+  Contradiction other = contradiction(key, domain);
+  other.signature = signature_bytes(key.sign(
+      announcement_digest(domain, {other.job_id, other.round, other.announced_decision, other.peer_id, h("other")})));
+  EXPECT_NE(other.signer(domain).value_or(Address{}), key.address());
+}
+
+TEST(Contradiction, MalformedJsonNamesTheField) {
+  const auto key = PrivateKey::generate();
+  const std::string good = contradiction(key, {1, Address{}}).to_json();
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return Contradiction::from_json(s).status().message();
+  };
+  EXPECT_NE(with("\"schedulers\": [", "\"schedulers\": [1, ").find("'schedulers'"), std::string::npos);
+  EXPECT_NE(with("\"proof\": [", "\"proof\": [\"0x12\", ").find("'proof'"), std::string::npos);
+  EXPECT_NE(with("\"signature\": \"0x", "\"signature\": \"0x00").find("'signature'"), std::string::npos);
+  EXPECT_NE(with("\"contradiction\"", "\"equivocation\"").find("'kind'"), std::string::npos);
+  EXPECT_FALSE(evidence_kind("{\"kind\": 3}").ok());
 }
 
 TEST(Evidence, TwoSignersOrEqualDecisionsAreNotEvidence) {
@@ -104,7 +191,8 @@ TEST(Evidence, AHighSSignatureIsRefusedLikeTheContractDoes) {
   sig.s = (order - low_s).to_be32();
   sig.recovery_id ^= 1;
   EXPECT_EQ(
-      recover_address(announcement_digest(domain, {e.job_id, e.round, e.decision_b, e.peer_id}), sig).value(),
+      recover_address(announcement_digest(domain, {e.job_id, e.round, e.decision_b, e.peer_id, e.inputs_root_b}), sig)
+          .value(),
       key.address())
       << "the malleated signature still recovers to the signer";
   e.signature_b = signature_bytes(sig);

@@ -5,7 +5,9 @@
 # it; then an equivocation it signed (with `cast wallet sign`, an independent EIP-712 signer) is
 # checked and submitted by account 2, which slashes the set fraction, credits the reporter, drops
 # operator 1 below the minimum (so `node register` is refused with the amounts), and cannot be
-# submitted twice. Malformed and forged evidence is refused before anything is sent.
+# submitted twice. Malformed and forged evidence is refused before anything is sent. Then a
+# contradiction: a decision operator 1 signed differs from the one anchored for its round over
+# the same inputs (refused while that round is not anchored), slashing it again.
 # Usage: stake_cli_test.sh PATH_TO_VEIL
 set -euo pipefail
 VEIL="$1"
@@ -81,23 +83,25 @@ expect_exit 1 "$VEIL" stake withdraw --key-file "$WORK/key1"; err_has "has no un
 JOB="$("$CAST" keccak job-9)"; PEER="$("$CAST" keccak 12D3KooWLiar)"
 DEC_A="$("$CAST" keccak decision-a)"; DEC_B="$("$CAST" keccak decision-b)"
 CHAIN_ID="$("$CAST" chain-id --rpc-url "$VEIL_ETH_RPC")"
-sign() {  # sign KEY DECISION: cast's EIP-712 signature of the announcement
+IN_A="$("$CAST" keccak inputs-a)"; IN_B="$("$CAST" keccak inputs-b)"
+sign() {  # sign KEY DECISION INPUTS [ROUND]: cast's EIP-712 signature of the announcement
   cat > "$WORK/typed.json" <<EOF
 {"types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
            "Announcement": [{"name": "jobId", "type": "bytes32"}, {"name": "round", "type": "uint32"},
-                            {"name": "decisionHash", "type": "bytes32"}, {"name": "peerId", "type": "bytes32"}]},
+                            {"name": "decisionHash", "type": "bytes32"}, {"name": "peerId", "type": "bytes32"},
+                            {"name": "inputsRoot", "type": "bytes32"}]},
  "primaryType": "Announcement",
  "domain": {"name": "VeilRegistry", "version": "1", "chainId": $CHAIN_ID, "verifyingContract": "$ADDR"},
- "message": {"jobId": "$JOB", "round": 3, "decisionHash": "$2", "peerId": "$PEER"}}
+ "message": {"jobId": "$JOB", "round": ${4:-3}, "decisionHash": "$2", "peerId": "$PEER", "inputsRoot": "$3"}}
 EOF
   "$CAST" wallet sign --data --from-file "$WORK/typed.json" --private-key "$1"
 }
 evidence() {  # evidence SIG_A SIG_B
-  printf '{"kind": "equivocation", "job_id": "%s", "round": 3, "peer_id": "%s", "decision_a": "%s", "signature_a": "%s", "decision_b": "%s", "signature_b": "%s"}\n' \
-    "$JOB" "$PEER" "$DEC_A" "$1" "$DEC_B" "$2"
+  printf '{"kind": "equivocation", "job_id": "%s", "round": 3, "peer_id": "%s", "decision_a": "%s", "inputs_root_a": "%s", "signature_a": "%s", "decision_b": "%s", "inputs_root_b": "%s", "signature_b": "%s"}\n' \
+    "$JOB" "$PEER" "$DEC_A" "$IN_A" "$1" "$DEC_B" "$IN_B" "$2"
 }
-SIG_A="$(sign "$K1" "$DEC_A")"; SIG_B="$(sign "$K1" "$DEC_B")"
+SIG_A="$(sign "$K1" "$DEC_A" "$IN_A")"; SIG_B="$(sign "$K1" "$DEC_B" "$IN_B")"
 evidence "$SIG_A" "$SIG_B" > "$WORK/evidence.json"
 
 expect_exit 0 "$VEIL" dispute check --evidence "$WORK/evidence.json"
@@ -110,7 +114,7 @@ echo '{"kind": "equivocation", "job_id": ' > "$WORK/broken.json"
 expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/broken.json" --key-file "$WORK/key2"; err_has "not sent"; err_has "not a JSON object"
 evidence "$SIG_A" "$SIG_B" | sed 's/"signature_b"/"signature_c"/' > "$WORK/missing.json"
 expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/missing.json" --key-file "$WORK/key2"; err_has "'signature_b'"
-evidence "$SIG_A" "$(sign "$K2" "$DEC_B")" > "$WORK/forged.json"
+evidence "$SIG_A" "$(sign "$K2" "$DEC_B" "$IN_B")" > "$WORK/forged.json"
 expect_exit 1 "$VEIL" dispute check --evidence "$WORK/forged.json"; err_has "two signers"
 expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/forged.json" --key-file "$WORK/key2"; err_has "not sent"; err_has "two signers"
 [[ "$("$CAST" nonce --rpc-url "$VEIL_ETH_RPC" "$A2")" == "$REPORTER_NONCE" ]] || fail "refused evidence was sent"
@@ -129,7 +133,7 @@ expect_exit 0 "$VEIL" stake status "$A1"; out_has "Staked     NO: bonded stake i
 
 # The same lie, and the same pair swapped, cannot be slashed again; the check says so too.
 expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/evidence.json" --key-file "$WORK/key2"; err_has "already slashed"
-evidence "$SIG_B" "$SIG_A" | sed "s/$DEC_A/TMP/; s/$DEC_B/$DEC_A/; s/TMP/$DEC_B/" > "$WORK/swapped.json"
+evidence "$SIG_B" "$SIG_A" | sed "s/$DEC_A/TMP/; s/$DEC_B/$DEC_A/; s/TMP/$DEC_B/; s/$IN_A/TMP/; s/$IN_B/$IN_A/; s/TMP/$IN_B/" > "$WORK/swapped.json"
 expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/swapped.json" --key-file "$WORK/key0"; err_has "already slashed"
 expect_exit 1 "$VEIL" dispute check --evidence "$WORK/evidence.json"; err_has "already slashed"
 
@@ -142,6 +146,26 @@ expect_exit 1 "$VEIL" node register 12D3KooWAfterSlash --key-file "$WORK/key1"
 err_has "has 0.75 ETH bonded and the cluster's minimum stake is 1 ETH; bond the rest with 'veil stake deposit 250000000000000000wei'"
 expect_exit 0 "$VEIL" stake deposit 250000000000000000wei --key-file "$WORK/key1"; out_has "(staked)"
 expect_exit 0 "$VEIL" node register 12D3KooWAfterSlash --key-file "$WORK/key1"
+
+# ---- a contradiction: operator 1 (1 ETH bonded again) signed, for round 4, a decision other than the one anchored
+# for round 4 over the same inputs (anchored here by cast, an independent client).
+S1="$("$CAST" keccak sched-1)"; S2="$("$CAST" keccak sched-2)"
+"$CAST" send --rpc-url "$VEIL_ETH_RPC" --private-key "$K0" "$ADDR" \
+  "anchorCommitment(bytes32,uint32,bytes32,bytes32,bytes32[])" "$JOB" 4 "$DEC_A" "$IN_A" "[$S1,$S2]" >/dev/null
+contradiction() {  # contradiction ROUND SIG
+  printf '{"kind": "contradiction", "job_id": "%s", "round": %s, "agreed_decision": "%s", "inputs_root": "%s", "schedulers": ["%s", "%s"], "batch_root": "0x%064d", "proof": [], "peer_id": "%s", "announced_decision": "%s", "signature": "%s"}\n' \
+    "$JOB" "$1" "$DEC_A" "$IN_A" "$S1" "$S2" 0 "$PEER" "$DEC_B" "$2"
+}
+contradiction 5 "$(sign "$K1" "$DEC_B" "$IN_A" 5)" > "$WORK/unanchored.json"
+expect_exit 1 "$VEIL" dispute check --evidence "$WORK/unanchored.json"; err_has "is not anchored"
+contradiction 4 "$(sign "$K1" "$DEC_B" "$IN_A" 4)" > "$WORK/contradiction.json"
+expect_exit 0 "$VEIL" dispute check --evidence "$WORK/contradiction.json"
+out_has "Kind         contradiction"; out_has "Anchored     $DEC_A"; out_has "Announced    $DEC_B"
+expect_exit 0 "$VEIL" dispute submit --evidence "$WORK/contradiction.json" --key-file "$WORK/key2" -o json
+[[ "$(json_field "$WORK/out" '[j.slashed_wei, j.operator_bonded_wei].join(" ")')" == "500000000000000000 500000000000000000" ]] ||
+  fail "contradiction slash: $(cat "$WORK/out")"
+expect_exit 1 "$VEIL" dispute submit --evidence "$WORK/contradiction.json" --key-file "$WORK/key2"; err_has "already slashed"
+
 
 # The verbs reach the man pages and shell completion (both walk the command tree).
 "$VEIL" man --out "$WORK/man" >/dev/null

@@ -5,7 +5,10 @@
 #   0. peers that are not registered are refused, every refusal counted, the log kept short;
 #   1. a two-replica job is placed, runs, answers HTTP and is anchored on chain;
 #   2. the placement equals the plaintext reference decision on the same telemetry records;
-#   3. node 3 tampers with its decisions: it is named, and the job is placed correctly anyway;
+#   3. node 3 tampers with its decisions: it is named, the job is placed correctly anyway, and once
+#      the decision is anchored the coordinator proves the lie on chain (a signed announcement
+#      that contradicts the anchored decision): node 3's operator loses the contract's default
+#      50 % of its bonded stake and the reporter is credited a tenth of that;
 #   4. the anchored commitment equals the one recomputed from the node's records (veil audit);
 #   5. confidentiality: no node's plaintext telemetry appears in the application traffic of any
 #      node (wire dumps), nor in another node's log or database;
@@ -54,6 +57,18 @@ else
   keys="keys from the dealer's ceremony"
 fi
 pass "cluster initialised: registry $VEIL_CONTRACT_ADDRESS, $keys"
+# Every operator bonds 1 ETH. The minimum stays 0, so nobody is refused for a slash here
+# (node.slash covers that); the contract's default slash and reporter shares apply.
+OPERATOR=()
+for n in 1 2 3; do
+  "$VEIL" stake deposit 1eth --key-file "$CLUSTER_WORK/operator-$n.key" >/dev/null || fail "operator $n cannot bond"
+  "$VEIL" stake status --key-file "$CLUSTER_WORK/operator-$n.key" -o json >"$CLUSTER_WORK/stake-$n.json"
+  OPERATOR[$n]=$(json "$CLUSTER_WORK/stake-$n.json" 'd["account"]')
+done
+stake_field() {  # stake_field N EXPR: EXPR over `veil stake status` of operator N
+  "$VEIL" stake status "${OPERATOR[$1]}" -o json >"$CLUSTER_WORK/stake-status.json" && json "$CLUSTER_WORK/stake-status.json" "$2"
+}
+[[ $(stake_field 3 'd["bonded_wei"]') == 1000000000000000000 ]] || fail "operator 3 has not bonded 1 ETH"
 
 # Distinctive declared capacities (reported as they are) so that a leak would be recognisable.
 # The quantised values lie in 61000..65535: above the ephemeral ports (32768..60999) and the
@@ -169,6 +184,25 @@ json "$CLUSTER_WORK/web.json" '"\n".join(d["warnings"])' | grep -q "scheduler $L
   fail "the liar's decision is not marked as disagreeing"
 grep -q "scheduler $LIAR published decision" "$CLUSTER_WORK/node-1.log" || fail "the coordinator's log does not name the liar"
 pass "lying scheduler $LIAR named in the status and the log"
+# The coordinator proves the lie once the decision is anchored: the liar's signed announcement
+# contradicts the anchored quorum decision over the same inputs (submitContradiction).
+SLASH_BPS=$(stake_field 3 'd["cluster"]["slash_bps"]')
+REPORTER_BPS=$(stake_field 3 'd["cluster"]["reporter_bps"]')
+SLASH_WEI=$(python3 -c "print(10**18 * $SLASH_BPS // 10000)")
+REWARD_WEI=$(python3 -c "print($SLASH_WEI * $REPORTER_BPS // 10000)")
+for _ in $(seq 60); do
+  [[ $(stake_field 3 'd["bonded_wei"]') != 1000000000000000000 ]] && break
+  sleep 0.5
+done
+[[ $(stake_field 3 'd["bonded_wei"]') == $((10**18 - SLASH_WEI)) ]] ||
+  fail "operator 3's bonded stake is $(stake_field 3 'd["bonded_wei"]') wei, not 1 ETH less $SLASH_BPS bps"
+[[ $(stake_field 1 'd["rewards_wei"]') == "$REWARD_WEI" ]] || fail "the coordinator's operator was not credited $REWARD_WEI wei"
+grep -q "scheduler $LIAR slashed: $SLASH_WEI wei of operator ${OPERATOR[3]} for contradicting the anchored decision" \
+  "$CLUSTER_WORK/node-1.log" || fail "node 1 does not log the slash"
+veil_at 1 job status "$JOB" -o json >"$CLUSTER_WORK/slashed.json"
+[[ $(json "$CLUSTER_WORK/slashed.json" 'sum("contradicts the anchored" in e["message"] for e in d["events"])') -ge 1 ]] ||
+  fail "no contradiction event in job $JOB"
+pass "the liar's contradiction of the anchored decision proven on chain: operator 3 bonded 1 -> $(stake_field 3 'd["bonded_wei"]') wei"
 
 # 4. The commitment on chain equals the one recomputed from the node's records.
 veil_at 1 audit "$JOB" --from-node -o json >"$CLUSTER_WORK/audit.json" || fail "veil audit --from-node: $(cat "$CLUSTER_WORK/audit.json")"

@@ -159,3 +159,19 @@ test('auditChecks: one line per check of the report GET /v1/jobs/{id}/audit retu
   assert.equal(none.length, 1);
   assert.equal(none[0].ok, false);
 });
+
+test('stake amounts are exact ETH, whatever their size', async () => {
+  const { formatEther, slashLines } = await import('../../web/js/stake.js');
+  assert.equal(formatEther('1000000000000000000'), '1 ETH');
+  assert.equal(formatEther('500000000000000000'), '0.5 ETH');
+  assert.equal(formatEther('5000'), '0.000000000000005 ETH');
+  assert.equal(formatEther('123456789012345678901234567'), '123456789.012345678901234567 ETH');  // beyond a float's 53 bits
+  assert.equal(formatEther('0'), '0 ETH');
+  assert.equal(formatEther(''), '');
+  assert.equal(formatEther(undefined), '');
+  assert.equal(formatEther('lots'), 'lots wei');
+  const lines = slashLines([{ block: 3, slashed_wei: '500000000000000000', reward_wei: '50000000000000000' },
+    { block: 9, slashed_wei: '250000000000000000', reward_wei: '25000000000000000' }]);
+  assert.deepEqual(lines.map((l) => [l.block, l.slashed, l.reward]), [[9, '0.25 ETH', '0.025 ETH'], [3, '0.5 ETH', '0.05 ETH']]);
+  assert.deepEqual(slashLines(undefined), []);
+});

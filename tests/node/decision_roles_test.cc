@@ -153,7 +153,8 @@ class DecisionRolesTest : public ::testing::Test {
 
   static Bytes announcement(const ScheduleRequest& r, const std::string& scheduler, const sched::DecisionRecord& record,
                             const std::string& error = "") {
-    return encode(DecisionAnnouncement{r.job_id, r.round, scheduler, sched::decision_hash(record), error});
+    return encode(
+        DecisionAnnouncement{r.job_id, r.round, scheduler, sched::decision_hash(record), error, {}, round_inputs_root(r)});
   }
 
   static inline TestClusterKeys* keys_ = nullptr;
@@ -388,7 +389,7 @@ TEST_F(DecisionRolesTest, TwoConflictingSignedAnnouncementsOfASchedulerAreEviden
     m.operators.emplace(scheduler, keys.back().address());
   }
   auto signed_by = [&](std::size_t i, const chain::PrivateKey& key, const Hash32& hash) {
-    DecisionAnnouncement a{r.job_id, r.round, r.schedulers[i], hash, "", {}};
+    DecisionAnnouncement a{r.job_id, r.round, r.schedulers[i], hash, "", {}, round_inputs_root(r)};
     a.signature = chain::signature_bytes(key.sign(chain::announcement_digest(test_domain(), announcement_content(a))));
     return a;
   };
@@ -405,6 +406,11 @@ TEST_F(DecisionRolesTest, TwoConflictingSignedAnnouncementsOfASchedulerAreEviden
   m.operators.erase(r.schedulers[0]);
   seen.on_announcement(r.schedulers[0], encode(signed_by(0, keys[0], honest)));
   m.operators.emplace(r.schedulers[0], keys[0].address());
+  // Signed, but computed from other inputs than the round's: not a vote in this round.
+  DecisionAnnouncement other_inputs{r.job_id, r.round, r.schedulers[0], honest, "", {}, inputs_root({})};
+  other_inputs.signature =
+      chain::signature_bytes(keys[0].sign(chain::announcement_digest(test_domain(), announcement_content(other_inputs))));
+  seen.on_announcement(r.schedulers[0], encode(other_inputs));
   EXPECT_TRUE(announced().empty());
 
   // Two honest schedulers agree; the third announces the same decision, then another one.
@@ -457,6 +463,60 @@ TEST_F(DecisionRolesTest, TwoConflictingSignedAnnouncementsOfASchedulerAreEviden
   auto two_signers = equivocation_evidence(a, signed_by(0, keys[1], lie));
   ASSERT_TRUE(two_signers.has_value());
   EXPECT_FALSE(two_signers->signer(test_domain()).ok());
+}
+
+// The coordinator, once a round's decision is anchored, turns every signed announcement that
+// names another decision over the same inputs into contradiction evidence; nothing else is.
+TEST_F(DecisionRolesTest, ASignedDecisionThatContradictsTheAnchoredOneIsEvidence) {
+  const ScheduleRequest r = round({kBigNode, kSmallNode, kCoordinator}, 3);
+  const auto record = record_for(r);
+  auto tampered = record;
+  tampered.outputs.push_back(0x01);
+  const Hash32 honest = sched::decision_hash(record), lie = sched::decision_hash(tampered);
+  std::vector<chain::PrivateKey> keys;
+  std::map<std::string, DecisionAnnouncement> announced;
+  auto announce = [&](const std::string& scheduler, const Hash32& hash, const Hash32& inputs, std::string error = "") {
+    keys.push_back(chain::PrivateKey::generate());
+    DecisionAnnouncement a{r.job_id, r.round, scheduler, hash, std::move(error), {}, inputs};
+    a.signature = chain::signature_bytes(keys.back().sign(chain::announcement_digest(test_domain(), announcement_content(a))));
+    announced[scheduler] = a;
+  };
+  announce(r.schedulers[0], honest, round_inputs_root(r));
+  announce(r.schedulers[1], honest, round_inputs_root(r));
+  announce(r.schedulers[2], lie, round_inputs_root(r));
+  announce("12D3KooWCouldNotEvaluate", Hash32{}, round_inputs_root(r), "no telemetry record");
+  announce("12D3KooWOtherRequest", lie, inputs_root({}));  // evaluated other inputs: no lie
+  announce("12D3KooWUnsigned", lie, round_inputs_root(r));
+  announced["12D3KooWUnsigned"].signature.clear();
+
+  chain::VeilRegistry::Commitment agreed;
+  agreed.job_id = r.job_id;
+  agreed.round = r.round;
+  agreed.decision_hash = honest;
+  agreed.inputs_root = round_inputs_root(r);
+  agreed.schedulers = {chain::peer_id_hash(r.schedulers[0]), chain::peer_id_hash(r.schedulers[1])};
+  AnchorInfo anchor;
+  anchor.round = r.round;
+  anchor.phase = AnchorPhase::kAnchored;
+  auto found = contradiction_evidence(agreed, anchor, announced);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].first, r.schedulers[2]);
+  const chain::Contradiction& c = found[0].second;
+  EXPECT_EQ(c.agreed_decision, honest);
+  EXPECT_EQ(c.announced_decision, lie);
+  EXPECT_EQ(c.schedulers, agreed.schedulers);
+  EXPECT_EQ(c.batch_root, Hash32{}) << "anchored alone";
+  EXPECT_EQ(c.signer(test_domain()).value(), keys[2].address());
+
+  // Anchored in a batch: the evidence carries the root and the proof the anchor recorded.
+  anchor.batch_root = hash_hex(lie);
+  anchor.proof = {hash_hex(honest)};
+  found = contradiction_evidence(agreed, anchor, announced);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].second.batch_root, lie);
+  EXPECT_EQ(found[0].second.proof, std::vector<Hash32>{honest});
+  anchor.proof = {"not a hash"};
+  EXPECT_TRUE(contradiction_evidence(agreed, anchor, announced).empty()) << "a malformed record proves nothing";
 }
 
 }  // namespace

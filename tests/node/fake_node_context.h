@@ -88,6 +88,10 @@ class FakeContext : public NodeContext {
                            const chain::Address& signer) override {
     equivocations.push_back({scheduler, evidence, signer});
   }
+  void report_contradiction(const std::string& scheduler, const chain::Contradiction& contradiction,
+                            const chain::Address& signer) override {
+    contradictions.push_back({scheduler, contradiction, signer});
+  }
 
   // The reports sent so far to `peer`, decoded.
   std::vector<ReplicaReport> reports_to(const std::string& peer) const {
@@ -133,6 +137,12 @@ class FakeContext : public NodeContext {
     chain::Address signer;
   };
   std::vector<Equivocation> equivocations;  // what report_equivocation() was given
+  struct ReportedContradiction {
+    std::string scheduler;
+    chain::Contradiction contradiction;
+    chain::Address signer;
+  };
+  std::vector<ReportedContradiction> contradictions;  // what report_contradiction() was given
 };
 
 }  // namespace veil::node

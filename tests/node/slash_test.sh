@@ -94,6 +94,14 @@ veil_at "$REPORTER" job status "$JOB" -o json >"$CLUSTER_WORK/status.json"
 grep -q "scheduler $PEER3 equivocated" "$CLUSTER_WORK/node-$((3 - REPORTER)).log" ||
   fail "node $((3 - REPORTER)) did not see the equivocation"
 pass "node 3 equivocated, node $REPORTER proved it: operator 3 bonded 1 -> 0.5 ETH, operator $REPORTER credited 0.1 ETH"
+# The API the dashboard draws from shows the slash and the stake left.
+api_get() { curl -sf --max-time 5 -H "Authorization: Bearer $(cat "$CLUSTER_WORK/cluster/node-$1/data/api.token")" \
+  "http://$(node_field "$1" api)$2"; }
+listed() { [[ $(api_get 1 /v1/slashings | jq_py "[(s['operator'], s['slashed_wei']) for s in d] == [('${OPERATOR[3]}', '500000000000000000')]") == True ]]; }
+eventually 20 listed || fail "node 1's /v1/slashings: $(api_get 1 /v1/slashings)"
+stake_shown() { [[ $(api_get 1 /v1/nodes | jq_py "[n['stake_wei'] for n in d if n['peer_id']=='$PEER3'] == ['500000000000000000']") == True ]]; }
+eventually 20 stake_shown || fail "node 1's /v1/nodes does not show node 3's operator with 0.5 ETH: $(api_get 1 /v1/nodes)"
+pass "node 1's API lists the slash and node 3's operator's 0.5 ETH"
 
 # 2. Below the minimum: refused by the others, drained by itself, the job placed again.
 govern 750000000000000000

@@ -1,16 +1,17 @@
 // The dashboard: polls the node's API and redraws the view the fragment names. See
 // docs/node-api.md for the shapes and web/README.md for the views.
 //   #token=…            moved into this tab's storage (api.js)
-//   (nothing)           overview: this node, lying schedulers, nodes, jobs
+//   (nothing)           overview: this node, lying schedulers, slashings, nodes, jobs
 //   #job=ID             the job's page
 //   #view=submit|cluster|metrics|audit
 import { ApiError, forgetToken, getJson, getText, requestJson, setToken, takeTokenFromLocation } from './api.js';
 import { anchorRow, renderAudit, renderJob, renderLogs } from './job.js';
 import { HISTORY_MS, chartSeries, loadHistory, saveHistory, takeSample } from './metrics.js';
+import { slashLines } from './stake.js';
 import { setUpSubmitForm } from './submit.js';
 import { clusterGraph, lineChart } from './svg.js';
 import {
-  el, jobRow, liarRow, lyingSchedulers, nodeRow, peer, renderNodeFacts, replaceRows,
+  el, jobRow, liarRow, lyingSchedulers, nodeRow, peer, renderNodeFacts, replaceRows, slashRow,
 } from './view.js';
 
 const POLL_MS = 3000;
@@ -55,7 +56,8 @@ function showRoute() {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [status, nodes, jobs] = await Promise.all([getJson('/v1/status'), getJson('/v1/nodes'), getJson('/v1/jobs')]);
+    const [status, nodes, jobs, slashings] = await Promise.all([getJson('/v1/status'), getJson('/v1/nodes'), getJson('/v1/jobs'),
+      getJson('/v1/slashings').catch((e) => { if (e instanceof ApiError && e.status === 401) throw e; return []; })]);
     jobs.sort((a, b) => (b.submitted_at || 0) - (a.submitted_at || 0));
     const wanted = jobs.slice(0, MAX_DETAILS);
     const details = (await Promise.all(wanted.map((j) =>
@@ -63,7 +65,7 @@ async function refresh() {
     const current = route.view === 'job' ? await jobDetail(route.job, details) : null;
     const logs = current ? await getJson('/v1/jobs/' + encodeURIComponent(current.id) + '/logs?tail=200').catch((e) => e) : null;
     await sampleMetrics(nodes);
-    draw(status, nodes, jobs, details, current, logs);
+    draw(status, nodes, jobs, details, current, logs, slashings);
     setConnection('updated ' + new Date().toLocaleTimeString(), false);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
@@ -103,7 +105,7 @@ async function sampleMetrics(nodes) {
   }
 }
 
-function draw(status, nodes, jobs, details, current, logs) {
+function draw(status, nodes, jobs, details, current, logs, slashings) {
   $('login').hidden = true;
   $('main').hidden = false;
   $('nav').hidden = false;
@@ -118,6 +120,10 @@ function draw(status, nodes, jobs, details, current, logs) {
   const liars = lyingSchedulers(details);
   $('liars-card').hidden = liars.length === 0;
   replaceRows($('liars'), liars.map(liarRow));
+
+  const slashes = slashLines(slashings);
+  $('slashings-card').hidden = slashes.length === 0;
+  replaceRows($('slashings'), slashes.map(slashRow));
 
   if (route.view === 'job') drawJob(current, logs);
   if (route.view === 'cluster') drawCluster(status, nodes, jobs);

@@ -1,5 +1,6 @@
 // Rendering: plain DOM built with textContent only, so nothing the API returns is ever
 // interpreted as HTML.
+import { formatEther } from './stake.js';
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -59,8 +60,17 @@ export function renderNodeFacts(dl, status) {
     ['Contract', el('span', { class: 'mono' }, cluster.contract)],
     ['Chain ID', cluster.chain_id],
     ['Committee', `${committee.threshold ?? '?'} of ${members.length}`],
+    ['Stake', stakeFact(node.stake)],
   ];
   dl.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v ?? '')]));
+}
+
+// "1 ETH bonded (staked; minimum 0.5 ETH)", or "no minimum" when governance set none.
+function stakeFact(stake) {
+  if (!stake) return '';
+  const bonded = stake.bonded_wei ? formatEther(stake.bonded_wei) + ' bonded' : 'bonded stake unknown';
+  const minimum = stake.min_stake_wei && stake.min_stake_wei !== '0' ? `; minimum ${formatEther(stake.min_stake_wei)}` : '';
+  return el('span', { class: stake.state === 'unstaked' ? 'liar' : '' }, `${bonded} (${stake.state}${minimum})`);
 }
 
 export function nodeRow(n) {
@@ -70,7 +80,20 @@ export function nodeRow(n) {
     el('td', {}, n.incarnation),
     el('td', {}, n.registered ? el('span', { class: 'agreed' }, 'registered') : el('span', { class: 'liar' }, 'not registered')),
     el('td', { class: 'mono' }, n.operator || ''),
+    el('td', { class: 'stake' }, formatEther(n.stake_wei),
+      n.refused === 'unstaked' ? el('span', { class: 'liar' }, ' below the minimum: refused') : null),
     el('td', {}, el('ul', { class: 'plain mono' }, (n.addrs || []).map((a) => el('li', {}, a)))));
+}
+
+// One slash (a line of stake.js's slashLines): whose stake, how much, for which job and round,
+// who reported it, and the transaction.
+export function slashRow(s) {
+  return el('tr', { class: 'slash' },
+    el('td', { class: 'mono' }, s.operator),
+    el('td', {}, s.slashed),
+    el('td', {}, el('span', { class: 'mono', title: s.job_id }, shortId(s.job_id)), ` round ${s.round}`),
+    el('td', {}, el('span', { class: 'mono' }, s.reporter), ` (${s.reward})`),
+    el('td', {}, el('span', { class: 'mono', title: s.tx }, shortId(s.tx)), ` (block ${s.block})`));
 }
 
 function placementList(placement) {

@@ -135,8 +135,8 @@ Result<Receipt> VeilRegistry::anchor_deployment(const Hash32& h) {
 
 Result<Hash32> VeilRegistry::anchor_commitment(const Commitment& c) {
   VEIL_ASSIGN_OR_RETURN(Receipt r,
-                        transact("anchorCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
-                                                      AbiValue(hash_list(c.schedulers))}));
+                        transact("anchorCommitment", {h32(c.job_id), u(c.round), h32(c.decision_hash),
+                                                      h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
   VEIL_ASSIGN_OR_RETURN(DecodedEvent e, find_event(r, "DeploymentAnchored"));
   VEIL_ASSIGN_OR_RETURN(AbiValue h, e.get("assignmentHash"));
   return h.as_bytes32();
@@ -148,9 +148,24 @@ Result<Receipt> VeilRegistry::withdraw() { return transact("withdraw", {}); }
 Result<Receipt> VeilRegistry::withdraw_rewards() { return transact("withdrawRewards", {}); }
 
 Result<VeilRegistry::Slash> VeilRegistry::submit_evidence(const Evidence& e) {
-  VEIL_ASSIGN_OR_RETURN(Receipt r, transact("submitEvidence", {h32(e.job_id), u(e.round), h32(e.peer_id), h32(e.decision_a),
-                                                               AbiValue(e.signature_a), h32(e.decision_b),
-                                                               AbiValue(e.signature_b)}));
+  const AbiValue a(std::vector<AbiValue>{h32(e.decision_a), h32(e.inputs_root_a), AbiValue(e.signature_a)});
+  const AbiValue b(std::vector<AbiValue>{h32(e.decision_b), h32(e.inputs_root_b), AbiValue(e.signature_b)});
+  VEIL_ASSIGN_OR_RETURN(Receipt r, transact("submitEvidence", {h32(e.job_id), u(e.round), h32(e.peer_id), a, b}));
+  return slash_of(r);
+}
+
+Result<VeilRegistry::Slash> VeilRegistry::submit_contradiction(const Contradiction& c) {
+  const AbiValue anchored(std::vector<AbiValue>{h32(c.job_id), u(c.round), h32(c.agreed_decision), h32(c.inputs_root),
+                                                AbiValue(hash_list(c.schedulers))});
+  const AbiValue announcement(
+      std::vector<AbiValue>{h32(c.announced_decision), h32(c.inputs_root), AbiValue(c.signature)});
+  VEIL_ASSIGN_OR_RETURN(Receipt r, transact("submitContradiction", {anchored, h32(c.batch_root),
+                                                                    AbiValue(hash_list(c.proof)), h32(c.peer_id),
+                                                                    announcement}));
+  return slash_of(r);
+}
+
+Result<VeilRegistry::Slash> VeilRegistry::slash_of(const Receipt& r) {
   VEIL_ASSIGN_OR_RETURN(DecodedEvent ev, find_event(r, "Slashed"));
   Slash s;
   VEIL_ASSIGN_OR_RETURN(AbiValue op, ev.get("operator"));
@@ -326,7 +341,8 @@ Result<bool> VeilRegistry::is_evidence_used(const Hash32& evidence_id) {
 }
 
 Result<Hash32> VeilRegistry::announcement_digest_on_chain(const Announcement& a) {
-  VEIL_ASSIGN_OR_RETURN(auto v, view("announcementDigest", {h32(a.job_id), u(a.round), h32(a.decision_hash), h32(a.peer_id)}));
+  VEIL_ASSIGN_OR_RETURN(auto v, view("announcementDigest", {h32(a.job_id), u(a.round), h32(a.decision_hash), h32(a.peer_id),
+                                                         h32(a.inputs_root)}));
   return v[0].as_bytes32();
 }
 
@@ -374,15 +390,15 @@ Result<VeilRegistry::DisputeInfo> VeilRegistry::dispute(std::uint64_t id) {
 
 Result<Hash32> VeilRegistry::commitment_on_chain(const Commitment& c) {
   VEIL_ASSIGN_OR_RETURN(auto v,
-                        view("deploymentCommitment", {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root),
-                                                      AbiValue(hash_list(c.schedulers))}));
+                        view("deploymentCommitment", {h32(c.job_id), u(c.round), h32(c.decision_hash),
+                                                      h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
   return v[0].as_bytes32();
 }
 
 Hash32 VeilRegistry::commitment_hash(const Commitment& c) {
   return keccak256(
-      encode("bytes32,bytes32,bytes32,bytes32[]",
-             {h32(c.job_id), h32(c.decision_hash), h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
+      encode("bytes32,uint32,bytes32,bytes32,bytes32[]",
+             {h32(c.job_id), u(c.round), h32(c.decision_hash), h32(c.inputs_root), AbiValue(hash_list(c.schedulers))}));
 }
 
 Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(std::uint64_t from_block,
@@ -407,12 +423,41 @@ Result<std::vector<VeilRegistry::AnchoredEvent>> VeilRegistry::anchored_events(s
     a.assignment_hash = e.get("assignmentHash")->as_bytes32();
     a.anchored_by = e.get("anchoredBy")->as_address();
     a.commitment.job_id = e.get("jobId")->as_bytes32();
+    a.commitment.round = static_cast<std::uint32_t>(as_u64(*e.get("round")));
     a.commitment.decision_hash = e.get("decisionHash")->as_bytes32();
     a.commitment.inputs_root = e.get("inputsRoot")->as_bytes32();
     a.commitment.schedulers = to_hashes(*e.get("schedulers"));
     a.block_number = log.block_number;
     a.transaction_hash = log.transaction_hash;
     out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<std::vector<VeilRegistry::SlashedEvent>> VeilRegistry::slashed_events(std::uint64_t from_block,
+                                                                             std::uint64_t to_block) {
+  VEIL_ASSIGN_OR_RETURN(const AbiEvent* ev, abi().event("Slashed"));
+  if (to_block == 0) {
+    VEIL_ASSIGN_OR_RETURN(to_block, client_->block_number());
+  }
+  LogFilter filter;
+  filter.address = address_;
+  filter.topics.push_back({ev->topic});
+  VEIL_ASSIGN_OR_RETURN(std::vector<Log> logs, client_->logs(filter, from_block, to_block));
+  std::vector<SlashedEvent> out;
+  for (const auto& log : logs) {
+    VEIL_ASSIGN_OR_RETURN(DecodedEvent e, abi().decode_log(log));
+    SlashedEvent s;
+    s.operator_address = e.get("operator")->as_address();
+    s.reporter = e.get("reporter")->as_address();
+    s.evidence_id = e.get("evidenceId")->as_bytes32();
+    s.job_id = e.get("jobId")->as_bytes32();
+    s.round = static_cast<std::uint32_t>(as_u64(*e.get("round")));
+    s.slashed = e.get("slashed")->as_uint();
+    s.reward = e.get("reward")->as_uint();
+    s.block_number = log.block_number;
+    s.transaction_hash = log.transaction_hash;
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -131,6 +131,7 @@ std::optional<chain::VeilRegistry::Commitment> round_commitment(const JobState& 
   if (!decision.ok()) return std::nullopt;
   chain::VeilRegistry::Commitment commitment;
   commitment.job_id = job.id;
+  commitment.round = round;
   commitment.decision_hash = *decision;
   std::vector<Hash32> inputs;
   for (const auto& n : rr->nodes) inputs.push_back(n.telemetry_hash);

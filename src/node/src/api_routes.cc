@@ -147,7 +147,11 @@ void Daemon::Impl::register_routes() {
            {"committee_member", keys_.share ? int(keys_.share->member) : 0},
            // "unstaked": the operator is below the cluster's minimum stake; the node drained
            // its replicas and refuses assignments (docs/chain.md, "Stake").
-           {"stake", {{"state", stake_state()}, {"min_stake_wei", min_stake_.to_dec()}, {"refusing", executor_->refusal()}}}}},
+           {"stake",
+            {{"state", stake_state()},
+             {"min_stake_wei", min_stake_.to_dec()},
+             {"bonded_wei", bonded_of(operator_address_)},
+             {"refusing", executor_->refusal()}}}}},
          {"cluster",
           {{"contract", settings_.contract},
            {"chain_id", chain_id_},
@@ -175,11 +179,32 @@ void Daemon::Impl::register_routes() {
                        {"operator", op != registered_by_hash_.end()   ? op->second
                                     : unstaked != unstaked_nodes_.end() ? unstaked->second
                                                                         : ""},
+                       // The operator's bonded stake in wei as of the last chain read; "" unknown.
+                       {"stake_wei", bonded_of(op != registered_by_hash_.end()     ? op->second
+                                               : unstaked != unstaked_nodes_.end() ? unstaked->second
+                                                                                   : "")},
                        {"addrs", addrs},
                        {"self", id == self_text_},
                        {"telemetry_at", t ? t->timestamp_ms : 0}});
     }
     return ApiResponse::json(nodes);
+  });
+
+  // Slashes the registry recorded (the newest 100 since this node started reading, oldest first).
+  api_->route("GET", "/v1/slashings", [this](const ApiRequest&) {
+    json out = json::array();
+    for (const auto& s : slashes_) {
+      out.push_back({{"operator", s.operator_address.to_checksum()},
+                     {"reporter", s.reporter.to_checksum()},
+                     {"job_id", hash_hex(s.job_id)},
+                     {"round", s.round},
+                     {"slashed_wei", s.slashed.to_dec()},
+                     {"reward_wei", s.reward.to_dec()},
+                     {"evidence_id", chain::hash_hex(s.evidence_id)},
+                     {"block", s.block_number},
+                     {"tx", chain::hash_hex(s.transaction_hash)}});
+    }
+    return ApiResponse::json(out);
   });
 
   // Every job of the cluster: those coordinated or held here, and (unless ?local=1) the newest

@@ -83,6 +83,7 @@ Result<std::pair<chain::Hash32, std::vector<VeilRegistry::Commitment>>> commitme
       if (round.value("agreed", "").empty()) continue;
       VeilRegistry::Commitment c;
       c.job_id = id;
+      c.round = round.value("round", 0u);
       VEIL_ASSIGN_OR_RETURN(c.decision_hash, parse_hash_hex(round["agreed"].get<std::string>()));
       std::vector<Hash32> inputs;
       for (const auto& n : round["nodes"]) {

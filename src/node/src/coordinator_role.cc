@@ -5,6 +5,7 @@
 #include "veil/common/log.h"
 
 #include "coordinator_role.h"
+#include "scheduler_role.h"
 
 namespace veil::node {
 namespace {
@@ -611,19 +612,42 @@ void CoordinatorRole::resume_anchors() {
         node_.post([this, id, result] {
           auto it = jobs_.find(id);
           if (it == jobs_.end()) return;
+          bool anchored = false;
           for (auto& a : it->second.anchors) {
             if (a.round != result.round || !move(a, result.phase)) continue;
             a = result;
+            anchored = a.phase == AnchorPhase::kAnchored;
           }
           add_job_event(id, result.phase == AnchorPhase::kAnchored
                                 ? "deployment anchored: commitment " + result.commitment + " in tx " + result.tx + " (block " +
                                       std::to_string(result.block) + ")"
                             : result.phase == AnchorPhase::kFailed ? "anchoring failed: " + result.error
                                                                     : "anchor sent; its event is not seen yet");
+          if (anchored) prove_contradictions(it->second, result);
           save(it->second);
         });
       });
     }
+  }
+}
+
+void CoordinatorRole::prove_contradictions(const JobState& job, const AnchorInfo& anchor) {
+  const auto domain = node_.announcement_domain();
+  if (!domain || !roles_.announced) return;
+  const auto agreed = round_commitment(job, anchor.round);
+  if (!agreed) return;
+  for (const auto& [scheduler, contradiction] : contradiction_evidence(*agreed, anchor, roles_.announced(job.id, anchor.round))) {
+    if (scheduler == node_.self()) continue;
+    auto signer = contradiction.signer(*domain);
+    if (!signer.ok()) {
+      logger()->warn("job {} round {}: the announcement of {} contradicts the anchored decision but proves nothing: {}",
+                     hash_hex(job.id).substr(0, 12), anchor.round, scheduler, signer.status().message());
+      continue;
+    }
+    add_job_event(job.id, "scheduler " + scheduler + " signed decision " + hash_hex(contradiction.announced_decision).substr(0, 16) +
+                              " for round " + std::to_string(anchor.round) + ", which contradicts the anchored " +
+                              hash_hex(contradiction.agreed_decision).substr(0, 16) + ": submitting the evidence");
+    node_.report_contradiction(scheduler, contradiction, *signer);
   }
 }
 
@@ -703,6 +727,7 @@ void CoordinatorRole::on_batch_result(const AnchorBatcher::Batch& batch, const A
         a.error.clear();
         add_job_event(key.job, "deployment anchored in batch " + root + " (" + leaf + "): commitment " + a.commitment +
                                    " in tx " + result.tx + " (block " + std::to_string(result.block) + ")");
+        prove_contradictions(it->second, a);
         continue;
       }
       (void)move(a, AnchorPhase::kPending);  // from kSending: retried by the batcher

@@ -162,6 +162,9 @@ class CoordinatorRole {
   // arms the timer for the next one.
   void send_due_batch();
   void on_batch_result(const AnchorBatcher::Batch& batch, const AnchorInfo& result);
+  // Once `anchor` is on chain: every scheduler whose signed announcement for the round
+  // contradicts the anchored decision over the same inputs is reported (docs/chain.md, "Slashing").
+  void prove_contradictions(const JobState& job, const AnchorInfo& anchor);
   void arm_anchor_timer();
   void reschedule_lost(const std::string& peer, const std::string& why);
   // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().

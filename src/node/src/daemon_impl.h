@@ -111,6 +111,10 @@ struct StakeView {
   std::string error;
   chain::U256 min_stake;                     // 0: no minimum, nobody is gated
   std::set<std::string> unstaked_operators;  // checksum addresses of operators below it
+  std::map<std::string, chain::U256> bonded;  // every active node's operator (and this node's): bonded wei
+  // Slashed events since the last read (none when they could not be read; see slashes_error).
+  std::vector<chain::VeilRegistry::SlashedEvent> new_slashes;
+  std::string slashes_error;
 };
 
 struct Daemon::Impl : NodeContext {
@@ -162,6 +166,13 @@ struct Daemon::Impl : NodeContext {
   Bytes sign_as_operator(const Hash32& digest) const override;
   void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
                            const chain::Address& signer) override;
+  void report_contradiction(const std::string& scheduler, const chain::Contradiction& contradiction,
+                            const chain::Address& signer) override;
+  // Submits one proven lie (`kind`: "equivocating", "contradicting the anchored decision") on
+  // the blocking worker unless this node or the chain has seen its id; logs and records the slash.
+  void submit_lie(const std::string& scheduler, const Hash32& job_id, const chain::Hash32& id, const chain::Address& signer,
+                  std::string kind, std::string evidence_json,
+                  std::function<Result<chain::VeilRegistry::Slash>(chain::VeilRegistry&)> submit);
 
   void publish(const std::string& topic, const Bytes& data) override;
   void wire_dump(std::string_view direction, std::string_view kind, const std::string& peer, ByteView data);
@@ -178,6 +189,8 @@ struct Daemon::Impl : NodeContext {
   // Blocking worker: the minimum stake and, when it is above 0, which operators of `nodes`
   // (and this node's own) are below it.
   StakeView read_stake_view(const Result<std::vector<chain::VeilRegistry::NodeInfo>>& nodes);
+  // Blocking worker: the Slashed events since the last read, into `view`.
+  void read_new_slashes(StakeView& view);
   // Io thread, from apply_chain_view: removes the nodes of unstaked operators from `active`
   // (so the gater refuses them and they are neither scheduled nor counted) and closes their
   // connections; when this node's own operator fell below the minimum, drains its replicas and
@@ -185,6 +198,8 @@ struct Daemon::Impl : NodeContext {
   void apply_stake_view(const StakeView& stake, std::map<chain::Hash32, std::string>& active);
   // "staked", "unstaked", or "no minimum" (min stake 0), for /v1/status.
   std::string stake_state() const;
+  // The bonded wei of `operator_address` as of the last chain read, decimal; "" when unknown.
+  std::string bonded_of(const std::string& operator_address) const;
 
   // The coordinator role's chain call (blocking worker only): anchors `commitment` unless it
   // is anchored already, and says where it is.
@@ -260,6 +275,10 @@ struct Daemon::Impl : NodeContext {
   // executor was drained for that.
   chain::U256 min_stake_;
   std::set<std::string> unstaked_operators_;
+  std::map<std::string, chain::U256> bonded_;  // operator (checksum) -> bonded wei, from the last view
+  std::deque<chain::VeilRegistry::SlashedEvent> slashes_;  // the newest kSlashesKept, oldest first
+  static constexpr std::size_t kSlashesKept = 100;
+  std::uint64_t slashes_read_to_ = 0;  // blocking worker only: the next block to read Slashed events from
   std::map<chain::Hash32, std::string> unstaked_nodes_;
   bool self_unstaked_ = false, drained_for_stake_ = false;
 

@@ -113,7 +113,7 @@ class NodeContext {
   // measured capacity minus this).
   virtual sched::FreeCapacity reserved_capacity() const = 0;
 
-  // ---- signed announcements (docs/chain.md, "Slashing for equivocation") ----
+  // ---- signed announcements (docs/chain.md, "Slashing") ----
   // The EIP-712 domain announcements are signed in (the chain's id and the registry), when
   // this node has a chain view; without one (a unit test's context) nothing is signed or checked.
   virtual std::optional<chain::RegistryDomain> announcement_domain() const = 0;
@@ -126,6 +126,11 @@ class NodeContext {
   // it: submit it to the registry (once, unless the chain already used it).
   virtual void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
                                    const chain::Address& signer) = 0;
+  // Scheduler `scheduler` announced a decision that contradicts the quorum decision anchored
+  // for the same job, round and inputs; `contradiction`, checked to recover to `signer`, proves
+  // it: submit it to the registry (once, unless the chain already used the lie's id).
+  virtual void report_contradiction(const std::string& scheduler, const chain::Contradiction& contradiction,
+                                    const chain::Address& signer) = 0;
 };
 
 }  // namespace veil::node

@@ -208,6 +208,7 @@ Bytes encode(const DecisionAnnouncement& m) {
   j["hash"] = bin(m.decision_hash);
   j["error"] = m.error;
   j["sig"] = bin(m.signature);
+  j["inputs"] = bin(m.inputs_root);
   return to_bytes(j);
 }
 
@@ -315,6 +316,7 @@ Result<DecisionAnnouncement> decode_decision_announcement(ByteView bytes) {
     m.decision_hash = f.hash("hash");
     m.error = f.text("error", 1024);
     m.signature = f.bytes("sig", kAnnouncementSignatureSize);
+    m.inputs_root = f.hash("inputs");
     if (f.status().ok() && !m.signature.empty() && m.signature.size() != kAnnouncementSignatureSize) {
       f.fail("field 'sig' must be empty or 65 bytes");
     }
@@ -481,6 +483,13 @@ Hash32 inputs_root(const std::vector<Hash32>& telemetry_hashes) {
   Hash32 root;
   crypto_hash_sha256_final(&st, root.data());
   return root;
+}
+
+Hash32 round_inputs_root(const ScheduleRequest& request) {
+  std::vector<Hash32> hashes;
+  hashes.reserve(request.nodes.size());
+  for (const auto& n : request.nodes) hashes.push_back(n.telemetry_hash);
+  return inputs_root(hashes);
 }
 
 std::string hash_hex(const Hash32& hash) { return to_hex(ByteView(hash.data(), hash.size())); }

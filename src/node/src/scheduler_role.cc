@@ -70,7 +70,7 @@ void SchedulerRole::on_round(const std::string& from, ByteView data) {
 }
 
 void SchedulerRole::announce(const ScheduleRequest& request, const Hash32& hash, const std::string& error, bool remember) {
-  DecisionAnnouncement a{request.job_id, request.round, node_.self(), hash, error, {}};
+  DecisionAnnouncement a{request.job_id, request.round, node_.self(), hash, error, {}, round_inputs_root(request)};
   if (auto domain = node_.announcement_domain()) {
     a.signature = node_.sign_as_operator(chain::announcement_digest(*domain, announcement_content(a)));
   }
@@ -186,6 +186,14 @@ void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
                    checked.message());
     return;
   }
+  // A decision over other inputs than the round's is not a vote in this round (and could not be
+  // proven a lie); the round may not have arrived yet, in which case the coordinator's count decides.
+  if (auto seen = rounds_seen_.find({a->job_id, a->round});
+      seen != rounds_seen_.end() && a->error.empty() && a->inputs_root != round_inputs_root(seen->second)) {
+    logger()->warn("decision announcement of {} for job {} round {} not counted: it was computed from other inputs",
+                   from, short_id(a->job_id), a->round);
+    return;
+  }
   auto& kept = announcements_[{a->job_id, a->round}];
   auto earlier = kept.find(a->scheduler);
   if (earlier != kept.end()) {
@@ -213,22 +221,57 @@ void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
 }
 
 chain::Announcement announcement_content(const DecisionAnnouncement& a) {
-  return chain::Announcement{a.job_id, a.round, a.decision_hash, chain::peer_id_hash(a.scheduler)};
+  return chain::Announcement{a.job_id, a.round, a.decision_hash, chain::peer_id_hash(a.scheduler), a.inputs_root};
 }
 
 std::optional<chain::Evidence> equivocation_evidence(const DecisionAnnouncement& first, const DecisionAnnouncement& second) {
   if (first.job_id != second.job_id || first.round != second.round || first.scheduler != second.scheduler) return std::nullopt;
   if (!first.error.empty() || !second.error.empty() || first.decision_hash == second.decision_hash) return std::nullopt;
+  if (first.decision_hash == Hash32{} || second.decision_hash == Hash32{}) return std::nullopt;
   if (first.signature.empty() || second.signature.empty()) return std::nullopt;
   chain::Evidence e;
   e.job_id = first.job_id;
   e.round = first.round;
   e.peer_id = chain::peer_id_hash(first.scheduler);
   e.decision_a = first.decision_hash;
+  e.inputs_root_a = first.inputs_root;
   e.signature_a = first.signature;
   e.decision_b = second.decision_hash;
+  e.inputs_root_b = second.inputs_root;
   e.signature_b = second.signature;
   return e;
+}
+
+std::vector<std::pair<std::string, chain::Contradiction>> contradiction_evidence(
+    const chain::VeilRegistry::Commitment& agreed, const AnchorInfo& anchor,
+    const std::map<std::string, DecisionAnnouncement>& announced) {
+  chain::Contradiction base;
+  base.job_id = agreed.job_id;
+  base.round = agreed.round;
+  base.agreed_decision = agreed.decision_hash;
+  base.inputs_root = agreed.inputs_root;
+  base.schedulers = agreed.schedulers;
+  if (!anchor.batch_root.empty()) {
+    auto root = parse_hash_hex(anchor.batch_root);
+    if (!root.ok()) return {};
+    base.batch_root = *root;
+    for (const auto& step : anchor.proof) {
+      auto h = parse_hash_hex(step);
+      if (!h.ok()) return {};
+      base.proof.push_back(*h);
+    }
+  }
+  std::vector<std::pair<std::string, chain::Contradiction>> out;
+  for (const auto& [scheduler, a] : announced) {
+    if (a.job_id != agreed.job_id || a.round != agreed.round || !a.error.empty() || a.signature.empty()) continue;
+    if (a.decision_hash == Hash32{} || a.decision_hash == agreed.decision_hash || a.inputs_root != agreed.inputs_root) continue;
+    chain::Contradiction c = base;
+    c.peer_id = chain::peer_id_hash(scheduler);
+    c.announced_decision = a.decision_hash;
+    c.signature = a.signature;
+    out.emplace_back(scheduler, std::move(c));
+  }
+  return out;
 }
 
 const std::map<std::string, DecisionAnnouncement>& SchedulerRole::announced(const Hash32& job, std::uint32_t round) const {

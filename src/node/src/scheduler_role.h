@@ -23,9 +23,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "node_context.h"
 #include "veil/chain/evidence.h"
+#include "veil/chain/veil_registry.h"
+#include "veil/node/job_state.h"
 #include "veil/common/status.h"
 #include "veil/node/protocol.h"
 #include "veil/sched/telemetry_record.h"
@@ -124,11 +127,19 @@ class SchedulerRole {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// What an announcement's signature covers: (job, round, decision hash, peer_id_hash(scheduler)).
+// What an announcement's signature covers: (job, round, decision hash, peer_id_hash(scheduler),
+// inputs root).
 chain::Announcement announcement_content(const DecisionAnnouncement& a);
 // The evidence that `first` and `second` make when they are announcements of one scheduler for
 // one job and round, both signed and without error, naming different decisions; nullopt
 // otherwise. Whether the two signatures recover to one signer is Evidence::signer's to check.
 std::optional<chain::Evidence> equivocation_evidence(const DecisionAnnouncement& first, const DecisionAnnouncement& second);
+// The contradictions of an anchored decision among the announcements of its round, by
+// scheduler: each signed announcement without error, over the same inputs, that names another
+// non-zero decision. `anchor` says where the commitment is anchored (its batch root and proof,
+// or alone). Whether each signature recovers is Contradiction::signer's to check.
+std::vector<std::pair<std::string, chain::Contradiction>> contradiction_evidence(
+    const chain::VeilRegistry::Commitment& agreed, const AnchorInfo& anchor,
+    const std::map<std::string, DecisionAnnouncement>& announced);
 
 }  // namespace veil::node

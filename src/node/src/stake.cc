@@ -29,37 +29,50 @@ Bytes Daemon::Impl::sign_as_operator(const Hash32& digest) const {
 
 void Daemon::Impl::report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
                                        const chain::Address& signer) {
-  const chain::Hash32 id = evidence.id(signer);
+  submit_lie(scheduler, evidence.job_id, evidence.id(signer), signer, "equivocating", evidence.to_json(),
+             [evidence](chain::VeilRegistry& registry) { return registry.submit_evidence(evidence); });
+}
+
+void Daemon::Impl::report_contradiction(const std::string& scheduler, const chain::Contradiction& contradiction,
+                                        const chain::Address& signer) {
+  submit_lie(scheduler, contradiction.job_id, contradiction.id(signer), signer, "contradicting the anchored decision",
+             contradiction.to_json(),
+             [contradiction](chain::VeilRegistry& registry) { return registry.submit_contradiction(contradiction); });
+}
+
+void Daemon::Impl::submit_lie(const std::string& scheduler, const Hash32& job_id, const chain::Hash32& id,
+                              const chain::Address& signer, std::string kind, std::string evidence_json,
+                              std::function<Result<chain::VeilRegistry::Slash>(chain::VeilRegistry&)> submit) {
   if (!evidence_reported_.insert(id).second) return;
-  const std::string job = hash_hex(evidence.job_id);
+  const std::string job = hash_hex(job_id);
   if (!sender_) {
-    logger()->warn("job {}: evidence that {} equivocated not submitted: no eth.key_file on this node ({})",
-                   job.substr(0, 12), scheduler, evidence.to_json());
+    logger()->warn("job {}: evidence that {} lied ({}) not submitted: no eth.key_file on this node ({})", job.substr(0, 12),
+                   scheduler, kind, evidence_json);
     return;
   }
-  blocking_->post([this, scheduler, evidence, signer, id, job] {
+  blocking_->post([this, scheduler, signer, id, job, kind = std::move(kind), submit = std::move(submit)] {
     // Another node may have been quicker: reading is free, a refused transaction is not.
     auto used = registry_->is_evidence_used(id);
     if (used.ok() && *used) {
-      post([job, scheduler] {
-        logger()->info("job {}: the equivocation of {} was already reported by another node", job.substr(0, 12), scheduler);
+      post([job, scheduler, kind] {
+        logger()->info("job {}: {} ({}) was already reported by another node", job.substr(0, 12), scheduler, kind);
       });
       return;
     }
-    auto slash = registry_->submit_evidence(evidence);
-    post([this, job, scheduler, signer, slash = std::move(slash)] {
+    auto slash = submit(*registry_);
+    post([this, job, scheduler, signer, kind, slash = std::move(slash)] {
       if (!slash.ok()) {
-        logger()->warn("job {}: submitting the evidence that {} equivocated failed: {}", job.substr(0, 12), scheduler,
+        logger()->warn("job {}: submitting the evidence that {} lied ({}) failed: {}", job.substr(0, 12), scheduler, kind,
                        slash.status().to_string());
         return;
       }
       const std::string message = "scheduler " + scheduler + " slashed: " + slash->slashed.to_dec() + " wei of operator " +
-                                  signer.to_checksum() + " for equivocating (evidence " +
+                                  signer.to_checksum() + " for " + kind + " (evidence " +
                                   chain::hash_hex(slash->evidence_id).substr(0, 18) + "; " + slash->reward.to_dec() +
                                   " wei to this node's operator)";
       logger()->warn("job {}: {}", job.substr(0, 12), message);
       (void)store_->add_event(job, now_ms(), message);
-      metrics_.counter("veil_slashes_reported_total", "Equivocations this node proved on chain, by scheduler.", {"scheduler"})
+      metrics_.counter("veil_slashes_reported_total", "Lies this node proved on chain, by scheduler.", {"scheduler"})
           .with({scheduler})
           .inc();
     });
@@ -74,26 +87,43 @@ StakeView Daemon::Impl::read_stake_view(const Result<std::vector<chain::VeilRegi
     return view;
   }
   view.min_stake = params->min_stake_wei;
-  if (view.min_stake == chain::U256(0) || !nodes.ok()) {
-    view.read = nodes.ok();
-    return view;
-  }
+  read_new_slashes(view);
+  if (!nodes.ok()) return view;
   std::set<std::string> operators;
   for (const auto& n : *nodes) {
     if (n.active) operators.insert(n.operator_address.to_checksum());
   }
   if (!operator_address_.empty()) operators.insert(operator_address_);
+  // One read per operator serves both the gate (isOperatorStaked is bonded >= minStake) and
+  // the amounts the dashboard shows.
   for (const auto& op : operators) {
     auto address = chain::Address::parse(op);
-    auto staked = address.ok() ? registry_->is_operator_staked(*address) : Result<bool>(address.status());
-    if (!staked.ok()) {
-      view.error = "isOperatorStaked(" + op + "): " + staked.status().to_string();
+    auto bonded = address.ok() ? registry_->stake_of(*address) : Result<chain::U256>(address.status());
+    if (!bonded.ok()) {
+      view.error = "stakeOf(" + op + "): " + bonded.status().to_string();
       return view;
     }
-    if (!*staked) view.unstaked_operators.insert(op);
+    view.bonded[op] = *bonded;
+    if (view.min_stake != chain::U256(0) && *bonded < view.min_stake) view.unstaked_operators.insert(op);
   }
   view.read = true;
   return view;
+}
+
+void Daemon::Impl::read_new_slashes(StakeView& view) {
+  auto head = eth_->block_number();
+  if (!head.ok()) {
+    view.slashes_error = head.status().to_string();
+    return;
+  }
+  if (*head < slashes_read_to_) return;  // a chain that went back (a restarted dev chain): nothing new yet
+  auto events = registry_->slashed_events(slashes_read_to_, *head);
+  if (!events.ok()) {
+    view.slashes_error = events.status().to_string();
+    return;
+  }
+  view.new_slashes = std::move(*events);
+  slashes_read_to_ = *head + 1;
 }
 
 void Daemon::Impl::apply_stake_view(const StakeView& stake, std::map<chain::Hash32, std::string>& active) {
@@ -109,9 +139,15 @@ void Daemon::Impl::apply_stake_view(const StakeView& stake, std::map<chain::Hash
     }
     min_stake_ = stake.min_stake;
     unstaked_operators_ = stake.unstaked_operators;
+    bonded_ = stake.bonded;
   } else if (!stake.error.empty()) {
     logger()->warn("chain: cannot read stake ({}); keeping the last view", stake.error);
   }
+  for (const auto& slash : stake.new_slashes) {
+    slashes_.push_back(slash);
+    if (slashes_.size() > kSlashesKept) slashes_.pop_front();
+  }
+  if (!stake.slashes_error.empty()) logger()->debug("chain: cannot read Slashed events: {}", stake.slashes_error);
   // Nodes of unstaked operators are not registered as far as this node is concerned: the
   // gater refuses them, they are not scheduled and their announcements are not counted.
   std::map<chain::Hash32, std::string> refused;
@@ -149,6 +185,11 @@ void Daemon::Impl::apply_stake_view(const StakeView& stake, std::map<chain::Hash
     logger()->info("this node's operator is staked again: accepting assignments");
     executor_->refuse_assignments("");
   }
+}
+
+std::string Daemon::Impl::bonded_of(const std::string& operator_address) const {
+  auto it = bonded_.find(operator_address);
+  return it == bonded_.end() ? std::string() : it->second.to_dec();
 }
 
 std::string Daemon::Impl::stake_state() const {

@@ -79,6 +79,7 @@ class VeilRegistry {
   // What a deployment commitment binds (see VeilRegistry.deploymentCommitment).
   struct Commitment {
     Hash32 job_id{};
+    std::uint32_t round = 0;
     Hash32 decision_hash{};
     Hash32 inputs_root{};
     std::vector<Hash32> schedulers;
@@ -143,13 +144,15 @@ class VeilRegistry {
   Result<Receipt> request_unstake(const U256& wei);   // bonded -> unbonding, released after the delay
   Result<Receipt> withdraw();                         // pays unbonding stake once released
   Result<Receipt> withdraw_rewards();                 // pays reporter rewards
-  // Submits equivocation evidence; returns the Slashed event (the operator, wei slashed, reward).
+  // Submits equivocation evidence (submitEvidence); returns the Slashed event (the operator, wei slashed, reward).
   struct Slash {
     Address operator_address, reporter;
     Hash32 evidence_id{};
     U256 slashed, reward;
   };
   Result<Slash> submit_evidence(const Evidence& evidence);
+  // Submits contradiction evidence (submitContradiction); the same Slashed event.
+  Result<Slash> submit_contradiction(const Contradiction& contradiction);
   // Anchors the root of `count` commitments (merkle_batch.h).
   Result<Receipt> anchor_batch(const Hash32& root, std::uint32_t count);
 
@@ -217,7 +220,18 @@ class VeilRegistry {
   Result<std::vector<AnchoredEvent>> anchored_events(std::uint64_t from_block, std::uint64_t to_block = 0,
                                                      std::optional<Hash32> job_id = std::nullopt);
 
-  // keccak256(abi.encode(jobId, decisionHash, inputsRoot, schedulers)), computed locally.
+  // Slashed events in [from_block, to_block] (to_block 0: head), oldest first.
+  struct SlashedEvent {
+    Address operator_address, reporter;
+    Hash32 evidence_id{}, job_id{};
+    std::uint32_t round = 0;
+    U256 slashed, reward;  // wei
+    std::uint64_t block_number = 0;
+    Hash32 transaction_hash{};
+  };
+  Result<std::vector<SlashedEvent>> slashed_events(std::uint64_t from_block, std::uint64_t to_block = 0);
+
+  // keccak256(abi.encode(jobId, round, decisionHash, inputsRoot, schedulers)), computed locally.
   static Hash32 commitment_hash(const Commitment& commitment);
   // Names revert data with this contract's custom errors.
   static std::string decode_revert(ByteView data);
@@ -226,6 +240,7 @@ class VeilRegistry {
   Result<std::vector<AbiValue>> view(std::string_view function, const std::vector<AbiValue>& args);
   Result<Receipt> transact(std::string_view function, const std::vector<AbiValue>& args, const U256& value = U256(0));
   Result<DecodedEvent> find_event(const Receipt& receipt, std::string_view event_name);
+  Result<Slash> slash_of(const Receipt& receipt);  // the Slashed event of a submit_* receipt
 
   EthClient* client_;
   Address address_;

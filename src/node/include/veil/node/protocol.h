@@ -87,10 +87,13 @@ struct DecisionAnnouncement {
   Hash32 decision_hash{};
   std::string error;      // non-empty: the scheduler could not evaluate (and says why)
   // 65 bytes r ‖ s ‖ v by the scheduler's operator key over chain::announcement_digest of
-  // (job, round, decision hash, peer_id_hash(scheduler)) (docs/chain.md, "Slashing for
-  // equivocation"); empty only from a node without an operator key, which nodes with a chain
+  // (job, round, decision hash, peer_id_hash(scheduler), inputs root) (docs/chain.md,
+  // "Slashing"); empty only from a node without an operator key, which nodes with a chain
   // view do not count.
   Bytes signature;
+  // inputs_root() of the round's telemetry hashes: what the decision was computed from. Signed,
+  // so that a decision contradicting the anchored one is a provable lie only over equal inputs.
+  Hash32 inputs_root{};
 };
 
 struct DecisionSubmission {
@@ -204,6 +207,8 @@ fhe::threshold::DecryptionRequest decision_request(const Hash32& job_id, std::ui
 // keccak-free root of the inputs that a deployment commitment binds: SHA-256 over the
 // telemetry hashes in node order (docs/node.md).
 Hash32 inputs_root(const std::vector<Hash32>& telemetry_hashes);
+// inputs_root() of a round's nodes, in the request's order.
+Hash32 round_inputs_root(const ScheduleRequest& request);
 
 std::string hash_hex(const Hash32& hash);
 Result<Hash32> parse_hash_hex(std::string_view text);
