@@ -208,7 +208,9 @@ TEST(VeilRegistryAbi, EmbeddedArtifactHasSeedInterface) {
   EXPECT_EQ((*abi.function("getClusterPolicy"))->outputs[0].type.canonical(), "bytes");
   EXPECT_EQ((*abi.function("getClusterPolicy"))->state_mutability, "view");
   EXPECT_EQ((*abi.event("DeploymentAnchored"))->signature,
-            "DeploymentAnchored(bytes32,bytes32,address,bytes32,bytes32,bytes32[])");
+            "DeploymentAnchored(bytes32,bytes32,address,uint32,bytes32,bytes32,bytes32[])");
+  EXPECT_EQ((*abi.function("submitContradiction"))->signature,
+            "submitContradiction((bytes32,uint32,bytes32,bytes32,bytes32[]),bytes32,bytes32[],bytes32,(bytes32,bytes32,bytes))");
   EXPECT_GT(VeilRegistry::creation_bytecode_hex().size(), 1000u);
   // Custom errors decode by name with their arguments.
   Bytes data(4);
@@ -229,6 +231,9 @@ TEST(VeilRegistryAbi, CommitmentMatchesAbiEncodeFormula) {
   Hash32 h = VeilRegistry::commitment_hash(c);
   c.decision_hash[1] = 3;
   EXPECT_NE(h, VeilRegistry::commitment_hash(c));
+  c.decision_hash[1] = 2;
+  c.round = 2;
+  EXPECT_NE(h, VeilRegistry::commitment_hash(c)) << "the round is part of the commitment";
 }
 
 TEST(VeilRegistryAbi, ImageDigests) {
