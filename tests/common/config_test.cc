@@ -221,3 +221,39 @@ TEST(ParseBool, AcceptsCommonSpellings) {
 
 }  // namespace
 }  // namespace veil
+
+namespace veil {
+namespace {
+
+class MappingConfigTest : public ::testing::Test {
+ protected:
+  Result<Config> load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+    Config::LoadOptions options;
+    options.file = "node.yaml";
+    options.text = yaml;
+    options.environment = std::move(env);
+    return Config::load(options);
+  }
+};
+
+TEST_F(MappingConfigTest, LabelsAndHostVolumesAreMappingsKeptAsNameValuePairs) {
+  auto config = load("node:\n  labels: {region: eu, zone: a}\n  host_volumes:\n    data: /srv/data\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->strings("node.labels"), (std::vector<std::string>{"region=eu", "zone=a"}));
+  EXPECT_EQ(config->strings("node.host_volumes"), (std::vector<std::string>{"data=/srv/data"}));
+  auto from_env = load("", {{"VEIL_NODE_LABELS", "region=us,zone=b"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().message();
+  EXPECT_EQ(from_env->strings("node.labels"), (std::vector<std::string>{"region=us", "zone=b"}));
+  auto nested = load("node:\n  labels: {region: {deep: x}}\n");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.status().message().find("node.labels' must map names to single values"), std::string::npos)
+      << nested.status().message();
+  auto bare = load("", {{"VEIL_NODE_LABELS", "region"}});
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.status().message().find("NAME=VALUE"), std::string::npos) << bare.status().message();
+  // Other list settings still refuse a mapping.
+  EXPECT_FALSE(load("libp2p:\n  listen: {a: b}\n").ok());
+}
+
+}  // namespace
+}  // namespace veil

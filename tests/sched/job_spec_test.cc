@@ -342,3 +342,80 @@ TEST(ImageRef, TagOnlyAfterLastSlash) {
 
 }  // namespace
 }  // namespace veil::sched
+
+namespace veil::sched {
+namespace {
+
+// The error of parsing valid_spec() followed by `extra`, or "" when it parsed.
+std::string error_with(const std::string& extra) {
+  auto spec = parse_job_spec(valid_spec() + extra, "job.yaml");
+  return spec.ok() ? "" : spec.status().message();
+}
+
+TEST(JobSpec, ConstraintsSpreadAndVolumesParseAndRoundTrip) {
+  auto spec = parse_job_spec(valid_spec() +
+                             "constraints:\n"
+                             "  - {attribute: region, value: eu}\n"
+                             "  - {attribute: zone, operator: in, value: [a, b]}\n"
+                             "  - {attribute: arch, operator: '!=', value: arm64}\n"
+                             "  - {attribute: host, operator: regexp, value: 'web-[0-9]+'}\n"
+                             "  - {attribute: tier, operator: in, value: 'gold,silver'}\n"
+                             "spread_over: zone\n"
+                             "volumes:\n"
+                             "  - {source: data, path: /srv/data, read_only: true}\n"
+                             "  - {source: scratch_1, path: /tmp/scratch}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(spec->constraints.size(), 5u);
+  EXPECT_EQ(spec->constraints[0].op, Constraint::Operator::kEqual);
+  EXPECT_EQ(spec->constraints[1].values, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(spec->constraints[2].op, Constraint::Operator::kNotEqual);
+  EXPECT_EQ(spec->constraints[3].op, Constraint::Operator::kRegexp);
+  EXPECT_EQ(spec->constraints[4].values, (std::vector<std::string>{"gold", "silver"}));
+  EXPECT_EQ(spec->spread_over, "zone");
+  ASSERT_EQ(spec->volumes.size(), 2u);
+  EXPECT_TRUE(spec->volumes[0].read_only);
+  EXPECT_FALSE(spec->volumes[1].read_only);
+  const std::string canonical = to_canonical_yaml(*spec);
+  auto again = parse_job_spec(canonical);
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << canonical;
+  EXPECT_EQ(again->constraints, spec->constraints);
+  EXPECT_EQ(again->volumes, spec->volumes);
+  EXPECT_EQ(again->spread_over, "zone");
+  EXPECT_EQ(to_canonical_yaml(*again), canonical);
+  // Without them, the canonical text (and the job id) is what it was before they existed.
+  auto plain = parse_job_spec(valid_spec());
+  ASSERT_TRUE(plain.ok());
+  for (const char* field : {"constraints", "spread_over", "volumes"}) {
+    EXPECT_EQ(to_canonical_yaml(*plain).find(field), std::string::npos) << field;
+  }
+}
+
+TEST(JobSpec, BadConstraintsAndVolumesNameTheFieldAndLine) {
+  struct Case {
+    std::string extra;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"constraints:\n  - {attribute: region, operator: '>', value: eu}\n", "constraints[0].operator: '>' is not an operator"},
+      {"constraints:\n  - {value: eu}\n", "constraints[0].attribute: is required"},
+      {"constraints:\n  - {attribute: region, value: [eu, us]}\n", "constraints[0].value: a list of values needs operator 'in'"},
+      {"constraints:\n  - {attribute: host, operator: regexp, value: '(a'}\n", "not a POSIX extended regular expression"},
+      {"constraints:\n  - {attribute: host, operator: regexp, value: '(a)\\1'}\n", "back-references"},
+      {"constraints:\n  - {attribute: region, value: eu, weight: 5}\n", "unknown key 'weight'"},
+      {"volumes:\n  - {source: data}\n", "volumes[0].path: is required"},
+      {"volumes:\n  - {source: Data, path: /d}\n", "volumes[0].source: 'Data' must be"},
+      {"volumes:\n  - {source: data, path: relative}\n", "volumes[0].path: must be an absolute path"},
+      {"volumes:\n  - {source: data, path: /a/../etc}\n", "volumes[0].path: must be an absolute path"},
+      {"volumes:\n  - {source: data, path: /d}\n  - {source: logs, path: /d}\n", "volumes[1].path: /d is mounted twice"},
+      {"volumes:\n  - {source: data, path: /d, read_only: maybe}\n", "volumes[0].read_only: must be true or false"},
+      {"spread_over: ''\n", "spread_over: must be a label name"},
+  };
+  for (const auto& c : cases) {
+    const std::string message = error_with(c.extra);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << c.extra << " -> " << message;
+    EXPECT_NE(message.find("job.yaml:1"), std::string::npos) << message;  // line 17 or 18: the new block
+  }
+}
+
+}  // namespace
+}  // namespace veil::sched

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "veil/sched/decision.h"
@@ -114,6 +116,42 @@ TEST_F(RecordTest, DecisionHashIsReproducibleAndVerifiable) {
   EXPECT_NE(verify_decision(forged, job, input, *server_).message().find("policy"), std::string::npos);
   spec.name = "other";
   EXPECT_FALSE(verify_decision(first, job_id(spec), input, *server_).ok());
+}
+
+}  // namespace
+}  // namespace veil::sched
+
+namespace veil::sched {
+namespace {
+
+TEST_F(RecordTest, AttributesTravelSignedAndVersionOneRecordsStillParse) {
+  const NodeAttributes attributes{{{"region", "eu"}, {"zone", "b"}}, {"data", "logs"}};
+  Bytes bytes = sign_telemetry_record("12D3KooWNodeA", 1, 1000, telemetry_, fhe::kParamInsecureTestOnly, secret_key_, attributes);
+  auto parsed = parse_telemetry_record(bytes, fhe::kParamInsecureTestOnly);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->attributes, attributes);
+  // The attributes are under the signature: changing the zone's value breaks it.
+  const std::string zone_b("zone\x00\x01" "b", 7);
+  auto at = std::search(bytes.begin(), bytes.end(), zone_b.begin(), zone_b.end());
+  ASSERT_NE(at, bytes.end());
+  Bytes moved = bytes;
+  moved[static_cast<std::size_t>(at - bytes.begin()) + zone_b.size() - 1] = 'c';
+  auto forged = parse_telemetry_record(moved, fhe::kParamInsecureTestOnly);
+  ASSERT_FALSE(forged.ok());
+  EXPECT_NE(forged.status().message().find("signature"), std::string::npos) << forged.status().message();
+  // Version 1 had no attributes section: rebuild one from this record and re-sign it.
+  // Before "zone": its length byte, then region's entry (1 + 6 + 2 + 2 bytes), then the count.
+  const std::size_t attributes_at = static_cast<std::size_t>(at - bytes.begin()) - 1 - (1 + 6 + 2 + 2) - 2;
+  Bytes v1(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(attributes_at));
+  v1[5] = 1;  // the version's low byte
+  v1.insert(v1.end(), public_key_.begin(), public_key_.end());
+  std::array<std::uint8_t, crypto_sign_BYTES> signature{};
+  crypto_sign_detached(signature.data(), nullptr, v1.data(), v1.size(), secret_key_.data());
+  v1.insert(v1.end(), signature.begin(), signature.end());
+  auto old = parse_telemetry_record(v1, fhe::kParamInsecureTestOnly);
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_EQ(old->attributes, NodeAttributes{});
+  EXPECT_EQ(telemetry_hash(old->telemetry), telemetry_hash(telemetry_));
 }
 
 }  // namespace

@@ -45,6 +45,13 @@ std::string validate_host_port(std::string_view value) {
   return "";
 }
 
+// One entry of a mapping setting: NAME=VALUE with a non-empty name.
+std::string validate_name_value(std::string_view value) {
+  const auto eq = value.find('=');
+  if (eq == std::string_view::npos || eq == 0) return "expected NAME=VALUE (or a YAML mapping NAME: VALUE)";
+  return "";
+}
+
 std::string validate_multiaddr(std::string_view value) {
   if (value.empty() || value.front() != '/') return "expected a multiaddr such as /ip4/127.0.0.1/tcp/4001";
   return "";
@@ -192,6 +199,16 @@ struct FileLoader {
     std::vector<std::string> values;
     if (value.IsNull()) {
       values.clear();
+    } else if (field.kind == ConfigKind::kStringList && value.IsMap() && field.validate == validate_name_value) {
+      // A mapping setting (node.labels: {region: eu}) is kept as its NAME=VALUE pairs, the
+      // form its environment variable takes (VEIL_NODE_LABELS=region=eu,zone=a).
+      for (const auto& item : value) {
+        if (!item.first.IsScalar() || !item.second.IsScalar()) {
+          return located_error(path, text, item.first.Mark(), "'" + std::string(field.key) + "' must map names to single values");
+        }
+        VEIL_RETURN_IF_ERROR(charge(item.second, item.first.Scalar().size() + item.second.Scalar().size() + 1));
+        values.push_back(item.first.Scalar() + "=" + item.second.Scalar());
+      }
     } else if (field.kind == ConfigKind::kStringList && value.IsSequence()) {
       for (const auto& element : value) {
         if (!element.IsScalar()) {
@@ -241,6 +258,12 @@ const std::vector<ConfigField>& config_schema() {
        "Expected PeerId of this node; start fails if the key file disagrees", validate_peer_id},
       {"node.key_file", ConfigKind::kString, "", "Ed25519 identity key of this node (created if absent)"},
       {"node.data_dir", ConfigKind::kString, "./veil-data", "Directory for state (SQLite), keys and logs"},
+      {"node.labels", ConfigKind::kStringList, "",
+       "Public labels of this node ({region: eu, zone: a}) that job constraints and spread_over match; "
+       "published in the clear", validate_name_value},
+      {"node.host_volumes", ConfigKind::kStringList, "",
+       "Host directories this node lets jobs mount, by name ({data: /srv/data}); the names are published",
+       validate_name_value},
       {"zama.publickey_file", ConfigKind::kString, "",
        "Cluster FHE compact public key used to encrypt telemetry"},
       {"docker.socket", ConfigKind::kString, "/var/run/docker.sock",

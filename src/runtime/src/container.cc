@@ -120,6 +120,16 @@ std::string spec_hash(const ContainerSpec& spec) {
   put(std::to_string(spec.nano_cpus));
   put(std::to_string(spec.memory_bytes));
   put(spec.working_dir);
+  // Written only when present, so a spec without mounts keeps the hash it had before them
+  // (a node upgrade must not replace every running container).
+  if (!spec.mounts.empty()) {
+    put("mounts");
+    for (const auto& m : spec.mounts) {
+      put(m.host_path);
+      put(m.container_path);
+      put(m.read_only ? "ro" : "rw");
+    }
+  }
   return sha256_hex(canon).substr(0, 16);
 }
 

@@ -258,6 +258,13 @@ json create_body(const ContainerSpec& spec) {
     body["ExposedPorts"] = exposed;
     host["PortBindings"] = bindings;
   }
+  if (!spec.mounts.empty()) {
+    json mounts = json::array();
+    for (const auto& m : spec.mounts) {
+      mounts.push_back({{"Type", "bind"}, {"Source", m.host_path}, {"Target", m.container_path}, {"ReadOnly", m.read_only}});
+    }
+    host["Mounts"] = mounts;
+  }
   body["HostConfig"] = host;
   if (spec.health) {
     json test = json::array({"CMD"});

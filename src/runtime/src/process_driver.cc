@@ -331,6 +331,10 @@ class ProcessDriver final : public Driver {
     for (const auto& p : spec.ports) {
       if (p.container_port == 0 || p.host_port == 0) return invalid_argument("process driver needs explicit ports");
     }
+    if (!spec.mounts.empty()) {
+      return unimplemented("the process driver cannot mount volumes (" + spec.mounts.front().container_path +
+                           "): run this node with the Docker driver");
+    }
     VEIL_ASSIGN_OR_RETURN(auto lock, lock_state());
     if (!spec.name.empty()) {
       for (const auto& id : all_ids()) {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <set>
 
+#include <regex.h>
 #include <yaml-cpp/yaml.h>
 
 #include "veil/common/printable.h"
@@ -17,12 +19,32 @@ namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
                                               "command", "env", "ports", "labels", "type", "health",
-                                              "restart", "reschedule"};
+                                              "restart", "reschedule", "constraints", "spread_over", "volumes"};
 
 bool is_dns_label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
   return std::all_of(s.begin(), s.end(), ok) && s.front() != '-' && s.back() != '-';
+}
+
+bool is_label_name(std::string_view s) {
+  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
+bool is_volume_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+bool is_container_path(std::string_view p) {
+  if (p.size() < 2 || p.size() > 1024 || p.front() != '/') return false;
+  if (p.find("/../") != std::string_view::npos || p.ends_with("/..") || p.find(':') != std::string_view::npos ||
+      p.find(',') != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(p.begin(), p.end(), [](char c) { return static_cast<unsigned char>(c) >= ' ' && c != 127; });
 }
 
 bool is_env_name(std::string_view s) {
@@ -129,6 +151,12 @@ class SpecReader {
     VEIL_RETURN_IF_ERROR(read_health(root, spec));
     VEIL_RETURN_IF_ERROR(read_restart(root, spec));
     VEIL_RETURN_IF_ERROR(read_reschedule(root, spec));
+    VEIL_RETURN_IF_ERROR(read_constraints(root, spec));
+    if (const YAML::Node spread = root["spread_over"]) {
+      VEIL_ASSIGN_OR_RETURN(spec.spread_over, scalar(spread, "spread_over"));
+      if (!is_label_name(spec.spread_over)) return error(spread, "spread_over", "must be a label name of 1..63 characters");
+    }
+    VEIL_RETURN_IF_ERROR(read_volumes(root, spec));
     return spec;
   }
 
@@ -390,6 +418,100 @@ class SpecReader {
     return {};
   }
 
+  Status read_constraints(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["constraints"];
+    if (!node) return {};
+    if (!node.IsSequence()) return error(node, "constraints", "expected a list of {attribute, operator, value}");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string field = "constraints[" + std::to_string(i) + "]";
+      if (!item.IsMap()) return error(item, field, "expected {attribute: LABEL, operator: =|!=|in|regexp, value: ...}");
+      VEIL_RETURN_IF_ERROR(charge(item, field, kChargePerPort));
+      VEIL_RETURN_IF_ERROR(check_keys(item, field, {"attribute", "operator", "value"}));
+      Constraint c;
+      if (!item["attribute"]) return error(item, field + ".attribute", "is required (a label name, e.g. region)");
+      VEIL_ASSIGN_OR_RETURN(c.attribute, scalar(item["attribute"], field + ".attribute"));
+      if (!is_label_name(c.attribute)) return error(item["attribute"], field + ".attribute", "must be a label name of 1..63 characters");
+      if (item["operator"]) {
+        VEIL_ASSIGN_OR_RETURN(std::string op, scalar(item["operator"], field + ".operator"));
+        if (op == "=" || op == "==") c.op = Constraint::Operator::kEqual;
+        else if (op == "!=") c.op = Constraint::Operator::kNotEqual;
+        else if (op == "in" || op == "set_contains_any") c.op = Constraint::Operator::kIn;
+        else if (op == "regexp") c.op = Constraint::Operator::kRegexp;
+        else return error(item["operator"], field + ".operator", "'" + op + "' is not an operator (use =, !=, in or regexp)");
+      }
+      const YAML::Node value = item["value"];
+      if (!value) return error(item, field + ".value", "is required");
+      if (value.IsSequence()) {
+        if (c.op != Constraint::Operator::kIn) return error(value, field + ".value", "a list of values needs operator 'in'");
+        for (const auto& v : value) {
+          VEIL_ASSIGN_OR_RETURN(std::string text, scalar(v, field + ".value"));
+          c.values.push_back(std::move(text));
+        }
+      } else {
+        VEIL_ASSIGN_OR_RETURN(std::string text, scalar(value, field + ".value"));
+        if (c.op == Constraint::Operator::kIn) {
+          // Nomad writes a set as "a,b,c".
+          for (std::size_t start = 0;;) {
+            const std::size_t comma = text.find(',', start);
+            c.values.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+          }
+        } else {
+          c.values.push_back(std::move(text));
+        }
+      }
+      if (c.values.empty()) return error(value, field + ".value", "needs at least one value");
+      for (const auto& v : c.values) {
+        if (v.size() > kMaxLabelValueBytes) {
+          return error(value, field + ".value", "values are at most " + std::to_string(kMaxLabelValueBytes) + " bytes");
+        }
+      }
+      if (c.op == Constraint::Operator::kRegexp) {
+        auto compiled = check_label_regexp(c.values.front());
+        if (!compiled.ok()) return error(value, field + ".value", compiled.message());
+      }
+      spec.constraints.push_back(std::move(c));
+    }
+    return {};
+  }
+
+  Status read_volumes(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["volumes"];
+    if (!node) return {};
+    if (!node.IsSequence()) return error(node, "volumes", "expected a list of {source, path, read_only}");
+    std::set<std::string> paths;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string field = "volumes[" + std::to_string(i) + "]";
+      if (!item.IsMap()) return error(item, field, "expected {source: NAME, path: /in/container, read_only: true|false}");
+      VEIL_RETURN_IF_ERROR(charge(item, field, kChargePerPort));
+      VEIL_RETURN_IF_ERROR(check_keys(item, field, {"source", "path", "read_only"}));
+      VolumeMount v;
+      if (!item["source"]) return error(item, field + ".source", "is required (a host volume a node offers)");
+      VEIL_ASSIGN_OR_RETURN(v.source, scalar(item["source"], field + ".source"));
+      if (!is_volume_name(v.source)) {
+        return error(item["source"], field + ".source", "'" + v.source + "' must be 1..63 of a-z, 0-9, '-', '_'");
+      }
+      if (!item["path"]) return error(item, field + ".path", "is required (an absolute path in the container)");
+      VEIL_ASSIGN_OR_RETURN(v.path, scalar(item["path"], field + ".path"));
+      if (!is_container_path(v.path)) {
+        return error(item["path"], field + ".path",
+                     "must be an absolute path without '..', ':', ',' or control characters, at most 1024 bytes, and not /");
+      }
+      if (!paths.insert(v.path).second) return error(item["path"], field + ".path", v.path + " is mounted twice");
+      if (item["read_only"]) {
+        VEIL_ASSIGN_OR_RETURN(std::string ro, scalar(item["read_only"], field + ".read_only"));
+        if (ro == "true") v.read_only = true;
+        else if (ro == "false") v.read_only = false;
+        else return error(item["read_only"], field + ".read_only", "must be true or false");
+      }
+      spec.volumes.push_back(std::move(v));
+    }
+    return {};
+  }
+
   // Less than the shortest text of a port ("- container: 1\n"), so only aliases can exceed it.
   static constexpr std::size_t kChargePerPort = 8;
 
@@ -427,6 +549,48 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
   if (name.empty()) return invalid_argument("image reference '" + std::string(text) + "' has no repository");
   ref.repository = std::string(name);
   return ref;
+}
+
+std::string_view constraint_operator_name(Constraint::Operator op) {
+  switch (op) {
+    case Constraint::Operator::kEqual: return "=";
+    case Constraint::Operator::kNotEqual: return "!=";
+    case Constraint::Operator::kIn: return "in";
+    case Constraint::Operator::kRegexp: return "regexp";
+  }
+  return "?";
+}
+
+Status check_label_regexp(std::string_view pattern) {
+  if (pattern.empty() || pattern.size() > kMaxLabelValueBytes) {
+    return invalid_argument("a regexp must be 1.." + std::to_string(kMaxLabelValueBytes) + " bytes");
+  }
+  // Back-references are the one POSIX feature glibc cannot match in linear time.
+  for (std::size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (pattern[i + 1] >= '1' && pattern[i + 1] <= '9') return invalid_argument("back-references (\\1..\\9) are not allowed");
+      ++i;
+    }
+  }
+  regex_t re;
+  const std::string anchored = "^(" + std::string(pattern) + ")$";
+  if (int rc = regcomp(&re, anchored.c_str(), REG_EXTENDED | REG_NOSUB); rc != 0) {
+    char message[128];
+    regerror(rc, &re, message, sizeof message);
+    return invalid_argument("not a POSIX extended regular expression: " + std::string(message));
+  }
+  regfree(&re);
+  return {};
+}
+
+bool label_matches_regexp(std::string_view pattern, std::string_view value) {
+  if (!check_label_regexp(pattern).ok()) return false;
+  regex_t re;
+  const std::string anchored = "^(" + std::string(pattern) + ")$";
+  if (regcomp(&re, anchored.c_str(), REG_EXTENDED | REG_NOSUB) != 0) return false;
+  const bool matched = regexec(&re, std::string(value).c_str(), 0, nullptr, 0) == 0;
+  regfree(&re);
+  return matched;
 }
 
 std::string_view job_type_name(JobType type) { return type == JobType::kBatch ? "batch" : "service"; }
@@ -533,6 +697,44 @@ Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view sour
   }
 }
 
+std::string describe_spec_field(std::string_view yaml_text, std::string_view source_name, std::string_view field,
+                                std::string_view message) {
+  int line = 0, column = 0;
+  try {
+    YAML::Node at = YAML::Load(std::string(yaml_text));
+    line = at.Mark().line;
+    column = at.Mark().column;
+    // Segments "name" or "name[i]", separated by dots; stop at the first one missing.
+    std::size_t start = 0;
+    while (start < field.size() && at.IsMap()) {
+      const std::size_t dot = field.find('.', start);
+      std::string_view segment = field.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+      std::optional<std::size_t> index;
+      if (auto open = segment.find('['); open != std::string_view::npos && segment.back() == ']') {
+        std::size_t i = 0;
+        auto digits = segment.substr(open + 1, segment.size() - open - 2);
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), i).ec == std::errc()) index = i;
+        segment = segment.substr(0, open);
+      }
+      YAML::Node next = at[std::string(segment)];
+      if (!next) break;
+      at.reset(next);
+      if (index) {
+        if (!at.IsSequence() || *index >= at.size()) break;
+        YAML::Node element = at[*index];
+        at.reset(element);
+      }
+      line = at.Mark().line;
+      column = at.Mark().column;
+      if (dot == std::string_view::npos) break;
+      start = dot + 1;
+    }
+  } catch (const YAML::Exception&) {
+    // A spec that parsed loads again; if not, the location stays at the start.
+  }
+  return describe_text_location(source_name, yaml_text, line, column, std::string(field) + ": " + std::string(message));
+}
+
 Result<JobSpec> load_job_spec(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(std::string text, read_file(path, kJobSpecFile));
   return parse_job_spec(text, path);
@@ -606,6 +808,26 @@ std::string to_canonical_yaml(const JobSpec& spec) {
     out << YAML::Key << "attempts" << YAML::Value << spec.reschedule.attempts;
     out << YAML::Key << "interval" << YAML::Value << format_duration(spec.reschedule.interval);
     out << YAML::EndMap;
+  }
+  if (!spec.constraints.empty()) {
+    out << YAML::Key << "constraints" << YAML::Value << YAML::BeginSeq;
+    for (const auto& c : spec.constraints) {
+      out << YAML::Flow << YAML::BeginMap << YAML::Key << "attribute" << YAML::Value << c.attribute << YAML::Key
+          << "operator" << YAML::Value << std::string(constraint_operator_name(c.op)) << YAML::Key << "value" << YAML::Value;
+      if (c.op == Constraint::Operator::kIn) out << YAML::Flow << c.values;
+      else out << c.values.front();
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  if (!spec.spread_over.empty()) out << YAML::Key << "spread_over" << YAML::Value << spec.spread_over;
+  if (!spec.volumes.empty()) {
+    out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& v : spec.volumes) {
+      out << YAML::Flow << YAML::BeginMap << YAML::Key << "source" << YAML::Value << v.source << YAML::Key << "path"
+          << YAML::Value << v.path << YAML::Key << "read_only" << YAML::Value << v.read_only << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -35,8 +35,59 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+constexpr std::uint16_t kVersionWithoutAttributes = 1;
+
+void append_attributes(Bytes& out, const NodeAttributes& attributes) {
+  append_u16_be(out, static_cast<std::uint16_t>(attributes.labels.size()));
+  for (const auto& [name, value] : attributes.labels) {
+    out.push_back(static_cast<std::uint8_t>(name.size()));
+    out.insert(out.end(), name.begin(), name.end());
+    append_u16_be(out, static_cast<std::uint16_t>(value.size()));
+    out.insert(out.end(), value.begin(), value.end());
+  }
+  append_u16_be(out, static_cast<std::uint16_t>(attributes.volumes.size()));
+  for (const auto& name : attributes.volumes) {
+    out.push_back(static_cast<std::uint8_t>(name.size()));
+    out.insert(out.end(), name.begin(), name.end());
+  }
+}
+
+// Reads what append_attributes wrote; the canonical order (ascending, no repeats) is required
+// so that one set of attributes has exactly one encoding under the signature.
+Result<NodeAttributes> read_attributes(Reader& in) {
+  NodeAttributes attributes;
+  std::uint16_t count = 0;
+  if (!in.u16(count)) return data_loss("telemetry record truncated in its labels");
+  for (std::uint16_t i = 0; i < count; ++i) {
+    std::uint8_t name_length = 0;
+    std::uint16_t value_length = 0;
+    ByteView name, value;
+    if (!in.u8(name_length) || !in.take(name_length, name) || !in.u16(value_length) || !in.take(value_length, value)) {
+      return data_loss("telemetry record truncated in label " + std::to_string(i));
+    }
+    std::string key = to_string(name);
+    if (!attributes.labels.empty() && key <= attributes.labels.rbegin()->first) {
+      return data_loss("telemetry record labels are not in ascending order");
+    }
+    attributes.labels.emplace(std::move(key), to_string(value));
+  }
+  if (!in.u16(count)) return data_loss("telemetry record truncated in its volumes");
+  for (std::uint16_t i = 0; i < count; ++i) {
+    std::uint8_t length = 0;
+    ByteView name;
+    if (!in.u8(length) || !in.take(length, name)) return data_loss("telemetry record truncated in volume " + std::to_string(i));
+    std::string text = to_string(name);
+    if (!attributes.volumes.empty() && text <= *attributes.volumes.rbegin()) {
+      return data_loss("telemetry record volumes are not in ascending order");
+    }
+    attributes.volumes.insert(std::move(text));
+  }
+  if (auto valid = validate_node_attributes(attributes); !valid.ok()) return valid.with_context("telemetry record attributes");
+  return attributes;
+}
+
 Bytes unsigned_body(const std::string& node_id, std::uint64_t sequence, std::uint64_t timestamp_ms,
-                    const EncryptedTelemetry& telemetry, std::uint8_t params_id) {
+                    const EncryptedTelemetry& telemetry, std::uint8_t params_id, const NodeAttributes& attributes) {
   Bytes out(kMagic, kMagic + 4);
   append_u16_be(out, kTelemetryRecordVersion);
   out.push_back(params_id);
@@ -49,6 +100,7 @@ Bytes unsigned_body(const std::string& node_id, std::uint64_t sequence, std::uin
     append_u32_be(out, static_cast<std::uint32_t>(ct.size()));
     out.insert(out.end(), ct.begin(), ct.end());
   }
+  append_attributes(out, attributes);
   return out;
 }
 
@@ -56,8 +108,8 @@ Bytes unsigned_body(const std::string& node_id, std::uint64_t sequence, std::uin
 
 Bytes sign_telemetry_record(const std::string& node_id, std::uint64_t sequence, std::uint64_t timestamp_ms,
                             const EncryptedTelemetry& telemetry, const fhe::Parameters& params,
-                            const Ed25519SecretKey& secret_key) {
-  Bytes out = unsigned_body(node_id, sequence, timestamp_ms, telemetry, params.id);
+                            const Ed25519SecretKey& secret_key, const NodeAttributes& attributes) {
+  Bytes out = unsigned_body(node_id, sequence, timestamp_ms, telemetry, params.id, attributes);
   const std::uint8_t* public_key = secret_key.data() + 32;
   out.insert(out.end(), public_key, public_key + 32);
   std::array<std::uint8_t, crypto_sign_BYTES> signature{};
@@ -78,9 +130,9 @@ Result<TelemetryRecord> parse_telemetry_record(ByteView bytes, const fhe::Parame
   std::uint8_t params_id = 0;
   if (!in.take(4, magic) || std::memcmp(magic.data(), kMagic, 4) != 0) return data_loss("not a telemetry record (bad magic)");
   if (!in.u16(version)) return data_loss("telemetry record truncated in its header");
-  if (version != kTelemetryRecordVersion) {
+  if (version != kTelemetryRecordVersion && version != kVersionWithoutAttributes) {
     return invalid_argument("telemetry record version " + std::to_string(version) + " is not supported (expected " +
-                            std::to_string(kTelemetryRecordVersion) + ")");
+                            std::to_string(kVersionWithoutAttributes) + " or " + std::to_string(kTelemetryRecordVersion) + ")");
   }
   if (!in.u8(params_id) || !in.u16(id_length)) return data_loss("telemetry record truncated in its header");
   if (params_id != expected_params.id) {
@@ -102,6 +154,10 @@ Result<TelemetryRecord> parse_telemetry_record(ByteView bytes, const fhe::Parame
     if (!value.ok()) return value.status().with_context("telemetry ciphertext " + std::to_string(i));
     fields.push_back(std::move(value).value());
   }
+  NodeAttributes attributes;
+  if (version != kVersionWithoutAttributes) {
+    VEIL_ASSIGN_OR_RETURN(attributes, read_attributes(in));
+  }
   const std::size_t signed_length = in.position();
   ByteView key, signature;
   if (!in.take(32, key) || !in.take(crypto_sign_BYTES, signature)) return data_loss("telemetry record truncated in its signature");
@@ -110,7 +166,8 @@ Result<TelemetryRecord> parse_telemetry_record(ByteView bytes, const fhe::Parame
     return invalid_argument("telemetry record signature does not verify");
   }
   TelemetryRecord record{to_string(id_bytes), sequence, timestamp_ms,
-                         EncryptedTelemetry{{fields[0], fields[1], fields[2], fields[3]}, fields[4]}, {}};
+                         EncryptedTelemetry{{fields[0], fields[1], fields[2], fields[3]}, fields[4]}, {},
+                         std::move(attributes)};
   std::memcpy(record.signer.data(), key.data(), 32);
   return record;
 }

@@ -42,6 +42,14 @@ struct HealthCheck {
   int retries = 3;
 };
 
+// A host directory bind-mounted into the container (Docker "Mounts" of type bind). The process
+// driver cannot mount and refuses a spec with mounts.
+struct BindMount {
+  std::string host_path;       // absolute, existing directory on the node
+  std::string container_path;  // absolute path inside the container
+  bool read_only = false;
+};
+
 struct ContainerSpec {
   std::string name;   // unique per engine; empty lets the driver choose
   std::string image;  // image reference (Docker) or executable path (process driver)
@@ -53,6 +61,7 @@ struct ContainerSpec {
   std::int64_t memory_bytes = 0;   // hard limit incl. swap; 0 = unlimited
   std::string working_dir;         // empty = image default (Docker) or the container dir
   std::optional<HealthCheck> health;
+  std::vector<BindMount> mounts;
 };
 
 enum class ContainerState { kCreated, kRunning, kPaused, kRestarting, kExited, kDead, kRemoving, kUnknown };

@@ -127,6 +127,36 @@ struct ReschedulePolicy {
 RestartPolicy default_restart(JobType type);
 ReschedulePolicy default_reschedule(JobType type);
 
+// A filter on a node's public labels (docs/jobspec.md, "Constraints"), applied before the
+// encrypted round: nodes that do not match are never inputs. A node without the label matches
+// only `!=`. `regexp` is a POSIX extended regular expression matched against the whole value
+// (anchored), without back-references, so matching takes time linear in the value.
+struct Constraint {
+  enum class Operator { kEqual, kNotEqual, kIn, kRegexp };
+  std::string attribute;            // a label name, 1..63 characters
+  Operator op = Operator::kEqual;
+  std::vector<std::string> values;  // one value, except `in` (one or more)
+
+  bool operator==(const Constraint&) const = default;
+};
+std::string_view constraint_operator_name(Constraint::Operator op);  // "=", "!=", "in", "regexp"
+inline constexpr std::size_t kMaxLabelValueBytes = 255;
+// Ok when `pattern` is a constraint's valid regexp; invalid_argument saying why otherwise.
+Status check_label_regexp(std::string_view pattern);
+// Whether `value` as a whole matches `pattern` (false for an invalid pattern).
+bool label_matches_regexp(std::string_view pattern, std::string_view value);
+
+// A host directory the node's operator offers under a name (`node.host_volumes` in the node's
+// config), mounted into the replica at `path`. A node that does not offer `source` is never an
+// input of the job's rounds.
+struct VolumeMount {
+  std::string source;  // the host volume's name
+  std::string path;    // absolute path inside the container
+  bool read_only = false;
+
+  bool operator==(const VolumeMount&) const = default;
+};
+
 struct JobSpec {
   std::string name;  // DNS-1123 label: lower-case letters, digits, '-', at most 63
   JobType type = JobType::kService;
@@ -142,6 +172,9 @@ struct JobSpec {
   std::optional<HealthCheckSpec> health;
   RestartPolicy restart;        // default_restart(type) for the fields the spec leaves out
   ReschedulePolicy reschedule;  // default_reschedule(type) likewise
+  std::vector<Constraint> constraints;
+  std::string spread_over;  // a label name: replicas go to nodes of distinct values when possible
+  std::vector<VolumeMount> volumes;
 };
 
 inline constexpr std::uint32_t kMaxReplicas = 64;
@@ -156,6 +189,12 @@ Result<JobSpec> parse_job_spec(std::string_view yaml_text, std::string_view sour
 
 // Reads (through veil::read_file, so at most 1 MiB of a regular file) and parses a job spec.
 Result<JobSpec> load_job_spec(const std::string& path);
+
+// "source:LINE:COL: field: message" with the spec's line quoted under it, as parse errors are
+// written, for `field` ("volumes[1].source", "constraints[0]") of a spec that parsed; located at
+// the nearest enclosing field found when the exact one is not in the text.
+std::string describe_spec_field(std::string_view yaml_text, std::string_view source_name, std::string_view field,
+                                std::string_view message);
 
 // Canonical YAML for a parsed spec (stable key order): what is hashed into the job id.
 std::string to_canonical_yaml(const JobSpec& spec);

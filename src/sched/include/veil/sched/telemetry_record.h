@@ -4,7 +4,14 @@
 //   "VTEL" | u16 version (1) | u8 FHE parameter-set id | u16 node-id length | node id (PeerId text)
 //   | u64 sequence | u64 timestamp (ms since the Unix epoch)
 //   | 5 × (u32 length | FheUint16 bytes)       free cpu, memory, disk, gpu, then latency
+//   | attributes (version 2 only, in the clear):
+//       u16 label count | count × (u8 name length | name | u16 value length | value), names ascending
+//       | u16 volume count | count × (u8 length | host volume name), ascending
 //   | 32-byte Ed25519 public key | 64-byte Ed25519 signature over every byte before it
+//
+// Nodes write version 2; version 1 (no attributes) still parses, as a node without labels.
+// The attributes are the node's public labels and host volume names (eligibility.h): inside the
+// signed record, so the telemetry hash a round names binds the attributes its filter used.
 //
 // A record is accepted only if it parses within the size limit, its ciphertexts are of the
 // cluster's parameter set, its signature verifies under the key registered for the node, its
@@ -21,11 +28,12 @@
 #include "veil/common/bytes.h"
 #include "veil/common/status.h"
 #include "veil/fhe/fhe.h"
+#include "veil/sched/eligibility.h"
 #include "veil/sched/encrypted_placement.h"
 
 namespace veil::sched {
 
-inline constexpr std::uint16_t kTelemetryRecordVersion = 1;
+inline constexpr std::uint16_t kTelemetryRecordVersion = 2;
 inline constexpr std::size_t kMaxTelemetryRecordBytes = 4 << 20;
 
 using Ed25519PublicKey = std::array<std::uint8_t, 32>;
@@ -37,18 +45,20 @@ struct TelemetryRecord {
   std::uint64_t timestamp_ms = 0;
   EncryptedTelemetry telemetry;
   Ed25519PublicKey signer{};
+  NodeAttributes attributes;
 };
 
 // Serializes and signs a record with the node's Ed25519 key (the signer is its public half).
-// `params` is the parameter set the telemetry was encrypted under.
+// `params` is the parameter set the telemetry was encrypted under; `attributes` must pass
+// validate_node_attributes (the node checks its config at start-up).
 Bytes sign_telemetry_record(const std::string& node_id, std::uint64_t sequence, std::uint64_t timestamp_ms,
                             const EncryptedTelemetry& telemetry, const fhe::Parameters& params,
-                            const Ed25519SecretKey& secret_key);
+                            const Ed25519SecretKey& secret_key, const NodeAttributes& attributes = {});
 
 // Parses a record and checks its signature against the public key it carries; does not decide
 // whether that key belongs to the node (the validator does). Errors: data_loss for truncated
-// or corrupted bytes, out_of_range beyond `size_limit`, invalid_argument for a bad signature
-// or a ciphertext of another parameter set.
+// or corrupted bytes, out_of_range beyond `size_limit`, invalid_argument for a bad signature,
+// a ciphertext of another parameter set or attributes validate_node_attributes refuses.
 Result<TelemetryRecord> parse_telemetry_record(ByteView bytes, const fhe::Parameters& expected_params,
                                                std::size_t size_limit = kMaxTelemetryRecordBytes);
 
