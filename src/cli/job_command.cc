@@ -1,11 +1,18 @@
-// `veil job ...`: job specs. `validate` checks a spec locally, before it is submitted.
+// `veil job ...`: job specs. `validate` checks a spec locally, before it is submitted (and,
+// with --cluster, against the public labels and volumes of the live nodes).
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_io.h"
 #include "commands.h"
+#include "node_api.h"
+#include "veil/common/read_file.h"
 #include "veil/node/protocol.h"
+#include "veil/sched/eligibility.h"
 #include "veil/sched/placement.h"
 #include "veil/sched/job_spec.h"
 #include "veil/sched/resources.h"
@@ -16,13 +23,84 @@ namespace {
 struct JobOptions {
   std::string spec_file;
   std::string nodes_file;
+  bool against_cluster = false;  // validate --cluster
+  ApiOptions api;
 };
+
+// What --cluster finds wrong with `spec` given the node API's GET /v1/nodes: every volume no
+// live node offers and every constraint no live node meets, each located in `text`; then, when
+// each holds somewhere but no node meets them all, that. Empty when some live node can run it.
+std::vector<std::string> cluster_problems(const sched::JobSpec& spec, const std::string& text, const std::string& source,
+                                          const nlohmann::json& nodes, std::size_t& eligible) {
+  std::vector<sched::NodeAttributes> live;
+  for (const auto& n : nodes) {
+    if (n.value("state", "") != "alive" || !n.value("registered", false)) continue;
+    sched::NodeAttributes a;
+    if (auto labels = n.find("labels"); labels != n.end() && labels->is_object()) {
+      for (const auto& [k, v] : labels->items()) {
+        if (v.is_string()) a.labels[k] = v.get<std::string>();
+      }
+    }
+    if (auto volumes = n.find("volumes"); volumes != n.end() && volumes->is_array()) {
+      for (const auto& v : *volumes) {
+        if (v.is_string()) a.volumes.insert(v.get<std::string>());
+      }
+    }
+    live.push_back(std::move(a));
+  }
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < spec.volumes.size(); ++i) {
+    const std::string& name = spec.volumes[i].source;
+    if (std::none_of(live.begin(), live.end(), [&](const auto& a) { return a.volumes.count(name) > 0; })) {
+      std::set<std::string> offered;
+      for (const auto& a : live) offered.insert(a.volumes.begin(), a.volumes.end());
+      std::string list;
+      for (const auto& o : offered) list += (list.empty() ? "" : ", ") + o;
+      problems.push_back(sched::describe_spec_field(text, source, "volumes[" + std::to_string(i) + "].source",
+                                                    "no live node offers host volume '" + name + "' (offered: " +
+                                                        (list.empty() ? "none" : list) + ")"));
+    }
+  }
+  for (std::size_t i = 0; i < spec.constraints.size(); ++i) {
+    sched::JobSpec alone;
+    alone.constraints = {spec.constraints[i]};
+    if (std::none_of(live.begin(), live.end(), [&](const auto& a) { return sched::check_eligible(alone, a).ok(); })) {
+      problems.push_back(sched::describe_spec_field(text, source, "constraints[" + std::to_string(i) + "]",
+                                                    "no live node meets this constraint"));
+    }
+  }
+  eligible = static_cast<std::size_t>(
+      std::count_if(live.begin(), live.end(), [&](const auto& a) { return sched::check_eligible(spec, a).ok(); }));
+  if (problems.empty() && eligible == 0 && !live.empty()) {
+    const char* field = spec.constraints.empty() ? "volumes" : "constraints";
+    problems.push_back(sched::describe_spec_field(text, source, field,
+                                                  "each holds on some live node, but no live node meets them all"));
+  }
+  return problems;
+}
 
 int validate(const JobOptions& options, const GlobalOptions& global) {
   auto spec = sched::load_job_spec(options.spec_file);
   if (!spec.ok()) return fail(spec.status());
   auto request = sched::quantize_request(spec->resources);
   if (!request.ok()) return fail(request.status().with_context(options.spec_file));
+  std::optional<std::size_t> eligible;
+  if (options.against_cluster) {
+    auto text = read_file(options.spec_file, kJobSpecFile);
+    if (!text.ok()) return fail(text.status());
+    auto api = open_api(global, options.api);
+    if (!api.ok()) return fail(api.status());
+    auto nodes = api->get("/v1/nodes");
+    if (!nodes.ok()) return fail(nodes.status().with_context("reading the cluster's nodes"));
+    std::size_t count = 0;
+    const auto problems = cluster_problems(*spec, *text, options.spec_file, *nodes, count);
+    if (!problems.empty()) {
+      std::string message;
+      for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p;
+      return fail(invalid_argument(message));
+    }
+    eligible = count;
+  }
   if (structured_output(global.output)) {
     nlohmann::json j = {{"valid", true},
                         {"name", spec->name},
@@ -34,9 +112,12 @@ int validate(const JobOptions& options, const GlobalOptions& global) {
                           {"memory", request->amount[sched::kMemory]},
                           {"disk", request->amount[sched::kDisk]},
                           {"gpu", request->amount[sched::kGpu]}}}};
+    if (eligible) j["eligible_nodes"] = *eligible;
     print_data(j, global.output, -1);
   } else {
-    std::cout << "# " << options.spec_file << " is valid; canonical form:\n" << sched::to_canonical_yaml(*spec);
+    std::cout << "# " << options.spec_file << " is valid";
+    if (eligible) std::cout << "; " << *eligible << " live node(s) meet its constraints and volumes";
+    std::cout << "; canonical form:\n" << sched::to_canonical_yaml(*spec);
   }
   return kExitOk;
 }
@@ -128,7 +209,9 @@ void register_job_commands(CLI::App& app, GlobalOptions& global, CommandAction& 
   noun->require_subcommand(1);
   auto* check = noun->add_subcommand("validate", "Check a job spec (docs/jobspec.md) and print its canonical form");
   check->add_option("spec", options->spec_file, "Job spec YAML file")->required()->check(CLI::ExistingFile);
-  add_output_option(check, global.output);
+  check->add_flag("--cluster", options->against_cluster,
+                  "Also check the spec's volumes and constraints against the live nodes the node's API knows");
+  add_api_options(check, options->api, global);
   check->callback([options, &global, &action] { action = [options, &global] { return validate(*options, global); }; });
   auto* plan_cmd = noun->add_subcommand("plan", "The plaintext reference placement of a spec over given free capacities");
   plan_cmd->add_option("spec", options->spec_file, "Job spec YAML file")->required()->check(CLI::ExistingFile);

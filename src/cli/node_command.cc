@@ -12,6 +12,7 @@
 #include "chain_cli.h"
 #include "cli_io.h"
 #include "commands.h"
+#include "node_api.h"
 #include "round_timeline.h"
 #include "step_progress.h"
 #include "veil/common/config.h"
@@ -22,14 +23,6 @@
 #include "veil/sched/job_spec.h"
 
 namespace veil::cli {
-namespace {
-
-using nlohmann::json;
-
-struct ApiOptions {
-  std::string api;    // --api HOST:PORT
-  std::string token;  // --token
-};
 
 void add_api_options(CLI::App* cmd, ApiOptions& o, GlobalOptions& global) {
   cmd->add_option("--api", o.api, "The node's API address HOST:PORT (env VEIL_API_ADDR, config api.listen)");
@@ -59,6 +52,10 @@ Result<node::ApiClient> open_api(const GlobalOptions& global, const ApiOptions& 
   }
   return node::ApiClient(api, token, std::chrono::seconds(30));
 }
+
+namespace {
+
+using nlohmann::json;
 
 std::string short_peer(const std::string& peer) { return peer.size() > 12 ? "…" + peer.substr(peer.size() - 8) : peer; }
 

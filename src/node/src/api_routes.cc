@@ -185,7 +185,11 @@ void Daemon::Impl::register_routes() {
                                                                                    : "")},
                        {"addrs", addrs},
                        {"self", id == self_text_},
-                       {"telemetry_at", t ? t->timestamp_ms : 0}});
+                       {"telemetry_at", t ? t->timestamp_ms : 0},
+                       // Public by design (docs/threat-model.md): what job constraints and
+                       // volumes are matched against, from the node's latest signed record.
+                       {"labels", t ? json(t->attributes.labels) : json::object()},
+                       {"volumes", t ? json(t->attributes.volumes) : json::array()}});
     }
     return ApiResponse::json(nodes);
   });

@@ -5,6 +5,8 @@
 #include "veil/common/log.h"
 
 #include "coordinator_role.h"
+
+#include "veil/sched/eligibility.h"
 #include "scheduler_role.h"
 
 namespace veil::node {
@@ -139,14 +141,32 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml) {
   return &stored;
 }
 
+void CoordinatorRole::prefer_unused_spread_values(const JobState& job, std::vector<TelemetryRef>& nodes,
+                                                 const std::vector<std::string>& values) const {
+  std::set<std::string> used;
+  for (const auto& peer : active_replica_nodes(job)) {
+    auto t = roles_.latest_telemetry(peer);
+    used.insert(t ? sched::spread_value(job.spec, t->attributes) : "");
+  }
+  std::vector<TelemetryRef> unused;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (used.count(values[i]) == 0) unused.push_back(nodes[i]);
+  }
+  // "When possible": with every value taken, the replica goes wherever the round scores best.
+  if (!unused.empty()) nodes = std::move(unused);
+}
+
 void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) {
   const Hash32 id = job.id;
   // Every timer and message that may start a round ends here: a stopped job never gets one.
   if (!job_move_allowed(job.phase, JobPhase::kScheduling)) return;
   // A round places every replica that needs a node, not only those of the event that started
   // it: a new round supersedes the one in flight, whose replicas would otherwise be stranded.
-  const std::vector<std::uint32_t> slots = slots_needing_placement(job);
+  std::vector<std::uint32_t> slots = slots_needing_placement(job);
   if (slots.empty()) return;
+  // spread_over places one replica per round, each round among the nodes whose value of the
+  // label no active replica has yet (place() starts the next round once one is placed).
+  if (!job.spec.spread_over.empty()) slots.resize(1);
   // Schedulers caught lying — in any job this node coordinates — are not asked again (unless no
   // one else is left): with two live schedulers, one of them lying, no majority could ever
   // form, and a scheduler that published a decision against a quorum once is faulty or hostile.
@@ -159,19 +179,33 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
     if (liars.count(peer) == 0) candidates.push_back(peer);
   }
   if (candidates.empty()) candidates = node_.live_members();
-  // Inputs: every live node outside `exclude` with a fresh record.
+  // Inputs: every live node outside `exclude` with a fresh record whose public attributes the
+  // job's constraints and volumes accept (the schedulers and the committee check the same).
   const auto freshness = static_cast<std::uint64_t>(3 * options_.telemetry_interval.count() + 30'000);
   std::vector<TelemetryRef> nodes;
+  std::vector<std::string> spread_values;  // parallel to nodes
+  std::string ineligible;                  // why the first live node was filtered out
+  std::size_t fresh = 0;
   for (const auto& peer : node_.live_members()) {
     if (exclude.count(peer) > 0) continue;
     auto t = roles_.latest_telemetry(peer);
-    if (t && t->timestamp_ms + freshness >= static_cast<std::uint64_t>(node_.now_ms())) nodes.push_back({peer, t->hash});
+    if (!t || t->timestamp_ms + freshness < static_cast<std::uint64_t>(node_.now_ms())) continue;
+    ++fresh;
+    if (auto eligible = sched::check_eligible(job.spec, t->attributes); !eligible.ok()) {
+      if (ineligible.empty()) ineligible = peer + ": " + eligible.message();
+      continue;
+    }
+    nodes.push_back({peer, t->hash});
+    spread_values.push_back(sched::spread_value(job.spec, t->attributes));
   }
+  if (!job.spec.spread_over.empty()) prefer_unused_spread_values(job, nodes, spread_values);
   if (nodes.empty()) {
     (void)move(job, JobPhase::kPending);  // allowed from every phase start_round accepts
     save(job);
-    add_job_event(id, "no live node has published telemetry yet; retrying in 3 s");
-    auto timer = std::make_shared<asio::steady_timer>(node_.io(), std::chrono::seconds(3));
+    const bool filtered = fresh > 0;
+    add_job_event(id, filtered ? "no live node matches the job's constraints and volumes (" + ineligible + "); retrying in 10 s"
+                               : "no live node has published telemetry yet; retrying in 3 s");
+    auto timer = std::make_shared<asio::steady_timer>(node_.io(), std::chrono::seconds(filtered ? 10 : 3));
     timer->async_wait([this, timer, id, exclude](const boost::system::error_code& ec) {
       auto it = jobs_.find(id);
       if (!ec && !node_.stopping() && it != jobs_.end() && it->second.phase == JobPhase::kPending) start_round(it->second, exclude);
@@ -471,6 +505,10 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
       return;
     }
     for (const auto& [node, assignment] : assignments) send_assignment(id, node, assignment);
+    // spread_over places one replica a round: the next one now, away from this one's value.
+    if (!assignments.empty() && !current->spec.spread_over.empty() && !slots_needing_placement(*current).empty()) {
+      start_round(*current, active_replica_nodes(*current));
+    }
   });
 }
 

@@ -139,6 +139,10 @@ class CoordinatorRole {
   // A new round for every replica of `job` that needs a node (slots_needing_placement), on
   // live nodes outside `exclude`; supersedes the round in flight. Nothing for a stopped job.
   void start_round(JobState& job, std::set<std::string> exclude);
+  // spread_over: keeps only the `nodes` whose label value (`values`, parallel) no active
+  // replica of `job` has, unless that leaves none.
+  void prefer_unused_spread_values(const JobState& job, std::vector<TelemetryRef>& nodes,
+                                   const std::vector<std::string>& values) const;
   // start_round after `delay`, if round `round` of job `id` is still current (and `when`,
   // given, still holds).
   void start_round_later(const Hash32& id, std::uint32_t round, std::chrono::milliseconds delay,

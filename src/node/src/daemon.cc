@@ -158,6 +158,28 @@ Result<Settings> load_settings(const Config& config) {
   s.evaluation_delay = std::chrono::milliseconds(std::clamp<std::int64_t>(config.integer("debug.evaluation_delay_ms"), 0, 600'000));
   s.fixed_telemetry = config.boolean("debug.fixed_telemetry");
   s.wire_dump = config.string("debug.wire_dump");
+  // validate_name_value (config.cc) guarantees the '=' with a non-empty name before it.
+  for (const auto& entry : config.strings("node.labels")) {
+    if (entry.empty()) continue;
+    const auto eq = entry.find('=');
+    s.attributes.labels[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& entry : config.strings("node.host_volumes")) {
+    if (entry.empty()) continue;
+    const auto eq = entry.find('=');
+    const std::string name = entry.substr(0, eq);
+    const fs::path dir = entry.substr(eq + 1);
+    std::error_code ec;
+    if (!dir.is_absolute() || !fs::is_directory(dir, ec)) {
+      return invalid_argument("node.host_volumes: " + name + " must name an existing directory by its absolute path, not '" +
+                              dir.string() + "'");
+    }
+    s.host_volumes[name] = fs::weakly_canonical(dir, ec);
+    s.attributes.volumes.insert(name);
+  }
+  if (auto valid = sched::validate_node_attributes(s.attributes); !valid.ok()) {
+    return valid.with_context("node.labels / node.host_volumes");
+  }
   return s;
 }
 
@@ -359,6 +381,7 @@ void Daemon::Impl::make_telemetry_role() {
   TelemetryRole::Options options;
   options.interval = settings_.telemetry_interval;
   options.topic = topics_.telemetry;
+  options.attributes = settings_.attributes;
   if (settings_.fixed_telemetry) {
     const auto& cap = settings_.cap;
     options.fixed = sched::FreeCapacity{cap.cpu_millicores.value_or(0), cap.memory_mib.value_or(0),
@@ -377,6 +400,10 @@ void Daemon::Impl::make_scheduler_role() {
   options.tamper_decisions = settings_.tamper_decisions;
   options.equivocate_decisions = settings_.equivocate_decisions;
   options.evaluation_delay = settings_.evaluation_delay;
+  options.find_attributes = [this](const std::string& peer, const Hash32& hash) -> std::optional<sched::NodeAttributes> {
+    auto kept = telemetry_->find(peer, hash);
+    return kept ? std::optional(kept->attributes) : std::nullopt;
+  };
   auto find_telemetry = [this](const std::string& peer, const Hash32& hash) -> std::shared_ptr<const sched::EncryptedTelemetry> {
     auto kept = telemetry_->find(peer, hash);
     return kept ? kept->telemetry : nullptr;
@@ -444,6 +471,7 @@ Status Daemon::Impl::open_executor() {
   ropts.pull_missing_images = true;
   ropts.stop_grace = std::chrono::seconds(3);
   executor_ = std::make_unique<Executor>(*this, std::move(selection.driver), std::move(selection.reason), ropts);
+  executor_->offer_host_volumes(settings_.host_volumes);
   return {};
 }
 

@@ -101,6 +101,9 @@ struct Settings {
   std::chrono::milliseconds evaluation_delay{0};
   bool fixed_telemetry = false;
   std::string wire_dump;
+  // node.labels and the names of node.host_volumes: published in each telemetry record.
+  sched::NodeAttributes attributes;
+  std::map<std::string, std::filesystem::path> host_volumes;  // name -> absolute host directory
 };
 Result<Settings> load_settings(const Config& config);
 

@@ -157,6 +157,9 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
 // Records the checked assignment and runs it.
 void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
                       const std::string& spec_yaml, std::function<void(const std::string&)> answer) {
+  for (const auto& volume : spec.volumes) {
+    if (host_volumes_.count(volume.source) == 0) return answer("this node does not offer host volume " + volume.source);
+  }
   LocalReplica replica;
   replica.job = key.first;
   replica.replica = key.second;
@@ -291,6 +294,12 @@ runtime::ContainerSpec Executor::container_spec(const LocalReplica& r) const {
   }
   c.nano_cpus = static_cast<std::int64_t>(spec.resources.cpu_millicores) * 1'000'000;
   c.memory_bytes = static_cast<std::int64_t>(spec.resources.memory_mib) << 20;
+  for (const auto& volume : spec.volumes) {
+    // accept() refused a replica whose volume this node does not offer; a config changed since
+    // (a restart without the volume) leaves the mount out, and the reconciler's error says so.
+    auto host = host_volumes_.find(volume.source);
+    if (host != host_volumes_.end()) c.mounts.push_back({host->second.string(), volume.path, volume.read_only});
+  }
   if (processes) {
     // No images without an engine: the command's first word is the executable, and a process
     // binds the host port itself (the driver cannot translate ports).

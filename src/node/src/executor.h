@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -93,6 +94,9 @@ class Executor {
   // this node's operator is below the cluster's minimum stake (docs/chain.md, "Stake").
   void refuse_assignments(std::string reason) { refusal_ = std::move(reason); }
   const std::string& refusal() const { return refusal_; }
+  // node.host_volumes: the host directories replicas may mount, by name. Assignments of jobs
+  // asking for another volume are refused.
+  void offer_host_volumes(std::map<std::string, std::filesystem::path> volumes) { host_volumes_ = std::move(volumes); }
 
   // What the replicas here were promised (telemetry offers the measured capacity minus this).
   sched::FreeCapacity reserved_capacity() const;
@@ -147,6 +151,7 @@ class Executor {
   std::uint64_t reconcile_passes_ = 0;
   bool reconcile_running_ = false;
   std::string refusal_;  // refuse_assignments
+  std::map<std::string, std::filesystem::path> host_volumes_;  // offer_host_volumes
   std::unique_ptr<boost::asio::steady_timer> reconcile_timer_;
 };
 

@@ -117,6 +117,7 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
     }
     inputs.push_back(std::move(t));
   }
+  if (auto refused = check_public_filter(request, *spec); !refused.ok()) return announce(request, {}, refused.message());
   logger()->info("evaluating job {} round {} over {} nodes", job_short, request.round, request.nodes.size());
   const auto started = std::chrono::steady_clock::now();
   // Everything the FHE worker needs is captured by value but the node, which outlives the role.
@@ -306,6 +307,18 @@ void SchedulerRole::await_agreed(const std::string& coordinator, const Hash32& j
   then(agreed, agreed.ok() ? &seen->second : nullptr);
 }
 
+Status SchedulerRole::check_public_filter(const ScheduleRequest& request, const sched::JobSpec& spec) const {
+  if (!options_.find_attributes || (spec.constraints.empty() && spec.volumes.empty())) return {};
+  for (const auto& node : request.nodes) {
+    auto attributes = options_.find_attributes(node.peer, node.telemetry_hash);
+    if (!attributes) return failed_precondition("no telemetry record " + node.peer + " was named with");
+    if (auto eligible = sched::check_eligible(spec, *attributes); !eligible.ok()) {
+      return permission_denied("the round includes " + node.peer + ", which the job excludes: " + eligible.message());
+    }
+  }
+  return {};
+}
+
 Result<std::string> SchedulerRole::check_agreed_decision(const ScheduleRequest& request,
                                                          const sched::DecisionRecord& record) const {
   if (record.job != request.job_id) return invalid_argument("the decision is for another job");
@@ -320,6 +333,7 @@ Result<std::string> SchedulerRole::check_agreed_decision(const ScheduleRequest& 
   if (record.policy != policy_of(request, spec)) {
     return invalid_argument("the decision used policy '" + record.policy + "', the job asks for '" + policy_of(request, spec) + "'");
   }
+  VEIL_RETURN_IF_ERROR(check_public_filter(request, spec));
   const std::string policy_name(sched::policy_name(spec.policy.kind));
   if (!node_.policy_allowed(policy_name)) return permission_denied("policy '" + policy_name + "' is not one the chain allows");
   for (const auto& c : request.candidates) {

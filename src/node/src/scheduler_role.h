@@ -62,6 +62,10 @@ class SchedulerRole {
     // long a check waits for the round and its announcements, before giving up.
     std::chrono::milliseconds telemetry_wait{10'000};
     std::chrono::milliseconds agreement_wait{10'000};
+    // The public attributes signed into the record of `peer` whose hash is `hash`. When set,
+    // a round with an input node its spec's constraints or volumes exclude is refused (the
+    // coordinator's public filter, checked). Unset in tests without attributes.
+    std::function<std::optional<sched::NodeAttributes>(const std::string& peer, const Hash32& hash)> find_attributes;
   };
 
   // `node` must outlive this.
@@ -85,6 +89,9 @@ class SchedulerRole {
   // The hash hex of `record` when it is the decision a quorum of the schedulers of `request`
   // announced and the round itself is sound (its spec, candidates, schedulers, policy).
   Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
+  // Ok when every input node of `request` passes `spec`'s constraints and volumes on the
+  // attributes signed into the record the round names for it (eligibility.h).
+  Status check_public_filter(const ScheduleRequest& request, const sched::JobSpec& spec) const;
   // Calls `then` once check_agreed_decision passes for round `round` of `job` coordinated by
   // `coordinator` — waiting up to agreement_wait for gossip — or with the error (and no round)
   // when it fails for good.

@@ -115,13 +115,14 @@ void TelemetryRole::publish_now() {
     if (!*alive) return;
     const auto& key = node_.keys().public_key;
     auto telemetry = std::make_shared<sched::EncryptedTelemetry>(sched::encrypt_telemetry(quantised, key));
-    Bytes record = sched::sign_telemetry_record(node_.self(), sequence, timestamp, *telemetry, key.params(), signing_key_);
+    Bytes record = sched::sign_telemetry_record(node_.self(), sequence, timestamp, *telemetry, key.params(), signing_key_,
+                                                  options_.attributes);
     const Hash32 hash = sched::telemetry_hash(*telemetry);
     node_.post([this, alive, telemetry, record = std::move(record), hash, timestamp, quantised] {
       if (!*alive) return;
       own_records_.push_back({hash, timestamp, quantised});
       while (own_records_.size() > kOwnRecordsKept) own_records_.pop_front();
-      keep(node_.self(), {hash, timestamp, telemetry});
+      keep(node_.self(), {hash, timestamp, telemetry, options_.attributes});
       node_.metrics()
           .counter("veil_telemetry_published_total", "Encrypted telemetry records this node published.")
           .with({})
@@ -157,7 +158,7 @@ void TelemetryRole::on_record(const p2p::PeerId& from_id, ByteView data) {
     return;
   }
   auto telemetry = std::make_shared<sched::EncryptedTelemetry>(std::move(record->telemetry));
-  keep(from, {sched::telemetry_hash(*telemetry), record->timestamp_ms, telemetry});
+  keep(from, {sched::telemetry_hash(*telemetry), record->timestamp_ms, telemetry, std::move(record->attributes)});
   node_.metrics().counter("veil_telemetry_received_total", "Telemetry records accepted from peers.").with({}).inc();
 }
 

@@ -32,6 +32,7 @@ struct KnownTelemetry {
   Hash32 hash{};
   std::uint64_t timestamp_ms = 0;
   std::shared_ptr<const sched::EncryptedTelemetry> telemetry;
+  sched::NodeAttributes attributes;  // signed in the same record: what a round's public filter reads
 };
 
 // A record this node published, in plaintext: for its own operator's API only.
@@ -51,6 +52,8 @@ class TelemetryRole {
     std::string topic;  // the cluster's telemetry topic
     // Publish exactly this instead of measuring (tests that need predictable capacity).
     std::optional<sched::FreeCapacity> fixed;
+    // This node's public labels and host volume names, signed into every record.
+    sched::NodeAttributes attributes;
   };
 
   // `signing_key`: the node's Ed25519 identity secret (its PeerId's key), which peers check
