@@ -4,15 +4,18 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <cstdlib>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_io.h"
 #include "commands.h"
+#include "veil/common/sha256.h"
 #include "veil/common/thread_pool.h"
 #include "veil/fhe/fhe.h"
 #include "veil/sched/encrypted_placement.h"
+#include "veil/sched/sampling.h"
 
 namespace veil::cli {
 namespace {
@@ -25,6 +28,8 @@ struct ScheduleBenchOptions {
   std::size_t repetitions = 3;
   std::uint64_t seed = 1;
   std::uint32_t gpus = 0;  // > 0: the job also requests GPUs and weights them
+  std::string candidates = "all";  // a number or all: the rendezvous sample a round evaluates
+  std::size_t threads = 0;         // 0: VEIL_THREADS or one per hardware thread
   std::string output = "table";  // -o/--output; --json is -o json
 };
 
@@ -56,11 +61,35 @@ sched::QuantizedTelemetry random_node(std::mt19937_64& rng) {
   return sched::quantize_telemetry(free);
 }
 
+// The bench's cluster restricted to the rendezvous sample of a fixed job id (round 0), in
+// PeerId order: what a round with `count` candidates evaluates.
+void keep_sample(sched::PlacementInput& plain, const sched::CandidateCount& count) {
+  std::vector<std::string> peers;
+  for (std::size_t i = 0; i < plain.nodes.size(); ++i) {
+    std::string id = std::to_string(i);
+    peers.push_back("node-" + std::string(6 - std::min<std::size_t>(6, id.size()), '0') + id);
+  }
+  const std::size_t d = sched::candidates_for_round(count, peers.size(), plain.replicas, 0);
+  const auto sample = sched::sample_candidates(sha256(std::string_view("veil-bench-schedule")), 0, peers, d);
+  std::vector<sched::QuantizedTelemetry> kept;
+  for (std::size_t i = 0, next = 0; i < peers.size() && next < sample.size(); ++i) {
+    if (peers[i] == sample[next]) kept.push_back(plain.nodes[i]), ++next;
+  }
+  plain.nodes = std::move(kept);
+}
+
 int run_schedule_bench(const ScheduleBenchOptions& options) {
   const fhe::Parameters* params = fhe::params_by_name(options.params);
   if (params == nullptr) return usage("unknown parameter set '" + options.params + "' (use default or test)");
   auto kind = sched::parse_policy_name(options.policy);
   if (!kind.ok()) return usage(kind.status());
+  auto count = sched::parse_candidate_count(options.candidates);
+  if (!count.ok()) return usage(count.status());
+  if (options.threads > 0) {
+    // The shared pool reads VEIL_THREADS once, when first used, which is below.
+    setenv("VEIL_THREADS", std::to_string(options.threads).c_str(), 1);
+    if (ThreadPool::shared().size() != options.threads) return fail("--threads: the thread pool had already started");
+  }
   auto progress = [&](const std::string& what) {
     if (!structured_output(options.output)) std::cerr << "[bench] " << what << "\n";
   };
@@ -82,8 +111,11 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   plain.policy.weights.gpu = options.gpus > 0 ? 1 : 0;
   plain.replicas = options.replicas;
   plain.round_robin_offset = static_cast<std::uint32_t>(rng() % options.nodes);
+  keep_sample(plain, *count);  // only the sampled nodes are encrypted and evaluated
+  plain.round_robin_offset %= static_cast<std::uint32_t>(plain.nodes.size());
 
-  progress("encrypting telemetry of " + std::to_string(options.nodes) + " nodes with the compact public key");
+  progress("encrypting telemetry of " + std::to_string(plain.nodes.size()) + " of " + std::to_string(options.nodes) +
+           " nodes (the sampled candidates) with the compact public key");
   sched::EncryptedPlacementInput input;
   for (const auto& node : plain.nodes) input.nodes.push_back(sched::encrypt_telemetry(node, public_key));
   input.request = plain.request;
@@ -115,6 +147,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"decision_cpu_ms", median(cpu_times)},
                         {"bootstraps", bootstraps},
                         {"nodes", options.nodes},
+                        {"candidates", plain.nodes.size()},
                         {"resources", options.gpus > 0 ? 4 : 3},
                         {"policy", options.policy},
                         {"replicas", options.replicas},
@@ -150,6 +183,14 @@ void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAc
                        "Also request this many GPUs, weighted like the other resources (all four resources "
                        "filtered, scored and reserved); 0: CPU, memory and disk only")
       ->check(CLI::Range(0, 64));
+  schedule->add_option("--candidates", options->candidates,
+                       "Evaluate only the rendezvous sample of this many of the --nodes (a fixed job id, round "
+                       "0; at least 2 x replicas) or all; the plaintext reference runs over the same sample")
+      ->capture_default_str();
+  schedule->add_option("--threads", options->threads,
+                       "Worker threads of the shared pool (the caller also works); 0: VEIL_THREADS or one per "
+                       "hardware thread")
+      ->check(CLI::Range(0, 1024));
   add_output_option(schedule, options->output)->description("Output format: table (default: indented JSON and progress), wide (the same), json (one line, no progress) or yaml");
   add_json_alias(schedule, options->output);
   schedule->callback([options, &action] { action = [options] { return run_schedule_bench(*options); }; });

@@ -1,8 +1,10 @@
 #include "veil/common/thread_pool.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -67,6 +69,21 @@ TEST(ThreadPool, DestructorDrainsQueuedWork) {
     for (int i = 0; i < 50; ++i) (void)pool.submit([&] { done.fetch_add(1); });
   }
   EXPECT_EQ(done.load(), 50);
+}
+
+TEST(ThreadPool, SharedSizeFollowsVeilThreads) {
+  const char* saved = std::getenv("VEIL_THREADS");
+  const std::string restore = saved ? saved : "";
+  auto size_for = [](const char* value) {
+    setenv("VEIL_THREADS", value, 1);
+    return ThreadPool::shared_size_from_environment();
+  };
+  EXPECT_EQ(size_for("4"), 4u);
+  EXPECT_EQ(size_for("1"), 1u);
+  for (const char* bad : {"", "0", "-2", "4x", "1025", "99999999999999999999999"}) EXPECT_EQ(size_for(bad), 0u) << bad;
+  unsetenv("VEIL_THREADS");
+  EXPECT_EQ(ThreadPool::shared_size_from_environment(), 0u);
+  if (saved) setenv("VEIL_THREADS", restore.c_str(), 1);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "veil/common/thread_pool.h"
 
 #include <atomic>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 
 namespace veil {
@@ -92,8 +95,17 @@ void ThreadPool::parallel_for(std::size_t begin, std::size_t end,
   if (shared->error) std::rethrow_exception(shared->error);
 }
 
+std::size_t ThreadPool::shared_size_from_environment() {
+  const char* text = std::getenv("VEIL_THREADS");
+  if (text == nullptr) return 0;
+  std::size_t threads = 0;
+  const char* end = text + std::strlen(text);
+  const auto [stop, error] = std::from_chars(text, end, threads);
+  return error == std::errc() && stop == end && threads <= kMaxSharedThreads ? threads : 0;
+}
+
 ThreadPool& ThreadPool::shared() {
-  static ThreadPool pool;
+  static ThreadPool pool(shared_size_from_environment());
   return pool;
 }
 

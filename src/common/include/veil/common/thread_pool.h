@@ -45,8 +45,13 @@ class ThreadPool {
   // thread takes part. If calls throw, the first exception is rethrown after all finish.
   void parallel_for(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>& fn);
 
-  // A process-wide pool sized to the machine, created on first use.
+  // A process-wide pool, created on first use: VEIL_THREADS workers when that variable holds a
+  // number 1..kMaxSharedThreads (to measure a run at 1, 2, 4... threads), otherwise one per
+  // hardware thread. The variable is read once, at that first use.
   static ThreadPool& shared();
+  static constexpr std::size_t kMaxSharedThreads = 1024;
+  // VEIL_THREADS as shared() reads it: 0 (one per hardware thread) when unset or invalid.
+  static std::size_t shared_size_from_environment();
 
  private:
   void enqueue(std::function<void()> job);
