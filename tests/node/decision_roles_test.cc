@@ -521,3 +521,65 @@ TEST_F(DecisionRolesTest, ASignedDecisionThatContradictsTheAnchoredOneIsEvidence
 
 }  // namespace
 }  // namespace veil::node
+
+namespace veil::node {
+namespace {
+
+TEST_F(DecisionRolesTest, ASampledRoundMustUseTheRendezvousSampleOfItsPool) {
+  FakeContext& m = node("12D3KooWMember1", 1);
+  SchedulerRole& seen = scheduler_of(m);
+  std::vector<std::string> pool;
+  for (int i = 0; i < 6; ++i) pool.push_back("12D3KooWPool" + std::to_string(i));
+  m.registered.insert(pool.begin(), pool.end());
+  ScheduleRequest r = round({kBigNode, kSmallNode, kCoordinator}, 3);
+  r.sample_pool = pool;
+  r.sample_size = 3;
+  r.replicas = 1;
+  const auto sample = sched::sample_candidates(r.job_id, r.round, pool, 3);
+  r.nodes.clear();
+  for (const auto& peer : sample) r.nodes.push_back({peer, Hash32{}});
+  EXPECT_TRUE(seen.check_public_filter(r, spec_).ok());
+
+  // Another node of the pool in place of a sampled one: the coordinator chose, not the hash.
+  auto swapped = r;
+  for (const auto& peer : pool) {
+    if (std::find(sample.begin(), sample.end(), peer) == sample.end()) {
+      swapped.nodes[0].peer = peer;
+      break;
+    }
+  }
+  EXPECT_EQ(seen.check_public_filter(swapped, spec_).message(), "the round's inputs are not the rendezvous sample of its pool");
+  // Fewer candidates than the floor every count gives, and a pool with an unregistered node.
+  auto tiny = r;
+  tiny.replicas = 2;  // the floor is 2 x replicas = 4 > 3
+  EXPECT_EQ(seen.check_public_filter(tiny, spec_).code(), StatusCode::kPermissionDenied);
+  m.registered.erase(pool[5]);
+  EXPECT_EQ(seen.check_public_filter(r, spec_).message(), pool[5] + " in the round's sample pool is not a registered node");
+}
+
+TEST_F(DecisionRolesTest, ARoundWithANodeTheJobsConstraintsExcludeIsRefused) {
+  FakeContext& m = node("12D3KooWMember1", 1);
+  SchedulerRole::Options options;
+  options.find_attributes = [](const std::string& peer, const Hash32&) -> std::optional<sched::NodeAttributes> {
+    if (peer == kBigNode) return sched::NodeAttributes{{{"region", "eu"}}, {"data"}};
+    if (peer == kSmallNode) return sched::NodeAttributes{{{"region", "us"}}, {}};
+    return std::nullopt;
+  };
+  SchedulerRole& seen = scheduler_of(m, options);
+  const ScheduleRequest r = round({kBigNode, kSmallNode, kCoordinator}, 3);
+  auto spec = spec_;
+  EXPECT_TRUE(seen.check_public_filter(r, spec).ok());
+  spec.constraints = {{"region", sched::Constraint::Operator::kEqual, {"eu"}}};
+  EXPECT_EQ(seen.check_public_filter(r, spec).message(),
+            "the round includes " + kSmallNode + ", which the job excludes: constraint region = eu: the node's region is 'us'");
+  auto only_big = r;
+  std::erase_if(only_big.nodes, [](const TelemetryRef& n) { return n.peer != kBigNode; });
+  EXPECT_TRUE(seen.check_public_filter(only_big, spec).ok());
+  spec.constraints.clear();
+  spec.volumes = {{"data", "/data", true}};
+  EXPECT_EQ(seen.check_public_filter(r, spec).code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(seen.check_public_filter(only_big, spec).ok());
+}
+
+}  // namespace
+}  // namespace veil::node

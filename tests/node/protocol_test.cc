@@ -46,6 +46,16 @@ TEST(ProtocolTest, ScheduleRequestRoundTrips) {
   EXPECT_EQ(back->nodes, m.nodes);
   EXPECT_EQ(back->replicas, 2u);
   EXPECT_EQ(back->created_ms, 1234u);
+  EXPECT_TRUE(back->sample_pool.empty());
+  // A sampled round carries its pool and sample size; a size that is not the inputs' count is malformed.
+  m.sample_pool = {"a", "b", "c", "d"};
+  m.sample_size = 2;
+  auto sampled = decode_schedule_request(encode(m));
+  ASSERT_TRUE(sampled.ok()) << sampled.status().to_string();
+  EXPECT_EQ(sampled->sample_pool, m.sample_pool);
+  EXPECT_EQ(sampled->sample_size, 2u);
+  m.sample_size = 3;
+  EXPECT_FALSE(decode_schedule_request(encode(m)).ok());
 }
 
 TEST(ProtocolTest, AssignmentCarriesRecordAndShares) {

@@ -361,6 +361,7 @@ TEST(JobSpec, ConstraintsSpreadAndVolumesParseAndRoundTrip) {
                              "  - {attribute: host, operator: regexp, value: 'web-[0-9]+'}\n"
                              "  - {attribute: tier, operator: in, value: 'gold,silver'}\n"
                              "spread_over: zone\n"
+                             "placement: {candidates: 8}\n"
                              "volumes:\n"
                              "  - {source: data, path: /srv/data, read_only: true}\n"
                              "  - {source: scratch_1, path: /tmp/scratch}\n");
@@ -381,11 +382,13 @@ TEST(JobSpec, ConstraintsSpreadAndVolumesParseAndRoundTrip) {
   EXPECT_EQ(again->constraints, spec->constraints);
   EXPECT_EQ(again->volumes, spec->volumes);
   EXPECT_EQ(again->spread_over, "zone");
+  ASSERT_TRUE(again->candidates.has_value());
+  EXPECT_EQ(again->candidates->number, 8u);
   EXPECT_EQ(to_canonical_yaml(*again), canonical);
   // Without them, the canonical text (and the job id) is what it was before they existed.
   auto plain = parse_job_spec(valid_spec());
   ASSERT_TRUE(plain.ok());
-  for (const char* field : {"constraints", "spread_over", "volumes"}) {
+  for (const char* field : {"constraints", "spread_over", "volumes", "placement"}) {
     EXPECT_EQ(to_canonical_yaml(*plain).find(field), std::string::npos) << field;
   }
 }
@@ -409,6 +412,8 @@ TEST(JobSpec, BadConstraintsAndVolumesNameTheFieldAndLine) {
       {"volumes:\n  - {source: data, path: /d}\n  - {source: logs, path: /d}\n", "volumes[1].path: /d is mounted twice"},
       {"volumes:\n  - {source: data, path: /d, read_only: maybe}\n", "volumes[0].read_only: must be true or false"},
       {"spread_over: ''\n", "spread_over: must be a label name"},
+      {"placement: {candidates: some}\n", "placement.candidates:"},
+      {"placement: {sample: 3}\n", "unknown key 'sample'"},
   };
   for (const auto& c : cases) {
     const std::string message = error_with(c.extra);

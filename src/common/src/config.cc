@@ -280,6 +280,9 @@ const std::vector<ConfigField>& config_schema() {
       {"committee.share_file", ConfigKind::kString, "", "This member's sealed threshold key share"},
       {"runtime.driver", ConfigKind::kString, "auto", "Container driver: auto (Docker, else processes), docker or process"},
       {"sched.schedulers", ConfigKind::kInteger, "3", "Schedulers that evaluate each job (k)"},
+      {"sched.candidates", ConfigKind::kString, "auto",
+       "Nodes a scheduling round evaluates, sampled by rendezvous hashing: a number, all (full scan) or auto "
+       "(max(16, 2 x replicas)); a job's placement.candidates overrides it"},
       {"jobs.holders", ConfigKind::kInteger, "3", "Nodes that hold each job's record: its coordinator and successors"},
       {"chain.anchor.batch_size", ConfigKind::kInteger, "1",
        "Deployment commitments anchored together as one Merkle root (1: each alone, with anchorCommitment)"},

@@ -199,6 +199,20 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
     spread_values.push_back(sched::spread_value(job.spec, t->attributes));
   }
   if (!job.spec.spread_over.empty()) prefer_unused_spread_values(job, nodes, spread_values);
+  // Candidate sampling (docs/sched.md): a round evaluates d of the eligible nodes, chosen by
+  // rendezvous hashing so that every scheduler, committee member and executor can check it.
+  std::vector<std::string> pool;
+  std::size_t sample_size = 0;
+  {
+    const sched::CandidateCount count = job.spec.candidates.value_or(options_.candidates);
+    sample_size = sched::candidates_for_round(count, nodes.size(), static_cast<std::uint32_t>(slots.size()), widenings_[id]);
+    if (sample_size < nodes.size()) {
+      for (const auto& n : nodes) pool.push_back(n.peer);
+      const auto sample = sched::sample_candidates(id, job.round + 1, pool, sample_size);
+      const std::set<std::string> chosen(sample.begin(), sample.end());
+      std::erase_if(nodes, [&](const TelemetryRef& n) { return chosen.count(n.peer) == 0; });
+    }
+  }
   if (nodes.empty()) {
     (void)move(job, JobPhase::kPending);  // allowed from every phase start_round accepts
     save(job);
@@ -222,6 +236,10 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
   request.nodes = nodes;
   request.replicas = static_cast<std::uint32_t>(slots.size());
   request.created_ms = static_cast<std::uint64_t>(node_.now_ms());
+  if (!pool.empty()) {
+    request.sample_pool = pool;
+    request.sample_size = static_cast<std::uint32_t>(sample_size);
+  }
 
   RoundRecord record;
   record.round = request.round;
@@ -229,13 +247,16 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
   record.schedulers = request.schedulers;
   record.nodes = nodes;
   record.started_ms = request.created_ms;
+  record.eligible = static_cast<std::uint32_t>(pool.empty() ? nodes.size() : pool.size());
   job.rounds.push_back(record);
   (void)move(job, JobPhase::kScheduling);  // checked above
   save(job);
   std::string names;
   for (const auto& s : request.schedulers) names += (names.empty() ? "" : ", ") + s;
   add_job_event(id, "round " + std::to_string(request.round) + ": " + std::to_string(slots.size()) + " replica(s) over " +
-                        std::to_string(nodes.size()) + " nodes; schedulers " + names);
+                        std::to_string(nodes.size()) + " nodes" +
+                        (pool.empty() ? "" : " (a rendezvous sample of " + std::to_string(pool.size()) + " eligible)") +
+                        "; schedulers " + names);
 
   auto& progress = progress_[id];
   progress = RoundProgress{};
@@ -450,7 +471,11 @@ void CoordinatorRole::retry_unplaced(JobState& job) {
   }
   if (unplaced.empty()) return;
   if (unplaced.size() == job.replicas.size()) (void)move(job, JobPhase::kPending);
-  add_job_event(job.id, std::to_string(unplaced.size()) + " replica(s) fit no node now; trying again in 10 s");
+  // A sampled round that found no fit widens: the next one evaluates twice the candidates.
+  const bool sampled = !job.rounds.empty() && job.rounds.back().nodes.size() < job.rounds.back().eligible;
+  if (sampled) ++widenings_[job.id];
+  add_job_event(job.id, std::to_string(unplaced.size()) + " replica(s) fit no node now; trying again in 10 s" +
+                            (sampled ? " over twice the candidates" : ""));
   start_round_later(job.id, job.round, std::chrono::seconds(10), active_replica_nodes);
 }
 
@@ -467,9 +492,13 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
     for (const auto& s : per_value) list.push_back(s.serialize());
     share_bytes.push_back(std::move(list));
   }
+  bool all_fit = true;
   for (std::uint32_t slot : round_slots) {
-    if (job.replicas[slot].phase == ReplicaPhase::kNoFit) add_job_event(job.id, "replica " + std::to_string(slot) + ": no node fits");
+    if (job.replicas[slot].phase != ReplicaPhase::kNoFit) continue;
+    all_fit = false;
+    add_job_event(job.id, "replica " + std::to_string(slot) + ": no node fits");
   }
+  if (all_fit) widenings_.erase(job.id);
   for (const PlacedReplica& p : placed) add_job_event(job.id, "replica " + std::to_string(p.slot) + " placed on " + p.node);
   std::vector<std::pair<std::string, Assignment>> assignments;  // node, assignment
   for (const PlacedReplica& p : placed) {

@@ -80,6 +80,9 @@ class CoordinatorRole {
   struct Options {
     std::string jobs_topic;  // where rounds are published
     std::size_t schedulers = 3;
+    // How many eligible nodes a round evaluates (sched.candidates; a job's
+    // placement.candidates overrides it). Fewer than the pool: a rendezvous sample.
+    sched::CandidateCount candidates;
     std::size_t job_holders = kDefaultJobHolders;
     std::chrono::milliseconds telemetry_interval{10000};  // a record older than 3 of these + 30 s is stale
     // How long a round may wait for its schedulers (a silent one, not a dead one).
@@ -222,6 +225,8 @@ class CoordinatorRole {
   // Retries in a row since a replica last ran. Not persisted nor replicated: a restarted
   // coordinator, or a successor, starts again from Options::first_retry.
   std::map<Hash32, int> retry_count_;
+  // Sampled rounds in a row that found no fit, per job: each doubles the next sample.
+  std::map<Hash32, std::uint32_t> widenings_;
   std::map<Hash32, std::uint32_t> restored_rounds_;  // job -> its round when restore() read it
   AnchorBatcher batcher_;
   std::unique_ptr<boost::asio::steady_timer> anchor_timer_;

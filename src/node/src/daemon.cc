@@ -139,6 +139,9 @@ Result<Settings> load_settings(const Config& config) {
   const auto k = config.integer("sched.schedulers");
   if (k < 1 || k > 15) return invalid_argument("sched.schedulers must be between 1 and 15");
   s.schedulers = static_cast<std::size_t>(k);
+  auto candidates = sched::parse_candidate_count(config.string("sched.candidates"));
+  if (!candidates.ok()) return candidates.status().with_context("sched.candidates (VEIL_SCHED_CANDIDATES)");
+  s.candidates = *candidates;
   const auto holders = config.integer("jobs.holders");
   if (holders < 1 || holders > 15) return invalid_argument("jobs.holders must be between 1 and 15");
   s.job_holders = static_cast<std::size_t>(holders);
@@ -427,6 +430,7 @@ void Daemon::Impl::make_coordinator_role() {
   CoordinatorRole::Options options;
   options.jobs_topic = topics_.jobs;
   options.schedulers = settings_.schedulers;
+  options.candidates = settings_.candidates;
   options.job_holders = settings_.job_holders;
   options.telemetry_interval = settings_.telemetry_interval;
   // A decision on the real parameters takes seconds for tens of nodes on a 2-core machine

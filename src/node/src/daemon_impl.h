@@ -104,6 +104,7 @@ struct Settings {
   // node.labels and the names of node.host_volumes: published in each telemetry record.
   sched::NodeAttributes attributes;
   std::map<std::string, std::filesystem::path> host_volumes;  // name -> absolute host directory
+  sched::CandidateCount candidates;  // sched.candidates
 };
 Result<Settings> load_settings(const Config& config);
 

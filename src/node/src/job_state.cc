@@ -353,7 +353,8 @@ nlohmann::json to_json(const JobState& job) {
                       {"agreed", r.agreed},
                       {"liars", r.liars},
                       {"outcome", r.outcome},
-                      {"started_ms", r.started_ms}});
+                      {"started_ms", r.started_ms},
+                      {"eligible", r.eligible}});
   }
   json anchors = json::array();
   for (const auto& a : job.anchors) anchors.push_back(to_json(a));
@@ -409,6 +410,8 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       rr.liars = r.at("liars").get<std::vector<std::string>>();
       rr.outcome = r.at("outcome");
       rr.started_ms = r.at("started_ms");
+      // Records stored before sampling existed scanned every node.
+      rr.eligible = r.contains("eligible") ? r.at("eligible").get<std::uint32_t>() : static_cast<std::uint32_t>(rr.nodes.size());
       job.rounds.push_back(std::move(rr));
     }
     for (const auto& a : j.at("anchors")) {

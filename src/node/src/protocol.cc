@@ -197,6 +197,11 @@ Bytes encode(const ScheduleRequest& m) {
   j["nodes"] = nodes;
   j["replicas"] = m.replicas;
   j["created_ms"] = m.created_ms;
+  // Written only for a sampled round, so a full scan's message is what it always was.
+  if (!m.sample_pool.empty()) {
+    j["sample_pool"] = m.sample_pool;
+    j["sample_size"] = m.sample_size;
+  }
   return to_bytes(j);
 }
 
@@ -304,6 +309,13 @@ Result<ScheduleRequest> decode_schedule_request(ByteView bytes) {
     }
     m.replicas = static_cast<std::uint32_t>(f.number("replicas", 64));
     m.created_ms = f.number("created_ms");
+    if (f.has("sample_pool")) {
+      m.sample_pool = f.texts("sample_pool");
+      m.sample_size = static_cast<std::uint32_t>(f.number("sample_size", UINT32_MAX));
+      if (f.status().ok() && (m.sample_size == 0 || m.sample_size > m.sample_pool.size() || m.sample_size != m.nodes.size())) {
+        f.fail("sample_size must be the number of nodes, between 1 and the pool's size");
+      }
+    }
     if (f.status().ok() && m.schedulers.empty()) f.fail("no schedulers");
   });
 }

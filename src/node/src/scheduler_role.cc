@@ -12,6 +12,7 @@
 #include "veil/fhe/diagnostics.h"
 #include "veil/sched/encrypted_placement.h"
 #include "veil/sched/job_spec.h"
+#include "veil/sched/sampling.h"
 
 namespace veil::node {
 namespace {
@@ -308,6 +309,22 @@ void SchedulerRole::await_agreed(const std::string& coordinator, const Hash32& j
 }
 
 Status SchedulerRole::check_public_filter(const ScheduleRequest& request, const sched::JobSpec& spec) const {
+  if (!request.sample_pool.empty()) {
+    // A sampled round: its inputs must be the rendezvous sample of its pool, of at least the
+    // floor every count gives (2 x replicas), drawn from registered nodes only.
+    for (const auto& peer : request.sample_pool) {
+      if (!node_.is_registered(peer)) return permission_denied(peer + " in the round's sample pool is not a registered node");
+    }
+    const std::size_t floor = std::min<std::size_t>(request.sample_pool.size(), 2 * std::size_t{request.replicas});
+    if (request.sample_size < floor) {
+      return permission_denied("the round samples " + std::to_string(request.sample_size) + " candidates, fewer than " +
+                               std::to_string(floor));
+    }
+    const auto sample = sched::sample_candidates(request.job_id, request.round, request.sample_pool, request.sample_size);
+    std::vector<std::string> inputs;
+    for (const auto& n : request.nodes) inputs.push_back(n.peer);
+    if (inputs != sample) return permission_denied("the round's inputs are not the rendezvous sample of its pool");
+  }
   if (!options_.find_attributes || (spec.constraints.empty() && spec.volumes.empty())) return {};
   for (const auto& node : request.nodes) {
     auto attributes = options_.find_attributes(node.peer, node.telemetry_hash);

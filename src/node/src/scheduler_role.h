@@ -89,8 +89,9 @@ class SchedulerRole {
   // The hash hex of `record` when it is the decision a quorum of the schedulers of `request`
   // announced and the round itself is sound (its spec, candidates, schedulers, policy).
   Result<std::string> check_agreed_decision(const ScheduleRequest& request, const sched::DecisionRecord& record) const;
-  // Ok when every input node of `request` passes `spec`'s constraints and volumes on the
-  // attributes signed into the record the round names for it (eligibility.h).
+  // Ok when the round's inputs are the rendezvous sample of its pool (a sampled round) and
+  // every input node passes `spec`'s constraints and volumes on the attributes signed into
+  // the record the round names for it (eligibility.h).
   Status check_public_filter(const ScheduleRequest& request, const sched::JobSpec& spec) const;
   // Calls `then` once check_agreed_decision passes for round `round` of `job` coordinated by
   // `coordinator` — waiting up to agreement_wait for gossip — or with the error (and no round)

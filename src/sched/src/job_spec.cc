@@ -19,7 +19,8 @@ namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
                                               "command", "env", "ports", "labels", "type", "health",
-                                              "restart", "reschedule", "constraints", "spread_over", "volumes"};
+                                              "restart", "reschedule", "constraints", "spread_over", "volumes",
+                                              "placement"};
 
 bool is_dns_label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -157,6 +158,16 @@ class SpecReader {
       if (!is_label_name(spec.spread_over)) return error(spread, "spread_over", "must be a label name of 1..63 characters");
     }
     VEIL_RETURN_IF_ERROR(read_volumes(root, spec));
+    if (const YAML::Node placement = root["placement"]) {
+      if (!placement.IsMap()) return error(placement, "placement", "expected {candidates: N|all|auto}");
+      VEIL_RETURN_IF_ERROR(check_keys(placement, "placement", {"candidates"}));
+      if (placement["candidates"]) {
+        VEIL_ASSIGN_OR_RETURN(std::string text, scalar(placement["candidates"], "placement.candidates"));
+        auto count = parse_candidate_count(text);
+        if (!count.ok()) return error(placement["candidates"], "placement.candidates", count.status().message());
+        spec.candidates = *count;
+      }
+    }
     return spec;
   }
 
@@ -821,6 +832,10 @@ std::string to_canonical_yaml(const JobSpec& spec) {
     out << YAML::EndSeq;
   }
   if (!spec.spread_over.empty()) out << YAML::Key << "spread_over" << YAML::Value << spec.spread_over;
+  if (spec.candidates) {
+    out << YAML::Key << "placement" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "candidates"
+        << YAML::Value << format_candidate_count(*spec.candidates) << YAML::EndMap;
+  }
   if (!spec.volumes.empty()) {
     out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq;
     for (const auto& v : spec.volumes) {

@@ -104,6 +104,9 @@ struct RoundRecord {
   std::vector<std::string> liars;                 // schedulers that disagreed with the quorum
   std::string outcome;                            // "", "placed", "no-quorum", "decrypt-failed", ...
   std::uint64_t started_ms = 0;
+  // The eligible nodes `nodes` were sampled from (docs/sched.md, "Candidate sampling"); equal
+  // to nodes.size() for a full scan.
+  std::uint32_t eligible = 0;
 };
 
 struct AnchorInfo {

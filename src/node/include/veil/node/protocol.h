@@ -78,6 +78,11 @@ struct ScheduleRequest {
   std::vector<TelemetryRef> nodes;     // placement inputs, sorted by peer
   std::uint32_t replicas = 0;          // replicas to place this round
   std::uint64_t created_ms = 0;
+  // Candidate sampling (docs/sched.md): when not empty, the eligible nodes the coordinator
+  // sampled from, and `nodes` must be sched::sample_candidates(job_id, round, sample_pool,
+  // sample_size). Empty: `nodes` is the whole pool (a full scan).
+  std::vector<std::string> sample_pool;
+  std::uint32_t sample_size = 0;
 };
 
 struct DecisionAnnouncement {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "veil/common/status.h"
+#include "veil/sched/sampling.h"
 
 namespace veil::sched {
 
@@ -175,6 +176,9 @@ struct JobSpec {
   std::vector<Constraint> constraints;
   std::string spread_over;  // a label name: replicas go to nodes of distinct values when possible
   std::vector<VolumeMount> volumes;
+  // placement.candidates: how many nodes a round evaluates (sampling.h); unset takes the
+  // cluster's sched.candidates.
+  std::optional<CandidateCount> candidates;
 };
 
 inline constexpr std::uint32_t kMaxReplicas = 64;

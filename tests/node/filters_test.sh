@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Public placement filters on a real cluster (docs/jobspec.md, "Constraints, spread and
+# volumes"): anvil, a dockerd of our own with a local registry and three `veil node run` on
+# loopback (scripts/lib/cluster.sh), each with its own labels and host volumes:
+#   node 1: region=eu zone=a, volume data (a file "from node one")
+#   node 2: region=eu zone=b
+#   node 3: region=us zone=a, volume data (a file "from node three")
+#   1. a 2-replica job constrained to region = eu runs on nodes 1 and 2, never on node 3;
+#   2. a 2-replica job with spread_over: zone among all three runs in zones a and b (node 2
+#      and one of 1, 3 — without spread, 1 and 3 share zone a);
+#   3. a batch job mounting volume data runs on node 1 or 3 and prints the file it read there;
+#      one asking for a volume no node offers waits, saying why, and `veil job validate
+#      --cluster` names the volume at its line;
+#   4. /v1/nodes shows every node's labels and volumes.
+# Usage: filters_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
+# VEIL_REQUIRE_DOCKER=1, where that is a failure.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VEIL="$(realpath "$1")" CLUSTER_WORK="$(mktemp -d -t veil-filters.XXXXXX)"
+# shellcheck source=../../scripts/lib/cluster.sh
+source "$ROOT/scripts/lib/cluster.sh"
+trap cluster_finish EXIT
+skip_without_docker filters
+pass() { echo "filters: ok: $*"; }
+fail() { echo "filters: FAIL: $*" >&2; exit 1; }
+
+start_anvil
+start_docker_and_registry
+init_cluster --allow-image "$IMAGE_DIGEST"
+mkdir -p "$CLUSTER_WORK/vol-1" "$CLUSTER_WORK/vol-3"
+echo "from node one" >"$CLUSTER_WORK/vol-1/greeting.txt"
+echo "from node three" >"$CLUSTER_WORK/vol-3/greeting.txt"
+start_node 1 VEIL_NODE_LABELS=region=eu,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-1"
+start_node 2 VEIL_NODE_LABELS=region=eu,zone=b
+start_node 3 VEIL_NODE_LABELS=region=us,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-3"
+for n in 1 2 3; do wait_for_api "$n" || fail "node $n API did not come up"; done
+wait_for_members 1 3 || fail "node 1 does not see 3 alive members"
+wait_for_telemetry 1 3 || fail "node 1 did not receive telemetry from 3 members"
+declare -A NODE_OF  # peer id -> node number
+for n in 1 2 3; do NODE_OF[$(node_field "$n" peer_id)]=$n; done
+
+# 4 (first, it is what the rest relies on): the labels and volumes every node published.
+veil_at 2 node ls -o json >"$CLUSTER_WORK/nodes.json" || fail "node ls"
+python3 - "$CLUSTER_WORK/nodes.json" "$(node_field 1 peer_id)" "$(node_field 3 peer_id)" <<'PY' || fail "node ls labels: $(cat "$CLUSTER_WORK/nodes.json")"
+import json, sys
+nodes = {n["peer_id"]: n for n in json.load(open(sys.argv[1]))}
+assert sorted(n["labels"]["region"] for n in nodes.values()) == ["eu", "eu", "us"], nodes
+assert nodes[sys.argv[2]]["volumes"] == ["data"] and nodes[sys.argv[3]]["volumes"] == ["data"], nodes
+assert sum(len(n["volumes"]) for n in nodes.values()) == 2, nodes
+PY
+pass "/v1/nodes on node 2 shows each node's signed labels and volumes"
+
+job_spec() {  # job_spec FILE NAME REPLICAS EXTRA_YAML
+  write_web_job "$1" "$2" "$3"
+  printf '%s\n' "$4" >>"$1"
+}
+nodes_of() {  # nodes_of STATUS_JSON: the node numbers of its running replicas, sorted
+  local peer out=()
+  for peer in $(json "$1" '" ".join(p["node"] for p in d["placement"] if p["state"] in ("running", "succeeded"))'); do
+    out+=("${NODE_OF[$peer]:-?}")
+  done
+  printf '%s\n' "${out[@]}" | sort | paste -sd' ' -
+}
+
+# 1. region = eu: nodes 1 and 2 only.
+job_spec "$CLUSTER_WORK/eu.yaml" eu 2 'constraints:
+  - {attribute: region, operator: "=", value: eu}'
+veil_at 1 job run "$CLUSTER_WORK/eu.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/eu.json" 2>"$CLUSTER_WORK/eu.wait" ||
+  { cat "$CLUSTER_WORK/eu.wait"; fail "job run eu --wait"; }
+[[ $(nodes_of "$CLUSTER_WORK/eu.json") == "1 2" ]] || fail "region = eu ran on nodes '$(nodes_of "$CLUSTER_WORK/eu.json")', not 1 and 2"
+veil_at 1 job status eu -o json >"$CLUSTER_WORK/eu-3.json" || fail "job status eu on node 1"
+python3 - "$CLUSTER_WORK/eu-3.json" "$(node_field 3 peer_id)" <<'PY' || fail "eu's round named node 3 as an input"
+import json, sys
+d = json.load(open(sys.argv[1]))
+# Node 3 was never an input: every round's scheduling event counts 2 nodes.
+rounds = [e["message"] for e in d["events"] if "replica(s) over" in e["message"]]
+assert rounds and all(" over 2 nodes" in m for m in rounds), rounds
+PY
+pass "a job constrained to region = eu runs on nodes 1 and 2; node 3 was never an input"
+
+# 2. spread_over: zone — distinct zones, so node 2 (zone b) and one of nodes 1, 3 (zone a).
+job_spec "$CLUSTER_WORK/spread.yaml" spread 2 'spread_over: zone'
+veil_at 2 job run "$CLUSTER_WORK/spread.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/spread.json" 2>"$CLUSTER_WORK/spread.wait" ||
+  { cat "$CLUSTER_WORK/spread.wait"; fail "job run spread --wait"; }
+SPREAD=$(nodes_of "$CLUSTER_WORK/spread.json")
+[[ $SPREAD == "1 2" || $SPREAD == "2 3" ]] || fail "spread_over: zone ran on nodes '$SPREAD' (zones must differ)"
+pass "spread_over: zone placed its replicas on nodes $SPREAD, zones a and b"
+
+# 3. A volume: the batch replica reads the file its node offers.
+cat >"$CLUSTER_WORK/reader.yaml" <<YAML
+name: reader
+type: batch
+image: $IMAGE_REPO:1@$IMAGE_DIGEST
+resources: {cpu: 10m, memory: 16Mi}
+command: ["cat", "/in/greeting.txt"]
+volumes:
+  - {source: data, path: /in, read_only: true}
+YAML
+veil_at 1 job validate "$CLUSTER_WORK/reader.yaml" --cluster >/dev/null || fail "validate --cluster refused reader.yaml"
+veil_at 2 job run "$CLUSTER_WORK/reader.yaml" -o json >/dev/null || fail "job run reader"
+deadline=$((SECONDS + 240))
+until veil_at 2 job status reader -o json >"$CLUSTER_WORK/reader.json" 2>/dev/null &&
+  [[ $(json "$CLUSTER_WORK/reader.json" 'd["state"]') == succeeded ]]; do
+  ((SECONDS < deadline)) || fail "the volume job did not succeed in 240 s: $(cat "$CLUSTER_WORK/reader.json")"
+  sleep 1
+done
+READER_NODE=$(nodes_of "$CLUSTER_WORK/reader.json")
+[[ $READER_NODE == 1 || $READER_NODE == 3 ]] || fail "the volume job ran on node '$READER_NODE', which offers no volume"
+veil_at 2 job logs reader -o json >"$CLUSTER_WORK/reader-logs.json" || fail "job logs reader"
+WANT=$([[ $READER_NODE == 1 ]] && echo "from node one" || echo "from node three")
+grep -q "$WANT" "$CLUSTER_WORK/reader-logs.json" || fail "the replica on node $READER_NODE did not print '$WANT': $(cat "$CLUSTER_WORK/reader-logs.json")"
+pass "a batch job read /in/greeting.txt from node $READER_NODE's volume data ('$WANT') and succeeded"
+
+# A volume nobody offers: validate --cluster names it at its line; a submitted job waits, saying why.
+sed 's/source: data/source: archive/; s/name: reader/name: orphan/' "$CLUSTER_WORK/reader.yaml" >"$CLUSTER_WORK/orphan.yaml"
+if veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" --cluster >"$CLUSTER_WORK/orphan.validate" 2>&1; then
+  fail "validate --cluster accepted a volume no node offers"
+fi
+grep -q "orphan.yaml:8:.*volumes\[0\].source: no live node offers host volume 'archive' (offered: data)" "$CLUSTER_WORK/orphan.validate" ||
+  fail "validate --cluster: $(cat "$CLUSTER_WORK/orphan.validate")"
+veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" >/dev/null || fail "plain validate refused a spec that is well-formed"
+veil_at 1 job run "$CLUSTER_WORK/orphan.yaml" -o json >/dev/null || fail "job run orphan"
+deadline=$((SECONDS + 60))
+until veil_at 1 job status orphan -o json >"$CLUSTER_WORK/orphan.json" 2>/dev/null &&
+  grep -q "no live node matches the job's constraints and volumes" "$CLUSTER_WORK/orphan.json"; do
+  ((SECONDS < deadline)) || fail "orphan does not say why it waits: $(cat "$CLUSTER_WORK/orphan.json")"
+  sleep 1
+done
+[[ $(json "$CLUSTER_WORK/orphan.json" 'd["state"]') == pending ]] || fail "orphan is $(json "$CLUSTER_WORK/orphan.json" 'd["state"]'), not pending"
+pass "a volume no node offers: validate --cluster names volumes[0].source at line 8; the submitted job is pending and says why"
