@@ -116,7 +116,7 @@ sed 's/source: data/source: archive/; s/name: reader/name: orphan/' "$CLUSTER_WO
 if veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" --cluster >"$CLUSTER_WORK/orphan.validate" 2>&1; then
   fail "validate --cluster accepted a volume no node offers"
 fi
-grep -q "orphan.yaml:8:.*volumes\[0\].source: no live node offers host volume 'archive' (offered: data)" "$CLUSTER_WORK/orphan.validate" ||
+grep -q "orphan.yaml:7:14: volumes\[0\].source: no live node offers host volume 'archive' (offered: data)" "$CLUSTER_WORK/orphan.validate" ||
   fail "validate --cluster: $(cat "$CLUSTER_WORK/orphan.validate")"
 veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" >/dev/null || fail "plain validate refused a spec that is well-formed"
 veil_at 1 job run "$CLUSTER_WORK/orphan.yaml" -o json >/dev/null || fail "job run orphan"
@@ -127,4 +127,4 @@ until veil_at 1 job status orphan -o json >"$CLUSTER_WORK/orphan.json" 2>/dev/nu
   sleep 1
 done
 [[ $(json "$CLUSTER_WORK/orphan.json" 'd["state"]') == pending ]] || fail "orphan is $(json "$CLUSTER_WORK/orphan.json" 'd["state"]'), not pending"
-pass "a volume no node offers: validate --cluster names volumes[0].source at line 8; the submitted job is pending and says why"
+pass "a volume no node offers: validate --cluster names volumes[0].source at line 7; the submitted job is pending and says why"
