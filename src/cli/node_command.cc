@@ -1,8 +1,10 @@
 // `veil node run|ls` and `veil job run|ls|status|logs|stop`: the daemon and the operator's view
 // of it through the node's local API (docs/node-api.md).
+#include <algorithm>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -124,7 +126,35 @@ struct JobArgs {
   bool wait = false;
   int timeout_s = 600;
   int tail = 200;
+  int replica = -1;     // job logs --replica: -1 every replica
+  bool follow = false;  // job logs --follow
 };
+
+// The lines of `now` that `before` (the previous poll of the same replica's last lines) did not
+// show: the window moved by m lines, so `before` minus its first m lines starts `now`. Without
+// such an overlap (more new lines than the window) all of `now` is new.
+std::string lines_added(const std::string& before, const std::string& now) {
+  auto split = [](const std::string& text) {
+    std::vector<std::string_view> lines;
+    std::string_view rest(text);
+    while (!rest.empty()) {
+      const auto end = rest.find('\n');
+      lines.push_back(rest.substr(0, end == std::string_view::npos ? rest.size() : end + 1));
+      rest.remove_prefix(lines.back().size());
+    }
+    return lines;
+  };
+  const auto old_lines = split(before), new_lines = split(now);
+  for (std::size_t m = 0; m <= old_lines.size(); ++m) {
+    const std::size_t overlap = old_lines.size() - m;
+    if (overlap > new_lines.size()) continue;
+    if (!std::equal(old_lines.begin() + static_cast<std::ptrdiff_t>(m), old_lines.end(), new_lines.begin())) continue;
+    std::string added;
+    for (std::size_t i = overlap; i < new_lines.size(); ++i) added += new_lines[i];
+    return added;
+  }
+  return now;
+}
 
 // " (replica 0 exited with code 3)" for a failed job whose replica is dead with an exit code.
 std::string job_outcome(const json& j) {
@@ -284,26 +314,56 @@ int cmd_job_status(const GlobalOptions& global, const JobArgs& a) {
 int cmd_job_logs(const GlobalOptions& global, const JobArgs& a) {
   auto api = open_api(global, a.api);
   if (!api.ok()) return fail(api.status());
-  auto logs = api->get("/v1/jobs/" + a.job + "/logs?tail=" + std::to_string(a.tail));
+  auto fetch = [&]() -> Result<json> {
+    VEIL_ASSIGN_OR_RETURN(json logs, api->get("/v1/jobs/" + a.job + "/logs?tail=" + std::to_string(a.tail)));
+    json kept = json::array();
+    for (auto& l : logs) {
+      if (a.replica < 0 || l.contains("error") || (l.contains("replica") && l["replica"] == a.replica)) kept.push_back(std::move(l));
+    }
+    return kept;
+  };
+  auto logs = fetch();
   if (!logs.ok()) return fail(logs.status());
+  const bool refused = std::any_of(logs->begin(), logs->end(), [](const json& l) { return l.contains("error"); });
   if (structured_output(global.output)) {
     print_data(*logs, global.output);
-    return kExitOk;
+    return refused ? kExitFailure : kExitOk;
   }
-  if (logs->empty()) {
-    std::cerr << "no replica of " << printable(a.job) << " runs anywhere yet (veil job status shows why)\n";
+  if (std::none_of(logs->begin(), logs->end(), [](const json& l) { return l.contains("logs"); }) && !refused) {
+    std::cerr << "no replica of " << printable(a.job) << (a.replica >= 0 ? " numbered " + std::to_string(a.replica) : "")
+              << " runs anywhere yet (veil job status shows why)\n";
     return kExitFailure;
   }
-  bool unanswered = false;
-  for (const auto& l : *logs) {
-    if (l.contains("error")) {
-      std::cerr << "veil: node " << text(l, "node") << " did not send its logs: " << text(l, "error") << "\n";
-      unanswered = true;
+  std::map<std::string, std::string> shown;  // "replica@node" -> the lines last fetched
+  const bool several = logs->size() > 1;
+  auto print = [&](const json& batch, bool first) {
+    for (const auto& l : batch) {
+      if (l.contains("error")) {
+        if (first) std::cerr << "veil: node " << text(l, "node") << " did not send its logs: " << text(l, "error") << "\n";
+        continue;
+      }
+      const std::string key = text(l, "replica") + "@" + text(l, "node");
+      const std::string now = text(l, "logs");
+      const std::string added = first ? now : lines_added(shown[key], now);
+      shown[key] = now;
+      if (added.empty()) continue;
+      if (first || several) std::cout << "==> replica " << text(l, "replica") << " on " << text(l, "node") << " <==\n";
+      std::cout << added << std::flush;
+    }
+  };
+  print(*logs, true);
+  // --follow polls: the executor answers with a replica's last lines, and only the lines past
+  // what the previous answer showed are printed. Ends with Ctrl-C.
+  while (a.follow) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    auto next = fetch();
+    if (!next.ok()) {
+      std::cerr << "veil: " << next.status().message() << " (still following)\n";
       continue;
     }
-    std::cout << "==> replica " << text(l, "replica") << " on " << text(l, "node") << " <==\n" << text(l, "logs");
+    print(*next, false);
   }
-  return unanswered ? kExitFailure : kExitOk;
+  return refused ? kExitFailure : kExitOk;
 }
 
 int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
@@ -356,6 +416,8 @@ void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction&
   auto* jlogs = job->add_subcommand("logs", "Output of the job's replicas, from every node that runs one");
   jlogs->add_option("job", args->job, "Job name, id or id prefix")->required();
   jlogs->add_option("--tail", args->tail, "Last lines per replica (default 200)");
+  jlogs->add_option("--replica", args->replica, "Only this replica (its index in the job)")->check(CLI::Range(0, 63));
+  jlogs->add_flag("-f,--follow", args->follow, "Keep printing new lines (polls every 2 s) until interrupted");
   add_api_options(jlogs, args->api, global);
   jlogs->callback([&global, &action, args] { action = [&global, args] { return cmd_job_logs(global, *args); }; });
 

@@ -188,3 +188,38 @@ TEST_F(ExecutorTest, AReplicaWithAPassingCheckIsRunningOnlyAfterItsFirstPass) {
 
 }  // namespace
 }  // namespace veil::node
+
+namespace veil::node {
+namespace {
+
+TEST_F(ExecutorTest, LogsGoOnlyToNodesOfTheJobsOwner) {
+  const auto owner = chain::Address::parse("0x70997970C51812dc3A010C7d01b50e0d17dc79C8").value();
+  const auto stranger = chain::Address::parse("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC").value();
+  const Hash32 job = store_replica(kCoordinator, 1, "", "[/bin/sh, -c, 'echo hello-from-the-job; sleep 300']", owner.to_checksum());
+  executor_->start();
+  ASSERT_TRUE(run_until([&] { return reported(kCoordinator, "running"); }));
+  ctx_->operators[kCoordinator] = owner;
+  ctx_->operators[kOther] = stranger;
+  auto ask = [&](const std::string& peer) {
+    std::optional<LogsReply> answer;
+    executor_->handle_logs_request(peer, encode(LogsRequest{job, 20}), [&](Bytes reply) {
+      auto decoded = decode_logs_reply(reply);
+      EXPECT_TRUE(decoded.ok()) << decoded.status().to_string();
+      if (decoded.ok()) answer = *decoded;
+    });
+    return answer.value_or(LogsReply{"no reply", {}});
+  };
+  ASSERT_TRUE(run_until([&] {
+    auto reply = ask(kCoordinator);
+    return reply.error.empty() && reply.replicas.size() == 1 && reply.replicas[0].text.find("hello-from-the-job") != std::string::npos;
+  })) << "the owner's node does not get the replica's output";
+  const LogsReply refused = ask(kOther);
+  EXPECT_TRUE(refused.replicas.empty());
+  EXPECT_EQ(refused.error, "the logs of job " + hash_hex(job).substr(0, 12) + " are for nodes of its operator " +
+                               owner.to_checksum() + " only");
+  ctx_->operators.erase(kOther);  // a node the chain lists for no operator is refused too
+  EXPECT_FALSE(ask(kOther).error.empty());
+}
+
+}  // namespace
+}  // namespace veil::node

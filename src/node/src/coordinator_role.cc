@@ -126,6 +126,7 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml) {
   job.submitted_ms = static_cast<std::uint64_t>(node_.now_ms());
   job.replicas.resize(spec.replicas);
   job.coordinator = node_.self();
+  if (auto me = node_.operator_of(node_.self())) job.owner = me->to_checksum();
   job.holders = choose_holders(id, node_.self(), node_.live_members(), options_.job_holders);
   if (existing != jobs_.end()) {
     job.rounds = existing->second.rounds;
@@ -508,6 +509,7 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
     assignment.replica = p.slot;
     assignment.choice = p.choice;
     assignment.record = record;
+    assignment.owner = job.owner;
     // Only this replica's two values: the node learns where it runs, not where the others do.
     assignment.shares.resize(share_bytes.size());
     assignment.shares[2 * p.choice] = share_bytes[2 * p.choice];

@@ -52,7 +52,7 @@ bool port_taken(const runtime::ReconcileError& error) {
 
 nlohmann::json replica_json(const LocalReplica& r) {
   return {{"job", hash_hex(r.job)}, {"replica", r.replica}, {"round", r.round}, {"coordinator", r.coordinator}, {"spec", r.spec_yaml},
-          {"host_port", r.host_port}};
+          {"host_port", r.host_port}, {"owner", r.owner}};
 }
 
 Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
@@ -62,6 +62,7 @@ Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
     r.replica = j.at("replica");
     r.round = j.value("round", 0u);  // absent in documents written before rounds were kept
     r.coordinator = j.at("coordinator");
+    r.owner = j.value("owner", std::string());  // absent in documents written before owners
     r.spec_yaml = j.at("spec");
     r.host_port = j.at("host_port");
     VEIL_ASSIGN_OR_RETURN(r.spec, sched::parse_job_spec(r.spec_yaml, "stored replica"));
@@ -137,9 +138,9 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
     if (!digest.ok()) return answer(digest.status().message());
     // The chain decides whether this image may run here: a blocking call, off the io thread.
     ctx_.post_blocking([this, peer, answer, key, round = assignment.round, spec = *spec, spec_yaml = request.spec_yaml,
-                        digest = *digest] {
+                        digest = *digest, owner = assignment.owner] {
       auto allowed = ctx_.image_allowed(digest);
-      ctx_.post([this, peer, answer, key, round, spec, spec_yaml, allowed] {
+      ctx_.post([this, peer, answer, key, round, spec, spec_yaml, allowed, owner] {
         // A stop may have come while the chain was asked.
         if (!stop_fence_.admits(key.first, key.second, peer, round)) return answer("the coordinator stopped this replica");
         if (!allowed.ok()) return answer("cannot check the image on chain: " + allowed.status().message());
@@ -148,7 +149,7 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
                          spec.image.to_string());
           return answer("image " + spec.image.digest + " is not allowed on chain");
         }
-        accept(peer, key, round, spec, spec_yaml, answer);
+        accept(peer, key, round, spec, spec_yaml, owner, answer);
       });
     });
   });
@@ -156,7 +157,8 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
 
 // Records the checked assignment and runs it.
 void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
-                      const std::string& spec_yaml, std::function<void(const std::string&)> answer) {
+                      const std::string& spec_yaml, const std::string& owner,
+                      std::function<void(const std::string&)> answer) {
   for (const auto& volume : spec.volumes) {
     if (host_volumes_.count(volume.source) == 0) return answer("this node does not offer host volume " + volume.source);
   }
@@ -165,6 +167,7 @@ void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint3
   replica.replica = key.second;
   replica.round = round;
   replica.coordinator = peer;
+  replica.owner = owner;
   replica.spec_yaml = spec_yaml;
   replica.spec = spec;
   supervise(replica);
@@ -250,6 +253,21 @@ void Executor::handle_logs_request(const std::string& peer, Bytes message, std::
   if (!request.ok()) {
     reply(encode(LogsReply{request.status().message(), {}}));
     return;
+  }
+  // Only the job's own operator reads its output (a workload's logs are its owner's business).
+  for (const auto& [key, replica] : local_) {
+    if (key.first != request->job_id || replica.owner.empty()) continue;
+    const auto requester = ctx_.operator_of(peer);
+    if (!requester || requester->to_checksum() != replica.owner) {
+      log::get("node")->info("logs of job {} refused to {}: operator {} is not the job's owner {}",
+                             hash_hex(request->job_id).substr(0, 12), peer, requester ? requester->to_checksum() : "unknown",
+                             replica.owner);
+      reply(encode(LogsReply{"the logs of job " + hash_hex(request->job_id).substr(0, 12) + " are for nodes of its operator " +
+                                 replica.owner + " only",
+                             {}}));
+      return;
+    }
+    break;
   }
   auto logs = this->logs(hash_hex(request->job_id), static_cast<int>(request->tail));
   // Every replica's end fits: the reply stays well under the protocol's message limit.

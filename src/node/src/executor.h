@@ -37,6 +37,7 @@ struct LocalReplica {
   std::uint32_t replica = 0;
   std::uint32_t round = 0;  // the round whose assignment this node accepted
   std::string coordinator;
+  std::string owner;  // the job's operator (Assignment::owner): who may read its logs
   std::string spec_yaml;
   sched::JobSpec spec;
   std::uint16_t host_port = 0;  // chosen once, kept across restarts
@@ -115,7 +116,8 @@ class Executor {
   std::vector<ReplicaLogs> logs(const std::string& job, int tail);
   // /veil/logs/1.0.0 from `peer` (any registered node: the gater admits no other): the last
   // lines of this node's replicas of the job, each cut to its end so the reply stays within
-  // the message limit. Blocking, as logs() is.
+  // the message limit — only when `peer`'s operator is the job's owner; any other operator's
+  // node gets an error. Blocking, as logs() is.
   void handle_logs_request(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
 
  private:
@@ -126,7 +128,7 @@ class Executor {
   // spec having changed); a port the job's spec fixes stays, and the error with it.
   void move_off_taken_port(const std::string& job_label, const std::string& replica_text);
   void accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
-              const std::string& spec_yaml, std::function<void(const std::string&)> answer);
+              const std::string& spec_yaml, const std::string& owner, std::function<void(const std::string&)> answer);
   runtime::ContainerSpec container_spec(const LocalReplica& replica) const;
   // Sets up `replica`'s health tracker and restart tracker from its spec.
   static void supervise(LocalReplica& replica);

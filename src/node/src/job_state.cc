@@ -365,7 +365,7 @@ nlohmann::json to_json(const JobState& job) {
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
           {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings},
-          {"coordinator", job.coordinator}, {"term", job.term}, {"version", job.version},
+          {"coordinator", job.coordinator}, {"owner", job.owner}, {"term", job.term}, {"version", job.version},
           {"holders", job.holders},   {"handovers", handovers}};
 }
 
@@ -435,6 +435,7 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
     job.warnings = j.at("warnings").get<std::vector<std::string>>();
     // Absent in documents written before replication: the node that stored it coordinates it.
     job.coordinator = j.value("coordinator", std::string());
+    job.owner = j.value("owner", std::string());  // absent in records written before owners
     job.term = j.value("term", std::uint64_t{0});
     job.version = j.value("version", std::uint64_t{0});
     job.holders = j.value("holders", std::vector<std::string>{});

@@ -251,6 +251,7 @@ Bytes encode(const Assignment& m) {
   json shares = json::array();
   for (const auto& per_value : m.shares) shares.push_back(bytes_list(per_value));
   j["shares"] = shares;
+  if (!m.owner.empty()) j["owner"] = m.owner;
   return to_bytes(j);
 }
 
@@ -372,6 +373,7 @@ Result<Assignment> decode_assignment(ByteView bytes) {
         m.shares.push_back(read_bytes_list(f, per_value, "shares"));
       }
     }
+    if (f.has("owner")) m.owner = f.text("owner", 42);
   });
 }
 

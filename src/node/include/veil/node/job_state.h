@@ -138,6 +138,9 @@ struct JobState {
   // Who coordinates the job, in which term (0: the node it was submitted to; each take-over
   // raises it), the change count within the term, and the nodes that hold copies of this
   // record (the coordinator first, then its successors in order): job_replication.h.
+  // The operator (checksummed address) of the node the job was submitted to: only nodes of
+  // this operator may read its replicas' logs (docs/node.md, "Logs").
+  std::string owner;
   std::string coordinator;
   std::uint64_t term = 0;
   std::uint64_t version = 0;

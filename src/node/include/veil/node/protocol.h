@@ -128,6 +128,9 @@ struct Assignment {
   // Per decision value (decision_values order), the shares the coordinator combined, so the
   // chosen node checks its own selection instead of trusting the coordinator.
   std::vector<std::vector<Bytes>> shares;
+  // The job's owner (JobState::owner): the executor serves the replica's logs to nodes of this
+  // operator only. Empty from coordinators that predate owners.
+  std::string owner;
 };
 
 struct AssignmentAck {
