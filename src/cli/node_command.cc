@@ -215,10 +215,29 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
   // without a round trip, and only UTF-8 text (all JSON can carry) is sent.
   auto spec = read_file(a.spec_file, kJobSpecFile);
   if (!spec.ok()) return fail(spec.status());
-  if (auto parsed = sched::parse_job_spec(*spec, a.spec_file); !parsed.ok()) return fail(parsed.status());
+  auto parsed = sched::parse_job_spec(*spec, a.spec_file);
+  if (!parsed.ok()) return fail(parsed.status());
+  // Secrets are read here, on the submitting machine, and sent to the local node only.
+  json secrets = json::object();
+  for (const auto& [name, source] : parsed->secrets) {
+    std::string value;
+    if (source.kind == sched::SecretSource::Kind::kEnv) {
+      const char* env = std::getenv(source.from.c_str());
+      if (env == nullptr) return fail("secret " + name + ": environment variable " + source.from + " is not set");
+      value = env;
+    } else {
+      auto text = read_file(source.from, kSecretFile);
+      if (!text.ok()) return fail(text.status().with_context("secret " + name));
+      value = std::move(*text);
+    }
+    secrets[name] = to_hex(as_bytes(value));
+    secure_wipe(value.data(), value.size());
+  }
   auto api = open_api(global, a.api);
   if (!api.ok()) return fail(api.status());
-  auto job = api->post("/v1/jobs", json{{"spec", *spec}});
+  json body{{"spec", *spec}};
+  if (!secrets.empty()) body["secrets"] = std::move(secrets);
+  auto job = api->post("/v1/jobs", body);
   if (!job.ok()) return fail(job.status());
   const std::string id = text(*job, "id");
   if (!a.wait) {

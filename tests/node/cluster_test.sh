@@ -249,6 +249,38 @@ print(f"checked {sum(len(open(f'{work}/wire-{m}.bin','rb').read()) for m in (1,2
 PY
 pass "no plaintext telemetry in traffic, other nodes' logs or databases"
 
+# 5b. A secret (docs/jobspec.md, "Secrets"): read from the submitter's environment, readable in
+# its replica's container, and nowhere in the traffic, any node's log or any node's database.
+SECRET=$(python3 -c 'import secrets; print("s3cr3t-" + secrets.token_hex(12))')
+cat >"$CLUSTER_WORK/vault.yaml" <<YAML
+name: vault
+image: $IMAGE_REPO:1@$IMAGE_DIGEST
+resources: {cpu: 10m, memory: 32Mi}
+command: ["sh", "-c", "echo \"\$API_KEY\" >/www/key.txt && exec httpd -f -p 8080 -h /www"]
+ports:
+  - container: 8080
+secrets:
+  API_KEY: {from_env: TEST_API_KEY}
+YAML
+TEST_API_KEY="$SECRET" veil_at 1 job run "$CLUSTER_WORK/vault.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/vault.json" \
+  2>"$CLUSTER_WORK/vault.wait" || { cat "$CLUSTER_WORK/vault.wait"; fail "job run vault --wait"; }
+VAULT_EP=$(json "$CLUSTER_WORK/vault.json" 'd["placement"][0]["endpoint"]')
+[[ $(curl -sf --max-time 5 "http://$VAULT_EP/key.txt") == "$SECRET" ]] || fail "the replica at $VAULT_EP does not hold its secret"
+veil_at 1 job stop vault >/dev/null || fail "job stop vault"
+python3 - "$CLUSTER_WORK" "$SECRET" <<'PY' || fail "a secret leaked"
+import glob, sys
+work, secret = sys.argv[1], sys.argv[2].encode()
+forms = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+files = [f"{work}/wire-{m}.bin" for m in (1, 2, 3)] + [f"{work}/node-{m}.log" for m in (1, 2, 3)]
+files += glob.glob(f"{work}/cluster/node-*/data/state.db*")
+leaks = [f"{f} holds the secret ({form[:8].decode()}...)" for f in files for form in forms if form in open(f, "rb").read()]
+if leaks:
+    print("\n".join(leaks), file=sys.stderr)
+    sys.exit(1)
+print(f"searched {len(files)} files (traffic, logs, databases) for the secret")
+PY
+pass "a secret from the submitter's environment is readable in its replica and in no traffic, log or database"
+
 # 6. Kill a node that holds a replica (not the coordinator): its replica is rescheduled.
 VICTIM=""
 for n in 2 3; do

@@ -163,7 +163,8 @@ class ExecutorTest : public ::testing::Test {
   // Stores a replica of a job running `command` (default /bin/sleep) with `extra` spec lines,
   // coordinated by `coordinator`, as an earlier run of the node would have; returns the job id.
   Hash32 store_replica(const std::string& coordinator, std::uint32_t round, const std::string& extra = "",
-                       const std::string& command = "[/bin/sleep, '300']", const std::string& owner = "") {
+                       const std::string& command = "[/bin/sleep, '300']", const std::string& owner = "",
+                       const nlohmann::json& sealed_secrets = nlohmann::json::object()) {
     const std::string yaml = "name: sleeper\nimage: " + image() +
                              "\nresources: {cpu: 1, memory: 16}\ncommand: " + command + "\n" + extra;
     auto spec = sched::parse_job_spec(yaml, "test");
@@ -172,7 +173,7 @@ class ExecutorTest : public ::testing::Test {
     nlohmann::json doc = {{"job", hash_hex(job)},       {"replica", 0}, {"round", round},
                           {"coordinator", coordinator}, {"spec", yaml},
                           {"host_port", spec->ports.empty() ? 0 : spec->ports.front().host_port},  // as accept() keeps it
-                          {"owner", owner}};
+                          {"owner", owner}, {"sealed_secrets", sealed_secrets}};
     EXPECT_TRUE(ctx_->db->put(kReplicaDoc, hash_hex(job) + "/0", doc).ok());
     return job;
   }

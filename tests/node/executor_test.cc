@@ -1,5 +1,6 @@
 // The executor role with the process driver (executor_fixture.h).
 #include "executor_fixture.h"
+#include <sodium.h>
 
 namespace veil::node {
 namespace {
@@ -219,6 +220,34 @@ TEST_F(ExecutorTest, LogsGoOnlyToNodesOfTheJobsOwner) {
                                owner.to_checksum() + " only");
   ctx_->operators.erase(kOther);  // a node the chain lists for no operator is refused too
   EXPECT_FALSE(ask(kOther).error.empty());
+}
+
+}  // namespace
+}  // namespace veil::node
+
+namespace veil::node {
+namespace {
+
+TEST_F(ExecutorTest, ASealedSecretReachesTheReplicaAsAnEnvironmentVariableAndIsStoredSealed) {
+  sched::Ed25519SecretKey identity{};
+  std::array<std::uint8_t, 32> ed25519{}, x25519{};
+  crypto_sign_keypair(ed25519.data(), identity.data());
+  crypto_sign_ed25519_pk_to_curve25519(x25519.data(), ed25519.data());
+  const std::string value = "correct-horse-battery-staple";
+  Bytes box(value.size() + crypto_box_SEALBYTES);
+  crypto_box_seal(box.data(), reinterpret_cast<const unsigned char*>(value.data()), value.size(), x25519.data());
+  ctx_->secret_opener = SecretOpener(identity);
+  const Hash32 job = store_replica(kCoordinator, 1, "secrets: {API_KEY: {from_env: API_KEY}}\n",
+                                   "[/bin/sh, -c, 'echo key=$API_KEY; sleep 300']", "", nlohmann::json{{"API_KEY", to_hex(box)}});
+  executor_->start();
+  ASSERT_EQ(executor_->replica_count(), 1u);
+  ASSERT_TRUE(run_until([&] {
+    auto logs = executor_->logs(hash_hex(job), 10);
+    return !logs.empty() && logs[0].text.find("key=" + value) != std::string::npos;
+  })) << "the replica did not see its secret";
+  auto stored = ctx_->db->all(kReplicaDoc);
+  ASSERT_TRUE(stored.ok());
+  for (const auto& doc : *stored) EXPECT_EQ(doc.dump().find(value), std::string::npos) << "a secret is stored in clear";
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "daemon_impl.h"  // Worker
 #include "node_context.h"
+#include "secret_box.h"
 #include "veil/chain/keys.h"
 
 namespace veil::node {
@@ -77,6 +78,9 @@ class FakeContext : public NodeContext {
     reply(encode(AssignmentAck{}));
   }
   std::optional<chain::RegistryDomain> announcement_domain() const override { return domain; }
+  Result<std::map<std::string, std::string>> open_secrets(const std::map<std::string, Bytes>& sealed) const override {
+    return secret_opener.open_all(sealed);
+  }
   std::optional<chain::Address> operator_of(const std::string& peer) const override {
     auto it = operators.find(peer);
     return it == operators.end() ? std::nullopt : std::optional<chain::Address>(it->second);
@@ -130,6 +134,7 @@ class FakeContext : public NodeContext {
   // The chain's view of signed announcements: none by default (nothing signed or checked).
   std::optional<chain::RegistryDomain> domain;
   std::map<std::string, chain::Address> operators;  // what operator_of() answers
+  SecretOpener secret_opener;                       // what open_secrets() opens with (nothing by default)
   std::optional<chain::PrivateKey> operator_key;     // what sign_as_operator() signs with
   struct Equivocation {
     std::string scheduler;

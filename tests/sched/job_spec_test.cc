@@ -424,3 +424,33 @@ TEST(JobSpec, BadConstraintsAndVolumesNameTheFieldAndLine) {
 
 }  // namespace
 }  // namespace veil::sched
+
+namespace veil::sched {
+namespace {
+
+TEST(JobSpec, SecretsNameWhereTheirValuesComeFromAndNeverHoldThem) {
+  auto spec = parse_job_spec(valid_spec() + "secrets:\n  DB_PASSWORD: {from_env: PGPASS}\n  TLS_KEY: {from_file: ./key.pem}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(spec->secrets.size(), 2u);
+  EXPECT_EQ(spec->secrets.at("DB_PASSWORD").kind, SecretSource::Kind::kEnv);
+  EXPECT_EQ(spec->secrets.at("DB_PASSWORD").from, "PGPASS");
+  EXPECT_EQ(spec->secrets.at("TLS_KEY").kind, SecretSource::Kind::kFile);
+  auto again = parse_job_spec(to_canonical_yaml(*spec));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->secrets, spec->secrets);
+  EXPECT_EQ(to_canonical_yaml(*parse_job_spec(valid_spec())).find("secrets"), std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"secrets:\n  1BAD: {from_env: X}\n", "'1BAD' is not a valid environment variable name"},
+      {"secrets:\n  GREETING: {from_env: X}\n", "secrets.GREETING: is also set in env"},
+      {"secrets:\n  S: {from_env: X, from_file: y}\n", "secrets.S: expected {from_file: PATH} or {from_env: VAR}"},
+      {"secrets:\n  S: {value: hunter2}\n", "unknown key 'value'"},
+      {"secrets:\n  S: {from_env: 'A B'}\n", "is not an environment variable name"},
+  };
+  for (const auto& [extra, expected] : bad) {
+    const std::string message = error_with(extra);
+    EXPECT_NE(message.find(expected), std::string::npos) << extra << " -> " << message;
+  }
+}
+
+}  // namespace
+}  // namespace veil::sched

@@ -250,7 +250,19 @@ void Daemon::Impl::register_routes() {
     if (body.is_discarded() || !body.is_object() || !body.contains("spec") || !body["spec"].is_string()) {
       return ApiResponse::error(400, "invalid_argument", "expected {\"spec\": \"<job spec YAML>\"}");
     }
-    auto job = coordinator_->submit_job(body["spec"].get<std::string>());
+    // The spec's secrets, as hex (any bytes): held here only until sealed to this node.
+    std::map<std::string, std::string> secrets;
+    if (auto given = body.find("secrets"); given != body.end()) {
+      if (!given->is_object()) return ApiResponse::error(400, "invalid_argument", "secrets must map names to hex values");
+      for (const auto& [name, hex] : given->items()) {
+        auto value = hex.is_string() ? from_hex(hex.get<std::string>()) : Result<Bytes>(invalid_argument("not a string"));
+        if (!value.ok()) return ApiResponse::error(400, "invalid_argument", "secret " + name + " is not hex: " + value.status().message());
+        secrets[name] = std::string(value->begin(), value->end());
+        secure_wipe(*value);
+      }
+    }
+    auto job = coordinator_->submit_job(body["spec"].get<std::string>(), secrets);
+    for (auto& [name, value] : secrets) secure_wipe(value.data(), value.size());
     if (!job.ok()) return ApiResponse::from_status(job.status());
     return ApiResponse::json(job_json(**job, false), 202);
   });

@@ -6,6 +6,7 @@
 
 #include "coordinator_role.h"
 
+#include "secret_box.h"
 #include "veil/sched/eligibility.h"
 #include "scheduler_role.h"
 
@@ -109,9 +110,20 @@ void CoordinatorRole::start_round_later(const Hash32& id, std::uint32_t round, s
 
 // ---- submission and rounds --------------------------------------------------------------------
 
-Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml) {
+Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml, const std::map<std::string, std::string>& secrets) {
   VEIL_ASSIGN_OR_RETURN(auto spec, sched::parse_job_spec(spec_yaml, "spec"));
   VEIL_RETURN_IF_ERROR(sched::quantize_request(spec.resources).status());
+  for (const auto& [name, source] : spec.secrets) {
+    if (secrets.count(name) == 0) return invalid_argument("secret " + name + " is declared in the spec but its value was not sent");
+  }
+  std::map<std::string, Bytes> sealed;
+  for (const auto& [name, value] : secrets) {
+    if (spec.secrets.count(name) == 0) return invalid_argument("secret " + name + " is not declared in the spec");
+    if (value.size() > sched::kMaxSecretBytes) {
+      return invalid_argument("secret " + name + " is larger than " + std::to_string(sched::kMaxSecretBytes) + " bytes");
+    }
+    VEIL_ASSIGN_OR_RETURN(sealed[name], seal_to_peer(node_.self(), value));
+  }
   const Hash32 id = sched::job_id(spec);
   if (auto held = held_.find(id); held != held_.end() && held->second.phase != JobPhase::kStopped) {
     return failed_precondition("job " + spec.name + " is coordinated by " + held->second.coordinator +
@@ -127,6 +139,7 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml) {
   job.replicas.resize(spec.replicas);
   job.coordinator = node_.self();
   if (auto me = node_.operator_of(node_.self())) job.owner = me->to_checksum();
+  job.sealed_secrets = std::move(sealed);
   job.holders = choose_holders(id, node_.self(), node_.live_members(), options_.job_holders);
   if (existing != jobs_.end()) {
     job.rounds = existing->second.rounds;
@@ -502,6 +515,15 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
   if (all_fit) widenings_.erase(job.id);
   for (const PlacedReplica& p : placed) add_job_event(job.id, "replica " + std::to_string(p.slot) + " placed on " + p.node);
   std::vector<std::pair<std::string, Assignment>> assignments;  // node, assignment
+  // The secrets leave this node only sealed to the node that runs each replica. A successor
+  // after fail-over cannot open them (they are sealed to the node the job was submitted to):
+  // its assignments carry none and the executors refuse them, naming the secrets.
+  std::optional<std::map<std::string, std::string>> secrets;
+  if (!job.sealed_secrets.empty()) {
+    auto opened = node_.open_secrets(job.sealed_secrets);
+    if (opened.ok()) secrets = std::move(*opened);
+    else add_job_event(job.id, "cannot open the job's secrets (" + opened.status().message() + "); resubmit it from its owner's node");
+  }
   for (const PlacedReplica& p : placed) {
     Assignment assignment;
     assignment.job_id = job.id;
@@ -510,6 +532,12 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
     assignment.choice = p.choice;
     assignment.record = record;
     assignment.owner = job.owner;
+    if (secrets) {
+      for (const auto& [name, value] : *secrets) {
+        auto box = seal_to_peer(p.node, value);
+        if (box.ok()) assignment.secrets[name] = std::move(*box);
+      }
+    }
     // Only this replica's two values: the node learns where it runs, not where the others do.
     assignment.shares.resize(share_bytes.size());
     assignment.shares[2 * p.choice] = share_bytes[2 * p.choice];

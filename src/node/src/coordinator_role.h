@@ -112,7 +112,9 @@ class CoordinatorRole {
   void start();
 
   // ---- the operator (API) ----
-  Result<JobState*> submit_job(const std::string& spec_yaml);
+  // `secrets` (name -> value) must name exactly the spec's secrets; they are kept only sealed to
+  // this node and sent only sealed to the nodes replicas are placed on.
+  Result<JobState*> submit_job(const std::string& spec_yaml, const std::map<std::string, std::string>& secrets = {});
   Status stop_job(JobState& job);
   // A job this node coordinates (or, with `held`, one it holds for another coordinator), by
   // name, id or id prefix (match_job: an exact match wins).

@@ -392,6 +392,7 @@ void Daemon::Impl::make_telemetry_role() {
   }
   telemetry_ = std::make_unique<TelemetryRole>(*this, std::move(options), [this] { return probe_->sample(); },
                                                identity_secret_);
+  secret_opener_ = SecretOpener(identity_secret_);
   secure_wipe(identity_secret_.data(), identity_secret_.size());
 }
 

@@ -36,6 +36,7 @@
 #include "coordinator_role.h"
 #include "node_context.h"
 #include "scheduler_role.h"
+#include "secret_box.h"
 #include "telemetry_role.h"
 #include "veil/chain/veil_registry.h"
 #include "veil/common/config.h"
@@ -168,6 +169,9 @@ struct Daemon::Impl : NodeContext {
   std::optional<chain::RegistryDomain> announcement_domain() const override { return domain_; }
   std::optional<chain::Address> operator_of(const std::string& peer) const override;
   Bytes sign_as_operator(const Hash32& digest) const override;
+  Result<std::map<std::string, std::string>> open_secrets(const std::map<std::string, Bytes>& sealed) const override {
+    return secret_opener_.open_all(sealed);
+  }
   void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,
                            const chain::Address& signer) override;
   void report_contradiction(const std::string& scheduler, const chain::Contradiction& contradiction,
@@ -295,6 +299,7 @@ struct Daemon::Impl : NodeContext {
   std::unique_ptr<CoordinatorRole> coordinator_;
   // The libp2p identity's Ed25519 secret, which signs telemetry: handed to the telemetry role
   // and wiped here once it is made.
+  SecretOpener secret_opener_;  // derived from the identity before it is wiped
   sched::Ed25519SecretKey identity_secret_{};
 
   std::unique_ptr<boost::asio::steady_timer> chain_timer_;

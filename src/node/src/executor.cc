@@ -5,6 +5,8 @@
 
 #include "executor.h"
 
+#include "secret_box.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -52,7 +54,7 @@ bool port_taken(const runtime::ReconcileError& error) {
 
 nlohmann::json replica_json(const LocalReplica& r) {
   return {{"job", hash_hex(r.job)}, {"replica", r.replica}, {"round", r.round}, {"coordinator", r.coordinator}, {"spec", r.spec_yaml},
-          {"host_port", r.host_port}, {"owner", r.owner}};
+          {"host_port", r.host_port}, {"owner", r.owner}, {"sealed_secrets", sealed_secrets_json(r.sealed_secrets)}};
 }
 
 Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
@@ -63,6 +65,9 @@ Result<LocalReplica> replica_from_json(const nlohmann::json& j) {
     r.round = j.value("round", 0u);  // absent in documents written before rounds were kept
     r.coordinator = j.at("coordinator");
     r.owner = j.value("owner", std::string());  // absent in documents written before owners
+    if (auto sealed = j.find("sealed_secrets"); sealed != j.end()) {
+      VEIL_ASSIGN_OR_RETURN(r.sealed_secrets, sealed_secrets_from_json(*sealed));
+    }
     r.spec_yaml = j.at("spec");
     r.host_port = j.at("host_port");
     VEIL_ASSIGN_OR_RETURN(r.spec, sched::parse_job_spec(r.spec_yaml, "stored replica"));
@@ -138,9 +143,9 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
     if (!digest.ok()) return answer(digest.status().message());
     // The chain decides whether this image may run here: a blocking call, off the io thread.
     ctx_.post_blocking([this, peer, answer, key, round = assignment.round, spec = *spec, spec_yaml = request.spec_yaml,
-                        digest = *digest, owner = assignment.owner] {
+                        digest = *digest, owner = assignment.owner, secrets = assignment.secrets] {
       auto allowed = ctx_.image_allowed(digest);
-      ctx_.post([this, peer, answer, key, round, spec, spec_yaml, allowed, owner] {
+      ctx_.post([this, peer, answer, key, round, spec, spec_yaml, allowed, owner, secrets] {
         // A stop may have come while the chain was asked.
         if (!stop_fence_.admits(key.first, key.second, peer, round)) return answer("the coordinator stopped this replica");
         if (!allowed.ok()) return answer("cannot check the image on chain: " + allowed.status().message());
@@ -149,7 +154,7 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
                          spec.image.to_string());
           return answer("image " + spec.image.digest + " is not allowed on chain");
         }
-        accept(peer, key, round, spec, spec_yaml, owner, answer);
+        accept(peer, key, round, spec, spec_yaml, owner, secrets, answer);
       });
     });
   });
@@ -158,7 +163,11 @@ void Executor::handle_assignment(const std::string& peer, Bytes message, std::fu
 // Records the checked assignment and runs it.
 void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
                       const std::string& spec_yaml, const std::string& owner,
-                      std::function<void(const std::string&)> answer) {
+                      const std::map<std::string, Bytes>& sealed_secrets, std::function<void(const std::string&)> answer) {
+  for (const auto& [name, source] : spec.secrets) {
+    if (sealed_secrets.count(name) == 0) return answer("the assignment lacks secret " + name + " of the job");
+  }
+  if (auto opened = ctx_.open_secrets(sealed_secrets); !opened.ok()) return answer(opened.status().message());
   for (const auto& volume : spec.volumes) {
     if (host_volumes_.count(volume.source) == 0) return answer("this node does not offer host volume " + volume.source);
   }
@@ -168,6 +177,7 @@ void Executor::accept(const std::string& peer, const ReplicaKey& key, std::uint3
   replica.round = round;
   replica.coordinator = peer;
   replica.owner = owner;
+  replica.sealed_secrets = sealed_secrets;
   replica.spec_yaml = spec_yaml;
   replica.spec = spec;
   supervise(replica);
@@ -300,6 +310,13 @@ runtime::ContainerSpec Executor::container_spec(const LocalReplica& r) const {
   c.env = spec.env;
   c.env["VEIL_JOB"] = hash_hex(r.job);
   c.env["VEIL_REPLICA"] = std::to_string(r.replica);
+  // Opened for each pass rather than kept open: the values live in memory only as long as the
+  // driver call that needs them. accept() checked that they open.
+  if (!r.sealed_secrets.empty()) {
+    if (auto secrets = ctx_.open_secrets(r.sealed_secrets); secrets.ok()) {
+      for (auto& [name, value] : *secrets) c.env[name] = std::move(value);
+    }
+  }
   c.labels = spec.labels;
   c.labels[std::string(runtime::kLabelJob)] = hash_hex(r.job).substr(0, 32);
   c.labels[std::string(runtime::kLabelReplica)] = std::to_string(r.replica);

@@ -38,6 +38,7 @@ struct LocalReplica {
   std::uint32_t round = 0;  // the round whose assignment this node accepted
   std::string coordinator;
   std::string owner;  // the job's operator (Assignment::owner): who may read its logs
+  std::map<std::string, Bytes> sealed_secrets;  // sealed to this node; opened only into the container's env
   std::string spec_yaml;
   sched::JobSpec spec;
   std::uint16_t host_port = 0;  // chosen once, kept across restarts
@@ -128,7 +129,8 @@ class Executor {
   // spec having changed); a port the job's spec fixes stays, and the error with it.
   void move_off_taken_port(const std::string& job_label, const std::string& replica_text);
   void accept(const std::string& peer, const ReplicaKey& key, std::uint32_t round, const sched::JobSpec& spec,
-              const std::string& spec_yaml, const std::string& owner, std::function<void(const std::string&)> answer);
+              const std::string& spec_yaml, const std::string& owner, const std::map<std::string, Bytes>& sealed_secrets,
+              std::function<void(const std::string&)> answer);
   runtime::ContainerSpec container_spec(const LocalReplica& replica) const;
   // Sets up `replica`'s health tracker and restart tracker from its spec.
   static void supervise(LocalReplica& replica);

@@ -1,5 +1,7 @@
 #include "veil/node/job_state.h"
 
+#include "secret_box.h"
+
 #include <algorithm>
 #include <array>
 
@@ -365,7 +367,7 @@ nlohmann::json to_json(const JobState& job) {
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
           {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings},
-          {"coordinator", job.coordinator}, {"owner", job.owner}, {"term", job.term}, {"version", job.version},
+          {"coordinator", job.coordinator}, {"owner", job.owner}, {"sealed_secrets", sealed_secrets_json(job.sealed_secrets)}, {"term", job.term}, {"version", job.version},
           {"holders", job.holders},   {"handovers", handovers}};
 }
 
@@ -436,6 +438,9 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
     // Absent in documents written before replication: the node that stored it coordinates it.
     job.coordinator = j.value("coordinator", std::string());
     job.owner = j.value("owner", std::string());  // absent in records written before owners
+    if (auto sealed = j.find("sealed_secrets"); sealed != j.end()) {
+      VEIL_ASSIGN_OR_RETURN(job.sealed_secrets, sealed_secrets_from_json(*sealed));
+    }
     job.term = j.value("term", std::uint64_t{0});
     job.version = j.value("version", std::uint64_t{0});
     job.holders = j.value("holders", std::vector<std::string>{});

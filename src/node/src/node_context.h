@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -122,6 +123,8 @@ class NodeContext {
   virtual std::optional<chain::Address> operator_of(const std::string& peer) const = 0;
   // `digest` signed with this node's operator key (65 bytes r ‖ s ‖ v); empty without one.
   virtual Bytes sign_as_operator(const Hash32& digest) const = 0;
+  // Opens job secrets sealed to this node's identity (secret_box.h); name -> value.
+  virtual Result<std::map<std::string, std::string>> open_secrets(const std::map<std::string, Bytes>& sealed) const = 0;
   // Scheduler `scheduler` equivocated and `evidence`, checked to recover to `signer`, proves
   // it: submit it to the registry (once, unless the chain already used it).
   virtual void report_equivocation(const std::string& scheduler, const chain::Evidence& evidence,

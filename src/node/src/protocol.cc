@@ -252,6 +252,11 @@ Bytes encode(const Assignment& m) {
   for (const auto& per_value : m.shares) shares.push_back(bytes_list(per_value));
   j["shares"] = shares;
   if (!m.owner.empty()) j["owner"] = m.owner;
+  if (!m.secrets.empty()) {
+    json secrets = json::object();
+    for (const auto& [name, box] : m.secrets) secrets[name] = bin(box);
+    j["secrets"] = secrets;
+  }
   return to_bytes(j);
 }
 
@@ -374,6 +379,15 @@ Result<Assignment> decode_assignment(ByteView bytes) {
       }
     }
     if (f.has("owner")) m.owner = f.text("owner", 42);
+    if (const json* secrets = f.has("secrets") ? f.get("secrets", json::value_t::object) : nullptr) {
+      if (secrets->size() > sched::kMaxSecrets) return void(f.fail("too many secrets"));
+      for (const auto& [name, box] : secrets->items()) {
+        if (!box.is_binary() || box.get_binary().size() > sched::kMaxSecretBytes + 64 || name.empty() || name.size() > 128) {
+          return void(f.fail("malformed secret '" + name.substr(0, 64) + "'"));
+        }
+        m.secrets[name] = Bytes(box.get_binary().begin(), box.get_binary().end());
+      }
+    }
   });
 }
 

@@ -20,7 +20,7 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
                                               "command", "env", "ports", "labels", "type", "health",
                                               "restart", "reschedule", "constraints", "spread_over", "volumes",
-                                              "placement"};
+                                              "placement", "secrets"};
 
 bool is_dns_label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -158,6 +158,7 @@ class SpecReader {
       if (!is_label_name(spec.spread_over)) return error(spread, "spread_over", "must be a label name of 1..63 characters");
     }
     VEIL_RETURN_IF_ERROR(read_volumes(root, spec));
+    VEIL_RETURN_IF_ERROR(read_secrets(root, spec));
     if (const YAML::Node placement = root["placement"]) {
       if (!placement.IsMap()) return error(placement, "placement", "expected {candidates: N|all|auto}");
       VEIL_RETURN_IF_ERROR(check_keys(placement, "placement", {"candidates"}));
@@ -523,6 +524,35 @@ class SpecReader {
     return {};
   }
 
+  Status read_secrets(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["secrets"];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, "secrets", "expected {NAME: {from_file: PATH} | {from_env: VAR}}");
+    if (node.size() > kMaxSecrets) return error(node, "secrets", "at most " + std::to_string(kMaxSecrets) + " secrets");
+    for (const auto& item : node) {
+      const std::string name = item.first.Scalar();
+      const std::string field = "secrets." + name;
+      VEIL_RETURN_IF_ERROR(charge(item.first, "secrets", name.size()));
+      if (!is_env_name(name)) return error(item.first, "secrets", "'" + name + "' is not a valid environment variable name");
+      if (spec.env.count(name) > 0) return error(item.first, field, "is also set in env");
+      const YAML::Node source = item.second;
+      if (!source.IsMap() || source.size() != 1) return error(source, field, "expected {from_file: PATH} or {from_env: VAR}");
+      VEIL_RETURN_IF_ERROR(check_keys(source, field, {"from_file", "from_env"}));
+      SecretSource s;
+      if (source["from_file"]) {
+        s.kind = SecretSource::Kind::kFile;
+        VEIL_ASSIGN_OR_RETURN(s.from, scalar(source["from_file"], field + ".from_file"));
+        if (s.from.empty()) return error(source["from_file"], field + ".from_file", "is empty");
+      } else {
+        s.kind = SecretSource::Kind::kEnv;
+        VEIL_ASSIGN_OR_RETURN(s.from, scalar(source["from_env"], field + ".from_env"));
+        if (!is_env_name(s.from)) return error(source["from_env"], field + ".from_env", "'" + s.from + "' is not an environment variable name");
+      }
+      spec.secrets[name] = std::move(s);
+    }
+    return {};
+  }
+
   // Less than the shortest text of a port ("- container: 1\n"), so only aliases can exceed it.
   static constexpr std::size_t kChargePerPort = 8;
 
@@ -832,6 +862,14 @@ std::string to_canonical_yaml(const JobSpec& spec) {
     out << YAML::EndSeq;
   }
   if (!spec.spread_over.empty()) out << YAML::Key << "spread_over" << YAML::Value << spec.spread_over;
+  if (!spec.secrets.empty()) {
+    out << YAML::Key << "secrets" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, s] : spec.secrets) {
+      out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+          << (s.kind == SecretSource::Kind::kFile ? "from_file" : "from_env") << YAML::Value << s.from << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
   if (spec.candidates) {
     out << YAML::Key << "placement" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "candidates"
         << YAML::Value << format_candidate_count(*spec.candidates) << YAML::EndMap;

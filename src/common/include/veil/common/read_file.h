@@ -37,6 +37,7 @@ inline constexpr FileLimit kNodeListFile{"node list", 1 * kMiB};  // veil job pl
 inline constexpr FileLimit kJobRecordFile{"job record", 16 * kMiB};  // veil audit --record
 inline constexpr FileLimit kKeyFile{"key file", 4 * kKiB};        // secp256k1 hex, member.key/.pub
 inline constexpr FileLimit kApiTokenFile{"API token file", 4 * kKiB};
+inline constexpr FileLimit kSecretFile{"secret", 64 * kKiB};  // a job secret's from_file (sched::kMaxSecretBytes)
 inline constexpr FileLimit kCommitteeFile{"committee file", 1 * kMiB};  // committee.bin, committee.json
 inline constexpr FileLimit kDecryptionRequestFile{"decryption request", 64 * kKiB};
 inline constexpr FileLimit kCiphertextFile{"ciphertext", 64 * kMiB};

@@ -141,6 +141,9 @@ struct JobState {
   // The operator (checksummed address) of the node the job was submitted to: only nodes of
   // this operator may read its replicas' logs (docs/node.md, "Logs").
   std::string owner;
+  // The job's secrets sealed to its coordinator's identity (name -> sealed box): what the
+  // coordinator seals again to each node it places a replica on. Never in clear (docs/jobspec.md).
+  std::map<std::string, Bytes> sealed_secrets;
   std::string coordinator;
   std::uint64_t term = 0;
   std::uint64_t version = 0;

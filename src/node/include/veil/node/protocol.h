@@ -131,6 +131,8 @@ struct Assignment {
   // The job's owner (JobState::owner): the executor serves the replica's logs to nodes of this
   // operator only. Empty from coordinators that predate owners.
   std::string owner;
+  // The job's secrets, each sealed to the assigned node alone (name -> sealed box; docs/jobspec.md).
+  std::map<std::string, Bytes> secrets;
 };
 
 struct AssignmentAck {

@@ -158,6 +158,20 @@ struct VolumeMount {
   bool operator==(const VolumeMount&) const = default;
 };
 
+// A secret the replicas receive as an environment variable of the same name. Its value is
+// read on the submitting machine (`veil job run`) from a file or an environment variable and
+// travels only sealed to the one node that runs each replica (docs/jobspec.md, "Secrets"); the
+// spec (hashed, gossiped, anchored) holds only where it came from.
+struct SecretSource {
+  enum class Kind { kFile, kEnv };
+  Kind kind = Kind::kEnv;
+  std::string from;  // a file path or an environment variable name
+
+  bool operator==(const SecretSource&) const = default;
+};
+inline constexpr std::size_t kMaxSecrets = 32;
+inline constexpr std::size_t kMaxSecretBytes = 64 << 10;
+
 struct JobSpec {
   std::string name;  // DNS-1123 label: lower-case letters, digits, '-', at most 63
   JobType type = JobType::kService;
@@ -179,6 +193,7 @@ struct JobSpec {
   // placement.candidates: how many nodes a round evaluates (sampling.h); unset takes the
   // cluster's sched.candidates.
   std::optional<CandidateCount> candidates;
+  std::map<std::string, SecretSource> secrets;  // env var name -> where its value comes from
 };
 
 inline constexpr std::uint32_t kMaxReplicas = 64;
