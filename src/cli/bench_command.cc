@@ -268,7 +268,7 @@ MeasuredDecisions measure_decisions(const ThroughputBenchOptions& options, const
 // The estimated part: the sustained rate of M-node clusters whose nodes serve rounds at the
 // measured decision time (throughput_sim.h).
 Result<nlohmann::json> estimate_clusters(const ThroughputBenchOptions& options, const MeasuredDecisions& m) {
-  const double decision_ms = median(m.wall_ms);
+  const double decision_ms = sched::nearest_rank_percentile(m.wall_ms, 0.50);  // the reported decision_p50_ms
   nlohmann::json estimate = nlohmann::json::array();
   for (const std::size_t nodes : kEstimateClusters) {
     sched::ThroughputSimOptions sim;
