@@ -5,10 +5,10 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <iostream>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
+#include <iostream>
 #include <numeric>
 #include <random>
 
@@ -80,7 +80,8 @@ std::vector<std::string> bench_peer_ids(std::size_t nodes) {
 // `full` restricted to the rendezvous sample of `job_id` (round 0), in PeerId order: what a
 // round with `count` candidates evaluates. The round-robin offset is kept within the sample.
 sched::PlacementInput keep_sample(const sched::PlacementInput& full, const std::vector<std::string>& peers,
-                                  const sched::CandidateCount& count, const std::array<std::uint8_t, 32>& job_id) {
+                                  const sched::CandidateCount& count,
+                                  const std::array<std::uint8_t, 32>& job_id) {
   const std::size_t d = sched::candidates_for_round(count, peers.size(), full.replicas, 0);
   const auto sample = sched::sample_candidates(job_id, 0, peers, d);
   sched::PlacementInput plain = full;
@@ -99,8 +100,8 @@ sched::PlacementInput synthetic_cluster(std::size_t nodes, std::uint64_t seed, s
   std::mt19937_64 rng(seed);
   sched::PlacementInput plain;
   for (std::size_t i = 0; i < nodes; ++i) plain.nodes.push_back(random_node(rng));
-  plain.request =
-      *sched::quantize_request({.cpu_millicores = 4000, .memory_mib = 16 * 1024, .disk_mib = 100 * 1024, .gpus = gpus});
+  plain.request = *sched::quantize_request(
+      {.cpu_millicores = 4000, .memory_mib = 16 * 1024, .disk_mib = 100 * 1024, .gpus = gpus});
   plain.policy.kind = kind;
   plain.policy.weights.disk = 1;
   plain.policy.weights.gpu = gpus > 0 ? 1 : 0;
@@ -110,7 +111,8 @@ sched::PlacementInput synthetic_cluster(std::size_t nodes, std::uint64_t seed, s
 }
 
 // What a scheduler receives: each node's telemetry encrypted with the compact public key.
-sched::EncryptedPlacementInput encrypt_input(const sched::PlacementInput& plain, const fhe::CompactPublicKey& key) {
+sched::EncryptedPlacementInput encrypt_input(const sched::PlacementInput& plain,
+                                             const fhe::CompactPublicKey& key) {
   sched::EncryptedPlacementInput input;
   for (const auto& node : plain.nodes) input.nodes.push_back(sched::encrypt_telemetry(node, key));
   input.request = plain.request;
@@ -125,14 +127,16 @@ bool matches_reference(const sched::EncryptedPlacement& placement, const sched::
                        const fhe::ClientKey& client) {
   const sched::Placement expected = sched::place_plaintext(plain);
   return sched::decrypt_placement(placement, client) == expected &&
-         sched::decrypt_telemetry(placement.nodes_after, client) == sched::reserve(plain.nodes, plain.request, expected);
+         sched::decrypt_telemetry(placement.nodes_after, client) ==
+             sched::reserve(plain.nodes, plain.request, expected);
 }
 
 // --threads: sizes the shared pool, which reads VEIL_THREADS once, when first used (after this).
 Status set_threads(std::size_t threads) {
   if (threads == 0) return Status::ok_status();
   setenv("VEIL_THREADS", std::to_string(threads).c_str(), 1);
-  if (ThreadPool::shared().size() != threads) return invalid_argument("--threads: the thread pool had already started");
+  if (ThreadPool::shared().size() != threads)
+    return invalid_argument("--threads: the thread pool had already started");
   return Status::ok_status();
 }
 
@@ -238,7 +242,8 @@ struct MeasuredDecisions {
 };
 
 MeasuredDecisions measure_decisions(const ThroughputBenchOptions& options, const sched::CandidateCount& count,
-                                    const BenchKeys& keys, const std::function<void(const std::string&)>& progress) {
+                                    const BenchKeys& keys,
+                                    const std::function<void(const std::string&)>& progress) {
   const sched::PlacementInput cluster =
       synthetic_cluster(options.nodes, options.seed, 0, sched::PolicyKind::kSpread, 1);
   const std::vector<std::string> peers = bench_peer_ids(options.nodes);
@@ -246,8 +251,8 @@ MeasuredDecisions measure_decisions(const ThroughputBenchOptions& options, const
   for (std::size_t j = 0; j < options.jobs; ++j) {
     // A different job id per decision, so a different sample; encrypting it is the nodes' work,
     // not the scheduler's, and is not timed.
-    const sched::PlacementInput plain =
-        keep_sample(cluster, peers, count, sha256(std::string_view("veil-bench-throughput-" + std::to_string(j))));
+    const sched::PlacementInput plain = keep_sample(
+        cluster, peers, count, sha256(std::string_view("veil-bench-throughput-" + std::to_string(j))));
     const sched::EncryptedPlacementInput input = encrypt_input(plain, keys.public_key);
     const std::uint64_t before = fhe::bootstrap_count();
     const double cpu_before = process_cpu_ms();
@@ -294,29 +299,35 @@ Result<nlohmann::json> estimate_clusters(const ThroughputBenchOptions& options, 
 
 void print_throughput_table(const nlohmann::json& out) {
   std::printf("measured: one scheduler, %zu decisions over %zu of %zu nodes, %zu threads, params %s\n",
-              out["jobs"].get<std::size_t>(), out["candidates"].get<std::size_t>(), out["nodes"].get<std::size_t>(),
-              out["threads"].get<std::size_t>(), out["params"].get<std::string>().c_str());
-  std::printf("  placements_per_min %.2f   decision p50 %.0f ms   p99 %.0f ms   cpu p50 %.0f ms   bootstraps %.0f   "
-              "matches_plaintext %s\n",
-              out["placements_per_min"].get<double>(), out["decision_p50_ms"].get<double>(),
-              out["decision_p99_ms"].get<double>(), out["decision_cpu_p50_ms"].get<double>(),
-              out["bootstraps_per_decision"].get<double>(), out["matches_plaintext"].get<bool>() ? "true" : "false");
-  std::printf("estimated: rounds arrive as a Poisson process, each evaluated by its own schedulers (quorum of them), "
-              "one FIFO FHE worker per node\n");
-  std::printf("%8s %10s %7s %18s %14s %14s %12s %11s %18s\n", "nodes", "schedulers", "quorum", "placements_per_min",
-              "latency_p50_ms", "latency_p99_ms", "bound_ms", "busy", "capacity_bound/min");
+              out["jobs"].get<std::size_t>(), out["candidates"].get<std::size_t>(),
+              out["nodes"].get<std::size_t>(), out["threads"].get<std::size_t>(),
+              out["params"].get<std::string>().c_str());
+  std::printf(
+      "  placements_per_min %.2f   decision p50 %.0f ms   p99 %.0f ms   cpu p50 %.0f ms   bootstraps %.0f   "
+      "matches_plaintext %s\n",
+      out["placements_per_min"].get<double>(), out["decision_p50_ms"].get<double>(),
+      out["decision_p99_ms"].get<double>(), out["decision_cpu_p50_ms"].get<double>(),
+      out["bootstraps_per_decision"].get<double>(), out["matches_plaintext"].get<bool>() ? "true" : "false");
+  std::printf(
+      "estimated: rounds arrive as a Poisson process, each evaluated by its own schedulers (quorum of them), "
+      "one FIFO FHE worker per node\n");
+  std::printf("%8s %10s %7s %18s %14s %14s %12s %11s %18s\n", "nodes", "schedulers", "quorum",
+              "placements_per_min", "latency_p50_ms", "latency_p99_ms", "bound_ms", "busy",
+              "capacity_bound/min");
   for (const auto& e : out["estimate"]) {
-    std::printf("%8zu %10zu %7zu %18.1f %14.0f %14.0f %12.0f %10.1f%% %18.1f\n", e["nodes"].get<std::size_t>(),
-                e["schedulers"].get<std::size_t>(), e["quorum"].get<std::size_t>(),
-                e["placements_per_min"].get<double>(), e["latency_p50_ms"].get<double>(),
-                e["latency_p99_ms"].get<double>(), e["latency_bound_ms"].get<double>(),
-                100 * e["utilisation"].get<double>(), e["capacity_bound_per_min"].get<double>());
+    std::printf("%8zu %10zu %7zu %18.1f %14.0f %14.0f %12.0f %10.1f%% %18.1f\n",
+                e["nodes"].get<std::size_t>(), e["schedulers"].get<std::size_t>(),
+                e["quorum"].get<std::size_t>(), e["placements_per_min"].get<double>(),
+                e["latency_p50_ms"].get<double>(), e["latency_p99_ms"].get<double>(),
+                e["latency_bound_ms"].get<double>(), 100 * e["utilisation"].get<double>(),
+                e["capacity_bound_per_min"].get<double>());
   }
 }
 
 int run_throughput_bench(const ThroughputBenchOptions& options) {
   const fhe::Parameters* params = fhe::params_by_name(options.params);
-  if (params == nullptr) return usage("--params: unknown parameter set '" + options.params + "' (use default or test)");
+  if (params == nullptr)
+    return usage("--params: unknown parameter set '" + options.params + "' (use default or test)");
   auto count = sched::parse_candidate_count(options.candidates);
   if (!count.ok()) return usage(count.status().with_context("--candidates"));
   if (Status threads = set_threads(options.threads); !threads.ok()) return fail(threads);
@@ -354,18 +365,20 @@ int run_throughput_bench(const ThroughputBenchOptions& options) {
 
 void register_bench_throughput(CLI::App* noun, CommandAction& action) {
   auto options = std::make_shared<ThroughputBenchOptions>();
-  auto* cmd = noun->add_subcommand(
-      "throughput",
-      "Placements per minute: one scheduler evaluates --jobs encrypted decisions back to back (spread, one replica, "
-      "each over its own job's rendezvous sample), then a queueing simulation estimates what 100- and 1,000-node "
-      "clusters sustain when each round has its own --schedulers");
+  auto* cmd = noun->add_subcommand("throughput",
+                                   "Placements per minute: one scheduler evaluates --jobs encrypted "
+                                   "decisions back to back (spread, one replica, "
+                                   "each over its own job's rendezvous sample), then a queueing simulation "
+                                   "estimates what 100- and 1,000-node "
+                                   "clusters sustain when each round has its own --schedulers");
   cmd->add_option("--nodes", options->nodes, "Nodes of the synthetic cluster the samples are drawn from")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--jobs", options->jobs, "Decisions to time, back to back (a different job id each)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  cmd->add_option("--candidates", options->candidates, "Candidates per decision: a number 1-4096, auto or all")
+  cmd->add_option("--candidates", options->candidates,
+                  "Candidates per decision: a number 1-4096, auto or all")
       ->capture_default_str();
   cmd->add_option("--schedulers", options->schedulers,
                   "Schedulers per round in the estimate; a round needs floor(K/2)+1 of them")
@@ -383,9 +396,10 @@ void register_bench_throughput(CLI::App* noun, CommandAction& action) {
                   "The estimate's bound on the p99 round latency, in median decision times")
       ->check(CLI::Range(1.0, 1000.0))
       ->capture_default_str();
-  cmd->add_flag("--service-spread", options->service_spread,
-                "In the estimate, draw each evaluation's time from the measured decision times instead of using "
-                "their median");
+  cmd->add_flag(
+      "--service-spread", options->service_spread,
+      "In the estimate, draw each evaluation's time from the measured decision times instead of using "
+      "their median");
   add_output_option(cmd, options->output);
   add_json_alias(cmd, options->output);
   cmd->callback([options, &action] { action = [options] { return run_throughput_bench(*options); }; });

@@ -21,7 +21,8 @@ Status validate(const ThroughputSimOptions& o) {
     return invalid_argument("schedulers: use 1 to the number of nodes (" + std::to_string(o.nodes) + ")");
   }
   if (o.service_ms.empty()) return invalid_argument("service_ms: give at least one service time");
-  if (std::any_of(o.service_ms.begin(), o.service_ms.end(), [](double s) { return !(s > 0) || !std::isfinite(s); })) {
+  if (std::any_of(o.service_ms.begin(), o.service_ms.end(),
+                  [](double s) { return !(s > 0) || !std::isfinite(s); })) {
     return invalid_argument("service_ms: every service time must be a positive number of ms");
   }
   if (!(o.placements_per_min > 0) || !std::isfinite(o.placements_per_min)) {
@@ -39,12 +40,14 @@ std::size_t rounds_to_simulate(const ThroughputSimOptions& o) {
 }
 
 double mean_service_ms(const ThroughputSimOptions& o) {
-  return std::accumulate(o.service_ms.begin(), o.service_ms.end(), 0.0) / static_cast<double>(o.service_ms.size());
+  return std::accumulate(o.service_ms.begin(), o.service_ms.end(), 0.0) /
+         static_cast<double>(o.service_ms.size());
 }
 
 // K distinct nodes, uniformly: rejection of repeats (K is small against M in practice, and
 // at K = M the expected number of draws is still only M·H(M)).
-void choose_schedulers(std::mt19937_64& rng, std::size_t nodes, std::size_t k, std::vector<std::size_t>& chosen) {
+void choose_schedulers(std::mt19937_64& rng, std::size_t nodes, std::size_t k,
+                       std::vector<std::size_t>& chosen) {
   std::uniform_int_distribution<std::size_t> node(0, nodes - 1);
   chosen.clear();
   while (chosen.size() < k) {
@@ -92,8 +95,8 @@ Result<ThroughputSimReport> simulate_rounds(const ThroughputSimOptions& options)
                      finishes.end());
     if (r >= warmup) latencies.push_back(finishes[report.quorum - 1] - now);
   }
-  report.latency_mean_ms = std::accumulate(latencies.begin(), latencies.end(), 0.0) /
-                           static_cast<double>(latencies.size());
+  report.latency_mean_ms =
+      std::accumulate(latencies.begin(), latencies.end(), 0.0) / static_cast<double>(latencies.size());
   report.latency_p50_ms = nearest_rank_percentile(latencies, 0.50);
   report.latency_p99_ms = nearest_rank_percentile(std::move(latencies), 0.99);
   report.utilisation = options.placements_per_min / 60'000.0 * static_cast<double>(options.schedulers) *

@@ -38,10 +38,10 @@
 namespace veil::sched {
 
 struct ThroughputSimOptions {
-  std::size_t nodes = 100;          // M: 1..1,000,000
-  std::size_t schedulers = 3;       // K per round: 1..nodes (the daemon's default sched.schedulers is 3)
-  std::vector<double> service_ms;   // service times drawn uniformly (resampled); each > 0, at least one
-  double placements_per_min = 60;   // λ: the Poisson arrival rate, > 0
+  std::size_t nodes = 100;         // M: 1..1,000,000
+  std::size_t schedulers = 3;      // K per round: 1..nodes (the daemon's default sched.schedulers is 3)
+  std::vector<double> service_ms;  // service times drawn uniformly (resampled); each > 0, at least one
+  double placements_per_min = 60;  // λ: the Poisson arrival rate, > 0
   // Rounds simulated, 100..10,000,000, the first tenth a warm-up that is not reported; 0: enough
   // for every node to serve about 2,000 evaluations, max(20,000, 2,000 × M / K).
   std::size_t rounds = 0;
@@ -49,20 +49,20 @@ struct ThroughputSimOptions {
 };
 
 struct ThroughputSimReport {
-  std::size_t quorum = 0;        // ⌊K/2⌋ + 1
-  double latency_p50_ms = 0;     // round latency (arrival to quorum), over the reported rounds
+  std::size_t quorum = 0;     // ⌊K/2⌋ + 1
+  double latency_p50_ms = 0;  // round latency (arrival to quorum), over the reported rounds
   double latency_p99_ms = 0;
   double latency_mean_ms = 0;
-  double utilisation = 0;        // λ·K·(mean service) / M: the busy fraction of an average node
+  double utilisation = 0;  // λ·K·(mean service) / M: the busy fraction of an average node
 };
 
 // Simulates options.rounds rounds. Fails with invalid_argument naming the field out of range.
 Result<ThroughputSimReport> simulate_rounds(const ThroughputSimOptions& options);
 
 struct SustainedRate {
-  double placements_per_min = 0;     // the largest λ found whose p99 latency <= the bound
-  ThroughputSimReport at_rate;       // the simulation at that λ
-  double capacity_bound_per_min = 0; // M / K × 60,000 / mean service ms: every node busy all the time
+  double placements_per_min = 0;      // the largest λ found whose p99 latency <= the bound
+  ThroughputSimReport at_rate;        // the simulation at that λ
+  double capacity_bound_per_min = 0;  // M / K × 60,000 / mean service ms: every node busy all the time
   double latency_bound_ms = 0;
 };
 
