@@ -365,12 +365,12 @@ int run_throughput_bench(const ThroughputBenchOptions& options) {
 
 void register_bench_throughput(CLI::App* noun, CommandAction& action) {
   auto options = std::make_shared<ThroughputBenchOptions>();
-  auto* cmd = noun->add_subcommand("throughput",
-                                   "Placements per minute: one scheduler evaluates --jobs encrypted "
-                                   "decisions back to back (spread, one replica, "
-                                   "each over its own job's rendezvous sample), then a queueing simulation "
-                                   "estimates what 100- and 1,000-node "
-                                   "clusters sustain when each round has its own --schedulers");
+  auto* cmd =
+      noun->add_subcommand("throughput",
+                           "Placements per minute: one scheduler evaluates --jobs encrypted decisions "
+                           "back to back (spread, one replica, each over its own job's rendezvous "
+                           "sample), then a queueing simulation estimates what 100- and 1,000-node "
+                           "clusters sustain when each round has its own --schedulers");
   cmd->add_option("--nodes", options->nodes, "Nodes of the synthetic cluster the samples are drawn from")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
