@@ -265,7 +265,10 @@ YAML
 TEST_API_KEY="$SECRET" veil_at 1 job run "$CLUSTER_WORK/vault.yaml" --wait --timeout 300 -o json >"$CLUSTER_WORK/vault.json" \
   2>"$CLUSTER_WORK/vault.wait" || { cat "$CLUSTER_WORK/vault.wait"; fail "job run vault --wait"; }
 VAULT_EP=$(json "$CLUSTER_WORK/vault.json" 'd["placement"][0]["endpoint"]')
-[[ $(curl -sf --max-time 5 "http://$VAULT_EP/key.txt") == "$SECRET" ]] || fail "the replica at $VAULT_EP does not hold its secret"
+# "running" is the container's state; its httpd may take a moment more to listen.
+for _ in $(seq 40); do [[ $(curl -sf --max-time 5 "http://$VAULT_EP/key.txt") == "$SECRET" ]] && break; sleep 0.5; done
+GOT=$(curl -sf --max-time 5 "http://$VAULT_EP/key.txt") || GOT="(no answer)"
+[[ $GOT == "$SECRET" ]] || fail "the replica at $VAULT_EP does not hold its secret: it serves '${GOT:0:40}'"
 veil_at 1 job stop vault >/dev/null || fail "job stop vault"
 python3 - "$CLUSTER_WORK" "$SECRET" <<'PY' || fail "a secret leaked"
 import glob, sys
