@@ -59,6 +59,7 @@ class FakeContext : public NodeContext {
   std::vector<std::string> live_members() const override { return live; }
   bool is_registered(const std::string& peer) const override { return registered.count(peer) > 0; }
   bool declared_dead(const std::string& peer) const override { return dead.count(peer) > 0; }
+  std::size_t known_members() const override { return live.size() + dead.size(); }
   sched::FreeCapacity reserved_capacity() const override { return reserved; }
   StateStore& store() override { return *db; }
   MetricsRegistry& metrics() override { return registry; }

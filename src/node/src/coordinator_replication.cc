@@ -253,6 +253,12 @@ bool CoordinatorRole::is_live(const std::string& peer) const {
 }
 
 void CoordinatorRole::take_over_orphaned_jobs() {
+  // The minority side of a partition never takes jobs over: the majority side may have done so
+  // already, and two coordinators in different terms would each keep their own replicas after
+  // the partition heals (node.failover_netns saw a 2-node side take a job over in a higher term
+  // than the 3-node side's, so neither stepped down and the job ran twice). A side that sees at
+  // least half of the members it knows may (so a 4-node cluster survives losing 2).
+  if (2 * node_.live_members().size() < node_.known_members()) return;
   std::vector<Hash32> orphans;
   for (const auto& [id, job] : held_) {
     if (job.phase == JobPhase::kStopped || !node_.declared_dead(job.coordinator) || taking_over_.count(id) > 0) continue;

@@ -729,6 +729,14 @@ bool Daemon::Impl::declared_dead(const std::string& peer) const {
   return false;  // never seen since this node started: not known to be dead
 }
 
+std::size_t Daemon::Impl::known_members() const {
+  std::size_t known = 0;
+  for (const auto& m : members_->members()) {
+    if (m.state != swim::MemberState::kLeft && is_registered(m.peer.to_string())) ++known;
+  }
+  return known;
+}
+
 std::vector<std::string> Daemon::Impl::live_members() const {
   std::vector<std::string> out;
   for (const auto& m : members_->members()) {

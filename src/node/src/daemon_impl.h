@@ -165,6 +165,7 @@ struct Daemon::Impl : NodeContext {
     coordinator_->handle_report(self_text_, std::move(report), std::move(reply));
   }
   bool declared_dead(const std::string& peer) const override;
+  std::size_t known_members() const override;
   // ---- stake.cc: signed announcements and slashing ----
   std::optional<chain::RegistryDomain> announcement_domain() const override { return domain_; }
   std::optional<chain::Address> operator_of(const std::string& peer) const override;

@@ -90,6 +90,8 @@ class NodeContext {
   virtual bool is_registered(const std::string& peer) const = 0;
   // Whether SWIM declared `peer` dead or saw it leave (a peer never seen is not known dead).
   virtual bool declared_dead(const std::string& peer) const = 0;
+  // Registered members SWIM knows that did not leave gracefully: alive, suspect or dead.
+  virtual std::size_t known_members() const = 0;
 
   virtual StateStore& store() = 0;
   virtual MetricsRegistry& metrics() = 0;
