@@ -69,10 +69,10 @@ partition "$VICTIM"
 job_summary() {
   python3 -c '
 import json,sys; d=json.load(open(sys.argv[1]))
-print("state %s round %s; placement:" % (d.get("state"), d.get("round")))
+print("state %s round %s; cut-off node %s; placement:" % (d.get("state"), d.get("round"), sys.argv[2][-8:]))
 for p in d["placement"]: print("  replica %s on %s: %s" % (p.get("replica"), p["node"][-8:], p["state"]))
 print("last events:")
-for e in d.get("events", [])[-12:]: print("  " + e["message"])' "$CLUSTER_WORK/after.json"
+for e in d.get("events", [])[-12:]: print("  " + e["message"])' "$CLUSTER_WORK/after.json" "$VICTIM_PEER"
 }
 rescheduled() {
   veil_at 1 job status "$JOB" -o json >"$CLUSTER_WORK/after.json" 2>/dev/null || return 1

@@ -423,6 +423,52 @@ TEST_F(SwimNode, DeadIsFinalForItsIncarnationAndRejoinNeedsAHigherOne) {
   EXPECT_EQ(events_about(c).back().previous, MemberState::kDead);
 }
 
+TEST_F(SwimNode, ADeadVerdictAgainstAMemberWeJustHeardFromIsOnlyASuspicion) {
+  // b was cut off, declared c dead, and gossips it after the partition healed; c pinged us a
+  // moment ago, so c gets a suspicion it can refute instead of a verdict.
+  make();
+  node->handle(c, msg(MessageType::kPing, 7, a), now);
+  drain();
+  now += 1000;
+  deliver_updates(b, {{Update::Kind::kDead, c, 0, b, {}}});
+  EXPECT_EQ(node->state_of(c), MemberState::kSuspect);
+  ASSERT_FALSE(events_about(c).empty());
+  EXPECT_EQ(events_about(c).back().kind, Kind::kSuspect);
+  EXPECT_EQ(events_about(c).back().by, a);
+  // Our suspicion is passed on, so c hears of it and refutes.
+  node->handle(d, msg(MessageType::kPing, 1, a), now);
+  auto out = drain();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(carries(out[0], Update::Kind::kSuspect, c, 0));
+  EXPECT_FALSE(carries(out[0], Update::Kind::kDead, c, 0));
+  deliver_updates(c, {{Update::Kind::kAlive, c, 1, c, {}}});
+  EXPECT_EQ(node->state_of(c), MemberState::kAlive);
+  for (const auto& ev : events_about(c)) EXPECT_NE(ev.kind, Kind::kDead);
+}
+
+TEST_F(SwimNode, ADeadVerdictWeCannotContradictIsFinal) {
+  make();
+  node->handle(c, msg(MessageType::kPing, 7, a), now);
+  drain();
+  // Silent for a whole minimum suspicion timeout: a crash could have been seen and confirmed.
+  now += suspicion_timeout_min_ms(4, 5, 1000);
+  deliver_updates(b, {{Update::Kind::kDead, c, 0, b, {}}});
+  EXPECT_EQ(node->state_of(c), MemberState::kDead);
+  EXPECT_EQ(events_about(c).back().kind, Kind::kDead);
+}
+
+TEST_F(SwimNode, AnUnrefutedSuspicionAfterAStaleVerdictStillEndsInDead) {
+  make();
+  node->handle(c, msg(MessageType::kPing, 7, a), now);
+  drain();
+  deliver_updates(b, {{Update::Kind::kDead, c, 0, b, {}}});
+  ASSERT_EQ(node->state_of(c), MemberState::kSuspect);
+  const std::int64_t deadline = node->suspicion_deadline_ms(c);
+  ASSERT_GT(deadline, now);
+  advance_to(deadline);
+  EXPECT_EQ(node->state_of(c), MemberState::kDead);
+}
+
 // --- Refutation of our own suspicion -----------------------------------------------------------
 
 TEST_F(SwimNode, RefutesItsOwnSuspicionWithAHigherIncarnation) {

@@ -325,6 +325,7 @@ void Node::adjust_health(int delta) {
 // Messages
 
 void Node::handle(MemberId from, const Message& m, std::int64_t now) {
+  if (from != self_ && from < views_.size()) views_[from].last_heard_ms = now;
   for (const auto& u : m.updates) {
     if (auth_.verify && !auth_.verify(u)) {
       ++rejected_updates_;
@@ -535,12 +536,28 @@ void Node::on_dead(const Update& u, std::int64_t now) {
     return;
   }
   if (v.state == MemberState::kDead || v.state == MemberState::kLeft) return;
-  MemberState previous = v.state;
   bool left = u.kind == Update::Kind::kLeft;
+  if (!left && u.from != self_ && heard_from_lately(u.member, now)) {
+    // The member spoke to us more recently than any accuser could have watched it die (a
+    // crashed member goes silent for at least a suspicion timeout before it is declared dead),
+    // so the verdict is stale: typically a member that was cut off, declared everyone dead, and
+    // gossips its verdicts when the partition heals. Only a suspicion of ours, which the member
+    // refutes as soon as it hears of it; were it truly gone, the suspicion expires into dead.
+    Update suspect{Update::Kind::kSuspect, u.member, u.incarnation, self_, {}};
+    if (auth_.sign) suspect.signature = auth_.sign(suspect);
+    on_suspect(suspect, now);
+    return;
+  }
+  MemberState previous = v.state;
   set_state(u.member, left ? MemberState::kLeft : MemberState::kDead, u.incarnation);
   suspicions_.erase(u.member);
   enqueue(u);
   emit(left ? Event::Kind::kLeft : Event::Kind::kDead, u.member, u.from, previous, now);
+}
+
+bool Node::heard_from_lately(MemberId member, std::int64_t now) const {
+  const auto& heard = views_[member].last_heard_ms;
+  return heard && now - *heard < suspicion_timeout_min_ms(config_.suspicion_mult, live_count_, config_.probe_interval_ms);
 }
 
 void Node::merge_state(MemberId sender, const std::vector<StateEntry>& entries, std::int64_t now) {
@@ -638,7 +655,8 @@ void Node::set_state(MemberId member, MemberState state, std::uint32_t inc) {
   View& v = view(member);
   bool was_live = is_live(v.state), now_live = is_live(state);
   if (member != self_) live_count_ += (now_live ? 1 : 0) - (was_live ? 1 : 0);
-  v = {inc, state};
+  v.incarnation = inc;
+  v.state = state;
 }
 
 // ---------------------------------------------------------------------------------------------

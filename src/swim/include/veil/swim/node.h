@@ -134,6 +134,9 @@ class Node {
   struct View {
     std::uint32_t incarnation = 0;
     MemberState state = MemberState::kUnknown;
+    // When a message from the member itself last reached us: first-hand evidence that it is
+    // alive, which outweighs another member's stale "dead" (see on_dead).
+    std::optional<std::int64_t> last_heard_ms;
   };
   struct Probe {
     bool active = false;
@@ -183,6 +186,7 @@ class Node {
   void accept_alive(const Update& u, std::int64_t now, bool gossip);
   void on_suspect(const Update& u, std::int64_t now);
   void on_dead(const Update& u, std::int64_t now);
+  bool heard_from_lately(MemberId member, std::int64_t now) const;
   void merge_state(MemberId sender, const std::vector<StateEntry>& entries, std::int64_t now);
   void refute(std::uint32_t accused_incarnation);
   void correct_stale(MemberId member);
