@@ -2,16 +2,20 @@
 # Public placement filters on a real cluster (docs/jobspec.md, "Constraints, spread and
 # volumes"): anvil, a dockerd of our own with a local registry and three `veil node run` on
 # loopback (scripts/lib/cluster.sh), each with its own labels and host volumes:
-#   node 1: region=eu zone=a, volume data (a file "from node one")
+#   node 1: region=eu zone=a, volumes data (a file "from node one") and probe
 #   node 2: region=eu zone=b
-#   node 3: region=us zone=a, volume data (a file "from node three")
+#   node 3: region=us zone=a, volumes data (a file "from node three") and probe
 #   1. a 2-replica job constrained to region = eu runs on nodes 1 and 2, never on node 3;
 #   2. a 2-replica job with spread_over: zone among all three runs in zones a and b (node 2
 #      and one of 1, 3 — without spread, 1 and 3 share zone a);
 #   3. a batch job mounting volume data runs on node 1 or 3 and prints the file it read there;
 #      one asking for a volume no node offers waits, saying why, and `veil job validate
 #      --cluster` names the volume at its line;
-#   4. /v1/nodes shows every node's labels and volumes.
+#   4. /v1/nodes shows every node's labels and volumes;
+#   5. a service whose exec health check fails on the node it was placed on is restarted there,
+#      given up after its restart attempts, and rescheduled by a new round onto the other node
+#      offering its volume, where the check passes (nodes 1 and 3 also offer volume probe; the
+#      test creates probe/ready on the node the replica was *not* placed on).
 # Usage: filters_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -27,12 +31,12 @@ fail() { echo "filters: FAIL: $*" >&2; exit 1; }
 start_anvil
 start_docker_and_registry
 init_cluster --allow-image "$IMAGE_DIGEST"
-mkdir -p "$CLUSTER_WORK/vol-1" "$CLUSTER_WORK/vol-3"
+mkdir -p "$CLUSTER_WORK/vol-1" "$CLUSTER_WORK/vol-3" "$CLUSTER_WORK/probe-1" "$CLUSTER_WORK/probe-3"
 echo "from node one" >"$CLUSTER_WORK/vol-1/greeting.txt"
 echo "from node three" >"$CLUSTER_WORK/vol-3/greeting.txt"
-start_node 1 VEIL_NODE_LABELS=region=eu,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-1"
+start_node 1 VEIL_NODE_LABELS=region=eu,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-1,probe=$CLUSTER_WORK/probe-1"
 start_node 2 VEIL_NODE_LABELS=region=eu,zone=b
-start_node 3 VEIL_NODE_LABELS=region=us,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-3"
+start_node 3 VEIL_NODE_LABELS=region=us,zone=a VEIL_NODE_HOST_VOLUMES="data=$CLUSTER_WORK/vol-3,probe=$CLUSTER_WORK/probe-3"
 for n in 1 2 3; do wait_for_api "$n" || fail "node $n API did not come up"; done
 wait_for_members 1 3 || fail "node 1 does not see 3 alive members"
 wait_for_telemetry 1 3 || fail "node 1 did not receive telemetry from 3 members"
@@ -45,8 +49,8 @@ python3 - "$CLUSTER_WORK/nodes.json" "$(node_field 1 peer_id)" "$(node_field 3 p
 import json, sys
 nodes = {n["peer_id"]: n for n in json.load(open(sys.argv[1]))}
 assert sorted(n["labels"]["region"] for n in nodes.values()) == ["eu", "eu", "us"], nodes
-assert nodes[sys.argv[2]]["volumes"] == ["data"] and nodes[sys.argv[3]]["volumes"] == ["data"], nodes
-assert sum(len(n["volumes"]) for n in nodes.values()) == 2, nodes
+assert nodes[sys.argv[2]]["volumes"] == ["data", "probe"] and nodes[sys.argv[3]]["volumes"] == ["data", "probe"], nodes
+assert sum(len(n["volumes"]) for n in nodes.values()) == 4, nodes
 PY
 pass "/v1/nodes on node 2 shows each node's signed labels and volumes"
 
@@ -128,7 +132,7 @@ sed 's/source: data/source: archive/; s/name: reader/name: orphan/' "$CLUSTER_WO
 if veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" --cluster >"$CLUSTER_WORK/orphan.validate" 2>&1; then
   fail "validate --cluster accepted a volume no node offers"
 fi
-grep -q "orphan.yaml:7:14: volumes\[0\].source: no live node offers host volume 'archive' (offered: data)" "$CLUSTER_WORK/orphan.validate" ||
+grep -q "orphan.yaml:7:14: volumes\[0\].source: no live node offers host volume 'archive' (offered: data, probe)" "$CLUSTER_WORK/orphan.validate" ||
   fail "validate --cluster: $(cat "$CLUSTER_WORK/orphan.validate")"
 veil_at 1 job validate "$CLUSTER_WORK/orphan.yaml" >/dev/null || fail "plain validate refused a spec that is well-formed"
 veil_at 1 job run "$CLUSTER_WORK/orphan.yaml" -o json >/dev/null || fail "job run orphan"
@@ -140,3 +144,53 @@ until veil_at 1 job status orphan -o json >"$CLUSTER_WORK/orphan.json" 2>/dev/nu
 done
 [[ $(json "$CLUSTER_WORK/orphan.json" 'd["state"]') == pending ]] || fail "orphan is $(json "$CLUSTER_WORK/orphan.json" 'd["state"]'), not pending"
 pass "a volume no node offers: validate --cluster names volumes[0].source at line 7; the submitted job is pending and says why"
+
+# 5. A failing health check: restarted on its node, given up, rescheduled where it passes.
+job_spec "$CLUSTER_WORK/mover.yaml" mover 1 'volumes:
+  - {source: probe, path: /probe, read_only: true}
+health:
+  exec: [sh, -c, "test -e /probe/ready"]
+  interval: 500ms
+  timeout: 5s
+  grace: 0s
+  failures: 2
+restart: {attempts: 1, interval: 10m, delay: 1s, mode: fail}
+reschedule: {attempts: 2, interval: 1h}'
+# An exec check runs inside the container's CPU limit, and starting it (runc's exec) takes tens
+# of milliseconds of CPU: under 10m of CPU it takes seconds.
+sed -i 's/cpu: 10m/cpu: 250m/' "$CLUSTER_WORK/mover.yaml"
+veil_at 1 job run "$CLUSTER_WORK/mover.yaml" -o json >/dev/null || fail "job run mover"
+deadline=$((SECONDS + 120))
+FIRST=""
+until [[ -n $FIRST ]]; do
+  ((SECONDS < deadline)) || fail "mover was not placed in 120 s: $(cat "$CLUSTER_WORK/mover.json")"
+  sleep 0.5
+  veil_at 1 job status mover -o json >"$CLUSTER_WORK/mover.json" 2>/dev/null || continue
+  FIRST=$(json "$CLUSTER_WORK/mover.json" '" ".join(p["node"] for p in d["placement"] if p.get("node"))')
+done
+FIRST_NODE=${NODE_OF[$FIRST]:-?}
+[[ $FIRST_NODE == 1 || $FIRST_NODE == 3 ]] || fail "mover was placed on node '$FIRST_NODE', which offers no volume probe"
+OTHER_NODE=$((4 - FIRST_NODE))
+touch "$CLUSTER_WORK/probe-$OTHER_NODE/ready"
+deadline=$((SECONDS + 180))
+until veil_at 1 job status mover -o json >"$CLUSTER_WORK/mover.json" 2>/dev/null &&
+  [[ $(nodes_of "$CLUSTER_WORK/mover.json") == "$OTHER_NODE" ]]; do
+  ((SECONDS < deadline)) || fail "mover is not running on node $OTHER_NODE within 180 s: $(cat "$CLUSTER_WORK/mover.json")"
+  sleep 1
+done
+python3 - "$CLUSTER_WORK/mover.json" "$FIRST" <<'PY' || fail "mover's events do not tell restart, give-up and reschedule: $(cat "$CLUSTER_WORK/mover.json")"
+import json, sys
+d, first = json.load(open(sys.argv[1])), sys.argv[2]
+events = [e["message"] for e in d["events"]]
+on_first = [m for m in events if m.startswith("replica 0 on " + first + ": ")]
+# Starting, unhealthy, restarted (starting again), then failed: given up by the node...
+assert any(": unhealthy" in m for m in on_first), on_first
+assert sum(": starting" in m for m in on_first) >= 2, on_first
+assert any(": failed" in m for m in on_first), on_first
+gave_up = [i for i, m in enumerate(events) if m == "replica 0: " + first + " gave it up; rescheduling elsewhere"]
+assert gave_up, events
+# ...and a new round placed it elsewhere.
+assert any(m.startswith("replica 0 placed on ") and first not in m for m in events[gave_up[0]:]), events
+assert len(d["rounds"]) >= 2, d["rounds"]
+PY
+pass "mover's health check failed on node $FIRST_NODE: restarted there, given up, rescheduled by round $(json "$CLUSTER_WORK/mover.json" 'd["round"]') onto node $OTHER_NODE, healthy"

@@ -85,6 +85,7 @@ Executor::Executor(NodeContext& context, std::unique_ptr<runtime::Driver> driver
       driver_(std::move(driver)),
       driver_reason_(std::move(reason)),
       stop_grace_(options.stop_grace),
+      own_containers_({{std::string(runtime::kLabelCluster), options.cluster}}),
       reconciler_(std::make_unique<runtime::Reconciler>(*driver_, std::move(options))) {}
 
 Executor::~Executor() = default;
@@ -242,8 +243,9 @@ std::vector<Executor::ReplicaLogs> Executor::logs(const std::string& wanted, int
     if (match_job(wanted, key.first, replica.spec.name) == JobMatch::kNone) continue;
     const std::string hex = hash_hex(key.first);
     std::string text;
-    runtime::LabelSelector selector = {{std::string(runtime::kLabelJob), hex.substr(0, 32)},
-                                       {std::string(runtime::kLabelReplica), std::to_string(key.second)}};
+    runtime::LabelSelector selector = own_containers_;
+    selector[std::string(runtime::kLabelJob)] = hex.substr(0, 32);
+    selector[std::string(runtime::kLabelReplica)] = std::to_string(key.second);
     auto containers = driver_->list(selector, true);
     if (containers.ok() && !containers->empty()) {
       runtime::LogOptions options;
@@ -422,7 +424,7 @@ void Executor::reconcile_now() {
         if (auto st = driver_->start(r.container); !st.ok()) logger()->warn("restart: {}", st.to_string());
       }
       for (auto& c : checks) c.result = run_health_check(c.spec, c.target);
-      auto listed = driver_->list({}, true);
+      auto listed = driver_->list(own_containers_, true);
       if (listed.ok()) containers = std::move(*listed);
       errors = std::move(report->errors);
     }

@@ -148,6 +148,10 @@ class Executor {
   std::unique_ptr<runtime::Driver> driver_;  // used on the blocking worker only (logs() aside)
   std::string driver_reason_;
   std::chrono::seconds stop_grace_;                   // for restarts of unhealthy containers
+  // This node's containers only: the reconciler's cluster label, which names the node. Nodes
+  // that share one engine (tests, or two nodes on one host) must not see each other's replicas
+  // of the same job and replica index.
+  runtime::LabelSelector own_containers_;
   std::unique_ptr<runtime::Reconciler> reconciler_;  // used on the blocking worker only
 
   std::map<ReplicaKey, LocalReplica> local_;
