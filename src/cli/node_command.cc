@@ -128,6 +128,7 @@ struct JobArgs {
   int tail = 200;
   int replica = -1;     // job logs --replica: -1 every replica
   bool follow = false;  // job logs --follow
+  unsigned version = 0;  // job revert
 };
 
 // The lines of `now` that `before` (the previous poll of the same replica's last lines) did not
@@ -171,6 +172,7 @@ void print_job(const json& j) {
   std::cout << "job " << text(j, "name") << "  id " << text(j, "id") << "\n"
             << "  image      " << text(j, "image") << "\n"
             << "  state      " << text(j, "state") << job_outcome(j) << " (round " << text(j, "round") << ")\n";
+  if (j.contains("version")) std::cout << "  version    " << text(j, "version") << "\n";
   if (j.contains("coordinator")) {
     std::cout << "  coordinator " << text(j, "coordinator") << " (term " << text(j, "term") << ")\n";
   }
@@ -395,6 +397,35 @@ int cmd_job_stop(const GlobalOptions& global, const JobArgs& a) {
   return kExitOk;
 }
 
+int cmd_job_history(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status());
+  auto job = api->get("/v1/jobs/" + a.job);
+  if (!job.ok()) return fail(job.status());
+  const json history = job->value("history", json::array());
+  if (structured_output(global.output)) {
+    print_data(history, global.output);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"VERSION", "ID", "SUBMITTED", "CAUSE", ""}};
+  for (const auto& v : history) {
+    const bool current = text(v, "id") == text(*job, "id");
+    rows.push_back({text(v, "version"), text(v, "id").substr(0, 12), utc_time(v.value("submitted_at", std::uint64_t{0}) / 1000),
+                    text(v, "cause"), current ? "<- " + text(*job, "state") : ""});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int cmd_job_revert(const GlobalOptions& global, const JobArgs& a) {
+  auto api = open_api(global, a.api);
+  if (!api.ok()) return fail(api.status());
+  auto job = api->post("/v1/jobs/" + a.job + "/revert", json{{"version", a.version}});
+  if (!job.ok()) return fail(job.status());
+  if (structured_output(global.output)) print_data(*job, global.output);
+  else std::cout << "job " << text(*job, "name") << ": version " << text(*job, "version") << " submitted with the spec of version " << a.version << " (id " << text(*job, "id") << ")\n";
+  return kExitOk;
+}
 
 }  // namespace
 
@@ -444,6 +475,17 @@ void register_node_commands(CLI::App& app, GlobalOptions& global, CommandAction&
   jstop->add_option("job", args->job, "Job name, id or id prefix")->required();
   add_api_options(jstop, args->api, global);
   jstop->callback([&global, &action, args] { action = [&global, args] { return cmd_job_stop(global, *args); }; });
+
+  auto* jhistory = job->add_subcommand("history", "The versions of a job: each changed spec run under its name is the next one");
+  jhistory->add_option("job", args->job, "Job name, id or id prefix")->required();
+  add_api_options(jhistory, args->api, global);
+  jhistory->callback([&global, &action, args] { action = [&global, args] { return cmd_job_history(global, *args); }; });
+
+  auto* jrevert = job->add_subcommand("revert", "Run an earlier version's spec again, as the job's next version");
+  jrevert->add_option("job", args->job, "Job name, id or id prefix")->required();
+  jrevert->add_option("version", args->version, "The version to go back to (veil job history)")->required()->check(CLI::PositiveNumber);
+  add_api_options(jrevert, args->api, global);
+  jrevert->callback([&global, &action, args] { action = [&global, args] { return cmd_job_revert(global, *args); }; });
 }
 
 }  // namespace veil::cli

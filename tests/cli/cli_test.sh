@@ -118,11 +118,12 @@ complete_words() {  # WORD...: what _veil offers for the last word after `veil W
   bash -c 'source <("$0" completion bash) || exit 9; COMP_WORDS=(veil "$@"); COMP_CWORD=$#; _veil; echo "${COMPREPLY[*]}"' "$VEIL" "$@"
 }
 out=$(complete_words jo); expect "completion: 'veil jo' completes to job, got '$out'" $([[ $out == job ]]; echo $?)
-out=$(complete_words job r); expect "completion: 'veil job r' completes to run, got '$out'" $([[ $out == run ]]; echo $?)
+out=$(complete_words job ru); expect "completion: 'veil job ru' completes to run, got '$out'" $([[ $out == run ]]; echo $?)
+out=$(complete_words job r); expect "completion: 'veil job r' offers run and revert, got '$out'" $([[ $out == 'run revert' ]]; echo $?)
 out=$(complete_words runtime run --dr); expect "completion: a noun's flag after the verb ('runtime run --dr' -> --driver), got '$out'" $([[ $out == --driver ]]; echo $?)
 out=$(complete_words config show --con); expect "completion: the app's flag after the verb ('config show --con' -> --config), got '$out'" $([[ $out == --config ]]; echo $?)
 out=$(complete_words --config job v); expect "completion: a flag's value is not taken for a noun ('--config job v' -> version), got '$out'" $([[ $out == version ]]; echo $?)
-out=$(complete_words --help-all job r); expect "completion: a flag without a value does not swallow the next word ('--help-all job r' -> run), got '$out'" $([[ $out == run ]]; echo $?)
+out=$(complete_words --help-all job ru); expect "completion: a flag without a value does not swallow the next word ('--help-all job ru' -> run), got '$out'" $([[ $out == run ]]; echo $?)
 "$VEIL" completion bash > "$WORK/veil.bash"; "$VEIL" completion zsh > "$WORK/veil.zsh"; rc=$?
 expect "completion zsh exits 0" $rc
 expect "completion zsh is the bash script through bashcompinit" $([[ "$(head -1 "$WORK/veil.zsh")" == 'autoload -U +X bashcompinit && bashcompinit' ]] && diff -q <(tail -n +2 "$WORK/veil.zsh") "$WORK/veil.bash" >/dev/null; echo $?)

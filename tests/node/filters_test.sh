@@ -15,7 +15,9 @@
 #   5. a service whose exec health check fails on the node it was placed on is restarted there,
 #      given up after its restart attempts, and rescheduled by a new round onto the other node
 #      offering its volume, where the check passes (nodes 1 and 3 also offer volume probe; the
-#      test creates probe/ready on the node the replica was *not* placed on).
+#      test creates probe/ready on the node the replica was *not* placed on);
+#   6. versions: a changed spec replaces the running job of its name as version 2, and `job revert`
+#      runs version 1's spec again as version 3 (`job history` lists them).
 # Usage: filters_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -194,3 +196,36 @@ assert any(m.startswith("replica 0 placed on ") and first not in m for m in even
 assert len(d["rounds"]) >= 2, d["rounds"]
 PY
 pass "mover's health check failed on node $FIRST_NODE: restarted there, given up, rescheduled by round $(json "$CLUSTER_WORK/mover.json" 'd["round"]') onto node $OTHER_NODE, healthy"
+
+# 6. Versions: a changed spec under a running job's name replaces it; revert runs an old spec again.
+job_spec "$CLUSTER_WORK/v1.yaml" versioned 1 'env: {RELEASE: "1"}'
+job_spec "$CLUSTER_WORK/v2.yaml" versioned 1 'env: {RELEASE: "2"}'
+veil_at 1 job run "$CLUSTER_WORK/v1.yaml" -o json >"$CLUSTER_WORK/v1.json" || fail "job run versioned v1"
+V1_ID=$(json "$CLUSTER_WORK/v1.json" 'd["id"]')
+wait_running 1 versioned 1 "$CLUSTER_WORK/versioned.json"
+veil_at 1 job run "$CLUSTER_WORK/v2.yaml" -o json >"$CLUSTER_WORK/v2.json" || fail "job run versioned v2"
+V2_ID=$(json "$CLUSTER_WORK/v2.json" 'd["id"]')
+[[ $(json "$CLUSTER_WORK/v2.json" 'd["version"]') == 2 && $V2_ID != "$V1_ID" ]] || fail "the changed spec is not version 2: $(cat "$CLUSTER_WORK/v2.json")"
+wait_running 1 versioned 1 "$CLUSTER_WORK/versioned.json"
+[[ $(json "$CLUSTER_WORK/versioned.json" 'd["id"]') == "$V2_ID" ]] || fail "the name does not answer with version 2: $(cat "$CLUSTER_WORK/versioned.json")"
+veil_at 1 job status "$V1_ID" -o json >"$CLUSTER_WORK/v1-after.json" || fail "job status of version 1 by id"
+[[ $(json "$CLUSTER_WORK/v1-after.json" 'd["state"]') == stopped ]] || fail "version 1 still runs beside version 2: $(cat "$CLUSTER_WORK/v1-after.json")"
+grep -q "replaced by version 2" "$CLUSTER_WORK/v1-after.json" || fail "version 1's events do not say it was replaced"
+if veil_at 1 job revert versioned 2 >"$CLUSTER_WORK/revert-running.out" 2>&1; then fail "revert to the running version was accepted"; fi
+grep -q "is the one running" "$CLUSTER_WORK/revert-running.out" || fail "revert to the running version: $(cat "$CLUSTER_WORK/revert-running.out")"
+if veil_at 1 job revert versioned 9 >"$CLUSTER_WORK/revert-none.out" 2>&1; then fail "revert to version 9 was accepted"; fi
+grep -q "has no version 9" "$CLUSTER_WORK/revert-none.out" || fail "revert to a version that never was: $(cat "$CLUSTER_WORK/revert-none.out")"
+veil_at 1 job revert versioned 1 -o json >"$CLUSTER_WORK/v3.json" || fail "job revert versioned 1"
+[[ $(json "$CLUSTER_WORK/v3.json" 'd["version"]') == 3 && $(json "$CLUSTER_WORK/v3.json" 'd["id"]') == "$V1_ID" ]] ||
+  fail "revert did not run version 1's spec as version 3: $(cat "$CLUSTER_WORK/v3.json")"
+wait_running 1 versioned 1 "$CLUSTER_WORK/versioned.json"
+veil_at 1 job history versioned -o json >"$CLUSTER_WORK/history.json" || fail "job history"
+python3 - "$CLUSTER_WORK/history.json" "$V1_ID" "$V2_ID" <<'PY' || fail "job history: $(cat "$CLUSTER_WORK/history.json")"
+import json, sys
+h, v1, v2 = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+assert [(v["version"], v["id"], v["cause"]) for v in h] == [(1, v1, "submitted"), (2, v2, "submitted"), (3, v1, "revert to version 1")], h
+PY
+veil_at 1 job status "$V2_ID" -o json >"$CLUSTER_WORK/v2-after.json" || fail "job status of version 2 by id"
+[[ $(json "$CLUSTER_WORK/v2-after.json" 'd["state"]') == stopped ]] || fail "version 2 still runs beside version 3"
+veil_at 1 job history versioned | grep -q "revert to version 1" || fail "job history's table does not show the revert"
+pass "versioned: a changed spec ran as version 2 and stopped version 1; revert 1 ran version 1's spec as version 3 and stopped version 2; history lists all three"

@@ -254,6 +254,23 @@ TEST(JobLifecycle, PersistedJobsRoundTripAndUnknownPhasesAreDataLoss) {
     r.erase("reschedules_ms");
   }
   EXPECT_TRUE(job_from_json(old).ok());
+  // Versions survive too; records written before versions are the first of their name.
+  job.job_version = 3;
+  job.history = {{1, Hash32{7}, 10, "submitted"}, {2, Hash32{8}, 20, "submitted"}, {3, Hash32{7}, 30, "revert to version 1"}};
+  auto versioned = job_from_json(to_json(job));
+  ASSERT_TRUE(versioned.ok()) << versioned.status().to_string();
+  EXPECT_EQ(versioned->job_version, 3u);
+  ASSERT_EQ(versioned->history.size(), 3u);
+  EXPECT_EQ(versioned->history[1].id, Hash32{8});
+  EXPECT_EQ(versioned->history[2].cause, "revert to version 1");
+  EXPECT_EQ(versioned->history[2].submitted_ms, 30u);
+  nlohmann::json unversioned = j;
+  unversioned.erase("job_version");
+  unversioned.erase("history");
+  auto first = job_from_json(unversioned);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(first->job_version, 1u);
+  EXPECT_TRUE(first->history.empty());
   j["replicas"][0]["state"] = "runnin";
   auto bad = job_from_json(j);
   ASSERT_FALSE(bad.ok());
@@ -524,6 +541,25 @@ TEST(JobLifecycle, AJobIsNamedByItsNameItsIdOrAnIdPrefixOfSixDigits) {
   EXPECT_EQ(match_job("", id, "web"), JobMatch::kNone);
   EXPECT_EQ(match_job("we", id, "web"), JobMatch::kNone) << "names are not matched by prefix";
   EXPECT_EQ(match_job("a0a1a2", id, "a0a1a2"), JobMatch::kExact) << "a name that looks like a prefix is exact";
+}
+
+TEST(JobLifecycle, ANameAnswersWithItsRunningVersionElseItsNewestAndAnIdWithItsOwnJob) {
+  auto version = [](std::uint8_t id, std::uint32_t n, JobPhase phase) {
+    JobState job;
+    job.id = Hash32{id};
+    job.spec.name = "web";
+    job.job_version = n;
+    job.phase = phase;
+    return job;
+  };
+  std::vector<JobState> jobs = {version(1, 1, JobPhase::kStopped), version(2, 2, JobPhase::kRunning),
+                                version(3, 3, JobPhase::kStopped)};
+  auto of = [](JobState& job) -> const JobState& { return job; };
+  EXPECT_EQ(best_match(jobs, "web", of)->id, Hash32{2}) << "the running version, though not the newest";
+  jobs[1].phase = JobPhase::kStopped;
+  EXPECT_EQ(best_match(jobs, "web", of)->id, Hash32{3}) << "none runs: the newest";
+  EXPECT_EQ(best_match(jobs, hash_hex(Hash32{1}), of)->id, Hash32{1}) << "an id names its own version";
+  EXPECT_EQ(best_match(jobs, "db", of), nullptr);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
             {"image", job.spec.image.to_string()},
             {"replicas", job.spec.replicas},
             {"state", phase_name(job.phase)},
+            {"version", job.job_version},
             {"type", sched::job_type_name(job.spec.type)},
             {"submitted_at", job.submitted_ms},
             {"round", job.round},
@@ -108,6 +109,12 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   }
   j["spec"] = job.spec_yaml;
   j["handovers"] = handovers;
+  json history = json::array();
+  for (const auto& v : job.history) {
+    history.push_back({{"version", v.version}, {"id", hash_hex(v.id)}, {"submitted_at", v.submitted_ms}, {"cause", v.cause}});
+  }
+  if (history.empty()) history.push_back({{"version", job.job_version}, {"id", hash_hex(job.id)}, {"submitted_at", job.submitted_ms}, {"cause", "submitted"}});
+  j["history"] = history;
   return j;
 }
 
@@ -329,6 +336,25 @@ void Daemon::Impl::register_routes() {
       co_return ApiResponse::json(*report);
     };
     return later;
+  });
+
+  // Submits again the spec of one of the job's earlier versions, as its next version.
+  api_->route("POST", "/v1/jobs/{id}/revert", [this](const ApiRequest& request) {
+    auto body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("version") || !body["version"].is_number_unsigned()) {
+      return ApiResponse::error(400, "invalid_argument", "expected {\"version\": N}");
+    }
+    JobState* job = coordinator_->find_job(request.params.at("id"));
+    if (job == nullptr) {
+      if (JobState* held = coordinator_->find_job(request.params.at("id"), /*held=*/true)) {
+        return ApiResponse::error(409, "failed_precondition",
+                                  "job '" + request.params.at("id") + "' is coordinated by " + held->coordinator + "; revert it on that node");
+      }
+      return ApiResponse::error(404, "not_found", "no job '" + request.params.at("id") + "' on this node");
+    }
+    auto reverted = coordinator_->revert_job(*job, body["version"].get<std::uint32_t>());
+    if (!reverted.ok()) return ApiResponse::from_status(reverted.status());
+    return ApiResponse::json(job_json(**reverted, false), 202);
   });
 
   api_->route("DELETE", "/v1/jobs/{id}", [this](const ApiRequest& request) {

@@ -124,13 +124,45 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml, cons
     }
     VEIL_ASSIGN_OR_RETURN(sealed[name], seal_to_peer(node_.self(), value));
   }
+  return submit_spec(std::move(spec), std::move(sealed), "submitted");
+}
+
+Result<JobState*> CoordinatorRole::revert_job(const JobState& job, std::uint32_t version) {
+  auto entry = std::find_if(job.history.begin(), job.history.end(), [&](const JobVersion& v) { return v.version == version; });
+  if (entry == job.history.end()) {
+    return not_found("job " + job.spec.name + " has no version " + std::to_string(version) + " (versions 1.." +
+                     std::to_string(job.job_version) + ")");
+  }
+  auto old = jobs_.find(entry->id);
+  if (old == jobs_.end()) {
+    return failed_precondition("version " + std::to_string(version) + " of job " + job.spec.name +
+                               " was not coordinated by this node: its spec is not here; submit it again");
+  }
+  if (old->second.phase != JobPhase::kStopped) {
+    return failed_precondition("version " + std::to_string(version) + " of job " + job.spec.name + " is the one running");
+  }
+  return submit_spec(old->second.spec, old->second.sealed_secrets, "revert to version " + std::to_string(version));
+}
+
+Result<JobState*> CoordinatorRole::submit_spec(sched::JobSpec spec, std::map<std::string, Bytes> sealed, const std::string& cause) {
   const Hash32 id = sched::job_id(spec);
-  if (auto held = held_.find(id); held != held_.end() && held->second.phase != JobPhase::kStopped) {
-    return failed_precondition("job " + spec.name + " is coordinated by " + held->second.coordinator +
-                               "; submit it there, or stop it there first");
+  for (const auto& [held_id, held] : held_) {
+    if ((held_id == id || held.spec.name == spec.name) && held.phase != JobPhase::kStopped) {
+      return failed_precondition("job " + spec.name + " is coordinated by " + held.coordinator +
+                                 "; submit it there, or stop it there first");
+    }
   }
   auto existing = jobs_.find(id);
   if (existing != jobs_.end() && existing->second.phase != JobPhase::kStopped) return &existing->second;
+  // The versions of this name so far: the newest carries the history, the running one (at most
+  // one) is replaced.
+  JobState* latest = nullptr;
+  JobState* running = nullptr;
+  for (auto& [other_id, other] : jobs_) {
+    if (other.spec.name != spec.name) continue;
+    if (latest == nullptr || other.job_version > latest->job_version) latest = &other;
+    if (other.phase != JobPhase::kStopped) running = &other;
+  }
   JobState job;
   job.id = id;
   job.spec = spec;
@@ -141,6 +173,12 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml, cons
   if (auto me = node_.operator_of(node_.self())) job.owner = me->to_checksum();
   job.sealed_secrets = std::move(sealed);
   job.holders = choose_holders(id, node_.self(), node_.live_members(), options_.job_holders);
+  if (latest != nullptr) {
+    job.job_version = latest->job_version + 1;
+    job.history = latest->history;
+    if (job.history.empty()) job.history.push_back({latest->job_version, latest->id, latest->submitted_ms, "submitted"});
+  }
+  job.history.push_back({job.job_version, id, job.submitted_ms, cause});
   if (existing != jobs_.end()) {
     job.rounds = existing->second.rounds;
     job.round = existing->second.round;
@@ -149,8 +187,17 @@ Result<JobState*> CoordinatorRole::submit_job(const std::string& spec_yaml, cons
     job.version = existing->second.version;
     job.handovers = existing->second.handovers;
   }
+  // The event starts with "submitted": the timelines of `job run --wait` and the dashboard match it.
+  std::string event = "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")";
+  if (job.job_version > 1) event += " as version " + std::to_string(job.job_version) + (cause == "submitted" ? "" : ": " + cause);
+  if (running != nullptr) {
+    // All at once: the running version's replicas stop as the new version's round starts.
+    event += (cause == "submitted" ? ", replacing version " : "; replacing version ") + std::to_string(running->job_version) +
+             " (" + short_id(running->id) + ")";
+    VEIL_RETURN_IF_ERROR(stop_job(*running, "replaced by version " + std::to_string(job.job_version) + " (" + short_id(id) + ")"));
+  }
   auto& stored = jobs_[id] = std::move(job);
-  add_job_event(id, "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")");
+  add_job_event(id, event);
   start_round(stored, {});
   return &stored;
 }
@@ -881,7 +928,7 @@ void CoordinatorRole::reschedule_lost(const std::string& peer, const std::string
   }
 }
 
-Status CoordinatorRole::stop_job(JobState& job) {
+Status CoordinatorRole::stop_job(JobState& job, const std::string& why) {
   if (job.phase == JobPhase::kStopped) return {};
   for (const StopOrder& order : apply_stop(job)) {
     Assignment stop;
@@ -897,7 +944,7 @@ Status CoordinatorRole::stop_job(JobState& job) {
   }
   progress_.erase(job.id);
   retry_count_.erase(job.id);
-  add_job_event(job.id, "stopped by the operator");
+  add_job_event(job.id, why);
   save(job);
   return {};
 }

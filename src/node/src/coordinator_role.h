@@ -114,8 +114,12 @@ class CoordinatorRole {
   // ---- the operator (API) ----
   // `secrets` (name -> value) must name exactly the spec's secrets; they are kept only sealed to
   // this node and sent only sealed to the nodes replicas are placed on.
+  // A spec whose name is that of a running job with another spec is that job's next version:
+  // the running version is stopped and the new one placed (docs/jobspec.md, "Versions").
   Result<JobState*> submit_job(const std::string& spec_yaml, const std::map<std::string, std::string>& secrets = {});
-  Status stop_job(JobState& job);
+  // Submits again the spec of `job`'s version `version` (one of its history), as the next version.
+  Result<JobState*> revert_job(const JobState& job, std::uint32_t version);
+  Status stop_job(JobState& job, const std::string& why = "stopped by the operator");
   // A job this node coordinates (or, with `held`, one it holds for another coordinator), by
   // name, id or id prefix (match_job: an exact match wins).
   JobState* find_job(const std::string& id_or_name, bool held = false);
@@ -179,6 +183,8 @@ class CoordinatorRole {
   // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
   // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
   // copy says they no longer hold it).
+  // The version step of submit_job and revert_job: `sealed` is already sealed to this node.
+  Result<JobState*> submit_spec(sched::JobSpec spec, std::map<std::string, Bytes> sealed, const std::string& cause);
   void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
   // The wait before job `id`'s next round after one that could not place (Options::first_retry).
   std::chrono::milliseconds next_retry_delay(const Hash32& id);

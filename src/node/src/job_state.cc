@@ -364,7 +364,12 @@ nlohmann::json to_json(const JobState& job) {
   for (const auto& h : job.handovers) {
     handovers.push_back({{"term", h.term}, {"coordinator", h.coordinator}, {"from", h.from}, {"at_ms", h.at_ms}, {"why", h.why}});
   }
+  json history = json::array();
+  for (const auto& v : job.history) {
+    history.push_back({{"version", v.version}, {"id", hash_hex(v.id)}, {"submitted_ms", v.submitted_ms}, {"cause", v.cause}});
+  }
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
+          {"job_version", job.job_version}, {"history", history},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
           {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings},
           {"coordinator", job.coordinator}, {"owner", job.owner}, {"sealed_secrets", sealed_secrets_json(job.sealed_secrets)}, {"term", job.term}, {"version", job.version},
@@ -447,6 +452,16 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
     for (const auto& h : j.value("handovers", nlohmann::json::array())) {
       job.handovers.push_back({h.at("term").get<std::uint64_t>(), h.at("coordinator").get<std::string>(),
                                h.at("from").get<std::string>(), h.at("at_ms").get<std::uint64_t>(), h.at("why").get<std::string>()});
+    }
+    // Absent in records written before versions: every such job is the first of its name.
+    job.job_version = j.value("job_version", std::uint32_t{1});
+    for (const auto& v : j.value("history", nlohmann::json::array())) {
+      JobVersion entry;
+      entry.version = v.at("version").get<std::uint32_t>();
+      VEIL_ASSIGN_OR_RETURN(entry.id, parse_hash_hex(v.at("id").get<std::string>()));
+      entry.submitted_ms = v.at("submitted_ms").get<std::uint64_t>();
+      entry.cause = v.at("cause").get<std::string>();
+      job.history.push_back(std::move(entry));
     }
     return job;
   } catch (const nlohmann::json::exception& e) {

@@ -133,6 +133,15 @@ struct Handover {
   std::string why;
 };
 
+// One version of a job's name (docs/jobspec.md, "Versions"): which spec (the job id is its
+// hash), when it was submitted, and why ("submitted", "revert to version 2").
+struct JobVersion {
+  std::uint32_t version = 0;
+  Hash32 id{};
+  std::uint64_t submitted_ms = 0;
+  std::string cause;
+};
+
 struct JobState {
   Hash32 id{};
   // Who coordinates the job, in which term (0: the node it was submitted to; each take-over
@@ -158,6 +167,11 @@ struct JobState {
   std::vector<RoundRecord> rounds;
   std::vector<AnchorInfo> anchors;
   std::vector<std::string> warnings;
+  // Which version of its name this job is (1, 2, …), and every version of the name up to this
+  // one, oldest first: a changed spec submitted under a running job's name is the next version
+  // and replaces it. (`version` above counts changes of this record, for replication.)
+  std::uint32_t job_version = 1;
+  std::vector<JobVersion> history;
 };
 
 // The persisted form (a kJobDoc document). job_from_json fails with data_loss on a document
@@ -234,21 +248,26 @@ std::vector<StopOrder> apply_stop(JobState& job);
 
 // How `wanted` (a CLI or API argument) names the job `id` called `name`: exactly (its name or
 // its full id in hex), by a prefix of its id of at least 6 hex digits, or not at all. Where
-// several jobs answer, an exact match wins over a prefix.
+// several jobs answer, an exact match wins over a prefix, and among the versions of a name the
+// running one, or else the newest, answers.
 enum class JobMatch : std::uint8_t { kNone, kPrefix, kExact };
 JobMatch match_job(std::string_view wanted, const Hash32& id, std::string_view name);
-// The element of `range` that `wanted` names (match_job: the first exact match, else the first
-// prefix match), or nullptr; `job_of(element)` is the element's JobState.
+// The element of `range` that `wanted` names (match_job: the job of that full id, else the best
+// version of that name, else the first prefix match), or nullptr; `job_of(element)` is the
+// element's JobState.
 template <typename Range, typename JobOf>
 auto best_match(Range& range, std::string_view wanted, JobOf job_of) -> decltype(&*std::begin(range)) {
-  decltype(&*std::begin(range)) prefix = nullptr;
+  decltype(&*std::begin(range)) prefix = nullptr, named = nullptr;
+  // Among the versions of a name: the one not stopped, then the newest.
+  auto rank = [](const JobState& job) { return std::pair(job.phase != JobPhase::kStopped, job.job_version); };
   for (auto& element : range) {
     const JobState& job = job_of(element);
     const JobMatch how = match_job(wanted, job.id, job.spec.name);
-    if (how == JobMatch::kExact) return &element;
+    if (how == JobMatch::kExact && wanted != job.spec.name) return &element;  // its full id
+    if (how == JobMatch::kExact && (named == nullptr || rank(job) > rank(job_of(*named)))) named = &element;
     if (prefix == nullptr && how == JobMatch::kPrefix) prefix = &element;
   }
-  return prefix;
+  return named != nullptr ? named : prefix;
 }
 
 // ---- the executor's fence ---------------------------------------------------------------------
