@@ -1,6 +1,6 @@
 // Drives headless Chromium through the dashboard over the DevTools protocol, for
 // dashboard_e2e.sh. Node's own WebSocket (node --experimental-websocket): no npm package.
-// Prints one JSON object: {inline_error, timeline, log_line, stopped, screenshots}.
+// Prints one JSON object: {inline_error, timeline, log_line, reverted, stopped, screenshots}.
 // Usage: node --experimental-websocket dashboard_e2e.mjs --chromium PATH --url URL#token=…
 //          --bad-spec FILE --spec FILE --liar PEER --screenshots DIR --profile DIR
 import { spawn } from 'node:child_process';
@@ -107,7 +107,32 @@ async function main() {
     await waitFor(page, `document.querySelectorAll('#jobs tbody tr').length >= 1 && !document.querySelector('[data-view="overview"]').hidden`, 10000, 'the overview');
     await shot('overview');
 
-    // 5. Stop: the button asks once more, then the job stops.
+    // 5. Versions: a changed spec (one replica) submitted through the form is version 2; the
+    //    versions table's button reverts to version 1, whose spec runs again as version 3.
+    const specV2 = readFileSync(args.spec, 'utf8').replace('replicas: 2', 'replicas: 1');
+    await page.eval(`location.hash = 'view=submit'`);
+    await waitFor(page, `!document.querySelector('[data-view="submit"]').hidden`, 10000, 'the submit view again');
+    await page.eval(`(() => {
+      const t = document.getElementById('spec-text');
+      t.value = ${JSON.stringify(specV2)};
+      t.dispatchEvent(new Event('input'));
+      document.getElementById('submit-button').click();
+    })()`);
+    const v2 = await waitFor(page, `(() => { const id = new URLSearchParams(location.hash.slice(1)).get('job'); return id && id !== '${jobId}' ? id : null; })()`,
+      30000, "version 2's page");
+    log('version 2:', v2);
+    await waitFor(page, `document.querySelector('#job-state .badge')?.textContent === 'running' &&
+      !!document.querySelector('#job-versions button.revert[data-version="1"]')`, 120000, 'version 2 running, with a revert button for version 1');
+    await page.eval(`document.querySelector('#job-versions button.revert[data-version="1"]').click()`);
+    result.reverted = await waitFor(page, `(() => {
+      const id = new URLSearchParams(location.hash.slice(1)).get('job');
+      const version = document.querySelector('#job-versions tbody tr')?.dataset.version;
+      return id === '${jobId}' && version === '3' && document.getElementById('job-detail-name').textContent === 'web' ? version : null;
+    })()`, 30000, "version 3 (version 1's spec) after the revert");
+    log('reverted: version', result.reverted, 'runs the spec of version 1');
+    await waitFor(page, `document.querySelector('#job-state .badge')?.textContent === 'running'`, 120000, 'version 3 running');
+
+    // 6. Stop: the button asks once more, then the job stops.
     await page.eval(`location.hash = 'job=${jobId}'`);
     await waitFor(page, `document.getElementById('job-detail-name').textContent === 'web' && !document.getElementById('job-stop').disabled`, 20000, 'the job page again');
     await page.eval(`document.getElementById('job-stop').click()`);

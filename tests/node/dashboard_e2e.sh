@@ -10,7 +10,9 @@
 #      named), the replicas with their endpoints, the anchor, and a replica's log line (the
 #      driver requests the replica's endpoint, httpd -v logs it, the page polls the logs);
 #   4. the cluster graph, the metrics charts and the audit view render;
-#   5. the stop button stops the job.
+#   5. a changed spec submitted through the form runs as version 2; its page's versions table
+#      reverts to version 1, whose spec runs again as version 3;
+#   6. the stop button stops the job.
 # Screenshots of each view go to $VEIL_DASHBOARD_SCREENSHOTS (default: a scratch directory,
 # removed on success); docs/img/ holds the committed ones (README.md shows them), taken with
 # VEIL_DASHBOARD_LINGER=120 so that the charts have two minutes of samples.
@@ -84,10 +86,11 @@ assert steps == ["submitted", "schedulers", "agreed", "committee", "placed", "ru
 assert all(s["done"] for s in r["timeline"]), "a step of the timeline is not done"
 assert r["inline_error"]["line"] == "3", r["inline_error"]
 assert "response:200" in r["log_line"], r["log_line"]
+assert r["reverted"] == "3", r["reverted"]
 assert r["stopped"] == "stopped", r["stopped"]
 PY
 # Each view left a screenshot.
 for view in submit-error job cluster metrics audit overview; do
   [[ -s $SHOTS/dashboard-$view.png ]] || fail "no screenshot of the $view view"
 done
-pass "form submission, inline error, timeline, logs, cluster, metrics, audit and stop; screenshots in $SHOTS"
+pass "form submission, inline error, timeline, logs, cluster, metrics, audit, a second version and a revert, and stop; screenshots in $SHOTS"

@@ -203,6 +203,23 @@ async function stopJob() {
   refresh();
 }
 
+// A revert button of the versions table: the name's next version runs that version's spec.
+async function revertJob(event) {
+  const button = event.target.closest('button.revert');
+  if (!button) return;
+  const version = Number(button.dataset.version);
+  button.disabled = true;
+  try {
+    const job = await requestJson('POST', '/v1/jobs/' + encodeURIComponent(button.dataset.name) + '/revert', { version });
+    $('job-revert-status').textContent = `version ${job.version} submitted with the spec of version ${version}`;
+    openJob(job.id);
+  } catch (e) {
+    $('job-revert-status').textContent = 'cannot revert: ' + e.message;
+    button.disabled = false;
+  }
+  refresh();
+}
+
 async function auditJob() {
   const button = $('job-audit');
   button.disabled = true;
@@ -228,6 +245,7 @@ function start() {
   });
   $('job-stop').addEventListener('click', stopJob);
   $('job-audit').addEventListener('click', auditJob);
+  $('job-versions').addEventListener('click', revertJob);
   $('log-replica').addEventListener('change', () => { logReplica = $('log-replica').value; refresh(); });
   setUpSubmitForm((job) => openJob(job.id));
   window.addEventListener('hashchange', () => {
@@ -235,6 +253,7 @@ function start() {
     $('job-action-status').textContent = '';
     $('job-audit-status').textContent = '';
     $('job-audit-result').replaceChildren();
+    if (!route.job) $('job-revert-status').textContent = '';
     logReplica = '';
     showRoute();
     refresh();

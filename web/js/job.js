@@ -73,6 +73,7 @@ function replicaRow(p) {
 
 function renderVersion(dl, job) {
   const facts = [
+    ['Version', job.version ?? 1],
     ['Image', el('span', { class: 'mono' }, job.image || '')],
     ['Type', job.type || ''],
     ['Round', job.round ?? ''],
@@ -81,6 +82,15 @@ function renderVersion(dl, job) {
     ['Holders', el('span', {}, (job.holders || []).flatMap((h, i) => (i ? [', ', peer(h)] : [peer(h)])))],
   ];
   dl.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  // Every version of the name; a revert button on each but this one (POST /v1/jobs/{name}/revert).
+  replaceRows($('job-versions'), (job.history || []).slice().reverse().map((v) => el('tr', { 'data-version': v.version },
+    el('td', {}, v.version),
+    el('td', { class: 'mono', title: v.id }, (v.id || '').slice(0, 12)),
+    el('td', {}, v.submitted_at ? new Date(v.submitted_at).toLocaleString() : ''),
+    el('td', {}, v.cause || ''),
+    el('td', {}, v.version === job.version
+      ? el('span', { class: 'muted' }, 'this version')
+      : el('button', { type: 'button', class: 'revert', 'data-version': v.version, 'data-name': job.name }, `Revert to ${v.version}`)))));
   $('job-spec').textContent = job.spec || '';
   $('job-handovers').replaceChildren(...(job.handovers || []).map((h) => el('li', {},
     `term ${h.term}: `, peer(h.coordinator), ' took over from ', peer(h.from), ` (${h.why})`)));
