@@ -1,6 +1,6 @@
 # Sourced by scripts/demo.sh: the whole product — a three-operator cluster on loopback places a
-# two-replica HTTP job on encrypted telemetry, survives a node's death, and anchors every
-# deployment on chain (docs/node.md), on the real FHE parameters (VEIL_CLUSTER_PARAMS=test: the
+# two-replica HTTP job on encrypted telemetry, survives a node's death, runs a second version
+# with a health check and reverts it, and anchors every deployment on chain (docs/node.md), on the real FHE parameters (VEIL_CLUSTER_PARAMS=test: the
 # fast, INSECURE set).
 step "Cluster: anvil, a dockerd with a local registry, veil cluster init --dkg (3 operators, 2-of-3 committee, keys from their DKG)"
 (
@@ -81,6 +81,26 @@ sys.exit(0 if sum(p["state"]=="running" and p["node"]!=sys.argv[2] for p in d["p
   for ep in $(python3 -c 'import json,sys; print(" ".join(p["endpoint"] for p in json.load(open(sys.argv[1]))["placement"] if p["state"]=="running"))' "$CLUSTER_WORK/after.json"); do
     echo "GET http://$ep/ -> $(curl -sf --max-time 5 "http://$ep/")"
   done
+
+  step "Cluster: a new version — the same job with an HTTP health check replaces version 1; then a revert"
+  write_job "$CLUSTER_WORK/web-v2.yaml"
+  cat >>"$CLUSTER_WORK/web-v2.yaml" <<'YAML'
+health:
+  http: {path: /, port: 8080}
+  interval: 2s
+  grace: 2s
+YAML
+  tail -4 "$CLUSTER_WORK/web-v2.yaml"
+  veil_at 1 job run "$CLUSTER_WORK/web-v2.yaml" --wait --timeout 600
+  veil_at 1 job status web
+  veil_at 1 job revert web 1
+  for _ in $(seq 600); do
+    veil_at 1 job status web -o json >"$CLUSTER_WORK/v3.json" 2>/dev/null || true
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if sum(p["state"]=="running" for p in d["placement"])==2 else 1)' \
+      "$CLUSTER_WORK/v3.json" && break
+    sleep 0.5
+  done
+  veil_at 1 job history web
 
   step "Cluster: audit every anchored deployment of the job against the chain"
   veil_at 1 audit web --from-node

@@ -409,7 +409,7 @@ int cmd_job_history(const GlobalOptions& global, const JobArgs& a) {
   }
   std::vector<std::vector<std::string>> rows = {{"VERSION", "ID", "SUBMITTED", "CAUSE", ""}};
   for (const auto& v : history) {
-    const bool current = text(v, "id") == text(*job, "id");
+    const bool current = text(v, "version") == text(*job, "version");  // a revert shares an older version's id
     rows.push_back({text(v, "version"), text(v, "id").substr(0, 12), utc_time(v.value("submitted_at", std::uint64_t{0}) / 1000),
                     text(v, "cause"), current ? "<- " + text(*job, "state") : ""});
   }
