@@ -5,16 +5,6 @@
 namespace veil::sched {
 namespace {
 
-bool printable_name(std::string_view s) {
-  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; });
-}
-
-bool volume_name(std::string_view s) {
-  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
-
 std::string describe(const Constraint& c) {
   std::string values;
   for (const auto& v : c.values) values += (values.empty() ? "" : ",") + v;
@@ -39,7 +29,7 @@ Status validate_node_attributes(const NodeAttributes& attributes) {
     return invalid_argument("a node may declare at most " + std::to_string(kMaxNodeLabels) + " labels");
   }
   for (const auto& [name, value] : attributes.labels) {
-    if (!printable_name(name)) return invalid_argument("label name '" + name + "' must be 1..63 printable characters");
+    if (!is_label_name(name)) return invalid_argument("label name '" + name + "' must be 1..63 printable characters");
     if (value.size() > kMaxLabelValueBytes) {
       return invalid_argument("label " + name + ": values are at most " + std::to_string(kMaxLabelValueBytes) + " bytes");
     }
@@ -48,7 +38,7 @@ Status validate_node_attributes(const NodeAttributes& attributes) {
     return invalid_argument("a node may offer at most " + std::to_string(kMaxNodeVolumes) + " host volumes");
   }
   for (const auto& name : attributes.volumes) {
-    if (!volume_name(name)) return invalid_argument("host volume name '" + name + "' must be 1..63 of a-z, 0-9, '-', '_'");
+    if (!is_volume_name(name)) return invalid_argument("host volume name '" + name + "' must be 1..63 of a-z, 0-9, '-', '_'");
   }
   return {};
 }

@@ -28,17 +28,6 @@ bool is_dns_label(std::string_view s) {
   return std::all_of(s.begin(), s.end(), ok) && s.front() != '-' && s.back() != '-';
 }
 
-bool is_label_name(std::string_view s) {
-  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; });
-}
-
-bool is_volume_name(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
-
 bool is_container_path(std::string_view p) {
   if (p.size() < 2 || p.size() > 1024 || p.front() != '/') return false;
   if (p.find("/../") != std::string_view::npos || p.ends_with("/..") || p.find(':') != std::string_view::npos ||
@@ -884,6 +873,17 @@ std::string to_canonical_yaml(const JobSpec& spec) {
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+bool is_label_name(std::string_view s) {
+  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
+bool is_volume_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
 }
 
 }  // namespace veil::sched

@@ -147,6 +147,11 @@ Status check_label_regexp(std::string_view pattern);
 // Whether `value` as a whole matches `pattern` (false for an invalid pattern).
 bool label_matches_regexp(std::string_view pattern, std::string_view value);
 
+// Names a node's config and a job spec share: a label name is 1..63 printable ASCII characters
+// without spaces; a host volume name 1..63 of a-z, 0-9, '-', '_'.
+bool is_label_name(std::string_view s);
+bool is_volume_name(std::string_view s);
+
 // A host directory the node's operator offers under a name (`node.host_volumes` in the node's
 // config), mounted into the replica at `path`. A node that does not offer `source` is never an
 // input of the job's rounds.
