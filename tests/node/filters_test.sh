@@ -17,7 +17,9 @@
 #      offering its volume, where the check passes (nodes 1 and 3 also offer volume probe; the
 #      test creates probe/ready on the node the replica was *not* placed on);
 #   6. versions: a changed spec replaces the running job of its name as version 2, and `job revert`
-#      runs version 1's spec again as version 3 (`job history` lists them).
+#      runs version 1's spec again as version 3 (`job history` lists them);
+#   7. a rolling update of 3 replicas with an HTTP check, one at a time (never fewer than 2
+#      healthy), and a version whose check never passes, rolled back by auto_revert.
 # Usage: filters_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -229,3 +231,56 @@ veil_at 1 job status "$V2_ID" -o json >"$CLUSTER_WORK/v2-after.json" || fail "jo
 [[ $(json "$CLUSTER_WORK/v2-after.json" 'd["state"]') == stopped ]] || fail "version 2 still runs beside version 3"
 veil_at 1 job history versioned | grep -q "revert to version 1" || fail "job history's table does not show the revert"
 pass "versioned: a changed spec ran as version 2 and stopped version 1; revert 1 ran version 1's spec as version 3 and stopped version 2; history lists all three"
+
+# 7. A rolling update: 3 replicas with an HTTP check move from v1 to v2 one at a time, never fewer
+#    than 2 healthy; a v3 whose check never passes misses its deadline and v2 comes back.
+ROLL_BLOCK='update: {max_parallel: 1, min_healthy_time: 2s, healthy_deadline: 20s, auto_revert: true}
+health:
+  http: {path: /, port: 8080}
+  interval: 1s
+  timeout: 2s
+  grace: 1s
+  failures: 2'
+job_spec "$CLUSTER_WORK/roll1.yaml" roll 3 "env: {RELEASE: \"1\"}
+$ROLL_BLOCK"
+job_spec "$CLUSTER_WORK/roll2.yaml" roll 3 "env: {RELEASE: \"2\"}
+$ROLL_BLOCK"
+job_spec "$CLUSTER_WORK/roll3.yaml" roll 3 "env: {RELEASE: \"3\"}
+${ROLL_BLOCK/path: \//path: /missing}"
+veil_at 1 job run "$CLUSTER_WORK/roll1.yaml" -o json >"$CLUSTER_WORK/roll1.json" || fail "job run roll v1"
+R1=$(json "$CLUSTER_WORK/roll1.json" 'd["id"]')
+wait_running 1 "$R1" 3 "$CLUSTER_WORK/roll1-status.json"
+veil_at 1 job run "$CLUSTER_WORK/roll2.yaml" -o json >"$CLUSTER_WORK/roll2.json" || fail "job run roll v2"
+R2=$(json "$CLUSTER_WORK/roll2.json" 'd["id"]')
+healthy() { json "$1" 'sum(p["state"] == "running" for p in d["placement"])'; }
+MIN_HEALTHY=3 deadline=$((SECONDS + 240))
+while :; do
+  ((SECONDS < deadline)) || fail "the rolling update to v2 did not finish in 240 s: $(cat "$CLUSTER_WORK/roll2-status.json")"
+  veil_at 1 job status "$R1" -o json >"$CLUSTER_WORK/roll1-status.json" 2>/dev/null || continue
+  veil_at 1 job status "$R2" -o json >"$CLUSTER_WORK/roll2-status.json" 2>/dev/null || continue
+  NOW=$(($(healthy "$CLUSTER_WORK/roll1-status.json") + $(healthy "$CLUSTER_WORK/roll2-status.json")))
+  ((NOW < MIN_HEALTHY)) && MIN_HEALTHY=$NOW
+  [[ $(healthy "$CLUSTER_WORK/roll2-status.json") == 3 && $(json "$CLUSTER_WORK/roll1-status.json" 'd["state"]') == stopped ]] && break
+  sleep 0.3
+done
+((MIN_HEALTHY >= 2)) || fail "only $MIN_HEALTHY healthy replicas at one point of the rolling update"
+grep -q "rolling update complete" "$CLUSTER_WORK/roll2-status.json" || fail "v2's events do not say the update completed"
+[[ $(json "$CLUSTER_WORK/roll2-status.json" '[len(r["slots"]) for r in d["rounds"]] == [1, 1, 1]') == True ]] ||
+  fail "v2 was not placed one replica per round: $(cat "$CLUSTER_WORK/roll2-status.json")"
+veil_at 1 job run "$CLUSTER_WORK/roll3.yaml" -o json >"$CLUSTER_WORK/roll3.json" || fail "job run roll v3"
+R3=$(json "$CLUSTER_WORK/roll3.json" 'd["id"]')
+deadline=$((SECONDS + 120))
+until veil_at 1 job status "$R3" -o json >"$CLUSTER_WORK/roll3-status.json" 2>/dev/null &&
+  [[ $(json "$CLUSTER_WORK/roll3-status.json" 'd["state"]') == stopped ]]; do
+  ((SECONDS < deadline)) || fail "v3 was not rolled back within 120 s: $(cat "$CLUSTER_WORK/roll3-status.json")"
+  sleep 1
+done
+grep -q "rolling update failed" "$CLUSTER_WORK/roll3-status.json" || fail "v3's events do not say why it stopped"
+wait_running 1 roll 3 "$CLUSTER_WORK/roll-after.json"
+python3 - "$CLUSTER_WORK/roll-after.json" "$R2" <<'PY' || fail "after the rollback: $(cat "$CLUSTER_WORK/roll-after.json")"
+import json, sys
+d, r2 = json.load(open(sys.argv[1])), sys.argv[2]
+assert d["id"] == r2 and d["version"] == 4, (d["id"], d["version"])
+assert d["history"][-1]["cause"] == "auto revert to version 2", d["history"]
+PY
+pass "roll: v1 -> v2 one replica at a time (never fewer than $MIN_HEALTHY healthy); v3's check never passed, so v2 runs again as version 4"

@@ -264,6 +264,21 @@ TEST(JobLifecycle, PersistedJobsRoundTripAndUnknownPhasesAreDataLoss) {
   EXPECT_EQ(versioned->history[1].id, Hash32{8});
   EXPECT_EQ(versioned->history[2].cause, "revert to version 1");
   EXPECT_EQ(versioned->history[2].submitted_ms, 30u);
+  // A rolling update in progress survives too (a successor goes on with it); a slot that is not
+  // a number is data loss, not an exception.
+  job.rollout = Rollout{Hash32{8}, 2, 1, {{0, 100}, {1, 150}}, 140, false};
+  auto rolling = job_from_json(to_json(job));
+  ASSERT_TRUE(rolling.ok()) << rolling.status().to_string();
+  ASSERT_TRUE(rolling->rollout.has_value());
+  EXPECT_EQ(rolling->rollout->from, Hash32{8});
+  EXPECT_EQ(rolling->rollout->admitted, 2u);
+  EXPECT_EQ(rolling->rollout->replaced, 1u);
+  EXPECT_EQ(rolling->rollout->healthy_since_ms, (std::map<std::uint32_t, std::uint64_t>{{0, 100}, {1, 150}}));
+  EXPECT_EQ(rolling->rollout->step_started_ms, 140u);
+  nlohmann::json bad_slot = to_json(job);
+  bad_slot["rollout"]["healthy_since_ms"]["x1"] = 5;
+  EXPECT_EQ(job_from_json(bad_slot).status().code(), StatusCode::kDataLoss);
+  job.rollout.reset();
   nlohmann::json unversioned = j;
   unversioned.erase("job_version");
   unversioned.erase("history");
@@ -541,6 +556,18 @@ TEST(JobLifecycle, AJobIsNamedByItsNameItsIdOrAnIdPrefixOfSixDigits) {
   EXPECT_EQ(match_job("", id, "web"), JobMatch::kNone);
   EXPECT_EQ(match_job("we", id, "web"), JobMatch::kNone) << "names are not matched by prefix";
   EXPECT_EQ(match_job("a0a1a2", id, "a0a1a2"), JobMatch::kExact) << "a name that looks like a prefix is exact";
+}
+
+TEST(JobLifecycle, DuringARollingUpdateOnlyTheAdmittedSlotsArePlaced) {
+  JobState job;
+  job.replicas.resize(3);
+  job.phase = JobPhase::kScheduling;
+  EXPECT_EQ(slots_needing_placement(job), (std::vector<std::uint32_t>{0, 1, 2}));
+  job.rollout = Rollout{};
+  job.rollout->admitted = 1;
+  EXPECT_EQ(slots_needing_placement(job), (std::vector<std::uint32_t>{0}));
+  job.rollout->admitted = 5;  // more than the job has
+  EXPECT_EQ(slots_needing_placement(job), (std::vector<std::uint32_t>{0, 1, 2}));
 }
 
 TEST(JobLifecycle, ANameAnswersWithItsRunningVersionElseItsNewestAndAnIdWithItsOwnJob) {

@@ -247,7 +247,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {interval: 500ms}\n", "restart.interval: must be at least 1s"},
         BadCase{kHead + "resources: {cpu: 1, memory: 1}\nrestart: {tries: 2}\n", "restart: unknown key 'tries'"},
         BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreschedule: {attempts: 101}\n", "reschedule.attempts: 101 is out of range"},
-        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreschedule: {interval: 400d}\n", "reschedule.interval: '400d' is not a duration"}));
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nreschedule: {interval: 400d}\n", "reschedule.interval: '400d' is not a duration"},
+        // Rolling updates.
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nupdate: {max_parallel: 0}\n",
+                "job.yaml:4:24: update.max_parallel: 0 is out of range"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nupdate: {min_healthy_time: 1m, healthy_deadline: 30s}\n",
+                "update.healthy_deadline: must be longer than min_healthy_time (1m)"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nupdate: {auto_revert: maybe}\n", "update.auto_revert: must be true or false"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\nupdate: {canary: 1}\n", "update: unknown key 'canary'"},
+        BadCase{kHead + "resources: {cpu: 1, memory: 1}\ntype: batch\nupdate: {max_parallel: 1}\n",
+                "update: applies to services only"}));
 
 TEST(JobSpec, TypesDefaultToServiceWithTheirPolicies) {
   auto service = parse_job_spec(kHead + "resources: {cpu: 1, memory: 1}\n");
@@ -310,6 +319,30 @@ TEST(JobSpec, NewFieldsRoundTripAndLeaveOldCanonicalTextAlone) {
   EXPECT_EQ(again->restart.mode, RestartPolicy::Mode::kDelay);
   EXPECT_EQ(again->restart.delay, std::chrono::milliseconds(0));
   EXPECT_EQ(again->reschedule.attempts, 0u);
+}
+
+TEST(JobSpec, AnUpdateBlockRoundTripsWithNomadsDefaults) {
+  auto plain = parse_job_spec(valid_spec());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->update.has_value());
+  EXPECT_EQ(to_canonical_yaml(*plain).find("update"), std::string::npos) << "no update block: the job id stays";
+  auto defaults = parse_job_spec(valid_spec() + "update: {}\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  ASSERT_TRUE(defaults->update.has_value());
+  EXPECT_EQ(*defaults->update, UpdatePolicy{});
+  EXPECT_EQ(defaults->update->max_parallel, 1u);
+  EXPECT_EQ(defaults->update->min_healthy_time, std::chrono::seconds(10));
+  EXPECT_EQ(defaults->update->healthy_deadline, std::chrono::minutes(5));
+  EXPECT_FALSE(defaults->update->auto_revert);
+  auto full = parse_job_spec(valid_spec() + "update: {max_parallel: 2, min_healthy_time: 5s, healthy_deadline: 2m, auto_revert: true}\n");
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  const std::string canonical = to_canonical_yaml(*full);
+  auto again = parse_job_spec(canonical);
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << canonical;
+  EXPECT_EQ(again->update, full->update);
+  EXPECT_EQ(again->update->max_parallel, 2u);
+  EXPECT_TRUE(again->update->auto_revert);
+  EXPECT_NE(to_canonical_yaml(*again), to_canonical_yaml(*plain)) << "the block is part of the job id";
 }
 
 TEST(Duration, ParsesAndFormatsAsNomadWritesThem) {

@@ -115,6 +115,10 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   }
   if (history.empty()) history.push_back({{"version", job.job_version}, {"id", hash_hex(job.id)}, {"submitted_at", job.submitted_ms}, {"cause", "submitted"}});
   j["history"] = history;
+  if (job.rollout) {
+    j["rollout"] = {{"from", hash_hex(job.rollout->from)}, {"admitted", job.rollout->admitted}, {"replaced", job.rollout->replaced},
+                    {"failed", job.rollout->failed}};
+  }
   return j;
 }
 

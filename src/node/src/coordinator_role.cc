@@ -57,6 +57,7 @@ Status CoordinatorRole::restore() {
 void CoordinatorRole::start() {
   // The first push of each job tells a coordinator that was superseded while it was away.
   start_replication_timer();
+  start_rollout_timer();
   // Jobs that were mid-round when the node stopped get a new round once members are known.
   auto resume = std::make_shared<asio::steady_timer>(node_.io(), std::chrono::seconds(3));
   resume->async_wait([this, resume](const boost::system::error_code& ec) {
@@ -154,15 +155,23 @@ Result<JobState*> CoordinatorRole::submit_spec(sched::JobSpec spec, std::map<std
   }
   auto existing = jobs_.find(id);
   if (existing != jobs_.end() && existing->second.phase != JobPhase::kStopped) return &existing->second;
-  // The versions of this name so far: the newest carries the history, the running one (at most
-  // one) is replaced.
+  // The versions of this name so far: the newest carries the history, the running ones are
+  // replaced.
   JobState* latest = nullptr;
-  JobState* running = nullptr;
+  std::vector<JobState*> live;
   for (auto& [other_id, other] : jobs_) {
     if (other.spec.name != spec.name) continue;
+    if (other.rollout && other.phase != JobPhase::kStopped && !other.rollout->failed) {
+      return failed_precondition("version " + std::to_string(other.job_version) + " of job " + spec.name +
+                                 " is still rolling out; wait for it, or stop it first");
+    }
     if (latest == nullptr || other.job_version > latest->job_version) latest = &other;
-    if (other.phase != JobPhase::kStopped) running = &other;
+    if (other.phase != JobPhase::kStopped) live.push_back(&other);
   }
+  // Two versions run at once only after a rolling update failed: the newer one is replaced, the
+  // older one stops with it.
+  std::sort(live.begin(), live.end(), [](const JobState* a, const JobState* b) { return a->job_version < b->job_version; });
+  JobState* running = live.empty() ? nullptr : live.back();
   JobState job;
   job.id = id;
   job.spec = spec;
@@ -190,7 +199,19 @@ Result<JobState*> CoordinatorRole::submit_spec(sched::JobSpec spec, std::map<std
   // The event starts with "submitted": the timelines of `job run --wait` and the dashboard match it.
   std::string event = "submitted (" + std::to_string(spec.replicas) + " replicas of " + spec.image.to_string() + ")";
   if (job.job_version > 1) event += " as version " + std::to_string(job.job_version) + (cause == "submitted" ? "" : ": " + cause);
-  if (running != nullptr) {
+  for (std::size_t i = 0; i + 1 < live.size(); ++i) {
+    VEIL_RETURN_IF_ERROR(stop_job(*live[i], "replaced by version " + std::to_string(job.job_version) + " (" + short_id(id) + ")"));
+  }
+  if (running != nullptr && spec.update && !active_replica_nodes(*running).empty()) {
+    // Rolling: the running version keeps its replicas until new ones are healthy (advance_rollout).
+    event += (cause == "submitted" ? ", rolling over version " : "; rolling over version ") + std::to_string(running->job_version) +
+             " (" + short_id(running->id) + ") " + std::to_string(spec.update->max_parallel) + " at a time";
+    Rollout rollout;
+    rollout.from = running->id;
+    rollout.admitted = std::min(spec.update->max_parallel, spec.replicas);
+    rollout.step_started_ms = job.submitted_ms;
+    job.rollout = std::move(rollout);
+  } else if (running != nullptr) {
     // All at once: the running version's replicas stop as the new version's round starts.
     event += (cause == "submitted" ? ", replacing version " : "; replacing version ") + std::to_string(running->job_version) +
              " (" + short_id(running->id) + ")";
@@ -930,23 +951,25 @@ void CoordinatorRole::reschedule_lost(const std::string& peer, const std::string
 
 Status CoordinatorRole::stop_job(JobState& job, const std::string& why) {
   if (job.phase == JobPhase::kStopped) return {};
-  for (const StopOrder& order : apply_stop(job)) {
-    Assignment stop;
-    stop.job_id = job.id;
-    stop.round = job.round;  // the node's fence refuses this round's assignment should it come later
-    stop.replica = order.slot;
-    stop.stop = true;
-    if (order.node == node_.self()) {
-      roles_.assign(encode(stop), [](Bytes) {});
-    } else {
-      node_.request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
-    }
-  }
+  for (const StopOrder& order : apply_stop(job)) send_stop(job, order);
   progress_.erase(job.id);
   retry_count_.erase(job.id);
   add_job_event(job.id, why);
   save(job);
   return {};
+}
+
+void CoordinatorRole::send_stop(const JobState& job, const StopOrder& order) {
+  Assignment stop;
+  stop.job_id = job.id;
+  stop.round = job.round;  // the node's fence refuses this round's assignment should it come later
+  stop.replica = order.slot;
+  stop.stop = true;
+  if (order.node == node_.self()) {
+    roles_.assign(encode(stop), [](Bytes) {});
+  } else {
+    node_.request(order.node, kAssignProtocol, encode(stop), [](Result<Bytes>) {});
+  }
 }
 
 void CoordinatorRole::save(JobState& job, std::function<void(bool)> replicated, const std::vector<std::string>& also) {

@@ -180,17 +180,31 @@ class CoordinatorRole {
   void prove_contradictions(const JobState& job, const AnchorInfo& anchor);
   void arm_anchor_timer();
   void reschedule_lost(const std::string& peer, const std::string& why);
+  // The version step of submit_job and revert_job: `sealed` is already sealed to this node.
+  // With an update block and a running version, the new version rolls over it.
+  Result<JobState*> submit_spec(sched::JobSpec spec, std::map<std::string, Bytes> sealed, const std::string& cause);
+  // Tells `order.node` to stop its replica `order.slot` of `job` (this node's executor directly).
+  void send_stop(const JobState& job, const StopOrder& order);
   // Stores the job (a new version) and pushes it to its holders; `replicated` as in replicate().
   // `also`: nodes pushed the record besides its holders (holders just dropped, so that their
   // copy says they no longer hold it).
-  // The version step of submit_job and revert_job: `sealed` is already sealed to this node.
-  Result<JobState*> submit_spec(sched::JobSpec spec, std::map<std::string, Bytes> sealed, const std::string& cause);
   void save(JobState& job, std::function<void(bool)> replicated = {}, const std::vector<std::string>& also = {});
   // The wait before job `id`'s next round after one that could not place (Options::first_retry).
   std::chrono::milliseconds next_retry_delay(const Hash32& id);
   // The job, when it is not stopped and `round` is still its current round; else nullptr.
   // Every timer and late message of a round checks this first.
   JobState* job_in_round(const Hash32& id, std::uint32_t round);
+
+  // ---- coordinator_rollout.cc (docs/jobspec.md, "Rolling updates") ----
+  // Every second: each rolling update one step further.
+  void start_rollout_timer();
+  void advance_rollout(JobState& job, std::uint64_t now);
+  // Stops the active replica of `job` in its highest slot and tells its node; false when no
+  // replica is active.
+  bool stop_one_replica(JobState& job);
+  // auto_revert: the replaced version `from` runs again, whole, as the name's next version;
+  // `failed` stops.
+  void roll_back(JobState& failed, JobState& from);
 
   // ---- coordinator_replication.cc ----
   // Pushes the record of `id` (coordinated here) to its holders and to `also`. `done`, when
@@ -229,6 +243,7 @@ class CoordinatorRole {
   std::map<Hash32, JobState> held_;
   std::set<Hash32> taking_over_;  // gathering the other holders' copies first
   std::unique_ptr<boost::asio::steady_timer> replication_timer_;
+  std::unique_ptr<boost::asio::steady_timer> rollout_timer_;
   std::map<Hash32, RoundProgress> progress_;
   // Retries in a row since a replica last ran. Not persisted nor replicated: a restarted
   // coordinator, or a successor, starts again from Options::first_retry.

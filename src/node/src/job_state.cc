@@ -3,6 +3,7 @@
 #include "secret_box.h"
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 
 #include <nlohmann/json.hpp>
@@ -159,7 +160,8 @@ std::set<std::string> active_replica_nodes(const JobState& job) {
 std::vector<std::uint32_t> slots_needing_placement(const JobState& job) {
   std::vector<std::uint32_t> slots;
   if (job.phase == JobPhase::kStopped) return slots;
-  for (std::uint32_t i = 0; i < job.replicas.size(); ++i) {
+  const auto n = static_cast<std::uint32_t>(job.replicas.size());
+  for (std::uint32_t i = 0; i < (job.rollout ? std::min(job.rollout->admitted, n) : n); ++i) {
     const auto& slot = job.replicas[i];
     if (is_one_of(slot.phase, {ReplicaPhase::kPending, ReplicaPhase::kFailed, ReplicaPhase::kLost, ReplicaPhase::kDrained,
                                ReplicaPhase::kNoFit}))
@@ -364,12 +366,19 @@ nlohmann::json to_json(const JobState& job) {
   for (const auto& h : job.handovers) {
     handovers.push_back({{"term", h.term}, {"coordinator", h.coordinator}, {"from", h.from}, {"at_ms", h.at_ms}, {"why", h.why}});
   }
+  auto rollout_json = [](const std::optional<Rollout>& r) -> json {
+    if (!r) return nullptr;
+    json healthy = json::object();
+    for (const auto& [slot, since] : r->healthy_since_ms) healthy[std::to_string(slot)] = since;
+    return {{"from", hash_hex(r->from)}, {"admitted", r->admitted}, {"replaced", r->replaced},
+            {"healthy_since_ms", healthy}, {"step_started_ms", r->step_started_ms}, {"failed", r->failed}};
+  };
   json history = json::array();
   for (const auto& v : job.history) {
     history.push_back({{"version", v.version}, {"id", hash_hex(v.id)}, {"submitted_ms", v.submitted_ms}, {"cause", v.cause}});
   }
   return {{"id", hash_hex(job.id)},   {"spec", job.spec_yaml}, {"state", phase_name(job.phase)},
-          {"job_version", job.job_version}, {"history", history},
+          {"job_version", job.job_version}, {"history", history}, {"rollout", rollout_json(job.rollout)},
           {"submitted_ms", job.submitted_ms}, {"round", job.round}, {"replicas", replicas},
           {"rounds", rounds},         {"anchors", anchors},    {"warnings", job.warnings},
           {"coordinator", job.coordinator}, {"owner", job.owner}, {"sealed_secrets", sealed_secrets_json(job.sealed_secrets)}, {"term", job.term}, {"version", job.version},
@@ -462,6 +471,21 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       entry.submitted_ms = v.at("submitted_ms").get<std::uint64_t>();
       entry.cause = v.at("cause").get<std::string>();
       job.history.push_back(std::move(entry));
+    }
+    if (auto r = j.find("rollout"); r != j.end() && !r->is_null()) {
+      Rollout rollout;
+      VEIL_ASSIGN_OR_RETURN(rollout.from, parse_hash_hex(r->at("from").get<std::string>()));
+      rollout.admitted = r->at("admitted").get<std::uint32_t>();
+      rollout.replaced = r->at("replaced").get<std::uint32_t>();
+      for (const auto& [key, since] : r->at("healthy_since_ms").items()) {
+        std::uint32_t slot = 0;
+        auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), slot);
+        if (ec != std::errc() || end != key.data() + key.size()) return data_loss("stored job is malformed: rollout slot '" + key + "'");
+        rollout.healthy_since_ms[slot] = since.get<std::uint64_t>();
+      }
+      rollout.step_started_ms = r->at("step_started_ms").get<std::uint64_t>();
+      rollout.failed = r->at("failed").get<bool>();
+      job.rollout = std::move(rollout);
     }
     return job;
   } catch (const nlohmann::json::exception& e) {

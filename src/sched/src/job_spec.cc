@@ -20,7 +20,7 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {"name", "image", "replicas", "resources", "policy", "priority",
                                               "command", "env", "ports", "labels", "type", "health",
                                               "restart", "reschedule", "constraints", "spread_over", "volumes",
-                                              "placement", "secrets"};
+                                              "placement", "secrets", "update"};
 
 bool is_dns_label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -141,6 +141,7 @@ class SpecReader {
     VEIL_RETURN_IF_ERROR(read_health(root, spec));
     VEIL_RETURN_IF_ERROR(read_restart(root, spec));
     VEIL_RETURN_IF_ERROR(read_reschedule(root, spec));
+    VEIL_RETURN_IF_ERROR(read_update(root, spec));
     VEIL_RETURN_IF_ERROR(read_constraints(root, spec));
     if (const YAML::Node spread = root["spread_over"]) {
       VEIL_ASSIGN_OR_RETURN(spec.spread_over, scalar(spread, "spread_over"));
@@ -401,6 +402,37 @@ class SpecReader {
       else if (mode == "delay") r.mode = RestartPolicy::Mode::kDelay;
       else return error(node["mode"], "restart.mode", "'" + mode + "' is not a restart mode (use fail or delay)");
     }
+    return {};
+  }
+
+  Status read_update(const YAML::Node& root, JobSpec& spec) const {
+    const YAML::Node node = root["update"];
+    if (!node) return {};
+    if (!node.IsMap()) return error(node, "update", "expected {max_parallel, min_healthy_time, healthy_deadline, auto_revert}");
+    if (spec.type == JobType::kBatch) return error(node, "update", "applies to services only: a batch job runs to completion");
+    VEIL_RETURN_IF_ERROR(check_keys(node, "update", {"max_parallel", "min_healthy_time", "healthy_deadline", "auto_revert"}));
+    UpdatePolicy u;
+    if (node["max_parallel"]) {
+      VEIL_ASSIGN_OR_RETURN(auto parallel, integer(node["max_parallel"], "update.max_parallel", 1, 100));
+      u.max_parallel = static_cast<std::uint32_t>(parallel);
+    }
+    if (node["min_healthy_time"]) {
+      VEIL_ASSIGN_OR_RETURN(u.min_healthy_time, duration(node["min_healthy_time"], "update.min_healthy_time"));
+    }
+    if (node["healthy_deadline"]) {
+      VEIL_ASSIGN_OR_RETURN(u.healthy_deadline, duration(node["healthy_deadline"], "update.healthy_deadline", std::chrono::seconds(1)));
+    }
+    if (u.healthy_deadline <= u.min_healthy_time) {
+      return error(node["healthy_deadline"] ? node["healthy_deadline"] : node, "update.healthy_deadline",
+                   "must be longer than min_healthy_time (" + format_duration(u.min_healthy_time) + ")");
+    }
+    if (node["auto_revert"]) {
+      VEIL_ASSIGN_OR_RETURN(std::string revert, scalar(node["auto_revert"], "update.auto_revert"));
+      if (revert == "true") u.auto_revert = true;
+      else if (revert == "false") u.auto_revert = false;
+      else return error(node["auto_revert"], "update.auto_revert", "must be true or false");
+    }
+    spec.update = u;
     return {};
   }
 
@@ -837,6 +869,15 @@ std::string to_canonical_yaml(const JobSpec& spec) {
     out << YAML::Key << "reschedule" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "attempts" << YAML::Value << spec.reschedule.attempts;
     out << YAML::Key << "interval" << YAML::Value << format_duration(spec.reschedule.interval);
+    out << YAML::EndMap;
+  }
+  if (spec.update) {
+    const UpdatePolicy& u = *spec.update;
+    out << YAML::Key << "update" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "max_parallel" << YAML::Value << u.max_parallel;
+    out << YAML::Key << "min_healthy_time" << YAML::Value << format_duration(u.min_healthy_time);
+    out << YAML::Key << "healthy_deadline" << YAML::Value << format_duration(u.healthy_deadline);
+    out << YAML::Key << "auto_revert" << YAML::Value << u.auto_revert;
     out << YAML::EndMap;
   }
   if (!spec.constraints.empty()) {

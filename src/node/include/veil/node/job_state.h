@@ -142,6 +142,17 @@ struct JobVersion {
   std::string cause;
 };
 
+// A rolling update in progress (docs/jobspec.md, "Rolling updates"): this version replaces the
+// running version `from` a few replicas at a time, as its spec's update block says.
+struct Rollout {
+  Hash32 from{};
+  std::uint32_t admitted = 0;  // this version's first `admitted` slots may be placed
+  std::uint32_t replaced = 0;  // the old version's replicas stopped so far
+  std::map<std::uint32_t, std::uint64_t> healthy_since_ms;  // admitted slot -> running since
+  std::uint64_t step_started_ms = 0;                         // when the last slots were admitted
+  bool failed = false;  // missed its healthy deadline without auto_revert: no further step
+};
+
 struct JobState {
   Hash32 id{};
   // Who coordinates the job, in which term (0: the node it was submitted to; each take-over
@@ -172,6 +183,7 @@ struct JobState {
   // and replaces it. (`version` above counts changes of this record, for replication.)
   std::uint32_t job_version = 1;
   std::vector<JobVersion> history;
+  std::optional<Rollout> rollout;
 };
 
 // The persisted form (a kJobDoc document). job_from_json fails with data_loss on a document
@@ -190,7 +202,8 @@ Result<JobState> job_from_json(const nlohmann::json& j);
 bool replica_active(const ReplicaSlot& slot);
 // The nodes that hold an active replica of `job`: a new round for its other replicas avoids them.
 std::set<std::string> active_replica_nodes(const JobState& job);
-// The slots a new round should place: never placed, lost, refused, or fitting nowhere before.
+// The slots a new round should place: never placed, lost, refused, or fitting nowhere before —
+// during a rolling update, only among the slots admitted so far.
 std::vector<std::uint32_t> slots_needing_placement(const JobState& job);
 
 // ---- the coordinator's decisions --------------------------------------------------------------

@@ -115,6 +115,20 @@ struct RestartPolicy {
 // Nomad's reschedule block, applied by the job's coordinator: a replica its node gave up is
 // placed again by a new encrypted round, avoiding the nodes where it failed unless no other
 // fits, at most `attempts` times within any `interval`; after that it is dead.
+// update: how a new version of a running job replaces it (docs/jobspec.md, "Rolling updates"),
+// after Nomad's update block: `max_parallel` new replicas in flight at a time, each counted
+// once it has run healthy for `min_healthy_time`, when one old replica stops; a version whose
+// replicas in flight are not all counted within `healthy_deadline` fails, and is rolled back
+// to the version it replaces when `auto_revert` is set.
+struct UpdatePolicy {
+  std::uint32_t max_parallel = 1;  // 1..100
+  std::chrono::milliseconds min_healthy_time{std::chrono::seconds(10)};
+  std::chrono::milliseconds healthy_deadline{std::chrono::minutes(5)};
+  bool auto_revert = false;
+
+  bool operator==(const UpdatePolicy&) const = default;
+};
+
 struct ReschedulePolicy {
   std::uint32_t attempts = 2;  // 0..100; 0 = never reschedule
   std::chrono::milliseconds interval{std::chrono::hours(1)};
@@ -192,6 +206,7 @@ struct JobSpec {
   std::optional<HealthCheckSpec> health;
   RestartPolicy restart;        // default_restart(type) for the fields the spec leaves out
   ReschedulePolicy reschedule;  // default_reschedule(type) likewise
+  std::optional<UpdatePolicy> update;  // unset: a new version replaces this one all at once
   std::vector<Constraint> constraints;
   std::string spread_over;  // a label name: replicas go to nodes of distinct values when possible
   std::vector<VolumeMount> volumes;
