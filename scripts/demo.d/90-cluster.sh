@@ -1,6 +1,6 @@
 # Sourced by scripts/demo.sh: the whole product — a three-operator cluster on loopback places a
-# two-replica HTTP job on encrypted telemetry, survives a node's death, runs a second version
-# with a health check and reverts it, and anchors every deployment on chain (docs/node.md), on the real FHE parameters (VEIL_CLUSTER_PARAMS=test: the
+# two-replica HTTP job on encrypted telemetry, survives a node's death, rolls a second version
+# with a health check over it and reverts it, and anchors every deployment on chain (docs/node.md), on the real FHE parameters (VEIL_CLUSTER_PARAMS=test: the
 # fast, INSECURE set).
 step "Cluster: anvil, a dockerd with a local registry, veil cluster init --dkg (3 operators, 2-of-3 committee, keys from their DKG)"
 (
@@ -82,16 +82,26 @@ sys.exit(0 if sum(p["state"]=="running" and p["node"]!=sys.argv[2] for p in d["p
     echo "GET http://$ep/ -> $(curl -sf --max-time 5 "http://$ep/")"
   done
 
-  step "Cluster: a new version — the same job with an HTTP health check replaces version 1; then a revert"
+  step "Cluster: a rolling update — version 2 adds an HTTP health check and replaces version 1 one replica at a time; then a revert"
   write_job "$CLUSTER_WORK/web-v2.yaml"
   cat >>"$CLUSTER_WORK/web-v2.yaml" <<'YAML'
 health:
   http: {path: /, port: 8080}
   interval: 2s
   grace: 2s
+update: {max_parallel: 1, min_healthy_time: 3s, healthy_deadline: 2m}
 YAML
-  tail -4 "$CLUSTER_WORK/web-v2.yaml"
+  tail -5 "$CLUSTER_WORK/web-v2.yaml"
   veil_at 1 job run "$CLUSTER_WORK/web-v2.yaml" --wait --timeout 600
+  # --wait returns once the first new replica runs: the roll goes on, one replica at a time.
+  for _ in $(seq 600); do
+    veil_at 1 job status web -o json >"$CLUSTER_WORK/v2.json" 2>/dev/null || true
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "rollout" not in d and d.get("version") == 2 else 1)' \
+      "$CLUSTER_WORK/v2.json" && break
+    sleep 0.5
+  done
+  python3 -c 'import json,sys; [print("  " + e["message"]) for e in json.load(open(sys.argv[1]))["events"] if e["message"].startswith("rolling")]' \
+    "$CLUSTER_WORK/v2.json"
   veil_at 1 job status web
   veil_at 1 job revert web 1
   for _ in $(seq 600); do
