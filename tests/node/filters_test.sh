@@ -19,7 +19,8 @@
 #   6. versions: a changed spec replaces the running job of its name as version 2, and `job revert`
 #      runs version 1's spec again as version 3 (`job history` lists them);
 #   7. a rolling update of 3 replicas with an HTTP check, one at a time (never fewer than 2
-#      healthy), and a version whose check never passes, rolled back by auto_revert.
+#      healthy), a version whose check never passes, rolled back by auto_revert, and a revert
+#      during a roll.
 # Usage: filters_test.sh PATH_TO_VEIL. Exits 77 (skipped) without Docker, unless
 # VEIL_REQUIRE_DOCKER=1, where that is a failure.
 set -euo pipefail
@@ -283,4 +284,18 @@ d, r2 = json.load(open(sys.argv[1])), sys.argv[2]
 assert d["id"] == r2 and d["version"] == 4, (d["id"], d["version"])
 assert d["history"][-1]["cause"] == "auto revert to version 2", d["history"]
 PY
-pass "roll: v1 -> v2 one replica at a time (never fewer than $MIN_HEALTHY healthy); v3's check never passed, so v2 runs again as version 4"
+# A revert while a roll is under way (auto_revert off) rolls it back by hand.
+job_spec "$CLUSTER_WORK/roll5.yaml" roll 3 "env: {RELEASE: \"5\"}
+${ROLL_BLOCK/auto_revert: true/auto_revert: false}"
+veil_at 1 job run "$CLUSTER_WORK/roll5.yaml" -o json >"$CLUSTER_WORK/roll5.json" || fail "job run roll v5"
+R5=$(json "$CLUSTER_WORK/roll5.json" 'd["id"]')
+[[ $(json "$CLUSTER_WORK/roll5.json" 'd["version"]') == 5 ]] || fail "roll5 is not version 5: $(cat "$CLUSTER_WORK/roll5.json")"
+veil_at 1 job revert roll 4 -o json >"$CLUSTER_WORK/roll6.json" || fail "job revert roll 4 during the roll"
+[[ $(json "$CLUSTER_WORK/roll6.json" 'd["id"]') == "$R2" && $(json "$CLUSTER_WORK/roll6.json" 'd["version"]') == 6 ]] ||
+  fail "the revert during the roll did not bring v2 back as version 6: $(cat "$CLUSTER_WORK/roll6.json")"
+veil_at 1 job status "$R5" -o json >"$CLUSTER_WORK/roll5-status.json" || fail "job status of v5"
+[[ $(json "$CLUSTER_WORK/roll5-status.json" 'd["state"]') == stopped ]] || fail "v5 still runs after the revert"
+wait_running 1 roll 3 "$CLUSTER_WORK/roll-after.json"
+[[ $(json "$CLUSTER_WORK/roll-after.json" 'd["history"][-1]["cause"]') == "revert to version 4" ]] ||
+  fail "history after the revert: $(cat "$CLUSTER_WORK/roll-after.json")"
+pass "roll: v1 -> v2 one replica at a time (never fewer than $MIN_HEALTHY healthy); v3's check never passed, so v2 runs again as version 4; a revert during v5's roll brought v2 back as version 6"

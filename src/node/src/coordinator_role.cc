@@ -140,6 +140,14 @@ Result<JobState*> CoordinatorRole::revert_job(const JobState& job, std::uint32_t
                                " was not coordinated by this node: its spec is not here; submit it again");
   }
   if (old->second.phase != JobPhase::kStopped) {
+    // A rolling update away from that version is under way, or failed and stopped where it
+    // was: going back is the roll-back auto_revert does.
+    auto current = jobs_.find(job.id);
+    if (current != jobs_.end() && current->second.rollout && current->second.rollout->from == old->first &&
+        current->second.phase != JobPhase::kStopped) {
+      roll_back(current->second, old->second, "revert to version " + std::to_string(version));
+      return &old->second;
+    }
     return failed_precondition("version " + std::to_string(version) + " of job " + job.spec.name + " is the one running");
   }
   return submit_spec(old->second.spec, old->second.sealed_secrets, "revert to version " + std::to_string(version));

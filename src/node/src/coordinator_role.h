@@ -202,9 +202,9 @@ class CoordinatorRole {
   // Stops the active replica of `job` in its highest slot and tells its node; false when no
   // replica is active.
   bool stop_one_replica(JobState& job);
-  // auto_revert: the replaced version `from` runs again, whole, as the name's next version;
-  // `failed` stops.
-  void roll_back(JobState& failed, JobState& from);
+  // auto_revert, or a revert during or after a failed roll: the replaced version `from` runs
+  // again, whole, as the name's next version (`cause` in its history); `failed` stops.
+  void roll_back(JobState& failed, JobState& from, const std::string& cause);
 
   // ---- coordinator_replication.cc ----
   // Pushes the record of `id` (coordinated here) to its holders and to `also`. `done`, when

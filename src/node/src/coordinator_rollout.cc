@@ -4,7 +4,8 @@
 // min_healthy_time is counted, and for each counted replica one replica of the old version
 // stops; then the next slots are admitted, max_parallel in flight at most. Replicas in flight
 // not all counted within healthy_deadline fail the update: with auto_revert the old version
-// runs again, whole, as the name's next version; without, the update stops where it is.
+// runs again, whole, as the name's next version; without, the update stops where it is, and
+// `veil job revert` to the old version does that roll-back by hand.
 // The state lives in the new version's record (JobState::rollout), so a successor that takes
 // the job over goes on from where the coordinator was.
 #include <boost/asio/steady_timer.hpp>
@@ -101,7 +102,7 @@ void CoordinatorRole::advance_rollout(JobState& job, std::uint64_t now) {
                               sched::format_duration(update.min_healthy_time) + " within the healthy deadline of " +
                               sched::format_duration(update.healthy_deadline));
     if (update.auto_revert && from != nullptr) {
-      roll_back(job, *from);
+      roll_back(job, *from, "auto revert to version " + std::to_string(from->job_version));
       return;
     }
     add_job_event(job.id, "the update stops here: `veil job revert " + job.spec.name + " N` goes back to version N");
@@ -125,21 +126,22 @@ bool CoordinatorRole::stop_one_replica(JobState& job) {
   return false;
 }
 
-void CoordinatorRole::roll_back(JobState& failed, JobState& from) {
+void CoordinatorRole::roll_back(JobState& failed, JobState& from, const std::string& cause) {
   const std::uint32_t was = from.job_version;
   const std::uint32_t next = failed.job_version + 1;
   const auto now = static_cast<std::uint64_t>(node_.now_ms());
   from.job_version = next;
   from.history = failed.history;
-  from.history.push_back({next, from.id, now, "auto revert to version " + std::to_string(was)});
+  from.history.push_back({next, from.id, now, cause});
   // The replicas the update stopped are placed anew.
   for (auto& slot : from.replicas) {
     if (slot.phase == ReplicaPhase::kStopped) slot = ReplicaSlot{};
   }
   (void)stop_job(failed, "rolled back: version " + std::to_string(was) + " runs again as version " + std::to_string(next));
-  add_job_event(from.id, "version " + std::to_string(next) + ": auto revert to version " + std::to_string(was) +
-                             " after version " + std::to_string(failed.job_version) + " failed its rolling update");
-  logger()->warn("job {}: rolling update to version {} failed; reverted to version {}", failed.spec.name, failed.job_version, was);
+  add_job_event(from.id, "version " + std::to_string(next) + ": " + cause + ", rolling back version " +
+                             std::to_string(failed.job_version));
+  logger()->warn("job {}: rolling update to version {} rolled back to version {} ({})", failed.spec.name, failed.job_version,
+                 was, cause);
   save(from);
   start_round(from, active_replica_nodes(from));
 }
