@@ -110,10 +110,9 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
   j["spec"] = job.spec_yaml;
   j["handovers"] = handovers;
   json history = json::array();
-  for (const auto& v : job.history) {
+  for (const auto& v : versions_of(job)) {
     history.push_back({{"version", v.version}, {"id", hash_hex(v.id)}, {"submitted_at", v.submitted_ms}, {"cause", v.cause}});
   }
-  if (history.empty()) history.push_back({{"version", job.job_version}, {"id", hash_hex(job.id)}, {"submitted_at", job.submitted_ms}, {"cause", "submitted"}});
   j["history"] = history;
   if (job.rollout) {
     j["rollout"] = {{"from", hash_hex(job.rollout->from)}, {"admitted", job.rollout->admitted}, {"replaced", job.rollout->replaced},

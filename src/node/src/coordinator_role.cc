@@ -192,8 +192,7 @@ Result<JobState*> CoordinatorRole::submit_spec(sched::JobSpec spec, std::map<std
   job.holders = choose_holders(id, node_.self(), node_.live_members(), options_.job_holders);
   if (latest != nullptr) {
     job.job_version = latest->job_version + 1;
-    job.history = latest->history;
-    if (job.history.empty()) job.history.push_back({latest->job_version, latest->id, latest->submitted_ms, "submitted"});
+    job.history = versions_of(*latest);
   }
   job.history.push_back({job.job_version, id, job.submitted_ms, cause});
   if (existing != jobs_.end()) {

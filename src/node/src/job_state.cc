@@ -143,6 +143,11 @@ bool move(AnchorInfo& anchor, AnchorPhase to) {
   return true;
 }
 
+std::vector<JobVersion> versions_of(const JobState& job) {
+  if (!job.history.empty()) return job.history;
+  return {{job.job_version, job.id, job.submitted_ms, "submitted"}};
+}
+
 bool replica_active(const ReplicaSlot& slot) {
   return !slot.node.empty() &&
          is_one_of(slot.phase, {ReplicaPhase::kAssigned, ReplicaPhase::kStarting, ReplicaPhase::kRunning, ReplicaPhase::kExited,

@@ -186,6 +186,10 @@ struct JobState {
   std::optional<Rollout> rollout;
 };
 
+// The versions of `job`'s name up to it, oldest first: its history, or for a record written
+// before versions, the job itself as the first one.
+std::vector<JobVersion> versions_of(const JobState& job);
+
 // The persisted form (a kJobDoc document). job_from_json fails with data_loss on a document
 // that is malformed or names an unknown phase.
 nlohmann::json to_json(const JobState& job);
