@@ -168,6 +168,26 @@ std::string job_outcome(const json& j) {
   return "";
 }
 
+// "2/3 layers, 1.2 MB of 4.0 MB" of a replica's image pull (the API's placement[].pull), or "".
+std::string pull_sums(const json& replica) {
+  if (!replica.contains("pull") || !replica["pull"].is_object()) return "";
+  const json& pull = replica["pull"];
+  std::string sums = text(pull, "layers_done") + "/" + text(pull, "layers") + " layers";
+  const std::uint64_t total = pull.value("bytes_total", std::uint64_t{0});
+  if (total > 0) sums += ", " + format_bytes(pull.value("bytes_done", std::uint64_t{0})) + " of " + format_bytes(total);
+  return sums;
+}
+
+// What `job run --wait` shows beside its step while nodes pull: "pulling replica 0: 2/3 layers, …".
+std::string pull_progress(const json& placement) {
+  std::string out;
+  for (const auto& replica : placement) {
+    const std::string sums = pull_sums(replica);
+    if (!sums.empty()) out += (out.empty() ? "pulling replica " : "; replica ") + text(replica, "replica") + ": " + sums;
+  }
+  return out;
+}
+
 void print_job(const json& j) {
   std::cout << "job " << text(j, "name") << "  id " << text(j, "id") << "\n"
             << "  image      " << text(j, "image") << "\n"
@@ -182,7 +202,9 @@ void print_job(const json& j) {
   std::vector<std::vector<std::string>> rows = {{"  REPLICA", "NODE", "STATE", "HEALTH", "EXIT", "ENDPOINT"}};
   for (const auto& p : j["placement"]) {
     const bool exited = p.contains("exit_code") && p["exit_code"].is_number_integer();
-    rows.push_back({"  " + text(p, "replica"), text(p, "node").empty() ? "-" : text(p, "node"), text(p, "state"),
+    const std::string pulling = pull_sums(p);
+    rows.push_back({"  " + text(p, "replica"), text(p, "node").empty() ? "-" : text(p, "node"),
+                    text(p, "state") + (pulling.empty() ? "" : " (pulling " + pulling + ")"),
                     p.contains("health") ? text(p, "health") : "-", exited ? std::to_string(p["exit_code"].get<int>()) : "-",
                     text(p, "endpoint")});
   }
@@ -278,6 +300,7 @@ int cmd_job_run(const GlobalOptions& global, const JobArgs& a) {
     if (steps_done < timeline.size() && steps.steps_begun() <= steps_done) {
       steps.begin(timeline[steps_done].step + ": " + timeline[steps_done].what);
     }
+    if (const std::string pulls = pull_progress((*status)["placement"]); !pulls.empty()) steps.detail(pulls);
     const std::string state = text(*status, "state");
     const bool anchored = !(*status)["anchor"].is_null();
     if ((state == "running" && anchored) || state == "succeeded" || state == "failed" || state == "stopped") {

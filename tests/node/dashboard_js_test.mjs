@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { chartSeries, metricSum, parsePrometheus, takeSample } from '../../web/js/metrics.js';
-import { auditChecks } from '../../web/js/job.js';
+import { auditChecks, formatBytes, pullText } from '../../web/js/job.js';
 import { formatTook, jobTimeline, schedulerVerdicts, specErrorLocation } from '../../web/js/timeline.js';
 
 const A = '12D3KooWCLwDVjuuHDHNNm8Ufxi3WzqXWy6MroEmjWjxxexVt7Do';
@@ -174,4 +174,11 @@ test('stake amounts are exact ETH, whatever their size', async () => {
     { block: 9, slashed_wei: '250000000000000000', reward_wei: '25000000000000000' }]);
   assert.deepEqual(lines.map((l) => [l.block, l.slashed, l.reward]), [[9, '0.25 ETH', '0.025 ETH'], [3, '0.5 ETH', '0.05 ETH']]);
   assert.deepEqual(slashLines(undefined), []);
+});
+
+test('a pull in progress: layers, and bytes once the engine knows sizes', () => {
+  assert.equal(pullText({ image: 'r/web:1', layers: 3, layers_done: 1, bytes_done: 1_234_000, bytes_total: 4_000_000 }),
+    '1/3 layers, 1.2 MB of 4.0 MB');
+  assert.equal(pullText({ image: 'r/web:1', layers: 2, layers_done: 0, bytes_done: 0, bytes_total: 0 }), '0/2 layers');
+  assert.deepEqual([812, 4000, 12_100_000, 1_500_000_000].map(formatBytes), ['812 B', '4.0 kB', '12.1 MB', '1.5 GB']);
 });

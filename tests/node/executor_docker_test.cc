@@ -2,7 +2,8 @@
 // starts a private dockerd and registry (tests/runtime/test_support.h) and runs busybox
 // replicas pulled by digest — a batch job that exits 0 and one that exits 3, a replica whose
 // exec health check (Docker's exec API) never passes, restarted and then given up, and a
-// replica whose picked host port another process holds, moved to a free one.
+// replica whose picked host port another process holds, moved to a free one; the pull of an
+// image the engine lacks, reported to the coordinator as it goes, and one the registry lacks.
 #include "executor_fixture.h"
 #include "loopback_listener.h"
 #include "test_support.h"
@@ -35,9 +36,10 @@ class DockerExecutorTest : public ExecutorTest {
     options.pull_missing_images = true;
     options.image_digests[env_->repository() + "@" + env_->digest()] = env_->digest();
   }
-  std::string image() const override { return env_->repository() + "@" + env_->digest(); }
+  std::string image() const override { return other_image_.empty() ? env_->repository() + "@" + env_->digest() : other_image_; }
 
   std::unique_ptr<runtime::testing::DockerEnvironment> env_;
+  std::string other_image_;  // the spec's image instead of the pushed busybox, when set
 };
 
 TEST_F(DockerExecutorTest, BatchJobsSucceedWithZeroAndFailWithTheirCode) {
@@ -71,6 +73,45 @@ TEST_F(DockerExecutorTest, AFailingExecCheckRestartsTheContainerThenGivesItUp) {
   const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
   EXPECT_NE(last.detail.find("'sh' exited with code 1"), std::string::npos) << last.detail;
   ASSERT_TRUE(run_until([&] { return containers(job).empty(); })) << "a given-up replica's container is removed";
+}
+
+TEST_F(DockerExecutorTest, AReplicaWhoseImageTheEngineLacksReportsItsPullThenRuns) {
+  const auto removed = env_->docker("image rm -f " + env_->repository() + ":1");
+  ASSERT_EQ(removed.exit_code, 0) << removed.output;
+  ASSERT_NE(env_->docker("image inspect " + image()).exit_code, 0) << "the image is still on the engine";
+  const Hash32 job = store_replica(kCoordinator, 1);
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] { return running(job) == 1 && reported(kCoordinator, "running"); }));
+
+  std::vector<ReplicaReport> pulling;
+  for (const auto& r : ctx_->reports_to(kCoordinator)) {
+    if (r.pull) pulling.push_back(r);
+  }
+  ASSERT_FALSE(pulling.empty()) << "no report carried the pull";
+  EXPECT_EQ(pulling.front().state, "starting");
+  EXPECT_EQ(pulling.front().detail, "pulling image " + image());
+  EXPECT_EQ(pulling.front().pull->image, image());
+  const ImagePull& last = *pulling.back().pull;
+  EXPECT_GT(last.layers, 0u);
+  EXPECT_EQ(last.layers_done, last.layers) << "the pull's end is reported whatever the rate limit";
+  const ReplicaReport after = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(after.state, "running");
+  EXPECT_FALSE(after.pull.has_value()) << "reports after the pull carry none: the coordinator notes its end";
+}
+
+TEST_F(DockerExecutorTest, AnImageTheRegistryLacksIsTheStartingReplicasDetail) {
+  other_image_ = env_->repository() + "@sha256:" + std::string(64, 'b');
+  store_replica(kCoordinator, 1);
+  executor_->start();
+  ASSERT_TRUE(run_acknowledged_until([&] {
+    for (const auto& r : ctx_->reports_to(kCoordinator)) {
+      if (r.state == "starting" && r.detail.find("pull") != std::string::npos) return true;
+    }
+    return false;
+  })) << "no report said why the container cannot be created";
+  const ReplicaReport last = ctx_->reports_to(kCoordinator).back();
+  EXPECT_EQ(last.state, "starting");
+  EXPECT_NE(last.detail.find(other_image_), std::string::npos) << last.detail;
 }
 
 TEST_F(DockerExecutorTest, AReplicaWhosePickedHostPortIsTakenMovesToAnotherPort) {

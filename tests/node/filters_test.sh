@@ -5,7 +5,8 @@
 #   node 1: region=eu zone=a, volumes data (a file "from node one") and probe
 #   node 2: region=eu zone=b
 #   node 3: region=us zone=a, volumes data (a file "from node three") and probe
-#   1. a 2-replica job constrained to region = eu runs on nodes 1 and 2, never on node 3;
+#   1. a 2-replica job constrained to region = eu runs on nodes 1 and 2, never on node 3; its
+#      `job run --wait` shows the image pull its node reports (the engine lacks the image);
 #   2. a 2-replica job with spread_over: zone among all three runs in zones a and b (node 2
 #      and one of 1, 3 — without spread, 1 and 3 share zone a);
 #   3. a batch job mounting volume data runs on node 1 or 3 and prints the file it read there;
@@ -97,6 +98,13 @@ inputs = [n["peer"] if isinstance(n, dict) else n for r in d["rounds"] for n in 
 assert d["rounds"] and inputs and node3 not in inputs, (node3, inputs)
 PY
 pass "a job constrained to region = eu runs on nodes 1 and 2; node 3 was never an input"
+# The first job pulls the image (the registry has it, the engine not): --wait showed the pull
+# as its node reported it, and the job's events say when it ended.
+grep -Eq "pulling image $IMAGE_REPO(:1)?@sha256" "$CLUSTER_WORK/eu.wait" ||
+  fail "job run --wait showed no image pull: $(cat "$CLUSTER_WORK/eu.wait")"
+grep -Eq "image $IMAGE_REPO(:1)?@sha256:[0-9a-f]{64} pulled \([0-9]+/[0-9]+ layers.*\) in [0-9.]+ s" "$CLUSTER_WORK/eu.wait" ||
+  fail "job run --wait did not say the pull ended: $(cat "$CLUSTER_WORK/eu.wait")"
+pass "job run --wait showed the replica's image pull and its end"
 
 # 2. spread_over: zone — distinct zones, so node 2 (zone b) and one of nodes 1, 3 (zone a).
 job_spec "$CLUSTER_WORK/spread.yaml" spread 2 'spread_over: zone'

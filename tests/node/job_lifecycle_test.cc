@@ -201,6 +201,36 @@ TEST(JobLifecycle, AGivenUpReplicaIsRescheduledAwayFromItsNodesUntilTheWindowsAt
   EXPECT_TRUE(apply_report(later, "N0", 0, ReplicaPhase::kFailed, "", "", 1, 70'000).reschedule);
 }
 
+TEST(JobLifecycle, APullIsNotedWhenItStartsAndWhenItsNodeReportsWithoutItAndLateProgressIsIgnored) {
+  JobState job = placed_job("", 1);
+  ReplicaSlot& slot = job.replicas[0];
+  const ImagePull early{"r/web:1", 2, 0, 0, 3'000'000};
+  const ImagePull done{"r/web:1", 3, 3, 4'500'000, 4'500'000};
+  EXPECT_EQ(note_pull(slot, early, 100, 1'000), "pulling image r/web:1");
+  EXPECT_EQ(note_pull(slot, ImagePull{"r/web:1", 3, 1, 1'000'000, 4'500'000}, 200, 1'500), "") << "progress alone says nothing";
+  EXPECT_EQ(slot.pull->layers_done, 1u);
+  EXPECT_EQ(note_pull(slot, done, 300, 2'000), "");
+
+  // The record written while it pulls carries the sums; a reader of another node shows them.
+  auto copy = job_from_json(to_json(job));
+  ASSERT_TRUE(copy.ok()) << copy.status().to_string();
+  EXPECT_EQ(copy->replicas[0].pull, done);
+  EXPECT_EQ(copy->replicas[0].pull_started_ms, 1'000u);
+
+  EXPECT_EQ(note_pull(slot, std::nullopt, 400, 3'300), "image r/web:1 pulled (3/3 layers, 4.5 MB of 4.5 MB) in 2.3 s");
+  EXPECT_FALSE(slot.pull.has_value());
+  EXPECT_FALSE(job_from_json(to_json(job))->replicas[0].pull.has_value());
+  // Progress sent before that state report but delivered after it on another stream.
+  EXPECT_EQ(note_pull(slot, done, 300, 3'400), "");
+  EXPECT_FALSE(slot.pull.has_value()) << "a late progress report must not bring an ended pull back";
+
+  // A pull that failed part-way ends without "pulled"; a placement in a later round on another
+  // node (whose clock may be behind) starts afresh.
+  slot.round = 2;
+  EXPECT_EQ(note_pull(slot, ImagePull{"r/web:2", 4, 1, 10, 20}, 50, 4'000), "pulling image r/web:2");
+  EXPECT_EQ(note_pull(slot, std::nullopt, 60, 4'100), "pull of image r/web:2 ended at 1/4 layers, 10 B of 20 B after 0.1 s");
+}
+
 TEST(JobLifecycle, AnUnhealthyReplicaStaysActiveOnItsNode) {
   JobState job = placed_job("", 1);
   EXPECT_TRUE(apply_report(job, "N0", 0, ReplicaPhase::kRunning, "", "").refusal.empty());

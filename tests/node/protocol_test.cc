@@ -102,6 +102,17 @@ TEST(ProtocolTest, SmallMessagesRoundTrip) {
   auto exited = decode_replica_report(encode(r));
   ASSERT_TRUE(exited.ok());
   EXPECT_EQ(exited->exit_code, 3);
+  EXPECT_FALSE(exited->pull.has_value());  // no "pull" field unless the node pulls
+  r.state = "starting";
+  r.exit_code.reset();
+  r.pull = ImagePull{"127.0.0.1:5000/web:1", 3, 1, 2'000'000, 41'000'000};
+  auto pulling = decode_replica_report(encode(r));
+  ASSERT_TRUE(pulling.ok()) << pulling.status().to_string();
+  EXPECT_EQ(pulling->pull, r.pull);
+  r.pull->layers_done = 4;  // more done than named
+  auto impossible = decode_replica_report(encode(r));
+  ASSERT_FALSE(impossible.ok());
+  EXPECT_NE(impossible.status().message().find("more layers done than named"), std::string::npos) << impossible.status().to_string();
   DecryptResponse d{"", {{1}, {2, 3}}};
   auto d2 = decode_decrypt_response(encode(d));
   ASSERT_TRUE(d2.ok());
@@ -214,6 +225,7 @@ TEST(ProtocolTest, SeedCorpus) {
       {"assign", encode(a)},
       {"ack", encode(AssignmentAck{"refused"})},
       {"report", encode(ReplicaReport{filled(1), 0, "running", "127.0.0.1:1", "x", 5})},
+      {"report-pull", encode(ReplicaReport{filled(1), 0, "starting", "", "", 5, std::nullopt, ImagePull{"r/i:1", 2, 1, 10, 20}})},
       {"logs-request", encode(LogsRequest{filled(1), 20})},
       {"logs-reply", encode(LogsReply{"", {{0, "hello\n"}, {1, ""}}})}};
   for (const auto& [name, bytes] : seeds) {

@@ -58,11 +58,39 @@ function renderVerdicts(container, job) {
           : el('span', { class: 'muted' }, 'no decision')))))));
 }
 
+// "2/3 layers, 1.2 MB of 4.0 MB": how far a node's pull of the replica's image has come (the
+// API's placement[].pull, present only while the node pulls).
+export function pullText(pull) {
+  const layers = `${pull.layers_done}/${pull.layers} layers`;
+  return pull.bytes_total > 0 ? `${layers}, ${formatBytes(pull.bytes_done)} of ${formatBytes(pull.bytes_total)}` : layers;
+}
+
+// Decimal units, as the engine and `veil` print sizes.
+export function formatBytes(bytes) {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit + 1 < units.length) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function pullCell(pull) {
+  const done = pull.bytes_total > 0 ? pull.bytes_done : pull.layers_done;
+  const total = pull.bytes_total > 0 ? pull.bytes_total : Math.max(pull.layers, 1);
+  return el('div', { class: 'pull', title: 'pulling ' + pull.image },
+    el('progress', { max: String(total), value: String(Math.min(done, total)) }),
+    el('span', { class: 'muted pull-text' }, 'pulling ' + pullText(pull)));
+}
+
 function replicaRow(p) {
   return el('tr', { 'data-replica': p.replica },
     el('td', {}, '#' + p.replica),
     el('td', {}, p.node ? peer(p.node) : el('span', { class: 'muted' }, 'not placed')),
-    el('td', {}, badge(p.state)),
+    el('td', {}, badge(p.state), p.pull ? pullCell(p.pull) : null),
     el('td', {}, p.health === undefined ? '' : badge(p.health)),
     el('td', { class: 'mono replica-endpoint' }, p.endpoint || ''),
     el('td', {}, p.exit_code === null || p.exit_code === undefined ? '' : String(p.exit_code)),

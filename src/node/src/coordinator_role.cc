@@ -715,11 +715,20 @@ void CoordinatorRole::handle_report(const std::string& peer, Bytes message, std:
   }
   auto& job = it->second;
   if (*phase == ReplicaPhase::kRunning) retry_count_.erase(job.id);
+  const std::string pull_event =
+      note_pull(job.replicas[report->replica], report->pull, report->at_ms, static_cast<std::uint64_t>(node_.now_ms()));
+  // A pull that starts with the replica's move to starting is told by that move's event.
+  if (!pull_event.empty() && !(outcome.changed && report->pull)) {
+    add_job_event(job.id, "replica " + std::to_string(report->replica) + " on " + peer + ": " + pull_event);
+  }
   if (outcome.changed) {
     add_job_event(job.id, "replica " + std::to_string(report->replica) + " on " + peer + ": " + report->state +
                               (report->endpoint.empty() ? "" : " at " + report->endpoint) +
                               (report->detail.empty() ? "" : " (" + report->detail + ")"));
   }
+  // Progress of a pull changes nothing worth writing down: readers of this node see it in
+  // memory, and the record written next carries the latest sums.
+  if (report->pull && pull_event.empty() && !outcome.changed) return;
   if (outcome.drained) {
     std::set<std::string> exclude = active_replica_nodes(job);
     exclude.insert(peer);

@@ -86,7 +86,51 @@ Executor::Executor(NodeContext& context, std::unique_ptr<runtime::Driver> driver
       driver_reason_(std::move(reason)),
       stop_grace_(options.stop_grace),
       own_containers_({{std::string(runtime::kLabelCluster), options.cluster}}),
-      reconciler_(std::make_unique<runtime::Reconciler>(*driver_, std::move(options))) {}
+      reconciler_(std::make_unique<runtime::Reconciler>(*driver_, with_pull_reports(std::move(options)))) {}
+
+runtime::ReconcilerOptions Executor::with_pull_reports(runtime::ReconcilerOptions options) {
+  options.on_pull_progress = [this](const std::string& job, const std::string& replica, const std::string& image,
+                                    const runtime::PullProgress& progress) {
+    ctx_.post([this, job, replica, image, progress] { report_pull(job, replica, image, progress); });
+  };
+  return options;
+}
+
+LocalReplica* Executor::replica_labelled(const std::string& job_label, const std::string& replica_text) {
+  for (auto& [key, replica] : local_) {
+    if (hash_hex(key.first).substr(0, job_label.size()) == job_label && std::to_string(key.second) == replica_text) return &replica;
+  }
+  return nullptr;
+}
+
+void Executor::report_pull(const std::string& job_label, const std::string& replica_text, const std::string& image,
+                           const runtime::PullProgress& progress) {
+  LocalReplica* replica = job_label.empty() ? nullptr : replica_labelled(job_label, replica_text);
+  if (replica == nullptr || replica->given_up || replica->settled) return;
+  constexpr std::int64_t kReportEveryMs = 1000;
+  const std::int64_t now = ctx_.now_ms();
+  replica->pull = ImagePull{image, static_cast<std::uint32_t>(progress.layers), static_cast<std::uint32_t>(progress.layers_done),
+                            progress.bytes_done, progress.bytes_total};
+  const bool complete = progress.layers > 0 && progress.layers_done == progress.layers;
+  if (replica->pull_reported_ms >= 0 && now - replica->pull_reported_ms < kReportEveryMs && !complete) return;
+  replica->pull_reported_ms = now;
+  ReplicaReport report{replica->job, replica->replica, std::string(phase_name(ReplicaPhase::kStarting)), "",
+                       "pulling image " + image, static_cast<std::uint64_t>(now)};
+  report.pull = replica->pull;
+  // A refusal is acted on by the next state report, which the pass after the pull sends.
+  send_report(*replica, report, [](Result<Bytes>) {});
+}
+
+void Executor::send_report(const LocalReplica& replica, const ReplicaReport& report, std::function<void(Result<Bytes>)> on_reply) {
+  if (replica.coordinator == ctx_.self()) {
+    // Answered later, on the io thread: the answer may remove an entry of local_.
+    ctx_.report_to_local_coordinator(encode(report), [this, on_reply = std::move(on_reply)](Bytes reply) {
+      ctx_.post([on_reply, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
+    });
+  } else {
+    ctx_.request(replica.coordinator, kReportProtocol, encode(report), std::move(on_reply));
+  }
+}
 
 Executor::~Executor() = default;
 
@@ -434,6 +478,18 @@ void Executor::reconcile_now() {
       for (const auto& e : errors) {
         if (port_taken(e)) move_off_taken_port(e.job, e.replica);
       }
+      // Any pull this pass ran is over: the next report carries none (the coordinator notes
+      // the pull's end), and says why a container could not be created, a failed pull included.
+      for (auto& [key, replica] : local_) {
+        std::string start_error;
+        for (const auto& e : errors) {
+          if (e.action == "create" && replica_labelled(e.job, e.replica) == &replica) start_error = e.status.message();
+        }
+        if (replica.pull || start_error != replica.start_error) replica.last_reported.clear();
+        replica.pull.reset();
+        replica.pull_reported_ms = -1;
+        replica.start_error = std::move(start_error);
+      }
       for (const auto& r : restarts) {
         auto it = local_.find(r.key);
         if (it == local_.end()) continue;
@@ -453,21 +509,18 @@ void Executor::reconcile_now() {
 }
 
 void Executor::move_off_taken_port(const std::string& job_label, const std::string& replica_text) {
-  for (auto& [key, replica] : local_) {
-    if (hash_hex(key.first).substr(0, job_label.size()) != job_label || std::to_string(key.second) != replica_text) continue;
-    // Only a port this node picked moves; a port the spec fixes is the operator's to free.
-    if (replica.spec.ports.empty() || replica.spec.ports.front().host_port != 0) return;
-    const std::uint16_t taken = replica.host_port;
-    replica.host_port = pick_free_port();
-    if (replica.host_port == 0 || replica.host_port == taken) return;
-    if (auto st = ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica)); !st.ok()) {
-      logger()->error("replica {} of job {}: cannot record its new port: {}", key.second, hash_hex(key.first).substr(0, 12),
-                      st.to_string());
-    }
-    logger()->warn("replica {} of job {}: host port {} is taken on this host; it moves to port {}", key.second,
-                   hash_hex(key.first).substr(0, 12), taken, replica.host_port);
-    return;
+  LocalReplica* replica = replica_labelled(job_label, replica_text);
+  // Only a port this node picked moves; a port the spec fixes is the operator's to free.
+  if (replica == nullptr || replica->spec.ports.empty() || replica->spec.ports.front().host_port != 0) return;
+  const std::uint16_t taken = replica->host_port;
+  replica->host_port = pick_free_port();
+  if (replica->host_port == 0 || replica->host_port == taken) return;
+  const std::string job = hash_hex(replica->job).substr(0, 12);
+  if (auto st = ctx_.store().put(kReplicaDoc, replica_key(replica->job, replica->replica), replica_json(*replica)); !st.ok()) {
+    logger()->error("replica {} of job {}: cannot record its new port: {}", replica->replica, job, st.to_string());
   }
+  logger()->warn("replica {} of job {}: host port {} is taken on this host; it moves to port {}", replica->replica, job, taken,
+                 replica->host_port);
 }
 
 void Executor::plan_restart(LocalReplica& r, std::int64_t now_ms, bool stop_first, const std::string& why) {
@@ -489,7 +542,10 @@ void Executor::plan_restart(LocalReplica& r, std::int64_t now_ms, bool stop_firs
 ReplicaPhase Executor::observe(LocalReplica& r, const runtime::ContainerInfo* c, std::string& detail) {
   const std::int64_t now = ctx_.now_ms();
   if (r.finished) return ReplicaPhase::kSucceeded;
-  if (c == nullptr) return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kStarting;
+  if (c == nullptr) {
+    detail = r.start_error;
+    return r.given_up ? ReplicaPhase::kFailed : ReplicaPhase::kStarting;
+  }
   r.container_id = c->id;
   detail = c->error.empty() ? c->id.substr(0, 12) : c->error;
   if (c->running()) {
@@ -580,14 +636,7 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
       }
       if (ack.ok() && phase == ReplicaPhase::kSucceeded) it->second.settled = true;  // kept for its logs
     };
-    if (replica.coordinator == ctx_.self()) {
-      // Answered later, on the io thread: the answer may remove an entry of local_.
-      ctx_.report_to_local_coordinator(encode(report), [this, on_reply](Bytes reply) {
-        ctx_.post([on_reply, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
-      });
-    } else {
-      ctx_.request(replica.coordinator, kReportProtocol, encode(report), on_reply);
-    }
+    send_report(replica, report, on_reply);
   }
 }
 

@@ -57,6 +57,11 @@ struct LocalReplica {
   bool settled = false;             // its final state was acknowledged: not reported again
   std::optional<int> exit_code;     // of its last exit
   std::string failure;              // why it was given up
+  std::string start_error;          // why its container could not be created (a failed pull, say), until it is
+  // Its image pull while one runs (not persisted): reported to the coordinator at most once a
+  // second, and at its end.
+  std::optional<ImagePull> pull;
+  std::int64_t pull_reported_ms = -1;
 };
 
 class Executor {
@@ -124,6 +129,16 @@ class Executor {
  private:
   void reconcile_now();
   void report_replicas(const std::vector<runtime::ContainerInfo>& containers);
+  // Sends `report` on `replica` to its coordinator; `on_reply` gets the answer on the io thread.
+  void send_report(const LocalReplica& replica, const ReplicaReport& report, std::function<void(Result<Bytes>)> on_reply);
+  // `options` with on_pull_progress set to this executor's pull reports.
+  runtime::ReconcilerOptions with_pull_reports(runtime::ReconcilerOptions options);
+  // On the io thread: the reconciler's progress of the pull for the container labelled
+  // `job_label`/`replica_text`; reported as the replica's "starting" state with the sums.
+  void report_pull(const std::string& job_label, const std::string& replica_text, const std::string& image,
+                   const runtime::PullProgress& progress);
+  // The replica whose container carries these veil.job / veil.replica labels, or null.
+  LocalReplica* replica_labelled(const std::string& job_label, const std::string& replica_text);
   // The engine could not bind replica `replica_text` of the job labelled `job_label` to its
   // host port: a port this node picked is picked again (the container is then replaced, its
   // spec having changed); a port the job's spec fixes stays, and the error with it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <array>
 
 #include <nlohmann/json.hpp>
@@ -289,6 +290,56 @@ ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t
   return outcome;
 }
 
+namespace {
+
+// "812 B", "4.0 kB", "12.1 MB" (decimal units, as the engine and `veil` print sizes).
+std::string byte_size(std::uint64_t bytes) {
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  const char* units[] = {"kB", "MB", "GB", "TB"};
+  double value = static_cast<double>(bytes) / 1000;
+  std::size_t unit = 0;
+  while (value >= 1000 && unit + 1 < std::size(units)) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string pull_sums(const ImagePull& pull) {
+  std::string text = std::to_string(pull.layers_done) + "/" + std::to_string(pull.layers) + " layers";
+  if (pull.bytes_total > 0) text += ", " + byte_size(pull.bytes_done) + " of " + byte_size(pull.bytes_total);
+  return text;
+}
+
+}  // namespace
+
+std::string note_pull(ReplicaSlot& slot, const std::optional<ImagePull>& pull, std::uint64_t report_ms, std::uint64_t now_ms) {
+  // Reports are ordered by their node's clock: a placement on another node starts afresh.
+  if (slot.last_report_round != slot.round) slot.last_report_ms = 0;
+  if (report_ms < slot.last_report_ms) return {};
+  slot.last_report_ms = report_ms;
+  slot.last_report_round = slot.round;
+  if (pull) {
+    const bool started = !slot.pull || slot.pull->image != pull->image;
+    if (started) slot.pull_started_ms = now_ms;
+    slot.pull = pull;
+    return started ? "pulling image " + pull->image : std::string();
+  }
+  if (!slot.pull) return {};
+  const ImagePull last = *slot.pull;
+  const std::uint64_t took = now_ms > slot.pull_started_ms ? now_ms - slot.pull_started_ms : 0;
+  slot.pull.reset();
+  slot.pull_started_ms = 0;
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1f s", static_cast<double>(took) / 1000);
+  if (last.layers > 0 && last.layers_done == last.layers) {
+    return "image " + last.image + " pulled (" + pull_sums(last) + ") in " + seconds;
+  }
+  return "pull of image " + last.image + " ended at " + pull_sums(last) + " after " + seconds;
+}
+
 std::vector<std::uint32_t> mark_lost(JobState& job, const std::string& peer) {
   std::vector<std::uint32_t> lost;
   if (job.phase == JobPhase::kStopped) return lost;
@@ -349,6 +400,11 @@ nlohmann::json to_json(const JobState& job) {
                         {"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json()},
                         {"failed_nodes", r.failed_nodes},
                         {"reschedules_ms", r.reschedules_ms}});
+    if (r.pull) {
+      replicas.back()["pull"] = {{"image", r.pull->image},         {"layers", r.pull->layers},
+                                 {"layers_done", r.pull->layers_done}, {"bytes_done", r.pull->bytes_done},
+                                 {"bytes_total", r.pull->bytes_total}, {"started_ms", r.pull_started_ms}};
+    }
   }
   json rounds = json::array();
   for (const auto& r : job.rounds) {
@@ -415,6 +471,13 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       if (r.contains("exit_code") && !r.at("exit_code").is_null()) slot.exit_code = r.at("exit_code").get<int>();
       slot.failed_nodes = r.value("failed_nodes", std::vector<std::string>{});
       slot.reschedules_ms = r.value("reschedules_ms", std::vector<std::uint64_t>{});
+      if (r.contains("pull")) {  // only while its node pulls the image
+        const auto& p = r.at("pull");
+        slot.pull = ImagePull{p.at("image").get<std::string>(), p.at("layers").get<std::uint32_t>(),
+                              p.at("layers_done").get<std::uint32_t>(), p.at("bytes_done").get<std::uint64_t>(),
+                              p.at("bytes_total").get<std::uint64_t>()};
+        slot.pull_started_ms = p.at("started_ms").get<std::uint64_t>();
+      }
       job.replicas.push_back(std::move(slot));
     }
     for (const auto& r : j.at("rounds")) {

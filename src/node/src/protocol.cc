@@ -17,6 +17,7 @@ constexpr int kVersion = 1;
 constexpr std::size_t kMaxListEntries = 4096;
 constexpr std::size_t kMaxText = 1 << 16;
 constexpr std::size_t kMaxSpec = 1 << 20;
+constexpr std::uint64_t kMaxPullLayers = 4096;  // overlay2 stacks 128 layers at most: only nonsense is above
 constexpr std::size_t kAnnouncementSignatureSize = 65;  // r ‖ s ‖ v
 
 json bin(ByteView bytes) { return json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end())); }
@@ -275,6 +276,13 @@ Bytes encode(const ReplicaReport& m) {
   j["detail"] = m.detail;
   j["at_ms"] = m.at_ms;
   if (m.exit_code) j["exit"] = static_cast<std::uint64_t>(*m.exit_code & 0xff);
+  if (m.pull) {
+    j["pull"] = {{"image", m.pull->image},
+                 {"layers", m.pull->layers},
+                 {"layers_done", m.pull->layers_done},
+                 {"bytes_done", m.pull->bytes_done},
+                 {"bytes_total", m.pull->bytes_total}};
+  }
   return to_bytes(j);
 }
 
@@ -404,6 +412,20 @@ Result<ReplicaReport> decode_replica_report(ByteView bytes) {
     m.detail = f.text("detail", 4096);
     m.at_ms = f.number("at_ms");
     if (f.has("exit")) m.exit_code = static_cast<int>(f.number("exit", 255));  // absent from older nodes
+    if (f.has("pull")) {  // absent from older nodes
+      const json* pull = f.get("pull", json::value_t::object);
+      if (pull == nullptr) return;
+      Fields p(*pull, "report pull");
+      ImagePull out;
+      out.image = p.text("image", 512);
+      out.layers = static_cast<std::uint32_t>(p.number("layers", kMaxPullLayers));
+      out.layers_done = static_cast<std::uint32_t>(p.number("layers_done", kMaxPullLayers));
+      out.bytes_done = p.number("bytes_done");
+      out.bytes_total = p.number("bytes_total");
+      if (!p.status().ok()) return void(f.fail(p.status().message()));
+      if (out.layers_done > out.layers) return void(f.fail("pull: more layers done than named"));
+      m.pull = std::move(out);
+    }
   });
 }
 

@@ -71,6 +71,12 @@ Status Reconciler::create_and_start(const DesiredContainer& want, ReconcileRepor
     if (auto d = options_.image_digests.find(want.spec.image); d != options_.image_digests.end()) {
       pull.expected_digest = d->second;
     }
+    if (options_.on_pull_progress) {
+      pull.on_progress = [this, &want](const PullProgress& progress) {
+        options_.on_pull_progress(want.spec.labels.at(std::string(kLabelJob)), want.spec.labels.at(std::string(kLabelReplica)),
+                                  want.spec.image, progress);
+      };
+    }
     VEIL_RETURN_IF_ERROR(driver_.pull(pull).status());
     id = driver_.create(want.spec);
   }

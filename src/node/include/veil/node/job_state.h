@@ -92,6 +92,14 @@ struct ReplicaSlot {
   std::optional<int> exit_code;              // its last exit, when its node reported one
   std::vector<std::string> failed_nodes;     // nodes that gave it up; reschedules avoid them
   std::vector<std::uint64_t> reschedules_ms;  // when it was rescheduled (the policy's window)
+  // The image pull its node reports while the replica starts, and when the first such report
+  // came; reset by the node's first report without one (note_pull).
+  std::optional<ImagePull> pull;
+  std::uint64_t pull_started_ms = 0;
+  // at_ms of the newest report of round last_report_round applied (not kept): older ones say
+  // nothing of the pull.
+  std::uint64_t last_report_ms = 0;
+  std::uint32_t last_report_round = 0;
 };
 
 struct RoundRecord {
@@ -249,6 +257,13 @@ struct ReportOutcome {
 ReportOutcome apply_report(JobState& job, const std::string& peer, std::uint32_t slot, ReplicaPhase phase,
                            const std::string& endpoint, const std::string& detail,
                            std::optional<int> exit_code = std::nullopt, std::uint64_t now_ms = 0);
+
+// A report's image pull (`pull`, or its absence) on `slot`, made by its node at `report_ms` and
+// received at `now_ms`: what the job's events should say — "pulling image I" when a pull starts,
+// "image I pulled (…) in T" or "pull of image I ended at …" when the node's next report carries
+// none — or an empty string. A report older than the newest one applied changes nothing (the
+// node sends progress and state reports on separate streams).
+std::string note_pull(ReplicaSlot& slot, const std::optional<ImagePull>& pull, std::uint64_t report_ms, std::uint64_t now_ms);
 
 // Marks every active replica on `peer` kLost and returns their slots (none for a stopped job).
 std::vector<std::uint32_t> mark_lost(JobState& job, const std::string& peer);

@@ -139,6 +139,17 @@ struct AssignmentAck {
   std::string error;
 };
 
+// How far a node's pull of a replica's image has come (runtime::PullProgress, as the engine
+// reports it). Layers and sizes grow as the engine learns of them.
+struct ImagePull {
+  std::string image;
+  std::uint32_t layers = 0;
+  std::uint32_t layers_done = 0;
+  std::uint64_t bytes_done = 0;
+  std::uint64_t bytes_total = 0;
+  bool operator==(const ImagePull&) const = default;
+};
+
 struct ReplicaReport {
   Hash32 job_id{};
   std::uint32_t replica = 0;
@@ -147,6 +158,7 @@ struct ReplicaReport {
   std::string detail;    // error text or container id
   std::uint64_t at_ms = 0;
   std::optional<int> exit_code;  // 0..255 once the container exited (field "exit", absent otherwise)
+  std::optional<ImagePull> pull;  // while the node pulls the replica's image (field "pull", absent otherwise)
 };
 
 // `veil job logs` on a node that does not run every replica: it asks each replica's node.

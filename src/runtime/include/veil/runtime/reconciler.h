@@ -45,6 +45,10 @@ struct ReconcilerOptions {
   // Pull a desired image when create() says it is not present (kNotFound).
   bool pull_missing_images = false;
   std::map<std::string, std::string> image_digests;  // image reference -> expected digest
+  // Called on the reconciling thread while such a pull runs, after each progress message that
+  // changed its sums: the container's veil.job and veil.replica labels, its image, the sums.
+  std::function<void(const std::string& job, const std::string& replica, const std::string& image, const PullProgress&)>
+      on_pull_progress;
 };
 
 // One desired container. spec.labels must hold veil.job and veil.replica; the reconciler
