@@ -29,7 +29,6 @@ void fill_u128(Csprng& g, u128* out, std::size_t count) {
 struct Scratch128 {
   std::vector<u128> diff;            // (k+1) * N
   std::vector<std::uint64_t> fdig;   // (k+1) * level transforms
-  std::vector<u128> acc;             // (k+1) * words
 };
 
 Scratch128& scratch() {
@@ -167,7 +166,6 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   Scratch128& s = scratch();
   s.diff.resize((k + 1) * n);
   s.fdig.resize((k + 1) * level * w);
-  s.acc.resize((k + 1) * w);
   for (std::size_t c = 0; c <= k; ++c) {
     u128* d = s.diff.data() + c * n;
     poly128_rotate(d, acc + c * n, n, t);
@@ -177,7 +175,6 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   // decompositions and transforms, then the k+1 outputs, run on the shared pool.
   u128* diff = s.diff.data();
   std::uint64_t* fdig = s.fdig.data();
-  u128* sums = s.acc.data();
   auto for_each_column = [spread, k](const std::function<void(std::size_t)>& fn) {
     if (spread) return ThreadPool::shared().parallel_for(0, k + 1, fn);
     for (std::size_t c = 0; c <= k; ++c) fn(c);
@@ -194,10 +191,8 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
   });
   for_each_column([&](std::size_t o) {
-    u128* sum = sums + o * w;
-    std::fill(sum, sum + w, 0);
-    for (std::size_t r = 0; r < (k + 1) * level; ++r) ntt.mul_acc(sum, fdig + r * w, ggsw + (r * (k + 1) + o) * w);
-    ntt.backward(sum, acc + o * n, true);
+    // Row r of the GGSW times digit transform r, summed over the rows, for output column o.
+    ntt.product_sum(fdig, w, ggsw + o * w, (k + 1) * w, (k + 1) * level, acc + o * n, true);
   });
 }
 
