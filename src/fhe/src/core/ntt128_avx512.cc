@@ -41,6 +41,18 @@ inline __m512i mul_shoup_lazy(__m512i x, __m512i w, __m512i ws, __m512i p) {
 // x >= m ? x - m : x, for x, m < 2^63 (below m the difference wraps above 2^63).
 inline __m512i subtract_if_at_least(__m512i x, __m512i m) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, m)); }
 
+// mul_shoup_lazy for the butterflies, cheaper: the high product without the low 32 x 32
+// product and the carries out of the middle column is at most 2 below the true quotient, so
+// x w - q p lies in [0, 4p) (p < 2^60: no wrap), and one conditional subtraction brings it
+// to [0, 2p) as mul_shoup_lazy's. Same residue, same range, 3 multiplications instead of 4.
+inline __m512i mul_shoup_butterfly(__m512i x, __m512i w, __m512i ws, __m512i p, __m512i two_p) {
+  const __m512i xh = _mm512_srli_epi64(x, 32), wsh = _mm512_srli_epi64(ws, 32);
+  __m512i q = _mm512_mul_epu32(xh, wsh);
+  q = _mm512_add_epi64(q, _mm512_srli_epi64(_mm512_mul_epu32(x, wsh), 32));
+  q = _mm512_add_epi64(q, _mm512_srli_epi64(_mm512_mul_epu32(xh, ws), 32));
+  return subtract_if_at_least(_mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(q, p)), two_p);
+}
+
 // x - y mod m for x, y in [0, m): below zero the difference wraps above 2^63 and adding m
 // brings it back under m.
 inline __m512i sub_mod(__m512i x, __m512i y, __m512i m) {
@@ -71,7 +83,7 @@ struct ForwardButterfly {
   __m512i p, two_p;
   void operator()(__m512i& x, __m512i& y, __m512i w, __m512i ws) const {
     const __m512i u = subtract_if_at_least(x, two_p);
-    const __m512i v = mul_shoup_lazy(y, w, ws, p);
+    const __m512i v = mul_shoup_butterfly(y, w, ws, p, two_p);
     x = _mm512_add_epi64(u, v);
     y = _mm512_add_epi64(_mm512_sub_epi64(u, v), two_p);
   }
@@ -81,7 +93,7 @@ struct BackwardButterfly {
   void operator()(__m512i& x, __m512i& y, __m512i w, __m512i ws) const {
     const __m512i u = x, v = y;
     x = subtract_if_at_least(_mm512_add_epi64(u, v), two_p);
-    y = mul_shoup_lazy(_mm512_add_epi64(_mm512_sub_epi64(u, v), two_p), w, ws, p);
+    y = mul_shoup_butterfly(_mm512_add_epi64(_mm512_sub_epi64(u, v), two_p), w, ws, p, two_p);
   }
 };
 
