@@ -186,6 +186,32 @@ TEST(Ntt128, ProductSumEqualsAccumulateThenBackward) {
   }
 }
 
+// The polynomial decomposition (AVX-512 where the CPU has it) gives decompose128's digits word
+// for word, on random words and on the edges of the rounding and of the balanced digits.
+TEST(Squash, PolynomialDecompositionEqualsTheScalarOne) {
+  const std::size_t n = 512;
+  for (std::size_t base_log : {24u, 23u, 8u, 31u}) {
+    for (std::size_t level : {1u, 3u, 4u}) {
+      std::vector<u128> poly(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const unsigned bit = static_cast<unsigned>(i % 128);
+        poly[i] = i < 256 ? random_u128() : i % 3 == 0 ? static_cast<u128>(1) << bit : (static_cast<u128>(1) << bit) - 1;
+      }
+      poly[0] = 0 - 1;  // rounds up across the top
+      poly[1] = 0;
+      std::vector<std::int32_t> got(level * n);
+      decompose128_poly(poly.data(), n, base_log, level, got.data());
+      std::int32_t want[16];
+      for (std::size_t i = 0; i < n; ++i) {
+        decompose128(poly[i], base_log, level, want);
+        for (std::size_t j = 0; j < level; ++j) {
+          ASSERT_EQ(got[j * n + i], want[j]) << "base_log=" << base_log << " level=" << level << " i=" << i << " j=" << j;
+        }
+      }
+    }
+  }
+}
+
 TEST(Squash, DecompositionRecomposesTheRoundedValue) {
   for (int trial = 0; trial < 2000; ++trial) {
     u128 x = random_u128();

@@ -220,6 +220,44 @@ void product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64
   }
 }
 
+void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std::size_t level, std::int32_t* digits) {
+  // decompose128 on 8 words at a time, the 128-bit state in a vector of low and one of high
+  // halves.
+  const unsigned shift = 128 - base_log * static_cast<unsigned>(level) - 1;  // then round off one more bit
+  const __m128i right = _mm_cvtsi32_si128(static_cast<int>(shift % 64));
+  const __m128i left = _mm_cvtsi32_si128(static_cast<int>(64 - shift % 64));  // 64: no bits cross
+  const __m128i digit_right = _mm_cvtsi32_si128(static_cast<int>(base_log));
+  const __m128i digit_left = _mm_cvtsi32_si128(static_cast<int>(64 - base_log));
+  const __m512i mask = set1((std::uint64_t{1} << base_log) - 1), one = set1(1);
+  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  for (std::size_t i = 0; i < n; i += kLanes) {
+    const __m512i w0 = load(words + 2 * i), w1 = load(words + 2 * i + kLanes);
+    __m512i lo = _mm512_permutex2var_epi64(w0, even, w1), hi = _mm512_permutex2var_epi64(w0, odd, w1);
+    if (shift >= 64) {
+      lo = _mm512_srl_epi64(hi, right);
+      hi = _mm512_setzero_si512();
+    } else {
+      lo = _mm512_or_si512(_mm512_srl_epi64(lo, right), _mm512_sll_epi64(hi, left));
+      hi = _mm512_srl_epi64(hi, right);
+    }
+    // state = (x >> (shift - 1) + 1) >> 1: rounded to the kept bits.
+    lo = _mm512_add_epi64(lo, one);
+    hi = _mm512_mask_add_epi64(hi, _mm512_cmpeq_epi64_mask(lo, _mm512_setzero_si512()), hi, one);
+    lo = _mm512_or_si512(_mm512_srli_epi64(lo, 1), _mm512_slli_epi64(hi, 63));
+    hi = _mm512_srli_epi64(hi, 1);
+    for (std::size_t j = level; j-- > 0;) {
+      // A digit >= B/2 becomes digit - B and carries one into the next.
+      const __m512i digit = _mm512_and_si512(lo, mask);
+      const __m512i carry = _mm512_srl_epi64(digit, _mm_cvtsi32_si128(static_cast<int>(base_log - 1)));
+      const __m512i balanced = _mm512_sub_epi64(digit, _mm512_sll_epi64(carry, digit_right));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(digits + j * n + i), _mm512_cvtepi64_epi32(balanced));
+      lo = _mm512_or_si512(_mm512_srl_epi64(lo, digit_right), _mm512_sll_epi64(hi, digit_left));
+      hi = _mm512_srl_epi64(hi, digit_right);
+      add128(lo, hi, carry, _mm512_setzero_si512());
+    }
+  }
+}
+
 void crt(const std::uint64_t* r0, const std::uint64_t* r1, const std::uint64_t* r2, std::uint64_t* out, std::size_t n,
          const CrtConstants& c, bool accumulate) {
   const __m512i p1 = set1(c.p[0]), p2 = set1(c.p[1]), p3 = set1(c.p[2]), half_p3 = set1(c.p[2] / 2);

@@ -31,6 +31,11 @@ void product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64
                  std::size_t rows, std::uint64_t* out, std::size_t n, std::uint64_t p, const std::uint64_t* fold,
                  const std::uint64_t* fold_shoup);
 
+// digits[j n + i] = digit j of decompose128(words[i]) (core/squash.h) for n 128-bit words (low
+// half first), bit for bit: balanced digits of base 2^base_log, base_log in [2, 31], base_log *
+// level < 128.
+void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std::size_t level, std::int32_t* digits);
+
 // Garner's constants of Ntt128::crt.
 struct CrtConstants {
   std::uint64_t p[3];

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cassert>
 
+#include "core/ntt128_avx512.h"
 #include "veil/common/thread_pool.h"
 
 namespace veil::fhe::core {
@@ -117,6 +118,19 @@ void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t*
   }
 }
 
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level, std::int32_t* digits) {
+  static const bool vector = ntt128_avx512::available();
+  if (vector && n % ntt128_avx512::kLanes == 0 && base_log <= 31) {
+    ntt128_avx512::decompose(reinterpret_cast<const std::uint64_t*>(poly), n, static_cast<unsigned>(base_log), level, digits);
+    return;
+  }
+  std::int32_t coef[16];
+  for (std::size_t i = 0; i < n; ++i) {
+    decompose128(poly[i], base_log, level, coef);
+    for (std::size_t j = 0; j < level; ++j) digits[j * n + i] = coef[j];
+  }
+}
+
 void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t) { negacyclic_rotate(out, in, n, t); }
 
 void sample_extract128(Lwe128& out, const u128* glwe, std::size_t k, std::size_t n, std::size_t index) {
@@ -182,12 +196,7 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   for_each_column([&](std::size_t c) {
     thread_local std::vector<std::int32_t> digits;
     digits.resize(level * n);
-    std::int32_t coef[16];
-    const u128* poly = diff + c * n;
-    for (std::size_t i = 0; i < n; ++i) {
-      decompose128(poly[i], shape.base_log, level, coef);
-      for (std::size_t j = 0; j < level; ++j) digits[j * n + i] = coef[j];
-    }
+    decompose128_poly(diff + c * n, n, shape.base_log, level, digits.data());
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
   });
   for_each_column([&](std::size_t o) {

@@ -58,6 +58,9 @@ u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits);
 // Balanced digits d_1..d_level in [-B/2, B/2) with sum d_j 2^(128 - j base_log) equal to x
 // rounded to its top base_log * level bits (base_log * level < 128).
 void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits);
+// digits[j n + i] = digit j of decompose128(poly[i]) for the n words of a polynomial (8 at a
+// time on AVX-512 where the CPU has it, bit for bit the same; base_log <= 31).
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level, std::int32_t* digits);
 
 // out = X^t in mod X^N + 1, t in [0, 2N).
 void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t);
