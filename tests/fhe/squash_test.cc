@@ -95,7 +95,8 @@ TEST(Ntt128, ProductIsExactAgainstSchoolbook) {
 // the forward words of 128-bit and of digit polynomials and the inverse's output, on random
 // and extreme inputs.
 TEST(Ntt128, VectorStagesEqualTheScalarOnes) {
-  for (std::size_t n : {16u, 32u, 512u, 2048u}) {
+  // Sizes with an even and an odd number of wide stages (they run two at a time).
+  for (std::size_t n : {16u, 32u, 64u, 512u, 1024u, 2048u}) {
     const Ntt128& vector = ntt128_plan(n);
     const Ntt128 scalar(n, false);
     for (int trial = 0; trial < 3; ++trial) {
@@ -258,6 +259,21 @@ TEST(Squash, EveryBlockValueSquashesWithSmallNoiseOnTestParameters) {
               127 - std::countr_zero(p));
   // Expected std ~2^62 for n = 128, k = 1, N = 512 (docs/fhe-threshold.md); 2^70 leaves 8 bits.
   EXPECT_LT(worst, 70.0);
+}
+
+// Blind rotations in lockstep (a batch's share of one thread) give each block exactly what its
+// own squash gives, whatever the tables.
+TEST(Squash, LockstepSquashesEqualOneByOne) {
+  const auto f = make_fixture(kParamInsecureTestOnly);
+  const auto identity = f.sq.lut([&](std::uint64_t v) { return static_cast<u128>(v) * f.sq.delta(); });
+  const auto doubled = f.sq.lut([&](std::uint64_t v) { return static_cast<u128>(2 * v % f.params.plaintext_modulus()) * f.sq.delta(); });
+  std::vector<shortint::Ciphertext> blocks;
+  for (std::uint64_t v : {1u, 2u, 3u}) blocks.push_back(f.keys.client.encrypt(v));
+  const std::vector<const LweCiphertext*> inputs{&blocks[0].ct, &blocks[1].ct, &blocks[2].ct};
+  const std::vector<const std::vector<u128>*> luts{&identity, &doubled, &identity};
+  const auto together = f.sq.squash_lockstep(inputs, luts);
+  ASSERT_EQ(together.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i].data, f.sq.squash(*inputs[i], *luts[i], false).data) << i;
 }
 
 // The squash decides like the 64-bit bootstrap (core::modswitch_centred): a noiseless block at

@@ -205,14 +205,32 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   });
 }
 
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
+namespace {
+// The accumulator before the first CMUX: the table rotated by the switched body. Returns the
+// switched input, whose mask drives the CMUXes.
+SwitchedLwe start_blind_rotation(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
-  const SwitchedLwe switched = modswitch_centred(input, log2_2n);
+  SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
   poly128_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
+  return switched;
+}
+}  // namespace
+
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
+  const SwitchedLwe switched = start_blind_rotation(acc, bsk, input, lut);
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
     cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], spread);
+  }
+}
+
+void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
+                              const std::vector<const LweCiphertext*>& inputs, const std::vector<const u128*>& luts) {
+  std::vector<SwitchedLwe> switched;
+  for (std::size_t b = 0; b < accs.size(); ++b) switched.push_back(start_blind_rotation(accs[b], bsk, *inputs[b], luts[b]));
+  for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
+    for (std::size_t b = 0; b < accs.size(); ++b) cmux128_rotate(accs[b], bsk.ggsw(i), bsk.shape, switched[b].mask[i], false);
   }
 }
 
@@ -313,6 +331,26 @@ Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u
   blind_rotate128(acc.data(), bsk, small, lut.data(), spread);
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
+  return out;
+}
+
+std::vector<Lwe128> NoiseSquashingKey::squash_lockstep(const std::vector<const LweCiphertext*>& blocks,
+                                                       const std::vector<const std::vector<u128>*>& luts) const {
+  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
+  std::vector<LweCiphertext> small(blocks.size());
+  std::vector<std::vector<u128>> accs(blocks.size(), std::vector<u128>((k + 1) * n));
+  std::vector<u128*> acc_ptrs;
+  std::vector<const LweCiphertext*> inputs;
+  std::vector<const u128*> tables;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    keyswitch(ksk, *blocks[b], small[b]);
+    acc_ptrs.push_back(accs[b].data());
+    inputs.push_back(&small[b]);
+    tables.push_back(luts[b]->data());
+  }
+  blind_rotate128_lockstep(acc_ptrs, bsk, inputs, tables);
+  std::vector<Lwe128> out(blocks.size());
+  for (std::size_t b = 0; b < blocks.size(); ++b) sample_extract128(out[b], accs[b].data(), k, n, 0);
   return out;
 }
 

@@ -89,6 +89,11 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
 // centred switch (modswitch_centred, core/lwe.h).
 void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut,
                      bool spread = true);
+// blind_rotate128 of several inputs on the calling thread in lockstep: each GGSW of the key
+// goes to every accumulator before the next GGSW, so the 1.22 GB key streams from memory once
+// for all of them instead of once each. accs[i] gets inputs[i] through luts[i].
+void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
+                              const std::vector<const LweCiphertext*>& inputs, const std::vector<const u128*>& luts);
 
 // The public squashing key: its key-switching key (big -> small, 64-bit) and bootstrapping
 // key (small -> 128-bit GLWE), both with masks drawn from `seed` so that the serialized form
@@ -119,6 +124,10 @@ struct NoiseSquashingKey {
   // big_lwe_dimension), `lut` made by lut(f): dimension k*N modulo 2^128. `spread` as for
   // cmux128_rotate.
   Lwe128 squash(const LweCiphertext& block, const std::vector<u128>& lut, bool spread = true) const;
+  // squash(blocks[i], *luts[i], false) for every i on the calling thread, the blind
+  // rotations in lockstep (blind_rotate128_lockstep): the same outputs, the key read once.
+  std::vector<Lwe128> squash_lockstep(const std::vector<const LweCiphertext*>& blocks,
+                                      const std::vector<const std::vector<u128>*>& luts) const;
   // The identity table: plaintext v * 2^127 / p for a block of value v.
   Lwe128 squash(const LweCiphertext& block) const;
   // Delta at 2^128.
