@@ -172,7 +172,8 @@ TEST(Ntt128, ProductSumEqualsAccumulateThenBackward) {
         }
         std::vector<u128> acc(w, 0), want(n), start(n);
         for (auto& x : start) x = random_u128();
-        for (std::size_t r = 0; r < rows; ++r) vector.mul_acc(acc.data(), a.data() + r * w, b.data() + 2 * r * w);
+        for (std::size_t r = 0; r < rows; ++r)
+          vector.mul_acc(acc.data(), a.data() + r * w, b.data() + 2 * r * w);
         vector.backward(acc.data(), want.data(), false);
         for (const Ntt128* plan : {&vector, &scalar}) {
           std::vector<u128> got(n);
@@ -180,7 +181,8 @@ TEST(Ntt128, ProductSumEqualsAccumulateThenBackward) {
           ASSERT_TRUE(got == want) << "n=" << n << " rows=" << rows << " trial=" << trial;
           got = start;
           plan->product_sum(a.data(), w, b.data(), 2 * w, rows, got.data(), true);
-          for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], start[i] + want[i]) << "added, n=" << n << " i=" << i;
+          for (std::size_t i = 0; i < n; ++i)
+            ASSERT_EQ(got[i], start[i] + want[i]) << "added, n=" << n << " i=" << i;
         }
       }
     }
@@ -196,7 +198,9 @@ TEST(Squash, PolynomialDecompositionEqualsTheScalarOne) {
       std::vector<u128> poly(n);
       for (std::size_t i = 0; i < n; ++i) {
         const unsigned bit = static_cast<unsigned>(i % 128);
-        poly[i] = i < 256 ? random_u128() : i % 3 == 0 ? static_cast<u128>(1) << bit : (static_cast<u128>(1) << bit) - 1;
+        poly[i] = i < 256      ? random_u128()
+                  : i % 3 == 0 ? static_cast<u128>(1) << bit
+                               : (static_cast<u128>(1) << bit) - 1;
       }
       poly[0] = 0 - 1;  // rounds up across the top
       poly[1] = 0;
@@ -206,7 +210,8 @@ TEST(Squash, PolynomialDecompositionEqualsTheScalarOne) {
       for (std::size_t i = 0; i < n; ++i) {
         decompose128(poly[i], base_log, level, want);
         for (std::size_t j = 0; j < level; ++j) {
-          ASSERT_EQ(got[j * n + i], want[j]) << "base_log=" << base_log << " level=" << level << " i=" << i << " j=" << j;
+          ASSERT_EQ(got[j * n + i], want[j])
+              << "base_log=" << base_log << " level=" << level << " i=" << i << " j=" << j;
         }
       }
     }
@@ -266,14 +271,17 @@ TEST(Squash, EveryBlockValueSquashesWithSmallNoiseOnTestParameters) {
 TEST(Squash, LockstepSquashesEqualOneByOne) {
   const auto f = make_fixture(kParamInsecureTestOnly);
   const auto identity = f.sq.lut([&](std::uint64_t v) { return static_cast<u128>(v) * f.sq.delta(); });
-  const auto doubled = f.sq.lut([&](std::uint64_t v) { return static_cast<u128>(2 * v % f.params.plaintext_modulus()) * f.sq.delta(); });
+  const auto doubled = f.sq.lut([&](std::uint64_t v) {
+    return static_cast<u128>(2 * v % f.params.plaintext_modulus()) * f.sq.delta();
+  });
   std::vector<shortint::Ciphertext> blocks;
   for (std::uint64_t v : {1u, 2u, 3u}) blocks.push_back(f.keys.client.encrypt(v));
   const std::vector<const LweCiphertext*> inputs{&blocks[0].ct, &blocks[1].ct, &blocks[2].ct};
   const std::vector<const std::vector<u128>*> luts{&identity, &doubled, &identity};
   const auto together = f.sq.squash_lockstep(inputs, luts);
   ASSERT_EQ(together.size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i].data, f.sq.squash(*inputs[i], *luts[i], false).data) << i;
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(together[i].data, f.sq.squash(*inputs[i], *luts[i], false).data) << i;
 }
 
 // The squash decides like the 64-bit bootstrap (core::modswitch_centred): a noiseless block at

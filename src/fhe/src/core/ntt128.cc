@@ -261,8 +261,8 @@ void Ntt128::backward(const u128* acc, u128* out, bool accumulate) const {
   crt(res, out, accumulate);
 }
 
-void Ntt128::product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64_t* b, std::size_t b_stride,
-                         std::size_t rows, u128* out, bool accumulate) const {
+void Ntt128::product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64_t* b,
+                         std::size_t b_stride, std::size_t rows, u128* out, bool accumulate) const {
   // Per prime: sum and reduce each word's products at once (n^-1 folded into the reduction),
   // transform back (values in [0, 2p)), then one CRT for the three primes.
   thread_local std::vector<std::uint64_t> scratch;
@@ -273,11 +273,13 @@ void Ntt128::product_sum(const std::uint64_t* a, std::size_t a_stride, const std
     const std::uint64_t* ai = a + i * n_;
     const std::uint64_t* bi = b + i * n_;
     if (vector_) {
-      ntt128_avx512::product_sum(ai, a_stride, bi, b_stride, rows, words, n_, p_[i], fold_[i], fold_shoup_[i]);
+      ntt128_avx512::product_sum(ai, a_stride, bi, b_stride, rows, words, n_, p_[i], fold_[i],
+                                 fold_shoup_[i]);
     } else {
       for (std::size_t j = 0; j < n_; ++j) {
         u128 sum = 0;
-        for (std::size_t r = 0; r < rows; ++r) sum += static_cast<u128>(ai[r * a_stride + j]) * bi[r * b_stride + j];
+        for (std::size_t r = 0; r < rows; ++r)
+          sum += static_cast<u128>(ai[r * a_stride + j]) * bi[r * b_stride + j];
         words[j] = mul_shoup(redc(sum, p_[i], pinv_neg_[i]), ninv_[i], ninv_shoup_[i], p_[i]);
       }
     }

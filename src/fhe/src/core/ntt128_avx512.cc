@@ -1,8 +1,11 @@
-// The AVX-512 transforms of Ntt128 (core/ntt128.h): every stage 8 butterflies at a time (the
-// last ones, whose butterflies are closer than 8 words, on gathered lanes). Compiled with -mavx512f -mavx512dq for this file only
-// (CMakeLists.txt) and entered only after a run-time CPU check. Each lane computes exactly
-// what the scalar butterfly computes (Harvey's lazy form with Shoup's quotient, the 64 x 64
-// high product assembled from 32-bit products), so every build gives the same transforms.
+// The AVX-512 kernels of Ntt128 (core/ntt128.h): every stage 8 butterflies at a time (the
+// last ones, whose butterflies are closer than 8 words, on gathered lanes), the point-wise
+// sums, the CRT and the gadget decomposition. Compiled with -mavx512f -mavx512dq for this file
+// only (CMakeLists.txt) and entered only after a run-time CPU check. Each lane computes the
+// residues the scalar code computes, in the same lazy ranges (Harvey's butterflies with
+// Shoup's quotient, the high product assembled from 32-bit products), though not always the
+// same representative inside a range: every output that leaves Ntt128 is fully reduced, so
+// every build gives the same words.
 #include "core/ntt128_avx512.h"
 
 #include <immintrin.h>
@@ -193,8 +196,8 @@ void backward(std::uint64_t* a, std::size_t n, const std::uint64_t* w, const std
 }
 
 void product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64_t* b, std::size_t b_stride,
-                 std::size_t rows, std::uint64_t* out, std::size_t n, std::uint64_t p, const std::uint64_t* fold,
-                 const std::uint64_t* fold_shoup) {
+                 std::size_t rows, std::uint64_t* out, std::size_t n, std::uint64_t p,
+                 const std::uint64_t* fold, const std::uint64_t* fold_shoup) {
   // Split every factor x < 2^60 into 30-bit halves: x y = xh yh 2^60 + (xl yh + xh yl) 2^30 +
   // xl yl, four 32 x 32 -> 64 products whose sums over <= 16 rows stay below 2^64. Each sum is
   // then reduced once with its weight 2^(30 e) (times 2^-64 n^-1) folded into a Shoup product.
@@ -220,13 +223,16 @@ void product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64
       hh = _mm512_add_epi64(hh, _mm512_mul_epu32(xh, yh));
     }
     __m512i sum = _mm512_add_epi64(mul_shoup_lazy(ll, f0, fs0, vp), mul_shoup_lazy(hh, f2, fs2, vp));
-    sum = _mm512_add_epi64(sum, _mm512_add_epi64(mul_shoup_lazy(lh, f1, fs1, vp), mul_shoup_lazy(hl, f1, fs1, vp)));
-    sum = subtract_if_at_least(subtract_if_at_least(subtract_if_at_least(sum, four_p), two_p), vp);  // [0, 8p) -> [0, p)
+    sum = _mm512_add_epi64(
+        sum, _mm512_add_epi64(mul_shoup_lazy(lh, f1, fs1, vp), mul_shoup_lazy(hl, f1, fs1, vp)));
+    sum = subtract_if_at_least(subtract_if_at_least(subtract_if_at_least(sum, four_p), two_p),
+                               vp);  // [0, 8p) -> [0, p)
     store(out + j, sum);
   }
 }
 
-void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std::size_t level, std::int32_t* digits) {
+void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std::size_t level,
+               std::int32_t* digits) {
   // decompose128 on 8 words at a time, the 128-bit state in a vector of low and one of high
   // halves.
   const unsigned shift = 128 - base_log * static_cast<unsigned>(level) - 1;  // then round off one more bit
@@ -235,7 +241,8 @@ void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std
   const __m128i digit_right = _mm_cvtsi32_si128(static_cast<int>(base_log));
   const __m128i digit_left = _mm_cvtsi32_si128(static_cast<int>(64 - base_log));
   const __m512i mask = set1((std::uint64_t{1} << base_log) - 1), one = set1(1);
-  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+                odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
   for (std::size_t i = 0; i < n; i += kLanes) {
     const __m512i w0 = load(words + 2 * i), w1 = load(words + 2 * i + kLanes);
     __m512i lo = _mm512_permutex2var_epi64(w0, even, w1), hi = _mm512_permutex2var_epi64(w0, odd, w1);
@@ -264,17 +271,19 @@ void decompose(const std::uint64_t* words, std::size_t n, unsigned base_log, std
   }
 }
 
-void crt(const std::uint64_t* r0, const std::uint64_t* r1, const std::uint64_t* r2, std::uint64_t* out, std::size_t n,
-         const CrtConstants& c, bool accumulate) {
+void crt(const std::uint64_t* r0, const std::uint64_t* r1, const std::uint64_t* r2, std::uint64_t* out,
+         std::size_t n, const CrtConstants& c, bool accumulate) {
   const __m512i p1 = set1(c.p[0]), p2 = set1(c.p[1]), p3 = set1(c.p[2]), half_p3 = set1(c.p[2] / 2);
   const __m512i c12 = set1(c.c12), c12s = set1(c.c12_shoup), c13 = set1(c.c13), c13s = set1(c.c13_shoup);
   const __m512i c23 = set1(c.c23), c23s = set1(c.c23_shoup);
-  const __m512i p1p2_lo = set1(c.p1p2_lo), p1p2_hi = set1(c.p1p2_hi), all_lo = set1(c.all_lo), all_hi = set1(c.all_hi);
+  const __m512i p1p2_lo = set1(c.p1p2_lo), p1p2_hi = set1(c.p1p2_hi), all_lo = set1(c.all_lo),
+                all_hi = set1(c.all_hi);
   const __m512i one = set1(1);
   // Lanes of the low and high halves <-> 8 u128 words (two vectors, low half first).
   const __m512i interleave0 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
   const __m512i interleave1 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+                odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
   for (std::size_t j = 0; j < n; j += kLanes) {
     // As Ntt128::crt's scalar loop, lane by lane.
     const __m512i x1 = subtract_if_at_least(load(r0 + j), p1);

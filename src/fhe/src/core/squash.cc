@@ -118,10 +118,12 @@ void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t*
   }
 }
 
-void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level, std::int32_t* digits) {
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level,
+                       std::int32_t* digits) {
   static const bool vector = ntt128_avx512::available();
   if (vector && n % ntt128_avx512::kLanes == 0 && base_log <= 31) {
-    ntt128_avx512::decompose(reinterpret_cast<const std::uint64_t*>(poly), n, static_cast<unsigned>(base_log), level, digits);
+    ntt128_avx512::decompose(reinterpret_cast<const std::uint64_t*>(poly), n, static_cast<unsigned>(base_log),
+                             level, digits);
     return;
   }
   std::int32_t coef[16];
@@ -208,7 +210,8 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
 namespace {
 // The accumulator before the first CMUX: the table rotated by the switched body. Returns the
 // switched input, whose mask drives the CMUXes.
-SwitchedLwe start_blind_rotation(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut) {
+SwitchedLwe start_blind_rotation(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input,
+                                 const u128* lut) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
   SwitchedLwe switched = modswitch_centred(input, log2_2n);
@@ -218,7 +221,8 @@ SwitchedLwe start_blind_rotation(u128* acc, const SquashBootstrapKey& bsk, const
 }
 }  // namespace
 
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut,
+                     bool spread) {
   const SwitchedLwe switched = start_blind_rotation(acc, bsk, input, lut);
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
     cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], spread);
@@ -226,11 +230,14 @@ void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCipherte
 }
 
 void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
-                              const std::vector<const LweCiphertext*>& inputs, const std::vector<const u128*>& luts) {
+                              const std::vector<const LweCiphertext*>& inputs,
+                              const std::vector<const u128*>& luts) {
   std::vector<SwitchedLwe> switched;
-  for (std::size_t b = 0; b < accs.size(); ++b) switched.push_back(start_blind_rotation(accs[b], bsk, *inputs[b], luts[b]));
+  for (std::size_t b = 0; b < accs.size(); ++b)
+    switched.push_back(start_blind_rotation(accs[b], bsk, *inputs[b], luts[b]));
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
-    for (std::size_t b = 0; b < accs.size(); ++b) cmux128_rotate(accs[b], bsk.ggsw(i), bsk.shape, switched[b].mask[i], false);
+    for (std::size_t b = 0; b < accs.size(); ++b)
+      cmux128_rotate(accs[b], bsk.ggsw(i), bsk.shape, switched[b].mask[i], false);
   }
 }
 
@@ -334,8 +341,9 @@ Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u
   return out;
 }
 
-std::vector<Lwe128> NoiseSquashingKey::squash_lockstep(const std::vector<const LweCiphertext*>& blocks,
-                                                       const std::vector<const std::vector<u128>*>& luts) const {
+std::vector<Lwe128> NoiseSquashingKey::squash_lockstep(
+    const std::vector<const LweCiphertext*>& blocks,
+    const std::vector<const std::vector<u128>*>& luts) const {
   const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   std::vector<LweCiphertext> small(blocks.size());
   std::vector<std::vector<u128>> accs(blocks.size(), std::vector<u128>((k + 1) * n));

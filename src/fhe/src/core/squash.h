@@ -60,7 +60,8 @@ u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits);
 void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits);
 // digits[j n + i] = digit j of decompose128(poly[i]) for the n words of a polynomial (8 at a
 // time on AVX-512 where the CPU has it, bit for bit the same; base_log <= 31).
-void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level, std::int32_t* digits);
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level,
+                       std::int32_t* digits);
 
 // out = X^t in mod X^N + 1, t in [0, 2N).
 void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t);
@@ -93,7 +94,8 @@ void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCipherte
 // goes to every accumulator before the next GGSW, so the 1.22 GB key streams from memory once
 // for all of them instead of once each. accs[i] gets inputs[i] through luts[i].
 void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
-                              const std::vector<const LweCiphertext*>& inputs, const std::vector<const u128*>& luts);
+                              const std::vector<const LweCiphertext*>& inputs,
+                              const std::vector<const u128*>& luts);
 
 // The public squashing key: its key-switching key (big -> small, 64-bit) and bootstrapping
 // key (small -> 128-bit GLWE), both with masks drawn from `seed` so that the serialized form
