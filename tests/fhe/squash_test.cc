@@ -95,7 +95,8 @@ TEST(Ntt128, ProductIsExactAgainstSchoolbook) {
 // the forward words of 128-bit and of digit polynomials and the inverse's output, on random
 // and extreme inputs.
 TEST(Ntt128, VectorStagesEqualTheScalarOnes) {
-  for (std::size_t n : {16u, 32u, 512u, 2048u}) {
+  // Sizes with an even and an odd number of wide stages (they run two at a time).
+  for (std::size_t n : {16u, 32u, 64u, 512u, 1024u, 2048u}) {
     const Ntt128& vector = ntt128_plan(n);
     const Ntt128 scalar(n, false);
     for (int trial = 0; trial < 3; ++trial) {
@@ -149,6 +150,74 @@ TEST(Ntt128, ExternalProductSumOfNineRowsIsExact) {
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(twice[i], want[i] * 2) << i;
 }
 
+// product_sum (sum and reduce in registers; AVX-512 where the CPU has it) gives bit for bit
+// what an accumulator, mul_acc and backward give, on random and extreme residues, for the
+// vector and the scalar plan, stored and added.
+TEST(Ntt128, ProductSumEqualsAccumulateThenBackward) {
+  for (std::size_t n : {16u, 512u, 2048u}) {
+    const Ntt128& vector = ntt128_plan(n);
+    const Ntt128 scalar(n, false);
+    const std::size_t w = vector.words();
+    for (std::size_t rows : {1u, 9u, 15u}) {
+      for (int trial = 0; trial < 3; ++trial) {
+        // Rows interleaved with a stride, as the CMUX reads its GGSW: a row every 2 transforms.
+        std::vector<std::uint64_t> a(rows * w), b(2 * rows * w);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+          const std::uint64_t p = vector.prime(i % w / n);
+          a[i] = trial == 2 ? p - 1 : rng()() % p;
+        }
+        for (std::size_t i = 0; i < b.size(); ++i) {
+          const std::uint64_t p = vector.prime(i % w / n);
+          b[i] = trial == 2 ? p - 1 : trial == 1 && i % 7 == 0 ? 0 : rng()() % p;
+        }
+        std::vector<u128> acc(w, 0), want(n), start(n);
+        for (auto& x : start) x = random_u128();
+        for (std::size_t r = 0; r < rows; ++r)
+          vector.mul_acc(acc.data(), a.data() + r * w, b.data() + 2 * r * w);
+        vector.backward(acc.data(), want.data(), false);
+        for (const Ntt128* plan : {&vector, &scalar}) {
+          std::vector<u128> got(n);
+          plan->product_sum(a.data(), w, b.data(), 2 * w, rows, got.data(), false);
+          ASSERT_TRUE(got == want) << "n=" << n << " rows=" << rows << " trial=" << trial;
+          got = start;
+          plan->product_sum(a.data(), w, b.data(), 2 * w, rows, got.data(), true);
+          for (std::size_t i = 0; i < n; ++i)
+            ASSERT_EQ(got[i], start[i] + want[i]) << "added, n=" << n << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+// The polynomial decomposition (AVX-512 where the CPU has it) gives decompose128's digits word
+// for word, on random words and on the edges of the rounding and of the balanced digits.
+TEST(Squash, PolynomialDecompositionEqualsTheScalarOne) {
+  const std::size_t n = 512;
+  for (std::size_t base_log : {24u, 23u, 8u, 31u}) {
+    for (std::size_t level : {1u, 3u, 4u}) {
+      std::vector<u128> poly(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const unsigned bit = static_cast<unsigned>(i % 128);
+        poly[i] = i < 256      ? random_u128()
+                  : i % 3 == 0 ? static_cast<u128>(1) << bit
+                               : (static_cast<u128>(1) << bit) - 1;
+      }
+      poly[0] = 0 - 1;  // rounds up across the top
+      poly[1] = 0;
+      std::vector<std::int32_t> got(level * n);
+      decompose128_poly(poly.data(), n, base_log, level, got.data());
+      std::int32_t want[16];
+      for (std::size_t i = 0; i < n; ++i) {
+        decompose128(poly[i], base_log, level, want);
+        for (std::size_t j = 0; j < level; ++j) {
+          ASSERT_EQ(got[j * n + i], want[j])
+              << "base_log=" << base_log << " level=" << level << " i=" << i << " j=" << j;
+        }
+      }
+    }
+  }
+}
+
 TEST(Squash, DecompositionRecomposesTheRoundedValue) {
   for (int trial = 0; trial < 2000; ++trial) {
     u128 x = random_u128();
@@ -195,6 +264,24 @@ TEST(Squash, EveryBlockValueSquashesWithSmallNoiseOnTestParameters) {
               127 - std::countr_zero(p));
   // Expected std ~2^62 for n = 128, k = 1, N = 512 (docs/fhe-threshold.md); 2^70 leaves 8 bits.
   EXPECT_LT(worst, 70.0);
+}
+
+// Blind rotations in lockstep (a batch's share of one thread) give each block exactly what its
+// own squash gives, whatever the tables.
+TEST(Squash, LockstepSquashesEqualOneByOne) {
+  const auto f = make_fixture(kParamInsecureTestOnly);
+  const auto identity = f.sq.lut([&](std::uint64_t v) { return static_cast<u128>(v) * f.sq.delta(); });
+  const auto doubled = f.sq.lut([&](std::uint64_t v) {
+    return static_cast<u128>(2 * v % f.params.plaintext_modulus()) * f.sq.delta();
+  });
+  std::vector<shortint::Ciphertext> blocks;
+  for (std::uint64_t v : {1u, 2u, 3u}) blocks.push_back(f.keys.client.encrypt(v));
+  const std::vector<const LweCiphertext*> inputs{&blocks[0].ct, &blocks[1].ct, &blocks[2].ct};
+  const std::vector<const std::vector<u128>*> luts{&identity, &doubled, &identity};
+  const auto together = f.sq.squash_lockstep(inputs, luts);
+  ASSERT_EQ(together.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(together[i].data, f.sq.squash(*inputs[i], *luts[i], false).data) << i;
 }
 
 // The squash decides like the 64-bit bootstrap (core::modswitch_centred): a noiseless block at

@@ -638,6 +638,12 @@ TEST(ThresholdWire, RoundTripsAndRefusesTampering) {
   auto sh = DecryptionShare::deserialize(share.serialize());
   ASSERT_TRUE(sh.ok());
   EXPECT_EQ(sh->serialize(), share.serialize());
+  // The signature covers the v3 tag (packed squashed blocks) before the body.
+  const std::string tag = "veil-decryption-share-v3";
+  const Bytes signed_bytes = share.signed_bytes();
+  ASSERT_GE(signed_bytes.size(), tag.size());
+  EXPECT_EQ(std::string(signed_bytes.begin(), signed_bytes.begin() + static_cast<std::ptrdiff_t>(tag.size())),
+            tag);
   auto pub = MemberPublicKey::from_text(c.members[0].public_key().to_text());
   ASSERT_TRUE(pub.ok());
   EXPECT_EQ(*pub, c.members[0].public_key());

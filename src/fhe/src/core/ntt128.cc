@@ -124,6 +124,10 @@ Ntt128::Ntt128(std::size_t n, bool vector)
     }
     ninv_[i] = powmod(n % p, p - 2, p);
     ninv_shoup_[i] = shoup(ninv_[i], p);
+    for (unsigned e = 0; e < 3; ++e) {
+      fold_[i][e] = mulmod_slow(powmod(2, p - 1 - 64 + 30 * e, p), ninv_[i], p);  // 2^(p-1) = 1
+      fold_shoup_[i][e] = shoup(fold_[i][e], p);
+    }
   }
   p1_inv_mod_p2_ = powmod(p_[0] % p_[1], p_[1] - 2, p_[1]);
   p1_inv_mod_p3_ = powmod(p_[0] % p_[2], p_[2] - 2, p_[2]);
@@ -241,7 +245,8 @@ void Ntt128::mul_acc(u128* acc, const std::uint64_t* a, const std::uint64_t* b_m
 }
 
 void Ntt128::backward(const u128* acc, u128* out, bool accumulate) const {
-  // Reduce the 128-bit lanes to residues, then transform each prime back.
+  // Reduce the 128-bit lanes to residues (REDC divides by 2^64 once, which undoes the
+  // Montgomery form of the key side), transform each prime back, scale by n^-1.
   thread_local std::vector<std::uint64_t> scratch;
   scratch.resize(kPrimes * n_);
   std::uint64_t* res[kPrimes];
@@ -250,18 +255,66 @@ void Ntt128::backward(const u128* acc, u128* out, bool accumulate) const {
     std::uint64_t* words = scratch.data() + i * n_;
     for (std::size_t j = 0; j < n_; ++j) words[j] = redc(lanes[j], p_[i], pinv_neg_[i]);
     backward_inplace(i, words);
+    for (std::size_t j = 0; j < n_; ++j) words[j] = mul_shoup(words[j], ninv_[i], ninv_shoup_[i], p_[i]);
     res[i] = words;
   }
+  crt(res, out, accumulate);
+}
+
+void Ntt128::product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64_t* b,
+                         std::size_t b_stride, std::size_t rows, u128* out, bool accumulate) const {
+  // Per prime: sum and reduce each word's products at once (n^-1 folded into the reduction),
+  // transform back (values in [0, 2p)), then one CRT for the three primes.
+  thread_local std::vector<std::uint64_t> scratch;
+  scratch.resize(kPrimes * n_);
+  std::uint64_t* res[kPrimes];
+  for (std::size_t i = 0; i < kPrimes; ++i) {
+    std::uint64_t* words = scratch.data() + i * n_;
+    const std::uint64_t* ai = a + i * n_;
+    const std::uint64_t* bi = b + i * n_;
+    if (vector_) {
+      ntt128_avx512::product_sum(ai, a_stride, bi, b_stride, rows, words, n_, p_[i], fold_[i],
+                                 fold_shoup_[i]);
+    } else {
+      for (std::size_t j = 0; j < n_; ++j) {
+        u128 sum = 0;
+        for (std::size_t r = 0; r < rows; ++r)
+          sum += static_cast<u128>(ai[r * a_stride + j]) * bi[r * b_stride + j];
+        words[j] = mul_shoup(redc(sum, p_[i], pinv_neg_[i]), ninv_[i], ninv_shoup_[i], p_[i]);
+      }
+    }
+    backward_inplace(i, words);
+    res[i] = words;
+  }
+  crt(res, out, accumulate);
+}
+
+void Ntt128::crt(std::uint64_t* const* res, u128* out, bool accumulate) const {
   const std::uint64_t p1 = p_[0], p2 = p_[1], p3 = p_[2];
   const std::uint64_t c12 = p1_inv_mod_p2_, c12s = shoup(c12, p2);
   const std::uint64_t c13 = p1_inv_mod_p3_, c13s = shoup(c13, p3);
   const std::uint64_t c23 = p2_inv_mod_p3_, c23s = shoup(c23, p3);
+  if (vector_) {
+    const ntt128_avx512::CrtConstants c{{p1, p2, p3},
+                                        c12,
+                                        c12s,
+                                        c13,
+                                        c13s,
+                                        c23,
+                                        c23s,
+                                        static_cast<std::uint64_t>(p1p2_),
+                                        static_cast<std::uint64_t>(p1p2_ >> 64),
+                                        static_cast<std::uint64_t>(p_all_mod_2_128_),
+                                        static_cast<std::uint64_t>(p_all_mod_2_128_ >> 64)};
+    static_assert(sizeof(u128) == 2 * sizeof(std::uint64_t));
+    ntt128_avx512::crt(res[0], res[1], res[2], reinterpret_cast<std::uint64_t*>(out), n_, c, accumulate);
+    return;
+  }
   for (std::size_t j = 0; j < n_; ++j) {
-    // REDC above divided by 2^64 once, which undoes the Montgomery form of the key side;
-    // here multiply by n^-1 and reconstruct x = y1 + p1 y2 + p1 p2 y3.
-    const std::uint64_t x1 = mul_shoup(res[0][j], ninv_[0], ninv_shoup_[0], p1);
-    const std::uint64_t x2 = mul_shoup(res[1][j], ninv_[1], ninv_shoup_[1], p2);
-    const std::uint64_t x3 = mul_shoup(res[2][j], ninv_[2], ninv_shoup_[2], p3);
+    // x = y1 + p1 y2 + p1 p2 y3 from the residues x_i, each first brought into [0, p_i).
+    const std::uint64_t x1 = res[0][j] >= p1 ? res[0][j] - p1 : res[0][j];
+    const std::uint64_t x2 = res[1][j] >= p2 ? res[1][j] - p2 : res[1][j];
+    const std::uint64_t x3 = res[2][j] >= p3 ? res[2][j] - p3 : res[2][j];
     const std::uint64_t y1 = x1;
     const std::uint64_t y1m2 = y1 >= p2 ? y1 - p2 : y1;
     const std::uint64_t y2 = mul_shoup(x2 >= y1m2 ? x2 - y1m2 : x2 + p2 - y1m2, c12, c12s, p2);

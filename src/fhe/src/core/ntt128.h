@@ -64,6 +64,13 @@ class Ntt128 {
   // Inverse transform of the accumulated sums: out[n] = the exact product mod 2^128 (stored,
   // or added when `accumulate`). acc is left unchanged.
   void backward(const u128* acc, u128* out, bool accumulate) const;
+  // out[n] = (or += with `accumulate`) the exact sum of `rows` products mod 2^128: the
+  // transforms a + r a_stride (residues in [0, p)) times b + r b_stride (Montgomery form),
+  // r < rows <= kMaxAccumulate. Bit for bit what zeroing an accumulator, `rows` calls of
+  // mul_acc and backward give, without the 128-bit accumulator in memory: each word's products
+  // are summed and reduced in registers (the external product of the squashing CMUX).
+  void product_sum(const std::uint64_t* a, std::size_t a_stride, const std::uint64_t* b, std::size_t b_stride,
+                   std::size_t rows, u128* out, bool accumulate) const;
 
   // out[n] = a * b mod (X^n + 1, 2^128) where b is a polynomial of small signed integers
   // (|b_i| * n * 2^127 < 2^178). Exact. For tests and encryption.
@@ -72,6 +79,9 @@ class Ntt128 {
  private:
   void forward_inplace(std::size_t prime, std::uint64_t* a) const;
   void backward_inplace(std::size_t prime, std::uint64_t* a) const;
+  // Garner's reconstruction of the n^-1-scaled residues res[i] (each in [0, 2 p_i)) into
+  // out[n], stored or added.
+  void crt(std::uint64_t* const* res, u128* out, bool accumulate) const;
 
   std::size_t n_;
   bool vector_;  // AVX-512 stages available and wanted
@@ -82,6 +92,8 @@ class Ntt128 {
   std::vector<std::uint64_t> psi_[kPrimes], psi_shoup_[kPrimes], ipsi_[kPrimes], ipsi_shoup_[kPrimes];
   // Garner constants with n^-1 folded in.
   std::uint64_t ninv_[kPrimes], ninv_shoup_[kPrimes];
+  // product_sum's reduction of the 30-bit partial sums: 2^(30 e - 64) n^-1 mod p, e = 0, 1, 2.
+  std::uint64_t fold_[kPrimes][3], fold_shoup_[kPrimes][3];
   std::uint64_t p1_inv_mod_p2_, p1_inv_mod_p3_, p2_inv_mod_p3_;
   u128 p1p2_, p_all_mod_2_128_;
 };

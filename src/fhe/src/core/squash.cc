@@ -6,6 +6,7 @@
 #include <bit>
 #include <cassert>
 
+#include "core/ntt128_avx512.h"
 #include "veil/common/thread_pool.h"
 
 namespace veil::fhe::core {
@@ -29,7 +30,6 @@ void fill_u128(Csprng& g, u128* out, std::size_t count) {
 struct Scratch128 {
   std::vector<u128> diff;            // (k+1) * N
   std::vector<std::uint64_t> fdig;   // (k+1) * level transforms
-  std::vector<u128> acc;             // (k+1) * words
 };
 
 Scratch128& scratch() {
@@ -118,6 +118,21 @@ void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t*
   }
 }
 
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level,
+                       std::int32_t* digits) {
+  static const bool vector = ntt128_avx512::available();
+  if (vector && n % ntt128_avx512::kLanes == 0 && base_log <= 31) {
+    ntt128_avx512::decompose(reinterpret_cast<const std::uint64_t*>(poly), n, static_cast<unsigned>(base_log),
+                             level, digits);
+    return;
+  }
+  std::int32_t coef[16];
+  for (std::size_t i = 0; i < n; ++i) {
+    decompose128(poly[i], base_log, level, coef);
+    for (std::size_t j = 0; j < level; ++j) digits[j * n + i] = coef[j];
+  }
+}
+
 void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t) { negacyclic_rotate(out, in, n, t); }
 
 void sample_extract128(Lwe128& out, const u128* glwe, std::size_t k, std::size_t n, std::size_t index) {
@@ -167,7 +182,6 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   Scratch128& s = scratch();
   s.diff.resize((k + 1) * n);
   s.fdig.resize((k + 1) * level * w);
-  s.acc.resize((k + 1) * w);
   for (std::size_t c = 0; c <= k; ++c) {
     u128* d = s.diff.data() + c * n;
     poly128_rotate(d, acc + c * n, n, t);
@@ -177,7 +191,6 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   // decompositions and transforms, then the k+1 outputs, run on the shared pool.
   u128* diff = s.diff.data();
   std::uint64_t* fdig = s.fdig.data();
-  u128* sums = s.acc.data();
   auto for_each_column = [spread, k](const std::function<void(std::size_t)>& fn) {
     if (spread) return ThreadPool::shared().parallel_for(0, k + 1, fn);
     for (std::size_t c = 0; c <= k; ++c) fn(c);
@@ -185,30 +198,46 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
   for_each_column([&](std::size_t c) {
     thread_local std::vector<std::int32_t> digits;
     digits.resize(level * n);
-    std::int32_t coef[16];
-    const u128* poly = diff + c * n;
-    for (std::size_t i = 0; i < n; ++i) {
-      decompose128(poly[i], shape.base_log, level, coef);
-      for (std::size_t j = 0; j < level; ++j) digits[j * n + i] = coef[j];
-    }
+    decompose128_poly(diff + c * n, n, shape.base_log, level, digits.data());
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
   });
   for_each_column([&](std::size_t o) {
-    u128* sum = sums + o * w;
-    std::fill(sum, sum + w, 0);
-    for (std::size_t r = 0; r < (k + 1) * level; ++r) ntt.mul_acc(sum, fdig + r * w, ggsw + (r * (k + 1) + o) * w);
-    ntt.backward(sum, acc + o * n, true);
+    // Row r of the GGSW times digit transform r, summed over the rows, for output column o.
+    ntt.product_sum(fdig, w, ggsw + o * w, (k + 1) * w, (k + 1) * level, acc + o * n, true);
   });
 }
 
-void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut, bool spread) {
+namespace {
+// The accumulator before the first CMUX: the table rotated by the switched body. Returns the
+// switched input, whose mask drives the CMUXes.
+SwitchedLwe start_blind_rotation(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input,
+                                 const u128* lut) {
   const std::size_t k = bsk.shape.k, n = bsk.shape.n;
   const std::size_t log2_2n = static_cast<std::size_t>(std::countr_zero(n)) + 1;
-  const SwitchedLwe switched = modswitch_centred(input, log2_2n);
+  SwitchedLwe switched = modswitch_centred(input, log2_2n);
   std::fill(acc, acc + k * n, 0);
   poly128_rotate(acc + k * n, lut, n, (2 * n - switched.body) % (2 * n));
+  return switched;
+}
+}  // namespace
+
+void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut,
+                     bool spread) {
+  const SwitchedLwe switched = start_blind_rotation(acc, bsk, input, lut);
   for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
     cmux128_rotate(acc, bsk.ggsw(i), bsk.shape, switched.mask[i], spread);
+  }
+}
+
+void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
+                              const std::vector<const LweCiphertext*>& inputs,
+                              const std::vector<const u128*>& luts) {
+  std::vector<SwitchedLwe> switched;
+  for (std::size_t b = 0; b < accs.size(); ++b)
+    switched.push_back(start_blind_rotation(accs[b], bsk, *inputs[b], luts[b]));
+  for (std::size_t i = 0; i < bsk.input_lwe_dimension; ++i) {
+    for (std::size_t b = 0; b < accs.size(); ++b)
+      cmux128_rotate(accs[b], bsk.ggsw(i), bsk.shape, switched[b].mask[i], false);
   }
 }
 
@@ -309,6 +338,27 @@ Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u
   blind_rotate128(acc.data(), bsk, small, lut.data(), spread);
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
+  return out;
+}
+
+std::vector<Lwe128> NoiseSquashingKey::squash_lockstep(
+    const std::vector<const LweCiphertext*>& blocks,
+    const std::vector<const std::vector<u128>*>& luts) const {
+  const std::size_t n = bsk.shape.n, k = bsk.shape.k;
+  std::vector<LweCiphertext> small(blocks.size());
+  std::vector<std::vector<u128>> accs(blocks.size(), std::vector<u128>((k + 1) * n));
+  std::vector<u128*> acc_ptrs;
+  std::vector<const LweCiphertext*> inputs;
+  std::vector<const u128*> tables;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    keyswitch(ksk, *blocks[b], small[b]);
+    acc_ptrs.push_back(accs[b].data());
+    inputs.push_back(&small[b]);
+    tables.push_back(luts[b]->data());
+  }
+  blind_rotate128_lockstep(acc_ptrs, bsk, inputs, tables);
+  std::vector<Lwe128> out(blocks.size());
+  for (std::size_t b = 0; b < blocks.size(); ++b) sample_extract128(out[b], accs[b].data(), k, n, 0);
   return out;
 }
 

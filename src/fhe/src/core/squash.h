@@ -58,6 +58,10 @@ u128 lwe128_phase(const Lwe128& ct, const Torus* key_bits);
 // Balanced digits d_1..d_level in [-B/2, B/2) with sum d_j 2^(128 - j base_log) equal to x
 // rounded to its top base_log * level bits (base_log * level < 128).
 void decompose128(u128 x, std::size_t base_log, std::size_t level, std::int32_t* digits);
+// digits[j n + i] = digit j of decompose128(poly[i]) for the n words of a polynomial (8 at a
+// time on AVX-512 where the CPU has it, bit for bit the same; base_log <= 31).
+void decompose128_poly(const u128* poly, std::size_t n, std::size_t base_log, std::size_t level,
+                       std::int32_t* digits);
 
 // out = X^t in mod X^N + 1, t in [0, 2N).
 void poly128_rotate(u128* out, const u128* in, std::size_t n, std::size_t t);
@@ -86,6 +90,12 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
 // centred switch (modswitch_centred, core/lwe.h).
 void blind_rotate128(u128* acc, const SquashBootstrapKey& bsk, const LweCiphertext& input, const u128* lut,
                      bool spread = true);
+// blind_rotate128 of several inputs on the calling thread in lockstep: each GGSW of the key
+// goes to every accumulator before the next GGSW, so the 1.22 GB key streams from memory once
+// for all of them instead of once each. accs[i] gets inputs[i] through luts[i].
+void blind_rotate128_lockstep(const std::vector<u128*>& accs, const SquashBootstrapKey& bsk,
+                              const std::vector<const LweCiphertext*>& inputs,
+                              const std::vector<const u128*>& luts);
 
 // The public squashing key: its key-switching key (big -> small, 64-bit) and bootstrapping
 // key (small -> 128-bit GLWE), both with masks drawn from `seed` so that the serialized form
@@ -116,6 +126,10 @@ struct NoiseSquashingKey {
   // big_lwe_dimension), `lut` made by lut(f): dimension k*N modulo 2^128. `spread` as for
   // cmux128_rotate.
   Lwe128 squash(const LweCiphertext& block, const std::vector<u128>& lut, bool spread = true) const;
+  // squash(blocks[i], *luts[i], false) for every i on the calling thread, the blind
+  // rotations in lockstep (blind_rotate128_lockstep): the same outputs, the key read once.
+  std::vector<Lwe128> squash_lockstep(const std::vector<const LweCiphertext*>& blocks,
+                                      const std::vector<const std::vector<u128>*>& luts) const;
   // The identity table: plaintext v * 2^127 / p for a block of value v.
   Lwe128 squash(const LweCiphertext& block) const;
   // Delta at 2^128.

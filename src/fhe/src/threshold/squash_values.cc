@@ -5,7 +5,6 @@
 // on the thread pool at once, so the replicas of a decision cost one batch.
 // docs/fhe-threshold.md, "Noise squashing", has the noise arithmetic.
 #include <algorithm>
-#include <atomic>
 #include <bit>
 
 #include "threshold/internal.h"
@@ -151,18 +150,27 @@ Result<std::vector<SquashedValue>> squash(const SquashingKey& key, const std::ve
           plan_block(k, tables, values[v], v, block, first, std::min(first + group, blocks), bootstraps));
     }
   }
-  // A lone bootstrap spreads each CMUX over the pool; several run one per core at a time (no
-  // more threads than cores, which would only stretch the last ones), each CMUX on its own
-  // thread: spreading a CMUX costs ~50 % more CPU for its hand-offs (bench/README.md).
+  // A lone bootstrap spreads each CMUX over the pool. Several are dealt to at most one thread
+  // per core (more would only stretch the last ones), each CMUX on its own thread (spreading
+  // one costs ~50 % more CPU for its hand-offs), and a thread runs its share in lockstep, so
+  // that each GGSW of the key comes from memory once for all of them (bench/README.md).
   std::vector<core::Lwe128> results(bootstraps.size());
-  const bool spread = bootstraps.size() == 1;
   ThreadPool& pool = ThreadPool::shared();
-  std::atomic<std::size_t> next{0};
-  pool.parallel_for(0, std::min(bootstraps.size(), pool.size()), [&](std::size_t) {
-    for (std::size_t i; (i = next.fetch_add(1)) < bootstraps.size();) {
-      results[i] = k.squash(bootstraps[i].input, *bootstraps[i].lut, spread);
-    }
-  });
+  if (bootstraps.size() == 1) {
+    results[0] = k.squash(bootstraps[0].input, *bootstraps[0].lut, true);
+  } else {
+    const std::size_t threads = std::min(bootstraps.size(), pool.size());
+    pool.parallel_for(0, threads, [&](std::size_t thread) {
+      std::vector<const core::LweCiphertext*> inputs;
+      std::vector<const std::vector<u128>*> luts;
+      for (std::size_t i = thread; i < bootstraps.size(); i += threads) {
+        inputs.push_back(&bootstraps[i].input);
+        luts.push_back(bootstraps[i].lut);
+      }
+      auto outputs = k.squash_lockstep(inputs, luts);
+      for (std::size_t j = 0; j < outputs.size(); ++j) results[thread + j * threads] = std::move(outputs[j]);
+    });
+  }
 
   // Each squashed block: its bootstraps' outputs summed, plus its public part on the body.
   const std::size_t dim = noise_squashing_for(*k.params).output_dimension();

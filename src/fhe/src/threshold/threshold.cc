@@ -553,7 +553,9 @@ void write_share_body(detail::Writer& w, const DecryptionShare& s) {
 
 Bytes DecryptionShare::signed_bytes() const {
   detail::Writer w;
-  static constexpr char kTag[] = "veil-decryption-share-v2";
+  // v3: squashed blocks pack two 2-bit blocks each (a FheUint16 share holds 4 blocks, not 8),
+  // so a v2 signature must not verify over a v3 share (issue 17).
+  static constexpr char kTag[] = "veil-decryption-share-v3";
   w.raw(reinterpret_cast<const std::uint8_t*>(kTag), sizeof kTag - 1);
   w.u8(params->id);
   write_share_body(w, *this);
