@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "daemon_impl.h"  // Worker
 #include "node_context.h"
 #include "secret_box.h"
+#include "worker.h"
 #include "veil/chain/keys.h"
 
 namespace veil::node {
@@ -47,6 +47,7 @@ class FakeContext : public NodeContext {
     blocking->post(std::move(task));
   }
   void post_fhe(std::function<void()> task) override { blocking->post(std::move(task)); }
+  void post_fhe_first(std::function<void()> task) override { blocking->post_first(std::move(task)); }
   void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override {
     sent.push_back({peer, std::string(protocol), std::move(message), std::move(on_reply)});
   }

@@ -31,7 +31,7 @@ void CommitteeRole::handle(const std::string& peer, Bytes message, NodeContext::
       node_.metrics().counter("veil_committee_refusals_total", "Decryption requests this member refused.").with({}).inc();
       return refuse(agreed.status().message());
     }
-    node_.post_fhe([&keys = node_.keys(), request, replicas = round->replicas, reply, refuse, peer, job_short,
+    node_.post_fhe_first([&keys = node_.keys(), request, replicas = round->replicas, reply, refuse, peer, job_short,
                     decision = *agreed] {
       auto response = partial_decrypt(keys, request, replicas);
       if (!response.ok()) return refuse(response.status().message());

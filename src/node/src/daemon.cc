@@ -46,50 +46,6 @@ Result<std::vector<std::string>> load_member_peers(const fs::path& file) {
 
 }  // namespace
 
-// ---- Worker ----------------------------------------------------------------------------------
-
-Worker::Worker(std::string name) : name_(std::move(name)), thread_([this] { loop(); }) {}
-
-Worker::~Worker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-void Worker::post(std::function<void()> task) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(task));
-  }
-  cv_.notify_one();
-}
-
-std::size_t Worker::pending() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
-void Worker::loop() {
-  for (;;) {
-    std::function<void()> task;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    try {
-      task();
-    } catch (const std::exception& e) {
-      logger()->error("{} worker: task failed: {}", name_, e.what());
-    }
-  }
-}
-
 // ---- Settings --------------------------------------------------------------------------------
 
 Result<Settings> load_settings(const Config& config) {

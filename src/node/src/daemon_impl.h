@@ -57,26 +57,9 @@
 #include "veil/sched/job_spec.h"
 #include "veil/sched/telemetry_record.h"
 #include "veil/swim/libp2p_binding.h"
+#include "worker.h"
 
 namespace veil::node {
-
-// A thread that runs posted functions in order.
-class Worker {
- public:
-  explicit Worker(std::string name);
-  ~Worker();  // runs what is queued, then joins
-  void post(std::function<void()> task);
-  std::size_t pending() const;
-
- private:
-  void loop();
-  std::string name_;
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 // Settings resolved from the Config (docs/operations.md).
 struct Settings {
@@ -149,6 +132,7 @@ struct Daemon::Impl : NodeContext {
   boost::asio::io_context& io() override { return io_; }
   void post_blocking(std::function<void()> task) override { blocking_->post(std::move(task)); }
   void post_fhe(std::function<void()> task) override { fhe_->post(std::move(task)); }
+  void post_fhe_first(std::function<void()> task) override { fhe_->post_first(std::move(task)); }
   void ping(const std::string& peer, OnRtt done) override;
   bool is_registered(const std::string& peer) const override;
   sched::FreeCapacity reserved_capacity() const override { return executor_->reserved_capacity(); }

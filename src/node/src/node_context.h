@@ -73,6 +73,9 @@ class NodeContext {
   // Runs `task` on the FHE worker (encryption, evaluation, partial decryption), in posting
   // order; the same hand-back rule.
   virtual void post_fhe(std::function<void()> task) = 0;
+  // Runs `task` on the FHE worker before every post_fhe task not yet started (Worker::post_first):
+  // a committee member's partial decryption, which a coordinator waits on.
+  virtual void post_fhe_first(std::function<void()> task) = 0;
   // Publishes `data` on the gossip topic `topic`.
   virtual void publish(const std::string& topic, const Bytes& data) = 0;
   // Measures the round-trip time to `peer` over its open connection (libp2p ping); `done`
