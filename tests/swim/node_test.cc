@@ -576,6 +576,58 @@ TEST_F(SwimNode, PushPullMergesStateAndAnswers) {
   EXPECT_TRUE(drain().empty());
 }
 
+TEST_F(SwimNode, AMemberWeHoldDeadSpeakingAgainBringsAPushPullThatRepairsMissedRefutations) {
+  // The straggler of `veil sim swim --members 1000 --partition 10:40 --seed 1`: a was cut off
+  // with b, c, d and e; the verdicts of the partition reached it, b's refutation after the
+  // heal did not (its retransmissions were spent on others), and nothing but a push-pull ever
+  // mentions b to a again. The regular push-pull is far away; a member we hold dead speaking
+  // to us tells us the partition has healed, so one push-pull follows a minimum suspicion
+  // timeout later, when the refutations have spread.
+  Config config = quiet();
+  config.push_pull_interval_ms = 1'000'000'000;  // the regular one stays out of the way
+  make(config);
+  deliver_updates(c, {{Update::Kind::kDead, b, 0, c, {}}, {Update::Kind::kDead, d, 0, c, {}}});
+  ASSERT_EQ(node->state_of(b), MemberState::kDead);
+  ASSERT_EQ(node->state_of(d), MemberState::kDead);
+  auto push_pulls = [](const std::vector<Envelope>& out) {
+    std::vector<Envelope> found;
+    for (const auto& env : out) {
+      if (env.message.type == MessageType::kPushPull) found.push_back(env);
+    }
+    return found;
+  };
+
+  now += 1000;
+  const std::int64_t healed = now;
+  Message gossip = msg(MessageType::kGossip);
+  gossip.updates = {{Update::Kind::kAlive, d, 1, d, {}}};  // d refutes; b's refutation is lost
+  node->handle(d, gossip, now);
+  EXPECT_EQ(node->state_of(d), MemberState::kAlive);
+  node->handle(d, gossip, now + 10);  // later messages do not add a second push-pull
+  const std::int64_t catch_up = healed + suspicion_timeout_min_ms(4, 5, 1000);
+  now = catch_up - 1;
+  node->tick(now);
+  EXPECT_TRUE(push_pulls(drain()).empty());
+  EXPECT_EQ(node->state_of(b), MemberState::kDead);
+
+  now = catch_up;
+  node->tick(now);
+  auto sent = push_pulls(drain());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_FALSE(sent[0].message.join);
+  EXPECT_FALSE(sent[0].message.reply);
+  EXPECT_NE(sent[0].to, b);  // a member we hold alive, who has seen the refutations
+  Message reply = msg(MessageType::kPushPull);
+  reply.reply = true;
+  reply.state = {{b, 1, MemberState::kAlive}, {sent[0].to, 0, MemberState::kAlive}};
+  node->handle(sent[0].to, reply, now);
+  EXPECT_EQ(node->state_of(b), MemberState::kAlive);
+  EXPECT_EQ(node->incarnation_of(b), 1u);
+
+  for (now += 100; now < catch_up + 60'000; now += 100) node->tick(now);
+  EXPECT_TRUE(push_pulls(drain()).empty());  // one catch-up, not a new schedule
+}
+
 TEST_F(SwimNode, JoinSendsPushPullToSeedsAndAnnouncesItself) {
   node = std::make_unique<Node>(quiet(), dir, a, now);
   EXPECT_FALSE(node->join(std::vector<MemberId>{a}, now).ok());  // only ourselves

@@ -144,7 +144,8 @@ void Node::leave(std::int64_t now_ms) {
 // Timers
 
 std::int64_t Node::next_deadline() const {
-  std::int64_t next = std::min({next_probe_ms_, next_gossip_ms_, next_push_pull_ms_, next_reconnect_ms_});
+  std::int64_t next =
+      std::min({next_probe_ms_, next_gossip_ms_, next_push_pull_ms_, next_catch_up_ms_, next_reconnect_ms_});
   if (probe_.active) next = std::min(next, probe_.indirect_sent || probe_.acked ? probe_.end : probe_.ack_deadline);
   for (const auto& r : relays_) next = std::min(next, r.nack_deadline);
   if (!suspicion_deadlines_.empty()) next = std::min(next, suspicion_deadlines_.top().first);
@@ -184,9 +185,12 @@ void Node::tick(std::int64_t now) {
     next_gossip_ms_ = now + config_.gossip_interval_ms;
   }
   if (now >= next_push_pull_ms_) {
-    auto peer = random_members(1, kNoMember, /*alive_only=*/true);
-    if (!peer.empty() && !left_) push_pull_with(peer[0], false);
+    push_pull_with_random_member();
     next_push_pull_ms_ = now + push_pull_interval_ms(config_.push_pull_interval_ms, live_count_);
+  }
+  if (now >= next_catch_up_ms_) {
+    push_pull_with_random_member();
+    next_catch_up_ms_ = kNever;
   }
   if (now >= next_reconnect_ms_) {
     // Try one member we believe dead: after a partition heals this is how the sides meet.
@@ -325,7 +329,10 @@ void Node::adjust_health(int delta) {
 // Messages
 
 void Node::handle(MemberId from, const Message& m, std::int64_t now) {
-  if (from != self_ && from < views_.size()) views_[from].last_heard_ms = now;
+  if (from != self_ && from < views_.size()) {
+    views_[from].last_heard_ms = now;
+    if (views_[from].state == MemberState::kDead) schedule_catch_up(now);
+  }
   for (const auto& u : m.updates) {
     if (auth_.verify && !auth_.verify(u)) {
       ++rejected_updates_;
@@ -393,6 +400,26 @@ void Node::handle(MemberId from, const Message& m, std::int64_t now) {
       if (!m.reply) push_pull_with(from, false, /*reply=*/true);
       return;
   }
+}
+
+void Node::push_pull_with_random_member() {
+  if (left_) return;
+  auto peer = random_members(1, kNoMember, /*alive_only=*/true);
+  if (!peer.empty()) push_pull_with(peer[0], false);
+}
+
+void Node::schedule_catch_up(std::int64_t now) {
+  // A member we hold dead is talking to us, so a partition (or a false verdict) has just
+  // healed, and the refutations of everyone each side declared dead are now flooding the
+  // gossip queues, far more than a packet carries. Gossip delivers each to almost everyone,
+  // but the few members it misses keep a live member dead until their next push-pull, which
+  // at 1,000 members is 180 s away. One extra push-pull, once the refutations have had a
+  // minimum suspicion timeout to spread (the time SWIM gives a refutation to reach everyone),
+  // picks up whatever the flood left out. The first such message sets the time; later ones
+  // neither postpone it nor add another.
+  if (config_.push_pull_interval_ms <= 0 || left_ || next_catch_up_ms_ != kNever) return;
+  next_catch_up_ms_ =
+      now + suspicion_timeout_min_ms(config_.suspicion_mult, live_count_, config_.probe_interval_ms);
 }
 
 void Node::push_pull_with(MemberId peer, bool join, bool reply) {

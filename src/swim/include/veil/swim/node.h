@@ -11,7 +11,8 @@
 // (Lifeguard) nack; suspicion with incarnation numbers, refutation, dead and left;
 // infection-style dissemination piggybacked on every message with a retransmit limit of
 // retransmit_mult * ceil(log10(n + 1)), plus a gossip round for updates nothing else carries;
-// periodic push-pull anti-entropy and reconnection attempts to dead members; join through
+// periodic push-pull anti-entropy, one catch-up push-pull after hearing from a member held dead
+// (a healed partition), and reconnection attempts to dead members; join through
 // seeds; and Lifeguard's local health multiplier, dynamic suspicion timeout and buddy system.
 //
 // Thread safety: not thread-safe. One Node is driven from one thread (or strand) at a time.
@@ -19,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <queue>
 #include <span>
@@ -177,6 +179,8 @@ class Node {
   MemberId next_probe_target();
   void gossip_round();
   void push_pull_with(MemberId peer, bool join, bool reply = false);
+  void push_pull_with_random_member();
+  void schedule_catch_up(std::int64_t now);
   void send(MemberId to, Message message);
   void attach_updates(Message& message);
 
@@ -227,6 +231,9 @@ class Node {
   std::int64_t next_probe_ms_;
   std::int64_t next_gossip_ms_;
   std::int64_t next_push_pull_ms_;
+  // The one extra push-pull after hearing from a member we hold dead (schedule_catch_up);
+  // max() when none is due.
+  std::int64_t next_catch_up_ms_ = std::numeric_limits<std::int64_t>::max();
   std::int64_t next_reconnect_ms_;
 
   std::vector<Envelope> outbox_;
