@@ -68,14 +68,9 @@ YAML
   echo "killing node $victim ($(node_field "$victim" peer_id))"
   kill -KILL "$(node_pid "$victim")"
   start=$(date +%s)
-  for _ in $(seq 600); do
-    veil_at 1 job status web -o json >"$CLUSTER_WORK/after.json" 2>/dev/null || true
-    python3 -c '
-import json,sys; d=json.load(open(sys.argv[1]))
-sys.exit(0 if sum(p["state"]=="running" and p["node"]!=sys.argv[2] for p in d["placement"])==2 else 1)' \
-      "$CLUSTER_WORK/after.json" "$(node_field "$victim" peer_id)" && break
-    sleep 0.5
-  done
+  wait_for_job 1 web "$CLUSTER_WORK/after.json" \
+    "sum(p['state'] == 'running' and p['node'] != '$(node_field "$victim" peer_id)' for p in d['placement']) == 2" ||
+    echo "(not rescheduled within 300 s)"
   echo "rescheduled after $(($(date +%s) - start)) s"
   veil_at 1 job status web
   for ep in $(python3 -c 'import json,sys; print(" ".join(p["endpoint"] for p in json.load(open(sys.argv[1]))["placement"] if p["state"]=="running"))' "$CLUSTER_WORK/after.json"); do
@@ -94,22 +89,14 @@ YAML
   tail -5 "$CLUSTER_WORK/web-v2.yaml"
   veil_at 1 job run "$CLUSTER_WORK/web-v2.yaml" --wait --timeout 600
   # --wait returns once the first new replica runs: the roll goes on, one replica at a time.
-  for _ in $(seq 600); do
-    veil_at 1 job status web -o json >"$CLUSTER_WORK/v2.json" 2>/dev/null || true
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "rollout" not in d and d.get("version") == 2 else 1)' \
-      "$CLUSTER_WORK/v2.json" && break
-    sleep 0.5
-  done
+  wait_for_job 1 web "$CLUSTER_WORK/v2.json" "'rollout' not in d and d.get('version') == 2" ||
+    echo "(the roll did not finish within 300 s)"
   python3 -c 'import json,sys; [print("  " + e["message"]) for e in json.load(open(sys.argv[1]))["events"] if e["message"].startswith("rolling")]' \
     "$CLUSTER_WORK/v2.json"
   veil_at 1 job status web
   veil_at 1 job revert web 1
-  for _ in $(seq 600); do
-    veil_at 1 job status web -o json >"$CLUSTER_WORK/v3.json" 2>/dev/null || true
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if sum(p["state"]=="running" for p in d["placement"])==2 else 1)' \
-      "$CLUSTER_WORK/v3.json" && break
-    sleep 0.5
-  done
+  wait_for_job 1 web "$CLUSTER_WORK/v3.json" "sum(p['state'] == 'running' for p in d['placement']) == 2" ||
+    echo "(the revert did not run 2 replicas within 300 s)"
   veil_at 1 job history web
 
   step "Cluster: audit every anchored deployment of the job against the chain"

@@ -223,6 +223,17 @@ replica_nodes() {  # replica_nodes N JOB
   veil_at "$1" job status "$2" -o json | python3 -c 'import json,sys; print(" ".join(p["node"] for p in json.load(sys.stdin)["placement"] if p["state"]=="running"))'
 }
 
+# Polls node N's record of a job into OUT every 0.5 s until CONDITION, a Python expression over
+# the record `d`, holds; fails after SECONDS (default 300).
+wait_for_job() {  # wait_for_job N JOB OUT CONDITION [SECONDS]
+  local deadline=$((SECONDS + ${5:-300}))
+  until veil_at "$1" job status "$2" -o json >"$3" 2>/dev/null &&
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$3" "$4"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
 # How many containers of a job run on the cluster's dockerd (every node of a local cluster uses it).
 job_containers() {  # job_containers JOB_ID
   /usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps -q --filter "label=veil.job=${1:0:32}" | wc -l
