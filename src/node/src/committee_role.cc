@@ -1,5 +1,6 @@
 #include "committee_role.h"
 
+#include <chrono>
 #include <utility>
 
 #include "veil/common/log.h"
@@ -32,11 +33,17 @@ void CommitteeRole::handle(const std::string& peer, Bytes message, NodeContext::
       return refuse(agreed.status().message());
     }
     node_.post_fhe_first([&keys = node_.keys(), request, replicas = round->replicas, reply, refuse, peer, job_short,
-                    decision = *agreed] {
+                    decision = *agreed, asked = std::chrono::steady_clock::now()] {
+      const auto started = std::chrono::steady_clock::now();
       auto response = partial_decrypt(keys, request, replicas);
       if (!response.ok()) return refuse(response.status().message());
-      logger()->info("gave {} decryption shares for decision {} of job {} to {}", response->shares.size(),
-                     decision.substr(0, 12), job_short, peer);
+      using Ms = std::chrono::milliseconds;
+      const auto done = std::chrono::steady_clock::now();
+      // The wait shows a member whose FHE worker was busy; the work, what its squash costs.
+      logger()->info("gave {} decryption shares for decision {} of job {} to {} ({} ms: {} waiting for the FHE worker, {} working)",
+                     response->shares.size(), decision.substr(0, 12), job_short, peer,
+                     std::chrono::duration_cast<Ms>(done - asked).count(), std::chrono::duration_cast<Ms>(started - asked).count(),
+                     std::chrono::duration_cast<Ms>(done - started).count());
       reply(encode(*response));
     });
   });
