@@ -164,15 +164,17 @@ TEST_F(DockerDriverTest, ReconcilerRestartsAndAdopts) {
   EXPECT_EQ(env_->docker("ps -aq --filter label=veil.job=api").output, "");
 }
 
-// `veil runtime` against the private engine: run (pulls the missing image by itself) an
-// HTTP server on a port, ps --output json, logs, stop, rm.
+// `veil runtime` against the private engine: run (pulls the missing image by itself; the
+// runtime's flags after the verb) an HTTP server on a port, ps --output json, logs, stop, rm.
 TEST_F(DockerDriverTest, CliRunPsLogsStopRm) {
   // The veil binary sits beside this test binary (CMAKE_RUNTIME_OUTPUT_DIRECTORY).
   std::string veil = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "veil").string();
   if (::access(veil.c_str(), X_OK) != 0) GTEST_SKIP() << veil << " is not built";
   std::string r = veil + " runtime --driver docker --docker-socket " + env_->socket() + " ";
   std::uint16_t port = free_port();
-  auto run = run_shell(r + "run --image " + image() + " --digest " + env_->digest() + " --name cli-web --memory 64M " +
+  // The parent's flags after the verb, as a kubectl or nomad user types them (issue 20).
+  auto run = run_shell(veil + " runtime run --driver docker --docker-socket " + env_->socket() + " --image " + image() +
+                       " --digest " + env_->digest() + " --name cli-web --memory 64M " +
                        "--cpu 0.5 --port " + std::to_string(port) + ":80 -l veil.job=cli -- httpd -f -v -p 80 -h /www 2>" + (env_->dir() / "cli-run.err").string());
   if (run.exit_code != 0) run.output += run_shell("cat " + (env_->dir() / "cli-run.err").string()).output;
   ASSERT_EQ(run.exit_code, 0) << run.output;
