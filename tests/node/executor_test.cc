@@ -74,9 +74,9 @@ TEST_F(ExecutorTest, AnUndeliveredReportIsSentAgainAndAnAcceptedOneIsKept) {
   ASSERT_TRUE(run_until([&] { return reported(kCoordinator, "running"); }));
   const std::size_t before = ctx_->reports_to(kCoordinator).size();
   ctx_->sent.back().on_reply(unavailable("the coordinator is unreachable"));
-  const int passes_before = ctx_->blocking_posts;
+  const std::uint64_t passes_before = executor_->reconcile_passes();
   ASSERT_TRUE(run_until([&] { return ctx_->reports_to(kCoordinator).size() > before; }));
-  EXPECT_LE(ctx_->blocking_posts - passes_before, 1)
+  EXPECT_LE(executor_->reconcile_passes() - passes_before, 1u)
       << "an undelivered report is sent again on the next pass, not only with the periodic re-report";
   ctx_->sent.back().on_reply(encode(AssignmentAck{}));
   EXPECT_EQ(executor_->replica_count(), 1u);
@@ -119,8 +119,8 @@ TEST_F(ExecutorTest, ABatchReplicaThatExitsZeroIsReportedSucceededAndNeverRunAga
   EXPECT_EQ(last.state, "succeeded");
   EXPECT_EQ(last.exit_code, 0);
   const std::size_t reports = ctx_->reports_to(kCoordinator).size();
-  const int passes = ctx_->blocking_posts;
-  ASSERT_TRUE(run_acknowledged_until([&] { return ctx_->blocking_posts >= passes + 3; }));
+  const std::uint64_t passes = executor_->reconcile_passes();
+  ASSERT_TRUE(run_acknowledged_until([&] { return executor_->reconcile_passes() >= passes + 3; }));
   EXPECT_EQ(lines_in(runs), 1u) << "a finished batch replica was started again";
   ASSERT_EQ(containers(job).size(), 1u) << "the finished container is kept for its logs";
   EXPECT_EQ(containers(job).front().state, runtime::ContainerState::kExited);

@@ -42,10 +42,7 @@ class FakeContext : public NodeContext {
   std::int64_t now_ms() const override { return clock_ms; }
   bool stopping() const override { return false; }
   boost::asio::io_context& io() override { return io_context; }
-  void post_blocking(std::function<void()> task) override {
-    ++blocking_posts;  // one per convergence pass, in this test
-    blocking->post(std::move(task));
-  }
+  void post_blocking(std::function<void()> task) override { blocking->post(std::move(task)); }
   void post_fhe(std::function<void()> task) override { blocking->post(std::move(task)); }
   void post_fhe_first(std::function<void()> task) override { blocking->post_first(std::move(task)); }
   void request(const std::string& peer, std::string_view protocol, Bytes message, OnReply on_reply) override {
@@ -123,7 +120,6 @@ class FakeContext : public NodeContext {
   std::function<void(const std::string&, const Hash32&, std::uint32_t, sched::DecisionRecord, AgreedCallback)> agree;
   Result<std::string> agreement = permission_denied("not agreed in this test");
   int agreement_asked = 0;
-  int blocking_posts = 0;
   std::vector<Sent> sent;
   std::vector<Bytes> local_reports;
   std::vector<std::pair<std::string, Bytes>> published;  // topic, data

@@ -451,7 +451,7 @@ void Executor::reconcile_now() {
       checks.push_back({key, replica.health->check(), health_target(replica), {}});
     }
   }
-  ctx_.post_blocking([this, desired = std::move(desired), restarts = std::move(restarts), checks = std::move(checks),
+  runtime_worker_.post([this, desired = std::move(desired), restarts = std::move(restarts), checks = std::move(checks),
                       now]() mutable {
     std::vector<runtime::ContainerInfo> containers;
     std::vector<runtime::ReconcileError> errors;
@@ -661,7 +661,7 @@ void Executor::drain(std::function<void()> done, std::string why) {
     (void)ctx_.store().erase(kReplicaDoc, replica_key(key.first, key.second));
   }
   local_.clear();
-  ctx_.post_blocking([this, reports, done] {
+  runtime_worker_.post([this, reports, done] {
     (void)reconciler_->set_desired({});
     (void)reconciler_->reconcile();
     ctx_.post([this, reports, done] {

@@ -8,7 +8,9 @@
 // NodeContext.
 //
 // Threading: every public method is called on the io thread. The driver and the reconciler
-// are used on the blocking worker (logs() excepted, as the API always did).
+// are used on the executor's own runtime worker (logs() excepted, as the API always did); the
+// chain's image check of a new assignment runs on the node's blocking worker, so a long image
+// pull never holds it up.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +26,7 @@
 
 #include "health_check.h"
 #include "node_context.h"
+#include "worker.h"
 #include "veil/node/job_state.h"
 #include "veil/runtime/driver.h"
 #include "veil/runtime/reconciler.h"
@@ -108,6 +111,8 @@ class Executor {
   // What the replicas here were promised (telemetry offers the measured capacity minus this).
   sched::FreeCapacity reserved_capacity() const;
   std::size_t replica_count() const { return local_.size(); }
+  // Convergence passes whose results were reported so far.
+  std::uint64_t reconcile_passes() const { return reconcile_passes_; }
   const std::map<ReplicaKey, LocalReplica>& replicas() const { return local_; }
   std::string driver_name() const { return driver_->name(); }
   const std::string& driver_reason() const { return driver_reason_; }
@@ -160,14 +165,14 @@ class Executor {
   std::chrono::milliseconds pass_interval() const;
 
   NodeContext& ctx_;
-  std::unique_ptr<runtime::Driver> driver_;  // used on the blocking worker only (logs() aside)
+  std::unique_ptr<runtime::Driver> driver_;  // used on runtime_worker_ only (logs() aside)
   std::string driver_reason_;
   std::chrono::seconds stop_grace_;                   // for restarts of unhealthy containers
   // This node's containers only: the reconciler's cluster label, which names the node. Nodes
   // that share one engine (tests, or two nodes on one host) must not see each other's replicas
   // of the same job and replica index.
   runtime::LabelSelector own_containers_;
-  std::unique_ptr<runtime::Reconciler> reconciler_;  // used on the blocking worker only
+  std::unique_ptr<runtime::Reconciler> reconciler_;  // used on runtime_worker_ only
 
   std::map<ReplicaKey, LocalReplica> local_;
   StopFence stop_fence_;  // assignments of stopped replicas that must not start
@@ -176,6 +181,11 @@ class Executor {
   std::string refusal_;  // refuse_assignments
   std::map<std::string, std::filesystem::path> host_volumes_;  // offer_host_volumes
   std::unique_ptr<boost::asio::steady_timer> reconcile_timer_;
+  // Runs the reconcile passes (pulls, creates, health checks) and the drain's last pass: a pull
+  // of a large image takes minutes and must not hold up the node's blocking worker, where the
+  // chain is asked whether a new assignment's image is allowed. Last member: destroyed first,
+  // it finishes its queue while the driver and the reconciler still exist.
+  Worker runtime_worker_{"runtime"};
 };
 
 }  // namespace veil::node
