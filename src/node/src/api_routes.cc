@@ -41,12 +41,8 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
                          {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
                          {"reschedules", r.reschedules_ms.size()}});
     if (r.pull) {
-      placement.back()["pull"] = {{"image", r.pull->image},
-                                  {"layers", r.pull->layers},
-                                  {"layers_done", r.pull->layers_done},
-                                  {"bytes_done", r.pull->bytes_done},
-                                  {"bytes_total", r.pull->bytes_total},
-                                  {"started_at", r.pull_started_ms}};
+      placement.back()["pull"] = image_pull_json(*r.pull);
+      placement.back()["pull"]["started_at"] = r.pull_started_ms;
     }
   }
   json anchor = nullptr;

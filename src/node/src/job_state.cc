@@ -401,9 +401,8 @@ nlohmann::json to_json(const JobState& job) {
                         {"failed_nodes", r.failed_nodes},
                         {"reschedules_ms", r.reschedules_ms}});
     if (r.pull) {
-      replicas.back()["pull"] = {{"image", r.pull->image},         {"layers", r.pull->layers},
-                                 {"layers_done", r.pull->layers_done}, {"bytes_done", r.pull->bytes_done},
-                                 {"bytes_total", r.pull->bytes_total}, {"started_ms", r.pull_started_ms}};
+      replicas.back()["pull"] = image_pull_json(*r.pull);
+      replicas.back()["pull"]["started_ms"] = r.pull_started_ms;
     }
   }
   json rounds = json::array();

@@ -276,13 +276,7 @@ Bytes encode(const ReplicaReport& m) {
   j["detail"] = m.detail;
   j["at_ms"] = m.at_ms;
   if (m.exit_code) j["exit"] = static_cast<std::uint64_t>(*m.exit_code & 0xff);
-  if (m.pull) {
-    j["pull"] = {{"image", m.pull->image},
-                 {"layers", m.pull->layers},
-                 {"layers_done", m.pull->layers_done},
-                 {"bytes_done", m.pull->bytes_done},
-                 {"bytes_total", m.pull->bytes_total}};
-  }
+  if (m.pull) j["pull"] = image_pull_json(*m.pull);
   return to_bytes(j);
 }
 
@@ -401,6 +395,14 @@ Result<Assignment> decode_assignment(ByteView bytes) {
 
 Result<AssignmentAck> decode_assignment_ack(ByteView bytes) {
   return decode_message<AssignmentAck>(bytes, "ack", [](Fields& f, AssignmentAck& m) { m.error = f.text("error", 4096); });
+}
+
+nlohmann::json image_pull_json(const ImagePull& pull) {
+  return {{"image", pull.image},
+          {"layers", pull.layers},
+          {"layers_done", pull.layers_done},
+          {"bytes_done", pull.bytes_done},
+          {"bytes_total", pull.bytes_total}};
 }
 
 Result<ReplicaReport> decode_replica_report(ByteView bytes) {

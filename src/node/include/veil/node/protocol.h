@@ -30,6 +30,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "veil/common/bytes.h"
 #include "veil/common/status.h"
 #include "veil/fhe/threshold.h"
@@ -149,6 +151,9 @@ struct ImagePull {
   std::uint64_t bytes_total = 0;
   bool operator==(const ImagePull&) const = default;
 };
+// {"image", "layers", "layers_done", "bytes_done", "bytes_total"}: its form in a report, in a
+// job's record and in the API.
+nlohmann::json image_pull_json(const ImagePull& pull);
 
 struct ReplicaReport {
   Hash32 job_id{};
