@@ -388,6 +388,11 @@ int cmd_bench(const FheOptions& o) {
   volatile std::uint64_t sink = 0;
   j["decrypt_u16_ms"] = time_ms(samples * 4, [&] { sink = a->decrypt(*ck); });
   j["pbs_ms"] = time_ms(samples * 2, [&] { sink = bootstrap_once(*ck, *sk, 3); });
+  // Per bootstrap, in a batch of 32 on all threads (a level of a circuit, as schedulers run them).
+  constexpr std::size_t kBatch = 32;
+  std::size_t batch_correct = kBatch;
+  j["ks_pbs_batch_ms"] = time_ms(samples, [&] { batch_correct = bootstrap_batch(*ck, *sk, kBatch); }) / kBatch;
+  if (batch_correct != kBatch) return fail("batched bootstrap check failed");
   j["add_u16_ms"] = time_ms(samples, [&] { (void)a->add(b, *sk); });
   j["ge_u16_ms"] = time_ms(samples, [&] { (void)a->ge(b, *sk); });
   j["ge_scalar_u16_ms"] = time_ms(samples, [&] { (void)a->ge(4242, *sk); });

@@ -123,6 +123,65 @@ TEST(FheLwe, EncryptDecryptAndKeySwitch) {
   }
 }
 
+// The 32-bit switch the bootstraps run differs from the 64-bit one only by the rounding of the
+// key's rows and of the body: measured against the model over random inputs.
+TEST(FheLwe, KeySwitch32DiffersFromThe64BitSwitchByTheModelledRounding) {
+  const auto& params = kParamInsecureTestOnly;
+  const auto& keys = testing::keys_for(params);
+  const auto& ksk = keys.server.ksk();
+  const Torus* small_key = keys.client.small_key().bits.data();
+  constexpr int kSamples = 2000;
+  double sum = 0, sq = 0;
+  core::LweCiphertext in(ksk.input_dimension), wide, narrow;
+  for (int i = 0; i < kSamples; ++i) {
+    for (auto& w : in.data) w = rng()();
+    core::keyswitch(ksk, in, wide);
+    core::keyswitch32(ksk, in, narrow);
+    for (std::size_t t = 0; t < narrow.data.size(); ++t) ASSERT_EQ(narrow.data[t] & 0xFFFFFFFFu, 0u);
+    const auto diff = static_cast<double>(
+        static_cast<std::int64_t>(core::lwe_phase(narrow, small_key) - core::lwe_phase(wide, small_key)));
+    sum += diff;
+    sq += diff * diff;
+  }
+  const double mean = sum / kSamples;
+  const double log2_std = 0.5 * std::log2(sq / kSamples - mean * mean);
+  const double want = 0.5 * std::log2(core::key_switch32_rounding_variance(params));
+  EXPECT_NEAR(log2_std, want, 0.2) << "measured 2^" << log2_std << ", model 2^" << want;
+}
+
+// Batches of one (accumulator in registers), three (products) and nine (multiples of the key
+// rows) inputs, over whole column blocks and over splits inside a block, all equal the switch
+// of each input on its own.
+TEST(FheLwe, BatchedKeySwitch32EqualsOneByOne) {
+  const auto& keys = testing::keys_for(kParamInsecureTestOnly);
+  const auto& ksk = keys.server.ksk();
+  const std::size_t rows = ksk.rows(), cols = ksk.padded_columns();
+  for (std::size_t count : {1, 3, 9}) {
+    std::vector<core::LweCiphertext> inputs(count, core::LweCiphertext(ksk.input_dimension));
+    std::vector<std::int8_t> digits(count * rows);
+    std::vector<std::uint32_t> accs(count * cols);
+    std::vector<const core::LweCiphertext*> in_ptrs;
+    std::vector<std::uint32_t*> acc_ptrs;
+    for (std::size_t c = 0; c < count; ++c) {
+      for (auto& w : inputs[c].data) w = rng()();
+      core::keyswitch_digits(ksk, inputs[c], digits.data() + c * rows);
+      in_ptrs.push_back(&inputs[c]);
+      acc_ptrs.push_back(accs.data() + c * cols);
+    }
+    for (std::size_t split : {std::size_t{0}, core::KeySwitchKey::kBlockColumns, std::size_t{37}}) {
+      std::fill(accs.begin(), accs.end(), 0xDEADBEEFu);
+      core::keyswitch32_batch_columns(ksk, in_ptrs.data(), acc_ptrs.data(), count, digits.data(), 0, split);
+      core::keyswitch32_batch_columns(ksk, in_ptrs.data(), acc_ptrs.data(), count, digits.data(), split, cols);
+      for (std::size_t c = 0; c < count; ++c) {
+        core::LweCiphertext batched, alone;
+        core::lift_keyswitched32(acc_ptrs[c], ksk.output_dimension, batched);
+        core::keyswitch32(ksk, inputs[c], alone);
+        EXPECT_EQ(batched.data, alone.data) << count << " inputs, split at column " << split << ", input " << c;
+      }
+    }
+  }
+}
+
 TEST(FheGlwe, EncryptPhaseAndExternalProduct) {
   const auto& params = kParamInsecureTestOnly;
   const auto& ck = testing::keys_for(params).client;

@@ -59,6 +59,20 @@ std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, s
   return ck.decrypt_full(sk.clean(ck.encrypt(value)));
 }
 
+std::size_t bootstrap_batch(const ClientKey& client, const ServerKey& server, std::size_t count) {
+  const auto& ck = client.impl().key;
+  const auto& sk = server.impl().key;
+  const std::uint64_t p = ck.params().message_modulus;
+  std::vector<shortint::Ciphertext> inputs;
+  for (std::size_t i = 0; i < count; ++i) inputs.push_back(ck.encrypt(i % p));
+  const auto identity = sk.lut([](std::uint64_t x) { return x; });
+  const std::vector<const shortint::LookupTable*> luts(count, &identity);
+  const auto outputs = sk.apply_batch(inputs, luts, ThreadPool::shared());
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < count; ++i) correct += ck.decrypt_full(outputs[i].at(0)) == i % p ? 1 : 0;
+  return correct;
+}
+
 std::uint64_t bootstrap_count() { return shortint::bootstrap_count(); }
 
 const char* fft_backend_name() { return core::default_fft_kernels().name; }

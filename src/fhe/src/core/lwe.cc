@@ -189,75 +189,97 @@ void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int
 
 void KeySwitchKey::make_blocked() {
   const std::size_t cols = output_dimension + 1, blocks = (cols + kBlockColumns - 1) / kBlockColumns;
-  blocked.assign(blocks * rows() * kBlockColumns, 0);
+  blocked32.assign(blocks * rows() * kBlockColumns, 0);
   for (std::size_t r = 0; r < rows(); ++r) {
     for (std::size_t col = 0; col < cols; ++col) {
       const std::size_t b = col / kBlockColumns;
-      blocked[(b * rows() + r) * kBlockColumns + col % kBlockColumns] = data[r * cols + col];
+      // Rounded to nearest; the carry out of the top wraps, as on the torus.
+      const auto word = static_cast<std::uint32_t>((data[r * cols + col] + (Torus{1} << 31)) >> 32);
+      blocked32[(b * rows() + r) * kBlockColumns + col % kBlockColumns] = word;
     }
   }
 }
 
 namespace {
 
-// Batched key switch over the column-blocked key, one block of columns at a time: the key is
-// read sequentially, and when every digit lies in [-8, 8) the multiples 1..8 of a group of rows
-// are built once (seven adds per word) so that every input adds or subtracts one multiple
-// per row, the group's sum kept in registers, instead of multiplying row by row.
+// The key switch over the column-blocked 32-bit key, one block of columns at a time: the key
+// is read sequentially, four rows at a time, and each input's accumulator for the block is
+// loaded and stored once per four rows. A row's contribution d * row comes from a product, or,
+// for batches large enough to pay for it and digits in [-8, 8), from the multiples -8..8 of
+// the row built once per block of rows (16 vector adds per row instead of a multiply per
+// input and row).
 VEIL_FHE_CLONES
-void keyswitch_batch_blocked(const KeySwitchKey& ksk, Torus* const* accs, std::size_t count, const std::int8_t* digits,
-                             std::size_t col_begin, std::size_t col_end) {
-  constexpr std::size_t kW = KeySwitchKey::kBlockColumns, kV = kW / 8;
-  // Rows handled together: each input's accumulator is loaded and stored once per group.
+void keyswitch32_blocked(const KeySwitchKey& ksk, std::uint32_t* const* accs, std::size_t count,
+                         const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
+  constexpr std::size_t kW = KeySwitchKey::kBlockColumns, kLanes = 16, kV = kW / kLanes;
   constexpr std::size_t kRowsPerGroup = 4;
+  // From this many inputs on, building the multiples costs less than the products it saves.
+  constexpr std::size_t kMultiplesFrom = 8;
   const std::size_t rows = ksk.rows();
   // 64-byte vectors (GCC vector extension), so the AVX-512 clone uses whole zmm registers
   // (its default tuning would pick 256-bit ones); other clones split them.
-  using Vec = Torus __attribute__((vector_size(64)));
-  // multiples[g][8 + k][v]: k times row g of the group, k in -8..8 (digits lie in [-8, 8)).
-  Vec multiples[kRowsPerGroup][17][kV];
-  const bool fast = ksk.base_log <= 4 && rows % kRowsPerGroup == 0;
+  using Vec = std::uint32_t __attribute__((vector_size(64)));
+  Vec multiples[kRowsPerGroup][17][kV];  // multiples[g][8 + k]: k times row g of the group
+  const bool grouped = rows % kRowsPerGroup == 0;
+  const bool use_multiples = grouped && count >= kMultiplesFrom && ksk.base_log <= 4;
   for (std::size_t b = col_begin / kW; b * kW < col_end; ++b) {
     const std::size_t lo = std::max(col_begin, b * kW), hi = std::min(col_end, (b + 1) * kW);
-    const Torus* block = ksk.blocked.data() + b * rows * kW;
-    if (!fast || lo != b * kW || hi != (b + 1) * kW) {  // a split inside a block: plain products
+    const std::uint32_t* block = ksk.blocked32.data() + b * rows * kW;
+    if (!grouped || lo != b * kW || hi != (b + 1) * kW) {  // a split inside a block: plain products
       for (std::size_t r = 0; r < rows; ++r) {
-        const Torus* row = block + r * kW;
+        const std::uint32_t* row = block + r * kW;
         for (std::size_t c = 0; c < count; ++c) {
-          const Torus d = static_cast<Torus>(static_cast<std::int64_t>(digits[c * rows + r]));
+          const auto d = static_cast<std::uint32_t>(static_cast<std::int32_t>(digits[c * rows + r]));
           for (std::size_t t = lo - b * kW; t < hi - b * kW; ++t) accs[c][b * kW + t] -= d * row[t];
         }
       }
       continue;
     }
+    if (count == 1) {  // one input (a bootstrap on its own): its accumulator stays in registers
+      Vec a[kV];
+      std::memcpy(a, accs[0] + b * kW, sizeof a);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto d = static_cast<std::uint32_t>(static_cast<std::int32_t>(digits[r]));
+        Vec row[kV];
+        std::memcpy(row, block + r * kW, sizeof row);
+        for (std::size_t v = 0; v < kV; ++v) a[v] -= row[v] * d;
+      }
+      std::memcpy(accs[0] + b * kW, a, sizeof a);
+      continue;
+    }
     for (std::size_t r = 0; r < rows; r += kRowsPerGroup) {
-      for (std::size_t g = 0; g < kRowsPerGroup; ++g) {
-        Vec(&m)[17][kV] = multiples[g];
-        const Torus* row = block + (r + g) * kW;
-        for (std::size_t v = 0; v < kV; ++v) {
-          m[8][v] = Vec{};
-          std::memcpy(&m[9][v], row + 8 * v, sizeof(Vec));
-          m[7][v] = -m[9][v];
-        }
-        for (std::size_t k = 2; k <= 8; ++k) {
+      Vec row[kRowsPerGroup][kV];
+      std::memcpy(row, block + r * kW, sizeof row);
+      if (use_multiples) {
+        for (std::size_t g = 0; g < kRowsPerGroup; ++g) {
+          Vec(&m)[17][kV] = multiples[g];
           for (std::size_t v = 0; v < kV; ++v) {
-            m[8 + k][v] = m[7 + k][v] + m[9][v];
-            m[8 - k][v] = m[9 - k][v] - m[9][v];
+            m[8][v] = Vec{};
+            m[9][v] = row[g][v];
+            m[7][v] = -row[g][v];
+          }
+          for (std::size_t k = 2; k <= 8; ++k) {
+            for (std::size_t v = 0; v < kV; ++v) {
+              m[8 + k][v] = m[7 + k][v] + row[g][v];
+              m[8 - k][v] = m[9 - k][v] - row[g][v];
+            }
           }
         }
       }
       for (std::size_t c = 0; c < count; ++c) {
         const std::int8_t* d = digits + c * rows + r;
-        const Vec* m0 = multiples[0][8 + d[0]];
-        const Vec* m1 = multiples[1][8 + d[1]];
-        const Vec* m2 = multiples[2][8 + d[2]];
-        const Vec* m3 = multiples[3][8 + d[3]];
-        Torus* acc = accs[c] + b * kW;
+        std::uint32_t* acc = accs[c] + b * kW;
         for (std::size_t v = 0; v < kV; ++v) {
           Vec a;
-          std::memcpy(&a, acc + 8 * v, sizeof a);
-          a -= (m0[v] + m1[v]) + (m2[v] + m3[v]);
-          std::memcpy(acc + 8 * v, &a, sizeof a);
+          std::memcpy(&a, acc + kLanes * v, sizeof a);
+          if (use_multiples) {
+            a -= (multiples[0][8 + d[0]][v] + multiples[1][8 + d[1]][v]) +
+                 (multiples[2][8 + d[2]][v] + multiples[3][8 + d[3]][v]);
+          } else {
+            const auto digit = [&](std::size_t g) { return static_cast<std::uint32_t>(static_cast<std::int32_t>(d[g])); };
+            a -= (row[0][v] * digit(0) + row[1][v] * digit(1)) + (row[2][v] * digit(2) + row[3][v] * digit(3));
+          }
+          std::memcpy(acc + kLanes * v, &a, sizeof a);
         }
       }
     }
@@ -266,14 +288,35 @@ void keyswitch_batch_blocked(const KeySwitchKey& ksk, Torus* const* accs, std::s
 
 }  // namespace
 
-void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, Torus* const* accs,
-                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
+void keyswitch32_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, std::uint32_t* const* accs,
+                               std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end) {
   const std::size_t out_dim = ksk.output_dimension;
   for (std::size_t c = 0; c < count; ++c) {
-    for (std::size_t t = col_begin; t < col_end; ++t) accs[c][t] = t == out_dim ? ins[c]->body() : 0;
+    for (std::size_t t = col_begin; t < col_end; ++t) {
+      // The body rounded down: every edge of a table's decision window is a multiple of 2^32,
+      // so rounding down keeps each window exactly where the 64-bit switch has it.
+      accs[c][t] = t == out_dim ? static_cast<std::uint32_t>(ins[c]->body() >> 32) : 0;
+    }
   }
-  assert(!ksk.blocked.empty() && "keyswitch_batch_columns needs KeySwitchKey::make_blocked()");
-  keyswitch_batch_blocked(ksk, accs, count, digits, col_begin, col_end);
+  assert(!ksk.blocked32.empty() && "keyswitch32 needs KeySwitchKey::make_blocked()");
+  keyswitch32_blocked(ksk, accs, count, digits, col_begin, col_end);
+}
+
+void lift_keyswitched32(const std::uint32_t* acc, std::size_t output_dimension, LweCiphertext& out) {
+  out.data.resize(output_dimension + 1);
+  for (std::size_t t = 0; t <= output_dimension; ++t) out.data[t] = static_cast<Torus>(acc[t]) << 32;
+}
+
+void keyswitch32(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out) {
+  thread_local std::vector<std::int8_t> digits;
+  thread_local std::vector<std::uint32_t> acc;
+  digits.resize(ksk.rows());
+  acc.resize(ksk.padded_columns());
+  keyswitch_digits(ksk, in, digits.data());
+  const LweCiphertext* ins[1] = {&in};
+  std::uint32_t* accs[1] = {acc.data()};
+  keyswitch32_batch_columns(ksk, ins, accs, 1, digits.data(), 0, ksk.padded_columns());
+  lift_keyswitched32(acc.data(), ksk.output_dimension, out);
 }
 
 }  // namespace veil::fhe::core

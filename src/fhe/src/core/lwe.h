@@ -116,11 +116,12 @@ struct KeySwitchKey {
 
   std::size_t input_dimension = 0, output_dimension = 0, base_log = 0, level = 0;
   std::vector<Torus> data;  // [input][level][output_dimension + 1]
-  // Second layout, for batched key switches (keyswitch_batch_columns needs it): the same
-  // words as [column block][row][kBlockColumns], the last block padded with zeros, so that a
-  // pass over one block reads the key sequentially while every input's accumulator for the
-  // block stays in the L1 cache. Empty until make_blocked() (shortint::ServerKey makes it).
-  std::vector<Torus> blocked;
+  // The copy the bootstraps' key switches read (keyswitch32*): every word rounded to its top 32
+  // bits, laid out as [column block][row][kBlockColumns], the last block padded with zeros, so
+  // that a pass over one block reads the key sequentially while every input's accumulator for
+  // the block stays in the L1 cache. Half the bytes of `data`. Empty until make_blocked()
+  // (shortint::ServerKey makes it).
+  std::vector<std::uint32_t> blocked32;
 
   const Torus* entry(std::size_t i, std::size_t j) const {
     return data.data() + (i * level + j) * (output_dimension + 1);
@@ -133,19 +134,35 @@ struct KeySwitchKey {
 // Masks come from `mask` in entry order, so a seeded mask generator reproduces them.
 KeySwitchKey generate_ksk(const LweSecretKey& input, const LweSecretKey& output, std::size_t base_log,
                           std::size_t level, const NoiseDistribution& dist, Csprng& mask, Csprng& noise);
-// out (dimension output_dimension) encrypts the same phase as in, under the output key.
+// out (dimension output_dimension) encrypts the same phase as in, under the output key, with
+// 64-bit arithmetic on `data` (the squashing key's switch; the reference for keyswitch32).
 void keyswitch(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
-
-// Key-switches count inputs at once, reading the key once (its blocked layout, which must
-// have been made), into accumulators: accs[c] holds
-// keyswitch(ins[c]) in its first output_dimension + 1 words (the body last) and must have
-// padded_columns() words. Only columns [col_begin, col_end) are written, so callers may split
-// the columns across threads; splits at multiples of KeySwitchKey::kBlockColumns keep the
-// blocked layout's fast path.
-void keyswitch_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, Torus* const* accs,
-                             std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end);
 // digits[(c * input_dimension + i) * level + j]: the decomposition of every input coefficient.
 void keyswitch_digits(const KeySwitchKey& ksk, const LweCiphertext& in, std::int8_t* digits);
+
+// ----- The 32-bit key switch of the bootstraps (TFHE-rs's KS32 atomic pattern) -----
+// The same switch on Z/2^32: the input body rounded down to 32 bits (which keeps the edges of
+// the tables' decision windows, multiples of 2^32, exact), the key's words rounded to nearest
+// on 32 bits (blocked32), the sum taken mod 2^32. The result only feeds the switch to Z/2N (2N <=
+// 2^32), so the low 32 bits a 64-bit switch would compute carry nothing the bootstrap reads
+// but noise; dropping them halves the key bytes streamed per switch. The extra error (each
+// key row's rounding through the digits, and the body's) has variance 2^86.7 on the default
+// parameters against the 64-bit switch's own 2^106 (core::key_switch32_rounding_variance,
+// docs/fhe.md).
+//
+// out: the switched ciphertext as a 64-bit one (each word the 32-bit result << 32), so the
+// modulus switch and the blind rotation are unchanged.
+void keyswitch32(const KeySwitchKey& ksk, const LweCiphertext& in, LweCiphertext& out);
+// Key-switches count inputs at once, reading blocked32 once, into 32-bit accumulators: accs[c]
+// holds the result for ins[c] in its first output_dimension + 1 words (the body last) and must
+// have padded_columns() words. digits: keyswitch_digits of every input, one after the other.
+// Only columns [col_begin, col_end) are written, so callers may split the columns across
+// threads; splits at multiples of KeySwitchKey::kBlockColumns keep the fast path.
+void keyswitch32_batch_columns(const KeySwitchKey& ksk, const LweCiphertext* const* ins, std::uint32_t* const* accs,
+                               std::size_t count, const std::int8_t* digits, std::size_t col_begin, std::size_t col_end);
+// out = the accumulator of keyswitch32_batch_columns as a 64-bit ciphertext of dimension
+// output_dimension (each word << 32).
+void lift_keyswitched32(const std::uint32_t* acc, std::size_t output_dimension, LweCiphertext& out);
 
 // ----- Modulus switching -----
 // round(x * 2N / 2^64) mod 2N: one word on its own.

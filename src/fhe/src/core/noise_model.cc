@@ -33,7 +33,7 @@ double key_switch_variance(const Parameters& p) {
   const double kept2 = std::ldexp(1.0, static_cast<int>(2 * p.ks_base_log * p.ks_level));
   const double rounding = (kQ2 / (12 * kept2) - 1.0 / 12) * 0.5 + 1.0 / 16;
   const double key = level * noise_variance(p.lwe_noise) * (base * base + 2) / 12;
-  return n_in * (key + rounding);
+  return n_in * (key + rounding) + key_switch32_rounding_variance(p);
 }
 
 // log2 P(|N(0, var)| > bound).
@@ -51,6 +51,14 @@ double noise_variance(const NoiseDistribution& dist) {
   if (dist.kind == NoiseKind::kTUniform) return (std::exp2(2 * dist.value + 1) + 1) / 6;
   const double std_dev = dist.value * 0x1p64;
   return std_dev * std_dev;
+}
+
+double key_switch32_rounding_variance(const Parameters& p) {
+  const double rows = static_cast<double>(p.big_lwe_dimension() * p.ks_level);
+  const double base = std::ldexp(1.0, static_cast<int>(p.ks_base_log));
+  const double word = 0x1p64 / 12;  // a word rounded to a multiple of 2^32: uniform error
+  const double per_row = word * (1 + static_cast<double>(p.lwe_dimension) / 2);
+  return rows * (base * base + 2) / 12 * per_row + word;
 }
 
 double modulus_switch_variance(std::size_t n, std::size_t polynomial_size, ModulusSwitch kind) {

@@ -33,9 +33,14 @@ double noise_variance(const NoiseDistribution& dist);
 // plain one it is the average over keys (a key of weight w gives (q/2N)^2 (1/12 + w/12)).
 double modulus_switch_variance(std::size_t n, std::size_t polynomial_size, ModulusSwitch kind);
 
+// The error the 32-bit key switch (core::keyswitch32) adds to the 64-bit one's: every key row
+// rounded to 32 bits (its body and the key-weighted mask words), through the digits, and the
+// input body's rounding. Part of the key switch's variance below.
+double key_switch32_rounding_variance(const Parameters& params);
+
 struct PbsNoise {
   double log2_var_pbs_output = 0;     // blind rotation, FFT error included
-  double log2_var_key_switch = 0;     // KSK noise and decomposition rounding
+  double log2_var_key_switch = 0;     // KSK noise, decomposition rounding, the 32-bit switch's rounding
   double log2_var_modulus_switch = 0;
   // At the modulus switch, for an input whose noise is a combination of bootstrapped blocks of
   // 2-norm `input_norm`: input_norm^2 * PBS output + key switch + modulus switch.

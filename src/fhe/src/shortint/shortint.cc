@@ -80,7 +80,7 @@ std::uint64_t ClientKey::decrypt_full(const Ciphertext& ct) const {
 
 ServerKey::ServerKey(const Parameters& params, core::FourierBootstrapKey bsk, core::KeySwitchKey ksk)
     : params_(&params), bsk_(std::move(bsk)), ksk_(std::move(ksk)), fft_(&core::fft_plan(params.polynomial_size)) {
-  ksk_.make_blocked();  // a second copy of the key (60 MB by default) for apply_batch
+  ksk_.make_blocked();  // the 32-bit copy the key switches read (30 MB by default)
   identity_ = lut([](std::uint64_t x) { return x; });
 }
 
@@ -151,7 +151,7 @@ std::uint64_t bootstrap_count() { return g_bootstraps.load(std::memory_order_rel
 
 Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const {
   thread_local core::LweCiphertext small;
-  core::keyswitch(ksk_, in.ct, small);
+  core::keyswitch32(ksk_, in.ct, small);
   Ciphertext out;
   core::programmable_bootstrap(out.ct, bsk_, small, lut.poly.data(), *fft_);
   g_bootstraps.fetch_add(1, std::memory_order_relaxed);
@@ -163,7 +163,7 @@ Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const 
 std::vector<Ciphertext> ServerKey::apply_many(const Ciphertext& in, const LookupTable& lut) const {
   assert(in.degree < params_->plaintext_modulus() / lut.count);
   thread_local core::LweCiphertext small;
-  core::keyswitch(ksk_, in.ct, small);
+  core::keyswitch32(ksk_, in.ct, small);
   std::vector<core::LweCiphertext> raw;
   core::programmable_bootstrap_many(raw, bsk_, small, lut.poly.data(), lut.count, *fft_);
   g_bootstraps.fetch_add(1, std::memory_order_relaxed);  // one blind rotation serves every table
@@ -224,11 +224,11 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   // 1. Key switching, the key read once; output columns split across threads in whole
   // blocks of the blocked key layout.
   const std::size_t per_input = ksk_.rows();
-  const std::size_t cols = ksk_.padded_columns(), out_words = ksk_.output_dimension + 1;
+  const std::size_t cols = ksk_.padded_columns();
   std::vector<std::int8_t> digits(count * per_input);
-  std::vector<Torus> ks_acc(count * cols);
+  std::vector<std::uint32_t> ks_acc(count * cols);
   std::vector<const core::LweCiphertext*> in_ptrs(count);
-  std::vector<Torus*> ks_ptrs(count);
+  std::vector<std::uint32_t*> ks_ptrs(count);
   for (std::size_t c = 0; c < count; ++c) {
     in_ptrs[c] = &inputs[c].ct;
     ks_ptrs[c] = ks_acc.data() + c * cols;
@@ -238,10 +238,10 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   pool.parallel_for(0, threads, [&](std::size_t t) {
     const std::size_t begin = t * blocks / threads * core::KeySwitchKey::kBlockColumns;
     const std::size_t end = (t + 1) * blocks / threads * core::KeySwitchKey::kBlockColumns;
-    if (begin < end) core::keyswitch_batch_columns(ksk_, in_ptrs.data(), ks_ptrs.data(), count, digits.data(), begin, end);
+    if (begin < end) core::keyswitch32_batch_columns(ksk_, in_ptrs.data(), ks_ptrs.data(), count, digits.data(), begin, end);
   });
   std::vector<core::LweCiphertext> small(count);
-  for (std::size_t c = 0; c < count; ++c) small[c].data.assign(ks_ptrs[c], ks_ptrs[c] + out_words);
+  for (std::size_t c = 0; c < count; ++c) core::lift_keyswitched32(ks_ptrs[c], ksk_.output_dimension, small[c]);
   // 2. Blind rotations, one contiguous chunk of the batch per thread.
   const std::size_t acc_words = (params_->glwe_dimension + 1) * params_->polynomial_size;
   std::vector<Torus> accs(count * acc_words);

@@ -27,6 +27,11 @@ BootstrapCheck check_bootstraps(const ClientKey& client, const ServerKey& server
 // thread; returns the decrypted output. For timing a single bootstrap.
 std::uint64_t bootstrap_once(const ClientKey& client, const ServerKey& server, std::uint64_t value);
 
+// `count` key-switch + PBS (identity table) of fresh encryptions as one batch, the way the
+// integer layer runs a level of a circuit (all pool threads, each key read once for the whole
+// batch); returns how many outputs decrypted to their input. For timing a batch.
+std::size_t bootstrap_batch(const ClientKey& client, const ServerKey& server, std::size_t count);
+
 // Programmable bootstraps run by this process so far, on all threads (a many-LUT bootstrap
 // counts once). Benchmarks take differences of it around an operation.
 std::uint64_t bootstrap_count();
