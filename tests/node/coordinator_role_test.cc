@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +148,7 @@ class CoordinatorRoleTest : public ::testing::Test {
     options.first_retry = 100ms;
     options.max_retry = 400ms;
     options.replication_interval = 200ms;
+    options.committee_hedge = 300ms;
     CoordinatorRole::LocalRoles roles;
     roles.evaluate_round = [self](const Bytes& round) { self->scheduler->on_round(self->id, round); };
     roles.announced = [self](const Hash32& job, std::uint32_t round) { return self->scheduler->announced(job, round); };
@@ -259,7 +262,11 @@ class CoordinatorRoleTest : public ::testing::Test {
     else if (p == kReportProtocol) to->coordinator->handle_report(from.id, std::move(message.message), reply);
     else if (p == kJobStateProtocol) to->coordinator->handle_job_state(from.id, std::move(message.message), reply);
     else if (p == kAssignProtocol) reply(execute(*to, from.id, message.message));
-    else if (p == kDecryptProtocol && to->committee) to->committee->handle(from.id, std::move(message.message), reply);
+    else if (p == kDecryptProtocol && to->committee) {
+      ++decrypt_requests_[to->id];
+      if (silent_.count(to->id) > 0) return;  // a member that never answers (a stalled process)
+      to->committee->handle(from.id, std::move(message.message), reply);
+    }
     else reply(encode(DecryptResponse{"not a committee member", {}}));
   }
 
@@ -346,6 +353,18 @@ class CoordinatorRoleTest : public ::testing::Test {
   int refusals_ = 0;
   int assignments_seen_ = 0;
   std::vector<std::string> refused_by_;
+  std::map<std::string, int> decrypt_requests_;  // committee member -> share requests it got
+  std::set<std::string> silent_;                  // members that take requests and never answer
+
+  // Whether one of the job's events (on A) contains `text`.
+  bool said(const std::string& text) {
+    const auto events = find_node(kA)->ctx->store().events(hash_hex(job_), 100);
+    if (!events.ok()) return false;
+    for (const auto& e : *events) {
+      if (e.message.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
 };
 
 TEST_F(CoordinatorRoleTest, AJobGoesFromSubmissionToAnAnchoredReplicaOnANodeThatFits) {
@@ -382,6 +401,48 @@ TEST_F(CoordinatorRoleTest, AJobGoesFromSubmissionToAnAnchoredReplicaOnANodeThat
   EXPECT_EQ(hash_hex(a.anchored[0].decision_hash), round.agreed);
   EXPECT_EQ(a.anchored[0].schedulers.size(), 3u);
   EXPECT_EQ(record().anchors[0].block, 7u);
+}
+
+TEST_F(CoordinatorRoleTest, OnlyAThresholdOfTheCommitteeIsAskedForShares) {
+  start_cluster();
+  place_on_a();
+  // A is no member: it asks the first two of round 1's order, and they suffice.
+  const auto order = committee_asking_order(job_, 1, {kB, kC, kD}, kA, [](const std::string&) { return false; });
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(decrypt_requests_[order[0]], 1);
+  EXPECT_EQ(decrypt_requests_[order[1]], 1);
+  EXPECT_EQ(decrypt_requests_[order[2]], 0) << "the third member squashed the decision for nothing";
+  EXPECT_TRUE(said("asking the committee (2 of 3)"));
+}
+
+TEST_F(CoordinatorRoleTest, ASilentMemberIsReplacedOnceTheHedgeDelayHasPassed) {
+  const auto order = committee_asking_order(job_, 1, {kB, kC, kD}, kA, [](const std::string&) { return false; });
+  silent_ = {order[0]};
+  start_cluster();
+  Node& runs = place_on_a();
+  (void)runs;
+  EXPECT_EQ(record().rounds[0].outcome, "placed");
+  EXPECT_EQ(decrypt_requests_[order[2]], 1) << "the third member was never asked";
+  EXPECT_TRUE(said("no shares yet from " + order[0] + " after 300 ms; asking the rest of the committee"));
+}
+
+TEST_F(CoordinatorRoleTest, AnUnreachableMemberIsReplacedAtOnceAndADeadOneIsAskedLast) {
+  const auto order = committee_asking_order(job_, 1, {kB, kC, kD}, kA, [](const std::string&) { return false; });
+  start_cluster();
+  // The first member's process is gone but SWIM has not said so yet: its request fails at once
+  // and the next member is asked without waiting for the hedge.
+  find_node(order[0])->down = true;
+  place_on_a();
+  EXPECT_EQ(decrypt_requests_[order[1]], 1);
+  EXPECT_EQ(decrypt_requests_[order[2]], 1);
+  EXPECT_TRUE(said("committee member " + order[0] + " gave no shares: unreachable: cannot reach " + order[0] + "; asking " +
+                   order[2] + " instead"));
+  EXPECT_FALSE(said("asking the rest of the committee"));
+  // Once SWIM has declared it dead, it goes to the end of the order.
+  const auto known = committee_asking_order(job_, 1, {kB, kC, kD}, kA, [&](const std::string& m) { return m == order[0]; });
+  EXPECT_EQ(known, (std::vector<std::string>{order[1], order[2], order[0]}));
+  // A member coordinator asks itself first.
+  EXPECT_EQ(committee_asking_order(job_, 1, {kB, kC, kD}, order[2], [](const std::string&) { return false; })[0], order[2]);
 }
 
 TEST_F(CoordinatorRoleTest, ASchedulerThatAnnouncesAnotherDecisionIsNamedAndOutvoted) {

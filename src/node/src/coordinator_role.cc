@@ -460,22 +460,60 @@ void CoordinatorRole::request_shares(JobState& job) {
   progress.decrypting = true;
   progress.values = std::move(*values);
   save(job);
+  const std::size_t threshold = node_.keys().committee.threshold;
+  const std::size_t members = node_.keys().member_peers.size();
+  const bool hedged = options_.committee_hedge.count() > 0 && threshold < members;
   add_job_event(job.id, "decision " + rr.agreed.substr(0, 16) + " agreed by a quorum; asking the committee (" +
-                            std::to_string(int(node_.keys().committee.threshold)) + " of " + std::to_string(node_.keys().committee.size()) +
-                            ")");
-  const DecryptRequest request{job.id, rr.round, record};
+                            std::to_string(threshold) + " of " + std::to_string(members) + ")" +
+                            (hedged ? "" : ", every member at once"));
+  progress.asking_order = committee_asking_order(job.id, rr.round, node_.keys().member_peers, node_.self(),
+                                                 [this](const std::string& peer) { return node_.declared_dead(peer); });
+  progress.asked = 0;
   const Hash32 id = job.id;
   const std::uint32_t round = rr.round;
-  for (const auto& member : node_.keys().member_peers) {
+  ask_committee(id, round, hedged ? threshold : members);
+  if (!hedged) return;
+  // A member's work grows with the values it decrypts: the delay is per two replicas (four values).
+  const auto hedge = options_.committee_hedge * static_cast<long>(std::max<std::size_t>(1, (progress.values.size() + 3) / 4));
+  progress.hedge = std::make_unique<asio::steady_timer>(node_.io(), hedge);
+  progress.hedge->async_wait([this, id, round, hedge](const boost::system::error_code& ec) {
+    if (ec) return;
+    JobState* job = job_in_round(id, round);
+    auto it = progress_.find(id);
+    if (job == nullptr || it == progress_.end() || it->second.decided) return;
+    const RoundProgress& p = it->second;
+    if (p.asked >= p.asking_order.size()) return;
+    std::string silent;
+    for (std::size_t i = 0; i < p.asked; ++i) {
+      if (p.responses.count(p.asking_order[i]) > 0) continue;
+      silent += (silent.empty() ? "" : ", ") + p.asking_order[i];
+    }
+    add_job_event(id, "no shares yet from " + (silent.empty() ? std::string("enough members") : silent) + " after " +
+                          delay_text(hedge) + "; asking the rest of the committee");
+    ask_committee(id, round, p.asking_order.size());
+  });
+}
+
+void CoordinatorRole::ask_committee(const Hash32& job_id, std::uint32_t round, std::size_t count) {
+  auto it = progress_.find(job_id);
+  JobState* job = job_in_round(job_id, round);
+  if (job == nullptr || it == progress_.end()) return;
+  RoundProgress& progress = it->second;
+  const DecryptRequest request{job_id, round, progress.records.at(job->rounds.back().agreed)};
+  const Bytes encoded = encode(request);
+  for (; count > 0 && progress.asked < progress.asking_order.size(); --count) {
+    const std::string member = progress.asking_order[progress.asked++];
     if (member == node_.self()) {
       // Our own share: the same checks as for anyone else's request.
-      roles_.decrypt(encode(request), [this, id, round](Bytes reply) {
-        node_.post([this, id, round, reply = std::move(reply)]() mutable { on_shares(id, round, node_.self(), std::move(reply)); });
+      roles_.decrypt(encoded, [this, job_id, round](Bytes reply) {
+        node_.post([this, job_id, round, reply = std::move(reply)]() mutable {
+          on_shares(job_id, round, node_.self(), std::move(reply));
+        });
       });
       continue;
     }
-    node_.request(member, kDecryptProtocol, encode(request),
-                  [this, id, round, member](Result<Bytes> reply) { on_shares(id, round, member, std::move(reply)); });
+    node_.request(member, kDecryptProtocol, encoded,
+                  [this, job_id, round, member](Result<Bytes> reply) { on_shares(job_id, round, member, std::move(reply)); });
   }
 }
 
@@ -493,8 +531,13 @@ void CoordinatorRole::on_shares(const Hash32& job_id, std::uint32_t round, const
   } else {
     response.error = "malformed answer: " + decoded.status().message();
   }
-  if (!response.error.empty()) add_job_event(job_id, "committee member " + member + " gave no shares: " + response.error);
   progress.responses[member] = response;
+  if (!response.error.empty()) {
+    const bool more = progress.asked < progress.asking_order.size();
+    add_job_event(job_id, "committee member " + member + " gave no shares: " + response.error +
+                              (more ? "; asking " + progress.asking_order[progress.asked] + " instead" : ""));
+    ask_committee(job_id, round, 1);
+  }
 
   // Shares per decision value from every member that answered.
   std::vector<std::vector<DecryptionShare>> shares(progress.values.size());
@@ -515,7 +558,9 @@ void CoordinatorRole::on_shares(const Hash32& job_id, std::uint32_t round, const
     ++answered;
     for (std::size_t v = 0; v < parsed.size(); ++v) shares[v].push_back(std::move(parsed[v]));
   }
-  const bool everyone_answered = progress.responses.size() == node_.keys().member_peers.size();
+  // Every member asked has answered and none is left to ask.
+  const bool everyone_answered =
+      progress.asked == progress.asking_order.size() && progress.responses.size() == progress.asking_order.size();
   if (answered < node_.keys().committee.threshold) {
     if (everyone_answered) {
       job.rounds.back().outcome = "decrypt-failed";
@@ -537,7 +582,14 @@ void CoordinatorRole::on_shares(const Hash32& job_id, std::uint32_t round, const
   for (std::size_t v = 0; v < shares.size(); ++v) {
     auto combined = fhe::threshold::combine(node_.keys().committee, decision_request(job_id, round, v, progress.values[v]), shares[v]);
     if (!combined.ok()) {
-      if (everyone_answered) add_job_event(job_id, "decryption failed: " + combined.status().message());
+      if (everyone_answered) {
+        add_job_event(job_id, "decryption failed: " + combined.status().message());
+      } else if (progress.asked < progress.asking_order.size()) {
+        // Some share is wrong and the rest of the committee can outvote it.
+        add_job_event(job_id, "the shares so far do not combine (" + combined.status().message() +
+                                  "); asking the rest of the committee");
+        ask_committee(job_id, round, progress.asking_order.size());
+      }
       return;
     }
     for (const auto& wrong : combined->wrong) {
@@ -620,6 +672,7 @@ void CoordinatorRole::place(JobState& job, const std::vector<std::vector<Decrypt
     assignments.emplace_back(p.node, std::move(assignment));
   }
   progress.deadline.reset();
+  progress.hedge.reset();
   retry_unplaced(job);
   node_.metrics().counter("veil_jobs_placed_total", "Scheduling rounds that ended in a placement.").with({}).inc();
   // The fence of fail-over (job_replication.h): the assignments leave only once a majority of

@@ -46,6 +46,11 @@ struct RoundProgress {
   std::map<std::string, DecryptResponse> responses;  // member peer -> response
   std::vector<fhe::threshold::EncryptedValue> values;
   std::unique_ptr<boost::asio::steady_timer> deadline;
+  // The committee, in the order its members are asked for shares (committee_asking_order), and
+  // how many of them have been asked so far.
+  std::vector<std::string> asking_order;
+  std::size_t asked = 0;
+  std::unique_ptr<boost::asio::steady_timer> hedge;  // asks the rest when the first are slow
 };
 
 class CoordinatorRole {
@@ -87,6 +92,13 @@ class CoordinatorRole {
     std::chrono::milliseconds telemetry_interval{10000};  // a record older than 3 of these + 30 s is stale
     // How long a round may wait for its schedulers (a silent one, not a dead one).
     std::chrono::seconds round_timeout{300};
+    // A round asks only `threshold` committee members for shares: each member's shares cost it
+    // a noise squash of the decision (~1 s of CPU for 2 replicas on 2 cores), which t members
+    // suffice for. The next member is asked as soon as one gives no shares (unreachable, a
+    // refusal, a wrong share), and every member not yet asked once this delay has passed (a
+    // silent member); the delay counts once per two replicas of the round. Zero asks the whole
+    // committee at once.
+    std::chrono::milliseconds committee_hedge{3000};
     // A round that could not place retries after `first_retry`, doubled with every retry in a
     // row, at most `max_retry`, until a replica of the job runs.
     std::chrono::milliseconds first_retry{5000};
@@ -159,6 +171,8 @@ class CoordinatorRole {
                          std::function<bool(const JobState&)> when = {});
   void consider_round(const Hash32& job_id);
   void request_shares(JobState& job);
+  // Asks the next `count` members of the round's asking order not asked yet.
+  void ask_committee(const Hash32& job_id, std::uint32_t round, std::size_t count);
   void on_shares(const Hash32& job_id, std::uint32_t round, const std::string& member, Result<Bytes> reply);
   void retry_unplaced(JobState& job);
   // `plaintexts`: the combined value of each decision value (index, found per replica choice).

@@ -459,13 +459,16 @@ Result<LogsReply> decode_logs_reply(ByteView bytes) {
 
 // ---- deterministic choices --------------------------------------------------------------------
 
-std::vector<std::string> select_schedulers(const Hash32& job_id, std::uint32_t round,
-                                           const std::vector<std::string>& candidates, std::size_t k) {
+namespace {
+
+// The candidates by SHA-256(domain | job | round | peer), largest first.
+std::vector<std::string> by_rendezvous_weight(std::string_view domain, const Hash32& job_id, std::uint32_t round,
+                                              const std::vector<std::string>& candidates) {
   std::vector<std::pair<Hash32, std::string>> weighted;
   for (const auto& peer : candidates) {
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
-    sha256_update(st, as_bytes(std::string_view("veil-sched-v1")));
+    sha256_update(st, as_bytes(domain));
     sha256_update(st, ByteView(job_id.data(), job_id.size()));
     Bytes r;
     append_u32_be(r, round);
@@ -477,8 +480,27 @@ std::vector<std::string> select_schedulers(const Hash32& job_id, std::uint32_t r
   }
   std::sort(weighted.begin(), weighted.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < weighted.size() && i < k; ++i) out.push_back(weighted[i].second);
+  for (auto& [weight, peer] : weighted) out.push_back(std::move(peer));
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> select_schedulers(const Hash32& job_id, std::uint32_t round,
+                                           const std::vector<std::string>& candidates, std::size_t k) {
+  std::vector<std::string> out = by_rendezvous_weight("veil-sched-v1", job_id, round, candidates);
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+std::vector<std::string> committee_asking_order(const Hash32& job_id, std::uint32_t round,
+                                                const std::vector<std::string>& members, const std::string& self,
+                                                const std::function<bool(const std::string&)>& known_dead) {
+  std::vector<std::string> ranked = by_rendezvous_weight("veil-committee-v1", job_id, round, members);
+  // Stable: each group keeps the weight order.
+  std::stable_partition(ranked.begin(), ranked.end(), [&](const std::string& m) { return !known_dead(m); });
+  std::stable_partition(ranked.begin(), ranked.end(), [&](const std::string& m) { return m == self; });
+  return ranked;
 }
 
 std::size_t agreement_quorum(std::size_t schedulers) { return schedulers / 2 + 1; }

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -211,6 +212,15 @@ Result<LogsReply> decode_logs_reply(ByteView bytes);
 // jobs for which it is among the top k.
 std::vector<std::string> select_schedulers(const Hash32& job_id, std::uint32_t round,
                                            const std::vector<std::string>& candidates, std::size_t k);
+
+// The order in which a coordinator asks the committee's members for their shares: itself first
+// when it is a member (no network, and it holds the record already), then the members not
+// known dead, then those known dead, each group by SHA-256("veil-committee-v1" | job | round |
+// peer), largest first, so that across jobs the work of the first asked spreads evenly over
+// the committee. `known_dead` says which members SWIM declared dead.
+std::vector<std::string> committee_asking_order(const Hash32& job_id, std::uint32_t round,
+                                                const std::vector<std::string>& members, const std::string& self,
+                                                const std::function<bool(const std::string&)>& known_dead);
 
 // How many schedulers must agree on a decision hash: a strict majority of k.
 std::size_t agreement_quorum(std::size_t schedulers);
