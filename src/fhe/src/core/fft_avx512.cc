@@ -3,6 +3,7 @@
 // only in CMakeLists.txt). Only called after __builtin_cpu_supports confirms the CPU has them.
 #include "core/fft.h"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 

@@ -53,11 +53,12 @@ double noise_variance(const NoiseDistribution& dist) {
   return std_dev * std_dev;
 }
 
-double key_switch32_rounding_variance(const Parameters& p) {
+double key_switch32_rounding_variance(const Parameters& p, double key_weight) {
   const double rows = static_cast<double>(p.big_lwe_dimension() * p.ks_level);
   const double base = std::ldexp(1.0, static_cast<int>(p.ks_base_log));
   const double word = 0x1p64 / 12;  // a word rounded to a multiple of 2^32: uniform error
-  const double per_row = word * (1 + static_cast<double>(p.lwe_dimension) / 2);
+  if (key_weight < 0) key_weight = static_cast<double>(p.lwe_dimension) / 2;
+  const double per_row = word * (1 + key_weight);  // the body's rounding and the key's ones'
   return rows * (base * base + 2) / 12 * per_row + word;
 }
 

@@ -35,8 +35,9 @@ double modulus_switch_variance(std::size_t n, std::size_t polynomial_size, Modul
 
 // The error the 32-bit key switch (core::keyswitch32) adds to the 64-bit one's: every key row
 // rounded to 32 bits (its body and the key-weighted mask words), through the digits, and the
-// input body's rounding. Part of the key switch's variance below.
-double key_switch32_rounding_variance(const Parameters& params);
+// input body's rounding. Part of the key switch's variance below. key_weight: the small key's
+// number of ones, n/2 on average (the default).
+double key_switch32_rounding_variance(const Parameters& params, double key_weight = -1);
 
 struct PbsNoise {
   double log2_var_pbs_output = 0;     // blind rotation, FFT error included
