@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "veil/sched/sampling.h"
+
 namespace veil::node {
 namespace {
 
@@ -465,19 +467,7 @@ namespace {
 std::vector<std::string> by_rendezvous_weight(std::string_view domain, const Hash32& job_id, std::uint32_t round,
                                               const std::vector<std::string>& candidates) {
   std::vector<std::pair<Hash32, std::string>> weighted;
-  for (const auto& peer : candidates) {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    sha256_update(st, as_bytes(domain));
-    sha256_update(st, ByteView(job_id.data(), job_id.size()));
-    Bytes r;
-    append_u32_be(r, round);
-    sha256_update(st, r);
-    sha256_update(st, as_bytes(peer));
-    Hash32 weight;
-    crypto_hash_sha256_final(&st, weight.data());
-    weighted.emplace_back(weight, peer);
-  }
+  for (const auto& peer : candidates) weighted.emplace_back(sched::rendezvous_weight(domain, job_id, round, peer), peer);
   std::sort(weighted.begin(), weighted.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::string> out;
   for (auto& [weight, peer] : weighted) out.push_back(std::move(peer));

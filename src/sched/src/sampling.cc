@@ -15,15 +15,16 @@ constexpr std::string_view kAcceptedForms = "use all, auto or a number of candid
 // The replica floor of every base: each replica keeps two choices (Sparrow's batch sampling).
 std::size_t replica_floor(std::uint32_t replicas) { return 2 * static_cast<std::size_t>(replicas); }
 
-Sha256Digest sample_weight(const std::array<std::uint8_t, 32>& job_id, std::uint32_t round, const std::string& peer) {
+}  // namespace
+
+std::array<std::uint8_t, 32> rendezvous_weight(std::string_view domain, const std::array<std::uint8_t, 32>& job_id,
+                                               std::uint32_t round, std::string_view peer) {
   Bytes round_be;
   append_u32_be(round_be, round);
   Sha256 hash;
-  hash.update(kSampleDomain).update(ByteView(job_id.data(), job_id.size())).update(round_be).update(peer);
+  hash.update(domain).update(ByteView(job_id.data(), job_id.size())).update(round_be).update(peer);
   return hash.finish();
 }
-
-}  // namespace
 
 Result<CandidateCount> parse_candidate_count(std::string_view text) {
   if (text == "all") return CandidateCount{CandidateCount::Kind::kAll, 0};
@@ -76,7 +77,7 @@ std::vector<std::string> sample_candidates(const std::array<std::uint8_t, 32>& j
   };
   std::vector<Weighted> weighted;
   weighted.reserve(pool.size());
-  for (std::size_t i = 0; i < pool.size(); ++i) weighted.push_back({sample_weight(job_id, round, pool[i]), i});
+  for (std::size_t i = 0; i < pool.size(); ++i) weighted.push_back({rendezvous_weight(kSampleDomain, job_id, round, pool[i]), i});
   // Highest weights first; equal weights (a SHA-256 collision) fall back to the peer id, so
   // the set never depends on the pool's order.
   auto heavier = [&](const Weighted& a, const Weighted& b) {

@@ -64,6 +64,13 @@ std::string format_candidate_count(const CandidateCount& c);
 std::size_t candidates_for_round(const CandidateCount& c, std::size_t pool_size, std::uint32_t replicas,
                                  std::uint32_t widenings);
 
+// SHA-256(domain || job_id || round as 4 bytes big-endian || peer): the rendezvous weight of
+// every public, deterministic choice of nodes — the sample below (kSampleDomain), and in
+// src/node a round's schedulers and the order the committee is asked in, each under a domain of
+// its own.
+std::array<std::uint8_t, 32> rendezvous_weight(std::string_view domain, const std::array<std::uint8_t, 32>& job_id,
+                                               std::uint32_t round, std::string_view peer);
+
 // Rendezvous (highest-random-weight) sample: the `d` members of `pool` with the highest
 // SHA-256("veil-sample-v1" || job_id || round as 4 bytes big-endian || peer) weights, returned in the ORDER THEY HAVE IN `pool`
 // (the round's inputs keep the pool's order). d >= pool.size() returns pool unchanged. Deterministic; no duplicates in pool assumed.
