@@ -244,5 +244,15 @@ printf 'name: web\nimage: x@sha256:%s\nresources: {cpu: 1, memory: nan}\n' "$dig
 expect "memory: nan is refused (1), got $rc" $([[ $rc -eq 1 ]]; echo $?)
 expect "memory: nan is located" $(grep -q "nan.yaml:3:[0-9]*: resources.memory: 'nan' is not a size" "$WORK/err"; echo $?)
 
+# bench schedule: a node's round (no reservation) and --reserve; both equal the plaintext
+# reference, and the reservation costs bootstraps of its own.
+round=$("$VEIL" bench schedule --params test --nodes 4 --replicas 2 --repetitions 1 --json 2>/dev/null); rc=$?
+reserved=$("$VEIL" bench schedule --params test --nodes 4 --replicas 2 --repetitions 1 --reserve --json 2>/dev/null); rc2=$?
+expect "bench schedule with and without --reserve exit 0, got $rc and $rc2" $([[ $rc -eq 0 && $rc2 -eq 0 ]]; echo $?)
+expect "bench schedule --reserve matches the reference and costs more bootstraps" $(python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ok = a["matches_plaintext"] and b["matches_plaintext"] and not a["reserve"] and b["reserve"]
+sys.exit(0 if ok and b["bootstraps"] > a["bootstraps"] > 0 else 1)' "$round" "$reserved"; echo $?)
+
 echo "$pass passed, $failures failed"
 [[ $failures -eq 0 ]]

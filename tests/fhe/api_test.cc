@@ -360,6 +360,34 @@ TEST(FheBatchedKernels, PickExtremesMatchPlaintext) {
   }
 }
 
+// Without `chosen` the last round skips its one-hot: the same picks, fewer bootstraps.
+TEST(FheBatchedKernels, PickExtremesWithoutChosenGivesTheSamePicks) {
+  const auto& k = keys();
+  auto& r = rng();
+  for (std::size_t rounds : {1, 2}) {
+    const std::size_t n = 6;
+    std::vector<FheUint32> values;
+    std::vector<FheBool> flags;
+    for (std::size_t i = 0; i < n; ++i) {
+      values.push_back(FheUint32::encrypt(r() % 8, k.client));
+      flags.push_back(FheBool::encrypt(r() % 4 != 0, k.client));
+    }
+    const std::uint64_t before = bootstrap_count();
+    const Picks with = pick_extremes<32>(values, flags, rounds, true, k.server);
+    const std::uint64_t middle = bootstrap_count();
+    const Picks without = pick_extremes<32>(values, flags, rounds, true, k.server, Chosen::kNotNeeded);
+    const std::uint64_t after = bootstrap_count();
+    EXPECT_EQ(with.chosen.size(), n);
+    EXPECT_TRUE(without.chosen.empty());
+    EXPECT_LT(after - middle, middle - before) << "rounds " << rounds;
+    ASSERT_EQ(without.picks.size(), rounds);
+    for (std::size_t round = 0; round < rounds; ++round) {
+      EXPECT_EQ(without.picks[round].index.serialize(), with.picks[round].index.serialize()) << "round " << round;
+      EXPECT_EQ(without.picks[round].found.serialize(), with.picks[round].found.serialize()) << "round " << round;
+    }
+  }
+}
+
 TEST(FheBatchedKernels, SubWhereMatchesPlaintext) {
   const auto& k = keys();
   auto& r = rng();

@@ -74,8 +74,9 @@ class EncryptedPlacementTest : public ::testing::Test {
     return in;
   }
 
-  static EncryptedPlacementInput encrypt(const PlacementInput& in) {
+  static EncryptedPlacementInput encrypt(const PlacementInput& in, bool reserve = false) {
     EncryptedPlacementInput enc;
+    enc.reserve = reserve;
     for (const auto& t : in.nodes) enc.nodes.push_back(encrypt_telemetry(t, *public_));
     enc.request = in.request;
     enc.policy = in.policy;

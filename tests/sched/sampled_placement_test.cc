@@ -52,7 +52,7 @@ TEST_F(SampledPlacementTest, EveryPolicyOverASampleMatchesThePlaintextReference)
       PlacementInput in = restrict_to(cluster, pool, sample);
       in.round_robin_offset %= static_cast<std::uint32_t>(in.nodes.size());
       const Placement expected = place_plaintext(in);
-      const EncryptedPlacement enc = place_encrypted(encrypt(in), *server_);
+      const EncryptedPlacement enc = place_encrypted(encrypt(in, /*reserve=*/true), *server_);
       EXPECT_EQ(decrypt_placement(enc, *client_), expected) << policy_name(in.policy.kind) << " replicas " << replicas;
       EXPECT_EQ(decrypt_telemetry(enc.nodes_after, *client_), reserve(in.nodes, in.request, expected));
       ++rounds;

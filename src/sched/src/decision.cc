@@ -44,11 +44,13 @@ Hash256 telemetry_hash(const EncryptedTelemetry& telemetry) {
 
 Hash256 job_id(const JobSpec& spec) { return Sha256().update(as_bytes(to_canonical_yaml(spec))).finish(); }
 
-std::string policy_descriptor(const PlacementPolicy& policy, std::uint32_t replicas, std::uint32_t round_robin_offset) {
+std::string policy_descriptor(const PlacementPolicy& policy, std::uint32_t replicas, std::uint32_t round_robin_offset,
+                              bool reserve) {
   const PolicyWeights& w = policy.weights;
   return std::string(policy_name(policy.kind)) + ";w=" + std::to_string(w.cpu) + "," + std::to_string(w.memory) + "," +
          std::to_string(w.disk) + "," + std::to_string(w.gpu) + "," + std::to_string(w.latency) +
-         ";replicas=" + std::to_string(replicas) + ";offset=" + std::to_string(round_robin_offset);
+         ";replicas=" + std::to_string(replicas) + ";offset=" + std::to_string(round_robin_offset) +
+         (reserve ? ";reserve" : "");
 }
 
 Hash256 decision_hash(const DecisionRecord& record) {
@@ -65,7 +67,7 @@ DecisionRecord make_decision_record(const Hash256& job, const EncryptedPlacement
                                     const EncryptedPlacement& placement) {
   DecisionRecord record;
   record.job = job;
-  record.policy = policy_descriptor(input.policy, input.replicas, input.round_robin_offset);
+  record.policy = policy_descriptor(input.policy, input.replicas, input.round_robin_offset, input.reserve);
   for (const auto& node : input.nodes) record.inputs.push_back(telemetry_hash(node));
   record.outputs = serialize_placement_outputs(placement);
   return record;
@@ -74,7 +76,7 @@ DecisionRecord make_decision_record(const Hash256& job, const EncryptedPlacement
 Status verify_decision(const DecisionRecord& claimed, const Hash256& job, const EncryptedPlacementInput& input,
                        const fhe::ServerKey& key) {
   if (claimed.job != job) return invalid_argument("decision is for another job");
-  const std::string policy = policy_descriptor(input.policy, input.replicas, input.round_robin_offset);
+  const std::string policy = policy_descriptor(input.policy, input.replicas, input.round_robin_offset, input.reserve);
   if (claimed.policy != policy) return invalid_argument("decision used policy '" + claimed.policy + "', expected '" + policy + "'");
   if (claimed.inputs.size() != input.nodes.size()) return invalid_argument("decision covers a different set of nodes");
   for (std::size_t i = 0; i < input.nodes.size(); ++i) {

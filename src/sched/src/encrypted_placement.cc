@@ -100,10 +100,12 @@ EncryptedPlacement place_encrypted(const EncryptedPlacementInput& input, const f
                                       : evaluate_scores(nodes, plan, key);
 
   EncryptedPlacement placement;
-  placement.nodes_after = nodes;
+  if (input.reserve) placement.nodes_after = nodes;
   if (input.replicas == 0) return placement;
-  fhe::Picks picks = fhe::pick_extremes<32>(scores, fits, input.replicas, plan.maximise, key);
+  fhe::Picks picks = fhe::pick_extremes<32>(scores, fits, input.replicas, plan.maximise, key,
+                                            input.reserve ? fhe::Chosen::kNeeded : fhe::Chosen::kNotNeeded);
   for (auto& pick : picks.picks) placement.replicas.push_back({std::move(pick.index), std::move(pick.found)});
+  if (!input.reserve) return placement;
 
   // Homomorphic reservation: subtract the request from each chosen node's free capacity.
   std::vector<FheUint16> values;

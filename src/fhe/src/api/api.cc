@@ -235,7 +235,8 @@ std::vector<RadixPtr> batch_dot_products(const ServerKey& key, const std::vector
 std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const ServerKey& key,
                                                                           std::span<const Radix* const> values,
                                                                           std::span<const Block* const> eligible,
-                                                                          std::size_t rounds, bool maximise) {
+                                                                          std::size_t rounds, bool maximise,
+                                                                          bool want_chosen) {
   if (values.empty() || values.size() != eligible.size()) die("pick_extremes: needs one eligibility flag per value");
   if (values.size() > 65536) die("pick_extremes over more than 65536 values");
   std::vector<const integer::RadixCiphertext*> cts;
@@ -248,7 +249,7 @@ std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const
     flags.push_back(&eligible[i]->ct);
   }
   const std::size_t index_blocks = integer::blocks_for_bits(key.params(), 16);
-  auto picks = ik(key).pick_extremes(cts, flags, rounds, maximise, index_blocks);
+  auto picks = ik(key).pick_extremes(cts, flags, rounds, maximise, index_blocks, want_chosen);
   std::pair<std::vector<RawPick>, std::vector<BlockPtr>> out;
   for (auto& p : picks.picks) {
     out.first.push_back({wrap(&key.params(), std::move(p.index)), wrap(&key.params(), std::move(p.found))});

@@ -120,15 +120,16 @@ class ServerKey {
   };
   struct Picks {
     std::vector<Pick> picks;              // one per round
-    std::vector<BoolCiphertext> chosen;   // per candidate: 1 iff some round picked it
+    std::vector<BoolCiphertext> chosen;   // per candidate: 1 iff some round picked it; empty unless wanted
   };
   // `rounds` times: among the candidates whose `eligible` block is 1 and that no earlier round
   // picked, the first (lowest index) maximum (maximise) or minimum of `values`; found is 0
   // when no candidate is left. A tournament over (eligible, value) keys: n - 1 comparisons
-  // and selections per round, the comparison bits give the one-hot `chosen` directly.
+  // and selections per round, the comparison bits give the one-hot `chosen` directly. The
+  // one-hot of the last round is computed only when `want_chosen`.
   Picks pick_extremes(const std::vector<const RadixCiphertext*>& values,
                       const std::vector<const BoolCiphertext*>& eligible, std::size_t rounds, bool maximise,
-                      std::size_t index_blocks) const;
+                      std::size_t index_blocks, bool want_chosen) const;
 
   // out[i] = (values[i] - (conds[i] ? amounts[i] : 0)) mod m^nb, conds boolean blocks: one
   // borrow ripple from the lowest non-zero digit of the amount (one bootstrap per block).

@@ -66,7 +66,8 @@ struct RawPick {
 std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const ServerKey& key,
                                                                           std::span<const Radix* const> values,
                                                                           std::span<const Block* const> eligible,
-                                                                          std::size_t rounds, bool maximise);
+                                                                          std::size_t rounds, bool maximise,
+                                                                          bool want_chosen);
 std::vector<RadixPtr> batch_sub_where(const ServerKey& key, std::span<const Radix* const> values,
                                       std::span<const Block* const> conds, std::span<const std::uint64_t> amounts,
                                       bool no_underflow);
@@ -325,20 +326,23 @@ struct Pick {
 };
 struct Picks {
   std::vector<Pick> picks;      // one per round
-  std::vector<FheBool> chosen;  // per candidate: true iff some round picked it
+  std::vector<FheBool> chosen;  // per candidate: true iff some round picked it; empty with Chosen::kNotNeeded
 };
+// Whether a caller needs Picks::chosen. Without it the last round skips its one-hot (about one
+// bootstrap per candidate); the picks are the same ciphertexts either way.
+enum class Chosen { kNeeded, kNotNeeded };
 
 // `rounds` times in a row: among the candidates whose `eligible` flag is true and that no
 // earlier round picked, the first (lowest index) maximum (maximise) or minimum of `values`;
 // `found` is false when no such candidate is left. Non-empty, at most 65536 candidates.
 template <unsigned Bits>
 Picks pick_extremes(std::span<const FheUint<Bits>> values, std::span<const FheBool> eligible, std::size_t rounds,
-                    bool maximise, const ServerKey& k) {
+                    bool maximise, const ServerKey& k, Chosen chosen_bits = Chosen::kNeeded) {
   std::vector<const detail::Radix*> raw;
   std::vector<const detail::Block*> flags;
   for (const auto& v : values) raw.push_back(&v.raw());
   for (const auto& e : eligible) flags.push_back(&e.raw());
-  auto [picks, chosen] = detail::batch_pick_extremes(k, raw, flags, rounds, maximise);
+  auto [picks, chosen] = detail::batch_pick_extremes(k, raw, flags, rounds, maximise, chosen_bits == Chosen::kNeeded);
   Picks out;
   for (auto& p : picks) out.picks.push_back({FheUint16(std::move(p.index)), FheBool(std::move(p.found))});
   for (auto& c : chosen) out.chosen.emplace_back(std::move(c));

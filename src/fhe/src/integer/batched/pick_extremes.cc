@@ -7,7 +7,7 @@ using namespace detail;
 
 ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertext*>& values,
                                           const std::vector<const BoolCiphertext*>& eligible, std::size_t rounds,
-                                          bool maximise, std::size_t index_blocks) const {
+                                          bool maximise, std::size_t index_blocks, bool want_chosen) const {
   const std::uint64_t m = params().message_modulus;
   const std::uint64_t max_noise = params().max_noise_level;
   const std::size_t n = values.size();
@@ -238,6 +238,9 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
     Pick pick;
     pick.index.blocks.assign(cur[0].blocks.begin() + static_cast<std::ptrdiff_t>(key_blocks), cur[0].blocks.end());
     pick.found = found;
+    result.picks.push_back(std::move(pick));
+    // The one-hot excludes this round's pick from the next round, and is the caller's `chosen`.
+    if (round + 1 == rounds && !want_chosen) break;
     // One-hot, top-down: W(level, j) = W(parent) AND (the side j is on won), several levels
     // per bootstrap: [W(ancestor) + sum of matches == 1 + count].
     const std::size_t levels = bits.size();
@@ -303,9 +306,8 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
         flag.degree = flag_degree[c];
       }
     }
-    result.picks.push_back(std::move(pick));
   }
-  result.chosen = std::move(chosen_sum);
+  if (want_chosen) result.chosen = std::move(chosen_sum);
   return result;
 }
 

@@ -22,11 +22,24 @@ namespace veil::sched {
 
 using Hash256 = std::array<std::uint8_t, 32>;
 
+// What this release's evaluation computes, as a number. Any change to a decision's bytes (the
+// circuits, the engine's kernels or key switch, what the outputs hold) bumps it, because
+// releases of different formats disagree on every decision. A round names the format its
+// coordinator computes, a scheduler of another format refuses it instead of announcing a hash,
+// and the format is part of the inputs root a scheduler signs, so an announcement of another
+// format is never evidence against an anchored decision (docs/operations.md, "Upgrading a
+// cluster").
+//   1  releases before the format was named
+//   2  key switching on Z/2^32 in every bootstrap; the outputs hold the replica choices only
+inline constexpr std::uint32_t kDecisionFormat = 2;
+
 // SHA-256 of the job's canonical YAML (to_canonical_yaml).
 Hash256 job_id(const JobSpec& spec);
 
-// "spread;w=2,1,0,0,1;replicas=2;offset=0": everything about the policy that changes a decision.
-std::string policy_descriptor(const PlacementPolicy& policy, std::uint32_t replicas, std::uint32_t round_robin_offset);
+// "spread;w=2,1,0,0,1;replicas=2;offset=0": everything about the policy that changes a decision;
+// ";reserve" at the end when the outputs include the reservation (EncryptedPlacementInput).
+std::string policy_descriptor(const PlacementPolicy& policy, std::uint32_t replicas, std::uint32_t round_robin_offset,
+                              bool reserve = false);
 
 struct DecisionRecord {
   Hash256 job{};

@@ -11,7 +11,7 @@
 //              (fhe::pick_extremes, a tournament whose comparison bits also give the one-hot
 //              chosen_i of every node)
 //   replicas: the chosen node is excluded and the tournament repeated
-//   reservation: free_{r,i} -= (chosen_i ? request_r : 0)   fhe::sub_where; the next job sees it
+//   reservation (only when asked for): free_{r,i} -= (chosen_i ? request_r : 0)   fhe::sub_where
 //
 // The integers are exactly those of place_plaintext(), so the decrypted decision equals the
 // plaintext reference on the same inputs (ties to the lowest index included). Evaluation is
@@ -49,7 +49,8 @@ struct EncryptedReplicaChoice {
 
 struct EncryptedPlacement {
   std::vector<EncryptedReplicaChoice> replicas;
-  // Every node's free capacity after the reservation of this job's replicas.
+  // With EncryptedPlacementInput::reserve, every node's free capacity after the reservation of
+  // this job's replicas; empty otherwise.
   std::vector<EncryptedTelemetry> nodes_after;
 };
 
@@ -59,6 +60,12 @@ struct EncryptedPlacementInput {
   PlacementPolicy policy;
   std::uint32_t replicas = 1;
   std::uint32_t round_robin_offset = 0;
+  // Also compute nodes_after, the encrypted capacities less this job's request where it was
+  // placed, for a caller that places several jobs over one set of records. A node's round does
+  // not: each round reads fresh records, in which every node has already subtracted the
+  // replicas it runs (docs/sched.md), and the reservation is about a fifth of a decision's
+  // bootstraps.
+  bool reserve = false;
 };
 
 // Evaluates the policy on ciphertexts. `nodes` must be non-empty and at most 65535.
