@@ -172,6 +172,28 @@ class DecisionRolesTest : public ::testing::Test {
   std::vector<std::unique_ptr<CommitteeRole>> committees_;
 };
 
+// A round of another release's decision format gets an error announcement naming both formats,
+// not a decision that could never agree.
+TEST_F(DecisionRolesTest, ASchedulerRefusesARoundOfAnotherDecisionFormat) {
+  const std::string self = "12D3KooWScheduler";
+  FakeContext& s = node(self);
+  s.registered.insert(self);
+  SchedulerRole& scheduler = scheduler_of(s);
+  ScheduleRequest r = round({self}, 1);
+  r.decision_format = sched::kDecisionFormat + 1;
+  scheduler.on_round(kCoordinator, encode(r));
+  run_until(s, [&] { return !s.published.empty(); });
+  ASSERT_EQ(s.published.size(), 1u);
+  auto announced = decode_decision_announcement(s.published[0].second);
+  ASSERT_TRUE(announced.ok());
+  EXPECT_EQ(announced->error, decision_format_mismatch(sched::kDecisionFormat + 1));
+  EXPECT_NE(announced->error.find("decision format " + std::to_string(sched::kDecisionFormat + 1)), std::string::npos);
+  EXPECT_EQ(announced->decision_hash, Hash32{});
+  EXPECT_EQ(announced->inputs_root, round_inputs_root(r));
+  EXPECT_TRUE(s.sent.empty()) << "no decision submitted";
+  EXPECT_EQ(s.registry.histogram("veil_sched_evaluation_seconds", "").with({}).snapshot().cumulative.back(), 0u);
+}
+
 TEST_F(DecisionRolesTest, ASchedulerEvaluatesItsRoundAndTheCommitteeDecryptsOnlyTheAgreedChoice) {
   const std::string self = "12D3KooWScheduler";
   FakeContext& s = node(self);
@@ -407,7 +429,7 @@ TEST_F(DecisionRolesTest, TwoConflictingSignedAnnouncementsOfASchedulerAreEviden
   seen.on_announcement(r.schedulers[0], encode(signed_by(0, keys[0], honest)));
   m.operators.emplace(r.schedulers[0], keys[0].address());
   // Signed, but computed from other inputs than the round's: not a vote in this round.
-  DecisionAnnouncement other_inputs{r.job_id, r.round, r.schedulers[0], honest, "", {}, inputs_root({})};
+  DecisionAnnouncement other_inputs{r.job_id, r.round, r.schedulers[0], honest, "", {}, inputs_root(sched::kDecisionFormat, {})};
   other_inputs.signature =
       chain::signature_bytes(keys[0].sign(chain::announcement_digest(test_domain(), announcement_content(other_inputs))));
   seen.on_announcement(r.schedulers[0], encode(other_inputs));
@@ -485,7 +507,10 @@ TEST_F(DecisionRolesTest, ASignedDecisionThatContradictsTheAnchoredOneIsEvidence
   announce(r.schedulers[1], honest, round_inputs_root(r));
   announce(r.schedulers[2], lie, round_inputs_root(r));
   announce("12D3KooWCouldNotEvaluate", Hash32{}, round_inputs_root(r), "no telemetry record");
-  announce("12D3KooWOtherRequest", lie, inputs_root({}));  // evaluated other inputs: no lie
+  announce("12D3KooWOtherRequest", lie, inputs_root(sched::kDecisionFormat, {}));  // evaluated other inputs: no lie
+  std::vector<Hash32> same_hashes;
+  for (const auto& n : r.nodes) same_hashes.push_back(n.telemetry_hash);
+  announce("12D3KooWOlderRelease", lie, inputs_root(1, same_hashes));  // the same inputs in another format: no lie
   announce("12D3KooWUnsigned", lie, round_inputs_root(r));
   announced["12D3KooWUnsigned"].signature.clear();
 

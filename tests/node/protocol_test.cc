@@ -1,6 +1,8 @@
 #include "veil/node/protocol.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,15 @@ TEST(ProtocolTest, ScheduleRequestRoundTrips) {
   EXPECT_EQ(back->replicas, 2u);
   EXPECT_EQ(back->created_ms, 1234u);
   EXPECT_TRUE(back->sample_pool.empty());
+  EXPECT_EQ(back->decision_format, sched::kDecisionFormat);
+  // A round of a release from before the decision format was named is format 1; 0 is malformed.
+  nlohmann::json older = nlohmann::json::from_cbor(encode(m));
+  older.erase("decision_format");
+  auto from_older = decode_schedule_request(nlohmann::json::to_cbor(older));
+  ASSERT_TRUE(from_older.ok()) << from_older.status().to_string();
+  EXPECT_EQ(from_older->decision_format, 1u);
+  older["decision_format"] = 0;
+  EXPECT_FALSE(decode_schedule_request(nlohmann::json::to_cbor(older)).ok());
   // A sampled round carries its pool and sample size; a size that is not the inputs' count is malformed.
   m.sample_pool = {"a", "b", "c", "d"};
   m.sample_size = 2;
@@ -162,9 +173,19 @@ TEST(ProtocolTest, RendezvousIsDeterministicAndStable) {
   EXPECT_EQ(agreement_quorum(1), 1u);
 }
 
-TEST(ProtocolTest, InputsRootDependsOnOrder) {
-  EXPECT_NE(inputs_root({filled(1), filled(2)}), inputs_root({filled(2), filled(1)}));
-  EXPECT_EQ(inputs_root({filled(1)}), inputs_root({filled(1)}));
+TEST(ProtocolTest, InputsRootDependsOnOrderAndDecisionFormat) {
+  const std::uint32_t format = sched::kDecisionFormat;
+  EXPECT_NE(inputs_root(format, {filled(1), filled(2)}), inputs_root(format, {filled(2), filled(1)}));
+  EXPECT_EQ(inputs_root(format, {filled(1)}), inputs_root(format, {filled(1)}));
+  EXPECT_NE(inputs_root(format, {filled(1)}), inputs_root(format + 1, {filled(1)}));
+  EXPECT_NE(inputs_root(format, {filled(1)}), inputs_root(1, {filled(1)}));
+  // Format 1 is the root its releases anchored: SHA-256("veil-inputs-v1" | hashes).
+  const ByteView domain = as_bytes("veil-inputs-v1");
+  Bytes v1(domain.begin(), domain.end());
+  v1.insert(v1.end(), 32, 0x01);
+  Hash32 expected;
+  crypto_hash_sha256(expected.data(), v1.data(), v1.size());
+  EXPECT_EQ(inputs_root(1, {filled(1)}), expected);
 }
 
 }  // namespace

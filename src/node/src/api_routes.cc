@@ -89,7 +89,8 @@ json Daemon::Impl::job_json(const JobState& job, bool detail) {
                       {"agreed", rr.agreed},
                       {"liars", rr.liars},
                       {"agreeing", agreeing},
-                      {"outcome", rr.outcome}});
+                      {"outcome", rr.outcome},
+                      {"decision_format", rr.decision_format}});
     if (&rr != &job.rounds.back()) continue;
     for (const auto& s : rr.schedulers) {
       auto it = rr.announced.find(s);

@@ -90,7 +90,7 @@ Result<std::pair<chain::Hash32, std::vector<VeilRegistry::Commitment>>> commitme
         VEIL_ASSIGN_OR_RETURN(auto h, parse_hash_hex(n["telemetry_hash"].get<std::string>()));
         inputs.push_back(h);
       }
-      c.inputs_root = inputs_root(inputs);
+      c.inputs_root = inputs_root(round.value("decision_format", 1u), inputs);
       for (const auto& s : round["agreeing"]) c.schedulers.push_back(chain::peer_id_hash(s.get<std::string>()));
       out.push_back(c);
     }

@@ -337,6 +337,7 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
   record.nodes = nodes;
   record.started_ms = request.created_ms;
   record.eligible = static_cast<std::uint32_t>(pool.empty() ? nodes.size() : pool.size());
+  record.decision_format = request.decision_format;
   job.rounds.push_back(record);
   (void)move(job, JobPhase::kScheduling);  // checked above
   save(job);

@@ -418,7 +418,8 @@ nlohmann::json to_json(const JobState& job) {
                       {"liars", r.liars},
                       {"outcome", r.outcome},
                       {"started_ms", r.started_ms},
-                      {"eligible", r.eligible}});
+                      {"eligible", r.eligible},
+                      {"decision_format", r.decision_format}});
   }
   json anchors = json::array();
   for (const auto& a : job.anchors) anchors.push_back(to_json(a));
@@ -495,6 +496,8 @@ Result<JobState> job_from_json(const nlohmann::json& j) {
       rr.started_ms = r.at("started_ms");
       // Records stored before sampling existed scanned every node.
       rr.eligible = r.contains("eligible") ? r.at("eligible").get<std::uint32_t>() : static_cast<std::uint32_t>(rr.nodes.size());
+      // ... and before the decision format was named.
+      rr.decision_format = r.value("decision_format", 1u);
       job.rounds.push_back(std::move(rr));
     }
     for (const auto& a : j.at("anchors")) {

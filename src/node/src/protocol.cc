@@ -205,6 +205,7 @@ Bytes encode(const ScheduleRequest& m) {
     j["sample_pool"] = m.sample_pool;
     j["sample_size"] = m.sample_size;
   }
+  j["decision_format"] = m.decision_format;
   return to_bytes(j);
 }
 
@@ -326,6 +327,8 @@ Result<ScheduleRequest> decode_schedule_request(ByteView bytes) {
         f.fail("sample_size must be the number of nodes, between 1 and the pool's size");
       }
     }
+    m.decision_format = f.has("decision_format") ? static_cast<std::uint32_t>(f.number("decision_format", UINT32_MAX)) : 1;
+    if (f.status().ok() && m.decision_format == 0) f.fail("decision_format must be at least 1");
     if (f.status().ok() && m.schedulers.empty()) f.fail("no schedulers");
   });
 }
@@ -539,10 +542,17 @@ DecryptionRequest decision_request(const Hash32& job_id, std::uint32_t round, st
   return r;
 }
 
-Hash32 inputs_root(const std::vector<Hash32>& telemetry_hashes) {
+Hash32 inputs_root(std::uint32_t decision_format, const std::vector<Hash32>& telemetry_hashes) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
-  sha256_update(st, as_bytes(std::string_view("veil-inputs-v1")));
+  if (decision_format <= 1) {
+    sha256_update(st, as_bytes(std::string_view("veil-inputs-v1")));
+  } else {
+    sha256_update(st, as_bytes(std::string_view("veil-inputs-v2")));
+    Bytes format;
+    append_u32_be(format, decision_format);
+    sha256_update(st, format);
+  }
   for (const auto& h : telemetry_hashes) sha256_update(st, ByteView(h.data(), h.size()));
   Hash32 root;
   crypto_hash_sha256_final(&st, root.data());
@@ -553,7 +563,14 @@ Hash32 round_inputs_root(const ScheduleRequest& request) {
   std::vector<Hash32> hashes;
   hashes.reserve(request.nodes.size());
   for (const auto& n : request.nodes) hashes.push_back(n.telemetry_hash);
-  return inputs_root(hashes);
+  return inputs_root(request.decision_format, hashes);
+}
+
+std::string decision_format_mismatch(std::uint32_t decision_format) {
+  if (decision_format == sched::kDecisionFormat) return "";
+  return "the round asks for decision format " + std::to_string(decision_format) + " and this node's release computes " +
+         std::to_string(sched::kDecisionFormat) + ": its decisions could not agree (upgrade every node together, " +
+         "docs/operations.md)";
 }
 
 std::string hash_hex(const Hash32& hash) { return to_hex(ByteView(hash.data(), hash.size())); }

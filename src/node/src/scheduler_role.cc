@@ -99,6 +99,9 @@ Status SchedulerRole::check_signature(const DecisionAnnouncement& a) const {
 
 void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady_clock::time_point give_up) {
   const std::string job_short = short_id(request.job_id);
+  if (std::string mismatch = decision_format_mismatch(request.decision_format); !mismatch.empty()) {
+    return announce(request, {}, mismatch);
+  }
   auto spec = sched::parse_job_spec(request.spec_yaml, "job " + job_short);
   if (!spec.ok() || sched::job_id(*spec) != request.job_id) {
     return announce(request, {}, spec.ok() ? "the spec does not hash to the job id" : spec.status().message());

@@ -115,6 +115,8 @@ struct RoundRecord {
   // The eligible nodes `nodes` were sampled from (docs/sched.md, "Candidate sampling"); equal
   // to nodes.size() for a full scan.
   std::uint32_t eligible = 0;
+  // The round's sched::kDecisionFormat, which its inputs root binds (protocol.h).
+  std::uint32_t decision_format = 1;
 };
 
 struct AnchorInfo {

@@ -86,6 +86,9 @@ struct ScheduleRequest {
   // sample_size). Empty: `nodes` is the whole pool (a full scan).
   std::vector<std::string> sample_pool;
   std::uint32_t sample_size = 0;
+  // sched::kDecisionFormat of the coordinator's release; 1 when the message has none (a release
+  // from before the field). Schedulers of another format refuse the round.
+  std::uint32_t decision_format = sched::kDecisionFormat;
 };
 
 struct DecisionAnnouncement {
@@ -241,11 +244,15 @@ Result<std::vector<fhe::threshold::EncryptedValue>> decision_values(const sched:
 fhe::threshold::DecryptionRequest decision_request(const Hash32& job_id, std::uint32_t round, std::size_t index,
                                                    const fhe::threshold::EncryptedValue& value);
 
-// keccak-free root of the inputs that a deployment commitment binds: SHA-256 over the
-// telemetry hashes in node order (docs/node.md).
-Hash32 inputs_root(const std::vector<Hash32>& telemetry_hashes);
-// inputs_root() of a round's nodes, in the request's order.
+// keccak-free root of the inputs that a deployment commitment binds: SHA-256 over the decision
+// format and the telemetry hashes in node order (docs/node.md). Format 1 gives the root its
+// releases computed, without the format, so their anchored commitments still check.
+Hash32 inputs_root(std::uint32_t decision_format, const std::vector<Hash32>& telemetry_hashes);
+// inputs_root() of a round's format and nodes, in the request's order.
 Hash32 round_inputs_root(const ScheduleRequest& request);
+
+// Why a scheduler of this release cannot evaluate a round of `decision_format`; empty when it can.
+std::string decision_format_mismatch(std::uint32_t decision_format);
 
 std::string hash_hex(const Hash32& hash);
 Result<Hash32> parse_hash_hex(std::string_view text);
