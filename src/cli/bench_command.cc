@@ -183,6 +183,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   std::vector<double> times, cpu_times;
   bool matches = true;
   std::uint64_t bootstraps = 0;
+  std::size_t outputs_bytes = 0;
   for (std::size_t rep = 0; rep < options.repetitions; ++rep) {
     const std::uint64_t before = fhe::bootstrap_count();
     const double cpu_before = process_cpu_ms();
@@ -191,6 +192,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
     times.push_back(elapsed_ms(start));
     cpu_times.push_back(process_cpu_ms() - cpu_before);
     bootstraps = fhe::bootstrap_count() - before;
+    outputs_bytes = sched::serialize_placement_outputs(placement).size();
     matches = matches && matches_reference(placement, plain, options.reserve, keys.client);
     progress("decision " + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + ": " +
              std::to_string(static_cast<long>(times.back())) + " ms, " + std::to_string(bootstraps) + " bootstraps");
@@ -205,6 +207,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"policy", options.policy},
                         {"replicas", options.replicas},
                         {"reserve", options.reserve},
+                        {"outputs_bytes", outputs_bytes},
                         {"matches_plaintext", matches},
                         {"params", params->name},
                         {"threads", ThreadPool::shared().size()},
