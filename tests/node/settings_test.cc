@@ -95,7 +95,7 @@ TEST(Settings, EverySettingInTheSchemaIsReadByTheNode) {
                        "telemetry: {interval_ms: 1000, cap_cpu_millicores: 1000, cap_memory_mib: 512,"
                        " cap_disk_mib: 1024, cap_gpus: 0}\n"
                        "cluster: {dir: /tmp/cluster}\n"
-                       "committee: {member_key: /tmp/member.key, share_file: /tmp/share.sealed}\n"
+                       "committee: {member_key: /tmp/member.key, share_file: /tmp/share.sealed, hedge: 5s}\n"
                        "runtime: {driver: process}\n"
                        "sched: {schedulers: 2}\n"
                        "swim: {preset: local}\n"
@@ -149,6 +149,24 @@ TEST(Settings, BatchedAnchoringReadsItsSizeAndAgeAndRefusesNonsenseNamingTheSett
     auto refused = load_settings(load(base + yaml));
     ASSERT_FALSE(refused.ok()) << yaml;
     EXPECT_NE(refused.status().message().find(key), std::string::npos) << refused.status().to_string();
+  }
+}
+
+TEST(Settings, CommitteeHedgeIsADurationAndZeroAsksEveryMemberAtOnce) {
+  const std::string base = "contract: {address: \"" + std::string(kContract) + "\"}\ncluster: {dir: /tmp/c}\n";
+  auto defaults = load_settings(load(base));
+  ASSERT_TRUE(defaults.ok()) << defaults.status().to_string();
+  EXPECT_EQ(defaults->committee_hedge, std::chrono::seconds(3));
+  auto slower = load_settings(load(base + "committee: {hedge: 1m}\n"));
+  ASSERT_TRUE(slower.ok()) << slower.status().to_string();
+  EXPECT_EQ(slower->committee_hedge, std::chrono::minutes(1));
+  auto all_at_once = load_settings(load(base + "committee: {hedge: 0s}\n"));
+  ASSERT_TRUE(all_at_once.ok()) << all_at_once.status().to_string();
+  EXPECT_EQ(all_at_once->committee_hedge.count(), 0);
+  for (const char* yaml : {"committee: {hedge: 3}\n", "committee: {hedge: 11m}\n"}) {
+    auto refused = load_settings(load(base + yaml));
+    ASSERT_FALSE(refused.ok()) << yaml;
+    EXPECT_NE(refused.status().message().find("committee.hedge"), std::string::npos) << refused.status().to_string();
   }
 }
 

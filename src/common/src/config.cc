@@ -278,6 +278,9 @@ const std::vector<ConfigField>& config_schema() {
        "Directory of the cluster's public FHE material (public.key, server.compressed.key, committee.bin, committee.json)"},
       {"committee.member_key", ConfigKind::kString, "", "This operator's committee member key (member.key); empty: not a member"},
       {"committee.share_file", ConfigKind::kString, "", "This member's sealed threshold key share"},
+      {"committee.hedge", ConfigKind::kString, "3s",
+       "A coordinator asks t committee members for a decision's shares, and the rest when none came after this "
+       "long per two replicas (0s: every member at once)"},
       {"runtime.driver", ConfigKind::kString, "auto", "Container driver: auto (Docker, else processes), docker or process"},
       {"sched.schedulers", ConfigKind::kInteger, "3", "Schedulers that evaluate each job (k)"},
       {"sched.candidates", ConfigKind::kString, "auto",

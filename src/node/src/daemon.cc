@@ -108,6 +108,10 @@ Result<Settings> load_settings(const Config& config) {
   if (!max_age.ok()) return max_age.status().with_context("chain.anchor.batch_max_age");
   if (max_age->count() == 0) return invalid_argument("chain.anchor.batch_max_age must be longer than 0s");
   s.anchor_batch_max_age = *max_age;
+  auto hedge = sched::parse_duration(config.string("committee.hedge"));
+  if (!hedge.ok()) return hedge.status().with_context("committee.hedge");
+  if (*hedge > std::chrono::minutes(10)) return invalid_argument("committee.hedge must be at most 10m");
+  s.committee_hedge = *hedge;
   s.swim_preset = config.string("swim.preset");
   if (s.swim_preset != "lan" && s.swim_preset != "local" && s.swim_preset != "wan") {
     return invalid_argument("swim.preset must be lan, local or wan");
@@ -394,6 +398,7 @@ void Daemon::Impl::make_coordinator_role() {
   // (bench/README.md); the timeout only matters when a scheduler stays silent without dying
   // (a dead one ends its rounds at once).
   options.round_timeout = keys_.public_key.params().insecure ? std::chrono::seconds(120) : std::chrono::seconds(300);
+  options.committee_hedge = settings_.committee_hedge;
   options.anchoring.batch_size = settings_.anchor_batch_size;
   options.anchoring.max_age = settings_.anchor_batch_max_age;
   options.anchoring.retry = std::min<std::chrono::milliseconds>(settings_.anchor_batch_max_age, std::chrono::seconds(30));

@@ -79,6 +79,7 @@ struct Settings {
   // chain.anchor.batch_size and chain.anchor.batch_max_age (docs/chain.md, "Batched anchoring")
   std::size_t anchor_batch_size = 1;
   std::chrono::milliseconds anchor_batch_max_age{10000};
+  std::chrono::milliseconds committee_hedge{3000};  // committee.hedge; 0: ask every member at once
   std::string swim_preset = "lan";
   bool tamper_decisions = false;
   bool equivocate_decisions = false;
