@@ -133,9 +133,7 @@ std::optional<chain::VeilRegistry::Commitment> round_commitment(const JobState& 
   commitment.job_id = job.id;
   commitment.round = round;
   commitment.decision_hash = *decision;
-  std::vector<Hash32> inputs;
-  for (const auto& n : rr->nodes) inputs.push_back(n.telemetry_hash);
-  commitment.inputs_root = inputs_root(rr->decision_format, inputs);
+  commitment.inputs_root = inputs_root_of(rr->decision_format, rr->nodes);
   for (const auto& s : rr->schedulers) {
     auto it = rr->announced.find(s);
     if (it != rr->announced.end() && it->second == rr->agreed) commitment.schedulers.push_back(chain::peer_id_hash(s));

@@ -559,12 +559,14 @@ Hash32 inputs_root(std::uint32_t decision_format, const std::vector<Hash32>& tel
   return root;
 }
 
-Hash32 round_inputs_root(const ScheduleRequest& request) {
+Hash32 inputs_root_of(std::uint32_t decision_format, const std::vector<TelemetryRef>& nodes) {
   std::vector<Hash32> hashes;
-  hashes.reserve(request.nodes.size());
-  for (const auto& n : request.nodes) hashes.push_back(n.telemetry_hash);
-  return inputs_root(request.decision_format, hashes);
+  hashes.reserve(nodes.size());
+  for (const auto& n : nodes) hashes.push_back(n.telemetry_hash);
+  return inputs_root(decision_format, hashes);
 }
+
+Hash32 round_inputs_root(const ScheduleRequest& request) { return inputs_root_of(request.decision_format, request.nodes); }
 
 std::string decision_format_mismatch(std::uint32_t decision_format) {
   if (decision_format == sched::kDecisionFormat) return "";

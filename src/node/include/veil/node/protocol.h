@@ -248,6 +248,8 @@ fhe::threshold::DecryptionRequest decision_request(const Hash32& job_id, std::ui
 // format and the telemetry hashes in node order (docs/node.md). Format 1 gives the root its
 // releases computed, without the format, so their anchored commitments still check.
 Hash32 inputs_root(std::uint32_t decision_format, const std::vector<Hash32>& telemetry_hashes);
+// inputs_root() of the telemetry hashes of `nodes`, in their order (a request's or a round record's).
+Hash32 inputs_root_of(std::uint32_t decision_format, const std::vector<TelemetryRef>& nodes);
 // inputs_root() of a round's format and nodes, in the request's order.
 Hash32 round_inputs_root(const ScheduleRequest& request);
 
