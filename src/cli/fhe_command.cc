@@ -403,6 +403,9 @@ int cmd_bench(const FheOptions& o) {
   std::vector<FheUint16> eight;
   for (std::uint64_t v : {10, 900, 33, 65535, 7, 65535, 100, 4}) eight.push_back(FheUint16::encrypt(v, pk));
   j["argmax8_u16_ms"] = time_ms(std::max(1, samples / 2), [&] { (void)argmax<16>(eight, *sk); });
+  const std::uint64_t bootstraps_before = bootstrap_count();
+  (void)argmax<16>(eight, *sk);
+  j["argmax8_u16_bootstraps"] = bootstrap_count() - bootstraps_before;
   j["server_key_bytes"] = sk->serialize().size();
   j["compressed_server_key_bytes"] = CompressedServerKey::generate(*ck).serialize().size();
   j["compact_public_key_bytes"] = pk.serialize().size();

@@ -2,6 +2,8 @@
 // Most cases run on the INSECURE test parameters (fhe_integer_test, label unit); built with
 // FHE_DEFAULT_PARAMS_SUITE (fhe_integer_default_test, label integration) the file repeats a
 // few cases per operation on the default parameters, seconds each.
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include "integer/radix.h"
@@ -136,7 +138,57 @@ void arg_extremes(bool full, unsigned bits, std::size_t count, int cases) {
   }
 }
 
+// The tournament with eligibility flags, several rounds, and the winners' values: each round
+// picks the first extreme among the eligible candidates no earlier round picked, and its value
+// is that candidate's. Half the cases declare the top block's degree 1 (values below 2^(bits-1)
+// in 2-bit blocks), which folds the flag into that block.
+void picks_with_values(bool full, unsigned bits, std::size_t count, int cases) {
+  Fixture f(params_for(full));
+  const std::uint64_t mask = (1ull << bits) - 1;
+  for (int i = 0; i < cases; ++i) {
+    const bool fold = i % 2 == 1;
+    const bool maximise = i % 4 < 2;
+    const std::size_t rounds = 1 + static_cast<std::size_t>(i) % 3;
+    std::vector<std::uint64_t> xs(count);
+    std::vector<bool> eligible(count);
+    for (std::size_t c = 0; c < count; ++c) {
+      xs[c] = rng()() & (fold ? mask >> 2 : (i % 3 == 0 ? 3 : mask));
+      eligible[c] = rng()() % 4 != 0;
+    }
+    std::vector<RadixCiphertext> cts;
+    std::vector<integer::BoolCiphertext> flags;
+    for (std::size_t c = 0; c < count; ++c) {
+      cts.push_back(f.enc(xs[c], bits));
+      if (fold) cts.back().blocks.back().degree = 1;
+      flags.push_back(f.keys.client.encrypt(eligible[c] ? 1 : 0));
+    }
+    std::vector<const RadixCiphertext*> values;
+    std::vector<const integer::BoolCiphertext*> flag_ptrs;
+    for (std::size_t c = 0; c < count; ++c) {
+      values.push_back(&cts[c]);
+      flag_ptrs.push_back(&flags[c]);
+    }
+    const auto picks = f.sk.pick_extremes(values, flag_ptrs, rounds, maximise, 2,
+                                          integer::ServerKey::PickOutputs{.chosen = false, .values = true});
+    ASSERT_EQ(picks.picks.size(), rounds);
+    std::vector<bool> left = eligible;
+    for (std::size_t r = 0; r < rounds; ++r) {
+      std::optional<std::size_t> want;
+      for (std::size_t c = 0; c < count; ++c) {
+        if (left[c] && (!want || (maximise ? xs[c] > xs[*want] : xs[c] < xs[*want]))) want = c;
+      }
+      const auto& pick = picks.picks[r];
+      ASSERT_EQ(f.dec(pick.found), want ? 1u : 0u) << "case " << i << " round " << r;
+      if (!want) continue;
+      left[*want] = false;
+      ASSERT_EQ(f.dec(pick.index), *want) << "case " << i << " round " << r;
+      ASSERT_EQ(f.dec(pick.value), xs[*want]) << "case " << i << " round " << r;
+    }
+  }
+}
+
 #ifndef FHE_DEFAULT_PARAMS_SUITE
+TEST(FheInteger, PickExtremesWithValues) { picks_with_values(false, 8, 6, 12); }
 TEST(FheInteger, ArithmeticU8) { arithmetic(false, 8, 40); }
 TEST(FheInteger, ArithmeticU16) { arithmetic(false, 16, 12); }
 TEST(FheInteger, ArithmeticU32) { arithmetic(false, 32, 6); }
@@ -172,6 +224,7 @@ TEST(FheIntegerDefaultParams, SelectBitwise) { select_and_bitwise(true, 8, 2); }
 TEST(FheIntegerDefaultParams, Booleans) { booleans(true); }
 TEST(FheIntegerDefaultParams, Argmax) { arg_extremes(true, 8, 3, 2); }
 TEST(FheIntegerDefaultParams, ArgmaxU16Of8) { arg_extremes(true, 16, 8, 1); }
+TEST(FheIntegerDefaultParams, PickExtremesWithValues) { picks_with_values(true, 8, 3, 2); }
 #endif
 
 }  // namespace

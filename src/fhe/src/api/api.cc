@@ -249,7 +249,8 @@ std::pair<std::vector<RawPick>, std::vector<BlockPtr>> batch_pick_extremes(const
     flags.push_back(&eligible[i]->ct);
   }
   const std::size_t index_blocks = integer::blocks_for_bits(key.params(), 16);
-  auto picks = ik(key).pick_extremes(cts, flags, rounds, maximise, index_blocks, want_chosen);
+  auto picks = ik(key).pick_extremes(cts, flags, rounds, maximise, index_blocks,
+                                     integer::ServerKey::PickOutputs{.chosen = want_chosen, .values = false});
   std::pair<std::vector<RawPick>, std::vector<BlockPtr>> out;
   for (auto& p : picks.picks) {
     out.first.push_back({wrap(&key.params(), std::move(p.index)), wrap(&key.params(), std::move(p.found))});

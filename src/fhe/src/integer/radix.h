@@ -117,19 +117,26 @@ class ServerKey {
   struct Pick {
     RadixCiphertext index;  // `index_blocks` blocks; meaningful when found is 1
     BoolCiphertext found;
+    RadixCiphertext value;  // the picked value (as many blocks as the values), when wanted and found is 1
   };
   struct Picks {
     std::vector<Pick> picks;              // one per round
     std::vector<BoolCiphertext> chosen;   // per candidate: 1 iff some round picked it; empty unless wanted
   };
+  // What pick_extremes computes besides each round's index and found flag.
+  struct PickOutputs {
+    bool chosen = false;  // Picks::chosen (the last round's one-hot, about one bootstrap per candidate)
+    bool values = false;  // Pick::value (the winner's value blocks are selected at the last level too)
+  };
   // `rounds` times: among the candidates whose `eligible` block is 1 and that no earlier round
   // picked, the first (lowest index) maximum (maximise) or minimum of `values`; found is 0
-  // when no candidate is left. A tournament over (eligible, value) keys: n - 1 comparisons
-  // and selections per round, the comparison bits give the one-hot `chosen` directly. The
-  // one-hot of the last round is computed only when `want_chosen`.
+  // when no candidate is left. Empty `eligible`: every candidate is (found is a public 1 when
+  // rounds == 1, and no flag is compared). A tournament over (eligible, value) keys: n - 1
+  // comparisons and selections per round, the comparison bits give the one-hot `chosen`
+  // directly. This is the engine's one tournament: argmax() and argmin() are its first round.
   Picks pick_extremes(const std::vector<const RadixCiphertext*>& values,
                       const std::vector<const BoolCiphertext*>& eligible, std::size_t rounds, bool maximise,
-                      std::size_t index_blocks, bool want_chosen) const;
+                      std::size_t index_blocks, PickOutputs outputs) const;
 
   // out[i] = (values[i] - (conds[i] ? amounts[i] : 0)) mod m^nb, conds boolean blocks: one
   // borrow ripple from the lowest non-zero digit of the amount (one bootstrap per block).
@@ -159,8 +166,12 @@ class ServerKey {
   // One batch of bootstraps: luts[i] applied to inputs[i].
   std::vector<std::vector<Ciphertext>> run(const std::vector<Ciphertext>& inputs,
                                            const std::vector<const shortint::LookupTable*>& luts) const;
-  std::pair<RadixCiphertext, RadixCiphertext> arg_extreme(std::span<const RadixCiphertext> values,
-                                                          std::size_t index_blocks, Comparison op) const;
+  // argmax()/argmin(): one round of pick_extremes() with every candidate eligible.
+  std::pair<RadixCiphertext, RadixCiphertext> first_extreme(std::span<const RadixCiphertext> values,
+                                                            std::size_t index_blocks, bool maximise) const;
+  // pick_extremes()'s value of the winner whose key blocks are `key` (pick_extremes.cc).
+  RadixCiphertext winner_value(const std::vector<Ciphertext>& key, std::size_t value_blocks, std::size_t flag_block,
+                               bool folded, bool maximise, std::uint64_t weight, std::uint64_t top_degree) const;
   // run(), except that a public input (noise level 0) of a table made by lut()/many_lut() is
   // evaluated in the clear: no bootstrap, public outputs.
   std::vector<std::vector<Ciphertext>> run_public_aware(const std::vector<Ciphertext>& inputs,

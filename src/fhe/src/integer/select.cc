@@ -103,62 +103,24 @@ RadixCiphertext ServerKey::scalar_max(const RadixCiphertext& a, std::uint64_t c)
   return select_scaled(compare_impl(a, nullptr, c, Comparison::kGt, 2 * params().message_modulus), a, t);
 }
 
-std::pair<RadixCiphertext, RadixCiphertext> ServerKey::arg_extreme(std::span<const RadixCiphertext> values,
-                                                                   std::size_t index_blocks, Comparison op) const {
-  assert(!values.empty());
-  struct Candidate {
-    RadixCiphertext value;
-    RadixCiphertext index;
-  };
-  std::vector<Candidate> round;
-  for (std::size_t i = 0; i < values.size(); ++i) round.push_back({values[i], trivial(i, index_blocks)});
-  const std::uint64_t scale = 2 * params().message_modulus;
-  // Tournament: the right candidate (higher indices) wins only when strictly better, so ties
-  // keep the lowest index.
-  while (round.size() > 1) {
-    const std::size_t pairs = round.size() / 2;
-    std::vector<const RadixCiphertext*> rights, lefts;
-    for (std::size_t j = 0; j < pairs; ++j) {
-      rights.push_back(&round[2 * j + 1].value);
-      lefts.push_back(&round[2 * j].value);
-    }
-    // All comparisons of this round in one batch, then all selections (value and index
-    // blocks together) in another.
-    std::vector<Ciphertext> conds = compare_many(rights, lefts, 0, op, scale);
-    std::vector<RadixCiphertext> both_right(pairs), both_left(pairs);
-    std::vector<const Ciphertext*> cond_ptrs;
-    std::vector<const RadixCiphertext*> rp, lp;
-    for (std::size_t j = 0; j < pairs; ++j) {
-      both_right[j] = round[2 * j + 1].value;
-      both_left[j] = round[2 * j].value;
-      both_right[j].blocks.insert(both_right[j].blocks.end(), round[2 * j + 1].index.blocks.begin(),
-                                  round[2 * j + 1].index.blocks.end());
-      both_left[j].blocks.insert(both_left[j].blocks.end(), round[2 * j].index.blocks.begin(),
-                                 round[2 * j].index.blocks.end());
-      cond_ptrs.push_back(&conds[j]);
-      rp.push_back(&both_right[j]);
-      lp.push_back(&both_left[j]);
-    }
-    std::vector<RadixCiphertext> chosen = select_scaled_many(cond_ptrs, rp, lp);
-    std::vector<Candidate> next((round.size() + 1) / 2);
-    const std::size_t vb = round[0].value.blocks.size();
-    for (std::size_t j = 0; j < pairs; ++j) {
-      next[j].value.blocks.assign(chosen[j].blocks.begin(), chosen[j].blocks.begin() + static_cast<std::ptrdiff_t>(vb));
-      next[j].index.blocks.assign(chosen[j].blocks.begin() + static_cast<std::ptrdiff_t>(vb), chosen[j].blocks.end());
-    }
-    if (round.size() % 2 == 1) next.back() = std::move(round.back());
-    round = std::move(next);
-  }
-  return {std::move(round[0].index), std::move(round[0].value)};
-}
-
+// argmax and argmin are the first round of the scheduler's tournament (pick_extremes), with
+// every candidate eligible: ties keep the lowest index.
 std::pair<RadixCiphertext, RadixCiphertext> ServerKey::argmax(std::span<const RadixCiphertext> values,
                                                               std::size_t index_blocks) const {
-  return arg_extreme(values, index_blocks, Comparison::kGt);
+  return first_extreme(values, index_blocks, true);
 }
 std::pair<RadixCiphertext, RadixCiphertext> ServerKey::argmin(std::span<const RadixCiphertext> values,
                                                               std::size_t index_blocks) const {
-  return arg_extreme(values, index_blocks, Comparison::kLt);
+  return first_extreme(values, index_blocks, false);
+}
+
+std::pair<RadixCiphertext, RadixCiphertext> ServerKey::first_extreme(std::span<const RadixCiphertext> values,
+                                                                     std::size_t index_blocks, bool maximise) const {
+  assert(!values.empty());
+  std::vector<const RadixCiphertext*> ptrs;
+  for (const auto& v : values) ptrs.push_back(&v);
+  Picks picks = pick_extremes(ptrs, {}, 1, maximise, index_blocks, PickOutputs{.chosen = false, .values = true});
+  return {std::move(picks.picks[0].index), std::move(picks.picks[0].value)};
 }
 
 }  // namespace veil::fhe::integer

@@ -5,18 +5,45 @@ namespace veil::fhe::integer {
 
 using namespace detail;
 
+// The value blocks of a tournament winner's key: blocks from `flag_block` up are public zeros of
+// every value (a flag block of its own, or the blocks above the highest non-zero one), and a
+// flag folded into the top block is taken out again. Meaningful when the winner is eligible.
+RadixCiphertext ServerKey::winner_value(const std::vector<Ciphertext>& key, std::size_t value_blocks,
+                                        std::size_t flag_block, bool folded, bool maximise, std::uint64_t weight,
+                                        std::uint64_t top_degree) const {
+  RadixCiphertext value;
+  for (std::size_t k = 0; k < value_blocks; ++k) {
+    if (k > flag_block || (k == flag_block && !folded)) {
+      value.blocks.push_back(key_->trivial(0));
+      continue;
+    }
+    Ciphertext block = key[k];
+    if (k == flag_block) {
+      // An eligible winner's flag is weight for a maximum (eligible) and 0 for a minimum.
+      if (maximise) core::lwe_sub_assign(block.ct, key_->trivial(weight).ct);
+      block.degree = top_degree;
+    }
+    value.blocks.push_back(std::move(block));
+  }
+  return value;
+}
+
 ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertext*>& values,
                                           const std::vector<const BoolCiphertext*>& eligible, std::size_t rounds,
-                                          bool maximise, std::size_t index_blocks, bool want_chosen) const {
+                                          bool maximise, std::size_t index_blocks, PickOutputs outputs) const {
   const std::uint64_t m = params().message_modulus;
   const std::uint64_t max_noise = params().max_noise_level;
   const std::size_t n = values.size();
   const std::size_t nb = values[0]->blocks.size();
-  assert(n > 0 && eligible.size() == n);
+  assert(n > 0 && (eligible.empty() || eligible.size() == n));
+  // Without eligibility flags a single round compares the values alone; later rounds need a
+  // flag to exclude what earlier rounds picked, so several rounds start from public 1s.
+  const bool flagged = !eligible.empty() || rounds > 1;
   // Keys: the values with the eligibility flag above their highest possibly non-zero block,
   // so that integer order is the lexicographic order of (eligible, value) for a maximum and
   // of (not eligible, value) for a minimum. When that block's values stay <= 1 the flag is
-  // folded into it with weight degree + 1 (one block fewer to compare and select).
+  // folded into it with weight degree + 1 (one block fewer to compare and select). Unflagged,
+  // the keys are the values' blocks up to the highest possibly non-zero one.
   std::size_t top = 0;
   bool any = false;
   for (std::size_t k = nb; k-- > 0 && !any;) {
@@ -32,17 +59,20 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
   if (any) {
     for (std::size_t c = 0; c < n; ++c) top_degree = std::max(top_degree, values[c]->blocks[top].degree);
   }
-  const bool fold = any && 2 * top_degree + 1 <= m - 1;
+  const bool fold = flagged && any && 2 * top_degree + 1 <= m - 1;
   const std::size_t flag_block = fold ? top : (any ? top + 1 : 0);
   const std::uint64_t weight = fold ? top_degree + 1 : 1;
-  const std::size_t key_blocks = flag_block + 1;
+  const std::size_t key_blocks = flagged ? flag_block + 1 : top + 1;
   std::vector<std::vector<Ciphertext>> keys(n);
   std::vector<std::uint64_t> flag_degree(n);
+  const Ciphertext everyone = key_->trivial(1);
   for (std::size_t c = 0; c < n; ++c) {
     for (std::size_t k = 0; k < key_blocks; ++k) {
       keys[c].push_back(k < nb ? values[c]->blocks[k] : key_->trivial(0));
     }
-    Ciphertext flag = maximise ? *eligible[c] : key_->scalar_sub_from(1, *eligible[c]);
+    if (!flagged) continue;
+    const Ciphertext& eligible_c = eligible.empty() ? everyone : *eligible[c];
+    Ciphertext flag = maximise ? eligible_c : key_->scalar_sub_from(1, eligible_c);
     key_->scalar_mul_assign(flag, weight);
     key_->add_assign(keys[c][flag_block], flag);
     flag_degree[c] = keys[c][flag_block].degree;
@@ -187,9 +217,10 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
         }
       }
       // Selection: the winner's key and index blocks. After the final comparison only the
-      // flag (for `found`) and the index are still needed: the other key blocks are replaced
-      // by equal public zeros, which the selection copies without a bootstrap.
-      const bool final_level = cur.size() == 2;
+      // flag (for `found`) and the index are still needed, unless the caller wants the value:
+      // the other key blocks are replaced by equal public zeros, which the selection copies
+      // without a bootstrap.
+      const bool final_level = cur.size() == 2 && !outputs.values;
       std::vector<const Ciphertext*> conds;
       std::vector<RadixCiphertext> rights, lefts;
       std::vector<std::size_t> selected;
@@ -200,7 +231,7 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
         lefts.push_back({cur[2 * j].blocks});
         if (final_level) {
           for (std::size_t k = 0; k < key_blocks; ++k) {
-            if (k == flag_block) continue;
+            if (flagged && k == flag_block) continue;
             rights.back().blocks[k] = key_->trivial(0);
             lefts.back().blocks[k] = key_->trivial(0);
           }
@@ -230,17 +261,20 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
       cur = std::move(next);
     }
     // found: the winner's flag.
-    const Ciphertext& winner_flag = cur[0].blocks[flag_block];
-    const auto found_lut = key_->lut([maximise, weight](std::uint64_t x) -> std::uint64_t {
-      return (x >= weight) == maximise ? 1 : 0;
-    });
-    Ciphertext found = std::move(run_public_aware({winner_flag}, {&found_lut})[0][0]);
+    Ciphertext found = key_->trivial(1);
+    if (flagged) {
+      const auto found_lut = key_->lut([maximise, weight](std::uint64_t x) -> std::uint64_t {
+        return (x >= weight) == maximise ? 1 : 0;
+      });
+      found = std::move(run_public_aware({cur[0].blocks[flag_block]}, {&found_lut})[0][0]);
+    }
     Pick pick;
     pick.index.blocks.assign(cur[0].blocks.begin() + static_cast<std::ptrdiff_t>(key_blocks), cur[0].blocks.end());
     pick.found = found;
+    if (outputs.values) pick.value = winner_value(cur[0].blocks, nb, flagged ? flag_block : key_blocks, fold, maximise, weight, top_degree);
     result.picks.push_back(std::move(pick));
     // The one-hot excludes this round's pick from the next round, and is the caller's `chosen`.
-    if (round + 1 == rounds && !want_chosen) break;
+    if (round + 1 == rounds && !outputs.chosen) break;
     // One-hot, top-down: W(level, j) = W(parent) AND (the side j is on won), several levels
     // per bootstrap: [W(ancestor) + sum of matches == 1 + count].
     const std::size_t levels = bits.size();
@@ -307,7 +341,7 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
       }
     }
   }
-  if (want_chosen) result.chosen = std::move(chosen_sum);
+  if (outputs.chosen) result.chosen = std::move(chosen_sum);
   return result;
 }
 
