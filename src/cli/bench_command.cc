@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -35,7 +36,7 @@ struct ScheduleBenchOptions {
   std::uint64_t seed = 1;
   std::uint32_t gpus = 0;  // > 0: the job also requests GPUs and weights them
   std::string candidates = "all";  // a number or all: the rendezvous sample a round evaluates
-  std::size_t threads = 0;         // 0: VEIL_THREADS or one per hardware thread
+  std::size_t threads = 0;         // computing threads; 0: VEIL_THREADS or one per hardware thread
   bool reserve = false;            // also the homomorphic reservation, which a node's round skips
   std::string output = "table";  // -o/--output; --json is -o json
 };
@@ -155,6 +156,28 @@ BenchKeys generate_keys(const fhe::Parameters& params) {
   return {std::move(client), std::move(server), std::move(public_key)};
 }
 
+// A decision's levels (fhe::BatchProfile): how many batches, how wide on average, the most
+// each thread count could speed the batched bootstraps up, their widths being what they are,
+// and how many times the threads read the whole bootstrapping key. A thread count that
+// measures far below its bound is held back by something else (memory, shared caches,
+// frequency), one near it by the circuit's narrow levels.
+nlohmann::json levels_json(const fhe::BatchProfile& profile) {
+  nlohmann::json bound = nlohmann::json::object(), streams = nlohmann::json::object();
+  for (std::size_t i = 0; i < profile.kThreads.size(); ++i) {
+    const std::string threads = std::to_string(profile.kThreads[i]);
+    const double steps = static_cast<double>(std::max<std::uint64_t>(1, profile.steps_at[i]));
+    bound[threads] = std::round(100.0 * static_cast<double>(profile.bootstraps) / steps) / 100.0;
+    streams[threads] = profile.streams_at[i];
+  }
+  const double mean_width =
+      static_cast<double>(profile.bootstraps) / static_cast<double>(std::max<std::uint64_t>(1, profile.batches));
+  return {{"batches", profile.batches},
+          {"batched_bootstraps", profile.bootstraps},
+          {"mean_width", std::round(10.0 * mean_width) / 10.0},
+          {"speedup_bound", bound},
+          {"key_streams", streams}};
+}
+
 int run_schedule_bench(const ScheduleBenchOptions& options) {
   const fhe::Parameters* params = fhe::params_by_name(options.params);
   if (params == nullptr) return usage("unknown parameter set '" + options.params + "' (use default or test)");
@@ -184,14 +207,17 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   bool matches = true;
   std::uint64_t bootstraps = 0;
   std::size_t outputs_bytes = 0;
+  fhe::BatchProfile levels;
   for (std::size_t rep = 0; rep < options.repetitions; ++rep) {
     const std::uint64_t before = fhe::bootstrap_count();
+    const fhe::BatchProfile levels_before = fhe::batch_profile();
     const double cpu_before = process_cpu_ms();
     start = std::chrono::steady_clock::now();
     sched::EncryptedPlacement placement = sched::place_encrypted(input, keys.server);
     times.push_back(elapsed_ms(start));
     cpu_times.push_back(process_cpu_ms() - cpu_before);
     bootstraps = fhe::bootstrap_count() - before;
+    levels = fhe::batch_profile() - levels_before;
     outputs_bytes = sched::serialize_placement_outputs(placement).size();
     matches = matches && matches_reference(placement, plain, options.reserve, keys.client);
     progress("decision " + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + ": " +
@@ -211,6 +237,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"matches_plaintext", matches},
                         {"params", params->name},
                         {"threads", ThreadPool::shared().size()},
+                        {"levels", levels_json(levels)},
                         {"repetitions", options.repetitions},
                         {"keygen_ms", keygen_ms}};
   if (structured_output(options.output)) {
@@ -397,8 +424,8 @@ void register_bench_throughput(CLI::App* noun, CommandAction& action) {
   cmd->add_option("--seed", options->seed, "Seed of the synthetic telemetry and of the simulation")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads,
-                  "Worker threads of the shared pool (the caller also works); 0: VEIL_THREADS or one per "
-                  "hardware thread")
+                  "Threads that compute (the shared pool's size); 0: VEIL_THREADS, or one per hardware "
+                  "thread")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--latency-bound", options->latency_bound_x,
                   "The estimate's bound on the p99 round latency, in median decision times")
@@ -440,8 +467,8 @@ void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAc
                        "0; at least 2 x replicas) or all; the plaintext reference runs over the same sample")
       ->capture_default_str();
   schedule->add_option("--threads", options->threads,
-                       "Worker threads of the shared pool (the caller also works); 0: VEIL_THREADS or one per "
-                       "hardware thread")
+                       "Threads that compute (the shared pool's size); 0: VEIL_THREADS, or one per hardware "
+                       "thread")
       ->check(CLI::Range(0, 1024));
   schedule->add_flag("--reserve", options->reserve,
                      "Also compute every candidate's encrypted capacity after the reservation and check it "

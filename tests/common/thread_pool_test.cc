@@ -1,10 +1,14 @@
 #include "veil/common/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -39,6 +43,33 @@ TEST(ThreadPool, ParallelForEmptyAndSingleRanges) {
   EXPECT_EQ(calls, 0);
   pool.parallel_for(5, 6, [&](std::size_t i) { calls += static_cast<int>(i); });
   EXPECT_EQ(calls, 5);
+}
+
+// A pool's size is the number of threads that compute a parallel_for, the caller among them:
+// --threads T / VEIL_THREADS=T must mean T, not T + 1.
+TEST(ThreadPool, ParallelForComputesOnAtMostSizeThreads) {
+  for (std::size_t size : {1u, 2u, 3u}) {
+    ThreadPool pool(size);
+    std::atomic<int> running{0}, most{0};
+    std::mutex mutex;
+    std::set<std::thread::id> threads;
+    pool.parallel_for(0, 48, [&](std::size_t) {
+      const int now = running.fetch_add(1) + 1;
+      for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+      }
+      {
+        std::lock_guard lock(mutex);
+        threads.insert(std::this_thread::get_id());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      running.fetch_sub(1);
+    });
+    EXPECT_LE(most.load(), static_cast<int>(size)) << "pool of " << size;
+    EXPECT_LE(threads.size(), size) << "pool of " << size;
+    if (size == 1) {
+      EXPECT_EQ(*threads.begin(), std::this_thread::get_id());
+    }
+  }
 }
 
 TEST(ThreadPool, NestedParallelForOnASingleWorkerDoesNotDeadlock) {

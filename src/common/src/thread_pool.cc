@@ -75,7 +75,8 @@ void ThreadPool::parallel_for(std::size_t begin, std::size_t end,
     }
   };
 
-  const std::size_t helpers = std::min(workers_.size(), end - begin - 1);
+  // The caller is one of the size() computing threads (also when it is a worker of this pool).
+  const std::size_t helpers = std::min(workers_.size() - 1, end - begin - 1);
   for (std::size_t h = 0; h < helpers; ++h) {
     enqueue([shared, drain] {
       {

@@ -75,6 +75,23 @@ std::size_t bootstrap_batch(const ClientKey& client, const ServerKey& server, st
 
 std::uint64_t bootstrap_count() { return shortint::bootstrap_count(); }
 
+BatchProfile batch_profile() {
+  BatchProfile profile;
+  shortint::batch_profile(profile.batches, profile.bootstraps, profile.steps_at, profile.streams_at);
+  return profile;
+}
+
+BatchProfile operator-(const BatchProfile& later, const BatchProfile& earlier) {
+  BatchProfile d;
+  d.batches = later.batches - earlier.batches;
+  d.bootstraps = later.bootstraps - earlier.bootstraps;
+  for (std::size_t i = 0; i < d.steps_at.size(); ++i) {
+    d.steps_at[i] = later.steps_at[i] - earlier.steps_at[i];
+    d.streams_at[i] = later.streams_at[i] - earlier.streams_at[i];
+  }
+  return d;
+}
+
 const char* fft_backend_name() { return core::default_fft_kernels().name; }
 
 }  // namespace veil::fhe

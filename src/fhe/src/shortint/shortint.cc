@@ -1,9 +1,12 @@
 #include "shortint/shortint.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <thread>
+
+#include "veil/fhe/diagnostics.h"
 
 namespace veil::fhe::shortint {
 
@@ -139,6 +142,25 @@ namespace {
 // Counts programmable bootstraps process-wide, for benchmarks (veil::fhe::bootstrap_count()).
 std::atomic<std::uint64_t> g_bootstraps{0};
 
+// Level widths of apply_batch(), for benchmarks (veil::fhe::batch_profile()).
+struct BatchCounters {
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> bootstraps{0};
+  std::array<std::atomic<std::uint64_t>, BatchProfile::kThreads.size()> steps_at{};
+  std::array<std::atomic<std::uint64_t>, BatchProfile::kThreads.size()> streams_at{};
+
+  void record(std::size_t width) {
+    batches.fetch_add(1, std::memory_order_relaxed);
+    bootstraps.fetch_add(width, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < steps_at.size(); ++i) {
+      const std::size_t t = BatchProfile::kThreads[i];
+      steps_at[i].fetch_add((width + t - 1) / t, std::memory_order_relaxed);
+      streams_at[i].fetch_add(std::min(width, t), std::memory_order_relaxed);
+    }
+  }
+};
+BatchCounters g_batches;
+
 std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t in_degree) {
   const auto& v = lut.values[r];
   std::uint64_t d = 0;
@@ -148,6 +170,16 @@ std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t 
 }  // namespace
 
 std::uint64_t bootstrap_count() { return g_bootstraps.load(std::memory_order_relaxed); }
+
+void batch_profile(std::uint64_t& batches, std::uint64_t& bootstraps, std::span<std::uint64_t> steps_at,
+                   std::span<std::uint64_t> streams_at) {
+  batches = g_batches.batches.load(std::memory_order_relaxed);
+  bootstraps = g_batches.bootstraps.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < steps_at.size() && i < g_batches.steps_at.size(); ++i)
+    steps_at[i] = g_batches.steps_at[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < streams_at.size() && i < g_batches.streams_at.size(); ++i)
+    streams_at[i] = g_batches.streams_at[i].load(std::memory_order_relaxed);
+}
 
 Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const {
   thread_local core::LweCiphertext small;
@@ -215,12 +247,13 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   const std::size_t count = inputs.size();
   std::vector<std::vector<Ciphertext>> out(count);
   if (count == 0) return out;
+  g_batches.record(count);
   if (count == 1) {
     out[0] = luts[0]->count == 1 ? std::vector<Ciphertext>{apply(inputs[0], *luts[0])} : apply_many(inputs[0], *luts[0]);
     return out;
   }
-  const std::size_t threads = std::max<std::size_t>(
-      1, std::min<std::size_t>(pool.size() + 1, std::max(1u, std::thread::hardware_concurrency())));
+  const std::size_t threads =
+      std::max<std::size_t>(1, std::min<std::size_t>(pool.size(), std::max(1u, std::thread::hardware_concurrency())));
   // 1. Key switching, the key read once; output columns split across threads in whole
   // blocks of the blocked key layout.
   const std::size_t per_input = ksk_.rows();

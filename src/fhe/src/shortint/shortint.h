@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/bootstrap.h"
@@ -154,5 +155,11 @@ struct CompressedServerKey {
 
 // Programmable bootstraps run by this process so far (all threads).
 std::uint64_t bootstrap_count();
+
+// Batches run by apply_batch() so far: how many, their bootstraps, and for each thread count of
+// fhe::BatchProfile::kThreads the sums of ceil(width / threads) and min(width, threads)
+// (diagnostics.h).
+void batch_profile(std::uint64_t& batches, std::uint64_t& bootstraps, std::span<std::uint64_t> steps_at,
+                   std::span<std::uint64_t> streams_at);
 
 }  // namespace veil::fhe::shortint

@@ -1,9 +1,10 @@
 // A fixed-size pool of worker threads for CPU-bound work (FHE bootstraps, signature checks).
 //
 // Tasks run in submission order across the workers. parallel_for() is the main entry: it
-// splits an index range across the workers *and the calling thread*, so a pool of size 1
-// still makes progress when called from inside one of its own tasks (no deadlock on nested
-// use). Exceptions thrown by a task are captured in its future.
+// splits an index range across the calling thread and at most size() - 1 workers, so a pool
+// of size T computes on T threads (the number a benchmark's --threads names), and a pool of
+// size 1 still makes progress when called from inside one of its own tasks (no deadlock on
+// nested use). Exceptions thrown by a task are captured in its future.
 //
 // Thread safety: all methods may be called from any thread. The destructor finishes the
 // queued tasks, then joins the workers.
@@ -23,7 +24,8 @@ namespace veil {
 
 class ThreadPool {
  public:
-  // threads == 0 means std::thread::hardware_concurrency() (at least 1).
+  // threads == 0 means std::thread::hardware_concurrency() (at least 1). The pool starts that
+  // many workers: parallel_for() uses the caller and threads - 1 of them, submit() all.
   explicit ThreadPool(std::size_t threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -42,12 +44,13 @@ class ThreadPool {
   }
 
   // Calls fn(i) for every i in [begin, end) and returns when all calls are done. The calling
-  // thread takes part. If calls throw, the first exception is rethrown after all finish.
+  // thread takes part, with at most size() - 1 workers beside it. If calls throw, the first
+  // exception is rethrown after all finish.
   void parallel_for(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>& fn);
 
-  // A process-wide pool, created on first use: VEIL_THREADS workers when that variable holds a
-  // number 1..kMaxSharedThreads (to measure a run at 1, 2, 4... threads), otherwise one per
-  // hardware thread. The variable is read once, at that first use.
+  // A process-wide pool, created on first use: VEIL_THREADS computing threads when that
+  // variable holds a number 1..kMaxSharedThreads (to measure a run at 1, 2, 4... threads),
+  // otherwise one per hardware thread. The variable is read once, at that first use.
   static ThreadPool& shared();
   static constexpr std::size_t kMaxSharedThreads = 1024;
   // VEIL_THREADS as shared() reads it: 0 (one per hardware thread) when unset or invalid.

@@ -3,6 +3,7 @@
 // Thread safety: reentrant; check_bootstraps() uses ThreadPool::shared().
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,6 +36,25 @@ std::size_t bootstrap_batch(const ClientKey& client, const ServerKey& server, st
 // Programmable bootstraps run by this process so far, on all threads (a many-LUT bootstrap
 // counts once). Benchmarks take differences of it around an operation.
 std::uint64_t bootstrap_count();
+
+// How this process's batched bootstraps were grouped: one batch is one level of a batched
+// kernel, whose bootstraps are independent. T threads run a batch of w bootstraps in
+// ceil(w / T) bootstrap times at best (one contiguous share per thread), so for a computation
+// `bootstraps / steps(T)` is the most T threads can speed it up, whatever else limits them.
+// Each of the min(w, T) threads reads the whole bootstrapping key once for its share, so
+// streams_at(T) times the key's size is the key traffic at T threads.
+// Bootstraps outside batches (single ones, see bootstrap_count()) are not in it.
+struct BatchProfile {
+  static constexpr std::array<std::size_t, 7> kThreads = {1, 2, 4, 8, 16, 32, 64};
+  std::uint64_t batches = 0;
+  std::uint64_t bootstraps = 0;
+  std::array<std::uint64_t, kThreads.size()> steps_at{};    // sum of ceil(w / kThreads[i])
+  std::array<std::uint64_t, kThreads.size()> streams_at{};  // sum of min(w, kThreads[i])
+
+  // The counts of `later` minus those of `earlier` (an operation between two readings).
+  friend BatchProfile operator-(const BatchProfile& later, const BatchProfile& earlier);
+};
+BatchProfile batch_profile();
 
 // Name of the FFT kernels in use ("avx2-fma" or "portable").
 const char* fft_backend_name();

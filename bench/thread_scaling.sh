@@ -1,0 +1,91 @@
+#!/bin/bash
+# Thread scaling of one encrypted placement decision (issue 18): `veil bench schedule` at each
+# thread count, one process per run, and a table of wall time, CPU time, speed-up against the
+# smallest thread count, parallel efficiency, and the speed-up the decision's level widths
+# allow at that count (the JSON's levels.speedup_bound). Meant for the lent 16-core machine.
+#
+#   here:    bench/thread_scaling.sh bundle [DIR]     # veil + its shared libraries into DIR
+#                                                     # (default build/device, which `run` can carry)
+#   there:   bench/thread_scaling.sh run [DIR] [NODES] [THREADS] [REPETITIONS]
+#            e.g. bench/thread_scaling.sh run build/device "16 64" "2 4 8 16" 1
+#
+# `run` prints the CPU model, one JSON line per run (prefixed "json\t"), and a Markdown table;
+# with $OUT set it also writes them to $OUT/thread_scaling.{jsonl,md}. Default parameters,
+# spread policy, one replica, all candidates. Wall times on a 16-core Xeon before this script
+# existed: 16 nodes 2.3-8.1 s, 64 nodes 8.3-34 s, 256 nodes ~31 s at 16 threads (about four
+# times that at 2): a 256-node row at 2..16 threads takes ~5 minutes, so give the 16/64-node
+# rows and the 256-node row one device call each.
+set -euo pipefail
+
+bundle() {
+  local dir=${1:-build/device}
+  local veil=build/bin/veil
+  [ -x "$veil" ] || { echo "thread_scaling: $veil not built (make build)" >&2; exit 1; }
+  rm -rf "$dir" && mkdir -p "$dir/lib"
+  strip -o "$dir/veil" "$veil"
+  # Every shared library veil needs except the C/C++ runtime, which the other machine has.
+  ldd "$veil" | awk '/=> \// {print $3}' | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*|libpthread.so*|libdl.so*|librt.so*) ;;
+      *) cp -L "$lib" "$dir/lib/" ;;
+    esac
+  done
+  cp bench/thread_scaling.sh "$dir/"
+  du -sh "$dir"
+}
+
+run() {
+  local dir=${1:-build/device} nodes=${2:-"16 64"} threads=${3:-"1 2 4 8 16"} reps=${4:-1}
+  local veil=$dir/veil
+  [ -x "$veil" ] || veil=build/bin/veil
+  export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local model
+  model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+  local out=${OUT:-}
+  local jsonl
+  jsonl=$(mktemp)
+  echo "cpu: $model ($(nproc) CPUs)"
+  for n in $nodes; do
+    for t in $threads; do
+      local line
+      line=$("$veil" bench schedule --params default --nodes "$n" --threads "$t" --repetitions "$reps" --json)
+      printf 'json\t%s\n' "$line"
+      echo "$line" >>"$jsonl"
+    done
+  done
+  local table
+  table=$(python3 - "$jsonl" "$model" <<'PY'
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(f"{sys.argv[2]}, `veil bench schedule --params default --nodes N --threads T --json`\n")
+print("| nodes | threads | decision ms | CPU ms | speed-up | efficiency | level bound | bootstraps | matches |")
+print("|---|---|---|---|---|---|---|---|---|")
+base = {}
+for r in runs:
+    n, t = r["nodes"], r["threads"]
+    base.setdefault(n, r)
+    b = base[n]
+    t0 = b["threads"]
+    speedup = b["decision_ms"] / r["decision_ms"]
+    efficiency = speedup / (t / t0)
+    bounds = r.get("levels", {}).get("speedup_bound", {})
+    bound = bounds.get(str(t)) and bounds[str(t)] / bounds.get(str(t0), 1)
+    print(f"| {n} | {t} | {r['decision_ms']:,.0f} | {r['decision_cpu_ms']:,.0f} | {speedup:.2f}x vs {t0} | "
+          f"{100 * efficiency:.0f} % | {f'{bound:.2f}x' if bound else '-'} | {r['bootstraps']} | {r['matches_plaintext']} |")
+print("\nspeed-up and level bound are against the row's first thread count; the level bound is what the")
+print("decision's batch widths allow (levels.speedup_bound), whatever else limits the threads.")
+PY
+)
+  echo "$table"
+  if [ -n "$out" ]; then
+    cp "$jsonl" "$out/thread_scaling.jsonl"
+    echo "$table" >"$out/thread_scaling.md"
+  fi
+  rm -f "$jsonl"
+}
+
+case "${1:-}" in
+  bundle) shift; bundle "$@" ;;
+  run) shift; run "$@" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
