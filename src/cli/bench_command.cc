@@ -158,10 +158,11 @@ BenchKeys generate_keys(const fhe::Parameters& params) {
 
 // A decision's levels (fhe::BatchProfile): how many batches, how wide on average, the most
 // each thread count could speed the batched bootstraps up, their widths being what they are,
-// and how many times the threads read the whole bootstrapping key. A thread count that
-// measures far below its bound is held back by something else (memory, shared caches,
-// frequency), one near it by the circuit's narrow levels.
-nlohmann::json levels_json(const fhe::BatchProfile& profile) {
+// how many times the threads read the whole bootstrapping key, and the decision's wall time
+// outside batches (median over the repetitions), which no thread count shortens. A thread
+// count that measures far below its bound is held back by something else (memory, shared
+// caches, frequency), one near it by the circuit's narrow levels.
+nlohmann::json levels_json(const fhe::BatchProfile& profile, double outside_batches_ms) {
   nlohmann::json bound = nlohmann::json::object(), streams = nlohmann::json::object();
   for (std::size_t i = 0; i < profile.kThreads.size(); ++i) {
     const std::string threads = std::to_string(profile.kThreads[i]);
@@ -175,7 +176,8 @@ nlohmann::json levels_json(const fhe::BatchProfile& profile) {
           {"batched_bootstraps", profile.bootstraps},
           {"mean_width", std::round(10.0 * mean_width) / 10.0},
           {"speedup_bound", bound},
-          {"key_streams", streams}};
+          {"key_streams", streams},
+          {"outside_batches_ms", std::round(outside_batches_ms)}};
 }
 
 int run_schedule_bench(const ScheduleBenchOptions& options) {
@@ -208,6 +210,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
   std::uint64_t bootstraps = 0;
   std::size_t outputs_bytes = 0;
   fhe::BatchProfile levels;
+  std::vector<double> outside_batches;
   for (std::size_t rep = 0; rep < options.repetitions; ++rep) {
     const std::uint64_t before = fhe::bootstrap_count();
     const fhe::BatchProfile levels_before = fhe::batch_profile();
@@ -218,6 +221,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
     cpu_times.push_back(process_cpu_ms() - cpu_before);
     bootstraps = fhe::bootstrap_count() - before;
     levels = fhe::batch_profile() - levels_before;
+    outside_batches.push_back(times.back() - static_cast<double>(levels.batch_wall_ns) / 1e6);
     outputs_bytes = sched::serialize_placement_outputs(placement).size();
     matches = matches && matches_reference(placement, plain, options.reserve, keys.client);
     progress("decision " + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + ": " +
@@ -237,7 +241,7 @@ int run_schedule_bench(const ScheduleBenchOptions& options) {
                         {"matches_plaintext", matches},
                         {"params", params->name},
                         {"threads", ThreadPool::shared().size()},
-                        {"levels", levels_json(levels)},
+                        {"levels", levels_json(levels, median(outside_batches))},
                         {"repetitions", options.repetitions},
                         {"keygen_ms", keygen_ms}};
   if (structured_output(options.output)) {

@@ -253,6 +253,13 @@ expect "bench schedule --reserve matches the reference and costs more bootstraps
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ok = a["matches_plaintext"] and b["matches_plaintext"] and not a["reserve"] and b["reserve"]
 sys.exit(0 if ok and b["bootstraps"] > a["bootstraps"] > 0 else 1)' "$round" "$reserved"; echo $?)
+# Its level profile: every bootstrap of a decision runs in a batch, one thread has no speed-up,
+# more threads never lose any, and a thread reads the key once per batch.
+expect "bench schedule's levels account for every bootstrap" $(python3 -c 'import json, sys
+d = json.loads(sys.argv[1]); lv = d["levels"]; bound = lv["speedup_bound"]
+ok = lv["batched_bootstraps"] == d["bootstraps"] and bound["1"] == 1.0 and lv["key_streams"]["1"] == lv["batches"]
+ok = ok and all(bound[str(a)] <= bound[str(b)] for a, b in ((1, 2), (2, 4), (4, 8), (8, 16)))
+sys.exit(0 if ok and lv["outside_batches_ms"] >= 0 else 1)' "$round"; echo $?)
 
 echo "$pass passed, $failures failed"
 [[ $failures -eq 0 ]]

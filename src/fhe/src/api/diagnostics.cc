@@ -77,7 +77,8 @@ std::uint64_t bootstrap_count() { return shortint::bootstrap_count(); }
 
 BatchProfile batch_profile() {
   BatchProfile profile;
-  shortint::batch_profile(profile.batches, profile.bootstraps, profile.steps_at, profile.streams_at);
+  shortint::batch_profile(profile.batches, profile.bootstraps, profile.steps_at, profile.streams_at,
+                          profile.batch_wall_ns);
   return profile;
 }
 
@@ -85,6 +86,7 @@ BatchProfile operator-(const BatchProfile& later, const BatchProfile& earlier) {
   BatchProfile d;
   d.batches = later.batches - earlier.batches;
   d.bootstraps = later.bootstraps - earlier.bootstraps;
+  d.batch_wall_ns = later.batch_wall_ns - earlier.batch_wall_ns;
   for (std::size_t i = 0; i < d.steps_at.size(); ++i) {
     d.steps_at[i] = later.steps_at[i] - earlier.steps_at[i];
     d.streams_at[i] = later.streams_at[i] - earlier.streams_at[i];

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <chrono>
 #include <thread>
 
 #include "veil/fhe/diagnostics.h"
@@ -148,6 +149,7 @@ struct BatchCounters {
   std::atomic<std::uint64_t> bootstraps{0};
   std::array<std::atomic<std::uint64_t>, BatchProfile::kThreads.size()> steps_at{};
   std::array<std::atomic<std::uint64_t>, BatchProfile::kThreads.size()> streams_at{};
+  std::atomic<std::uint64_t> wall_ns{0};
 
   void record(std::size_t width) {
     batches.fetch_add(1, std::memory_order_relaxed);
@@ -172,13 +174,14 @@ std::uint64_t degree_after(const LookupTable& lut, std::size_t r, std::uint64_t 
 std::uint64_t bootstrap_count() { return g_bootstraps.load(std::memory_order_relaxed); }
 
 void batch_profile(std::uint64_t& batches, std::uint64_t& bootstraps, std::span<std::uint64_t> steps_at,
-                   std::span<std::uint64_t> streams_at) {
+                   std::span<std::uint64_t> streams_at, std::uint64_t& batch_wall_ns) {
   batches = g_batches.batches.load(std::memory_order_relaxed);
   bootstraps = g_batches.bootstraps.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < steps_at.size() && i < g_batches.steps_at.size(); ++i)
     steps_at[i] = g_batches.steps_at[i].load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < streams_at.size() && i < g_batches.streams_at.size(); ++i)
     streams_at[i] = g_batches.streams_at[i].load(std::memory_order_relaxed);
+  batch_wall_ns = g_batches.wall_ns.load(std::memory_order_relaxed);
 }
 
 Ciphertext ServerKey::apply(const Ciphertext& in, const LookupTable& lut) const {
@@ -248,6 +251,14 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   std::vector<std::vector<Ciphertext>> out(count);
   if (count == 0) return out;
   g_batches.record(count);
+  const auto started = std::chrono::steady_clock::now();
+  struct AddWallTime {
+    std::chrono::steady_clock::time_point started;
+    ~AddWallTime() {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started);
+      g_batches.wall_ns.fetch_add(static_cast<std::uint64_t>(ns.count()), std::memory_order_relaxed);
+    }
+  } add_wall_time{started};
   if (count == 1) {
     out[0] = luts[0]->count == 1 ? std::vector<Ciphertext>{apply(inputs[0], *luts[0])} : apply_many(inputs[0], *luts[0]);
     return out;

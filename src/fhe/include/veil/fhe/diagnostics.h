@@ -50,6 +50,10 @@ struct BatchProfile {
   std::uint64_t bootstraps = 0;
   std::array<std::uint64_t, kThreads.size()> steps_at{};    // sum of ceil(w / kThreads[i])
   std::array<std::uint64_t, kThreads.size()> streams_at{};  // sum of min(w, kThreads[i])
+  // Wall time inside batches, summed over batches (batches that run at once, as rounds on
+  // several threads would, count each); a computation's wall time less this is what ran
+  // outside bootstraps: the serial part that no thread count shortens.
+  std::uint64_t batch_wall_ns = 0;
 
   // The counts of `later` minus those of `earlier` (an operation between two readings).
   friend BatchProfile operator-(const BatchProfile& later, const BatchProfile& earlier);
