@@ -143,6 +143,21 @@ namespace {
 // Counts programmable bootstraps process-wide, for benchmarks (veil::fhe::bootstrap_count()).
 std::atomic<std::uint64_t> g_bootstraps{0};
 
+// Where apply_batch() cuts a batch of `count` blind rotations for `threads` threads: chunk g is
+// [starts[g], starts[g + 1]). Each chunk is half of what is left per thread, and at least two
+// rotations (which then share each key read), so the chunks shrink towards the batch's end.
+std::vector<std::size_t> rotation_chunks(std::size_t count, std::size_t threads) {
+  constexpr std::size_t kSmallestChunk = 2;
+  std::vector<std::size_t> starts{0};
+  for (std::size_t left = count; left > 0;) {
+    const std::size_t guided = std::max(kSmallestChunk, (left + 2 * threads - 1) / (2 * threads));
+    const std::size_t size = threads <= 1 ? left : std::min(left, guided);
+    starts.push_back(starts.back() + size);
+    left -= size;
+  }
+  return starts;
+}
+
 // Level widths of apply_batch(), for benchmarks (veil::fhe::batch_profile()).
 struct BatchCounters {
   std::atomic<std::uint64_t> batches{0};
@@ -157,7 +172,7 @@ struct BatchCounters {
     for (std::size_t i = 0; i < steps_at.size(); ++i) {
       const std::size_t t = BatchProfile::kThreads[i];
       steps_at[i].fetch_add((width + t - 1) / t, std::memory_order_relaxed);
-      streams_at[i].fetch_add(std::min(width, t), std::memory_order_relaxed);
+      streams_at[i].fetch_add(width == 1 ? 1 : rotation_chunks(width, t).size() - 1, std::memory_order_relaxed);
     }
   }
 };
@@ -286,12 +301,15 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   });
   std::vector<core::LweCiphertext> small(count);
   for (std::size_t c = 0; c < count; ++c) core::lift_keyswitched32(ks_ptrs[c], ksk_.output_dimension, small[c]);
-  // 2. Blind rotations, one contiguous chunk of the batch per thread.
+  // 2. Blind rotations in contiguous chunks, large ones first: each thread takes the next chunk
+  // when it is done with its last (guided scheduling), so a chunk's rotations still share key
+  // reads while a thread that runs slower (another tenant on its core, a lower clock) leaves
+  // only a small chunk behind at the end of the batch instead of part of its half.
   const std::size_t acc_words = (params_->glwe_dimension + 1) * params_->polynomial_size;
   std::vector<Torus> accs(count * acc_words);
-  const std::size_t groups = std::min(threads, count);
-  pool.parallel_for(0, groups, [&](std::size_t g) {
-    const std::size_t begin = g * count / groups, end = (g + 1) * count / groups;
+  const std::vector<std::size_t> chunk_starts = rotation_chunks(count, threads);
+  pool.parallel_for(0, chunk_starts.size() - 1, [&](std::size_t g) {
+    const std::size_t begin = chunk_starts[g], end = chunk_starts[g + 1];
     std::vector<Torus*> acc_ptrs;
     std::vector<const core::LweCiphertext*> ins;
     std::vector<const Torus*> polys;

@@ -157,8 +157,8 @@ struct CompressedServerKey {
 std::uint64_t bootstrap_count();
 
 // Batches run by apply_batch() so far: how many, their bootstraps, and for each thread count of
-// fhe::BatchProfile::kThreads the sums of ceil(width / threads) and min(width, threads), and
-// the wall time spent in them (diagnostics.h).
+// fhe::BatchProfile::kThreads the sums of ceil(width / threads) and of the chunks a batch is
+// cut into, and the wall time spent in them (diagnostics.h).
 void batch_profile(std::uint64_t& batches, std::uint64_t& bootstraps, std::span<std::uint64_t> steps_at,
                    std::span<std::uint64_t> streams_at, std::uint64_t& batch_wall_ns);
 

@@ -41,15 +41,16 @@ std::uint64_t bootstrap_count();
 // kernel, whose bootstraps are independent. T threads run a batch of w bootstraps in
 // ceil(w / T) bootstrap times at best (one contiguous share per thread), so for a computation
 // `bootstraps / steps(T)` is the most T threads can speed it up, whatever else limits them.
-// Each of the min(w, T) threads reads the whole bootstrapping key once for its share, so
-// streams_at(T) times the key's size is the key traffic at T threads.
+// A batch is cut into chunks that the threads take in turn, each chunk's rotations reading the
+// whole bootstrapping key once together, so streams_at(T) times the key's size is the key
+// traffic at T threads.
 // Bootstraps outside batches (single ones, see bootstrap_count()) are not in it.
 struct BatchProfile {
   static constexpr std::array<std::size_t, 7> kThreads = {1, 2, 4, 8, 16, 32, 64};
   std::uint64_t batches = 0;
   std::uint64_t bootstraps = 0;
   std::array<std::uint64_t, kThreads.size()> steps_at{};    // sum of ceil(w / kThreads[i])
-  std::array<std::uint64_t, kThreads.size()> streams_at{};  // sum of min(w, kThreads[i])
+  std::array<std::uint64_t, kThreads.size()> streams_at{};  // chunks of the batches at kThreads[i]
   // Wall time inside batches, summed over batches (batches that run at once, as rounds on
   // several threads would, count each); a computation's wall time less this is what ran
   // outside bootstraps: the serial part that no thread count shortens.
