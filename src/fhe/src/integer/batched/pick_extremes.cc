@@ -271,7 +271,10 @@ ServerKey::Picks ServerKey::pick_extremes(const std::vector<const RadixCiphertex
     Pick pick;
     pick.index.blocks.assign(cur[0].blocks.begin() + static_cast<std::ptrdiff_t>(key_blocks), cur[0].blocks.end());
     pick.found = found;
-    if (outputs.values) pick.value = winner_value(cur[0].blocks, nb, flagged ? flag_block : key_blocks, fold, maximise, weight, top_degree);
+    if (outputs.values) {
+      pick.value = winner_value(cur[0].blocks, nb, flagged ? flag_block : key_blocks, fold, maximise, weight,
+                                top_degree);
+    }
     result.picks.push_back(std::move(pick));
     // The one-hot excludes this round's pick from the next round, and is the caller's `chosen`.
     if (round + 1 == rounds && !outputs.chosen) break;
