@@ -255,7 +255,13 @@ PY
 echo "$RESULT"
 while read -r id replicas _; do
   names=$(/usr/bin/docker -H "unix://$VEIL_DOCKER_SOCKET" ps --format '{{.Names}} (up {{.RunningFor}})' --filter "label=veil.job=${id:0:32}")
-  if (($(echo "$names" | grep -c .) > replicas)); then say "job ${id:0:12} asks for $replicas and runs: $(echo $names)"; fi
+  if (($(echo "$names" | grep -c .) > replicas)); then
+    say "job ${id:0:12} asks for $replicas and runs: $(echo $names)"
+    # What each node last said of it: who coordinates, who stepped down, which reports it took.
+    for n in $ALL; do
+      grep -F "${id:0:12}" "$CLUSTER_WORK/node-$n.log" | grep -v '\[sched\]' | tail -6 | sed "s/^/chaos:   node $n: /" || true
+    done
+  fi
 done <"$SUBMITTED"
 echo "$RESULT" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["jobs_lost"] == 0 and d["duplicate_replicas_at_rest"] == 0 else 1)' ||
   fail "jobs lost or duplicated at rest (seed $SEED): $RESULT"

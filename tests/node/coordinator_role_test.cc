@@ -252,7 +252,7 @@ class CoordinatorRoleTest : public ::testing::Test {
     FakeContext* back = from.ctx.get();
     auto on_reply = std::make_shared<NodeContext::OnReply>(std::move(message.on_reply));
     Node* to = find_node(message.peer);
-    if (to == nullptr || to->down) {
+    if (to == nullptr || to->down || cut_.count({from.id, message.peer}) > 0) {
       back->post([on_reply, peer = message.peer] { (*on_reply)(unavailable("cannot reach " + peer)); });
       return;
     }
@@ -355,6 +355,30 @@ class CoordinatorRoleTest : public ::testing::Test {
   std::vector<std::string> refused_by_;
   std::map<std::string, int> decrypt_requests_;  // committee member -> share requests it got
   std::set<std::string> silent_;                  // members that take requests and never answer
+  std::set<std::pair<std::string, std::string>> cut_;  // (from, to): streams that fail as unreachable
+
+  // `a` and `b` cannot reach each other (until heal()).
+  void cut_between(const std::string& a, const std::string& b) { cut_.insert({{a, b}, {b, a}}); }
+  // `self`'s SWIM declares `other` dead.
+  void sees_dead(const std::string& self, const std::string& other) {
+    FakeContext& ctx = *find_node(self)->ctx;
+    ctx.dead.insert(other);
+    ctx.live.erase(std::remove(ctx.live.begin(), ctx.live.end(), other), ctx.live.end());
+  }
+  void heal() {
+    cut_.clear();
+    for (auto& n : nodes_) {
+      n->ctx->dead.clear();
+      n->ctx->live = {kA, kB, kC, kD};
+    }
+  }
+  std::vector<Node*> coordinators() {
+    std::vector<Node*> out;
+    for (auto& n : nodes_) {
+      if (!n->down && n->coordinator->coordinates(job_)) out.push_back(n.get());
+    }
+    return out;
+  }
 
   // Whether one of the job's events (on A) contains `text`.
   bool said(const std::string& text) {
@@ -543,6 +567,103 @@ TEST_F(CoordinatorRoleTest, WhenTheCoordinatorAndTheReplicasNodeDieASuccessorPla
   ASSERT_EQ(a.coordinator->held().count(job_), 1u);
   EXPECT_EQ(a.coordinator->held().at(job_).coordinator, successor.id);
   EXPECT_EQ(coordinator_node(), &successor) << "one coordinator";
+}
+
+TEST_F(CoordinatorRoleTest, ASuccessorRefusedByHoldersThatSeeTheOldCoordinatorAliveMakesItStepDown) {
+  // Coordinator A and its first successor S lose each other: A, seeing S dead, replaces it among
+  // its holders; S, cut off from the others for a moment, takes the job over from its own copy.
+  // Healed, A pushes only to holders that keep A's record (A is alive there) and refuse S's
+  // push: nobody tells A of S's term, and both coordinate the job (each would keep its own
+  // replicas) until S pushes its record to A itself, as the holders' refusal names A.
+  start_cluster();
+  place_on_a();
+  const JobState before = record();
+  const std::string s = before.holders.at(1);
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& h : before.holders) {
+      if (h != kA && find_node(h)->coordinator->held().count(job_) == 0) return false;
+    }
+    return true;
+  }));
+  cut_between(kA, s);
+  // A's verdict comes first: its new holder stores A's record before S's push arrives.
+  sees_dead(kA, s);
+  ASSERT_TRUE(run_until([&] {
+    const auto& holders = find_node(kA)->coordinator->jobs().at(job_).holders;
+    if (std::find(holders.begin(), holders.end(), s) != holders.end()) return false;
+    for (const auto& h : holders) {
+      if (h != kA && find_node(h)->coordinator->held().count(job_) == 0) return false;
+    }
+    return true;
+  })) << "A kept S among its holders";
+  // S takes over from its own copy (the other holders' are out of its reach for a moment),
+  // in which it is still A's first successor.
+  for (const auto& n : nodes_) {
+    if (n->id != s) cut_between(s, n->id);
+  }
+  sees_dead(s, kA);
+  find_node(s)->coordinator->on_member_gone(kA, "dead");
+  ASSERT_TRUE(run_until([&] { return find_node(s)->coordinator->coordinates(job_); })) << "S did not take over";
+  heal();
+  ASSERT_TRUE(run_until([&] { return coordinators().size() == 1; })) << "two coordinators after the heal";
+  EXPECT_EQ(coordinators().front()->id, s);
+  ASSERT_EQ(find_node(kA)->coordinator->held().count(job_), 1u);
+  EXPECT_EQ(find_node(kA)->coordinator->held().at(job_).coordinator, s);
+}
+
+TEST_F(CoordinatorRoleTest, AReportToAFormerCoordinatorIsSentOnToTheCoordinatorItsCopyNames) {
+  // A replica's node that missed the handover keeps reporting to the job's former coordinator,
+  // which answers from its copy: the copy stops at the last push it got, and a replica it
+  // still places there may have been replaced since. The answer names the coordinator (the
+  // node reports there from then on), and the former coordinator refreshes its copy.
+  start_cluster();
+  Node& runs = place_on_a();
+  Node& a = *find_node(kA);
+  const std::string s = record().holders.at(1);
+  cut_between(kA, s);
+  sees_dead(s, kA);
+  find_node(s)->coordinator->on_member_gone(kA, "dead");
+  ASSERT_TRUE(run_until([&] { return find_node(s)->coordinator->coordinates(job_); }));
+  heal();
+  ASSERT_TRUE(run_until([&] { return !a.coordinator->coordinates(job_) && a.coordinator->held().count(job_) > 0; }));
+  Node& coordinator = *find_node(s);
+  // Once every holder keeps S's record, nothing pushes it to A (not a holder of S's) any more.
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& h : coordinator.coordinator->jobs().at(job_).holders) {
+      const auto& held = find_node(h)->coordinator->held();
+      if (h != s && (held.count(job_) == 0 || held.at(job_).coordinator != s)) return false;
+    }
+    return true;
+  }));
+  ASSERT_EQ(std::count(record().holders.begin(), record().holders.end(), kA), 0);
+
+  auto report_to = [&](const std::string& to, const std::string& state) {
+    auto answer = std::make_shared<std::optional<AssignmentAck>>();
+    ReplicaReport r;
+    r.job_id = job_;
+    r.replica = 0;
+    r.state = state;
+    r.endpoint = "127.0.0.1:8080";
+    runs.ctx->request(to, kReportProtocol, encode(r), [answer](Result<Bytes> reply) {
+      if (reply.ok()) *answer = *decode_assignment_ack(*reply);
+    });
+    EXPECT_TRUE(run_until([&] { return answer->has_value(); }));
+    return answer->value_or(AssignmentAck{"(no answer)"});
+  };
+  // The coordinator's record moves on (a report it takes changes its version); A's copy does not.
+  report_to(s, "exited");
+  ASSERT_TRUE(run_until([&] { return coordinator.coordinator->jobs().at(job_).replicas[0].phase == ReplicaPhase::kExited; }));
+  ASSERT_LT(a.coordinator->held().at(job_).version, coordinator.coordinator->jobs().at(job_).version);
+
+  const AssignmentAck sent_on = report_to(kA, "running");
+  EXPECT_EQ(sent_on.error, "");
+  EXPECT_EQ(sent_on.coordinator, s);
+  EXPECT_TRUE(run_until([&] {
+    return a.coordinator->held().at(job_).version == coordinator.coordinator->jobs().at(job_).version;
+  })) << "A did not refresh its copy from the coordinator it names";
+  EXPECT_EQ(a.coordinator->held().at(job_).replicas[0].phase, ReplicaPhase::kExited);
+  // A replica the coordinator itself judges is answered without a redirect.
+  EXPECT_EQ(report_to(s, "running").coordinator, "");
 }
 
 }  // namespace

@@ -83,6 +83,23 @@ TEST_F(ExecutorTest, AnUndeliveredReportIsSentAgainAndAnAcceptedOneIsKept) {
   EXPECT_EQ(stored_replicas(), 1u);
 }
 
+TEST_F(ExecutorTest, AnAnswerThatNamesAnotherCoordinatorSendsTheNextReportThere) {
+  // The former coordinator answered from its copy of the record: the coordinator it names
+  // judges the replica, which runs on meanwhile.
+  const Hash32 job = store_replica(kCoordinator, 1);
+  executor_->start();
+  ASSERT_TRUE(run_until([&] { return reported(kCoordinator, "running"); }));
+  ctx_->sent.back().on_reply(encode(AssignmentAck{"", kOther}));
+  ASSERT_TRUE(run_until([&] { return reported(kOther, "running"); }))
+      << "the next report did not go to the coordinator the answer names";
+  EXPECT_EQ(executor_->replica_count(), 1u);
+  EXPECT_EQ(running(job), 1u);
+  // The new coordinator's word counts from then on.
+  ctx_->sent.back().on_reply(encode(AssignmentAck{"12D3KooWOther does not hold this replica"}));
+  EXPECT_EQ(executor_->replica_count(), 0u);
+  ASSERT_TRUE(run_until([&] { return running(job) == 0; }));
+}
+
 TEST_F(ExecutorTest, ReplicasOfItsOwnJobsReportToTheLocalCoordinator) {
   store_replica(ctx_->self_id, 1);
   executor_->start();

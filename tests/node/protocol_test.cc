@@ -124,6 +124,15 @@ TEST(ProtocolTest, SmallMessagesRoundTrip) {
   auto impossible = decode_replica_report(encode(r));
   ASSERT_FALSE(impossible.ok());
   EXPECT_NE(impossible.status().message().find("more layers done than named"), std::string::npos) << impossible.status().to_string();
+  // An ack names a coordinator only when a node answers from its copy of another's record.
+  auto plain = decode_assignment_ack(encode(AssignmentAck{"refused"}));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->error, "refused");
+  EXPECT_TRUE(plain->coordinator.empty());
+  auto redirect = decode_assignment_ack(encode(AssignmentAck{"", "12D3KooWNodeC"}));
+  ASSERT_TRUE(redirect.ok());
+  EXPECT_TRUE(redirect->error.empty());
+  EXPECT_EQ(redirect->coordinator, "12D3KooWNodeC");
   DecryptResponse d{"", {{1}, {2, 3}}};
   auto d2 = decode_decrypt_response(encode(d));
   ASSERT_TRUE(d2.ok());

@@ -68,26 +68,55 @@ void CoordinatorRole::replicate(const Hash32& id, const std::vector<std::string>
     node_.request(target, kJobStateProtocol, bytes, [this, tally, id, term, target](Result<Bytes> reply) {
       --tally->waiting;
       auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
-      if (answer.ok() && answer->superseded && !answer->records.empty()) {
-        auto newer = parse_record(answer->records.front());
-        auto mine = jobs_.find(id);
-        if (newer.ok() && newer->id == id && mine != jobs_.end() && mine->second.term == term &&
-            epoch_of(*newer) > epoch_of(mine->second)) {
-          logger()->warn("job {}: holder {} holds term {} of {}; this node (term {}) steps down", short_id(id), target,
-                         newer->term, newer->coordinator, term);
-          step_down(std::move(*newer));
-          tally->finish(false);
-          return;
-        }
+      if (answer.ok() && step_down_if_superseded(id, term, target, *answer)) {
+        tally->finish(false);
+        return;
       }
       if (answer.ok() && answer->error.empty() && tally->holders.count(target) > 0 && ++tally->acks >= tally->needed) {
         tally->finish(true);
       } else if (answer.ok() && !answer->error.empty()) {
         logger()->info("job {}: holder {} did not store the record: {}", short_id(id), target, answer->error);
+        if (!answer->superseded && !answer->records.empty()) tell_rival(id, term, answer->records.front());
       }
       if (tally->waiting == 0) tally->finish(tally->acks >= tally->needed);
     });
   }
+}
+
+bool CoordinatorRole::step_down_if_superseded(const Hash32& id, std::uint64_t term, const std::string& from,
+                                              const JobStateReply& answer) {
+  if (!answer.superseded || answer.records.empty()) return false;
+  auto newer = parse_record(answer.records.front());
+  auto mine = jobs_.find(id);
+  if (!newer.ok() || newer->id != id || mine == jobs_.end() || mine->second.term != term ||
+      epoch_of(*newer) <= epoch_of(mine->second)) {
+    return false;
+  }
+  logger()->warn("job {}: {} holds term {} of {}; this node (term {}) steps down", short_id(id), from, newer->term,
+                 newer->coordinator, term);
+  step_down(std::move(*newer));
+  return true;
+}
+
+void CoordinatorRole::tell_rival(const Hash32& id, std::uint64_t term, const std::string& holders_copy) {
+  // A holder refused this node's push because its copy names a coordinator it sees alive: that
+  // one never took part in this node's take-over (it was away), and until it learns of this
+  // node's higher epoch both coordinate the job and each keeps its own replicas. Holders ask
+  // it for its record, which says nothing new; this node's push makes it step down.
+  auto theirs = parse_record(holders_copy);
+  auto mine = jobs_.find(id);
+  if (!theirs.ok() || theirs->id != id || mine == jobs_.end() || mine->second.term != term ||
+      theirs->coordinator == node_.self() || epoch_of(*theirs) >= epoch_of(mine->second)) {
+    return;
+  }
+  const std::string rival = theirs->coordinator;
+  logger()->info("job {}: a holder's copy names {} (term {}), alive there; pushing term {} to it", short_id(id), rival,
+                 theirs->term, term);
+  const Bytes bytes = encode(JobStateRequest{JobStateKind::kPush, id, to_json(mine->second).dump()});
+  node_.request(rival, kJobStateProtocol, bytes, [this, id, term, rival](Result<Bytes> reply) {
+    auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+    if (answer.ok()) (void)step_down_if_superseded(id, term, rival, *answer);
+  });
 }
 
 void CoordinatorRole::handle_job_state(const std::string& peer, Bytes message, std::function<void(Bytes)> reply) {
@@ -148,6 +177,7 @@ void CoordinatorRole::handle_job_state(const std::string& peer, Bytes message, s
       break;
     case PushVerdict::kRefused:
       answer.error = "coordinator " + mine->coordinator + " of job " + short_id(id) + " is alive here";
+      answer.records.push_back(to_json(*mine).dump());  // the sender tells that coordinator
       // It may be alive but no longer the coordinator: it came back and stepped down while this
       // node was away. Ask it; its copy of the newer record lets the next push (10 s) through.
       ask_live_coordinator(id, mine->coordinator);
@@ -171,7 +201,9 @@ void CoordinatorRole::ask_live_coordinator(const Hash32& id, const std::string& 
     auto held = held_.find(id);
     if (!answer.ok() || !answer->error.empty() || answer->records.empty() || held == held_.end()) return;
     auto theirs = parse_record(answer->records.front());
-    if (!theirs.ok() || theirs->id != id || epoch_of(*theirs) <= epoch_of(held->second)) return;
+    // A newer version of the same epoch counts too: this node's copy may have stopped at the
+    // push that dropped it from the holders.
+    if (!theirs.ok() || theirs->id != id || judge_push(&held->second, *theirs, false) != PushVerdict::kStore) return;
     logger()->info("job {}: {} stepped down; its copy names {} (term {})", short_id(id), coordinator,
                    theirs->coordinator, theirs->term);
     hold(std::move(*theirs));
@@ -221,14 +253,23 @@ void CoordinatorRole::step_down(JobState newer) {
   hold(std::move(newer));
 }
 
-std::optional<ReportOutcome> CoordinatorRole::judge_report_for_held(const Hash32& job, const std::string& peer,
-                                                                const ReplicaReport& report) {
+std::optional<AssignmentAck> CoordinatorRole::answer_report_for_held(const Hash32& job, const std::string& peer,
+                                                                     const ReplicaReport& report) {
   auto it = held_.find(job);
   if (it == held_.end()) return std::nullopt;
   auto phase = parse_replica_phase(report.state);
-  if (!phase.ok()) return ReportOutcome{phase.status().message()};
+  if (!phase.ok()) return AssignmentAck{phase.status().message()};
   JobState copy = it->second;  // judged, not changed: the coordinator owns the record
-  return apply_report(copy, peer, report.replica, *phase, report.endpoint, report.detail);
+  AssignmentAck ack{apply_report(copy, peer, report.replica, *phase, report.endpoint, report.detail).refusal};
+  const std::string coordinator = it->second.coordinator;
+  if (ack.error.empty() && coordinator != node_.self() && !node_.declared_dead(coordinator)) {
+    // The copy stops at the last push that reached this node (a coordinator pushes to its
+    // holders only): a replica it still places there may have been replaced since. The
+    // coordinator it names judges; this node refreshes its copy meanwhile.
+    ack.coordinator = coordinator;
+    ask_live_coordinator(job, coordinator);
+  }
+  return ack;
 }
 
 void CoordinatorRole::tell_replica_nodes(const JobState& job) {

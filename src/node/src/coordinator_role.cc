@@ -742,13 +742,13 @@ void CoordinatorRole::handle_report(const std::string& peer, Bytes message, std:
   ReportOutcome outcome;
   if (report.ok() && it == jobs_.end()) {
     // A job this node holds for another coordinator (this node coordinated it before a
-    // fail-over): a replaced replica is refused, any other answered without a change; its
-    // node learns who coordinates now from the coordinator's handover message.
-    if (auto judged = judge_report_for_held(report->job_id, peer, *report)) {
-      reply(encode(AssignmentAck{judged->refusal}));
-      if (!judged->refusal.empty()) {
+    // fail-over): a replaced replica is refused, any other answered without a change and sent
+    // on to the coordinator the copy names.
+    if (auto answer = answer_report_for_held(report->job_id, peer, *report)) {
+      reply(encode(*answer));
+      if (!answer->error.empty()) {
         add_job_event(report->job_id, "replica " + std::to_string(report->replica) + " on " + peer + " reported " +
-                                          report->state + ": refused (" + judged->refusal + "); the node removes it");
+                                          report->state + ": refused (" + answer->error + "); the node removes it");
       }
       return;
     }

@@ -240,13 +240,21 @@ class CoordinatorRole {
   void start_replication_timer();
   void tell_replica_nodes(const JobState& job);
   void hold(JobState record);  // stores a record held for another coordinator
-  // A push was refused because this node's copy names a coordinator it sees alive: asks that
-  // coordinator for its copy and keeps it when its epoch is higher (it stepped down).
+  // Asks the coordinator this node's copy names for its record and keeps it when it is newer
+  // (a higher epoch: that one stepped down; or a later version): after this node refused a push
+  // because that coordinator is alive here, and when it answers a report from its copy.
   void ask_live_coordinator(const Hash32& id, const std::string& coordinator);
-  // A report about a job coordinated elsewhere: judged against the held record (a replaced
-  // replica is refused, and its node removes it); nothing is changed here.
-  std::optional<ReportOutcome> judge_report_for_held(const Hash32& job, const std::string& peer,
-                                                     const ReplicaReport& report);
+  // The answer to a report about a job coordinated elsewhere (nullopt: no copy here): judged
+  // against the held copy (a replaced replica is refused, and its node removes it); one the
+  // copy keeps names the copy's live coordinator, where the node reports from then on.
+  std::optional<AssignmentAck> answer_report_for_held(const Hash32& job, const std::string& peer,
+                                                      const ReplicaReport& report);
+  // A push's answer says `from` holds a higher epoch of job `id` than this node's (still in
+  // `term`): step down to it. True when this node did.
+  bool step_down_if_superseded(const Hash32& id, std::uint64_t term, const std::string& from, const JobStateReply& answer);
+  // A holder refused this node's push (term `term`) because `holders_copy` names a coordinator
+  // alive there: push this node's record to that coordinator when this node's epoch is higher.
+  void tell_rival(const Hash32& id, std::uint64_t term, const std::string& holders_copy);
   bool is_live(const std::string& peer) const;
 
   NodeContext& node_;

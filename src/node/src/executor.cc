@@ -620,6 +620,12 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
         return;
       }
       auto ack = decode_assignment_ack(*reply);
+      if (ack.ok() && ack->error.empty() && !ack->coordinator.empty() && ack->coordinator != it->second.coordinator) {
+        // Answered from a copy of the job's record (that node coordinated it before a
+        // fail-over): the coordinator the copy names judges the replica at the next pass.
+        adopt_coordinator(key.first, ack->coordinator);
+        return;
+      }
       const bool refused = ack.ok() && !ack->error.empty();
       if (refused) {
         // The job was stopped, or the replica moved elsewhere while we were away (restart,

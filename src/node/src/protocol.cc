@@ -267,6 +267,7 @@ Bytes encode(const Assignment& m) {
 Bytes encode(const AssignmentAck& m) {
   json j = header("ack");
   j["error"] = m.error;
+  if (!m.coordinator.empty()) j["coordinator"] = m.coordinator;
   return to_bytes(j);
 }
 
@@ -399,7 +400,10 @@ Result<Assignment> decode_assignment(ByteView bytes) {
 }
 
 Result<AssignmentAck> decode_assignment_ack(ByteView bytes) {
-  return decode_message<AssignmentAck>(bytes, "ack", [](Fields& f, AssignmentAck& m) { m.error = f.text("error", 4096); });
+  return decode_message<AssignmentAck>(bytes, "ack", [](Fields& f, AssignmentAck& m) {
+    m.error = f.text("error", 4096);
+    if (f.has("coordinator")) m.coordinator = f.text("coordinator", 128);
+  });
 }
 
 nlohmann::json image_pull_json(const ImagePull& pull) {

@@ -143,6 +143,10 @@ struct Assignment {
 
 struct AssignmentAck {
   std::string error;
+  // Set by a node that answers a ReplicaReport from its copy of another coordinator's record
+  // (it coordinated the job before a fail-over): the coordinator that copy names. The reporting
+  // node reports there from then on; the copy may be older than that coordinator's record.
+  std::string coordinator;
 };
 
 // How far a node's pull of a replica's image has come (runtime::PullProgress, as the engine
