@@ -479,6 +479,22 @@ TEST(FhePbs, EveryBlockValueThroughIdentityTables) {
   expect_every_value_through_identity(kParamMessage2Carry2KsPbsTUniform2M128, 1);
 }
 
+TEST(FheShortint, ScalarAddSubtractAndSubtractFrom) {
+  const auto& keys = testing::keys_for(kParamInsecureTestOnly);
+  const std::uint64_t p = kParamInsecureTestOnly.plaintext_modulus();
+  for (std::uint64_t v = 0; v < p; ++v) {
+    for (std::uint64_t c = 0; c <= v; ++c) {
+      auto a = keys.client.encrypt(v);
+      keys.server.scalar_sub_assign(a, c);
+      EXPECT_EQ(keys.client.decrypt_full(a), v - c) << v << " - " << c;
+      keys.server.scalar_add_assign(a, c);
+      EXPECT_EQ(keys.client.decrypt_full(a), v) << v << " - " << c << " + " << c;
+      const auto b = keys.client.encrypt(c);
+      if (b.degree <= v) EXPECT_EQ(keys.client.decrypt_full(keys.server.scalar_sub_from(v, b)), v - c);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace veil::fhe
 

@@ -146,16 +146,27 @@ std::atomic<std::uint64_t> g_bootstraps{0};
 // Where apply_batch() cuts a batch of `count` blind rotations for `threads` threads: chunk g is
 // [starts[g], starts[g + 1]). Each chunk is half of what is left per thread, and at least two
 // rotations (which then share each key read), so the chunks shrink towards the batch's end.
-std::vector<std::size_t> rotation_chunks(std::size_t count, std::size_t threads) {
+std::size_t next_chunk(std::size_t left, std::size_t threads) {
   constexpr std::size_t kSmallestChunk = 2;
+  if (threads <= 1) return left;
+  return std::min(left, std::max(kSmallestChunk, (left + 2 * threads - 1) / (2 * threads)));
+}
+
+std::vector<std::size_t> rotation_chunks(std::size_t count, std::size_t threads) {
   std::vector<std::size_t> starts{0};
   for (std::size_t left = count; left > 0;) {
-    const std::size_t guided = std::max(kSmallestChunk, (left + 2 * threads - 1) / (2 * threads));
-    const std::size_t size = threads <= 1 ? left : std::min(left, guided);
+    const std::size_t size = next_chunk(left, threads);
     starts.push_back(starts.back() + size);
     left -= size;
   }
   return starts;
+}
+
+// rotation_chunks(count, threads).size() - 1, without building the list (counted per batch).
+std::size_t rotation_chunk_count(std::size_t count, std::size_t threads) {
+  std::size_t chunks = 0;
+  for (std::size_t left = count; left > 0; left -= next_chunk(left, threads)) ++chunks;
+  return chunks;
 }
 
 // Level widths of apply_batch(), for benchmarks (veil::fhe::batch_profile()).
@@ -172,7 +183,7 @@ struct BatchCounters {
     for (std::size_t i = 0; i < steps_at.size(); ++i) {
       const std::size_t t = BatchProfile::kThreads[i];
       steps_at[i].fetch_add((width + t - 1) / t, std::memory_order_relaxed);
-      streams_at[i].fetch_add(width == 1 ? 1 : rotation_chunks(width, t).size() - 1, std::memory_order_relaxed);
+      streams_at[i].fetch_add(width == 1 ? 1 : rotation_chunk_count(width, t), std::memory_order_relaxed);
     }
   }
 };
@@ -359,6 +370,8 @@ void ServerKey::scalar_add_assign(Ciphertext& a, std::uint64_t c) const {
   a.ct.body() += c * params_->delta();
   a.degree += c;
 }
+
+void ServerKey::scalar_sub_assign(Ciphertext& a, std::uint64_t c) const { a.ct.body() -= c * params_->delta(); }
 
 void ServerKey::scalar_mul_assign(Ciphertext& a, std::uint64_t c) const {
   core::lwe_mul_scalar_assign(a.ct, c);

@@ -126,6 +126,8 @@ class ServerKey {
   void add_assign(Ciphertext& a, const Ciphertext& b) const;
   void scalar_add_assign(Ciphertext& a, std::uint64_t c) const;
   void scalar_mul_assign(Ciphertext& a, std::uint64_t c) const;
+  // a - c, for messages known to be >= c; the degree stays (the caller knows the new bound).
+  void scalar_sub_assign(Ciphertext& a, std::uint64_t c) const;
   // c - a, for a.degree <= c: degree becomes c.
   Ciphertext scalar_sub_from(std::uint64_t c, const Ciphertext& a) const;
   // Returns a itself, or a cleaned copy when a.noise_level > budget.

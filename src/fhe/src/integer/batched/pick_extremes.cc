@@ -20,7 +20,7 @@ RadixCiphertext ServerKey::winner_value(const std::vector<Ciphertext>& key, std:
     Ciphertext block = key[k];
     if (k == flag_block) {
       // An eligible winner's flag is weight for a maximum (eligible) and 0 for a minimum.
-      if (maximise) core::lwe_sub_assign(block.ct, key_->trivial(weight).ct);
+      if (maximise) key_->scalar_sub_assign(block, weight);
       block.degree = top_degree;
     }
     value.blocks.push_back(std::move(block));
