@@ -623,7 +623,7 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
       if (ack.ok() && ack->error.empty() && !ack->coordinator.empty() && ack->coordinator != it->second.coordinator) {
         // Answered from a copy of the job's record (that node coordinated it before a
         // fail-over): the coordinator the copy names judges the replica at the next pass.
-        adopt_coordinator(key.first, ack->coordinator);
+        adopt_coordinator(key.first, ack->coordinator, "named by the former coordinator's copy of the record");
         return;
       }
       const bool refused = ack.ok() && !ack->error.empty();
@@ -646,11 +646,11 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
   }
 }
 
-void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinator) {
+void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinator, std::string_view how) {
   for (auto& [key, replica] : local_) {
     if (key.first != job || replica.coordinator == coordinator) continue;
-    logger()->info("replica {} of job {}: coordinator {} took over from {}", key.second, hash_hex(job).substr(0, 12),
-                   coordinator, replica.coordinator);
+    logger()->info("replica {} of job {}: coordinator {} ({}) instead of {}", key.second, hash_hex(job).substr(0, 12),
+                   coordinator, how, replica.coordinator);
     replica.coordinator = coordinator;
     replica.last_reported.clear();  // the new coordinator hears its state at the next pass
     (void)ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica));

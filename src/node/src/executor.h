@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -93,8 +94,9 @@ class Executor {
   void handle_assignment(const std::string& peer, Bytes message, std::function<void(Bytes)> reply);
 
   // Fail-over (docs/node.md): `coordinator` took job `job` over; this node's replicas of it
-  // report to it from now on, and only it may stop them. The caller has checked the claim.
-  void adopt_coordinator(const Hash32& job, const std::string& coordinator);
+  // report to it from now on, and only it may stop them. The caller has checked the claim;
+  // `how` says how this node learnt it, for the log.
+  void adopt_coordinator(const Hash32& job, const std::string& coordinator, std::string_view how = "took over");
 
   // Shut-down (and a node whose operator lost its stake): forgets every replica, stops the
   // containers, reports each replica "drained" to its coordinator with `why` as the detail,
