@@ -1,5 +1,6 @@
 // The executor role with the process driver (executor_fixture.h).
 #include "executor_fixture.h"
+#include "veil/node/job_replication.h"
 #include <sodium.h>
 
 namespace veil::node {
@@ -98,6 +99,42 @@ TEST_F(ExecutorTest, AnAnswerThatNamesAnotherCoordinatorSendsTheNextReportThere)
   ctx_->sent.back().on_reply(encode(AssignmentAck{"12D3KooWOther does not hold this replica"}));
   EXPECT_EQ(executor_->replica_count(), 0u);
   ASSERT_TRUE(run_until([&] { return running(job) == 0; }));
+}
+
+TEST_F(ExecutorTest, AReplicaWhoseCoordinatorIsDeadAsksTheMembersWhoCoordinatesAndReportsThere) {
+  // The replica was replaced while this node was away, so the successor's handover never came
+  // here: the members' copies of the record name the coordinator to report to (and be refused by).
+  const Hash32 job = store_replica(kCoordinator, 1);
+  ctx_->live = {ctx_->self_id, kOther};
+  ctx_->dead = {kCoordinator};
+  executor_->start();
+  ASSERT_TRUE(run_until([&] { return reported(kCoordinator, "running"); }));
+  ctx_->sent.back().on_reply(unavailable("cannot reach " + kCoordinator));
+  auto asked = [&]() -> FakeContext::Sent* {
+    for (auto& sent : ctx_->sent) {
+      if (sent.peer == kOther && sent.protocol == kJobStateProtocol) return &sent;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(run_until([&] { return asked() != nullptr; })) << "no member was asked who coordinates";
+  auto request = decode_job_state_request(asked()->message);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->kind, JobStateKind::kGet);
+  EXPECT_EQ(request->job_id, job);
+
+  const std::string yaml = "name: sleeper\nimage: " + image() + "\nresources: {cpu: 1, memory: 16}\ncommand: [/bin/sleep, '300']\n";
+  JobState record;
+  record.id = job;
+  record.spec_yaml = yaml;
+  record.spec = *sched::parse_job_spec(yaml, "test");
+  record.coordinator = kOther;
+  record.term = 1;
+  record.holders = {kOther};
+  ASSERT_EQ(sched::job_id(record.spec), job);
+  asked()->on_reply(encode(JobStateReply{"", false, {to_json(record).dump()}}));
+  ASSERT_TRUE(run_until([&] { return reported(kOther, "running"); }))
+      << "the next report did not go to the coordinator the member's copy names";
+  EXPECT_EQ(running(job), 1u);
 }
 
 TEST_F(ExecutorTest, ReplicasOfItsOwnJobsReportToTheLocalCoordinator) {

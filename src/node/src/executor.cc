@@ -15,6 +15,7 @@
 
 #include "veil/chain/veil_registry.h"
 #include "veil/common/log.h"
+#include "veil/node/job_replication.h"
 
 namespace veil::node {
 namespace {
@@ -617,6 +618,7 @@ void Executor::report_replicas(const std::vector<runtime::ContainerInfo>& contai
       if (it == local_.end() || it->second.round != round) return;
       if (!reply.ok()) {
         it->second.last_reported.clear();  // not delivered: report again on the next pass
+        if (ctx_.declared_dead(it->second.coordinator)) ask_who_coordinates(key.first, it->second.coordinator);
         return;
       }
       auto ack = decode_assignment_ack(*reply);
@@ -654,6 +656,29 @@ void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinat
     replica.coordinator = coordinator;
     replica.last_reported.clear();  // the new coordinator hears its state at the next pass
     (void)ctx_.store().put(kReplicaDoc, replica_key(key.first, key.second), replica_json(replica));
+  }
+}
+
+void Executor::ask_who_coordinates(const Hash32& job, const std::string& dead) {
+  constexpr std::int64_t kAskEveryMs = 30'000;
+  const std::int64_t now = ctx_.now_ms();
+  auto asked = asked_who_coordinates_ms_.find(job);
+  if (asked != asked_who_coordinates_ms_.end() && now - asked->second < kAskEveryMs) return;
+  asked_who_coordinates_ms_[job] = now;
+  // The highest epoch named so far in this round of questions: a member's copy may be older.
+  auto best = std::make_shared<std::optional<Epoch>>();
+  const Bytes get = encode(JobStateRequest{JobStateKind::kGet, job, ""});
+  for (const auto& peer : ctx_.live_members()) {
+    if (peer == ctx_.self() || peer == dead) continue;
+    ctx_.request(peer, kJobStateProtocol, get, [this, job, dead, peer, best](Result<Bytes> reply) {
+      auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+      if (!answer.ok() || !answer->error.empty() || answer->records.empty()) return;
+      auto record = parse_record(answer->records.front());
+      if (!record.ok() || record->id != job || record->coordinator == dead || ctx_.declared_dead(record->coordinator)) return;
+      if (*best && epoch_of(*record) <= **best) return;
+      *best = epoch_of(*record);
+      adopt_coordinator(job, record->coordinator, "named by " + peer + "'s copy of the record; " + dead + " is dead");
+    });
   }
 }
 

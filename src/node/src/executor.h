@@ -165,6 +165,11 @@ class Executor {
   HealthTarget health_target(const LocalReplica& replica) const;
   // How often to converge: 2 s, or the shortest health-check interval here when shorter.
   std::chrono::milliseconds pass_interval() const;
+  // A report about `job` could not be delivered to `dead`, its coordinator, which SWIM declared
+  // dead: a successor's handover reaches only the nodes its record places replicas on, so ask
+  // the live members for their copies (at most every 30 s per job) and report to the live
+  // coordinator of the highest epoch they name; it refuses a replica it replaced.
+  void ask_who_coordinates(const Hash32& job, const std::string& dead);
 
   NodeContext& ctx_;
   std::unique_ptr<runtime::Driver> driver_;  // used on runtime_worker_ only (logs() aside)
@@ -179,6 +184,7 @@ class Executor {
   std::map<ReplicaKey, LocalReplica> local_;
   StopFence stop_fence_;  // assignments of stopped replicas that must not start
   std::uint64_t reconcile_passes_ = 0;
+  std::map<Hash32, std::int64_t> asked_who_coordinates_ms_;  // ask_who_coordinates, by job
   bool reconcile_running_ = false;
   std::string refusal_;  // refuse_assignments
   std::map<std::string, std::filesystem::path> host_volumes_;  // offer_host_volumes
