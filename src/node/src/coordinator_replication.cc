@@ -204,8 +204,8 @@ void CoordinatorRole::ask_live_coordinator(const Hash32& id, const std::string& 
     // A newer version of the same epoch counts too: this node's copy may have stopped at the
     // push that dropped it from the holders.
     if (!theirs.ok() || theirs->id != id || judge_push(&held->second, *theirs, false) != PushVerdict::kStore) return;
-    logger()->info("job {}: {} stepped down; its copy names {} (term {})", short_id(id), coordinator,
-                   theirs->coordinator, theirs->term);
+    logger()->info("job {}: {} answered with a newer record: coordinator {} (term {}, version {})", short_id(id),
+                   coordinator, theirs->coordinator, theirs->term, theirs->version);
     hold(std::move(*theirs));
   });
 }
