@@ -160,13 +160,17 @@ class ExecutorTest : public ::testing::Test {
     return n;
   }
 
+  // The spec of the job store_replica() stores: `command` with `extra` spec lines.
+  std::string replica_spec_yaml(const std::string& extra = "", const std::string& command = "[/bin/sleep, '300']") const {
+    return "name: sleeper\nimage: " + image() + "\nresources: {cpu: 1, memory: 16}\ncommand: " + command + "\n" + extra;
+  }
+
   // Stores a replica of a job running `command` (default /bin/sleep) with `extra` spec lines,
   // coordinated by `coordinator`, as an earlier run of the node would have; returns the job id.
   Hash32 store_replica(const std::string& coordinator, std::uint32_t round, const std::string& extra = "",
                        const std::string& command = "[/bin/sleep, '300']", const std::string& owner = "",
                        const nlohmann::json& sealed_secrets = nlohmann::json::object()) {
-    const std::string yaml = "name: sleeper\nimage: " + image() +
-                             "\nresources: {cpu: 1, memory: 16}\ncommand: " + command + "\n" + extra;
+    const std::string yaml = replica_spec_yaml(extra, command);
     auto spec = sched::parse_job_spec(yaml, "test");
     EXPECT_TRUE(spec.ok()) << spec.status().to_string();
     const Hash32 job = sched::job_id(*spec);

@@ -122,7 +122,7 @@ TEST_F(ExecutorTest, AReplicaWhoseCoordinatorIsDeadAsksTheMembersWhoCoordinatesA
   EXPECT_EQ(request->kind, JobStateKind::kGet);
   EXPECT_EQ(request->job_id, job);
 
-  const std::string yaml = "name: sleeper\nimage: " + image() + "\nresources: {cpu: 1, memory: 16}\ncommand: [/bin/sleep, '300']\n";
+  const std::string yaml = replica_spec_yaml();
   JobState record;
   record.id = job;
   record.spec_yaml = yaml;

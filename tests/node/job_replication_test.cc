@@ -260,6 +260,23 @@ TEST(JobReplication, MessagesRoundTripAndGarbageIsRefused) {
   EXPECT_FALSE(decode_job_state_request(cbor).ok());
 }
 
+TEST(JobReplication, AGetReplyYieldsTheJobsRecordOrSaysWhyNot) {
+  const JobState job = running_job();
+  auto record = record_in_get_reply(encode(JobStateReply{"", false, {to_json(job).dump()}}), job.id);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->coordinator, job.coordinator);
+  EXPECT_EQ(record->round, job.round);
+
+  EXPECT_EQ(record_in_get_reply(Result<Bytes>(unavailable("timed out")), job.id).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(record_in_get_reply(encode(JobStateReply{"not a member", false, {}}), job.id).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(record_in_get_reply(encode(JobStateReply{}), job.id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(record_in_get_reply(encode(JobStateReply{"", false, {"{\"id\":1}"}}), job.id).ok());
+  EXPECT_FALSE(record_in_get_reply(Bytes{0xff, 0x00}, job.id).ok());
+  auto other = record_in_get_reply(encode(JobStateReply{"", false, {to_json(job).dump()}}), job_hash(9));
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument) << "another job's record was taken for this one's";
+}
+
 // Writes one encoded message of each kind as fuzzing seeds when VEIL_WRITE_CORPUS names a
 // directory (tests/node/corpus/jobstate was made this way).
 TEST(JobReplication, SeedCorpus) {

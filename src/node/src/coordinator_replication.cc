@@ -197,13 +197,11 @@ void CoordinatorRole::handle_job_state(const std::string& peer, Bytes message, s
 void CoordinatorRole::ask_live_coordinator(const Hash32& id, const std::string& coordinator) {
   const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
   node_.request(coordinator, kJobStateProtocol, get, [this, id, coordinator](Result<Bytes> reply) {
-    auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+    auto theirs = record_in_get_reply(reply, id);
     auto held = held_.find(id);
-    if (!answer.ok() || !answer->error.empty() || answer->records.empty() || held == held_.end()) return;
-    auto theirs = parse_record(answer->records.front());
     // A newer version of the same epoch counts too: this node's copy may have stopped at the
     // push that dropped it from the holders.
-    if (!theirs.ok() || theirs->id != id || judge_push(&held->second, *theirs, false) != PushVerdict::kStore) return;
+    if (!theirs.ok() || held == held_.end() || judge_push(&held->second, *theirs, false) != PushVerdict::kStore) return;
     logger()->info("job {}: {} answered with a newer record: coordinator {} (term {}, version {})", short_id(id),
                    coordinator, theirs->coordinator, theirs->term, theirs->version);
     hold(std::move(*theirs));
@@ -341,13 +339,11 @@ void CoordinatorRole::take_over_orphaned_jobs() {
     const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
     for (const auto& holder : others) {
       node_.request(holder, kJobStateProtocol, get, [this, gather, job_id, finish](Result<Bytes> reply) {
-        auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
+        auto theirs = record_in_get_reply(reply, job_id);
         auto held = held_.find(job_id);
-        if (answer.ok() && answer->error.empty() && !answer->records.empty() && held != held_.end() && !gather->finished) {
-          auto theirs = parse_record(answer->records.front());
-          if (theirs.ok() && theirs->id == job_id && judge_push(&held->second, *theirs, false) == PushVerdict::kStore) {
-            hold(std::move(*theirs));
-          }
+        if (theirs.ok() && held != held_.end() && !gather->finished &&
+            judge_push(&held->second, *theirs, false) == PushVerdict::kStore) {
+          hold(std::move(*theirs));
         }
         if (--gather->waiting == 0) finish();
       });

@@ -662,8 +662,10 @@ void Executor::adopt_coordinator(const Hash32& job, const std::string& coordinat
 void Executor::ask_who_coordinates(const Hash32& job, const std::string& dead) {
   constexpr std::int64_t kAskEveryMs = 30'000;
   const std::int64_t now = ctx_.now_ms();
-  auto asked = asked_who_coordinates_ms_.find(job);
-  if (asked != asked_who_coordinates_ms_.end() && now - asked->second < kAskEveryMs) return;
+  // Entries older than the interval limit nothing any more: dropping them keeps the map to the
+  // jobs asked about lately, not every job this node ever ran.
+  std::erase_if(asked_who_coordinates_ms_, [now](const auto& entry) { return now - entry.second >= kAskEveryMs; });
+  if (asked_who_coordinates_ms_.contains(job)) return;
   asked_who_coordinates_ms_[job] = now;
   // The highest epoch named so far in this round of questions: a member's copy may be older.
   auto best = std::make_shared<std::optional<Epoch>>();
@@ -671,10 +673,8 @@ void Executor::ask_who_coordinates(const Hash32& job, const std::string& dead) {
   for (const auto& peer : ctx_.live_members()) {
     if (peer == ctx_.self() || peer == dead) continue;
     ctx_.request(peer, kJobStateProtocol, get, [this, job, dead, peer, best](Result<Bytes> reply) {
-      auto answer = reply.ok() ? decode_job_state_reply(*reply) : Result<JobStateReply>(reply.status());
-      if (!answer.ok() || !answer->error.empty() || answer->records.empty()) return;
-      auto record = parse_record(answer->records.front());
-      if (!record.ok() || record->id != job || record->coordinator == dead || ctx_.declared_dead(record->coordinator)) return;
+      auto record = record_in_get_reply(reply, job);
+      if (!record.ok() || record->coordinator == dead || ctx_.declared_dead(record->coordinator)) return;
       if (*best && epoch_of(*record) <= **best) return;
       *best = epoch_of(*record);
       adopt_coordinator(job, record->coordinator, "named by " + peer + "'s copy of the record; " + dead + " is dead");

@@ -256,4 +256,14 @@ Result<JobState> parse_record(std::string_view text) {
   return job;
 }
 
+Result<JobState> record_in_get_reply(const Result<Bytes>& reply, const Hash32& job) {
+  if (!reply.ok()) return reply.status();
+  VEIL_ASSIGN_OR_RETURN(JobStateReply answer, decode_job_state_reply(*reply));
+  if (!answer.error.empty()) return failed_precondition(answer.error);
+  if (answer.records.empty()) return not_found("the holder has no record of the job");
+  VEIL_ASSIGN_OR_RETURN(JobState record, parse_record(answer.records.front()));
+  if (record.id != job) return invalid_argument("job record: answered with another job's record");
+  return record;
+}
+
 }  // namespace veil::node

@@ -136,4 +136,8 @@ Result<JobStateReply> decode_job_state_reply(ByteView bytes);
 // A record received on the wire: parsed and checked (the spec hashes to the id it names).
 Result<JobState> parse_record(std::string_view text);
 
+// The record of `job` in a holder's answer to a kGet (or why there is none: the request failed,
+// the holder refused or holds no copy, or the copy is malformed or of another job).
+Result<JobState> record_in_get_reply(const Result<Bytes>& reply, const Hash32& job);
+
 }  // namespace veil::node
