@@ -143,15 +143,16 @@ namespace {
 // Counts programmable bootstraps process-wide, for benchmarks (veil::fhe::bootstrap_count()).
 std::atomic<std::uint64_t> g_bootstraps{0};
 
-// Where apply_batch() cuts a batch of `count` blind rotations for `threads` threads: chunk g is
-// [starts[g], starts[g + 1]). Each chunk is half of what is left per thread, and at least two
-// rotations (which then share each key read), so the chunks shrink towards the batch's end.
+// The size of apply_batch()'s next chunk of blind rotations when `left` remain for `threads`
+// threads: half of what is left per thread, and at least two rotations (which then share each
+// key read), so the chunks shrink towards the batch's end.
 std::size_t next_chunk(std::size_t left, std::size_t threads) {
   constexpr std::size_t kSmallestChunk = 2;
   if (threads <= 1) return left;
   return std::min(left, std::max(kSmallestChunk, (left + 2 * threads - 1) / (2 * threads)));
 }
 
+// Where apply_batch() cuts a batch of `count` blind rotations: chunk g is [starts[g], starts[g + 1]).
 std::vector<std::size_t> rotation_chunks(std::size_t count, std::size_t threads) {
   std::vector<std::size_t> starts{0};
   for (std::size_t left = count; left > 0;) {
@@ -183,7 +184,7 @@ struct BatchCounters {
     for (std::size_t i = 0; i < steps_at.size(); ++i) {
       const std::size_t t = BatchProfile::kThreads[i];
       steps_at[i].fetch_add((width + t - 1) / t, std::memory_order_relaxed);
-      streams_at[i].fetch_add(width == 1 ? 1 : rotation_chunk_count(width, t), std::memory_order_relaxed);
+      streams_at[i].fetch_add(rotation_chunk_count(width, t), std::memory_order_relaxed);
     }
   }
 };
