@@ -52,6 +52,29 @@ void BM_Fft2048Backward(benchmark::State& state) {
 }
 BENCHMARK(BM_Fft2048Backward);
 
+// One CMUX of a blind rotation (X^t·acc − acc, its external product with a GGSW, k = 1, one
+// level) at polynomial size N = range(0), the GGSW a key-sized array of arbitrary Fourier values
+// (the transforms' cost does not depend on them). Compares the 2,048 of the default parameters
+// with the 4,096 that every published 2^-128 multi-bit set for 2-bit messages needs.
+void BM_CmuxBySize(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const core::Fft& fft = core::fft_plan(n);
+  const core::GgswShape shape{1, n, 23, 1};
+  std::mt19937_64 r(7);
+  std::vector<double> ggsw(shape.fourier_doubles());
+  for (auto& v : ggsw) v = static_cast<double>(static_cast<std::int64_t>(r() >> 11)) - 0x1p52;
+  std::vector<core::Torus> acc(2 * n);
+  for (auto& v : acc) v = r();
+  std::size_t t = 1;
+  for (auto _ : state) {
+    core::cmux_rotate(acc.data(), ggsw.data(), shape, t, fft);
+    t = (t * 5 + 3) % (2 * n);  // a different rotation each time, never 0
+    if (t == 0) t = 1;
+    benchmark::DoNotOptimize(acc.data());
+  }
+}
+BENCHMARK(BM_CmuxBySize)->Arg(2048)->Arg(4096);
+
 void BM_KeySwitch(benchmark::State& state) {
   const auto& k = keys();
   auto ct = k.ck.encrypt(3);
