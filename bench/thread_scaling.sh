@@ -9,7 +9,8 @@
 #   there:   bench/thread_scaling.sh run [DIR] [NODES] [THREADS] [REPETITIONS]
 #            e.g. bench/thread_scaling.sh run build/device "16 64" "2 4 8 16" 1
 #
-# `run` prints the CPU model, one JSON line per run (prefixed "json\t"), and a Markdown table;
+# `run` prints the CPU model and topology, pins each run to T CPUs (one per core first, then
+# their hyperthread siblings), one JSON line per run (prefixed "json\t"), and a Markdown table;
 # with $OUT set it also writes them to $OUT/thread_scaling.{jsonl,md}. Default parameters,
 # spread policy, one replica, all candidates. Wall times on a 16-core Xeon before this script
 # existed: 16 nodes 2.3-8.1 s, 64 nodes 8.3-34 s, 256 nodes ~31 s at 16 threads (about four
@@ -34,6 +35,13 @@ bundle() {
   du -sh "$dir"
 }
 
+# The CPUs in the order runs take them: the first hardware thread of every core (socket by
+# socket), then the second of every core, and so on.
+cpu_order() {
+  lscpu -p=CPU,CORE,SOCKET | grep -v '^#' | sort -t, -k2,2n -k1,1n |
+    awk -F, '{rank = seen[$3 "/" $2]++; print rank "," $3 "," $2 "," $1}' | sort -t, -k1,1n -k2,2n -k3,3n | cut -d, -f4
+}
+
 run() {
   local dir=${1:-build/device} nodes=${2:-"16 64"} threads=${3:-"1 2 4 8 16"} reps=${4:-1}
   local veil=$dir/veil
@@ -45,10 +53,20 @@ run() {
   local jsonl
   jsonl=$(mktemp)
   echo "cpu: $model ($(nproc) CPUs)"
+  # Whether the CPUs are cores or hyperthreads decides what 16 threads can give: two threads on
+  # one core's siblings share its vector units.
+  lscpu | grep -E '^(Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|NUMA node\(s\)|L2 cache|L3 cache):' || true
+  local order
+  order=$(cpu_order)
   for n in $nodes; do
     for t in $threads; do
-      local line
-      line=$("$veil" bench schedule --params default --nodes "$n" --threads "$t" --repetitions "$reps" --json)
+      # T threads on T CPUs, distinct cores first, so a run measures cores, not siblings.
+      local cpus line
+      cpus=$(echo "$order" | head -n "$t" | paste -sd, -)
+      local pin=(taskset -c "$cpus")
+      command -v taskset >/dev/null || { pin=(); cpus="unpinned"; }
+      line=$("${pin[@]}" "$veil" bench schedule --params default --nodes "$n" --threads "$t" --repetitions "$reps" --json)
+      line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpus"]=sys.argv[2]; print(json.dumps(r))' "$line" "$cpus")
       printf 'json\t%s\n' "$line"
       echo "$line" >>"$jsonl"
     done
@@ -58,8 +76,8 @@ run() {
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"{sys.argv[2]}, `veil bench schedule --params default --nodes N --threads T --json`\n")
-print("| nodes | threads | decision ms | CPU ms | speed-up | efficiency | level bound | bootstraps | matches |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| nodes | threads | CPUs | decision ms | CPU ms | speed-up | efficiency | level bound | bootstraps | matches |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 base = {}
 for r in runs:
     n, t = r["nodes"], r["threads"]
@@ -70,7 +88,7 @@ for r in runs:
     efficiency = speedup / (t / t0)
     bounds = r.get("levels", {}).get("speedup_bound", {})
     bound = bounds.get(str(t)) and bounds[str(t)] / bounds.get(str(t0), 1)
-    print(f"| {n} | {t} | {r['decision_ms']:,.0f} | {r['decision_cpu_ms']:,.0f} | {speedup:.2f}x vs {t0} | "
+    print(f"| {n} | {t} | {r.get('cpus', '-')} | {r['decision_ms']:,.0f} | {r['decision_cpu_ms']:,.0f} | {speedup:.2f}x vs {t0} | "
           f"{100 * efficiency:.0f} % | {f'{bound:.2f}x' if bound else '-'} | {r['bootstraps']} | {r['matches_plaintext']} |")
 print("\nspeed-up and level bound are against the row's first thread count; the level bound is what the")
 print("decision's batch widths allow (levels.speedup_bound), whatever else limits the threads.")
