@@ -152,6 +152,12 @@ class CoordinatorRoleTest : public ::testing::Test {
     CoordinatorRole::LocalRoles roles;
     roles.evaluate_round = [self](const Bytes& round) { self->scheduler->on_round(self->id, round); };
     roles.announced = [self](const Hash32& job, std::uint32_t round) { return self->scheduler->announced(job, round); };
+    roles.round_seen = [self](const Hash32& job, std::uint32_t round) {
+      return self->scheduler->round_seen(job, round);
+    };
+    roles.announced_elsewhere = [self](const Hash32& job, std::uint32_t round) {
+      return self->scheduler->announced_elsewhere(job, round);
+    };
     roles.decrypt = [self](Bytes request, NodeContext::Reply reply) {
       if (!self->committee) return reply(encode(DecryptResponse{"not a committee member", {}}));
       self->committee->handle(self->id, std::move(request), std::move(reply));
@@ -268,6 +274,35 @@ class CoordinatorRoleTest : public ::testing::Test {
       to->committee->handle(from.id, std::move(message.message), reply);
     }
     else reply(encode(DecryptResponse{"not a committee member", {}}));
+  }
+
+  // Pumps for `span` of real time (timers such as the replication check run meanwhile).
+  void pump_for(std::chrono::milliseconds span) {
+    const auto until = std::chrono::steady_clock::now() + span;
+    while (std::chrono::steady_clock::now() < until) {
+      pump();
+      std::this_thread::sleep_for(2ms);
+    }
+  }
+
+  // A request for the job's round `round` from `coordinator` over `over`, as another coordinator
+  // of the job would send it: one in the same term (it took the job over from a stale copy),
+  // which numbers its rounds as this one does.
+  ScheduleRequest round_of_another_coordinator(std::uint32_t round, const std::string& coordinator,
+                                               const std::vector<std::string>& candidates,
+                                               const std::vector<std::string>& over) {
+    ScheduleRequest r;
+    r.job_id = job_;
+    r.round = round;
+    r.coordinator = coordinator;
+    r.spec_yaml = spec_yaml_;
+    r.candidates = candidates;
+    r.schedulers = select_schedulers(job_, round, candidates, candidates.size());
+    for (const auto& peer : over)
+      r.nodes.push_back({peer, sched::telemetry_hash(*find_node(peer)->telemetry)});
+    r.replicas = 1;
+    r.created_ms = static_cast<std::uint64_t>(find_node(coordinator)->ctx->clock_ms);
+    return r;
   }
 
   // Pumps until `done` holds; false after 60 s (a bound for a failing test).
@@ -603,6 +638,12 @@ TEST_F(CoordinatorRoleTest, ASuccessorRefusedByHoldersThatSeeTheOldCoordinatorAl
   }
   sees_dead(s, kA);
   find_node(s)->coordinator->on_member_gone(kA, "dead");
+  // No other holder answers S, whose copy (and verdict) may be stale: it waits for an answer
+  // over several replication checks...
+  pump_for(600ms);
+  EXPECT_FALSE(find_node(s)->coordinator->coordinates(job_)) << "S took over though no other holder answered";
+  // ...and goes on from its own copy once none came for two replication intervals of its clock.
+  find_node(s)->ctx->clock_ms += 400;
   ASSERT_TRUE(run_until([&] { return find_node(s)->coordinator->coordinates(job_); })) << "S did not take over";
   heal();
   ASSERT_TRUE(run_until([&] { return coordinators().size() == 1; })) << "two coordinators after the heal";
@@ -664,6 +705,80 @@ TEST_F(CoordinatorRoleTest, AReportToAFormerCoordinatorIsSentOnToTheCoordinatorI
   EXPECT_EQ(a.coordinator->held().at(job_).replicas[0].phase, ReplicaPhase::kExited);
   // A replica the coordinator itself judges is answered without a redirect.
   EXPECT_EQ(report_to(s, "running").coordinator, "");
+}
+
+TEST_F(CoordinatorRoleTest, ARoundNumberAnotherCoordinatorOfTheJobUsedIsSkipped) {
+  start_cluster();
+  Node& runs = place_on_a();
+  const std::uint32_t next = record().round + 1;
+  std::vector<std::string> others;  // the live nodes besides A once `runs` is dead
+  for (const auto& id : {kB, kC, kD}) {
+    if (id != runs.id) others.push_back(id);
+  }
+  // A saw another coordinator of the job run round `next` (A is none of its schedulers).
+  const ScheduleRequest other = round_of_another_coordinator(next, others[0], others, {others[0]});
+  find_node(kA)->scheduler->on_round(others[0], encode(other));
+  kill({runs.id});
+  ASSERT_TRUE(run_until([&] { return replica_node() != nullptr; }))
+      << "the lost replica was not placed again";
+  EXPECT_EQ(record().rounds.back().round, next + 1);
+  EXPECT_EQ(record().rounds.back().outcome, "placed");
+  EXPECT_TRUE(
+      said("round " + std::to_string(next) + " was used by another coordinator of this job; skipping it"));
+}
+
+TEST_F(CoordinatorRoleTest,
+       SchedulersThatEvaluatedAnotherCoordinatorsRoundOfTheSameNumberAreNoVotesAndANewRoundStarts) {
+  // Two coordinators of the job in one term start rounds of the same number at about the same
+  // time: A's two other schedulers evaluated the other one's first, and evaluate a number once.
+  // Their announcements reach A after A's own round: without counting them as announced
+  // elsewhere, A would wait out the round timeout (60 s here) for votes that never come.
+  start_cluster();
+  Node& runs = place_on_a();
+  const std::uint32_t next = record().round + 1;
+  std::vector<std::string> others;
+  for (const auto& id : {kB, kC, kD}) {
+    if (id != runs.id) others.push_back(id);
+  }
+  const ScheduleRequest other =
+      round_of_another_coordinator(next, others[0], {kA, others[0], others[1]}, {others[0]});
+  ASSERT_EQ(other.schedulers.size(), 3u);
+  // Both evaluate it; what they publish is held back from A (and the rest is dropped).
+  std::vector<std::pair<std::string, Bytes>> announcements;
+  for (const auto& id : others) find_node(id)->scheduler->on_round(others[0], encode(other));
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (announcements.size() < 2 && std::chrono::steady_clock::now() < give_up) {
+    for (const auto& id : others) {
+      Node& n = *find_node(id);
+      n.ctx->io_context.poll();
+      n.ctx->io_context.restart();
+      for (auto& [topic, data] : std::exchange(n.ctx->published, {})) {
+        if (topic == kDecisions) announcements.emplace_back(id, std::move(data));
+      }
+      n.ctx->sent.clear();
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(announcements.size(), 2u) << "the other round was not evaluated";
+
+  kill({runs.id});
+  Node& a = *find_node(kA);
+  ASSERT_TRUE(run_until([&] { return record().rounds.back().round == next; }))
+      << "A did not start round " << next;
+  for (const auto& [from, data] : announcements) a.scheduler->on_announcement(from, data);
+  ASSERT_TRUE(run_until([&] { return replica_node() != nullptr; }))
+      << "the lost replica was not placed again";
+  const auto& rounds = record().rounds;
+  const auto reused =
+      std::find_if(rounds.begin(), rounds.end(), [&](const RoundRecord& r) { return r.round == next; });
+  ASSERT_NE(reused, rounds.end());
+  EXPECT_EQ(reused->outcome, "round-reused");
+  EXPECT_TRUE(reused->liars.empty()) << "a scheduler of the other round was named a liar";
+  EXPECT_EQ(rounds.back().round, next + 1);
+  EXPECT_EQ(rounds.back().outcome, "placed");
+  EXPECT_TRUE(said(
+      "round " + std::to_string(next) +
+      ": 2 of its 3 schedulers evaluated another coordinator's round of this number; another round in 2 s"));
 }
 
 }  // namespace

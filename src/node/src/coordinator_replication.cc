@@ -298,6 +298,11 @@ void CoordinatorRole::take_over_orphaned_jobs() {
   // than the 3-node side's, so neither stepped down and the job ran twice). A side that sees at
   // least half of the members it knows may (so a 4-node cluster survives losing 2).
   if (2 * node_.live_members().size() < node_.known_members()) return;
+  // A wait for the other holders ends when the coordinator is seen alive again (or the copy goes).
+  std::erase_if(unanswered_since_ms_, [this](const auto& entry) {
+    auto held = held_.find(entry.first);
+    return held == held_.end() || !node_.declared_dead(held->second.coordinator);
+  });
   std::vector<Hash32> orphans;
   for (const auto& [id, job] : held_) {
     if (job.phase == JobPhase::kStopped || !node_.declared_dead(job.coordinator) || taking_over_.count(id) > 0) continue;
@@ -315,17 +320,21 @@ void CoordinatorRole::take_over_orphaned_jobs() {
     taking_over_.insert(id);
     struct Gather {
       std::size_t waiting = 0;
+      std::size_t answered = 0;  // holders that answered at all (with a copy or without)
       bool finished = false;
       std::unique_ptr<asio::steady_timer> deadline;
     };
     auto gather = std::make_shared<Gather>();
     gather->waiting = others.size();
     const Hash32 job_id = id;
-    auto finish = [this, gather, job_id] {
+    const bool asked_anyone = !others.empty();
+    auto finish = [this, gather, job_id, asked_anyone] {
       if (gather->finished) return;
       gather->finished = true;
       if (gather->deadline) gather->deadline->cancel();
       taking_over_.erase(job_id);
+      if (asked_anyone && gather->answered == 0 && !waited_long_enough_for_holders(job_id)) return;
+      unanswered_since_ms_.erase(job_id);
       finish_take_over(job_id);
     };
     if (others.empty()) {
@@ -339,6 +348,7 @@ void CoordinatorRole::take_over_orphaned_jobs() {
     const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
     for (const auto& holder : others) {
       node_.request(holder, kJobStateProtocol, get, [this, gather, job_id, finish](Result<Bytes> reply) {
+        if (reply.ok() && decode_job_state_reply(*reply).ok()) ++gather->answered;
         auto theirs = record_in_get_reply(reply, job_id);
         auto held = held_.find(job_id);
         if (theirs.ok() && held != held_.end() && !gather->finished &&
@@ -349,6 +359,26 @@ void CoordinatorRole::take_over_orphaned_jobs() {
       });
     }
   }
+}
+
+bool CoordinatorRole::waited_long_enough_for_holders(const Hash32& id) {
+  // No other holder answered: their streams fail (a dial back-off right after a partition
+  // heals) while SWIM calls them live. This node's copy may be stale, and its verdict on the
+  // coordinator too (node.chaos: a node back from a cut took five jobs over from stale copies a
+  // few ms after its SWIM declared a restarted coordinator dead; their successors had already
+  // taken them over in the same terms, and rounds of equal numbers collided). So it waits for an
+  // answer at the next checks, and goes on alone only when none came for two replication
+  // intervals (the holders may really be unreachable; the partition rule above still applies).
+  const std::int64_t now = node_.now_ms();
+  auto [since, first] = unanswered_since_ms_.try_emplace(id, now);
+  const auto patience =
+      2 * std::chrono::duration_cast<std::chrono::milliseconds>(options_.replication_interval).count();
+  if (now - since->second >= patience) return true;
+  if (first) {
+    logger()->info("job {}: coordinator {} looks dead, but no other holder answered; the take-over waits",
+                   short_id(id), held_.count(id) > 0 ? held_.at(id).coordinator : std::string("?"));
+  }
+  return false;
 }
 
 void CoordinatorRole::finish_take_over(const Hash32& id) {

@@ -288,6 +288,16 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
     spread_values.push_back(sched::spread_value(job.spec, t->attributes));
   }
   if (!job.spec.spread_over.empty()) prefer_unused_spread_values(job, nodes, spread_values);
+  // Two coordinators of one job can hold the same term (a node back from a partition takes the
+  // job over from a stale copy while its successor already coordinates it in that term) and
+  // would number their rounds alike; schedulers evaluate a (job, round) once, so a number seen in
+  // use is skipped instead of waiting out the round timeout on the other round's announcements.
+  for (int skipped = 0; roles_.round_seen && skipped < 64 && roles_.round_seen(id, job.round + 1);
+       ++skipped) {
+    add_job_event(id, "round " + std::to_string(job.round + 1) +
+                          " was used by another coordinator of this job; skipping it");
+    ++job.round;
+  }
   // Candidate sampling (docs/sched.md): a round evaluates d of the eligible nodes, chosen by
   // rendezvous hashing so that every scheduler, committee member and executor can check it.
   std::vector<std::string> pool;
@@ -401,10 +411,26 @@ void CoordinatorRole::consider_round(const Hash32& job_id) {
   auto& rr = job.rounds.back();
   auto& progress = progress_[job_id];
   const auto& announced = roles_.announced(job_id, rr.round);
+  const Hash32 inputs = inputs_root_of(rr.decision_format, rr.nodes);
   std::map<std::string, std::size_t> votes;
+  // Schedulers whose announcement for this number is for another coordinator's round of it:
+  // kept before this round was seen here, or turned away once it was.
+  const std::set<std::string> turned_away =
+      roles_.announced_elsewhere ? roles_.announced_elsewhere(job_id, rr.round) : std::set<std::string>{};
+  std::size_t elsewhere = 0;
   for (const auto& scheduler : rr.schedulers) {
     auto a = announced.find(scheduler);
-    if (a == announced.end()) continue;
+    if (a == announced.end()) {
+      elsewhere += turned_away.count(scheduler);
+      continue;
+    }
+    if (a->second.inputs_root != inputs) {
+      // Computed from other inputs: the same round number used by another coordinator of this
+      // job, which the scheduler evaluated (it evaluates a round number once). Neither a vote
+      // here nor a lie.
+      ++elsewhere;
+      continue;
+    }
     rr.announced[scheduler] = a->second.error.empty() ? hash_hex(a->second.decision_hash) : "error: " + a->second.error;
     if (a->second.error.empty()) ++votes[hash_hex(a->second.decision_hash)];
   }
@@ -433,7 +459,18 @@ void CoordinatorRole::consider_round(const Hash32& job_id) {
     if (!progress.decrypting && progress.records.count(rr.agreed) > 0) request_shares(job);
     return;
   }
-  if (rr.announced.size() == rr.schedulers.size()) {
+  if (elsewhere > 0 && rr.schedulers.size() - elsewhere < quorum && rr.outcome.empty()) {
+    rr.outcome = "round-reused";
+    add_job_event(
+        job_id, "round " + std::to_string(rr.round) + ": " + std::to_string(elsewhere) + " of its " +
+                    std::to_string(rr.schedulers.size()) +
+                    " schedulers evaluated another coordinator's round of this number; another round in 2 s");
+    progress.decided = true;
+    start_round_later(job_id, rr.round, std::chrono::seconds(2), active_replica_nodes);
+    save(job);
+    return;
+  }
+  if (rr.announced.size() + elsewhere == rr.schedulers.size()) {
     std::size_t best = 0;
     for (const auto& [hash, count] : votes) best = std::max(best, count);
     if (best < quorum && rr.outcome.empty()) {

@@ -57,10 +57,14 @@ class CoordinatorRole {
  public:
   // What the coordinator asks of this node's other roles and of the chain.
   struct LocalRoles {
-    // The scheduler role: this node's own round, handled as if it came by gossip; and the
-    // announcements seen for a round, by scheduler.
+    // The scheduler role: this node's own round, handled as if it came by gossip; the
+    // announcements seen for a round, by scheduler; and whether a round of that number was seen
+    // at all (a request or an announcement: another coordinator of the job used the number).
     std::function<void(const Bytes& round)> evaluate_round;
     std::function<std::map<std::string, DecisionAnnouncement>(const Hash32& job, std::uint32_t round)> announced;
+    std::function<bool(const Hash32& job, std::uint32_t round)> round_seen;
+    // The schedulers whose announcement for the round's number was computed from other inputs.
+    std::function<std::set<std::string>(const Hash32& job, std::uint32_t round)> announced_elsewhere;
     // The committee role: this node's shares for a DecryptRequest (`reply` on any thread).
     std::function<void(Bytes request, NodeContext::Reply reply)> decrypt;
     // The executor role: an Assignment for this node (`reply` on any thread); the replicas of
@@ -231,6 +235,9 @@ class CoordinatorRole {
   // After the other holders' copies were gathered: takes job `id` over if it is still this
   // node's to take.
   void finish_take_over(const Hash32& id);
+  // Whether a take-over whose gather reached no other holder may go on from this node's copy:
+  // only once no holder has answered for two replication intervals.
+  bool waited_long_enough_for_holders(const Hash32& id);
   // This node learnt that `newer` supersedes the job it coordinated: keep it as a holder, and
   // stop its own replicas of the job that the newer record does not place here.
   void step_down(JobState newer);
@@ -264,6 +271,9 @@ class CoordinatorRole {
   // Records this node holds for jobs other nodes coordinate (kHeldJobDoc), by job id.
   std::map<Hash32, JobState> held_;
   std::set<Hash32> taking_over_;  // gathering the other holders' copies first
+  // When a take-over's gather first got no answer from any other live holder (ms, by job): the
+  // take-over waits for one until 2 replication intervals have passed since.
+  std::map<Hash32, std::int64_t> unanswered_since_ms_;
   std::unique_ptr<boost::asio::steady_timer> replication_timer_;
   std::unique_ptr<boost::asio::steady_timer> rollout_timer_;
   std::map<Hash32, RoundProgress> progress_;

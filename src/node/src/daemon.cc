@@ -405,6 +405,12 @@ void Daemon::Impl::make_coordinator_role() {
   CoordinatorRole::LocalRoles roles;
   roles.evaluate_round = [this](const Bytes& round) { scheduler_->on_round(self_text_, round); };
   roles.announced = [this](const Hash32& job, std::uint32_t round) { return scheduler_->announced(job, round); };
+  roles.round_seen = [this](const Hash32& job, std::uint32_t round) {
+    return scheduler_->round_seen(job, round);
+  };
+  roles.announced_elsewhere = [this](const Hash32& job, std::uint32_t round) {
+    return scheduler_->announced_elsewhere(job, round);
+  };
   roles.decrypt = [this](Bytes request, Reply reply) { committee_->handle(self_text_, std::move(request), std::move(reply)); };
   roles.assign = [this](Bytes assignment, Reply reply) {
     executor_->handle_assignment(self_text_, std::move(assignment), std::move(reply));

@@ -61,6 +61,7 @@ void SchedulerRole::on_round(const std::string& from, ByteView data) {
     auto oldest = std::min_element(rounds_seen_.begin(), rounds_seen_.end(),
                                    [](const auto& a, const auto& b) { return a.second.created_ms < b.second.created_ms; });
     announcements_.erase(oldest->first);
+    announced_elsewhere_.erase(oldest->first);
     evaluated_.erase(oldest->first);
     rounds_seen_.erase(oldest);
   }
@@ -197,6 +198,8 @@ void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
       seen != rounds_seen_.end() && a->error.empty() && a->inputs_root != round_inputs_root(seen->second)) {
     logger()->warn("decision announcement of {} for job {} round {} not counted: it was computed from other inputs",
                    from, short_id(a->job_id), a->round);
+    announced_elsewhere_[{a->job_id, a->round}].insert(a->scheduler);
+    if (coordinator_.on_announcement) coordinator_.on_announcement(a->job_id);
     return;
   }
   auto& kept = announcements_[{a->job_id, a->round}];
@@ -283,6 +286,15 @@ const std::map<std::string, DecisionAnnouncement>& SchedulerRole::announced(cons
   static const std::map<std::string, DecisionAnnouncement> kNone;
   auto it = announcements_.find({job, round});
   return it == announcements_.end() ? kNone : it->second;
+}
+
+bool SchedulerRole::round_seen(const Hash32& job, std::uint32_t round) const {
+  return rounds_seen_.count({job, round}) > 0 || announcements_.count({job, round}) > 0;
+}
+
+std::set<std::string> SchedulerRole::announced_elsewhere(const Hash32& job, std::uint32_t round) const {
+  auto it = announced_elsewhere_.find({job, round});
+  return it == announced_elsewhere_.end() ? std::set<std::string>{} : it->second;
 }
 
 void SchedulerRole::when_decision_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,

@@ -101,6 +101,11 @@ class SchedulerRole {
 
   // The announcements seen for a round, by scheduler.
   const std::map<std::string, DecisionAnnouncement>& announced(const Hash32& job, std::uint32_t round) const;
+  // Whether this node saw a request or an announcement for the round (among those remembered).
+  bool round_seen(const Hash32& job, std::uint32_t round) const;
+  // The schedulers that announced, for this round's number, a decision computed from other
+  // inputs than the round this node saw (another coordinator's round of the same number).
+  std::set<std::string> announced_elsewhere(const Hash32& job, std::uint32_t round) const;
 
   // How many rounds are remembered (the oldest by creation time are forgotten first).
   static constexpr std::size_t kRoundsRemembered = 512;
@@ -131,6 +136,9 @@ class SchedulerRole {
   std::map<RoundKey, ScheduleRequest> rounds_seen_;
   std::map<RoundKey, std::map<std::string, DecisionAnnouncement>> announcements_;
   std::set<RoundKey> evaluated_;
+  // Schedulers whose announcement for a seen round was computed from other inputs: another
+  // coordinator's round of the same number (not counted, and not a lie).
+  std::map<RoundKey, std::set<std::string>> announced_elsewhere_;
   // Evaluations on the FHE worker and pending timers hold this; the role's destruction expires it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
