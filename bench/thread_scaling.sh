@@ -36,10 +36,15 @@ bundle() {
 }
 
 # The CPUs in the order runs take them: the first hardware thread of every core (socket by
-# socket), then the second of every core, and so on.
+# socket), then the second of every core, and so on — only CPUs this process may run on (a
+# container's cpuset may hold fewer than lscpu lists).
 cpu_order() {
+  local allowed
+  allowed=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0)))))')
   lscpu -p=CPU,CORE,SOCKET | grep -v '^#' | sort -t, -k2,2n -k1,1n |
-    awk -F, '{rank = seen[$3 "/" $2]++; print rank "," $3 "," $2 "," $1}' | sort -t, -k1,1n -k2,2n -k3,3n | cut -d, -f4
+    awk -F, -v allowed="$allowed" 'BEGIN {n = split(allowed, a, ","); for (i = 1; i <= n; i++) ok[a[i]] = 1}
+      ok[$1] {rank = seen[$3 "/" $2]++; print rank "," $3 "," $2 "," $1}' |
+    sort -t, -k1,1n -k2,2n -k3,3n | cut -d, -f4
 }
 
 run() {
@@ -64,7 +69,11 @@ run() {
       local cpus line
       cpus=$(echo "$order" | head -n "$t" | paste -sd, -)
       local pin=(taskset -c "$cpus")
-      command -v taskset >/dev/null || { pin=(); cpus="unpinned"; }
+      # Unpinned where taskset is missing or refuses the list.
+      if ! command -v taskset >/dev/null || ! taskset -c "$cpus" true 2>/dev/null; then
+        pin=()
+        cpus="unpinned"
+      fi
       line=$("${pin[@]}" "$veil" bench schedule --params default --nodes "$n" --threads "$t" --repetitions "$reps" --json)
       line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpus"]=sys.argv[2]; print(json.dumps(r))' "$line" "$cpus")
       printf 'json\t%s\n' "$line"
