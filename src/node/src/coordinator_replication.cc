@@ -320,7 +320,7 @@ void CoordinatorRole::take_over_orphaned_jobs() {
     taking_over_.insert(id);
     struct Gather {
       std::size_t waiting = 0;
-      std::size_t answered = 0;  // holders that answered at all (with a copy or without)
+      std::size_t answered = 0;  // holders whose stream answered at all (with a copy or without)
       bool finished = false;
       std::unique_ptr<asio::steady_timer> deadline;
     };
@@ -348,7 +348,7 @@ void CoordinatorRole::take_over_orphaned_jobs() {
     const Bytes get = encode(JobStateRequest{JobStateKind::kGet, id, ""});
     for (const auto& holder : others) {
       node_.request(holder, kJobStateProtocol, get, [this, gather, job_id, finish](Result<Bytes> reply) {
-        if (reply.ok() && decode_job_state_reply(*reply).ok()) ++gather->answered;
+        if (reply.ok()) ++gather->answered;  // reachable, whatever it says
         auto theirs = record_in_get_reply(reply, job_id);
         auto held = held_.find(job_id);
         if (theirs.ok() && held != held_.end() && !gather->finished &&
@@ -374,9 +374,9 @@ bool CoordinatorRole::waited_long_enough_for_holders(const Hash32& id) {
   const auto patience =
       2 * std::chrono::duration_cast<std::chrono::milliseconds>(options_.replication_interval).count();
   if (now - since->second >= patience) return true;
-  if (first) {
+  if (auto held = held_.find(id); first && held != held_.end()) {
     logger()->info("job {}: coordinator {} looks dead, but no other holder answered; the take-over waits",
-                   short_id(id), held_.count(id) > 0 ? held_.at(id).coordinator : std::string("?"));
+                   short_id(id), held->second.coordinator);
   }
   return false;
 }
