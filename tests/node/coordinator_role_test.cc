@@ -570,7 +570,7 @@ TEST_F(CoordinatorRoleTest, WhenTheCoordinatorAndTheReplicasNodeDieASuccessorPla
   EXPECT_EQ(runs.replicas.begin()->second.coordinator, successor.id);
   report(runs, "running");
   ASSERT_TRUE(run_until([&] { return record().phase == JobPhase::kRunning; }));
-  EXPECT_EQ(record().term, 1u);
+  EXPECT_EQ(record().term, kTermsPerGeneration + 1);  // the next generation, first successor
   ASSERT_EQ(record().handovers.size(), 1u);
   EXPECT_EQ(record().handovers[0].from, kA);
   EXPECT_EQ(record().replicas[0].node, runs.id);
@@ -579,7 +579,7 @@ TEST_F(CoordinatorRoleTest, WhenTheCoordinatorAndTheReplicasNodeDieASuccessorPla
     if (n->down || n.get() == &successor) continue;
     EXPECT_TRUE(run_until([&] {
       const auto& held = n->coordinator->held();
-      return held.count(job_) > 0 && held.at(job_).term == 1 && held.at(job_).replicas[0].node == runs.id;
+      return held.count(job_) > 0 && held.at(job_).term == kTermsPerGeneration + 1 && held.at(job_).replicas[0].node == runs.id;
     })) << n->id << "'s copy does not show the take-over";
   }
 

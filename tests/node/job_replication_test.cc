@@ -163,8 +163,9 @@ TEST(JobReplication, TakeOverRaisesTheTermMovesRoundsOnAndMarksDeadNodesLost) {
   auto result = take_over(job, all[1], live, 3, 1234, "dead");
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(job.coordinator, all[1]);
-  EXPECT_EQ(job.term, 1u);
-  EXPECT_EQ(job.round, kRoundsPerTerm);  // the next round is kRoundsPerTerm + 1: no clash with term 0
+  EXPECT_EQ(job.term, kTermsPerGeneration + 1);  // the next generation, first successor
+  // The next round is one above the term's first number: no clash with term 0's rounds.
+  EXPECT_EQ(job.round, (kTermsPerGeneration + 1) * kRoundsPerTerm);
   EXPECT_EQ(result->lost, std::vector<std::uint32_t>{1});
   EXPECT_EQ(job.replicas[0].phase, ReplicaPhase::kRunning);
   EXPECT_EQ(job.replicas[1].phase, ReplicaPhase::kLost);
@@ -174,7 +175,7 @@ TEST(JobReplication, TakeOverRaisesTheTermMovesRoundsOnAndMarksDeadNodesLost) {
   EXPECT_EQ(job.holders[0], all[1]);
   ASSERT_EQ(job.handovers.size(), 1u);
   EXPECT_EQ(job.handovers[0].from, all[0]);
-  EXPECT_EQ(job.handovers[0].term, 1u);
+  EXPECT_EQ(job.handovers[0].term, kTermsPerGeneration + 1);
   // The old coordinator's record is superseded at every holder that stored this one.
   EXPECT_EQ(judge_push(&job, running_job(), false), PushVerdict::kSuperseded);
 }
@@ -190,6 +191,25 @@ TEST(JobReplication, ConcurrentSuccessorsTakeDifferentTermsAndOneWins) {
   // Every holder ends with the same winner, whichever push it saw first.
   EXPECT_EQ(judge_push(&first, second, false), PushVerdict::kStore);
   EXPECT_EQ(judge_push(&second, first, false), PushVerdict::kSuperseded);
+}
+
+TEST(JobReplication, ATakeOverFromAStaleCopyLosesToTheJobsLaterCoordinators) {
+  const auto all = peers(6);
+  JobState original = running_job();
+  original.holders = {all[0], all[1], all[2], all[3]};
+  // The job changes hands twice while node 3 is away: 1 takes it over from 0, then 2 from 1.
+  JobState current = original;
+  ASSERT_TRUE(take_over(current, all[1], {all[1], all[2], all[3]}, 4, 1, "dead").ok());
+  current.holders = {all[1], all[2], all[3]};  // make 2 the first successor whatever the hashing says
+  ASSERT_TRUE(take_over(current, all[2], {all[2], all[3], all[4]}, 4, 2, "dead").ok());
+  // Node 3, back with its copy of the original record, takes the job over as its third
+  // successor: old term + place would be 3, above the real coordinator's 2.
+  JobState stale = original;
+  ASSERT_TRUE(take_over(stale, all[3], {all[3], all[4]}, 4, 3, "dead").ok());
+  EXPECT_LT(stale.term, current.term);
+  EXPECT_EQ(judge_push(&current, stale, false), PushVerdict::kSuperseded);
+  EXPECT_EQ(judge_push(&stale, current, false), PushVerdict::kStore);
+  EXPECT_LT(stale.round, current.round);
 }
 
 TEST(JobReplication, TakeOverAbandonsTheRoundInFlight) {
@@ -220,6 +240,14 @@ TEST(JobReplication, OnlyASuccessorTakesOverAndNeverAStoppedJob) {
   JobState worn = running_job();
   worn.term = kMaxTerm;
   EXPECT_FALSE(take_over(worn, all[1], {all[1]}, 3, 1, "dead").ok());
+  // A successor beyond the 15th would take a term of the next generation's.
+  const auto many = peers(static_cast<int>(kTermsPerGeneration) + 1);
+  JobState crowded = running_job();
+  crowded.holders = many;
+  EXPECT_TRUE(take_over(crowded, many[kTermsPerGeneration - 1], {many[kTermsPerGeneration - 1]}, 3, 1, "dead").ok());
+  crowded = running_job();
+  crowded.holders = many;
+  EXPECT_FALSE(take_over(crowded, many[kTermsPerGeneration], {many[kTermsPerGeneration]}, 3, 1, "dead").ok());
 }
 
 TEST(JobReplication, RecordRoundTripsThroughJsonWithItsEpochAndHistory) {

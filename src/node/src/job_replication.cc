@@ -102,7 +102,8 @@ Result<TakeOver> take_over(JobState& job, const std::string& self, const std::ve
                            std::size_t holders, std::uint64_t now_ms, const std::string& why) {
   if (job.phase == JobPhase::kStopped) return failed_precondition("job " + hash_hex(job.id) + " is stopped");
   // Self's place among the successors: concurrent successors (views of who is live differ
-  // for a moment) take different terms, and the larger one wins at every holder.
+  // for a moment) take different terms of the next generation, and the larger one wins at
+  // every holder.
   std::uint64_t place = 0;
   for (const auto& holder : job.holders) {
     if (holder == job.coordinator) continue;
@@ -112,7 +113,11 @@ Result<TakeOver> take_over(JobState& job, const std::string& self, const std::ve
   if (self == job.coordinator || std::find(job.holders.begin(), job.holders.end(), self) == job.holders.end()) {
     return failed_precondition(self + " is not a successor of job " + hash_hex(job.id));
   }
-  const std::uint64_t term = job.term + place;
+  if (place >= kTermsPerGeneration) {
+    return failed_precondition(self + " is successor " + std::to_string(place) + " of job " + hash_hex(job.id) +
+                               "; only the first " + std::to_string(kTermsPerGeneration - 1) + " may take it over");
+  }
+  const std::uint64_t term = (job.term / kTermsPerGeneration + 1) * kTermsPerGeneration + place;
   if (term > kMaxTerm) return failed_precondition("job " + hash_hex(job.id) + " was taken over too often (term limit)");
 
   TakeOver out;

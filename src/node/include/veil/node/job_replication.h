@@ -9,9 +9,10 @@
 // Fencing. Every record carries an epoch: the coordinator's term and PeerId. A holder keeps
 // the record of the highest epoch it has seen and refuses a push of a lower one, answering
 // with the record it holds — so a coordinator that was declared dead and comes back learns at
-// its first push that it was superseded, and steps down. A take-over raises the term; the
-// rounds of term t are numbered from t * kRoundsPerTerm, so two coordinators never run a round
-// of the same number. A coordinator sends the assignments of a round only once a majority of
+// its first push that it was superseded, and steps down. A take-over raises the term to the next
+// generation of terms, so one from a stale copy loses against one from a newer copy; the rounds of
+// term t are numbered from t * kRoundsPerTerm, so two coordinators never run a round of the same
+// number. A coordinator sends the assignments of a round only once a majority of
 // the record's holders (itself included) stored the placement: a superseded coordinator cannot
 // gather that majority once the successor's push reached the others.
 //
@@ -37,8 +38,18 @@ namespace veil::node {
 
 inline constexpr std::string_view kJobStateProtocol = "/veil/jobstate/1.0.0";
 inline constexpr std::size_t kDefaultJobHolders = 3;
-// Round numbers of term t start at t * kRoundsPerTerm (4095 take-overs of a job at most).
-inline constexpr std::uint32_t kRoundsPerTerm = 1u << 20;
+// Terms come in generations of kTermsPerGeneration: a take-over from a copy of term t takes term
+// (t / kTermsPerGeneration + 1) * kTermsPerGeneration + its place among the successors. Every
+// take-over along a job's history moves to a higher generation, so a node that takes the job
+// over from a stale copy (it was away while the job changed hands) takes a lower term than the
+// job's real coordinator, whatever its place; concurrent successors of one copy take different
+// terms. (Old term plus place alone let a stale copy's last successor tie or beat the real
+// coordinator; node.chaos saw the tie.) At least the most successors (jobs.holders <= 15).
+inline constexpr std::uint64_t kTermsPerGeneration = 16;
+// Round numbers of term t start at t * kRoundsPerTerm: 65,536 rounds a term (45 days of retries
+// at the 60 s maximum before a term's rounds run into the next term's numbers, which the
+// coordinator skips if it saw them used) and 4,095 take-overs of a job at most.
+inline constexpr std::uint32_t kRoundsPerTerm = 1u << 16;
 inline constexpr std::uint64_t kMaxTerm = (0xFFFFFFFFu / kRoundsPerTerm) - 1;
 
 // Who may change a job: the higher term wins; in one term (two successors that each took
@@ -97,12 +108,13 @@ struct TakeOver {
   std::vector<std::uint32_t> lost;       // slots whose node is not live: to reschedule
   std::vector<std::string> old_holders;  // tell them too: the superseded coordinator learns sooner
 };
-// `self` takes `job` over from its coordinator (not live, for `why`): a new term (above the
-// old one by self's place among the successors, so concurrent successors differ), rounds
+// `self` takes `job` over from its coordinator (not live, for `why`): a new term (the next
+// generation's, plus self's place among the successors, so concurrent successors differ), rounds
 // numbered from term * kRoundsPerTerm, holders refreshed among `live` (refresh_holders), a Handover entry, and every
 // replica on a node that is not live marked lost. The round in flight is abandoned (its
 // outcome says why) and the job waits for a new one. Fails with failed_precondition when the
-// job is stopped, self is not one of its holders, or the term would exceed kMaxTerm.
+// job is stopped, self is not one of its holders (or beyond the 15th successor), or the term
+// would exceed kMaxTerm.
 Result<TakeOver> take_over(JobState& job, const std::string& self, const std::vector<std::string>& live,
                            std::size_t holders, std::uint64_t now_ms, const std::string& why);
 

@@ -110,7 +110,8 @@ struct RoundRecord {
   std::map<std::string, std::string> announced;  // scheduler -> decision hash hex or "error: ..."
   std::string agreed;                             // decision hash hex once a quorum agreed
   std::vector<std::string> liars;                 // schedulers that disagreed with the quorum
-  std::string outcome;                            // "", "placed", "no-quorum", "decrypt-failed", ...
+  std::string outcome;                            // "", "placed", "no-quorum", "round-reused",
+                                                  // "decrypt-failed", "timeout", "scheduler …", "coordinator …"
   std::uint64_t started_ms = 0;
   // The eligible nodes `nodes` were sampled from (docs/sched.md, "Candidate sampling"); equal
   // to nodes.size() for a full scan.
