@@ -333,6 +333,35 @@ TEST_F(DecisionRolesTest, AnAgreedDecisionNeedsAQuorumOfTheRightSchedulersForASo
   EXPECT_EQ(check(reordered, record).status().code(), StatusCode::kPermissionDenied);
 }
 
+TEST_F(DecisionRolesTest, AnnouncementsOfRoundsWhoseRequestNeverArrivesAreForgottenOldestFirst) {
+  FakeContext& m = node("12D3KooWMember1", 1);
+  SchedulerRole& seen = scheduler_of(m);
+  const ScheduleRequest r = round({kBigNode, kSmallNode, kCoordinator}, 3);
+  const auto record = record_for(r);
+  seen.on_round(kCoordinator, encode(r));
+  seen.on_announcement(r.schedulers[0], announcement(r, r.schedulers[0], record));
+  // The request of round 2 arrives after its announcement; rounds 3, 4, ... never arrive here.
+  ScheduleRequest late = r;
+  late.round = 2;
+  seen.on_announcement(late.schedulers[0], announcement(late, late.schedulers[0], record));
+  seen.on_round(kCoordinator, encode(late));
+  ScheduleRequest unseen = r;
+  for (std::uint32_t k = 0; k < SchedulerRole::kRoundsRemembered; ++k) {
+    unseen.round = 3 + k;
+    seen.on_announcement(unseen.schedulers[0], announcement(unseen, unseen.schedulers[0], record));
+  }
+  EXPECT_TRUE(seen.round_seen(r.job_id, 3));
+  unseen.round = 3 + SchedulerRole::kRoundsRemembered;  // one more unseen round than remembered
+  seen.on_announcement(unseen.schedulers[0], announcement(unseen, unseen.schedulers[0], record));
+  EXPECT_FALSE(seen.round_seen(r.job_id, 3)) << "the oldest unseen round is forgotten";
+  EXPECT_TRUE(seen.announced(r.job_id, 3).empty());
+  EXPECT_EQ(seen.announced(r.job_id, 4).size(), 1u);
+  EXPECT_EQ(seen.announced(r.job_id, unseen.round).size(), 1u);
+  // Rounds whose request arrived stay, whenever their announcements came.
+  EXPECT_EQ(seen.announced(r.job_id, r.round).size(), 1u);
+  EXPECT_EQ(seen.announced(r.job_id, late.round).size(), 1u);
+}
+
 TEST_F(DecisionRolesTest, TheAgreementCheckWaitsForGossipAndASchedulerWithoutTelemetrySaysSo) {
   FakeContext& m = node("12D3KooWMember1", 1);
   SchedulerRole::Options quick;

@@ -288,15 +288,16 @@ void CoordinatorRole::start_round(JobState& job, std::set<std::string> exclude) 
     spread_values.push_back(sched::spread_value(job.spec, t->attributes));
   }
   if (!job.spec.spread_over.empty()) prefer_unused_spread_values(job, nodes, spread_values);
-  // Two coordinators of one job can hold the same term (a node back from a partition takes the
-  // job over from a stale copy while its successor already coordinates it in that term) and
-  // would number their rounds alike; schedulers evaluate a (job, round) once, so a number seen in
-  // use is skipped instead of waiting out the round timeout on the other round's announcements.
-  for (int skipped = 0; roles_.round_seen && skipped < 64 && roles_.round_seen(id, job.round + 1);
-       ++skipped) {
-    add_job_event(id, "round " + std::to_string(job.round + 1) +
-                          " was used by another coordinator of this job; skipping it");
-    ++job.round;
+  // Two coordinators of one job may number their rounds alike (a round of another coordinator
+  // that ran past its term's numbers, or two successors whose copies of one term listed the
+  // holders in different orders); schedulers evaluate a (job, round) once, so numbers seen in use
+  // are skipped instead of waiting out the round timeout on the other round's announcements.
+  const std::uint32_t first_skipped = job.round + 1;
+  while (roles_.round_seen && job.round + 1 - first_skipped < 64 && roles_.round_seen(id, job.round + 1)) ++job.round;
+  if (const std::uint32_t skipped = job.round + 1 - first_skipped; skipped > 0) {
+    add_job_event(id, (skipped == 1 ? "round " + std::to_string(first_skipped) + " was"
+                                    : "rounds " + std::to_string(first_skipped) + "-" + std::to_string(job.round) + " were") +
+                          " used by another coordinator of this job; skipping " + (skipped == 1 ? "it" : "them"));
   }
   // Candidate sampling (docs/sched.md): a round evaluates d of the eligible nodes, chosen by
   // rendezvous hashing so that every scheduler, committee member and executor can check it.

@@ -180,6 +180,15 @@ void SchedulerRole::evaluate(const ScheduleRequest& request, std::chrono::steady
   });
 }
 
+void SchedulerRole::forget_oldest_unseen_round(const RoundKey& arriving) {
+  announced_before_seen_.push_back(arriving);
+  if (announced_before_seen_.size() <= kRoundsRemembered) return;
+  const RoundKey oldest = announced_before_seen_.front();
+  announced_before_seen_.pop_front();
+  // A round whose request arrived since is forgotten with the rounds seen.
+  if (!rounds_seen_.contains(oldest)) announcements_.erase(oldest);
+}
+
 void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
   auto a = decode_decision_announcement(data);
   if (!a.ok() || a->scheduler != from) {
@@ -202,7 +211,9 @@ void SchedulerRole::on_announcement(const std::string& from, ByteView data) {
     if (coordinator_.on_announcement) coordinator_.on_announcement(a->job_id);
     return;
   }
-  auto& kept = announcements_[{a->job_id, a->round}];
+  const RoundKey key{a->job_id, a->round};
+  if (!announcements_.contains(key) && !rounds_seen_.contains(key)) forget_oldest_unseen_round(key);
+  auto& kept = announcements_[key];
   auto earlier = kept.find(a->scheduler);
   if (earlier != kept.end()) {
     if (earlier->second.error.starts_with(kEquivocated)) return;  // proven already; its vote stays void

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -107,7 +108,9 @@ class SchedulerRole {
   // inputs than the round this node saw (another coordinator's round of the same number).
   std::set<std::string> announced_elsewhere(const Hash32& job, std::uint32_t round) const;
 
-  // How many rounds are remembered (the oldest by creation time are forgotten first).
+  // How many rounds are remembered (the oldest by creation time are forgotten first), and as
+  // many rounds known only from announcements (their request never reached this node: the
+  // oldest such round is forgotten first).
   static constexpr std::size_t kRoundsRemembered = 512;
   // The error an equivocating scheduler's announcement is kept with.
   static constexpr std::string_view kEquivocated = "equivocated";
@@ -126,6 +129,9 @@ class SchedulerRole {
   void await_agreed(const std::string& coordinator, const Hash32& job, std::uint32_t round,
                     sched::DecisionRecord record, NodeContext::AgreedCallback then,
                     std::chrono::steady_clock::time_point give_up);
+  // Notes that announcements_ takes in `arriving`, a round whose request this node has not seen,
+  // and forgets the oldest such round's announcements beyond kRoundsRemembered.
+  void forget_oldest_unseen_round(const RoundKey& arriving);
   // Runs `then` on the io thread after kPoll, unless the role is gone or the node stopping.
   void later(std::function<void()> then);
 
@@ -135,6 +141,9 @@ class SchedulerRole {
   CoordinatorHooks coordinator_;
   std::map<RoundKey, ScheduleRequest> rounds_seen_;
   std::map<RoundKey, std::map<std::string, DecisionAnnouncement>> announcements_;
+  // Rounds announcements_ took in before their request, oldest first: announcements of rounds
+  // whose request never arrives would otherwise stay for the daemon's life.
+  std::deque<RoundKey> announced_before_seen_;
   std::set<RoundKey> evaluated_;
   // Schedulers whose announcement for a seen round was computed from other inputs: another
   // coordinator's round of the same number (not counted, and not a lie).
