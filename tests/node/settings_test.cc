@@ -152,6 +152,20 @@ TEST(Settings, BatchedAnchoringReadsItsSizeAndAgeAndRefusesNonsenseNamingTheSett
   }
 }
 
+// Every successor of a job takes a term of its own in a generation (job_replication.h), so
+// there can be no more holders than a generation has terms for.
+TEST(Settings, JobHoldersAreBetweenOneAndTheMostAGenerationOfTermsServes) {
+  const std::string base = "contract: {address: \"" + std::string(kContract) + "\"}\ncluster: {dir: /tmp/c}\n";
+  auto most = load_settings(load(base + "jobs: {holders: " + std::to_string(kMaxJobHolders) + "}\n"));
+  ASSERT_TRUE(most.ok()) << most.status().to_string();
+  EXPECT_EQ(most->job_holders, kMaxJobHolders);
+  for (const std::size_t holders : {std::size_t{0}, kMaxJobHolders + 1}) {
+    auto refused = load_settings(load(base + "jobs: {holders: " + std::to_string(holders) + "}\n"));
+    ASSERT_FALSE(refused.ok()) << holders;
+    EXPECT_NE(refused.status().message().find("jobs.holders"), std::string::npos) << refused.status().to_string();
+  }
+}
+
 TEST(Settings, CommitteeHedgeIsADurationAndZeroAsksEveryMemberAtOnce) {
   const std::string base = "contract: {address: \"" + std::string(kContract) + "\"}\ncluster: {dir: /tmp/c}\n";
   auto defaults = load_settings(load(base));

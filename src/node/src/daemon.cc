@@ -99,7 +99,9 @@ Result<Settings> load_settings(const Config& config) {
   if (!candidates.ok()) return candidates.status().with_context("sched.candidates (VEIL_SCHED_CANDIDATES)");
   s.candidates = *candidates;
   const auto holders = config.integer("jobs.holders");
-  if (holders < 1 || holders > 15) return invalid_argument("jobs.holders must be between 1 and 15");
+  if (holders < 1 || holders > static_cast<std::int64_t>(kMaxJobHolders)) {
+    return invalid_argument("jobs.holders must be between 1 and " + std::to_string(kMaxJobHolders));
+  }
   s.job_holders = static_cast<std::size_t>(holders);
   const auto batch_size = config.integer("chain.anchor.batch_size");
   if (batch_size < 1 || batch_size > 4096) return invalid_argument("chain.anchor.batch_size must be between 1 and 4096");

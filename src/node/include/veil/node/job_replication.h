@@ -38,18 +38,20 @@ namespace veil::node {
 
 inline constexpr std::string_view kJobStateProtocol = "/veil/jobstate/1.0.0";
 inline constexpr std::size_t kDefaultJobHolders = 3;
+inline constexpr std::size_t kMaxJobHolders = 15;  // jobs.holders: the coordinator and 14 successors
 // Terms come in generations of kTermsPerGeneration: a take-over from a copy of term t takes term
 // (t / kTermsPerGeneration + 1) * kTermsPerGeneration + its place among the successors. Every
 // take-over along a job's history moves to a higher generation, so a node that takes the job
 // over from a stale copy (it was away while the job changed hands) takes a lower term than the
 // job's real coordinator, whatever its place; concurrent successors of one copy take different
 // terms. (Old term plus place alone let a stale copy's last successor tie or beat the real
-// coordinator; node.chaos saw the tie.) At least the most successors (jobs.holders <= 15).
+// coordinator; node.chaos saw the tie.) Above the most successors (kMaxJobHolders - 1).
 inline constexpr std::uint64_t kTermsPerGeneration = 16;
 // Round numbers of term t start at t * kRoundsPerTerm: 65,536 rounds a term (45 days of retries
 // at the 60 s maximum before a term's rounds run into the next term's numbers, which the
 // coordinator skips if it saw them used) and 4,095 take-overs of a job at most.
 inline constexpr std::uint32_t kRoundsPerTerm = 1u << 16;
+static_assert(kTermsPerGeneration > kMaxJobHolders - 1, "every successor needs a term of its own in a generation");
 inline constexpr std::uint64_t kMaxTerm = (0xFFFFFFFFu / kRoundsPerTerm) - 1;
 
 // Who may change a job: the higher term wins; in one term (two successors that each took
