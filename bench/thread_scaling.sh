@@ -9,13 +9,14 @@
 #   there:   bench/thread_scaling.sh run [DIR] [NODES] [THREADS] [REPETITIONS]
 #            e.g. bench/thread_scaling.sh run build/device "16 64" "2 4 8 16" 1
 #
-# `run` prints the CPU model and topology, pins each run to T CPUs (one per core first, then
-# their hyperthread siblings), one JSON line per run (prefixed "json\t"), and a Markdown table;
-# with $OUT set it also writes them to $OUT/thread_scaling.{jsonl,md}. Default parameters,
-# spread policy, one replica, all candidates. Wall times on a 16-core Xeon before this script
-# existed: 16 nodes 2.3-8.1 s, 64 nodes 8.3-34 s, 256 nodes ~31 s at 16 threads (about four
-# times that at 2): a 256-node row at 2..16 threads takes ~5 minutes, so give the 16/64-node
-# rows and the 256-node row one device call each.
+# `run` prints the CPU model and topology, the measured clock and FMA units (`veil bench cpu`),
+# pins each run to T CPUs (one per core first, then their hyperthread siblings), one JSON line
+# per run (prefixed "json\t"), and a Markdown table; with $OUT set it also writes them to
+# $OUT/thread_scaling.{jsonl,md} and $OUT/cpu_probe.json. Default parameters, spread policy,
+# one replica, all candidates. Wall times on a 16-core Xeon before this script existed: 16
+# nodes 2.3-8.1 s, 64 nodes 8.3-34 s, 256 nodes ~31 s at 16 threads (about four times that at
+# 2): a 256-node row at 2..16 threads takes ~5 minutes, so give the 16/64-node rows and the
+# 256-node row one device call each.
 set -euo pipefail
 
 bundle() {
@@ -61,6 +62,12 @@ run() {
   # Whether the CPUs are cores or hyperthreads decides what 16 threads can give: two threads on
   # one core's siblings share its vector units.
   lscpu | grep -E '^(Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|NUMA node\(s\)|L2 cache|L3 cache):' || true
+  # The measured clock and FMA units (`veil bench cpu`): figures from different machines
+  # compare through them (bench/README.md, "Per cycle").
+  local probe
+  probe=$("$veil" bench cpu --json 2>/dev/null || echo '{}')
+  printf 'cpu\t%s\n' "$probe"
+  if [ -n "$out" ]; then echo "$probe" >"$out/cpu_probe.json"; fi
   local order
   order=$(cpu_order)
   for n in $nodes; do

@@ -1,6 +1,7 @@
 // `veil bench schedule`: one encrypted placement decision on synthetic telemetry, timed, and
 // checked against the plaintext reference. `veil bench throughput`: many decisions back to
 // back, and the placements per minute a cluster of such schedulers sustains (throughput_sim.h).
+// `veil bench cpu`: the core's measured clock and vector units, to put beside any figure.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -11,12 +12,14 @@
 #include <functional>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_io.h"
 #include "commands.h"
+#include "cpu_probe.h"
 #include "veil/common/sha256.h"
 #include "veil/common/thread_pool.h"
 #include "veil/fhe/fhe.h"
@@ -447,6 +450,47 @@ void register_bench_throughput(CLI::App* noun, CommandAction& action) {
   cmd->callback([options, &action] { action = [options] { return run_throughput_bench(*options); }; });
 }
 
+// ---- veil bench cpu --------------------------------------------------------------------
+
+int run_cpu_bench(const std::string& output) {
+  const CpuProbe probe = probe_cpu();
+  auto optional_number = [](const std::optional<double>& v) -> nlohmann::json {
+    return v ? nlohmann::json(std::round(*v * 100) / 100) : nlohmann::json(nullptr);
+  };
+  const nlohmann::json out = {{"model", probe.model},
+                              {"clock_ghz", optional_number(probe.clock_ghz)},
+                              {"fma256_per_cycle", optional_number(probe.fma256_per_cycle)},
+                              {"fma512_per_cycle", optional_number(probe.fma512_per_cycle)},
+                              {"fft", fhe::fft_backend_name()}};
+  if (structured_output(output)) {
+    print_data(out, output, -1);
+    return kExitOk;
+  }
+  auto show = [](const std::optional<double>& v, const char* unit) {
+    char buffer[64];
+    if (!v) return std::string("-");
+    std::snprintf(buffer, sizeof buffer, "%.2f %s", *v, unit);
+    return std::string(buffer);
+  };
+  std::cout << "model             " << (probe.model.empty() ? "-" : probe.model) << "\n"
+            << "clock (measured)  " << show(probe.clock_ghz, "GHz") << "\n"
+            << "256-bit FMA       " << show(probe.fma256_per_cycle, "per cycle") << "\n"
+            << "512-bit FMA       " << show(probe.fma512_per_cycle, "per cycle") << "\n"
+            << "FFT kernels       " << fhe::fft_backend_name() << "\n";
+  return kExitOk;
+}
+
+void register_bench_cpu(CLI::App* noun, CommandAction& action) {
+  auto output = std::make_shared<std::string>("table");
+  auto* cmd = noun->add_subcommand(
+      "cpu",
+      "Measure this core's clock (a chain of dependent multiplies) and its FMA units (independent fused "
+      "multiply-adds per cycle), to turn timings from different machines into cycles; about half a second");
+  add_output_option(cmd, *output);
+  add_json_alias(cmd, *output);
+  cmd->callback([output, &action] { action = [output] { return run_cpu_bench(*output); }; });
+}
+
 }  // namespace
 
 void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAction& action) {
@@ -481,6 +525,7 @@ void register_bench_commands(CLI::App& app, GlobalOptions& /*global*/, CommandAc
   add_json_alias(schedule, options->output);
   schedule->callback([options, &action] { action = [options] { return run_schedule_bench(*options); }; });
   register_bench_throughput(noun, action);
+  register_bench_cpu(noun, action);
 }
 
 }  // namespace veil::cli

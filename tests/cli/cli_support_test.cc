@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cpu_probe.h"
 #include "round_timeline.h"
 #include "step_progress.h"
 
@@ -167,6 +168,25 @@ TEST(FormatDuration, AsTheDashboardWritesIt) {
   EXPECT_EQ(format_duration(milliseconds(119'600)), "2 min 0 s");
   EXPECT_EQ(format_duration(milliseconds(999)), "999 ms");
   EXPECT_EQ(format_duration(milliseconds(1'000)), "1.0 s");
+}
+
+// Plausibility, not speed: a broken probe is off by whole factors (an add chain, which recent
+// Intel cores fold at rename, read 12 GHz on this project's VM), while load only lowers a best
+// of five a little.
+TEST(CpuProbe, ClockAndFmaRatesAreThoseOfARealCore) {
+  const CpuProbe probe = probe_cpu();
+#if defined(__x86_64__)
+  ASSERT_TRUE(probe.clock_ghz.has_value());
+  EXPECT_GT(*probe.clock_ghz, 0.3);
+  EXPECT_LT(*probe.clock_ghz, 7.0);
+  for (const auto& rate : {probe.fma256_per_cycle, probe.fma512_per_cycle}) {
+    if (!rate) continue;
+    EXPECT_GT(*rate, 0.2);
+    EXPECT_LT(*rate, 4.5);  // no x86-64 core has more than four FMA pipes
+  }
+#else
+  EXPECT_FALSE(probe.clock_ghz.has_value());
+#endif
 }
 
 }  // namespace
