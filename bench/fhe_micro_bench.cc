@@ -29,10 +29,10 @@ const Keys& keys() {
 
 void BM_Fft2048Forward(benchmark::State& state) {
   const auto& fft = core::fft_plan(2048);
-  std::vector<std::int32_t> in(2048);
+  core::AlignedVector<std::int32_t> in(2048);
   std::mt19937 r(1);
   for (auto& v : in) v = static_cast<std::int32_t>(r() % 1000);
-  std::vector<double> out(2048);
+  core::AlignedVector<double> out(2048);
   for (auto _ : state) {
     fft.forward_i32(in.data(), out.data());
     benchmark::DoNotOptimize(out.data());
@@ -42,8 +42,8 @@ BENCHMARK(BM_Fft2048Forward);
 
 void BM_Fft2048Backward(benchmark::State& state) {
   const auto& fft = core::fft_plan(2048);
-  std::vector<double> in(2048, 1.5), work(2048);
-  std::vector<std::uint64_t> out(2048);
+  core::AlignedVector<double> in(2048, 1.5), work(2048);
+  core::AlignedVector<std::uint64_t> out(2048);
   for (auto _ : state) {
     work = in;
     fft.backward(work.data(), out.data(), false);
@@ -61,9 +61,9 @@ void BM_CmuxBySize(benchmark::State& state) {
   const core::Fft& fft = core::fft_plan(n);
   const core::GgswShape shape{1, n, 23, 1};
   std::mt19937_64 r(7);
-  std::vector<double> ggsw(shape.fourier_doubles());
+  core::AlignedVector<double> ggsw(shape.fourier_doubles());
   for (auto& v : ggsw) v = static_cast<double>(static_cast<std::int64_t>(r() >> 11)) - 0x1p52;
-  std::vector<core::Torus> acc(2 * n);
+  core::AlignedVector<core::Torus> acc(2 * n);
   for (auto& v : acc) v = r();
   std::size_t t = 1;
   for (auto _ : state) {

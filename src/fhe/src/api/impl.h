@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "integer/radix.h"
 #include "shortint/public_key.h"
@@ -91,7 +92,7 @@ class Writer {
   void u32(std::uint32_t v);
   void u64(std::uint64_t v);
   void words(const std::vector<std::uint64_t>& v);  // u64 count, then the words
-  void doubles(const std::vector<double>& v);       // u64 count, then the doubles
+  void doubles(std::span<const double> v);          // u64 count, then the doubles
   void raw(const std::uint8_t* p, std::size_t n) { out_.insert(out_.end(), p, p + n); }
   Bytes take() { return std::move(out_); }
 
@@ -107,7 +108,7 @@ class Reader {
   Status u64(std::uint64_t& v);
   // Reads a counted array whose count must equal `expected`.
   Status words(std::vector<std::uint64_t>& v, std::size_t expected, const char* what);
-  Status doubles(std::vector<double>& v, std::size_t expected, const char* what);
+  Status doubles(core::AlignedVector<double>& v, std::size_t expected, const char* what);
   Status raw(std::uint8_t* p, std::size_t n);
   Status finish() const;  // error when bytes remain
 

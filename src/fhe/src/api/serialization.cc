@@ -91,7 +91,7 @@ void Writer::words(const std::vector<std::uint64_t>& v) {
   u64(v.size());
   raw(reinterpret_cast<const std::uint8_t*>(v.data()), v.size() * 8);
 }
-void Writer::doubles(const std::vector<double>& v) {
+void Writer::doubles(std::span<const double> v) {
   u64(v.size());
   raw(reinterpret_cast<const std::uint8_t*>(v.data()), v.size() * 8);
 }
@@ -115,7 +115,7 @@ Status Reader::words(std::vector<std::uint64_t>& v, std::size_t expected, const 
   v.resize(count);
   return raw(reinterpret_cast<std::uint8_t*>(v.data()), count * 8);
 }
-Status Reader::doubles(std::vector<double>& v, std::size_t expected, const char* what) {
+Status Reader::doubles(core::AlignedVector<double>& v, std::size_t expected, const char* what) {
   std::uint64_t count = 0;
   VEIL_RETURN_IF_ERROR(u64(count));
   if (count != expected) {

@@ -7,12 +7,12 @@
 namespace veil::fhe::core {
 namespace {
 
-// Per-thread buffers for the hot loop, grown on demand.
+// Per-thread buffers for the hot loop, grown on demand; cache-line aligned (core/aligned.h).
 struct Scratch {
-  std::vector<Torus> diff;
-  std::vector<std::int32_t> digits;  // level * N
-  std::vector<double> fourier;       // N
-  std::vector<double> acc;           // (k+1) * N
+  AlignedVector<Torus> diff;
+  AlignedVector<std::int32_t> digits;  // level * N
+  AlignedVector<double> fourier;       // N
+  AlignedVector<double> acc;           // (k+1) * N
   std::vector<std::int32_t> coef_digits;
 };
 
@@ -180,7 +180,7 @@ void blind_rotate_batch(Torus* const* accs, const FourierBootstrapKey& bsk, cons
 
 void programmable_bootstrap(LweCiphertext& out, const FourierBootstrapKey& bsk, const LweCiphertext& input,
                             const Torus* lut, const Fft& fft) {
-  thread_local std::vector<Torus> acc;
+  thread_local AlignedVector<Torus> acc;
   acc.resize((bsk.shape.k + 1) * bsk.shape.n);
   blind_rotate(acc.data(), bsk, input, lut, fft);
   sample_extract(out, acc.data(), bsk.shape.k, bsk.shape.n, 0);
@@ -189,7 +189,7 @@ void programmable_bootstrap(LweCiphertext& out, const FourierBootstrapKey& bsk, 
 void programmable_bootstrap_many(std::vector<LweCiphertext>& out, const FourierBootstrapKey& bsk,
                                  const LweCiphertext& input, const Torus* lut, std::size_t count,
                                  const Fft& fft) {
-  thread_local std::vector<Torus> acc;
+  thread_local AlignedVector<Torus> acc;
   acc.resize((bsk.shape.k + 1) * bsk.shape.n);
   blind_rotate(acc.data(), bsk, input, lut, fft);
   out.resize(count);

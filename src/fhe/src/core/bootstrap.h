@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.h"
 #include "core/lwe.h"
 
 namespace veil::fhe::core {
@@ -42,7 +43,7 @@ void cmux_rotate(Torus* acc, const double* ggsw, const GgswShape& shape, std::si
 struct FourierBootstrapKey {
   std::size_t input_lwe_dimension = 0;
   GgswShape shape;
-  std::vector<double> data;  // input_lwe_dimension GGSWs
+  AlignedVector<double> data;  // input_lwe_dimension GGSWs, cache-line aligned
   const double* ggsw(std::size_t i) const { return data.data() + i * shape.fourier_doubles(); }
 };
 

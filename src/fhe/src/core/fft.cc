@@ -55,9 +55,9 @@ Fft::Fft(std::size_t n, const FftKernels& kernels) : n_(n), kernels_(&kernels) {
 void Fft::mul_exact(const std::uint64_t* a, const double* s_fft, std::uint64_t* out,
                     bool accumulate) const {
   constexpr unsigned kLimbBits = 22;
-  std::vector<std::int32_t> limb(n_);
-  std::vector<double> f(n_), acc(n_);
-  std::vector<std::uint64_t> part(n_);
+  AlignedVector<std::int32_t> limb(n_);
+  AlignedVector<double> f(n_), acc(n_);
+  AlignedVector<std::uint64_t> part(n_);
   if (!accumulate) std::fill(out, out + n_, 0);
   for (unsigned shift = 0; shift < 64; shift += kLimbBits) {
     for (std::size_t i = 0; i < n_; ++i) {

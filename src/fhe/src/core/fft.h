@@ -23,6 +23,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/aligned.h"
+
 namespace veil::fhe::core {
 
 struct FftTables {
@@ -107,7 +109,7 @@ class Fft {
  private:
   std::size_t n_;
   const FftKernels* kernels_;
-  std::vector<double> twist_re_, twist_im_, tw_re_, tw_im_;
+  AlignedVector<double> twist_re_, twist_im_, tw_re_, tw_im_;
   FftTables tables_;
 };
 

@@ -39,7 +39,7 @@ struct LweSecretKey {
 struct GlweSecretKey {
   std::size_t k = 0, n = 0;  // n: polynomial size
   std::vector<Torus> bits;   // k * n
-  std::vector<double> fft;   // k * n doubles: forward_i32 of each polynomial
+  AlignedVector<double> fft;  // k * n doubles: forward_i32 of each polynomial
   static GlweSecretKey generate(std::size_t k, std::size_t n, Csprng& secret);
   static GlweSecretKey from_bits(std::size_t k, std::size_t n, std::vector<Torus> bits);
   LweSecretKey as_lwe() const { return LweSecretKey{bits}; }
@@ -121,7 +121,7 @@ struct KeySwitchKey {
   // that a pass over one block reads the key sequentially while every input's accumulator for
   // the block stays in the L1 cache. Half the bytes of `data`. Empty until make_blocked()
   // (shortint::ServerKey makes it).
-  std::vector<std::uint32_t> blocked32;
+  AlignedVector<std::uint32_t> blocked32;
 
   const Torus* entry(std::size_t i, std::size_t j) const {
     return data.data() + (i * level + j) * (output_dimension + 1);

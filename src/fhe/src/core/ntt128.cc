@@ -247,7 +247,7 @@ void Ntt128::mul_acc(u128* acc, const std::uint64_t* a, const std::uint64_t* b_m
 void Ntt128::backward(const u128* acc, u128* out, bool accumulate) const {
   // Reduce the 128-bit lanes to residues (REDC divides by 2^64 once, which undoes the
   // Montgomery form of the key side), transform each prime back, scale by n^-1.
-  thread_local std::vector<std::uint64_t> scratch;
+  thread_local AlignedVector<std::uint64_t> scratch;
   scratch.resize(kPrimes * n_);
   std::uint64_t* res[kPrimes];
   for (std::size_t i = 0; i < kPrimes; ++i) {
@@ -265,7 +265,7 @@ void Ntt128::product_sum(const std::uint64_t* a, std::size_t a_stride, const std
                          std::size_t b_stride, std::size_t rows, u128* out, bool accumulate) const {
   // Per prime: sum and reduce each word's products at once (n^-1 folded into the reduction),
   // transform back (values in [0, 2p)), then one CRT for the three primes.
-  thread_local std::vector<std::uint64_t> scratch;
+  thread_local AlignedVector<std::uint64_t> scratch;
   scratch.resize(kPrimes * n_);
   std::uint64_t* res[kPrimes];
   for (std::size_t i = 0; i < kPrimes; ++i) {

@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.h"
+
 namespace veil::fhe::core {
 
 __extension__ typedef unsigned __int128 u128;
@@ -89,7 +91,7 @@ class Ntt128 {
   std::uint64_t pinv_neg_[kPrimes];  // -p^-1 mod 2^64 (Montgomery)
   std::uint64_t r2_[kPrimes];        // 2^128 mod p
   // Twiddles psi^bitrev(i) and psi^-bitrev(i) with their Shoup quotients, per prime.
-  std::vector<std::uint64_t> psi_[kPrimes], psi_shoup_[kPrimes], ipsi_[kPrimes], ipsi_shoup_[kPrimes];
+  AlignedVector<std::uint64_t> psi_[kPrimes], psi_shoup_[kPrimes], ipsi_[kPrimes], ipsi_shoup_[kPrimes];
   // Garner constants with n^-1 folded in.
   std::uint64_t ninv_[kPrimes], ninv_shoup_[kPrimes];
   // product_sum's reduction of the 30-bit partial sums: 2^(30 e - 64) n^-1 mod p, e = 0, 1, 2.

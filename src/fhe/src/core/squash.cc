@@ -28,8 +28,8 @@ void fill_u128(Csprng& g, u128* out, std::size_t count) {
 }
 
 struct Scratch128 {
-  std::vector<u128> diff;            // (k+1) * N
-  std::vector<std::uint64_t> fdig;   // (k+1) * level transforms
+  AlignedVector<u128> diff;           // (k+1) * N
+  AlignedVector<std::uint64_t> fdig;  // (k+1) * level transforms
 };
 
 Scratch128& scratch() {
@@ -196,7 +196,7 @@ void cmux128_rotate(u128* acc, const std::uint64_t* ggsw, const GgswShape& shape
     for (std::size_t c = 0; c <= k; ++c) fn(c);
   };
   for_each_column([&](std::size_t c) {
-    thread_local std::vector<std::int32_t> digits;
+    thread_local AlignedVector<std::int32_t> digits;
     digits.resize(level * n);
     decompose128_poly(diff + c * n, n, shape.base_log, level, digits.data());
     for (std::size_t j = 0; j < level; ++j) ntt.forward_i32(digits.data() + j * n, fdig + (c * level + j) * w);
@@ -334,7 +334,7 @@ Lwe128 NoiseSquashingKey::squash(const LweCiphertext& block, const std::vector<u
   const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   LweCiphertext small;
   keyswitch(ksk, block, small);
-  std::vector<u128> acc((k + 1) * n);
+  AlignedVector<u128> acc((k + 1) * n);
   blind_rotate128(acc.data(), bsk, small, lut.data(), spread);
   Lwe128 out;
   sample_extract128(out, acc.data(), k, n, 0);
@@ -346,7 +346,7 @@ std::vector<Lwe128> NoiseSquashingKey::squash_lockstep(
     const std::vector<const std::vector<u128>*>& luts) const {
   const std::size_t n = bsk.shape.n, k = bsk.shape.k;
   std::vector<LweCiphertext> small(blocks.size());
-  std::vector<std::vector<u128>> accs(blocks.size(), std::vector<u128>((k + 1) * n));
+  std::vector<AlignedVector<u128>> accs(blocks.size(), AlignedVector<u128>((k + 1) * n));
   std::vector<u128*> acc_ptrs;
   std::vector<const LweCiphertext*> inputs;
   std::vector<const u128*> tables;

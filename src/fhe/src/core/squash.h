@@ -71,7 +71,7 @@ struct SquashBootstrapKey {
   std::size_t input_lwe_dimension = 0;
   GgswShape shape;  // k, n, base_log, level of the output GLWE
   // Per GGSW: rows() * (k+1) transforms of Ntt128::words() words, Montgomery form.
-  std::vector<std::uint64_t> data;
+  AlignedVector<std::uint64_t> data;  // cache-line aligned (core/aligned.h)
   std::size_t ggsw_words() const;
   const std::uint64_t* ggsw(std::size_t i) const { return data.data() + i * ggsw_words(); }
 };

@@ -297,7 +297,7 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   const std::size_t per_input = ksk_.rows();
   const std::size_t cols = ksk_.padded_columns();
   std::vector<std::int8_t> digits(count * per_input);
-  std::vector<std::uint32_t> ks_acc(count * cols);
+  core::AlignedVector<std::uint32_t> ks_acc(count * cols);
   std::vector<const core::LweCiphertext*> in_ptrs(count);
   std::vector<std::uint32_t*> ks_ptrs(count);
   for (std::size_t c = 0; c < count; ++c) {
@@ -318,7 +318,7 @@ std::vector<std::vector<Ciphertext>> ServerKey::apply_batch(const std::vector<Ci
   // reads while a thread that runs slower (another tenant on its core, a lower clock) leaves
   // only a small chunk behind at the end of the batch instead of part of its half.
   const std::size_t acc_words = (params_->glwe_dimension + 1) * params_->polynomial_size;
-  std::vector<Torus> accs(count * acc_words);
+  core::AlignedVector<Torus> accs(count * acc_words);
   const std::vector<std::size_t> chunk_starts = rotation_chunks(count, threads);
   pool.parallel_for(0, chunk_starts.size() - 1, [&](std::size_t g) {
     const std::size_t begin = chunk_starts[g], end = chunk_starts[g + 1];

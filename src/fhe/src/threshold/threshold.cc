@@ -431,7 +431,7 @@ void wipe_client_key(const ClientKey& key) {
   wipe_words(k.small_key().bits);
   wipe_words(k.big_key().bits);
   wipe_words(k.glwe_key().bits);
-  auto& fft = const_cast<std::vector<double>&>(k.glwe_key().fft);
+  auto& fft = const_cast<core::AlignedVector<double>&>(k.glwe_key().fft);
   if (!fft.empty()) sodium_memzero(fft.data(), fft.size() * sizeof(double));
 }
 
