@@ -512,7 +512,9 @@ TEST(FheShortint, ScalarAddSubtractAndSubtractFrom) {
       keys.server.scalar_add_assign(a, c);
       EXPECT_EQ(keys.client.decrypt_full(a), v) << v << " - " << c << " + " << c;
       const auto b = keys.client.encrypt(c);
-      if (b.degree <= v) EXPECT_EQ(keys.client.decrypt_full(keys.server.scalar_sub_from(v, b)), v - c);
+      if (b.degree <= v) {
+        EXPECT_EQ(keys.client.decrypt_full(keys.server.scalar_sub_from(v, b)), v - c);
+      }
     }
   }
 }
