@@ -485,7 +485,7 @@ void register_bench_cpu(CLI::App* noun, CommandAction& action) {
   auto* cmd = noun->add_subcommand(
       "cpu",
       "Measure this core's clock (a chain of dependent multiplies) and its FMA units (independent fused "
-      "multiply-adds per cycle), to turn timings from different machines into cycles; about half a second");
+      "multiply-adds per cycle), to turn timings from different machines into cycles; well under a second");
   add_output_option(cmd, *output);
   add_json_alias(cmd, *output);
   cmd->callback([output, &action] { action = [output] { return run_cpu_bench(*output); }; });

@@ -26,7 +26,7 @@ struct CpuProbe {
   std::optional<double> fma512_per_cycle;
 };
 
-// Takes about half a second (x86-64 only; elsewhere only the model is set).
+// Takes a fraction of a second (x86-64 only; elsewhere only the model is set).
 CpuProbe probe_cpu();
 
 }  // namespace veil::cli
